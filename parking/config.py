@@ -1,0 +1,114 @@
+"""Settings, each with the environment variable it falls back to.
+
+This is the one place the environment is read. An explicit argument always
+beats the environment, which beats the default.
+
+========================== ============================ ==========================================
+variable                   default                      used by
+========================== ============================ ==========================================
+PARKING_BUCKET             (none; required in Lambda)   ingest Lambda, ``ingest --bucket``
+PARKING_DATA_PREFIX        ``parking-data/``            ingester, both query engines
+PARKING_QUARANTINE_PREFIX  ``parking-quarantine/``      ingester
+PARKING_MAX_VALUE_BYTES    ``65536``                    ingester: larger values are quarantined
+PARKING_DATA_DIR           ``./data``                   local sink and local (DuckDB) engine
+PARKING_ENGINE             ``local``                    ``parking-cli``: ``local`` or ``athena``
+PARKING_DATABASE           ``parking_analytics``        Athena engine
+PARKING_TABLE              ``parking_events``           both engines (the local view's name too)
+PARKING_WORKGROUP          ``parking-analytics``        Athena engine
+PARKING_OUTPUT_LOCATION    (none: the workgroup's)      Athena engine
+AWS_REGION                 (boto3's default chain)      Athena engine, S3 sink
+AWS_PROFILE                (boto3's default chain)      Athena engine, S3 sink
+========================== ============================ ==========================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from parking.errors import ConfigurationError
+from parking.layout import DATA_PREFIX, QUARANTINE_PREFIX
+
+ENGINES = ("local", "athena")
+
+_ENVIRONMENT = {
+    "bucket": "PARKING_BUCKET",
+    "data_prefix": "PARKING_DATA_PREFIX",
+    "quarantine_prefix": "PARKING_QUARANTINE_PREFIX",
+    "max_value_bytes": "PARKING_MAX_VALUE_BYTES",
+    "data_dir": "PARKING_DATA_DIR",
+    "engine": "PARKING_ENGINE",
+    "database": "PARKING_DATABASE",
+    "table": "PARKING_TABLE",
+    "workgroup": "PARKING_WORKGROUP",
+    "output_location": "PARKING_OUTPUT_LOCATION",
+    "region": "AWS_REGION",
+    "profile": "AWS_PROFILE",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration; build it with :meth:`from_env`."""
+
+    bucket: str | None = None
+    data_prefix: str = DATA_PREFIX
+    quarantine_prefix: str = QUARANTINE_PREFIX
+    max_value_bytes: int = 65536
+    data_dir: Path = Path("data")
+    engine: str = "local"
+    database: str = "parking_analytics"
+    table: str = "parking_events"
+    workgroup: str = "parking-analytics"
+    output_location: str | None = None
+    region: str | None = None
+    profile: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Arguments that are not None beat the environment, which beats defaults."""
+        env = os.environ if env is None else env
+        unknown = set(overrides) - set(_ENVIRONMENT)
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            value = overrides.get(field.name)
+            if value is None:
+                value = env.get(_ENVIRONMENT[field.name]) or None
+            if value is not None:
+                values[field.name] = _coerce(field.name, value)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.engine not in ENGINES:
+            raise ConfigurationError(
+                f"unknown engine {self.engine!r}: choose one of {', '.join(ENGINES)}"
+            )
+        for name in ("data_prefix", "quarantine_prefix"):
+            prefix = getattr(self, name)
+            if not prefix.endswith("/") or prefix.startswith("/"):
+                raise ConfigurationError(f"{name} must end with '/' and not start with it: {prefix!r}")
+        if self.max_value_bytes < 1:
+            raise ConfigurationError("max_value_bytes must be positive")
+
+    def require_bucket(self) -> str:
+        if not self.bucket:
+            raise ConfigurationError("no bucket: set PARKING_BUCKET or pass a bucket name")
+        return self.bucket
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name == "data_dir":
+        return Path(value)
+    if name == "max_value_bytes":
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigurationError(f"PARKING_MAX_VALUE_BYTES is not an integer: {value!r}") from None
+    return value

@@ -1,0 +1,40 @@
+"""The exceptions the library raises; the CLI maps them to exit codes."""
+
+from __future__ import annotations
+
+
+class ParkingError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigurationError(ParkingError):
+    """A required setting is missing or invalid."""
+
+
+class InvalidArgument(ParkingError):
+    """A query argument (date, timestamp, zone, threshold) is not acceptable."""
+
+
+class SinkWriteError(ParkingError):
+    """Objects could not be written; the batch must be retried as a whole."""
+
+
+class QueryError(ParkingError):
+    """A query failed in its engine."""
+
+
+class QueryCancelled(QueryError):
+    """A running query was cancelled by the user."""
+
+
+class KafkaError(ParkingError):
+    """The Kafka consumer or producer failed."""
+
+
+class InvalidEvent(ParkingError):
+    """A record breaks the event contract and goes to quarantine with ``reason``."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail

@@ -1,0 +1,87 @@
+"""Building MSK-shaped Lambda events, as the event source mapping delivers them.
+
+The local ``ingest`` command and the Kafka consumer wrap what they read in
+this shape and call the same :func:`parking.ingest.ingest_batch` the Lambda
+handler calls, so every path exercises the production code.
+"""
+
+from __future__ import annotations
+
+import time
+from base64 import b64encode
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+DEFAULT_TOPIC = "parking-events"
+LOCAL_SOURCE_ARN = "arn:aws:kafka:local:000000000000:cluster/local/00000000-0000-0000-0000-000000000000-1"
+
+
+def msk_record(
+    topic: str,
+    partition: int,
+    offset: int,
+    value: bytes | None,
+    *,
+    key: bytes | None = None,
+    timestamp_ms: int | None = None,
+    timestamp_type: str = "CREATE_TIME",
+    headers: Sequence[tuple[str, bytes | None]] = (),
+) -> dict[str, Any]:
+    """One record as Lambda sees it: base64 key and value, headers as byte lists."""
+    return {
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "timestamp": int(time.time() * 1000) if timestamp_ms is None else timestamp_ms,
+        "timestampType": timestamp_type,
+        "key": None if key is None else b64encode(key).decode("ascii"),
+        "value": None if value is None else b64encode(value).decode("ascii"),
+        "headers": [{name: list(data or b"")} for name, data in headers],
+    }
+
+
+def msk_event(
+    records: Iterable[dict[str, Any]],
+    source_arn: str = LOCAL_SOURCE_ARN,
+    bootstrap_servers: str = "localhost:9092",
+) -> dict[str, Any]:
+    """Group records under ``"topic-partition"`` keys, in arrival order."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        grouped.setdefault(f"{record['topic']}-{record['partition']}", []).append(record)
+    return {
+        "eventSource": "aws:kafka",
+        "eventSourceArn": source_arn,
+        "bootstrapServers": bootstrap_servers,
+        "records": grouped,
+    }
+
+
+def batches_from_lines(
+    lines: Iterable[bytes],
+    *,
+    topic: str = DEFAULT_TOPIC,
+    partition: int = 0,
+    batch_size: int = 10_000,
+    max_batch_bytes: int = 6 * 1024 * 1024,
+    timestamp_ms: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """MSK events of at most ``batch_size`` records and ~6 MB; offsets are 1-based line numbers.
+
+    Line numbers as offsets make re-ingesting a file idempotent: the same
+    lines produce the same object names and overwrite them. Pass a fixed
+    ``timestamp_ms`` (say, the file's modification time) to make the
+    quarantine objects, which are filed by Kafka timestamp, idempotent too.
+    """
+    now_ms = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for number, line in enumerate(lines, start=1):
+        value = line.rstrip(b"\r\n")
+        batch.append(msk_record(topic, partition, number, value, timestamp_ms=now_ms))
+        size += len(value) * 4 // 3 + 200
+        if len(batch) >= batch_size or size >= max_batch_bytes:
+            yield msk_event(batch)
+            batch, size = [], 0
+    if batch:
+        yield msk_event(batch)

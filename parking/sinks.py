@@ -1,0 +1,99 @@
+"""Where ingested objects are written: S3, a local directory, or memory.
+
+Every sink takes a whole batch's objects at once and either stores all of
+them or raises :class:`SinkWriteError`, so the caller never reports a batch
+as stored while part of it is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+
+from parking.errors import SinkWriteError
+
+CONTENT_TYPE = "application/x-ndjson"
+
+
+class Sink(Protocol):
+    """Stores objects by key; all or nothing from the caller's point of view."""
+
+    def write(self, objects: Mapping[str, bytes]) -> None: ...
+
+
+class MemorySink:
+    """Keeps objects in a dict: for benchmarks and tests of the pure path."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def write(self, objects: Mapping[str, bytes]) -> None:
+        self.objects.update(objects)
+
+
+class LocalSink:
+    """The bucket's layout under a directory, written atomically (temp file, then rename)."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    def write(self, objects: Mapping[str, bytes]) -> None:
+        for key, body in objects.items():
+            try:
+                self._write_one(self.root / key, body)
+            except OSError as exc:
+                raise SinkWriteError(f"could not write {self.root / key}: {exc}") from exc
+
+    @staticmethod
+    def _write_one(path: Path, body: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(body)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+
+
+class S3Sink:
+    """Writes a batch's objects to one bucket concurrently, with botocore's retries."""
+
+    def __init__(self, bucket: str, client: Any | None = None, max_workers: int = 16) -> None:
+        self.bucket = bucket
+        self.client = client if client is not None else s3_client()
+        self.max_workers = max_workers
+
+    def write(self, objects: Mapping[str, bytes]) -> None:
+        if not objects:
+            return
+        workers = min(self.max_workers, len(objects))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="s3-put") as pool:
+            futures = {key: pool.submit(self._put, key, body) for key, body in objects.items()}
+        failures = {key: future.exception() for key, future in futures.items() if future.exception()}
+        if failures:
+            key, error = next(iter(failures.items()))
+            raise SinkWriteError(
+                f"{len(failures)} of {len(objects)} objects not written to s3://{self.bucket}/ "
+                f"(first: {key}: {error})"
+            )
+
+    def _put(self, key: str, body: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=CONTENT_TYPE)
+
+
+def s3_client(region: str | None = None, profile: str | None = None) -> Any:
+    """An S3 client with standard-mode retries and a connection pool for concurrent puts."""
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.session.Session(region_name=region, profile_name=profile)
+    config = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
+    return session.client("s3", config=config)
