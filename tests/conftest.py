@@ -1,0 +1,60 @@
+"""Shared fixtures: a fixed ingestion clock, MSK event builders, data lakes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from parking.msk import msk_event, msk_record
+
+EVENTS_DIR = Path(__file__).parent / "events"
+NOW = datetime(2024, 3, 20, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def now() -> datetime:
+    return NOW
+
+
+@pytest.fixture
+def msk_file() -> Callable[[str], dict[str, Any]]:
+    """Load an MSK event stored under tests/events/."""
+
+    def load(name: str) -> dict[str, Any]:
+        return json.loads((EVENTS_DIR / name).read_text())
+
+    return load
+
+
+def batch(
+    values: Iterable[Any],
+    topic: str = "parking-events",
+    partition: int = 0,
+    first_offset: int = 0,
+) -> dict[str, Any]:
+    """An MSK event of one topic-partition; dicts are JSON-encoded, bytes sent as is."""
+    records = []
+    for offset, value in enumerate(values, start=first_offset):
+        raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+        records.append(msk_record(topic, partition, offset, raw, timestamp_ms=1710936000000))
+    return msk_event(records)
+
+
+def merge(*events: dict[str, Any]) -> dict[str, Any]:
+    """One MSK event holding the records of several."""
+    records = [record for event in events for group in event["records"].values() for record in group]
+    return msk_event(records)
+
+
+def read_lines(body: bytes) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in gzip.decompress(body).splitlines()]
+
+
+def event(spot: str = "A1", status: str = "occupied", timestamp: str = "2024-03-20T10:00:00Z", **extra: Any):
+    return {"spot_id": spot, "status": status, "timestamp": timestamp, **extra}

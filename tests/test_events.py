@@ -1,0 +1,194 @@
+"""The event contract of METRICS.md section 1, one record at a time."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from parking.errors import InvalidEvent
+from parking.events import Reason, Validator, canonical_timestamp, parse_value
+from parking.layout import HourPartition
+from tests.conftest import NOW, event
+
+MAX_BYTES = 65536
+
+
+def encode(value: object) -> str:
+    raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+    return base64.b64encode(raw).decode()
+
+
+def parse(value: object) -> tuple[str, dict]:
+    hour, line = parse_value(value, Validator.at(NOW, MAX_BYTES))
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    return hour, json.loads(line)
+
+
+def reason_of(value: object) -> str:
+    with pytest.raises(InvalidEvent) as caught:
+        parse_value(value, Validator.at(NOW, MAX_BYTES))
+    assert caught.value.detail, "every rejection explains itself"
+    return caught.value.reason
+
+
+BAD_INPUTS = [
+    ("null value", None, Reason.NO_VALUE),
+    ("not base64", "not base64!!", Reason.NOT_BASE64),
+    ("base64 without padding", "eyJhIjoxfQ", Reason.NOT_BASE64),
+    ("base64 with whitespace", "eyJh IjoxfQ==", Reason.NOT_BASE64),
+    ("value is a number", 42, Reason.NOT_BASE64),
+    ("value is a list", [1, 2], Reason.NOT_BASE64),
+    ("not UTF-8", encode(b"\xff\xfe{}"), Reason.NOT_UTF8),
+    ("broken UTF-8 in a string", encode(b'{"spot_id": "\xc3\x28"}'), Reason.NOT_UTF8),
+    ("plain text", encode(b"Hello, this is a test."), Reason.NOT_JSON),
+    ("empty value", encode(b""), Reason.NOT_JSON),
+    ("truncated JSON", encode(b'{"spot_id": "A1",'), Reason.NOT_JSON),
+    ("NaN literal", encode(b'{"spot_id": NaN}'), Reason.NOT_JSON),
+    ("number overflows a double", encode(b'{"x": 1e400}'), Reason.NOT_JSON),
+    ("lone surrogate", encode(b'{"spot_id": "\\ud800"}'), Reason.NOT_JSON),
+    ("byte order mark", encode(b'\xef\xbb\xbf{"spot_id": "A1"}'), Reason.NOT_JSON),
+    ("JSON array", encode([event()]), Reason.NOT_OBJECT),
+    ("JSON null", encode(None), Reason.NOT_OBJECT),
+    ("JSON string", encode("A1 occupied"), Reason.NOT_OBJECT),
+    ("JSON number", encode(42), Reason.NOT_OBJECT),
+    ("spot_id missing", encode({"status": "free", "timestamp": "2024-03-20T10:00:00Z"}), Reason.MISSING_FIELD),
+    ("status missing", encode({"spot_id": "A1", "timestamp": "2024-03-20T10:00:00Z"}), Reason.MISSING_FIELD),
+    ("timestamp missing", encode({"spot_id": "A1", "status": "free"}), Reason.MISSING_FIELD),
+    ("spot_id null", encode(event(spot=None)), Reason.NULL_FIELD),
+    ("status null", encode(event(status=None)), Reason.NULL_FIELD),
+    ("timestamp null", encode(event(timestamp=None)), Reason.NULL_FIELD),
+    ("spot_id a number", encode(event(spot=17)), Reason.WRONG_TYPE),
+    ("status a boolean", encode(event(status=True)), Reason.WRONG_TYPE),
+    ("timestamp epoch seconds", encode(event(timestamp=1710928800)), Reason.WRONG_TYPE),
+    ("status an object", encode(event(status={"value": "free"})), Reason.WRONG_TYPE),
+    ("spot_id empty", encode(event(spot="")), Reason.BAD_SPOT_ID),
+    ("spot_id 129 characters", encode(event(spot="x" * 129)), Reason.BAD_SPOT_ID),
+    ("spot_id with newline", encode(event(spot="A\n1")), Reason.BAD_SPOT_ID),
+    ("spot_id with NUL", encode(event(spot="A\x001")), Reason.BAD_SPOT_ID),
+    ("spot_id with DEL", encode(event(spot="A\x7f")), Reason.BAD_SPOT_ID),
+    ("spot_id with C1 control", encode(event(spot="A\x85")), Reason.BAD_SPOT_ID),
+    ("unknown status", encode(event(status="parked")), Reason.UNKNOWN_STATUS),
+    ("empty status", encode(event(status="")), Reason.UNKNOWN_STATUS),
+    ("status with spaces", encode(event(status=" free")), Reason.UNKNOWN_STATUS),
+    ("timestamp words", encode(event(timestamp="yesterday")), Reason.BAD_TIMESTAMP),
+    ("date only", encode(event(timestamp="2024-03-20")), Reason.BAD_TIMESTAMP),
+    ("space separator", encode(event(timestamp="2024-03-20 10:00:00Z")), Reason.BAD_TIMESTAMP),
+    ("offset without colon", encode(event(timestamp="2024-03-20T10:00:00+0200")), Reason.BAD_TIMESTAMP),
+    ("no seconds", encode(event(timestamp="2024-03-20T10:00Z")), Reason.BAD_TIMESTAMP),
+    ("lower-case z", encode(event(timestamp="2024-03-20T10:00:00z")), Reason.BAD_TIMESTAMP),
+    ("ISO week date", encode(event(timestamp="2024-W12-3T10:00:00Z")), Reason.BAD_TIMESTAMP),
+    ("no zone", encode(event(timestamp="2024-03-20T10:00:00")), Reason.NO_ZONE),
+    ("no zone, fraction", encode(event(timestamp="2024-03-20T10:00:00.5")), Reason.NO_ZONE),
+    ("30 February", encode(event(timestamp="2024-02-30T10:00:00Z")), Reason.IMPOSSIBLE_DATE),
+    ("29 February, not leap", encode(event(timestamp="2023-02-29T00:00:00Z")), Reason.IMPOSSIBLE_DATE),
+    ("month 13", encode(event(timestamp="2024-13-01T00:00:00Z")), Reason.IMPOSSIBLE_DATE),
+    ("hour 24", encode(event(timestamp="2024-03-20T24:00:00Z")), Reason.IMPOSSIBLE_DATE),
+    ("minute 60", encode(event(timestamp="2024-03-20T10:60:00Z")), Reason.IMPOSSIBLE_DATE),
+    ("leap second", encode(event(timestamp="2016-12-31T23:59:60Z")), Reason.IMPOSSIBLE_DATE),
+    ("offset 24 hours", encode(event(timestamp="2024-03-20T10:00:00+24:00")), Reason.IMPOSSIBLE_DATE),
+    ("offset minutes 60", encode(event(timestamp="2024-03-20T10:00:00+01:60")), Reason.IMPOSSIBLE_DATE),
+    ("year zero", encode(event(timestamp="0000-01-01T00:00:00Z")), Reason.IMPOSSIBLE_DATE),
+    ("before year 1 in UTC", encode(event(timestamp="0001-01-01T00:30:00+01:00")), Reason.IMPOSSIBLE_DATE),
+    ("25 hours ahead", encode(event(timestamp="2024-03-21T13:00:00Z")), Reason.FUTURE_TIMESTAMP),
+    ("a millisecond past the limit", encode(event(timestamp="2024-03-21T12:00:00.001Z")), Reason.FUTURE_TIMESTAMP),
+    ("far future", encode(event(timestamp="9999-12-31T23:59:59Z")), Reason.FUTURE_TIMESTAMP),
+    ("oversized value", encode(event(padding="x" * MAX_BYTES)), Reason.TOO_LARGE),
+]
+
+
+@pytest.mark.parametrize(("value", "reason"), [case[1:] for case in BAD_INPUTS], ids=[c[0] for c in BAD_INPUTS])
+def test_bad_input_is_rejected_with_its_reason(value: object, reason: Reason) -> None:
+    assert reason_of(value) == reason
+
+
+@pytest.mark.parametrize(
+    ("given_stamp", "stored"),
+    [
+        ("2024-03-20T10:00:00Z", "2024-03-20T10:00:00Z"),
+        ("2024-03-20T12:00:00+02:00", "2024-03-20T10:00:00Z"),
+        ("2024-03-20T05:30:00-04:30", "2024-03-20T10:00:00Z"),
+        ("2024-03-20T10:00:00-00:00", "2024-03-20T10:00:00Z"),
+        ("2024-03-20T10:00:00.123456Z", "2024-03-20T10:00:00.123Z"),
+        ("2024-03-20T10:00:00.5Z", "2024-03-20T10:00:00.500Z"),
+        ("2024-03-20T10:00:00.000Z", "2024-03-20T10:00:00Z"),
+        ("2024-03-20T10:59:59.999999999Z", "2024-03-20T10:59:59.999Z"),
+        ("2024-01-01T00:30:00+01:00", "2023-12-31T23:30:00Z"),
+        ("2024-02-29T23:00:00-02:00", "2024-03-01T01:00:00Z"),
+        ("2024-03-21T12:00:00Z", "2024-03-21T12:00:00Z"),
+    ],
+)
+def test_timestamp_is_stored_in_canonical_utc(given_stamp: str, stored: str) -> None:
+    hour, line = parse(encode(event(timestamp=given_stamp)))
+    assert line["timestamp"] == stored
+    assert hour == stored[:13]
+
+
+@pytest.mark.parametrize(
+    ("word", "stored"),
+    [("occupied", "occupied"), ("OCCUPIED", "occupied"), ("Occupied", "occupied"), ("free", "free"),
+     ("FREE", "free"), ("vacant", "free"), ("Available", "free"), ("EMPTY", "free")],
+)
+def test_status_words_are_normalized(word: str, stored: str) -> None:
+    assert parse(encode(event(status=word)))[1]["status"] == stored
+
+
+def test_other_fields_and_spot_id_pass_through_unchanged() -> None:
+    given_event = event(spot="Level 2 / Bay 17 ✓", battery=3.31, tags=["ev", None], nested={"a": {"b": 1}})
+    stored = parse(encode(given_event))[1]
+    assert stored == given_event
+    assert list(stored) == list(given_event), "key order is kept"
+
+
+def test_value_at_the_size_limit_is_accepted() -> None:
+    base = json.dumps(event(padding="")).encode()
+    value = json.dumps(event(padding="x" * (MAX_BYTES - len(base)))).encode()
+    assert len(value) == MAX_BYTES
+    assert parse(encode(value))[1]["padding"].startswith("x")
+
+
+def test_a_hour_seen_once_is_still_checked_for_the_future_limit() -> None:
+    validator = Validator.at(NOW, MAX_BYTES)
+    parse_value(encode(event(timestamp="2024-03-21T11:00:00Z")), validator)
+    with pytest.raises(InvalidEvent) as caught:
+        parse_value(encode(event(timestamp="2024-03-21T12:00:01Z")), validator)
+    assert caught.value.reason == Reason.FUTURE_TIMESTAMP
+
+
+aware_instants = st.datetimes(
+    min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(timezone.utc)
+)
+offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda m: timedelta(minutes=m))
+
+
+def spelled(instant: datetime, offset: timedelta, digits: int) -> str:
+    local = instant.astimezone(timezone(offset))
+    text = local.strftime("%Y-%m-%dT%H:%M:%S")
+    if digits:
+        text += "." + f"{local.microsecond:06d}".ljust(9, "0")[:digits]
+    if offset == timedelta(0):
+        return text + "Z"
+    sign = "-" if offset < timedelta(0) else "+"
+    minutes = abs(int(offset.total_seconds())) // 60
+    return f"{text}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+@given(aware_instants, offsets, st.integers(min_value=0, max_value=9))
+def test_any_spelling_of_an_instant_is_stored_as_that_instant_in_utc(instant, offset, digits) -> None:
+    stored = canonical_timestamp(spelled(instant, offset, digits))
+    expected = instant.replace(microsecond=instant.microsecond // 1000 * 1000 if digits >= 3 else 0)
+    if digits in (1, 2):
+        step = 10 ** (6 - digits)
+        expected = instant.replace(microsecond=instant.microsecond // step * step)
+    assert datetime.fromisoformat(stored) == expected
+    assert canonical_timestamp(stored) == stored, "canonical text is a fixed point"
+
+
+@given(aware_instants, offsets)
+def test_partition_is_the_utc_hour_of_the_event(instant, offset) -> None:
+    stored = canonical_timestamp(spelled(instant, offset, 3))
+    assert HourPartition.from_iso(stored).path == instant.strftime("year=%Y/month=%m/day=%d/hour=%H/")
