@@ -8,6 +8,7 @@ partition and first/last offset, so a redelivered batch overwrites itself.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from base64 import b64decode
 from binascii import Error as BinasciiError
 from collections.abc import Mapping
@@ -38,6 +39,7 @@ class BatchResult:
     quarantined: int
     objects_written: int
     hours_touched: tuple[str, ...]
+    quarantine_reasons: dict[str, int]
     milliseconds: float
 
     def as_dict(self) -> dict[str, Any]:
@@ -74,6 +76,7 @@ def ingest_batch(
 
     data: dict[tuple[str, int], dict[str, _Group]] = {}
     quarantine: dict[tuple[str, int], dict[str, _Group]] = {}
+    reasons: Counter[str] = Counter()
     records_in = 0
     for records in event.get("records", {}).values():
         if not records:
@@ -88,6 +91,7 @@ def ingest_batch(
                 if group is None:
                     group = hours[hour] = _Group(offset)
             except InvalidEvent as invalid:
+                reasons[invalid.reason] += 1
                 hour, line = _quarantine_line(record, invalid, ingested_at, now)
                 group = quarantine.setdefault(source, {}).setdefault(hour, _Group(offset))
             group.body += line
@@ -110,6 +114,7 @@ def ingest_batch(
         quarantined=quarantined,
         objects_written=len(objects),
         hours_touched=tuple(sorted({hour for hours in data.values() for hour in hours})),
+        quarantine_reasons=dict(sorted(reasons.items())),
         milliseconds=round((time.perf_counter() - started) * 1000, 3),
     )
 

@@ -1,0 +1,278 @@
+"""The named queries as Python functions that return typed DataFrames.
+
+Each function turns dates, zones and options into a UTC window, binds the
+parameters of one ``queries/<name>.sql`` and runs it on an engine (the
+settings' engine by default). ``now`` is captured once per call, so every
+figure of one answer agrees on it. METRICS.md defines every column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta, timezone
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from parking.config import Settings
+from parking.engines import Engine, engine_from_settings
+from parking.errors import InvalidArgument
+from parking.windows import (
+    Window,
+    days_window,
+    instant_window,
+    parse_date,
+    parse_instant,
+    partition_params,
+    to_ms,
+    zone,
+)
+
+QUERIES_DIR = Path(__file__).resolve().parent.parent / "queries"
+NAMES = ("status", "occupancy", "utilization", "patterns", "turnover", "dwell", "health")
+STATUS_WINDOW = timedelta(days=7)
+HEALTH_WINDOW = timedelta(days=30)
+DEFAULT_LOOKBACK_HOURS = 24.0
+
+UTC_TIME = "datetime64[ns, UTC]"
+LOCAL_TIME = "local-time"  # datetime64[ns, <the query's zone>]
+COLUMNS: dict[str, dict[str, str]] = {
+    "status": {"spot_id": "string", "status": "string", "since": UTC_TIME, "last_event": UTC_TIME, "stale": "bool"},
+    "occupancy": {"hour": LOCAL_TIME, "occupancy_rate": "float64"},
+    "utilization": {
+        "spot_id": "string", "utilization": "float64", "occupied_seconds": "float64", "observed_seconds": "float64",
+    },
+    "patterns": {"day_of_week": "int64", "hour": "int64", "occupancy_rate": "float64"},
+    "turnover": {"spot_id": "string", "arrivals": "int64", "observed_seconds": "float64", "turnover_per_day": "float64"},
+    "dwell": {
+        "spot_id": "string", "sessions": "int64", "mean_minutes": "float64", "median_minutes": "float64",
+        "p90_minutes": "float64", "max_minutes": "float64",
+    },
+    "health": {
+        "spot_id": "string", "last_event": UTC_TIME, "silent_hours": "float64", "changes_24h": "int64",
+        "state_hours": "float64", "flags": "string",
+    },
+}
+
+
+@cache
+def sql_text(name: str) -> str:
+    """The SQL of a named query, as deployed to Athena."""
+    if name not in NAMES:
+        raise InvalidArgument(f"unknown query {name!r}")
+    return (QUERIES_DIR / f"{name}.sql").read_text()
+
+
+def status(
+    at: datetime | str | None = None,
+    *,
+    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    engine: Engine | None = None,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """Each spot seen in the 7 days up to ``at`` (default now): its status and since when."""
+    lookback = _lookback(lookback_hours)
+    window = instant_window(_at(at, now), STATUS_WINDOW)
+    params = {"at_ms": to_ms(window.end), "window_ms": to_ms_delta(STATUS_WINDOW)}
+    return _run("status", window, lookback, params, engine)
+
+
+def occupancy(
+    day: date | str,
+    *,
+    tz: str = "UTC",
+    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    engine: Engine | None = None,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """One row per hour of a (local) day: the share of observed spot-time occupied."""
+    lookback, zone_info = _lookback(lookback_hours), zone(tz)
+    the_day = _date(day)
+    window = days_window(the_day, the_day, zone_info, _now(now))
+    params = {"day_end_ms": to_ms(window.nominal_end)}
+    return _run("occupancy", window, lookback, params, engine, tz=tz, allow_future=True)
+
+
+def utilization(
+    first: date | str,
+    last: date | str,
+    *,
+    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    engine: Engine | None = None,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """Per spot observed from ``first`` to ``last`` (UTC days, both included): share occupied."""
+    window = days_window(_date(first), _date(last), zone("UTC"), _now(now))
+    return _run("utilization", window, _lookback(lookback_hours), {}, engine)
+
+
+def patterns(
+    first: date | str,
+    last: date | str,
+    *,
+    tz: str = "UTC",
+    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    engine: Engine | None = None,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """Occupancy by (ISO weekday, hour of day), local to ``tz``, over every hour of the window."""
+    lookback, zone_info = _lookback(lookback_hours), zone(tz)
+    window = days_window(_date(first), _date(last), zone_info, _now(now))
+    return _run("patterns", window, lookback, {"time_zone": tz}, engine)
+
+
+def turnover(
+    first: date | str,
+    last: date | str,
+    *,
+    tz: str = "UTC",
+    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    engine: Engine | None = None,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """Per spot observed in the window: arrivals, and arrivals per observed day."""
+    lookback, zone_info = _lookback(lookback_hours), zone(tz)
+    window = days_window(_date(first), _date(last), zone_info, _now(now))
+    return _run("turnover", window, lookback, {}, engine)
+
+
+def dwell(
+    first: date | str,
+    last: date | str,
+    *,
+    tz: str = "UTC",
+    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    engine: Engine | None = None,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """Per spot with complete sessions in the window: how long cars stayed, in minutes."""
+    lookback, zone_info = _lookback(lookback_hours), zone(tz)
+    window = days_window(_date(first), _date(last), zone_info, _now(now))
+    return _run("dwell", window, lookback, {}, engine)
+
+
+def health(
+    at: datetime | str | None = None,
+    *,
+    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    silent_hours: float | None = None,
+    flapping_changes: int = 20,
+    stuck_hours: float = 72.0,
+    engine: Engine | None = None,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """Each spot seen in the 30 days up to ``at``: silence, changes, state age and flags.
+
+    ``silent_hours`` defaults to the lookback: a sensor silent for longer is no
+    longer trusted, which is what the flag reports.
+    """
+    lookback = _lookback(lookback_hours)
+    silent = lookback if silent_hours is None else _hours("--silent-hours", silent_hours)
+    stuck = _hours("--stuck-hours", stuck_hours)
+    if flapping_changes < 1:
+        raise InvalidArgument(f"--flapping-changes must be at least 1, got {flapping_changes}")
+    window = instant_window(_at(at, now), HEALTH_WINDOW)
+    params = {
+        "at_ms": to_ms(window.end),
+        "window_ms": to_ms_delta(HEALTH_WINDOW),
+        "silent_ms": to_ms_delta(silent),
+        "flapping_changes": int(flapping_changes),
+        "stuck_ms": to_ms_delta(stuck),
+    }
+    return _run("health", window, lookback, params, engine)
+
+
+def query_params(name: str, window: Window, lookback: timedelta, extra: Mapping[str, Any]) -> dict[str, Any]:
+    """Every parameter of a named query: the window, lookback, partitions and its own."""
+    read_end = window.end if name in ("status", "health") else window.end - timedelta(milliseconds=1)
+    params = {
+        "start_ms": to_ms(window.start),
+        "end_ms": to_ms(max(window.end, window.start)),
+        "lookback_ms": to_ms_delta(lookback),
+        **partition_params(window.start - lookback, read_end),
+        **extra,
+    }
+    return {key: value for key, value in params.items() if f"%({key})s" in sql_text(name)}
+
+
+def empty_frame(name: str, tz: str = "UTC") -> pd.DataFrame:
+    return typed(pd.DataFrame({column: [] for column in COLUMNS[name]}), name, tz)
+
+
+def typed(frame: pd.DataFrame, name: str, tz: str = "UTC") -> pd.DataFrame:
+    """Give the engine's rows the documented dtypes, whichever engine made them."""
+    frame = frame.reset_index(drop=True)
+    for column, dtype in COLUMNS[name].items():
+        if dtype in (UTC_TIME, LOCAL_TIME):
+            values = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+            frame[column] = values.dt.tz_convert(tz if dtype == LOCAL_TIME else "UTC").astype(
+                f"datetime64[ns, {tz if dtype == LOCAL_TIME else 'UTC'}]"
+            )
+        elif dtype == "float64":
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+        elif dtype == "bool":
+            frame[column] = frame[column].map(_as_bool).astype("bool")
+        else:
+            frame[column] = frame[column].astype(dtype)
+    return frame[list(COLUMNS[name])]
+
+
+def to_ms_delta(delta: timedelta) -> int:
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def _run(
+    name: str,
+    window: Window,
+    lookback: timedelta,
+    extra: Mapping[str, Any],
+    engine: Engine | None,
+    tz: str = "UTC",
+    allow_future: bool = False,
+) -> pd.DataFrame:
+    if window.is_future and not allow_future:
+        return empty_frame(name, tz)
+    engine = engine or engine_from_settings(Settings.from_env())
+    frame = engine.run(sql_text(name), query_params(name, window, lookback, extra))
+    return typed(frame, name, tz)
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value)
+
+
+def _lookback(hours: float) -> timedelta:
+    return _hours("--lookback", hours)
+
+
+def _hours(option: str, hours: float) -> timedelta:
+    if not hours > 0 or hours > 24 * 366:
+        raise InvalidArgument(f"{option} must be a number of hours above 0 and at most 8784, got {hours}")
+    return timedelta(hours=hours)
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        raise InvalidArgument("now must be timezone-aware")
+    return now.astimezone(timezone.utc)
+
+
+def _at(at: datetime | str | None, now: datetime | None) -> datetime:
+    """The instant asked about, never after now (METRICS.md: a window ends at now)."""
+    current = _now(now)
+    if at is None:
+        return current
+    instant = parse_instant(at) if isinstance(at, str) else _now(at)
+    return min(instant, current)
+
+
+def _date(value: date | str) -> date:
+    if isinstance(value, datetime):
+        raise InvalidArgument(f"expected a date, got the datetime {value.isoformat()}")
+    return parse_date(value) if isinstance(value, str) else value

@@ -1,0 +1,159 @@
+"""A realistic parking event stream, for demos, benchmarks and tests.
+
+Cars arrive as a Poisson process whose rate follows the hour of day and the
+day of week (busy weekday daytime, a lighter weekend, quiet nights) and stay
+for minutes to a working day. Sensors report each change, repeat their status
+as a heartbeat every few hours, sometimes send a duplicate, spell statuses
+in several ways, and a few fall silent for a while. Events come out in time
+order with a little delivery jitter, and a small share of records are broken
+the way real feeds break.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+# Arrivals per spot per hour at each hour of day, before the weekday factor.
+HOURLY_ARRIVALS = (
+    0.02, 0.01, 0.01, 0.01, 0.02, 0.05, 0.15, 0.45, 0.70, 0.55, 0.45, 0.45,
+    0.55, 0.50, 0.40, 0.40, 0.45, 0.50, 0.40, 0.30, 0.22, 0.15, 0.08, 0.04,
+)
+WEEKDAY_FACTOR = (1.0, 1.0, 1.0, 1.05, 1.1, 0.75, 0.5)  # Monday .. Sunday
+HEARTBEAT = timedelta(hours=6)
+FREE_WORDS = ("free", "free", "free", "vacant", "available", "FREE")
+OCCUPIED_WORDS = ("occupied", "occupied", "occupied", "OCCUPIED", "Occupied")
+BROKEN_RECORDS = (
+    "{not json",
+    '{"spot_id": "X", "status": "parked", "timestamp": "2024-01-01T00:00:00Z"}',
+    '{"spot_id": "X", "status": "free", "timestamp": "2024-01-01 00:00:00"}',
+    '{"status": "free", "timestamp": "2024-01-01T00:00:00Z"}',
+    "[]",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationPlan:
+    """What to simulate; ``end`` caps the stream (usually at now)."""
+
+    spots: int
+    start: datetime
+    end: datetime
+    seed: int = 0
+    bad_share: float = 0.001
+
+
+def plan(spots: int, days: int, start: date, seed: int = 0, now: datetime | None = None) -> SimulationPlan:
+    """``days`` whole UTC days from ``start``, never past ``now``."""
+    begin = datetime(start.year, start.month, start.day, tzinfo=timezone.utc)
+    end = begin + timedelta(days=days)
+    if now is not None:
+        end = min(end, now)
+    return SimulationPlan(spots=spots, start=begin, end=end, seed=seed)
+
+
+def lines(simulation: SimulationPlan) -> Iterator[str]:
+    """The stream as JSON lines, in delivery order."""
+    rng = random.Random(f"{simulation.seed}:broken")
+    for _, _, text in heapq.merge(*(_spot_lines(simulation, n) for n in range(simulation.spots))):
+        yield text
+        if rng.random() < simulation.bad_share:
+            yield rng.choice(BROKEN_RECORDS)
+
+
+def spot_name(number: int) -> str:
+    """Level letter and bay number: A-001 .. D-250, then E..."""
+    return f"{chr(ord('A') + number // 250)}-{number % 250 + 1:03d}"
+
+
+def _spot_lines(simulation: SimulationPlan, number: int) -> Iterator[tuple[float, int, str]]:
+    """One spot's events as (delivery time, tiebreak, JSON line), in delivery order."""
+    rng = random.Random(f"{simulation.seed}:{number}")
+    spot = spot_name(number)
+    popularity = rng.uniform(0.4, 1.6)
+    silent_from, silent_to = _silence(rng, simulation)
+    pending: list[tuple[float, int, str]] = []
+    sequence = 0
+
+    def emit(moment: datetime, occupied: bool) -> None:
+        nonlocal sequence
+        if silent_from <= moment < silent_to or moment >= simulation.end:
+            return
+        for _ in range(2 if rng.random() < 0.01 else 1):  # an occasional duplicate
+            sequence += 1
+            word = rng.choice(OCCUPIED_WORDS if occupied else FREE_WORDS)
+            value = {"spot_id": spot, "status": word, "timestamp": _spell(moment, rng)}
+            if rng.random() < 0.3:
+                value["battery_v"] = round(rng.uniform(2.9, 3.6), 2)
+            delivered = moment.timestamp() + rng.expovariate(1 / 20)  # seconds of delivery jitter
+            heapq.heappush(pending, (delivered, number * 10_000_000 + sequence, json.dumps(value)))
+
+    moment, occupied = simulation.start, rng.random() < 0.3
+    emit(moment, occupied)
+    last_report = moment
+    while moment < simulation.end:
+        if occupied:
+            change = moment + _dwell(rng)
+        else:
+            change = _next_arrival(rng, moment, popularity, simulation.end)
+        while True:  # heartbeats repeat the current status until it changes
+            heartbeat = last_report + HEARTBEAT + timedelta(seconds=rng.uniform(-900, 900))
+            if heartbeat >= change:
+                break
+            emit(heartbeat, occupied)
+            last_report = heartbeat
+        moment, occupied, last_report = change, not occupied, change
+        emit(moment, occupied)
+        while pending and pending[0][0] < moment.timestamp() - 3600:
+            yield heapq.heappop(pending)
+    while pending:
+        yield heapq.heappop(pending)
+
+
+def _next_arrival(rng: random.Random, moment: datetime, popularity: float, end: datetime) -> datetime:
+    """Thinning: candidate times at the peak rate, kept with probability rate/peak."""
+    peak = max(HOURLY_ARRIVALS) * max(WEEKDAY_FACTOR) * popularity
+    while moment < end:
+        moment += timedelta(hours=rng.expovariate(peak))
+        rate = HOURLY_ARRIVALS[moment.hour] * WEEKDAY_FACTOR[moment.weekday()] * popularity
+        if rng.random() < rate / peak:
+            return moment
+    return end
+
+
+def _dwell(rng: random.Random) -> timedelta:
+    """Short errands, a few hours, or a working day; a rare car stays for days."""
+    kind = rng.random()
+    if kind < 0.45:
+        minutes = rng.lognormvariate(math.log(25), 0.5)
+    elif kind < 0.85:
+        minutes = rng.lognormvariate(math.log(150), 0.4)
+    elif kind < 0.995:
+        minutes = rng.lognormvariate(math.log(540), 0.15)
+    else:
+        minutes = rng.uniform(2, 5) * 24 * 60
+    return timedelta(minutes=max(minutes, 2.0))
+
+
+def _silence(rng: random.Random, simulation: SimulationPlan) -> tuple[datetime, datetime]:
+    """About 2% of sensors go silent for one to three days."""
+    if rng.random() >= 0.02:
+        return simulation.end, simulation.end
+    span = (simulation.end - simulation.start).total_seconds()
+    begin = simulation.start + timedelta(seconds=rng.uniform(0, span))
+    return begin, begin + timedelta(days=rng.uniform(1, 3))
+
+
+def _spell(moment: datetime, rng: random.Random) -> str:
+    """Mostly canonical UTC, sometimes milliseconds or a local offset."""
+    kind = rng.random()
+    if kind < 0.85:
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if kind < 0.95:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(timezone(timedelta(hours=1))).isoformat(timespec="seconds")

@@ -1,0 +1,98 @@
+-- dwell: per spot, how long cars stayed: sessions from an arrival in the
+-- window to the departure that ends the same occupied run, before the
+-- window's end (METRICS.md section 6). Percentiles are exact, interpolated
+-- linearly between closest ranks (numpy's default), computed from ranks.
+--
+-- Bound parameters (pyformat, set by parking.queries, never typed by users):
+--   start_ms, end_ms      the window [start, end) as epoch milliseconds, end clipped to now
+--   lookback_ms           how long an event is trusted; a longer gap ends a run in unknown
+--   years, months, days, first_hour, last_hour
+--                         the partitions of [start - lookback, end), for pruning
+WITH params AS (
+    SELECT
+        CAST(%(start_ms)s AS bigint) AS start_ms,
+        CAST(%(end_ms)s AS bigint) AS end_ms,
+        CAST(%(lookback_ms)s AS bigint) AS lookback_ms
+),
+events AS (
+    SELECT
+        spot_id,
+        status,
+        CAST(round(to_unixtime(from_iso8601_timestamp("timestamp")) * 1e3) AS bigint) AS ts_ms
+    FROM parking_events
+    WHERE year IN %(years)s AND month IN %(months)s AND day IN %(days)s
+      AND concat(year, month, day, hour) BETWEEN %(first_hour)s AND %(last_hour)s
+),
+instants AS (
+    -- One status per distinct instant; a conflicting instant counts as occupied.
+    SELECT e.spot_id, e.ts_ms, max(CASE WHEN e.status = 'occupied' THEN 1 ELSE 0 END) AS occupied
+    FROM events e CROSS JOIN params p
+    WHERE e.ts_ms >= p.start_ms - p.lookback_ms AND e.ts_ms < p.end_ms
+    GROUP BY e.spot_id, e.ts_ms
+),
+steps AS (
+    SELECT
+        i.spot_id,
+        i.ts_ms,
+        i.occupied,
+        lag(i.occupied) OVER (PARTITION BY i.spot_id ORDER BY i.ts_ms) AS prev_occupied,
+        i.ts_ms - lag(i.ts_ms) OVER (PARTITION BY i.spot_id ORDER BY i.ts_ms) AS gap_ms
+    FROM instants i
+),
+boundaries AS (
+    -- Where a run starts: a status change seen within lookback (an arrival or
+    -- a departure), or anything after a gap longer than lookback (unknown before).
+    SELECT
+        s.spot_id,
+        s.ts_ms,
+        CASE WHEN s.occupied = 1 AND s.prev_occupied = 0 AND s.gap_ms <= p.lookback_ms THEN 1 ELSE 0 END AS arrival,
+        CASE WHEN s.occupied = 0 AND s.prev_occupied = 1 AND s.gap_ms <= p.lookback_ms THEN 1 ELSE 0 END AS departure
+    FROM steps s CROSS JOIN params p
+    WHERE s.prev_occupied IS NULL OR s.prev_occupied <> s.occupied OR s.gap_ms > p.lookback_ms
+),
+sessions AS (
+    SELECT b.spot_id, b.ts_ms AS arrival_ms, b.next_ms AS departure_ms
+    FROM (
+        SELECT
+            spot_id,
+            ts_ms,
+            arrival,
+            lead(ts_ms) OVER (PARTITION BY spot_id ORDER BY ts_ms) AS next_ms,
+            lead(departure) OVER (PARTITION BY spot_id ORDER BY ts_ms) AS next_is_departure
+        FROM boundaries
+    ) b CROSS JOIN params p
+    WHERE b.arrival = 1 AND b.next_is_departure = 1 AND b.ts_ms >= p.start_ms AND b.next_ms < p.end_ms
+),
+ranked AS (
+    SELECT
+        spot_id,
+        (departure_ms - arrival_ms) / 6e4 AS minutes,
+        row_number() OVER (PARTITION BY spot_id ORDER BY departure_ms - arrival_ms) - 1 AS rank0,
+        (count(*) OVER (PARTITION BY spot_id) - 1) * 5e-1 AS pos50,
+        (count(*) OVER (PARTITION BY spot_id) - 1) * 9e-1 AS pos90
+    FROM sessions
+),
+quantiles AS (
+    SELECT
+        spot_id,
+        count(*) AS sessions,
+        avg(minutes) AS mean_minutes,
+        max(minutes) AS max_minutes,
+        max(pos50) - floor(max(pos50)) AS frac50,
+        max(CASE WHEN rank0 = floor(pos50) THEN minutes END) AS low50,
+        max(CASE WHEN rank0 = ceiling(pos50) THEN minutes END) AS high50,
+        max(pos90) - floor(max(pos90)) AS frac90,
+        max(CASE WHEN rank0 = floor(pos90) THEN minutes END) AS low90,
+        max(CASE WHEN rank0 = ceiling(pos90) THEN minutes END) AS high90
+    FROM ranked
+    GROUP BY spot_id
+)
+SELECT
+    spot_id,
+    sessions,
+    mean_minutes,
+    low50 + frac50 * (high50 - low50) AS median_minutes,
+    low90 + frac90 * (high90 - low90) AS p90_minutes,
+    max_minutes
+FROM quantiles
+ORDER BY spot_id

@@ -1,0 +1,63 @@
+-- occupancy: per hour of one day, the share of observed spot-seconds that
+-- were occupied (METRICS.md sections 3-4).
+--
+-- Bound parameters (pyformat, set by parking.queries, never typed by users):
+--   start_ms, day_end_ms  the day [start, end) as epoch milliseconds (UTC instants
+--                         of local midnights when a time zone is given)
+--   end_ms                day_end_ms clipped to now
+--   lookback_ms           how long an event is trusted
+--   years, months, days, first_hour, last_hour
+--                         the partitions of [start - lookback, end), for pruning
+WITH params AS (
+    SELECT
+        CAST(%(start_ms)s AS bigint) AS start_ms,
+        CAST(%(end_ms)s AS bigint) AS end_ms,
+        CAST(%(day_end_ms)s AS bigint) AS day_end_ms,
+        CAST(%(lookback_ms)s AS bigint) AS lookback_ms
+),
+events AS (
+    SELECT
+        spot_id,
+        status,
+        CAST(round(to_unixtime(from_iso8601_timestamp("timestamp")) * 1e3) AS bigint) AS ts_ms
+    FROM parking_events
+    WHERE year IN %(years)s AND month IN %(months)s AND day IN %(days)s
+      AND concat(year, month, day, hour) BETWEEN %(first_hour)s AND %(last_hour)s
+),
+instants AS (
+    -- One status per distinct instant; a conflicting instant counts as occupied.
+    SELECT e.spot_id, e.ts_ms, max(CASE WHEN e.status = 'occupied' THEN 1 ELSE 0 END) AS occupied
+    FROM events e CROSS JOIN params p
+    WHERE e.ts_ms >= p.start_ms - p.lookback_ms AND e.ts_ms < p.end_ms
+    GROUP BY e.spot_id, e.ts_ms
+),
+intervals AS (
+    -- Each instant holds until the spot's next instant or lookback after it, never past end.
+    SELECT
+        i.spot_id,
+        i.occupied,
+        i.ts_ms AS from_ms,
+        least(
+            coalesce(lead(i.ts_ms) OVER (PARTITION BY i.spot_id ORDER BY i.ts_ms), i.ts_ms + p.lookback_ms),
+            i.ts_ms + p.lookback_ms,
+            p.end_ms
+        ) AS to_ms
+    FROM instants i CROSS JOIN params p
+),
+hours AS (
+    SELECT t.hour_ms
+    FROM params p CROSS JOIN UNNEST(sequence(p.start_ms, p.day_end_ms - 1, 3600000)) AS t (hour_ms)
+),
+pieces AS (
+    SELECT
+        h.hour_ms,
+        v.occupied,
+        least(v.to_ms, h.hour_ms + 3600000) - greatest(v.from_ms, h.hour_ms) AS observed_ms
+    FROM intervals v JOIN hours h ON v.from_ms < h.hour_ms + 3600000 AND v.to_ms > h.hour_ms
+)
+SELECT
+    CAST(from_unixtime_nanos(h.hour_ms * 1000000) AS timestamp) AS hour,
+    CAST(sum(x.occupied * x.observed_ms) AS double) / nullif(sum(x.observed_ms), 0) AS occupancy_rate
+FROM hours h LEFT JOIN pieces x ON x.hour_ms = h.hour_ms
+GROUP BY h.hour_ms
+ORDER BY h.hour_ms

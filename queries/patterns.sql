@@ -1,0 +1,66 @@
+-- patterns: occupancy by (ISO weekday, hour of day) over every hour of the
+-- window, in local time when a zone is given (METRICS.md sections 3-4, 6).
+--
+-- Bound parameters (pyformat, set by parking.queries, never typed by users):
+--   start_ms, end_ms      the window [start, end) as epoch milliseconds, end clipped to now
+--   time_zone             IANA zone for weekday and hour, 'UTC' by default
+--   lookback_ms           how long an event is trusted
+--   years, months, days, first_hour, last_hour
+--                         the partitions of [start - lookback, end), for pruning
+WITH params AS (
+    SELECT
+        CAST(%(start_ms)s AS bigint) AS start_ms,
+        CAST(%(end_ms)s AS bigint) AS end_ms,
+        CAST(%(lookback_ms)s AS bigint) AS lookback_ms
+),
+events AS (
+    SELECT
+        spot_id,
+        status,
+        CAST(round(to_unixtime(from_iso8601_timestamp("timestamp")) * 1e3) AS bigint) AS ts_ms
+    FROM parking_events
+    WHERE year IN %(years)s AND month IN %(months)s AND day IN %(days)s
+      AND concat(year, month, day, hour) BETWEEN %(first_hour)s AND %(last_hour)s
+),
+instants AS (
+    -- One status per distinct instant; a conflicting instant counts as occupied.
+    SELECT e.spot_id, e.ts_ms, max(CASE WHEN e.status = 'occupied' THEN 1 ELSE 0 END) AS occupied
+    FROM events e CROSS JOIN params p
+    WHERE e.ts_ms >= p.start_ms - p.lookback_ms AND e.ts_ms < p.end_ms
+    GROUP BY e.spot_id, e.ts_ms
+),
+intervals AS (
+    -- Each instant holds until the spot's next instant or lookback after it, never past end.
+    SELECT
+        i.spot_id,
+        i.occupied,
+        i.ts_ms AS from_ms,
+        least(
+            coalesce(lead(i.ts_ms) OVER (PARTITION BY i.spot_id ORDER BY i.ts_ms), i.ts_ms + p.lookback_ms),
+            i.ts_ms + p.lookback_ms,
+            p.end_ms
+        ) AS to_ms
+    FROM instants i CROSS JOIN params p
+),
+hours AS (
+    -- Hours are counted from the window's start, so they follow local hours in any zone.
+    SELECT
+        t.hour_ms,
+        day_of_week(from_unixtime_nanos(t.hour_ms * 1000000) AT TIME ZONE %(time_zone)s) AS day_of_week,
+        hour(from_unixtime_nanos(t.hour_ms * 1000000) AT TIME ZONE %(time_zone)s) AS hour_of_day
+    FROM params p CROSS JOIN UNNEST(sequence(p.start_ms, p.end_ms - 1, 3600000)) AS t (hour_ms)
+),
+pieces AS (
+    SELECT
+        h.hour_ms,
+        v.occupied,
+        least(v.to_ms, h.hour_ms + 3600000) - greatest(v.from_ms, h.hour_ms) AS observed_ms
+    FROM intervals v JOIN hours h ON v.from_ms < h.hour_ms + 3600000 AND v.to_ms > h.hour_ms
+)
+SELECT
+    h.day_of_week,
+    h.hour_of_day AS hour,
+    CAST(sum(x.occupied * x.observed_ms) AS double) / nullif(sum(x.observed_ms), 0) AS occupancy_rate
+FROM hours h LEFT JOIN pieces x ON x.hour_ms = h.hour_ms
+GROUP BY h.day_of_week, h.hour_of_day
+ORDER BY h.day_of_week, h.hour_of_day

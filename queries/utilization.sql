@@ -1,0 +1,57 @@
+-- utilization: per spot observed in the window, the share of its observed
+-- seconds that were occupied (METRICS.md sections 3-4).
+--
+-- Bound parameters (pyformat, set by parking.queries, never typed by users):
+--   start_ms, end_ms      the window [start, end) as epoch milliseconds, end clipped to now
+--   lookback_ms           how long an event is trusted
+--   years, months, days, first_hour, last_hour
+--                         the partitions of [start - lookback, end), for pruning
+WITH params AS (
+    SELECT
+        CAST(%(start_ms)s AS bigint) AS start_ms,
+        CAST(%(end_ms)s AS bigint) AS end_ms,
+        CAST(%(lookback_ms)s AS bigint) AS lookback_ms
+),
+events AS (
+    SELECT
+        spot_id,
+        status,
+        CAST(round(to_unixtime(from_iso8601_timestamp("timestamp")) * 1e3) AS bigint) AS ts_ms
+    FROM parking_events
+    WHERE year IN %(years)s AND month IN %(months)s AND day IN %(days)s
+      AND concat(year, month, day, hour) BETWEEN %(first_hour)s AND %(last_hour)s
+),
+instants AS (
+    -- One status per distinct instant; a conflicting instant counts as occupied.
+    SELECT e.spot_id, e.ts_ms, max(CASE WHEN e.status = 'occupied' THEN 1 ELSE 0 END) AS occupied
+    FROM events e CROSS JOIN params p
+    WHERE e.ts_ms >= p.start_ms - p.lookback_ms AND e.ts_ms < p.end_ms
+    GROUP BY e.spot_id, e.ts_ms
+),
+intervals AS (
+    -- Each instant holds until the spot's next instant or lookback after it, never past end.
+    SELECT
+        i.spot_id,
+        i.occupied,
+        i.ts_ms AS from_ms,
+        least(
+            coalesce(lead(i.ts_ms) OVER (PARTITION BY i.spot_id ORDER BY i.ts_ms), i.ts_ms + p.lookback_ms),
+            i.ts_ms + p.lookback_ms,
+            p.end_ms
+        ) AS to_ms
+    FROM instants i CROSS JOIN params p
+),
+observed AS (
+    SELECT v.spot_id, v.occupied, v.to_ms - greatest(v.from_ms, p.start_ms) AS observed_ms
+    FROM intervals v CROSS JOIN params p
+    WHERE v.to_ms > p.start_ms
+)
+SELECT
+    spot_id,
+    CAST(sum(occupied * observed_ms) AS double) / sum(observed_ms) AS utilization,
+    sum(occupied * observed_ms) / 1e3 AS occupied_seconds,
+    sum(observed_ms) / 1e3 AS observed_seconds
+FROM observed
+GROUP BY spot_id
+HAVING sum(observed_ms) > 0
+ORDER BY spot_id

@@ -1,0 +1,147 @@
+"""Generated event histories that stress METRICS.md's edge cases, one per seed.
+
+Each scenario mixes ordinary spots with the awkward ones: duplicates,
+same-status repeats, conflicting instants, silences longer than the
+lookback, flapping sensors, a car parked for four days, events exactly on
+hour, window and lookback boundaries, varied spellings and out-of-order
+delivery, and a ``now`` that may cut the window short.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from tests.reference import DAY_MS, HOUR_MS, Event, midnight_ms
+
+BASE_DAYS = (date(2024, 2, 28), date(2024, 3, 31), date(2023, 12, 31), date(2024, 6, 15), date(2024, 3, 10))
+ZONES = ("UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata")
+LOOKBACKS_HOURS = (24, 6, 1.5, 48)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    seed: int
+    events: list[Event]
+    lines: list[bytes]
+    day: date
+    first: date
+    last: date
+    zone: str
+    lookback_hours: float
+    now_ms: int
+
+    @property
+    def lookback_ms(self) -> int:
+        return round(self.lookback_hours * HOUR_MS)
+
+    @property
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.now_ms / 1000, timezone.utc)
+
+    @property
+    def status_at(self) -> int:
+        return min(self.now_ms, midnight_ms(self.day, "UTC") + 30 * HOUR_MS + 1234)
+
+    @property
+    def health_at(self) -> int:
+        return min(self.now_ms, midnight_ms(self.day, "UTC") + 20 * HOUR_MS)
+
+    @property
+    def ingested_at(self) -> datetime:
+        return datetime.fromtimestamp(max(e.ms for e in self.events) / 1000 + 3600, timezone.utc)
+
+
+def scenario(seed: int) -> Scenario:
+    rng = random.Random(seed)
+    day = rng.choice(BASE_DAYS)
+    zone = rng.choice(ZONES)
+    lookback_hours = rng.choice(LOOKBACKS_HOURS)
+    lookback = round(lookback_hours * HOUR_MS)
+    day_start = midnight_ms(day, zone)
+    begin = day_start - 3 * DAY_MS
+    finish = day_start + 3 * DAY_MS
+
+    events: list[Event] = []
+    for number in range(rng.randint(4, 7)):
+        events += _ordinary(rng, f"S{number}", begin, finish)
+    events += _flapping(rng, "FLAP", day_start)
+    events += _long_stay("LONG", day_start - 2 * DAY_MS)
+    events += _silent(rng, "QUIET", begin, day_start, lookback)
+    boundary_spot = [day_start, day_start - lookback, day_start + HOUR_MS, day_start + DAY_MS, day_start + 7 * HOUR_MS + 1]
+    events += [Event("EDGE", rng.choice(("occupied", "free")), t) for t in boundary_spot]
+    events += [Event("CLASH", "free", day_start + 5 * HOUR_MS), Event("CLASH", "occupied", day_start + 5 * HOUR_MS),
+               Event("CLASH", "free", day_start + 6 * HOUR_MS)]
+    duplicates = rng.sample(events, k=min(len(events), 8))
+    events += duplicates
+
+    if rng.random() < 0.4:  # a now inside the range: windows reach past it
+        now_ms = day_start + rng.randint(1, 40) * HOUR_MS + rng.randint(0, HOUR_MS - 1)
+    else:
+        now_ms = finish + 10 * DAY_MS
+    if rng.random() < 0.2:
+        now_ms = day_start + 5 * HOUR_MS  # now exactly on an event and an hour boundary
+
+    probe = Scenario(seed, [], [], day, day, day, zone, lookback_hours, now_ms)
+    for at, span in ((probe.status_at, 7 * DAY_MS), (probe.health_at, DAY_MS)):
+        # Changes exactly on the edges of the windows that end at an instant.
+        events += [Event("TICK", "free", at - span - 60_000), Event("TICK", "occupied", at - span),
+                   Event("TICK", "free", at)]
+    # Spots last seen exactly where the status (7 days) and health (30 days) windows begin.
+    events += [Event("GONE7", "free", probe.status_at - 7 * DAY_MS), Event("GONE30", "free", probe.health_at - 30 * DAY_MS)]
+
+    lines = [_spell(rng, event) for event in events]
+    rng.shuffle(lines)  # delivery order is not event order
+    first = day - timedelta(days=rng.randint(0, 2))
+    return Scenario(seed, events, lines, day, first, day + timedelta(days=rng.randint(0, 1)), zone, lookback_hours, now_ms)
+
+
+def _ordinary(rng: random.Random, spot: str, begin: int, finish: int) -> list[Event]:
+    events, t, occupied = [], begin + rng.randint(0, 6 * HOUR_MS), rng.random() < 0.5
+    while t < finish:
+        events.append(Event(spot, "occupied" if occupied else "free", t))
+        if rng.random() < 0.15:
+            events.append(Event(spot, "occupied" if occupied else "free", t + rng.randint(1, HOUR_MS)))  # repeat
+        t += int(rng.expovariate(1 / (3 * HOUR_MS))) + 1
+        if rng.random() < 0.05:
+            t += 2 * DAY_MS  # falls silent for two days
+        occupied = not occupied if rng.random() < 0.85 else occupied
+    return events
+
+
+def _flapping(rng: random.Random, spot: str, day_start: int) -> list[Event]:
+    t = day_start + 9 * HOUR_MS
+    events = []
+    for index in range(30):
+        events.append(Event(spot, "occupied" if index % 2 else "free", t))
+        t += rng.randint(30_000, 20 * 60_000)
+    return events
+
+
+def _long_stay(spot: str, arrival: int) -> list[Event]:
+    events = [Event(spot, "free", arrival - HOUR_MS), Event(spot, "occupied", arrival)]
+    events += [Event(spot, "occupied", arrival + k * 4 * HOUR_MS) for k in range(1, 24)]
+    return events + [Event(spot, "free", arrival + 4 * DAY_MS)]
+
+
+def _silent(rng: random.Random, spot: str, begin: int, day_start: int, lookback: int) -> list[Event]:
+    t = begin + rng.randint(0, DAY_MS)
+    return [Event(spot, "free", t), Event(spot, "occupied", t + lookback // 2),
+            Event(spot, "free", t + lookback + lookback // 2 + 1), Event(spot, "occupied", day_start + 2 * DAY_MS)]
+
+
+def _spell(rng: random.Random, event: Event) -> bytes:
+    """The event as a sensor might send it: any zone, any case, any synonym."""
+    instant = datetime.fromtimestamp(event.ms / 1000, timezone.utc)
+    offset = timezone(timedelta(minutes=rng.choice((0, 0, 60, -300, 330, -150))))
+    text = instant.astimezone(offset).strftime("%Y-%m-%dT%H:%M:%S")
+    if event.ms % 1000 or rng.random() < 0.2:
+        text += f".{event.ms % 1000:03d}" + ("456" if rng.random() < 0.3 else "")
+    text += "Z" if offset.utcoffset(None) == timedelta(0) and rng.random() < 0.8 else instant.astimezone(offset).strftime("%z")[:3] + ":" + instant.astimezone(offset).strftime("%z")[3:]
+    words = {"occupied": ("occupied", "OCCUPIED", "Occupied"), "free": ("free", "vacant", "Available", "EMPTY")}
+    value = {"spot_id": event.spot_id, "status": rng.choice(words[event.status]), "timestamp": text}
+    if rng.random() < 0.3:
+        value["rssi"] = rng.randint(-90, -40)
+    return json.dumps(value).encode()
