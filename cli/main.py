@@ -1,0 +1,287 @@
+"""parking-cli: a thin click layer over :mod:`parking`.
+
+Each command parses its arguments, calls one library function and renders
+the DataFrame it returns. Bad arguments stop here with one line and exit
+code 2, before any query runs; runtime failures exit 1.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import click
+import pandas as pd
+
+from cli.options import (
+    DATE,
+    POSITIVE_HOURS,
+    at_option,
+    check_range,
+    lookback_option,
+    output_options,
+    range_options,
+    zone_option,
+)
+from cli.progress import AthenaProgress, ingest_progress
+from cli.render import render
+from parking import queries
+from parking.backfill import IngestTotals, ingest_lines
+from parking.config import Settings
+from parking.engines import Engine, engine_from_settings
+from parking.errors import ConfigurationError, InvalidArgument, ParkingError
+from parking.sinks import LocalSink, S3Sink, s3_client
+
+
+class OneLineErrors(click.Group):
+    """Usage errors as one line and exit 2; library failures as one line and exit 1."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as exc:
+            _fail(f"{exc.format_message()}", 2)
+        except (InvalidArgument, ConfigurationError) as exc:
+            _fail(str(exc), 2)
+        except ParkingError as exc:
+            _fail(str(exc), 1)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        except click.Abort:
+            _fail("aborted", 130)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+@dataclass
+class Options:
+    """What the group was given; commands may override each."""
+
+    engine: str | None
+    data_dir: str | None
+    output_format: str | None
+
+
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@output_options
+@click.version_option(package_name="parking-platform")
+@click.pass_context
+def cli(ctx: click.Context, engine: str | None, data_dir: str | None, output_format: str | None) -> None:
+    """Smart parking data: ingest sensor events and answer operators' questions.
+
+    Queries run on an embedded DuckDB over ./data by default, or on Athena
+    with --engine athena. Settings fall back to PARKING_* environment
+    variables (see README).
+    """
+    ctx.obj = Options(engine, data_dir, output_format)
+
+
+def settings_for(ctx: click.Context, engine: str | None = None, data_dir: str | None = None) -> Settings:
+    group: Options = ctx.find_object(Options) or Options(None, None, None)
+    return Settings.from_env(engine=engine or group.engine, data_dir=data_dir or group.data_dir)
+
+
+def engine_for(ctx: click.Context, engine: str | None, data_dir: str | None, reuse: int | None = None) -> Engine:
+    settings = settings_for(ctx, engine, data_dir)
+    if settings.engine == "athena":
+        progress = AthenaProgress(sys.stderr)
+        return engine_from_settings(
+            settings, result_reuse_minutes=reuse, on_progress=progress.update, on_finished=progress.finish
+        )
+    return engine_from_settings(settings)
+
+
+def show(ctx: click.Context, frame: pd.DataFrame, output_format: str | None, empty: str) -> None:
+    group: Options = ctx.find_object(Options) or Options(None, None, None)
+    fmt = output_format or group.output_format or "table"
+    if frame.empty:
+        click.echo(f"No rows: {empty}.", err=True)
+        if fmt == "table":
+            return
+    click.echo(render(frame, fmt))
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@cli.command()
+@at_option
+@lookback_option
+@output_options
+@click.pass_context
+def status(ctx, at, lookback_hours, engine, data_dir, output_format) -> None:
+    """Current status of every spot seen in the 7 days up to --at."""
+    frame = queries.status(at, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now())
+    show(ctx, frame, output_format, "no spot reported in the 7 days before that instant")
+
+
+@cli.command()
+@click.option("--date", "day", type=DATE, required=True, help="Day to report (YYYY-MM-DD).")
+@zone_option
+@lookback_option
+@output_options
+@click.pass_context
+def occupancy(ctx, day, tz, lookback_hours, engine, data_dir, output_format) -> None:
+    """Hourly occupancy rate of one day."""
+    frame = queries.occupancy(
+        day, tz=tz, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now()
+    )
+    show(ctx, frame, output_format, "no hours in that day")
+
+
+@cli.command()
+@range_options
+@lookback_option
+@output_options
+@click.pass_context
+def utilization(ctx, first, last, lookback_hours, engine, data_dir, output_format) -> None:
+    """Share of observed time each spot was occupied, --from to --to (UTC days)."""
+    check_range(first, last)
+    frame = queries.utilization(
+        first, last, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now()
+    )
+    show(ctx, frame, output_format, "no spot was observed in that window")
+
+
+@cli.command()
+@range_options
+@zone_option
+@lookback_option
+@output_options
+@click.pass_context
+def patterns(ctx, first, last, tz, lookback_hours, engine, data_dir, output_format) -> None:
+    """Occupancy by weekday and hour of day over --from to --to."""
+    check_range(first, last)
+    frame = queries.patterns(
+        first, last, tz=tz, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now()
+    )
+    show(ctx, frame, output_format, "the window has not started yet")
+
+
+@cli.command()
+@range_options
+@zone_option
+@lookback_option
+@output_options
+@click.pass_context
+def turnover(ctx, first, last, tz, lookback_hours, engine, data_dir, output_format) -> None:
+    """Arrivals per spot and per observed day, --from to --to."""
+    check_range(first, last)
+    frame = queries.turnover(
+        first, last, tz=tz, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now()
+    )
+    show(ctx, frame, output_format, "no spot was observed in that window")
+
+
+@cli.command()
+@range_options
+@zone_option
+@lookback_option
+@output_options
+@click.pass_context
+def dwell(ctx, first, last, tz, lookback_hours, engine, data_dir, output_format) -> None:
+    """How long cars stayed (minutes) per spot, --from to --to."""
+    check_range(first, last)
+    frame = queries.dwell(
+        first, last, tz=tz, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now()
+    )
+    show(ctx, frame, output_format, "no complete parking session in that window")
+
+
+@cli.command()
+@at_option
+@lookback_option
+@click.option("--silent-hours", type=POSITIVE_HOURS, default=None,
+              help="Flag 'silent' above this many hours without an event [default: the lookback].")
+@click.option("--flapping-changes", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Flag 'flapping' at this many arrivals and departures in 24 hours.")
+@click.option("--stuck-hours", type=POSITIVE_HOURS, default=72.0, show_default=True,
+              help="Flag 'stuck' when occupied without a break for longer.")
+@output_options
+@click.pass_context
+def health(ctx, at, lookback_hours, silent_hours, flapping_changes, stuck_hours, engine, data_dir, output_format):
+    """Sensor health of every spot seen in the 30 days up to --at."""
+    frame = queries.health(
+        at, lookback_hours=lookback_hours, silent_hours=silent_hours, flapping_changes=flapping_changes,
+        stuck_hours=stuck_hours, engine=engine_for(ctx, engine, data_dir), now=now(),
+    )
+    show(ctx, frame, output_format, "no spot reported in the 30 days before that instant")
+
+
+@cli.command()
+@click.argument("file", type=click.File("rb"))
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
+@click.option("--bucket", default=None, help="Backfill this S3 bucket instead of the local directory.")
+@click.option("--topic", default="parking-events", show_default=True, help="Topic recorded in object names.")
+@click.option("--partition", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Kafka partition recorded in object names; give each file whose hours overlap another's its own.")
+@click.option("--batch-size", type=click.IntRange(min=1, max=100_000), default=10_000, show_default=True)
+@click.pass_context
+def ingest(ctx, file: BinaryIO, data_dir, bucket, topic, partition, batch_size) -> None:
+    """Load a JSON-lines FILE (- for stdin) through the Lambda's ingest path.
+
+    Offsets are line numbers, so loading the same file again overwrites
+    instead of duplicating.
+    """
+    settings = settings_for(ctx, data_dir=data_dir)
+    if bucket:
+        sink, where = S3Sink(bucket, s3_client(settings.region, settings.profile)), f"s3://{bucket}/"
+    else:
+        sink, where = LocalSink(settings.data_dir), f"{settings.data_dir}/"
+    size, stamp = _file_facts(file)
+    with ingest_progress(size) as advance:
+        totals = ingest_lines(
+            advance(file), sink, settings, topic=topic, partition=partition,
+            batch_size=batch_size, timestamp_ms=stamp,
+        )
+    click.echo(_totals_text(totals, where))
+
+
+def _file_facts(file: BinaryIO) -> tuple[int | None, int | None]:
+    """Size (for the progress bar) and modification time (fixes quarantine hours) of a real file."""
+    try:
+        facts = Path(file.name).stat()
+    except (OSError, TypeError, AttributeError):
+        return None, None
+    return facts.st_size, int(facts.st_mtime * 1000)
+
+
+def _totals_text(totals: IngestTotals, where: str) -> str:
+    reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(totals.reasons.items()))
+    lines = [
+        f"ingested into {where}",
+        f"  records in     {totals.records_in:>10,}",
+        f"  stored         {totals.stored:>10,}",
+        f"  quarantined    {totals.quarantined:>10,}" + (f"  ({reasons})" if reasons else ""),
+        f"  objects        {totals.objects_written:>10,}",
+        f"  hours touched  {len(totals.hours):>10,}",
+    ]
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.option("--spots", type=click.IntRange(min=1, max=100_000), default=200, show_default=True)
+@click.option("--days", type=click.IntRange(min=1, max=366), default=7, show_default=True)
+@click.option("--start", type=DATE, default=None, help="First UTC day [default: --days before today].")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.File("w"), default="-", show_default=True, help="JSON-lines file, - for stdout.")
+def simulate(spots: int, days: int, start: date | None, seed: int, out) -> None:
+    """Write a realistic event stream (a few bad records included) for `ingest`."""
+    from parking.simulate import lines, plan
+
+    current = now()
+    first = start or (current - timedelta(days=days)).date()
+    for line in lines(plan(spots, days, first, seed=seed, now=current)):
+        out.write(line + "\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    cli()

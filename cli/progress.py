@@ -1,0 +1,55 @@
+"""Progress on stderr: a live line on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import IO, BinaryIO
+
+import click
+
+from parking.engines import QueryProgress, QueryStats
+
+
+class AthenaProgress:
+    """Shows a running query's state and elapsed time, then what it scanned and cost."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.live = stream.isatty()
+        self.last_state: str | None = None
+
+    def update(self, progress: QueryProgress) -> None:
+        line = f"athena {progress.query_id}: {progress.state} {progress.elapsed_seconds:.1f}s"
+        if self.live:
+            click.echo(f"\r{line}\033[K", file=self.stream, nl=False)
+        elif progress.state != self.last_state:
+            click.echo(line, file=self.stream)
+        self.last_state = progress.state
+
+    def finish(self, stats: QueryStats) -> None:
+        if self.live:
+            click.echo("\r\033[K", file=self.stream, nl=False)
+        reused = " (reused result)" if stats.reused_result else ""
+        click.echo(
+            f"athena: scanned {stats.data_scanned_bytes / 1e6:,.2f} MB, cost ${stats.cost_usd:.6f} "
+            f"at $5/TB, {stats.engine_milliseconds / 1000:.1f}s{reused}",
+            file=self.stream,
+        )
+
+
+@contextmanager
+def ingest_progress(total_bytes: int | None) -> Iterator[Callable[[BinaryIO], Iterator[bytes]]]:
+    """Yield a function that iterates a file's lines, advancing a bar on a terminal."""
+    stderr = click.get_text_stream("stderr")
+    if not stderr.isatty():
+        yield lambda file: iter(file)
+        return
+    with click.progressbar(length=total_bytes, label="ingesting", file=stderr) as bar:
+
+        def advance(file: BinaryIO) -> Iterator[bytes]:
+            for line in file:
+                bar.update(len(line))
+                yield line
+
+        yield advance
