@@ -1,0 +1,197 @@
+"""The Athena path on moto: the SQL sent, where it runs, and what comes back.
+
+moto does not execute SQL; its results API queues the rows each query
+returns. So these tests check what only the Athena path does: the named
+query's text with its parameters bound, the partition predicates, the
+workgroup and output location, cancellation, and the typed DataFrame.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+
+import boto3
+import pytest
+import requests
+import sqlglot
+from click.testing import CliRunner
+from moto import mock_aws
+
+from cli.main import cli
+from parking import queries
+from parking.config import Settings
+from parking.engines import AthenaEngine, bind
+from parking.errors import QueryCancelled, QueryError
+from parking.windows import days_window, zone
+
+REGION = "eu-west-1"
+BUCKET = "parking-monitoring-data"
+WORKGROUP = "parking-analytics"
+OUTPUT = f"s3://{BUCKET}/athena-results/"
+NOW = datetime(2024, 3, 21, 6, 30, tzinfo=timezone.utc)
+
+ATHENA_TYPES = {
+    "string": "varchar", "float64": "double", "int64": "bigint", "bool": "boolean",
+    queries.UTC_TIME: "timestamp", queries.LOCAL_TIME: "timestamp",
+}
+SAMPLE_VALUES = {
+    "varchar": "A-001", "double": "0.25", "bigint": "3", "boolean": "true", "timestamp": "2024-03-20 10:00:00.000",
+}
+
+
+@pytest.fixture
+def athena(monkeypatch):
+    for name, value in {
+        "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "PARKING_ENGINE": "athena",
+        "PARKING_WORKGROUP": WORKGROUP, "PARKING_OUTPUT_LOCATION": OUTPUT,
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        boto3.client("s3", region_name=REGION).create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        client = boto3.client("athena", region_name=REGION)
+        client.create_work_group(
+            Name=WORKGROUP, Configuration={"ResultConfiguration": {"OutputLocation": OUTPUT}}
+        )
+        yield client
+
+
+def seed(name: str, rows: list[list[str | None]]) -> None:
+    """Queue the rows moto returns for the next query, typed as Athena would type them."""
+    columns = queries.COLUMNS[name]
+    header = [{"Data": [{"VarCharValue": column} for column in columns]}]
+    data = [{"Data": [{} if value is None else {"VarCharValue": value} for value in row]} for row in rows]
+    info = [
+        {"Name": c, "Label": c, "Type": ATHENA_TYPES[t], "Precision": 0, "Scale": 0, "Nullable": "NULLABLE"}
+        for c, t in columns.items()
+    ]
+    response = requests.post(
+        "http://motoapi.amazonaws.com/moto-api/static/athena/query-results",
+        json={"region": REGION, "results": [{"rows": header + data, "column_info": info}]},
+        timeout=10,
+    )
+    assert response.status_code == 201
+
+
+def sample_row(name: str) -> list[str]:
+    return [SAMPLE_VALUES[ATHENA_TYPES[dtype]] for dtype in queries.COLUMNS[name].values()]
+
+
+def last_execution(client) -> dict:
+    [execution_id] = client.list_query_executions(WorkGroup=WORKGROUP)["QueryExecutionIds"][-1:]
+    return client.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]
+
+
+def engine() -> AthenaEngine:
+    return AthenaEngine(Settings.from_env(), poll_interval=0.01)
+
+
+CALLS = {
+    "status": lambda e: queries.status("2024-03-20T12:00:00Z", engine=e, now=NOW),
+    "occupancy": lambda e: queries.occupancy("2024-03-20", engine=e, now=NOW),
+    "utilization": lambda e: queries.utilization("2024-03-18", "2024-03-20", engine=e, now=NOW),
+    "patterns": lambda e: queries.patterns("2024-03-18", "2024-03-20", tz="Europe/Paris", engine=e, now=NOW),
+    "turnover": lambda e: queries.turnover("2024-03-18", "2024-03-20", engine=e, now=NOW),
+    "dwell": lambda e: queries.dwell("2024-03-18", "2024-03-20", engine=e, now=NOW),
+    "health": lambda e: queries.health(engine=e, now=NOW),
+}
+
+
+@pytest.mark.parametrize("name", queries.NAMES)
+def test_each_query_returns_a_typed_frame(athena, name) -> None:
+    seed(name, [sample_row(name)])
+    frame = CALLS[name](engine())
+    assert list(frame.columns) == list(queries.COLUMNS[name])
+    for column, dtype in queries.COLUMNS[name].items():
+        expected = "datetime64[ns, UTC]" if dtype == queries.LOCAL_TIME else dtype
+        assert str(frame[column].dtype) == expected, column
+    assert len(frame) == 1
+
+
+@pytest.mark.parametrize("name", queries.NAMES)
+def test_the_named_query_runs_with_its_parameters_bound(athena, name) -> None:
+    seed(name, [])
+    CALLS[name](engine())
+    execution = last_execution(athena)
+    sent = execution["Query"]
+    template = queries.sql_text(name).strip()
+    assert "%(" not in sent, "every placeholder is bound"
+    pattern = re.escape(template)
+    for placeholder in set(re.findall(r"%\\\(\w+\\\)s", pattern)):
+        pattern = pattern.replace(placeholder, r"(?:'[^']*'|\([^)]*\)|-?\d+)")
+    assert re.fullmatch(pattern, sent), "the sent text is the named query with literals in its placeholders"
+    assert execution["WorkGroup"] == WORKGROUP
+    assert execution["ResultConfiguration"]["OutputLocation"].startswith(OUTPUT)
+    assert execution["QueryExecutionContext"]["Database"] == "parking_analytics"
+
+
+def test_occupancy_reads_only_the_day_and_its_lookback(athena) -> None:
+    seed("occupancy", [])
+    queries.occupancy("2024-03-01", engine=engine(), now=NOW)
+    sent = last_execution(athena)["Query"]
+    assert "year IN ('2024') AND month IN ('02', '03') AND day IN ('01', '29')" in sent
+    assert "BETWEEN '2024022900' AND '2024030123'" in sent
+
+
+def test_local_day_in_a_zone_reads_the_utc_hours_it_spans(athena) -> None:
+    seed("occupancy", [])
+    queries.occupancy("2024-03-20", tz="America/New_York", lookback_hours=6, engine=engine(), now=NOW)
+    sent = last_execution(athena)["Query"]
+    # New York is UTC-4 on 20 March: the day is [04:00Z, 04:00Z next day), read from 22:00Z before.
+    assert "BETWEEN '2024031922' AND '2024032103'" in sent
+
+
+def test_the_sql_sent_is_what_the_local_engine_runs(athena) -> None:
+    seed("utilization", [])
+    queries.utilization(date(2024, 3, 18), date(2024, 3, 20), engine=engine(), now=NOW)
+    window = days_window(date(2024, 3, 18), date(2024, 3, 20), zone("UTC"), NOW)
+    params = queries.query_params("utilization", window, queries._lookback(24), {})
+    assert last_execution(athena)["Query"] == bind(queries.sql_text("utilization"), params)
+
+
+def test_occupancy_rows_come_back_typed_and_localized(athena) -> None:
+    seed("occupancy", [["2024-03-19 23:00:00.000", "0.5"], ["2024-03-20 00:00:00.000", None]])
+    frame = queries.occupancy("2024-03-20", tz="Europe/Paris", engine=engine(), now=NOW)
+    assert str(frame["hour"].dtype) == "datetime64[ns, Europe/Paris]"
+    assert frame["hour"].iloc[0].isoformat() == "2024-03-20T00:00:00+01:00"
+    assert frame["occupancy_rate"].iloc[0] == 0.5 and frame["occupancy_rate"].isna().iloc[1]
+
+
+def test_a_failed_query_is_a_query_error(athena, monkeypatch) -> None:
+    monkeypatch.setenv("PARKING_WORKGROUP", "no-such-workgroup")
+    monkeypatch.delenv("PARKING_OUTPUT_LOCATION")
+    with pytest.raises(QueryError):
+        queries.occupancy("2024-03-20", engine=engine(), now=NOW)
+
+
+def test_ctrl_c_cancels_the_running_query(athena) -> None:
+    def interrupt(progress) -> None:
+        raise KeyboardInterrupt
+
+    seed("occupancy", [])
+    interrupted = AthenaEngine(Settings.from_env(), poll_interval=0.01, on_progress=interrupt)
+    with pytest.raises(QueryCancelled):
+        queries.occupancy("2024-03-20", engine=interrupted, now=NOW)
+    assert last_execution(athena)["Status"]["State"] == "CANCELLED"
+
+
+def test_cli_reports_progress_and_cost_on_stderr(athena) -> None:
+    seed("occupancy", [["2024-03-20 00:00:00.000", "0.25"]])
+    result = CliRunner().invoke(cli, ["--engine", "athena", "--format", "csv", "occupancy", "--date", "2024-03-20"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[:2] == ["hour,occupancy_rate", "2024-03-20T00:00:00Z,0.25"]
+    assert re.search(r"athena \S+: SUCCEEDED", result.stderr)
+    assert "scanned 0.00 MB, cost $0.000000 at $5/TB" in result.stderr
+
+
+@pytest.mark.parametrize("name", queries.NAMES)
+def test_every_query_parses_as_athena_sql(name) -> None:
+    window = days_window(date(2024, 3, 18), date(2024, 3, 20), zone("UTC"), NOW)
+    extra = {"day_end_ms": 1, "time_zone": "UTC", "at_ms": 1, "window_ms": 1, "silent_ms": 1,
+             "flapping_changes": 20, "stuck_ms": 1}
+    sql = bind(queries.sql_text(name), queries.query_params(name, window, queries._lookback(24), extra))
+    [statement] = sqlglot.parse(sql, read="athena")
+    assert statement.find(sqlglot.exp.Select) is not None
+    assert "approx_percentile" not in sql.lower()
