@@ -30,7 +30,7 @@ from cli.progress import AthenaProgress, ingest_progress
 from cli.render import render
 from parking import queries
 from parking.backfill import IngestTotals, ingest_lines
-from parking.config import Settings
+from parking.config import ENGINES, Settings
 from parking.engines import Engine, engine_from_settings
 from parking.errors import ConfigurationError, InvalidArgument, ParkingError
 from parking.sinks import LocalSink, S3Sink, s3_client
@@ -281,6 +281,49 @@ def simulate(spots: int, days: int, start: date | None, seed: int, out) -> None:
     first = start or (current - timedelta(days=days)).date()
     for line in lines(plan(spots, days, first, seed=seed, now=current)):
         out.write(line + "\n")
+
+
+@cli.group()
+def plot() -> None:
+    """Draw a query's answer as a PNG picture."""
+
+
+@plot.command("patterns")
+@range_options
+@zone_option
+@lookback_option
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True, help="PNG file to write.")
+@click.option("--engine", type=click.Choice(ENGINES), default=None)
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None)
+@click.pass_context
+def plot_patterns(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -> None:
+    """Heatmap of occupancy by weekday and hour, --from to --to."""
+    from parking.plots import patterns_heatmap, save
+
+    check_range(first, last)
+    frame = queries.patterns(
+        first, last, tz=tz, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now()
+    )
+    title = f"Occupancy by weekday and hour, {first} to {last} ({tz})"
+    click.echo(f"wrote {save(patterns_heatmap(frame, title), out)}")
+
+
+@plot.command("occupancy")
+@click.option("--date", "day", type=DATE, required=True, help="Day to draw (YYYY-MM-DD).")
+@zone_option
+@lookback_option
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True, help="PNG file to write.")
+@click.option("--engine", type=click.Choice(ENGINES), default=None)
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None)
+@click.pass_context
+def plot_occupancy(ctx, day, tz, lookback_hours, out, engine, data_dir) -> None:
+    """Bars of one day's hourly occupancy, 0-100 %."""
+    from parking.plots import occupancy_bars, save
+
+    frame = queries.occupancy(
+        day, tz=tz, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now()
+    )
+    click.echo(f"wrote {save(occupancy_bars(frame, f'Hourly occupancy, {day} ({tz})'), out)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

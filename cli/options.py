@@ -10,7 +10,7 @@ import click
 
 from parking.config import ENGINES
 from parking.errors import InvalidArgument
-from parking.windows import parse_date, parse_instant, zone
+from parking.windows import check_days, parse_date, parse_instant, zone
 
 FORMATS = ("table", "csv", "json")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -88,8 +88,10 @@ def range_options(command: F) -> F:
 
 
 def check_range(first: date, last: date) -> None:
-    if first > last:
-        raise click.UsageError(f"--from {first} is after --to {last}")
+    try:
+        check_days(first, last)
+    except InvalidArgument as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def at_option(command: F) -> F:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, BinaryIO
@@ -41,7 +42,7 @@ class AthenaProgress:
 @contextmanager
 def ingest_progress(total_bytes: int | None) -> Iterator[Callable[[BinaryIO], Iterator[bytes]]]:
     """Yield a function that iterates a file's lines, advancing a bar on a terminal."""
-    stderr = click.get_text_stream("stderr")
+    stderr = sys.stderr
     if not stderr.isatty():
         yield lambda file: iter(file)
         return

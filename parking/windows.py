@@ -44,12 +44,17 @@ def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(), tzinfo=tz).astimezone(timezone.utc)
 
 
-def days_window(first: date, last: date, tz: ZoneInfo, now: datetime) -> Window:
-    """``[first 00:00, last + 1 00:00)`` in ``tz``, both dates included."""
+def check_days(first: date, last: date) -> None:
+    """A range of days is in order and not longer than Athena can walk hour by hour."""
     if last < first:
         raise InvalidArgument(f"--from {first} is after --to {last}")
     if (last - first).days + 1 > MAX_WINDOW_DAYS:
         raise InvalidArgument(f"window of {(last - first).days + 1} days is longer than {MAX_WINDOW_DAYS}")
+
+
+def days_window(first: date, last: date, tz: ZoneInfo, now: datetime) -> Window:
+    """``[first 00:00, last + 1 00:00)`` in ``tz``, both dates included."""
+    check_days(first, last)
     start = local_midnight(first, tz)
     nominal_end = local_midnight(last + timedelta(days=1), tz)
     return Window(start, min(nominal_end, now), nominal_end)

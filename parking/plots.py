@@ -1,0 +1,61 @@
+"""Pictures of the query results, drawn headless.
+
+Figures are built with matplotlib's object API on the Agg canvas, never
+pyplot, so no display or GUI backend is involved (servers, CI). The Lambda
+never imports this module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+DPI = 100
+
+
+def patterns_heatmap(frame: pd.DataFrame, title: str) -> Figure:
+    """Weekday (Monday on top) by hour of day, coloured by occupancy in percent."""
+    grid = np.full((7, 24), np.nan)
+    for row in frame.itertuples():
+        grid[row.day_of_week - 1, row.hour] = row.occupancy_rate * 100
+    figure = Figure(figsize=(12, 4.2), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    image = axes.imshow(np.ma.masked_invalid(grid), aspect="auto", cmap="YlOrRd", vmin=0, vmax=100)
+    axes.set_xticks(range(24), [f"{hour:02d}" for hour in range(24)])
+    axes.set_yticks(range(7), WEEKDAYS)
+    axes.set_xlabel("hour of day")
+    axes.set_title(title)
+    colorbar = figure.colorbar(image, ax=axes)
+    colorbar.set_label("occupancy (%)")
+    return figure
+
+
+def occupancy_bars(frame: pd.DataFrame, title: str) -> Figure:
+    """The day's hourly occupancy as bars on a 0-100 % scale; hours without data are gaps."""
+    figure = Figure(figsize=(12, 4.2), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    rates = frame["occupancy_rate"].to_numpy(dtype=float) * 100
+    positions = np.arange(len(frame))
+    axes.bar(positions, np.nan_to_num(rates), color="#d95f02", width=0.8)
+    labels = [f"{hour:%H}" for hour in frame["hour"]]
+    axes.set_xticks(positions, labels)
+    axes.set_ylim(0, 100)
+    axes.set_ylabel("occupancy (%)")
+    axes.set_xlabel(f"hour ({frame['hour'].dt.tz})" if len(frame) else "hour")
+    axes.set_title(title)
+    axes.grid(axis="y", alpha=0.3)
+    return figure
+
+
+def save(figure: Figure, out: Path | str) -> Path:
+    """Write a PNG; the parent directory must exist."""
+    path = Path(out)
+    figure.savefig(path, format="png", dpi=DPI)
+    return path

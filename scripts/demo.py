@@ -1,0 +1,59 @@
+"""`make demo`: simulate a week of a garage, ingest it, and ask it questions.
+
+Runs the real parking-cli, showing each command before its output, against
+./data (or PARKING_DATA_DIR). It only ever replaces data it made itself,
+which it marks with a `.demo` file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+CLI = str(Path(sys.executable).with_name("parking-cli"))
+SPOTS, DAYS = 300, 7
+SHOWN_ROWS = 12
+
+
+def run(*args: str, rows: int | None = None) -> None:
+    print(f"\n$ parking-cli {' '.join(args)}", flush=True)
+    result = subprocess.run([CLI, *args], capture_output=True, text=True, check=False)
+    sys.stderr.write(result.stderr)
+    lines = result.stdout.splitlines()
+    if rows is not None and len(lines) > rows + 1:
+        lines = [*lines[: rows + 1], f"... {len(lines) - 1 - rows} more rows"]
+    print("\n".join(lines), flush=True)
+    if result.returncode != 0:
+        sys.exit(result.returncode)
+
+
+def main() -> None:
+    data = Path(os.environ.get("PARKING_DATA_DIR", "data"))
+    marker = data / ".demo"
+    if data.exists() and any(data.iterdir()) and not marker.exists():
+        sys.exit(f"{data}/ holds data the demo did not make; set PARKING_DATA_DIR to another directory")
+    for made in ("parking-data", "parking-quarantine"):
+        shutil.rmtree(data / made, ignore_errors=True)
+    data.mkdir(parents=True, exist_ok=True)
+    marker.write_text("made by `make demo`; safe to delete\n")
+
+    today = date.today()
+    start, yesterday = today - timedelta(days=DAYS), today - timedelta(days=1)
+    stream = data / "simulated.jsonl"
+    run("simulate", "--spots", str(SPOTS), "--days", str(DAYS + 1), "--start", str(start), "--out", str(stream))
+    run("ingest", str(stream), "--data-dir", str(data))
+    run("--data-dir", str(data), "status", rows=SHOWN_ROWS)
+    run("--data-dir", str(data), "occupancy", "--date", str(yesterday))
+    run("--data-dir", str(data), "patterns", "--from", str(start), "--to", str(yesterday), rows=30)
+    run("--data-dir", str(data), "health", rows=SHOWN_ROWS)
+    heatmap = data / "patterns.png"
+    run("--data-dir", str(data), "plot", "patterns", "--from", str(start), "--to", str(yesterday),
+        "--out", str(heatmap))
+
+
+if __name__ == "__main__":
+    main()
