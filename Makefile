@@ -9,7 +9,7 @@ TOOLS := .venv-tools
 SLS := node_modules/.bin/sls
 PYTEST_ARGS ?=
 
-.PHONY: install tools node demo demo-kafka test bench package lambda-deps deploy-local clean
+.PHONY: install tools node demo demo-kafka test bench package lambda-package deploy-local clean
 
 $(BIN)/.installed: pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,16 +33,14 @@ node_modules/.installed: package.json package-lock.json
 
 node: node_modules/.installed
 
-# The Lambda layer: requirements.txt built for python3.12 on x86_64 Linux.
-build/layer/.installed: requirements.txt | install
-	rm -rf build/layer
-	$(BIN)/python -m pip install --quiet --target build/layer/python --only-binary=:all: \
-		--platform manylinux2014_x86_64 --implementation cp --python-version 3.12 -r requirements.txt
-	touch $@
+# The Lambda package: handler.py, the parking modules it imports, and
+# requirements.txt built for python3.12 on x86_64 Linux.
+build/ingest.zip: requirements.txt handler.py $(wildcard parking/*.py) scripts/build_lambda.py | install
+	$(BIN)/python scripts/build_lambda.py
 
-lambda-deps: build/layer/.installed
+lambda-package: build/ingest.zip
 
-package: lambda-deps node
+package: lambda-package node
 	$(SLS) package --stage dev
 
 demo: install
@@ -51,14 +49,14 @@ demo: install
 demo-kafka: install
 	$(BIN)/python scripts/demo_kafka.py
 
-test: install tools node lambda-deps
+test: install tools node lambda-package
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/queries.py
 
-deploy-local: install lambda-deps node
+deploy-local: install lambda-package node
 	$(BIN)/python scripts/deploy_local.py
 
 clean:
