@@ -1,0 +1,312 @@
+"""serverless.yml, proven without AWS: the real `sls package`, cfn-lint and
+checkov over what it generates, the template's wiring, the Lambda artifact,
+and the real `sls deploy` / `sls remove` against a local moto server.
+
+Needs `make test`'s set-up: node_modules (osls), .venv-tools (cfn-lint,
+checkov) and build/ingest.zip.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from urllib.parse import unquote
+
+import boto3
+import pytest
+
+from parking.layout import DATA_PREFIX, QUARANTINE_PREFIX, location_template
+from parking.queries import NAMES
+from scripts.build_lambda import handler_modules
+from scripts.deploy_local import STACK, emulator_environment
+from scripts.moto_msk_server import spawn
+
+ROOT = Path(__file__).resolve().parent.parent
+SLS = ROOT / "node_modules" / ".bin" / "sls"
+TOOLS = ROOT / ".venv-tools" / "bin"
+ARTIFACT = ROOT / "build" / "ingest.zip"
+CLUSTER = "arn:aws:kafka:eu-west-1:111122223333:cluster/parking-msk/5c3a5a7e-1f1c-4a4b-9a53-2f7b8a1e0c11-2"
+OFFLINE = {**os.environ, "SLS_TELEMETRY_DISABLED": "1", "NODE_NO_WARNINGS": "1"}
+
+pytestmark = pytest.mark.serverless
+
+
+def sls(*args: str, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(
+        [str(SLS), *args], cwd=ROOT, env=env or OFFLINE, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def package_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sls-package")
+    sls("package", "--stage", "dev", "--package", str(out))
+    return out
+
+
+@pytest.fixture(scope="module")
+def template(package_dir: Path) -> dict:
+    return json.loads((package_dir / "cloudformation-template-update-stack.json").read_text())
+
+
+def resources_of(template: dict, kind: str) -> dict[str, dict]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def test_cfn_lint_finds_no_problem(package_dir: Path) -> None:
+    result = subprocess.run(
+        [str(TOOLS / "cfn-lint"), str(package_dir / "cloudformation-template-update-stack.json")],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout
+
+
+def test_checkov_finds_no_failed_check(package_dir: Path) -> None:
+    result = subprocess.run(
+        [str(TOOLS / "checkov"), "-f", str(package_dir / "cloudformation-template-update-stack.json"),
+         "--framework", "cloudformation", "--skip-download", "--output", "json"],
+        capture_output=True, text=True, check=False,
+    )
+    report = json.loads(result.stdout)
+    summary = report["summary"]
+    assert summary["failed"] == 0, [c["check_id"] for c in report["results"]["failed_checks"]]
+    assert summary["passed"] >= 50
+    skipped = report["results"]["skipped_checks"]
+    assert all(check["check_result"]["suppress_comment"].strip() for check in skipped), "every skip gives its reason"
+    assert {check["check_id"] for check in skipped} <= {"CKV_AWS_116", "CKV_AWS_18"}
+
+
+def test_the_function_matches_the_design(template: dict) -> None:
+    function = template["Resources"]["IngestLambdaFunction"]["Properties"]
+    assert (function["Runtime"], function["Handler"], function["MemorySize"], function["Timeout"]) == (
+        "python3.12", "handler.handler", 256, 30
+    )
+    assert function["VpcConfig"] == {
+        "SubnetIds": ["subnet-0868010d2e66bb7f6", "subnet-0e34a279cd23754d4"],
+        "SecurityGroupIds": ["sg-085abaf11ad63f400"],
+    }
+    assert function["Environment"]["Variables"]["PARKING_BUCKET"] == {"Ref": "DataBucket"}
+    assert function["Role"] == {"Fn::Sub": "${ParkingDataIngestionRole.Arn}"}
+
+
+def test_the_msk_trigger_points_at_the_function_and_topic(template: dict) -> None:
+    [mapping] = resources_of(template, "AWS::Lambda::EventSourceMapping").values()
+    properties = mapping["Properties"]
+    assert properties["EventSourceArn"] == CLUSTER
+    assert properties["Topics"] == ["parking-events"]
+    assert properties["FunctionName"] == {"Fn::GetAtt": ["IngestLambdaFunction", "Arn"]}
+    assert (properties["BatchSize"], properties["MaximumBatchingWindowInSeconds"]) == (1000, 5)
+    assert properties["StartingPosition"] == "TRIM_HORIZON"
+    assert properties["AmazonManagedKafkaEventSourceConfig"] == {"ConsumerGroupId": "parking-ingest-dev"}
+
+
+def statements(role: dict) -> list[dict]:
+    return [s for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+
+
+def test_the_role_holds_only_what_ingestion_needs(template: dict) -> None:
+    role = template["Resources"]["ParkingDataIngestionRole"]
+    assert role["Properties"].get("ManagedPolicyArns") is None
+    granted = {action for s in statements(role) for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert granted == {
+        "s3:PutObject", "kms:GenerateDataKey", "kms:Decrypt", "logs:CreateLogStream", "logs:PutLogEvents",
+        "kafka:DescribeCluster", "kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers",
+        "kafka-cluster:Connect", "kafka-cluster:DescribeClusterDynamicConfiguration",
+        "kafka-cluster:DescribeTopic", "kafka-cluster:ReadData", "kafka-cluster:DescribeGroup",
+        "kafka-cluster:AlterGroup", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses", "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs",
+    }
+    assert all(s["Effect"] == "Allow" for s in statements(role))
+
+
+def test_the_role_names_every_resource_it_can(template: dict) -> None:
+    by_sid = {s["Sid"]: s for s in statements(template["Resources"]["ParkingDataIngestionRole"])}
+    assert by_sid["PutEventsAndQuarantine"]["Resource"] == [
+        {"Fn::Sub": f"${{DataBucket.Arn}}/{DATA_PREFIX}*"}, {"Fn::Sub": f"${{DataBucket.Arn}}/{QUARANTINE_PREFIX}*"},
+    ]
+    assert by_sid["WriteOwnLogs"]["Resource"] == {"Fn::Sub": "${IngestLogGroup.Arn}"}
+    assert by_sid["EncryptWithTheBucketKey"]["Resource"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
+    assert by_sid["FindTheCluster"]["Resource"] == CLUSTER
+    wildcard = [sid for sid, s in by_sid.items() if s["Resource"] == "*"]
+    assert wildcard == ["DescribeNetworkForTheMapping"]
+    assert all(action.startswith("ec2:Describe") for action in by_sid["DescribeNetworkForTheMapping"]["Action"])
+
+
+def test_the_bucket_is_encrypted_private_and_tls_only(template: dict) -> None:
+    bucket = template["Resources"]["DataBucket"]["Properties"]
+    [rule] = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Fn::GetAtt": ["DataKey", "Arn"]}}
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert bucket["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": "AccessLogBucket"}
+    rules = {r["Id"]: r for r in bucket["LifecycleConfiguration"]["Rules"]}
+    assert rules["athena-results-expire"]["ExpirationInDays"] == 7
+    assert [t["StorageClass"] for t in rules["parking-data-tiers-then-expires"]["Transitions"]] == ["STANDARD_IA", "GLACIER_IR"]
+    deny = template["Resources"]["DataBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
+
+
+def test_the_table_projection_matches_the_ingester_layout(template: dict) -> None:
+    table = template["Resources"]["ParkingEventsTable"]["Properties"]["TableInput"]
+    parameters = table["Parameters"]
+    sub = parameters["storage.location.template"]["Fn::Sub"]
+    rendered = sub.replace("${DataBucket}", "parking-monitoring-data").replace("${!", "${")
+    assert rendered == location_template("parking-monitoring-data")
+    assert [key["Name"] for key in table["PartitionKeys"]] == ["year", "month", "day", "hour"]
+    assert parameters["projection.enabled"] == "true"
+    assert (parameters["projection.month.digits"], parameters["projection.hour.range"]) == ("2", "0,23")
+    assert table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+    assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == ["spot_id", "status", "timestamp"]
+
+
+def test_every_named_query_is_deployed_from_its_file(template: dict) -> None:
+    deployed = {r["Properties"]["Name"]: r["Properties"]["QueryString"]
+                for r in resources_of(template, "AWS::Athena::NamedQuery").values()}
+    assert deployed == {f"parking-{name}": (ROOT / "queries" / f"{name}.sql").read_text() for name in NAMES}
+
+
+def test_the_workgroup_enforces_encrypted_results_and_a_scan_limit(template: dict) -> None:
+    config = template["Resources"]["AthenaWorkGroup"]["Properties"]["WorkGroupConfiguration"]
+    assert config["EnforceWorkGroupConfiguration"] and config["PublishCloudWatchMetricsEnabled"]
+    assert config["ResultConfiguration"]["OutputLocation"] == {"Fn::Sub": "s3://${DataBucket}/athena-results/"}
+    assert config["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"] == "SSE_KMS"
+    assert config["BytesScannedCutoffPerQuery"] == 10737418240
+
+
+def test_alarms_cover_the_design(template: dict) -> None:
+    alarms = {r["Properties"]["MetricName"] for r in resources_of(template, "AWS::CloudWatch::Alarm").values()}
+    assert alarms == {"Errors", "Throttles", "Duration", "OffsetLag", "RecordsQuarantined", "BucketSizeBytes"}
+    assert all(r["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+               for r in resources_of(template, "AWS::CloudWatch::Alarm").values())
+
+
+def test_vpc_endpoints_come_only_when_asked(template: dict, tmp_path: Path) -> None:
+    assert not resources_of(template, "AWS::EC2::VPCEndpoint")
+    sls("package", "--stage", "dev", "--package", str(tmp_path), "--param", "vpcEndpoints=enabled",
+        "--param", "vpcId=vpc-0a1b2c3d4e5f60718", "--param", "routeTableIds=rtb-0a1b2c3d4e5f60718")
+    with_endpoints = json.loads((tmp_path / "cloudformation-template-update-stack.json").read_text())
+    kinds = sorted(r["Properties"]["VpcEndpointType"] for r in resources_of(with_endpoints, "AWS::EC2::VPCEndpoint").values())
+    assert kinds == ["Gateway", "Interface"]
+
+
+def test_the_artifact_holds_only_the_ingest_code_and_its_dependencies() -> None:
+    names = zipfile.ZipFile(ARTIFACT).namelist()
+    ours = sorted(n for n in names if n == "handler.py" or n.startswith("parking/"))
+    assert ours == sorted(str(p.relative_to(ROOT)) for p in handler_modules())
+    assert "parking/queries.py" not in ours and "parking/engines.py" not in ours
+    top = {n.split("/")[0] for n in names} - {"handler.py", "parking"}
+    packages = {t for t in top if not t.endswith(".dist-info")}
+    assert packages == {"aws_lambda_powertools", "isal", "orjson", "jmespath", "typing_extensions.py"}
+    assert any(n.startswith("orjson/orjson.cpython-312-x86_64-linux-gnu") for n in names), "built for Lambda"
+
+
+def test_the_artifact_imports_on_its_own(tmp_path: Path) -> None:
+    """Only handler.py and parking/ from the zip, with this machine's own
+    dependencies: proves no module the handler needs was left out."""
+    with zipfile.ZipFile(ARTIFACT) as archive:
+        for name in archive.namelist():
+            if name == "handler.py" or name.startswith("parking/"):
+                archive.extract(name, tmp_path)
+    probe = "import handler, sys; print(sorted(m for m in sys.modules if m.startswith('parking')))"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(tmp_path)}, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "parking.queries" not in result.stdout and "pandas" not in result.stdout
+
+
+def running_emulator():
+    """A moto server of our own, stopped by its PID afterwards."""
+    server, url = spawn()
+    try:
+        yield emulator_environment(url)
+    finally:
+        server.terminate()
+        server.wait()
+
+
+emulator = pytest.fixture(scope="module")(running_emulator)
+fresh_emulator = pytest.fixture(running_emulator)
+
+
+def client(env: dict[str, str], name: str):
+    return boto3.client(
+        name, endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"],
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )
+
+
+@pytest.fixture(scope="module")
+def deployed(emulator) -> dict[str, str]:
+    """The stack deployed once by the real `sls deploy`."""
+    assert f"Service deployed to stack {STACK}" in sls("deploy", "--stage", "dev", env=emulator)
+    return emulator
+
+
+def test_deploy_rehearsal_creates_the_stack(deployed) -> None:
+    emulator = deployed
+    stack = client(emulator, "cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
+    assert stack["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+
+    lam = client(emulator, "lambda")
+    function = lam.get_function(FunctionName=f"{STACK}-ingest")
+    config = function["Configuration"]
+    assert (config["Runtime"], config["Handler"], config["MemorySize"], config["Timeout"]) == (
+        "python3.12", "handler.handler", 256, 30
+    )
+    assert config["VpcConfig"]["SubnetIds"] == ["subnet-0868010d2e66bb7f6", "subnet-0e34a279cd23754d4"]
+    assert config["VpcConfig"]["SecurityGroupIds"] == ["sg-085abaf11ad63f400"]
+    assert config["Environment"]["Variables"]["PARKING_BUCKET"] == "parking-monitoring-data"
+    assert function["Concurrency"]["ReservedConcurrentExecutions"] == 10
+
+    [mapping] = lam.list_event_source_mappings()["EventSourceMappings"]
+    assert (mapping["EventSourceArn"], mapping["Topics"]) == (CLUSTER, ["parking-events"])
+    assert (mapping["BatchSize"], mapping["StartingPosition"]) == (1000, "TRIM_HORIZON")
+    assert mapping["FunctionArn"] == config["FunctionArn"]
+
+    iam = client(emulator, "iam")
+    role = config["Role"].rsplit("/", 1)[1]
+    assert sorted(iam.list_role_policies(RoleName=role)["PolicyNames"]) == [
+        "msk-event-source", "own-log-group", "vpc-network-interfaces", "write-parking-objects",
+    ]
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+    written = iam.get_role_policy(RoleName=role, PolicyName="write-parking-objects")["PolicyDocument"]
+    if isinstance(written, str):  # moto's CloudFormation stores the document as a Python literal
+        written = ast.literal_eval(unquote(written))
+    assert written["Statement"][0]["Resource"] == [
+        "arn:aws:s3:::parking-monitoring-data/parking-data/*", "arn:aws:s3:::parking-monitoring-data/parking-quarantine/*",
+    ]
+
+    s3 = client(emulator, "s3")
+    [rule] = s3.get_bucket_encryption(Bucket="parking-monitoring-data")["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    # moto's CloudFormation skips versioning, public access block, lifecycle, logging and the
+    # bucket policy: test_the_bucket_is_encrypted_private_and_tls_only checks them on the template.
+
+    topics = client(emulator, "sns").list_topics()["Topics"]
+    assert [t["TopicArn"].rsplit(":", 1)[1] for t in topics] == [f"{STACK}-alarms"]
+    dashboard = client(emulator, "cloudwatch").get_dashboard(DashboardName=STACK)
+    titles = [w["properties"]["title"] for w in json.loads(dashboard["DashboardBody"])["widgets"]]
+    assert "MSK offset lag" in titles and len(titles) == 6
+    [group] = client(emulator, "logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{STACK}")["logGroups"]
+    assert group["retentionInDays"] == 365
+
+
+def test_a_second_deploy_changes_nothing(deployed) -> None:
+    assert "No changes to deploy. Deployment skipped." in sls("deploy", "--stage", "dev", env=deployed)
+
+
+def test_remove_deletes_the_stack(fresh_emulator) -> None:
+    sls("deploy", "--stage", "dev", env=fresh_emulator)
+    sls("remove", "--stage", "dev", env=fresh_emulator)
+    cloudformation = client(fresh_emulator, "cloudformation")
+    statuses = {s["StackName"]: s["StackStatus"] for s in cloudformation.list_stacks()["StackSummaries"]}
+    assert statuses[STACK] == "DELETE_COMPLETE"
+    assert client(fresh_emulator, "lambda").list_functions()["Functions"] == []
