@@ -26,7 +26,7 @@ from cli.options import (
     range_options,
     zone_option,
 )
-from cli.progress import AthenaProgress, ingest_progress
+from cli.progress import AthenaProgress, ConsumeReporter, ingest_progress, stop_on_signals
 from cli.render import render
 from parking import queries
 from parking.backfill import IngestTotals, ingest_lines
@@ -273,14 +273,58 @@ def _totals_text(totals: IngestTotals, where: str) -> str:
 @click.option("--start", type=DATE, default=None, help="First UTC day [default: --days before today].")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.File("w"), default="-", show_default=True, help="JSON-lines file, - for stdout.")
-def simulate(spots: int, days: int, start: date | None, seed: int, out) -> None:
-    """Write a realistic event stream (a few bad records included) for `ingest`."""
+@click.option("--kafka", "bootstrap_servers", metavar="HOST:PORT", default=None,
+              help="Produce to this Kafka broker instead of writing lines.")
+@click.option("--topic", default="parking-events", show_default=True, help="Topic for --kafka.")
+def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstrap_servers, topic) -> None:
+    """Write a realistic event stream (a few bad records included) for `ingest`,
+    or produce it to Kafka keyed by spot_id."""
     from parking.simulate import lines, plan
 
     current = now()
     first = start or (current - timedelta(days=days)).date()
-    for line in lines(plan(spots, days, first, seed=seed, now=current)):
+    stream = lines(plan(spots, days, first, seed=seed, now=current))
+    if bootstrap_servers:
+        from parking.producer import produce
+
+        click.echo(f"produced {produce(stream, bootstrap_servers, topic):,} events to {topic}", err=True)
+        return
+    for line in stream:
         out.write(line + "\n")
+
+
+@cli.command()
+@click.option("--bootstrap-servers", required=True, metavar="HOST:PORT", help="Kafka brokers.")
+@click.option("--topic", default="parking-events", show_default=True)
+@click.option("--group", default="parking-ingest", show_default=True, help="Consumer group.")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=1000, show_default=True,
+              help="Most records per handler call, as the MSK trigger's batch size.")
+@click.option("--batching-window", type=click.FloatRange(0, 300), default=1.0, show_default=True,
+              help="Seconds to wait for a batch to fill after its first record.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
+@click.option("--bucket", default=None, help="Store in this S3 bucket instead.")
+@click.option("--max-records", type=click.IntRange(min=1), default=None, help="Stop after this many records.")
+@click.option("--until-idle", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Stop after this many seconds without a record.")
+@click.pass_context
+def consume(ctx, bootstrap_servers, topic, group, batch_size, batching_window, data_dir, bucket, max_records,
+            until_idle) -> None:
+    """Consume Kafka like Lambda's MSK trigger: batch, ingest, then commit.
+
+    Stops cleanly on Ctrl-C or SIGTERM, after --max-records, or after
+    --until-idle seconds without a record.
+    """
+    from parking.consumer import BatchConsumer, ConsumeOptions
+
+    settings = settings_for(ctx, data_dir=data_dir)
+    sink = S3Sink(bucket, s3_client(settings.region, settings.profile)) if bucket else LocalSink(settings.data_dir)
+    options = ConsumeOptions(bootstrap_servers, topic, group, batch_size, batching_window, max_records, until_idle)
+    consumer = BatchConsumer(options, sink, settings, on_progress=ConsumeReporter(sys.stderr).update)
+    with stop_on_signals(consumer.stop):
+        progress = consumer.run()
+    click.echo(f"consumed {progress.records:,} records: {progress.stored:,} stored, "
+               f"{progress.quarantined:,} quarantined, in {progress.batches:,} batches")
 
 
 @cli.group()

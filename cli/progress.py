@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -9,6 +10,7 @@ from typing import IO, BinaryIO
 
 import click
 
+from parking.consumer import ConsumeProgress
 from parking.engines import QueryProgress, QueryStats
 
 
@@ -54,3 +56,30 @@ def ingest_progress(total_bytes: int | None) -> Iterator[Callable[[BinaryIO], It
                 yield line
 
         yield advance
+
+
+class ConsumeReporter:
+    """Records, stored, quarantined, lag and rate: a live line on a terminal, log lines otherwise."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.live = stream.isatty()
+
+    def update(self, progress: ConsumeProgress) -> None:
+        lag = "?" if progress.lag is None else f"{progress.lag:,}"
+        line = (
+            f"consumed {progress.records:,} (stored {progress.stored:,}, quarantined {progress.quarantined:,}), "
+            f"lag {lag}, {progress.rate:,.0f} records/s, partitions {sorted(progress.assigned)}"
+        )
+        click.echo(f"\r{line}\033[K" if self.live else line, file=self.stream, nl=not self.live)
+
+
+@contextmanager
+def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
+    """Ctrl-C and SIGTERM ask for a clean stop instead of killing mid-batch."""
+    previous = {sig: signal.signal(sig, lambda *_: stop()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
