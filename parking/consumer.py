@@ -11,8 +11,12 @@ owner re-reads them.
 
 from __future__ import annotations
 
+import gc
 import time
-from base64 import b64encode
+from collections.abc import Iterator
+from contextlib import contextmanager
+from itertools import groupby
+from binascii import b2a_base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,6 +83,7 @@ class BatchConsumer:
         self.on_progress = on_progress
         self.progress = ConsumeProgress()
         self._buffer: list[Message] = []
+        self._stored: dict[tuple[str, int], int] = {}
         self._stopping = False
         self._last_activity = time.monotonic()
         self._consumer = Consumer(
@@ -110,9 +115,11 @@ class BatchConsumer:
                     self._last_activity = now
                 elif self._idle_since(now):
                     break
-                if batch or now - last_report >= self.options.progress_every:
+                if now - last_report >= self.options.progress_every:
                     self._report()
                     last_report = now
+            self._report()
+            self._commit(wait=True)
         finally:
             self._consumer.close()
         return self.progress
@@ -150,25 +157,34 @@ class BatchConsumer:
         return batch
 
     def _handle(self, batch: list[Message]) -> None:
-        result = ingest_batch(msk_event(msk_record_of(m) for m in batch), self.sink, self.settings)
-        self._commit(batch)
+        with paused_gc():
+            event = msk_event_of(batch)
+            result = ingest_batch(event, self.sink, self.settings)
+        # Stored: now, and only now, its offsets may be committed.
+        for records in event["records"].values():
+            last = records[-1]
+            self._stored[(last["topic"], last["partition"])] = last["offset"] + 1
+        self._commit(wait=False)
         self.progress.records += result.records_in
         self.progress.stored += result.stored
         self.progress.quarantined += result.quarantined
         self.progress.batches += 1
 
-    def _commit(self, batch: list[Message]) -> None:
-        """Commit the next offset of every partition in a batch that the handler stored."""
-        next_offsets: dict[tuple[str, int], int] = {}
-        for message in batch:
-            key = (message.topic(), message.partition())
-            next_offsets[key] = max(next_offsets.get(key, 0), message.offset() + 1)
-        offsets = [TopicPartition(topic, partition, offset) for (topic, partition), offset in next_offsets.items()]
+    def _commit(self, wait: bool, only: set[tuple[str, int]] | None = None) -> None:
+        """Commit the next offset after what the handler stored, per partition.
+
+        After each batch the commit is asynchronous, so polling goes on; on a
+        rebalance and at the end it waits, so nothing stored is left uncommitted.
+        """
+        offsets = [TopicPartition(topic, partition, offset) for (topic, partition), offset in self._stored.items()
+                   if only is None or (topic, partition) in only]
+        if not offsets:
+            return
         try:
-            self._consumer.commit(offsets=offsets, asynchronous=False)
+            self._consumer.commit(offsets=offsets, asynchronous=not wait)
         except KafkaException as exc:
-            # Partitions lost in a rebalance cannot be committed; their next owner
-            # re-reads the batch, which overwrites the same objects.
+            # Partitions already lost in a rebalance cannot be committed; their next
+            # owner re-reads those records, and its objects overwrite ours.
             if not self._is_rebalance_error(exc):
                 raise KafkaError(f"could not commit offsets: {exc}") from exc
 
@@ -181,8 +197,11 @@ class BatchConsumer:
         self._last_activity = time.monotonic()
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Hand over buffered, unstored records uncommitted: the next owner re-reads them."""
+        """Commit what was stored; hand over buffered, unstored records uncommitted."""
         lost = {(p.topic, p.partition) for p in partitions}
+        self._commit(wait=True, only=lost)
+        for key in lost:
+            self._stored.pop(key, None)
         self._buffer = [m for m in self._buffer if (m.topic(), m.partition()) not in lost]
         self.progress.assigned.difference_update(p.partition for p in partitions)
 
@@ -198,7 +217,7 @@ class BatchConsumer:
             positions = self._consumer.position(assignment)
             lag = 0
             for partition in positions:
-                _, high = self._consumer.get_watermark_offsets(partition, timeout=1.0, cached=False)
+                _, high = self._consumer.get_watermark_offsets(partition, cached=True)
                 if partition.offset != OFFSET_INVALID:
                     lag += max(0, high - partition.offset)
                 else:
@@ -208,17 +227,43 @@ class BatchConsumer:
             return None
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Suspend the cycle collector while a batch is built and handled.
+
+    A batch makes thousands of long-lived dicts; each would count toward a
+    collection that scans them all, and none can form a cycle. Reference
+    counting still frees everything at once when the batch is done.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def msk_event_of(messages: list[Message]) -> dict[str, Any]:
+    """The MSK event of a batch: records grouped under "topic-partition", in offset order."""
+    records: dict[str, list[dict[str, Any]]] = {}
+    for _, run in groupby(messages, key=Message.partition):  # consume() returns partition runs
+        run = list(map(msk_record_of, run))
+        records.setdefault(f"{run[0]['topic']}-{run[0]['partition']}", []).extend(run)
+    return {**msk_event(()), "records": records}
+
+
 def msk_record_of(message: Message) -> dict[str, Any]:
     """One Kafka message as the MSK event source mapping presents it to Lambda."""
     kind, stamp = message.timestamp()
-    key, value = message.key(), message.value()
+    key, value, headers = message.key(), message.value(), message.headers()
     return {
         "topic": message.topic(),
         "partition": message.partition(),
         "offset": message.offset(),
         "timestamp": stamp,
         "timestampType": "LOG_APPEND_TIME" if kind == TIMESTAMP_LOG_APPEND_TIME else "CREATE_TIME",
-        "key": None if key is None else b64encode(key).decode("ascii"),
-        "value": None if value is None else b64encode(value).decode("ascii"),
-        "headers": [{name: list(data or b"")} for name, data in (message.headers() or [])],
+        "key": None if key is None else b2a_base64(key, newline=False).decode("ascii"),
+        "value": None if value is None else b2a_base64(value, newline=False).decode("ascii"),
+        "headers": [{name: list(data or b"")} for name, data in headers] if headers else [],
     }

