@@ -245,25 +245,29 @@ def paused_gc() -> Iterator[None]:
 
 
 def msk_event_of(messages: list[Message]) -> dict[str, Any]:
-    """The MSK event of a batch: records grouped under "topic-partition", in offset order."""
+    """The MSK event of a batch: records grouped under "topic-partition", in offset order.
+
+    Every record is what the event source mapping delivers: base64 key and
+    value, the Kafka timestamp and its type, headers as byte lists.
+    """
     records: dict[str, list[dict[str, Any]]] = {}
-    for _, run in groupby(messages, key=Message.partition):  # consume() returns partition runs
-        run = list(map(msk_record_of, run))
-        records.setdefault(f"{run[0]['topic']}-{run[0]['partition']}", []).extend(run)
+    for partition, run in groupby(messages, key=Message.partition):  # consume() yields partition runs
+        out: list[dict[str, Any]] = []
+        append = out.append
+        topic = None
+        for message in run:
+            topic = topic or message.topic()
+            kind, stamp = message.timestamp()
+            key, value, headers = message.key(), message.value(), message.headers()
+            append({
+                "topic": topic,
+                "partition": partition,
+                "offset": message.offset(),
+                "timestamp": stamp,
+                "timestampType": "LOG_APPEND_TIME" if kind == TIMESTAMP_LOG_APPEND_TIME else "CREATE_TIME",
+                "key": None if key is None else b2a_base64(key, newline=False).decode("ascii"),
+                "value": None if value is None else b2a_base64(value, newline=False).decode("ascii"),
+                "headers": [{name: list(data or b"")} for name, data in headers] if headers else [],
+            })
+        records.setdefault(f"{topic}-{partition}", []).extend(out)
     return {**msk_event(()), "records": records}
-
-
-def msk_record_of(message: Message) -> dict[str, Any]:
-    """One Kafka message as the MSK event source mapping presents it to Lambda."""
-    kind, stamp = message.timestamp()
-    key, value, headers = message.key(), message.value(), message.headers()
-    return {
-        "topic": message.topic(),
-        "partition": message.partition(),
-        "offset": message.offset(),
-        "timestamp": stamp,
-        "timestampType": "LOG_APPEND_TIME" if kind == TIMESTAMP_LOG_APPEND_TIME else "CREATE_TIME",
-        "key": None if key is None else b2a_base64(key, newline=False).decode("ascii"),
-        "value": None if value is None else b2a_base64(value, newline=False).decode("ascii"),
-        "headers": [{name: list(data or b"")} for name, data in headers] if headers else [],
-    }

@@ -122,7 +122,9 @@ def parse_value(value: object, validator: Validator) -> tuple[str, bytes]:
         raise InvalidEvent(Reason.UNKNOWN_STATUS, f"status {status[:40]!r} is not occupied or free")
 
     hour = stamp[:13]
-    if hour not in validator.known_hours or stamp[13:] not in _MINUTE_SECOND_Z:
+    if hour not in validator.known_hours or (
+        stamp[13:] not in _MINUTE_SECOND_Z and not _canonical_millis(stamp)
+    ):
         stamp = canonical_timestamp(stamp, validator.limit)
         hour = stamp[:13]
         if hour < validator.limit_hour:
@@ -131,6 +133,14 @@ def parse_value(value: object, validator: Validator) -> tuple[str, bytes]:
     event["status"] = word
     event["timestamp"] = stamp
     return hour, orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def _canonical_millis(stamp: str) -> bool:
+    """``...THH:MM:SS.fffZ`` with a non-zero millisecond: canonical as it stands."""
+    return (
+        len(stamp) == 24 and stamp[19] == "." and stamp[23] == "Z" and stamp[13:19] + "Z" in _MINUTE_SECOND_Z
+        and stamp[20:23].isdigit() and stamp[20:23] != "000" and stamp[20:23].isascii()
+    )
 
 
 def canonical_timestamp(stamp: str, limit: datetime | None = None) -> str:
