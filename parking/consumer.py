@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import OFFSET_INVALID, Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME
 
 from parking.config import Settings
@@ -218,10 +218,9 @@ class BatchConsumer:
             lag = 0
             for partition in positions:
                 _, high = self._consumer.get_watermark_offsets(partition, cached=True)
-                if partition.offset != OFFSET_INVALID:
-                    lag += max(0, high - partition.offset)
-                else:
-                    lag += high
+                if high < 0:
+                    return None  # not fetched yet: unknown, not zero
+                lag += high - partition.offset if partition.offset >= 0 else high
             return lag
         except KafkaException:
             return None

