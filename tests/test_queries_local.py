@@ -19,7 +19,7 @@ from parking.sinks import LocalSink
 from tests import reference
 from tests.scenarios import scenario
 
-SEEDS = range(30)
+SEEDS = range(40)
 TOLERANCE = 1e-9
 
 
