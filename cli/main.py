@@ -66,20 +66,24 @@ class Options:
     engine: str | None
     data_dir: str | None
     output_format: str | None
+    reuse_minutes: int | None = None
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @output_options
+@click.option("--reuse-results", "reuse_minutes", type=click.IntRange(1, 10080), default=None, metavar="MINUTES",
+              help="Athena: reuse the result of the same query run within MINUTES instead of scanning again.")
 @click.version_option(package_name="parking-platform")
 @click.pass_context
-def cli(ctx: click.Context, engine: str | None, data_dir: str | None, output_format: str | None) -> None:
+def cli(ctx: click.Context, engine: str | None, data_dir: str | None, output_format: str | None,
+        reuse_minutes: int | None) -> None:
     """Smart parking data: ingest sensor events and answer operators' questions.
 
     Queries run on an embedded DuckDB over ./data by default, or on Athena
     with --engine athena. Settings fall back to PARKING_* environment
     variables (see README).
     """
-    ctx.obj = Options(engine, data_dir, output_format)
+    ctx.obj = Options(engine, data_dir, output_format, reuse_minutes)
 
 
 def settings_for(ctx: click.Context, engine: str | None = None, data_dir: str | None = None) -> Settings:
@@ -87,12 +91,14 @@ def settings_for(ctx: click.Context, engine: str | None = None, data_dir: str | 
     return Settings.from_env(engine=engine or group.engine, data_dir=data_dir or group.data_dir)
 
 
-def engine_for(ctx: click.Context, engine: str | None, data_dir: str | None, reuse: int | None = None) -> Engine:
+def engine_for(ctx: click.Context, engine: str | None, data_dir: str | None) -> Engine:
     settings = settings_for(ctx, engine, data_dir)
     if settings.engine == "athena":
+        group: Options = ctx.find_object(Options) or Options(None, None, None)
         progress = AthenaProgress(sys.stderr)
         return engine_from_settings(
-            settings, result_reuse_minutes=reuse, on_progress=progress.update, on_finished=progress.finish
+            settings, result_reuse_minutes=group.reuse_minutes, on_progress=progress.update,
+            on_finished=progress.finish,
         )
     return engine_from_settings(settings)
 

@@ -8,7 +8,9 @@ import io
 import json
 from pathlib import Path
 
+import boto3
 import pytest
+from moto import mock_aws
 from click.testing import CliRunner
 
 import cli.main
@@ -170,3 +172,18 @@ def test_simulate_is_deterministic_and_ingestible(tmp_path: Path, runner: CliRun
     runner.invoke(parking_cli, [*args, "--out", str(out)])
     result = runner.invoke(parking_cli, ["ingest", str(out), "--data-dir", str(tmp_path / "d")])
     assert f"records in     {len(lines):>10,}" in result.output
+
+
+def test_ingest_backfills_a_bucket(tmp_path: Path, runner: CliRunner, monkeypatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    source = tmp_path / "history.jsonl"
+    source.write_text("\n".join(json.dumps(line) for line in LINES) + "\nnot json\n")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        s3.create_bucket(Bucket="history", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        result = runner.invoke(parking_cli, ["ingest", str(source), "--bucket", "history"])
+        keys = [item["Key"] for item in s3.list_objects_v2(Bucket="history")["Contents"]]
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("ingested into s3://history/")
+    assert sorted(key.split("/")[0] for key in keys) == ["parking-data"] * 3 + ["parking-quarantine"]
+    assert not (tmp_path / "data").exists()

@@ -12,6 +12,7 @@ import re
 from datetime import date, datetime, timezone
 
 import boto3
+import botocore.client
 import pytest
 import requests
 import sqlglot
@@ -195,3 +196,23 @@ def test_every_query_parses_as_athena_sql(name) -> None:
     [statement] = sqlglot.parse(sql, read="athena")
     assert statement.find(sqlglot.exp.Select) is not None
     assert "approx_percentile" not in sql.lower()
+
+
+def test_result_reuse_is_asked_for_when_chosen(athena, monkeypatch) -> None:
+    sent: list[dict] = []
+    real_call = botocore.client.BaseClient._make_api_call
+
+    def spy(self, operation, params):  # records the request, then lets moto answer it
+        if operation == "StartQueryExecution":
+            sent.append(params)
+        return real_call(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
+    seed("occupancy", [])
+    result = CliRunner().invoke(cli, ["--engine", "athena", "--reuse-results", "30", "occupancy", "--date", "2024-03-20"])
+    assert result.exit_code == 0, result.output
+    [request] = sent
+    assert request["ResultReuseConfiguration"] == {
+        "ResultReuseByAgeConfiguration": {"Enabled": True, "MaxAgeInMinutes": 30}
+    }
+    assert request["WorkGroup"] == WORKGROUP
