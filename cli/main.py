@@ -103,6 +103,13 @@ def engine_for(ctx: click.Context, engine: str | None, data_dir: str | None) -> 
     return engine_from_settings(settings)
 
 
+def sink_for(settings: Settings, bucket: str | None) -> tuple[LocalSink | S3Sink, str]:
+    """The S3 bucket when one is named, else the local data directory; and where that is."""
+    if bucket:
+        return S3Sink(bucket, s3_client(settings.region, settings.profile)), f"s3://{bucket}/"
+    return LocalSink(settings.data_dir), f"{settings.data_dir}/"
+
+
 def show(ctx: click.Context, frame: pd.DataFrame, output_format: str | None, empty: str) -> None:
     group: Options = ctx.find_object(Options) or Options(None, None, None)
     fmt = output_format or group.output_format or "table"
@@ -156,49 +163,29 @@ def utilization(ctx, first, last, lookback_hours, engine, data_dir, output_forma
     show(ctx, frame, output_format, "no spot was observed in that window")
 
 
-@cli.command()
-@range_options
-@zone_option
-@lookback_option
-@output_options
-@click.pass_context
-def patterns(ctx, first, last, tz, lookback_hours, engine, data_dir, output_format) -> None:
-    """Occupancy by weekday and hour of day over --from to --to."""
-    check_range(first, last)
-    frame = queries.patterns(
-        first, last, tz=tz, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now()
-    )
-    show(ctx, frame, output_format, "the window has not started yet")
+def zoned_window_command(name: str, summary: str, empty: str) -> None:
+    """Register a query over local days --from to --to; the three differ only in name."""
+
+    @cli.command(name, help=summary)
+    @range_options
+    @zone_option
+    @lookback_option
+    @output_options
+    @click.pass_context
+    def command(ctx, first, last, tz, lookback_hours, engine, data_dir, output_format) -> None:
+        check_range(first, last)
+        query = getattr(queries, name)
+        frame = query(first, last, tz=tz, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir),
+                      now=now())
+        show(ctx, frame, output_format, empty)
 
 
-@cli.command()
-@range_options
-@zone_option
-@lookback_option
-@output_options
-@click.pass_context
-def turnover(ctx, first, last, tz, lookback_hours, engine, data_dir, output_format) -> None:
-    """Arrivals per spot and per observed day, --from to --to."""
-    check_range(first, last)
-    frame = queries.turnover(
-        first, last, tz=tz, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now()
-    )
-    show(ctx, frame, output_format, "no spot was observed in that window")
-
-
-@cli.command()
-@range_options
-@zone_option
-@lookback_option
-@output_options
-@click.pass_context
-def dwell(ctx, first, last, tz, lookback_hours, engine, data_dir, output_format) -> None:
-    """How long cars stayed (minutes) per spot, --from to --to."""
-    check_range(first, last)
-    frame = queries.dwell(
-        first, last, tz=tz, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now()
-    )
-    show(ctx, frame, output_format, "no complete parking session in that window")
+zoned_window_command("patterns", "Occupancy by weekday and hour of day over --from to --to.",
+                     "the window has not started yet")
+zoned_window_command("turnover", "Arrivals per spot and per observed day, --from to --to.",
+                     "no spot was observed in that window")
+zoned_window_command("dwell", "How long cars stayed (minutes) per spot, --from to --to.",
+                     "no complete parking session in that window")
 
 
 @cli.command()
@@ -238,10 +225,7 @@ def ingest(ctx, file: BinaryIO, data_dir, bucket, topic, partition, batch_size) 
     instead of duplicating.
     """
     settings = settings_for(ctx, data_dir=data_dir)
-    if bucket:
-        sink, where = S3Sink(bucket, s3_client(settings.region, settings.profile)), f"s3://{bucket}/"
-    else:
-        sink, where = LocalSink(settings.data_dir), f"{settings.data_dir}/"
+    sink, where = sink_for(settings, bucket)
     size, stamp = _file_facts(file)
     with ingest_progress(size) as advance:
         totals = ingest_lines(
@@ -324,13 +308,14 @@ def consume(ctx, bootstrap_servers, topic, group, batch_size, batching_window, d
     from parking.consumer import BatchConsumer, ConsumeOptions
 
     settings = settings_for(ctx, data_dir=data_dir)
-    sink = S3Sink(bucket, s3_client(settings.region, settings.profile)) if bucket else LocalSink(settings.data_dir)
+    sink, _ = sink_for(settings, bucket)
     options = ConsumeOptions(bootstrap_servers, topic, group, batch_size, batching_window, max_records, until_idle)
     consumer = BatchConsumer(options, sink, settings, on_progress=ConsumeReporter(sys.stderr).update)
     with stop_on_signals(consumer.stop):
         progress = consumer.run()
-    click.echo(f"consumed {progress.records:,} records: {progress.stored:,} stored, "
-               f"{progress.quarantined:,} quarantined, in {progress.batches:,} batches")
+    totals = progress.totals
+    click.echo(f"consumed {totals.records_in:,} records: {totals.stored:,} stored, "
+               f"{totals.quarantined:,} quarantined, in {totals.batches:,} batches")
 
 
 @cli.group()

@@ -68,7 +68,8 @@ class ConsumeReporter:
     def update(self, progress: ConsumeProgress) -> None:
         lag = "?" if progress.lag is None else f"{progress.lag:,}"
         line = (
-            f"consumed {progress.records:,} (stored {progress.stored:,}, quarantined {progress.quarantined:,}), "
+            f"consumed {progress.records:,} (stored {progress.totals.stored:,}, "
+            f"quarantined {progress.totals.quarantined:,}), "
             f"lag {lag}, {progress.rate:,.0f} records/s, partitions {sorted(progress.assigned)}"
         )
         click.echo(f"\r{line}\033[K" if self.live else line, file=self.stream, nl=not self.live)

@@ -24,6 +24,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME
 
+from parking.backfill import IngestTotals
 from parking.config import Settings
 from parking.errors import KafkaError
 from parking.ingest import ingest_batch
@@ -51,15 +52,16 @@ class ConsumeOptions:
 
 @dataclass
 class ConsumeProgress:
-    """Running totals, reported after every batch and at most every ``progress_every`` s."""
+    """What the consumer has done so far, reported every ``progress_every`` seconds."""
 
-    records: int = 0
-    stored: int = 0
-    quarantined: int = 0
-    batches: int = 0
+    totals: IngestTotals = field(default_factory=IngestTotals)
     lag: int | None = None
     started: float = field(default_factory=time.monotonic)
     assigned: set[int] = field(default_factory=set)
+
+    @property
+    def records(self) -> int:
+        return self.totals.records_in
 
     @property
     def rate(self) -> float:
@@ -165,10 +167,7 @@ class BatchConsumer:
             last = records[-1]
             self._stored[(last["topic"], last["partition"])] = last["offset"] + 1
         self._commit(wait=False)
-        self.progress.records += result.records_in
-        self.progress.stored += result.stored
-        self.progress.quarantined += result.quarantined
-        self.progress.batches += 1
+        self.progress.totals.add(result)
 
     def _commit(self, wait: bool, only: set[tuple[str, int]] | None = None) -> None:
         """Commit the next offset after what the handler stored, per partition.

@@ -104,8 +104,7 @@ def utilization(
     now: datetime | None = None,
 ) -> pd.DataFrame:
     """Per spot observed from ``first`` to ``last`` (UTC days, both included): share occupied."""
-    window = days_window(_date(first), _date(last), zone("UTC"), _now(now))
-    return _run("utilization", window, _lookback(lookback_hours), {}, engine)
+    return _over_days("utilization", first, last, "UTC", lookback_hours, engine, now)
 
 
 def patterns(
@@ -118,9 +117,7 @@ def patterns(
     now: datetime | None = None,
 ) -> pd.DataFrame:
     """Occupancy by (ISO weekday, hour of day), local to ``tz``, over every hour of the window."""
-    lookback, zone_info = _lookback(lookback_hours), zone(tz)
-    window = days_window(_date(first), _date(last), zone_info, _now(now))
-    return _run("patterns", window, lookback, {"time_zone": tz}, engine)
+    return _over_days("patterns", first, last, tz, lookback_hours, engine, now, {"time_zone": tz})
 
 
 def turnover(
@@ -133,9 +130,7 @@ def turnover(
     now: datetime | None = None,
 ) -> pd.DataFrame:
     """Per spot observed in the window: arrivals, and arrivals per observed day."""
-    lookback, zone_info = _lookback(lookback_hours), zone(tz)
-    window = days_window(_date(first), _date(last), zone_info, _now(now))
-    return _run("turnover", window, lookback, {}, engine)
+    return _over_days("turnover", first, last, tz, lookback_hours, engine, now)
 
 
 def dwell(
@@ -148,9 +143,7 @@ def dwell(
     now: datetime | None = None,
 ) -> pd.DataFrame:
     """Per spot with complete sessions in the window: how long cars stayed, in minutes."""
-    lookback, zone_info = _lookback(lookback_hours), zone(tz)
-    window = days_window(_date(first), _date(last), zone_info, _now(now))
-    return _run("dwell", window, lookback, {}, engine)
+    return _over_days("dwell", first, last, tz, lookback_hours, engine, now)
 
 
 def health(
@@ -221,6 +214,22 @@ def typed(frame: pd.DataFrame, name: str, tz: str = "UTC") -> pd.DataFrame:
 
 def to_ms_delta(delta: timedelta) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def _over_days(
+    name: str,
+    first: date | str,
+    last: date | str,
+    tz: str,
+    lookback_hours: float,
+    engine: Engine | None,
+    now: datetime | None,
+    extra: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """A query over whole local days ``first`` to ``last``, both included."""
+    lookback, zone_info = _lookback(lookback_hours), zone(tz)
+    window = days_window(_date(first), _date(last), zone_info, _now(now))
+    return _run(name, window, lookback, extra or {}, engine)
 
 
 def _run(

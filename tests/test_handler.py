@@ -84,6 +84,7 @@ def test_handler_emits_embedded_metric_format(s3, msk_file, capsys) -> None:
     assert (emf["RecordsIn"], emf["RecordsStored"], emf["RecordsQuarantined"]) == ([4.0], [3.0], [1.0])
 
 
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
 def test_a_write_that_keeps_failing_raises_and_reports_nothing_stored(s3, capsys, caplog) -> None:
     s3.delete_bucket(Bucket=BUCKET)  # every PutObject now fails, retries included
     with pytest.raises(SinkWriteError, match="2 of 2 objects not written"):
@@ -94,6 +95,7 @@ def test_a_write_that_keeps_failing_raises_and_reports_nothing_stored(s3, capsys
     assert not [line for line in stdout_json(capsys) if "RecordsStored" in line]
 
 
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
 def test_handler_requires_a_bucket(monkeypatch) -> None:
     monkeypatch.delenv("PARKING_BUCKET", raising=False)
     handler._sink_and_settings.cache_clear()

@@ -91,10 +91,10 @@ def test_50000_events_over_3_partitions_land_exactly(broker: str, topic: str, tm
 
     want_stored, want_bad = expected(produced)
     stored = stored_lines(tmp_path)
-    assert progress.records == 50_000 == progress.stored + progress.quarantined
+    assert progress.records == 50_000 == progress.totals.stored + progress.totals.quarantined
     assert set(stored) == want_stored, "the distinct stored set is the produced set"
-    assert len(stored) == progress.stored == 50_000 - want_bad, "nothing stored twice in a clean run"
-    assert len(quarantined_lines(tmp_path)) == progress.quarantined == want_bad > 0
+    assert len(stored) == progress.totals.stored == 50_000 - want_bad, "nothing stored twice in a clean run"
+    assert len(quarantined_lines(tmp_path)) == progress.totals.quarantined == want_bad > 0
     assert {p.name.split("+")[1] for p in (tmp_path / "parking-data").rglob("*.json.gz")} == {"0", "1", "2"}
 
 

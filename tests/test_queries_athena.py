@@ -216,3 +216,21 @@ def test_result_reuse_is_asked_for_when_chosen(athena, monkeypatch) -> None:
         "ResultReuseByAgeConfiguration": {"Enabled": True, "MaxAgeInMinutes": 30}
     }
     assert request["WorkGroup"] == WORKGROUP
+
+
+def cte(sql: str, name: str) -> str:
+    """The text of one common table expression, up to the next one."""
+    return re.search(rf"\n{name} AS \((.*?)\n\),?\n", sql, re.DOTALL).group(1)
+
+
+def test_the_queries_share_one_reading_of_events() -> None:
+    """A named query must stand alone in Athena, so each file repeats how it reads
+    and collapses events; this keeps the copies identical."""
+    for name in ("events", "instants"):
+        texts = {}
+        for query in queries.NAMES:
+            text = cte(queries.sql_text(query), name)
+            texts.setdefault(text.replace("e.ts_ms >= p.start_ms - p.lookback_ms AND e.ts_ms < p.end_ms", "WINDOW")
+                             .replace("e.ts_ms > p.at_ms - p.window_ms - p.lookback_ms AND e.ts_ms <= p.at_ms", "WINDOW"),
+                             []).append(query)
+        assert len(texts) == 1, texts
