@@ -20,6 +20,7 @@ SHOWN_ROWS = 12
 
 
 def run(*args: str, rows: int | None = None) -> None:
+    """Show a parking-cli command and its output, cut to ``rows`` table rows."""
     print(f"\n$ parking-cli {' '.join(args)}", flush=True)
     result = subprocess.run([CLI, *args], capture_output=True, text=True, check=False)
     sys.stderr.write(result.stderr)

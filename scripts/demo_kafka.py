@@ -9,7 +9,6 @@ two questions of it, and stops the broker by its PID.
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,16 +16,11 @@ from pathlib import Path
 from confluent_kafka.admin import AdminClient, NewTopic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from scripts.demo import run  # noqa: E402
 from scripts.tansu_broker import spawn, stop  # noqa: E402
 
-CLI = str(Path(sys.executable).with_name("parking-cli"))
 DATA = Path("data-kafka")
 TOPIC = "parking-events"
-
-
-def run(*args: str) -> None:
-    print(f"\n$ parking-cli {' '.join(args)}", flush=True)
-    subprocess.run([CLI, *args], check=True)
 
 
 def main() -> None:
@@ -40,7 +34,7 @@ def main() -> None:
         run("simulate", "--spots", "200", "--days", "2", "--start", str(yesterday), "--kafka", bootstrap)
         run("consume", "--bootstrap-servers", bootstrap, "--data-dir", str(DATA), "--until-idle", "2")
         run("--data-dir", str(DATA), "occupancy", "--date", str(yesterday))
-        run("--data-dir", str(DATA), "health", "--format", "csv")
+        run("--data-dir", str(DATA), "health", rows=10)
     finally:
         stop(broker)
         print(f"\ntansu broker (pid {broker.pid}) stopped")
