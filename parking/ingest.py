@@ -8,9 +8,9 @@ partition and first/last offset, so a redelivered batch overwrites itself.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from base64 import b64decode
 from binascii import Error as BinasciiError
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
