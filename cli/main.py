@@ -235,6 +235,23 @@ def ingest(ctx, file: BinaryIO, data_dir, bucket, topic, partition, batch_size) 
     click.echo(_totals_text(totals, where))
 
 
+@cli.command()
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
+@click.pass_context
+def replay(ctx, data_dir) -> None:
+    """Ingest the quarantined records again: what is valid now is stored.
+
+    For reasons that pass, such as a sensor clock more than a day ahead, or a
+    raised PARKING_MAX_VALUE_BYTES. The rest stays in quarantine.
+    """
+    from parking.replay import replay_quarantine
+
+    settings = settings_for(ctx, data_dir=data_dir)
+    totals = replay_quarantine(settings.data_dir, settings)
+    click.echo(_totals_text(totals, f"{settings.data_dir}/", "replayed into"))
+
+
 def _file_facts(file: BinaryIO) -> tuple[int | None, int | None]:
     """Size (for the progress bar) and modification time (fixes quarantine hours) of a real file."""
     try:
@@ -244,10 +261,10 @@ def _file_facts(file: BinaryIO) -> tuple[int | None, int | None]:
     return facts.st_size, int(facts.st_mtime * 1000)
 
 
-def _totals_text(totals: IngestTotals, where: str) -> str:
+def _totals_text(totals: IngestTotals, where: str, verb: str = "ingested into") -> str:
     reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(totals.reasons.items()))
     lines = [
-        f"ingested into {where}",
+        f"{verb} {where}",
         f"  records in     {totals.records_in:>10,}",
         f"  stored         {totals.stored:>10,}",
         f"  quarantined    {totals.quarantined:>10,}" + (f"  ({reasons})" if reasons else ""),
