@@ -89,8 +89,8 @@ def test_the_function_matches_the_design(template: dict) -> None:
         "python3.12", "handler.handler", 256, 30
     )
     assert function["VpcConfig"] == {
-        "SubnetIds": ["subnet-0868010d2e66bb7f6", "subnet-0e34a279cd23754d4"],
-        "SecurityGroupIds": ["sg-085abaf11ad63f400"],
+        "SubnetIds": {"Fn::Split": [",", "subnet-0868010d2e66bb7f6,subnet-0e34a279cd23754d4"]},
+        "SecurityGroupIds": {"Fn::Split": [",", "sg-085abaf11ad63f400"]},
     }
     assert function["Environment"]["Variables"]["PARKING_BUCKET"] == {"Ref": "DataBucket"}
     assert function["Role"] == {"Fn::Sub": "${ParkingDataIngestionRole.Arn}"}
@@ -195,6 +195,17 @@ def test_vpc_endpoints_come_only_when_asked(template: dict, tmp_path: Path) -> N
     with_endpoints = json.loads((tmp_path / "cloudformation-template-update-stack.json").read_text())
     kinds = sorted(r["Properties"]["VpcEndpointType"] for r in resources_of(with_endpoints, "AWS::EC2::VPCEndpoint").values())
     assert kinds == ["Gateway", "Interface"]
+
+
+def test_another_stage_takes_its_cluster_and_network_from_params(tmp_path: Path) -> None:
+    cluster = "arn:aws:kafka:eu-west-1:123456789012:cluster/prod/0b6c1a2e-1111-2222-3333-444455556666-1"
+    sls("package", "--stage", "prod", "--package", str(tmp_path), "--param", f"mskClusterArn={cluster}",
+        "--param", "subnetIds=subnet-01,subnet-02,subnet-03", "--param", "securityGroupIds=sg-01")
+    prod = json.loads((tmp_path / "cloudformation-template-update-stack.json").read_text())
+    vpc = prod["Resources"]["IngestLambdaFunction"]["Properties"]["VpcConfig"]
+    assert vpc["SubnetIds"] == {"Fn::Split": [",", "subnet-01,subnet-02,subnet-03"]}
+    [mapping] = resources_of(prod, "AWS::Lambda::EventSourceMapping").values()
+    assert mapping["Properties"]["EventSourceArn"] == cluster
 
 
 def test_the_artifact_holds_only_the_ingest_code_and_its_dependencies() -> None:
