@@ -86,15 +86,20 @@ def cli(ctx: click.Context, engine: str | None, data_dir: str | None, output_for
     ctx.obj = Options(engine, data_dir, output_format, reuse_minutes)
 
 
+def group_options(ctx: click.Context) -> Options:
+    """What was given before the command name (nothing when a command is invoked alone)."""
+    return ctx.find_object(Options) or Options(None, None, None)
+
+
 def settings_for(ctx: click.Context, engine: str | None = None, data_dir: str | None = None) -> Settings:
-    group: Options = ctx.find_object(Options) or Options(None, None, None)
+    group = group_options(ctx)
     return Settings.from_env(engine=engine or group.engine, data_dir=data_dir or group.data_dir)
 
 
 def engine_for(ctx: click.Context, engine: str | None, data_dir: str | None) -> Engine:
     settings = settings_for(ctx, engine, data_dir)
     if settings.engine == "athena":
-        group: Options = ctx.find_object(Options) or Options(None, None, None)
+        group = group_options(ctx)
         progress = AthenaProgress(sys.stderr)
         return engine_from_settings(
             settings, result_reuse_minutes=group.reuse_minutes, on_progress=progress.update,
@@ -111,7 +116,7 @@ def sink_for(settings: Settings, bucket: str | None) -> tuple[LocalSink | S3Sink
 
 
 def show(ctx: click.Context, frame: pd.DataFrame, output_format: str | None, empty: str) -> None:
-    group: Options = ctx.find_object(Options) or Options(None, None, None)
+    group = group_options(ctx)
     fmt = output_format or group.output_format or "table"
     if frame.empty:
         click.echo(f"No rows: {empty}.", err=True)

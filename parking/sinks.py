@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
@@ -48,22 +48,10 @@ class LocalSink:
         self.max_workers = max_workers
 
     def write(self, objects: Mapping[str, bytes]) -> None:
-        if len(objects) <= 1:
-            for key, body in objects.items():
-                self._write_checked(key, body)
-            return
-        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(objects))) as pool:
-            for future in [pool.submit(self._write_checked, key, body) for key, body in objects.items()]:
-                future.result()
+        write_all(objects, self._write_one, self.max_workers, f"{self.root}/")
 
-    def _write_checked(self, key: str, body: bytes) -> None:
-        try:
-            self._write_one(self.root / key, body)
-        except OSError as exc:
-            raise SinkWriteError(f"could not write {self.root / key}: {exc}") from exc
-
-    @staticmethod
-    def _write_one(path: Path, body: bytes) -> None:
+    def _write_one(self, key: str, body: bytes) -> None:
+        path = self.root / key
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
@@ -86,21 +74,26 @@ class S3Sink:
         self.max_workers = max_workers
 
     def write(self, objects: Mapping[str, bytes]) -> None:
-        if not objects:
-            return
-        workers = min(self.max_workers, len(objects))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="s3-put") as pool:
-            futures = {key: pool.submit(self._put, key, body) for key, body in objects.items()}
-        failures = {key: future.exception() for key, future in futures.items() if future.exception()}
-        if failures:
-            key, error = next(iter(failures.items()))
-            raise SinkWriteError(
-                f"{len(failures)} of {len(objects)} objects not written to s3://{self.bucket}/ "
-                f"(first: {key}: {error})"
-            )
+        write_all(objects, self._put, self.max_workers, f"s3://{self.bucket}/")
 
     def _put(self, key: str, body: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=CONTENT_TYPE)
+
+
+def write_all(
+    objects: Mapping[str, bytes], write_one: Callable[[str, bytes], None], max_workers: int, where: str
+) -> None:
+    """Write every object in parallel threads; raise one error naming how many failed."""
+    if not objects:
+        return
+    with ThreadPoolExecutor(max_workers=min(max_workers, len(objects)), thread_name_prefix="sink") as pool:
+        futures = {key: pool.submit(write_one, key, body) for key, body in objects.items()}
+    failures = {key: future.exception() for key, future in futures.items() if future.exception()}
+    if failures:
+        key, error = next(iter(failures.items()))
+        raise SinkWriteError(
+            f"{len(failures)} of {len(objects)} objects not written to {where} (first: {key}: {error})"
+        ) from error
 
 
 def s3_client(region: str | None = None, profile: str | None = None) -> Any:

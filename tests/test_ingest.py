@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parking.config import Settings
+from parking.errors import SinkWriteError
 from parking.ingest import ingest_batch
 from parking.layout import location_template, object_name
 from parking.sinks import LocalSink, MemorySink
@@ -193,3 +194,11 @@ def test_ingestion_time_is_recorded_on_quarantine_lines(when) -> None:
     [line] = read_lines(next(iter(sink.objects.values())))
     assert line["ingested_at"] == "2024-03-20T12:00:00Z"
     assert json.loads(gzip.decompress(next(iter(sink.objects.values())))) == line
+
+
+def test_local_sink_that_cannot_write_raises_and_leaves_no_temporary_file(tmp_path) -> None:
+    blocker = tmp_path / "parking-data"
+    blocker.write_text("a file where a directory must go")
+    with pytest.raises(SinkWriteError, match=r"1 of 2 objects not written to .*parking-data/year=2024"):
+        ingest_batch(batch([event(), b"junk"]), LocalSink(tmp_path), now=NOW)
+    assert sorted(p.name for p in tmp_path.rglob("*.tmp")) == []
