@@ -76,6 +76,11 @@ class S3Sink:
     def write(self, objects: Mapping[str, bytes]) -> None:
         write_all(objects, self._put, self.max_workers, f"s3://{self.bucket}/")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Sent to a handler process: a client of its own there, for the same region and endpoint."""
+        meta = self.client.meta
+        return _s3_sink, (self.bucket, meta.region_name, meta.endpoint_url, self.max_workers)
+
     def _put(self, key: str, body: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=CONTENT_TYPE)
 
@@ -96,11 +101,15 @@ def write_all(
         ) from error
 
 
-def s3_client(region: str | None = None, profile: str | None = None) -> Any:
+def s3_client(region: str | None = None, profile: str | None = None, endpoint_url: str | None = None) -> Any:
     """An S3 client with standard-mode retries and a connection pool for concurrent puts."""
     import boto3
     from botocore.config import Config
 
     session = boto3.session.Session(region_name=region, profile_name=profile)
     config = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
-    return session.client("s3", config=config)
+    return session.client("s3", config=config, endpoint_url=endpoint_url)
+
+
+def _s3_sink(bucket: str, region: str | None, endpoint_url: str | None, max_workers: int) -> S3Sink:
+    return S3Sink(bucket, s3_client(region, endpoint_url=endpoint_url), max_workers)

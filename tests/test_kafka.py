@@ -12,10 +12,12 @@ import gzip
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -23,13 +25,15 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from moto.server import ThreadedMotoServer
+
 from parking.consumer import BatchConsumer, ConsumeOptions
-from parking.errors import InvalidEvent
+from parking.errors import InvalidEvent, SinkWriteError
 from parking.events import Validator, parse_value
 from parking.producer import produce
 from parking.simulate import lines, plan
-from parking.sinks import LocalSink
-from scripts.tansu_broker import spawn, stop
+from parking.sinks import LocalSink, S3Sink, Sink, s3_client
+from scripts.tansu_broker import free_port, spawn, stop
 
 pytestmark = pytest.mark.kafka
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -46,7 +50,7 @@ def broker() -> str:
 @pytest.fixture
 def topic(broker: str, request) -> str:
     """A fresh 3-partition topic per test."""
-    name = f"parking-{request.node.name.replace('_', '-')[:40]}"
+    name = "parking-" + re.sub(r"[^A-Za-z0-9.-]", "-", request.node.name)[:200]
     admin = AdminClient({"bootstrap.servers": broker})
     admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])[name].result()
     return name
@@ -79,15 +83,49 @@ def quarantined_lines(root: Path) -> list[dict]:
             for line in gzip.decompress(path.read_bytes()).splitlines()]
 
 
-def consumer(broker: str, topic: str, root: Path, **options) -> BatchConsumer:
+def consumer(broker: str, topic: str, root: Path, sink: Sink | None = None, **options) -> BatchConsumer:
     settings = dict(group="ingest", batch_size=2000, batching_window=0.2, until_idle=2.0) | options
-    return BatchConsumer(ConsumeOptions(broker, topic, **settings), LocalSink(root))
+    return BatchConsumer(ConsumeOptions(broker, topic, **settings), sink or LocalSink(root))
 
 
-def test_50000_events_over_3_partitions_land_exactly(broker: str, topic: str, tmp_path: Path) -> None:
+class SlowSink(LocalSink):
+    """Takes 0.2 s a batch, like a distant store, and logs which partitions were being written alongside."""
+
+    def write(self, objects) -> None:
+        names = [key.rsplit("/", 1)[1].split("+") for key in objects]  # topic+partition+first+last.json.gz
+        partition, first = names[0][1], min(int(name[2]) for name in names)
+        marks = self.root / "writing"
+        marks.mkdir(parents=True, exist_ok=True)
+        alongside = sorted({mark.name.split(".")[0] for mark in marks.iterdir()})
+        mark = marks / f"{partition}.{os.getpid()}.{first}"
+        mark.touch()
+        time.sleep(0.2)
+        super().write(objects)
+        mark.unlink()
+        with open(self.root / "writes.log", "a") as log:
+            log.write(json.dumps({"partition": partition, "first": first, "alongside": alongside}) + "\n")
+
+
+class FailingSink(LocalSink):
+    """Fails the batch that holds a given offset of partition 1."""
+
+    def __init__(self, root: Path, offset: int) -> None:
+        super().__init__(root)
+        self.offset = offset
+
+    def write(self, objects) -> None:
+        for key in objects:
+            _, partition, first, last = key.rsplit("/", 1)[1].removesuffix(".json.gz").split("+")
+            if partition == "1" and int(first) <= self.offset <= int(last):
+                raise SinkWriteError(f"refusing {key}")
+        super().write(objects)
+
+
+@pytest.mark.parametrize("workers", [1, 3], ids=["handler-thread", "3-handler-processes"])
+def test_50000_events_over_3_partitions_land_exactly(broker: str, topic: str, tmp_path: Path, workers: int) -> None:
     produced = simulated(50_000)
     assert produce(produced, broker, topic) == 50_000
-    progress = consumer(broker, topic, tmp_path).run()
+    progress = consumer(broker, topic, tmp_path, workers=workers).run()
 
     want_stored, want_bad = expected(produced)
     stored = stored_lines(tmp_path)
@@ -165,6 +203,52 @@ def test_two_consumers_in_one_group_split_the_partitions(broker: str, topic: str
     want_stored, _ = expected(produced)
     assert set(stored_lines(tmp_path / "a") + stored_lines(tmp_path / "b")) == want_stored
     assert sum(member.progress.records for _, member, _ in members) == 9000
+
+
+def test_partitions_are_handled_at_once_each_in_order(broker: str, topic: str, tmp_path: Path) -> None:
+    produce(simulated(6000, seed=7), broker, topic)
+    progress = consumer(broker, topic, tmp_path, SlowSink(tmp_path), batch_size=500, workers=3).run()
+    writes = [json.loads(line) for line in (tmp_path / "writes.log").read_text().splitlines()]
+    assert progress.records == 6000
+    assert all(write["partition"] not in write["alongside"] for write in writes), "a partition twice at once"
+    assert any(write["alongside"] for write in writes), "different partitions are handled at once"
+    for partition in {write["partition"] for write in writes}:
+        firsts = [write["first"] for write in writes if write["partition"] == partition]
+        assert firsts == sorted(firsts), f"partition {partition} out of order"
+
+
+def test_a_failed_batch_is_not_committed_and_is_read_again(broker: str, topic: str, tmp_path: Path) -> None:
+    produced = simulated(9000, seed=8)
+    produce(produced, broker, topic)
+    with pytest.raises(SinkWriteError, match="refusing"):
+        consumer(broker, topic, tmp_path, FailingSink(tmp_path, offset=1200), batch_size=500).run()
+    consumer(broker, topic, tmp_path).run()
+    want_stored, _ = expected(produced)
+    assert set(stored_lines(tmp_path)) == want_stored, "the failed batch and what followed it were read again"
+
+
+def test_handler_processes_store_to_s3(broker: str, topic: str, monkeypatch) -> None:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port())
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{server._server.server_port}"
+        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                            "AWS_DEFAULT_REGION": "eu-west-1"}.items():
+            monkeypatch.setenv(name, value)  # the handler processes inherit them
+        client = s3_client("eu-west-1", endpoint_url=endpoint)
+        client.create_bucket(Bucket="lake", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        produced = simulated(3000, seed=9)
+        produce(produced, broker, topic)
+        progress = consumer(broker, topic, Path("unused"), S3Sink("lake", client), workers=2).run()
+
+        keys = [item["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket="lake")
+                for item in page.get("Contents", [])]
+        bodies = [client.get_object(Bucket="lake", Key=key)["Body"].read() for key in keys if key.startswith("parking-data/")]
+        stored = {line + b"\n" for body in bodies for line in gzip.decompress(body).splitlines()}
+        assert progress.records == 3000
+        assert stored == expected(produced)[0]
+    finally:
+        server.stop()
 
 
 def test_max_records_stops_after_that_many(broker: str, topic: str, tmp_path: Path) -> None:
