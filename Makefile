@@ -55,6 +55,7 @@ test: install tools node lambda-package
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/queries.py
+	$(BIN)/python bench/pipeline.py
 
 deploy-local: install lambda-package node
 	$(BIN)/python scripts/deploy_local.py

@@ -319,19 +319,24 @@ def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstra
 @click.option("--max-records", type=click.IntRange(min=1), default=None, help="Stop after this many records.")
 @click.option("--until-idle", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Stop after this many seconds without a record.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Handler processes: partitions are handled at once, each in order. "
+                   "1 runs the handler in this process. [default: CPUs, at most 4]")
 @click.pass_context
 def consume(ctx, bootstrap_servers, topic, group, batch_size, batching_window, data_dir, bucket, max_records,
-            until_idle) -> None:
+            until_idle, workers) -> None:
     """Consume Kafka like Lambda's MSK trigger: batch, ingest, then commit.
 
     Stops cleanly on Ctrl-C or SIGTERM, after --max-records, or after
     --until-idle seconds without a record.
     """
     from parking.consumer import BatchConsumer, ConsumeOptions
+    from parking.invocations import default_workers
 
     settings = settings_for(ctx, data_dir=data_dir)
     sink, _ = sink_for(settings, bucket)
-    options = ConsumeOptions(bootstrap_servers, topic, group, batch_size, batching_window, max_records, until_idle)
+    options = ConsumeOptions(bootstrap_servers, topic, group, batch_size, batching_window, max_records, until_idle,
+                             workers=workers or default_workers())
     consumer = BatchConsumer(options, sink, settings, on_progress=ConsumeReporter(sys.stderr).update)
     with stop_on_signals(consumer.stop):
         progress = consumer.run()

@@ -143,6 +143,9 @@ BAD_ARGUMENTS = [
     (["--engine", "bigquery", "status"], "'bigquery' is not one of 'local', 'athena'"),
     (["--format", "xml", "status"], "'xml' is not one of 'table', 'csv', 'json'"),
     (["dwell", "--from", "2024-03-20", "--to", "2024-03-20", "--tz", ""], "unknown time zone"),
+    (["consume", "--bootstrap-servers", "127.0.0.1:9", "--workers", "0"], "--workers"),
+    (["consume", "--bootstrap-servers", "127.0.0.1:9", "--workers", "many"], "--workers"),
+    (["consume", "--bootstrap-servers", "127.0.0.1:9", "--batch-size", "10001"], "--batch-size"),
 ]
 
 
