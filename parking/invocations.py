@@ -31,7 +31,8 @@ from parking.msk import PartitionRecords
 from parking.sinks import Sink
 
 # One Python thread polls Kafka and feeds the handlers at about 0.6 us a record,
-# each handler ingesting at about 2.5 us: more than four would wait for it.
+# each handler ingesting at about 2.5 us (each measured alone): more than four
+# would wait for it.
 MAX_DEFAULT_WORKERS = 4
 
 
@@ -52,7 +53,6 @@ class Invoker:
     def __init__(self, sink: Sink, settings: Settings, workers: int) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
-        self.workers = workers
         if workers == 1:
             self._pool: ThreadPoolExecutor | ProcessPoolExecutor = ThreadPoolExecutor(1, thread_name_prefix="handler")
             self._call = partial(invoke, sink=sink, settings=settings)

@@ -15,6 +15,7 @@ from parking.config import Settings
 from parking.errors import SinkWriteError
 from parking.ingest import ingest_batch
 from parking.layout import location_template, object_name
+from parking.msk import PartitionRecords, msk_event, msk_record
 from parking.sinks import LocalSink, MemorySink
 from tests.conftest import NOW, batch, event, merge, read_lines
 
@@ -202,3 +203,15 @@ def test_local_sink_that_cannot_write_raises_and_leaves_no_temporary_file(tmp_pa
     with pytest.raises(SinkWriteError, match=r"1 of 2 objects not written to .*parking-data/year=2024"):
         ingest_batch(batch([event(), b"junk"]), LocalSink(tmp_path), now=NOW)
     assert sorted(p.name for p in tmp_path.rglob("*.tmp")) == []
+
+
+def test_partition_records_build_the_event_msk_record_builds() -> None:
+    records = PartitionRecords(
+        "parking-events", 2, [5, 6], [1710936000000, 1710936001000], ["CREATE_TIME", "LOG_APPEND_TIME"],
+        [b"A1", None], [b'{"spot_id": "A1"}', None], [[("trace", b"\x01\x02"), ("empty", None)], None],
+    )
+    assert records.event() == msk_event([
+        msk_record("parking-events", 2, 5, b'{"spot_id": "A1"}', key=b"A1", timestamp_ms=1710936000000,
+                   headers=[("trace", b"\x01\x02"), ("empty", None)]),
+        msk_record("parking-events", 2, 6, None, timestamp_ms=1710936001000, timestamp_type="LOG_APPEND_TIME"),
+    ])

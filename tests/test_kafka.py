@@ -88,12 +88,18 @@ def consumer(broker: str, topic: str, root: Path, sink: Sink | None = None, **op
     return BatchConsumer(ConsumeOptions(broker, topic, **settings), sink or LocalSink(root))
 
 
+def offsets_of(key: str) -> tuple[str, int, int]:
+    """The partition and first and last offsets an object is named by: topic+partition+first+last.json.gz."""
+    _, partition, first, last = key.rsplit("/", 1)[1].removesuffix(".json.gz").split("+")
+    return partition, int(first), int(last)
+
+
 class SlowSink(LocalSink):
     """Takes 0.2 s a batch, like a distant store, and logs which partitions were being written alongside."""
 
     def write(self, objects) -> None:
-        names = [key.rsplit("/", 1)[1].split("+") for key in objects]  # topic+partition+first+last.json.gz
-        partition, first = names[0][1], min(int(name[2]) for name in names)
+        names = [offsets_of(key) for key in objects]
+        partition, first = names[0][0], min(first for _, first, _ in names)
         marks = self.root / "writing"
         marks.mkdir(parents=True, exist_ok=True)
         alongside = sorted({mark.name.split(".")[0] for mark in marks.iterdir()})
@@ -115,8 +121,8 @@ class FailingSink(LocalSink):
 
     def write(self, objects) -> None:
         for key in objects:
-            _, partition, first, last = key.rsplit("/", 1)[1].removesuffix(".json.gz").split("+")
-            if partition == "1" and int(first) <= self.offset <= int(last):
+            partition, first, last = offsets_of(key)
+            if partition == "1" and first <= self.offset <= last:
                 raise SinkWriteError(f"refusing {key}")
         super().write(objects)
 
