@@ -18,6 +18,7 @@ Run: ``.venv/bin/python bench/pipeline.py [EVENTS]``.
 from __future__ import annotations
 
 import itertools
+import os
 import statistics
 import sys
 import tempfile
@@ -76,7 +77,7 @@ class TimedConsumer(BatchConsumer):
 
 
 def pipeline_rate(bootstrap: str, events: int, group: str) -> float:
-    with tempfile.TemporaryDirectory() as data_dir:
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as data_dir:
         options = ConsumeOptions(bootstrap, TOPIC, group, batch_size=10_000, batching_window=0.5,
                                  max_records=events)
         consumer = TimedConsumer(options, LocalSink(data_dir))

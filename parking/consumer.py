@@ -26,7 +26,7 @@ from parking.backfill import IngestTotals
 from parking.config import Settings
 from parking.errors import KafkaError
 from parking.ingest import BatchResult
-from parking.invocations import Invoker, default_workers
+from parking.invocations import Invoker, default_workers, paused_gc
 from parking.msk import PartitionRecords
 from parking.sinks import Sink
 
@@ -34,7 +34,7 @@ from parking.sinks import Sink
 # sometimes holds a fetch for the whole fetch.wait.max.ms though records are there
 # (a 200,000-record backlog drained at 165,000 records/s instead of 1,000,000 at
 # 100 ms); 10 ms bounds that stall.
-FAST_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500, "fetch.wait.max.ms": 10}
+FAST_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500, "fetch.wait.max.ms": 10, "fetch.queue.backoff.ms": 10}
 
 Partition = tuple[str, int]
 
@@ -83,9 +83,13 @@ class ConsumeProgress:
 
 @dataclass
 class _Buffer:
-    """One partition's records waiting for a handler, and when its batching window closes."""
+    """One partition's records waiting for a handler, and when its batching window closes.
 
-    messages: list[Message]
+    Records wait as columns of bytes and ints, not as Kafka messages: those are
+    objects the cycle collector would scan again and again while they wait.
+    """
+
+    records: PartitionRecords
     due: float
 
 
@@ -141,6 +145,8 @@ class BatchConsumer:
             self._poll()
             while self._buffers:  # what was read before the stop is handled, not dropped
                 self._dispatch(flush=True)
+                if self._buffers:
+                    self._await_handler()
         except BaseException:
             self._wind_down(cancel=True)
             raise
@@ -156,29 +162,43 @@ class BatchConsumer:
             self._dispatch(flush=False)
             if self._buffered() >= READ_AHEAD * self.options.batch_size:  # a handler must finish first
                 if self._in_flight:
-                    wait([future for future, _ in self._in_flight.values()], return_when=FIRST_COMPLETED)
+                    self._await_handler()
                 else:
                     self._dispatch(flush=True)
                 continue
-            messages = self._consumer.consume(num_messages=self._room(), timeout=self._timeout())
-            now = time.monotonic()
-            if messages:
-                self._take(messages, now)
-            elif self._idle_since(now):
+            if not self._read() and self._idle_since(time.monotonic()):
                 break
+            now = time.monotonic()
             if now - last_report >= self.options.progress_every:
                 self._report()
                 last_report = now
 
+    def _read(self) -> int:
+        """Poll once and buffer what came; how many records came.
+
+        The cycle collector is paused meanwhile: the messages a poll returns are
+        freed as soon as they are buffered as columns, and each collection while
+        they are alive would scan thousands of them for nothing.
+        """
+        with paused_gc():
+            messages = self._consumer.consume(num_messages=self._room(), timeout=self._timeout())
+            count = len(messages)
+            if messages:
+                self._take(messages, time.monotonic())
+            del messages  # before collection resumes
+        return count
+
     def _wind_down(self, cancel: bool) -> None:
         """Let running handlers finish, commit what they stored, and leave the group."""
         try:
-            if self._invoker is not None:
-                self._invoker.close(cancel=cancel)
+            if self._invoker is not None and cancel:
+                self._invoker.close(cancel=True)
             self._settle(wait=True)
             self._report()
             self._commit(wait=True)
         finally:
+            if self._invoker is not None:
+                self._invoker.close()
             self._consumer.close()
 
     def _idle_since(self, now: float) -> bool:
@@ -187,7 +207,7 @@ class BatchConsumer:
         return self.options.until_idle is not None and bool(self.progress.assigned) and waited >= self.options.until_idle
 
     def _buffered(self) -> int:
-        return sum(len(buffer.messages) for buffer in self._buffers.values())
+        return sum(len(buffer.records) for buffer in self._buffers.values())
 
     def _reached_max(self) -> bool:
         limit = self.options.max_records
@@ -218,40 +238,41 @@ class BatchConsumer:
                         raise KafkaError(f"Kafka consumer failed: {error}")
             if not kept:
                 continue
-            key = (kept[0].topic(), partition)
+            records = partition_records(kept)
+            key = (records.topic, partition)
             buffer = self._buffers.get(key)
             if buffer is None:
-                self._buffers[key] = _Buffer(kept, now + self.options.batching_window)
+                self._buffers[key] = _Buffer(records, now + self.options.batching_window)
             else:
-                buffer.messages.extend(kept)
+                buffer.records.extend(records)
         self._last_activity = now
 
     def _dispatch(self, flush: bool) -> None:
-        """Hand each full or due batch to a handler once its partition's previous batch is stored.
+        """Hand each full or due batch (with ``flush``, every batch) to a handler.
 
-        One batch per partition at a time keeps each partition in order, as Lambda
-        does; when flushing, wait for that previous batch instead of skipping.
+        A partition's batch waits until its previous batch is stored: one batch
+        per partition at a time keeps each partition in order, as Lambda does.
         """
         assert self._invoker is not None, "dispatch runs inside run()"
+        if self._failure is not None:
+            raise self._failure
         now = time.monotonic()
         size = self.options.batch_size
         for key, buffer in list(self._buffers.items()):
-            if not flush and len(buffer.messages) < size and now < buffer.due:
+            if key in self._in_flight or (not flush and len(buffer.records) < size and now < buffer.due):
                 continue
-            if key in self._in_flight:
-                if not flush:
-                    continue
-                self._settle_one(key)
-            if self._failure is not None:
-                raise self._failure
-            batch, rest = buffer.messages[:size], buffer.messages[size:]
-            records = partition_records(batch)
-            self._in_flight[key] = (self._invoker.submit(records), records.offsets[-1] + 1)
-            self._taken += len(records)
+            batch, rest = buffer.records.split(size)
+            self._in_flight[key] = (self._invoker.submit(batch), batch.offsets[-1] + 1)
+            self._taken += len(batch)
             if rest:
                 self._buffers[key] = _Buffer(rest, now + self.options.batching_window)
             else:
                 del self._buffers[key]
+
+    def _await_handler(self) -> None:
+        """Block until some handler finishes, and settle it."""
+        wait([future for future, _ in self._in_flight.values()], return_when=FIRST_COMPLETED)
+        self._settle(wait=False)
 
     def _settle(self, wait: bool) -> None:
         """Note what finished handlers stored; commit it without waiting for the broker."""

@@ -11,7 +11,7 @@ import time
 from base64 import b64encode
 from binascii import b2a_base64
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 Headers = Sequence[tuple[str, bytes | None]]
@@ -85,6 +85,18 @@ class PartitionRecords:
     def __len__(self) -> int:
         return len(self.offsets)
 
+    def extend(self, later: PartitionRecords) -> None:
+        """Append the same partition's next records."""
+        for column in _COLUMNS:
+            getattr(self, column).extend(getattr(later, column))
+
+    def split(self, size: int) -> tuple[PartitionRecords, PartitionRecords]:
+        """The first ``size`` records, and the rest."""
+        head = {column: getattr(self, column)[:size] for column in _COLUMNS}
+        rest = {column: getattr(self, column)[size:] for column in _COLUMNS}
+        return (PartitionRecords(self.topic, self.partition, **head),
+                PartitionRecords(self.topic, self.partition, **rest))
+
     def event(self, source_arn: str = LOCAL_SOURCE_ARN, bootstrap_servers: str = "localhost:9092") -> dict[str, Any]:
         """The MSK event of these records, the same shape :func:`msk_record` gives each one."""
         topic, partition = self.topic, self.partition
@@ -104,6 +116,9 @@ class PartitionRecords:
             )
         ]
         return _envelope({f"{topic}-{partition}": records}, source_arn, bootstrap_servers)
+
+
+_COLUMNS = tuple(column.name for column in fields(PartitionRecords) if column.name not in ("topic", "partition"))
 
 
 def batches_from_lines(

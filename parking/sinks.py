@@ -8,7 +8,7 @@ as stored while part of it is missing.
 from __future__ import annotations
 
 import os
-import tempfile
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -51,17 +51,23 @@ class LocalSink:
         write_all(objects, self._write_one, self.max_workers, f"{self.root}/")
 
     def _write_one(self, key: str, body: bytes) -> None:
-        path = self.root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        path = os.path.join(self.root, key)
+        folder, name = os.path.split(path)
+        os.makedirs(folder, exist_ok=True)
+        # Unique to this thread, so no other writer can be using it; a leftover
+        # from a crashed process is overwritten, never renamed into place.
+        temp = os.path.join(folder, f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(body)
-                handle.flush()
-                os.fsync(handle.fileno())
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.write(fd, body)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             os.replace(temp, path)
         except BaseException:
-            Path(temp).unlink(missing_ok=True)
+            if os.path.lexists(temp):
+                os.unlink(temp)
             raise
 
 
@@ -88,14 +94,33 @@ class S3Sink:
 def write_all(
     objects: Mapping[str, bytes], write_one: Callable[[str, bytes], None], max_workers: int, where: str
 ) -> None:
-    """Write every object in parallel threads; raise one error naming how many failed."""
+    """Write every object in parallel threads; raise one error naming how many failed.
+
+    Each thread takes an equal share of the objects up front: one task per
+    thread, not per object, keeps the handoffs (and the GIL's) few.
+    """
     if not objects:
         return
-    with ThreadPoolExecutor(max_workers=min(max_workers, len(objects)), thread_name_prefix="sink") as pool:
-        futures = {key: pool.submit(write_one, key, body) for key, body in objects.items()}
-    failures = {key: future.exception() for key, future in futures.items() if future.exception()}
+    items = list(objects.items())
+    threads = min(max_workers, len(items))
+    failures: dict[str, BaseException] = {}
+
+    def write_share(share: list[tuple[str, bytes]]) -> None:
+        for key, body in share:
+            try:
+                write_one(key, body)
+            except Exception as error:
+                failures[key] = error
+
+    if threads == 1:
+        write_share(items)
+    else:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sink") as pool:
+            for share in (items[start::threads] for start in range(threads)):
+                pool.submit(write_share, share)
     if failures:
-        key, error = next(iter(failures.items()))
+        key = next(key for key, _ in items if key in failures)
+        error = failures[key]
         raise SinkWriteError(
             f"{len(failures)} of {len(objects)} objects not written to {where} (first: {key}: {error})"
         ) from error

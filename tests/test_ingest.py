@@ -215,3 +215,16 @@ def test_partition_records_build_the_event_msk_record_builds() -> None:
                    headers=[("trace", b"\x01\x02"), ("empty", None)]),
         msk_record("parking-events", 2, 6, None, timestamp_ms=1710936001000, timestamp_type="LOG_APPEND_TIME"),
     ])
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 5])
+def test_partition_records_split_at_a_size_and_extend_back(size: int) -> None:
+    def records(offsets: range) -> PartitionRecords:
+        return PartitionRecords("parking-events", 1, list(offsets), [1710936000000 + o for o in offsets],
+                                ["CREATE_TIME"] * len(offsets), [b"k%d" % o for o in offsets],
+                                [b"v%d" % o for o in offsets], [None] * len(offsets))
+
+    head, rest = records(range(10, 13)).split(size)
+    assert (head.offsets, rest.offsets) == (list(range(10, 10 + min(size, 3))), list(range(10 + min(size, 3), 13)))
+    head.extend(rest)
+    assert head == records(range(10, 13))
