@@ -96,28 +96,30 @@ def write_all(
 ) -> None:
     """Write every object in parallel threads; raise one error naming how many failed.
 
-    Each thread takes an equal share of the objects up front: one task per
-    thread, not per object, keeps the handoffs (and the GIL's) few.
+    Each thread runs one task that takes the next object until none is left:
+    balanced like a task per object, with far fewer handoffs (and fewer GIL
+    switches) per batch.
     """
     if not objects:
         return
     items = list(objects.items())
-    threads = min(max_workers, len(items))
+    pending = iter(items)  # a list iterator hands each item to exactly one thread
     failures: dict[str, BaseException] = {}
 
-    def write_share(share: list[tuple[str, bytes]]) -> None:
-        for key, body in share:
+    def write_pending() -> None:
+        for key, body in pending:
             try:
                 write_one(key, body)
             except Exception as error:
                 failures[key] = error
 
+    threads = min(max_workers, len(items))
     if threads == 1:
-        write_share(items)
+        write_pending()
     else:
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sink") as pool:
-            for share in (items[start::threads] for start in range(threads)):
-                pool.submit(write_share, share)
+            for _ in range(threads):
+                pool.submit(write_pending)
     if failures:
         key = next(key for key, _ in items if key in failures)
         error = failures[key]
