@@ -74,11 +74,11 @@ class Invoker:
 
 @contextmanager
 def paused_gc() -> Iterator[None]:
-    """Suspend the cycle collector while a batch is built and handled.
+    """Suspend the cycle collector while thousands of objects that form no cycles are alive.
 
-    A batch makes thousands of long-lived dicts; each would count toward a
-    collection that scans them all, and none can form a cycle. Reference
-    counting still frees everything at once when the batch is done.
+    A handled batch's record dicts, or the messages one poll returns, would each
+    count toward collections that scan them all for nothing. Reference counting
+    still frees them as soon as they are dropped.
     """
     enabled = gc.isenabled()
     gc.disable()
