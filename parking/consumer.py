@@ -25,8 +25,8 @@ from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, Consumer, KafkaException,
 from parking.backfill import IngestTotals
 from parking.config import Settings
 from parking.errors import KafkaError
-from parking.ingest import BatchResult
-from parking.invocations import Invoker, default_workers, paused_gc
+from parking.ingest import BatchResult, ingest_batch
+from parking.invocations import Handler, Invoker, default_workers, paused_gc
 from parking.msk import PartitionRecords
 from parking.sinks import Sink
 
@@ -103,6 +103,9 @@ class _Buffer:
 class BatchConsumer:
     """One member of a consumer group feeding the ingest path.
 
+    ``handler`` is the function Lambda would invoke: :func:`ingest_batch`
+    unless another is given (a benchmark's empty one, say).
+
     With more than one worker its handlers run in processes started with
     ``spawn``: a script that calls :meth:`run` must do so under
     ``if __name__ == "__main__":``, as for any multiprocessing pool.
@@ -114,11 +117,13 @@ class BatchConsumer:
         sink: Sink,
         settings: Settings | None = None,
         on_progress: Callable[[ConsumeProgress], None] | None = None,
+        handler: Handler = ingest_batch,
     ) -> None:
         self.options = options
         self.sink = sink
         self.settings = settings or Settings()
         self.on_progress = on_progress
+        self.handler = handler
         self.progress = ConsumeProgress()
         self._buffers: dict[Partition, _Buffer] = {}
         self._taken = 0  # records handed to handlers
@@ -145,7 +150,7 @@ class BatchConsumer:
 
     def run(self) -> ConsumeProgress:
         """Consume until stopped, ``max_records`` are handled, or the topic is idle."""
-        self._invoker = Invoker(self.sink, self.settings, self.options.workers)  # starts while we join
+        self._invoker = Invoker(self.sink, self.settings, self.options.workers, self.handler)  # starts while we join
         self._consumer.subscribe([self.options.topic], on_assign=self._assigned, on_revoke=self._revoked,
                                  on_lost=self._revoked)
         try:

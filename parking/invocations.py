@@ -2,8 +2,9 @@
 
 Lambda reads each partition in order but invokes the function for different
 partitions at the same time. An :class:`Invoker` does that here: each call
-builds a partition batch's MSK event and runs it through
-:func:`parking.ingest.ingest_batch`, the Lambda's own code. With one worker
+builds a partition batch's MSK event and runs it through a handler,
+:func:`parking.ingest.ingest_batch` (the Lambda's own code) unless another
+module-level function with its signature is given. With one worker
 the calls run in a thread beside the Kafka poller; with more, in worker
 processes, which is what lets ingest use more than one core.
 
@@ -19,11 +20,12 @@ import multiprocessing
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from multiprocessing.connection import wait
+from typing import Any
 
 from parking.config import Settings
 from parking.ingest import BatchResult, ingest_batch
@@ -35,30 +37,34 @@ from parking.sinks import Sink
 # would wait for it.
 MAX_DEFAULT_WORKERS = 4
 
+# What Lambda calls: an MSK event in, what was stored out. A worker process
+# receives it by reference, so it must be a module-level function.
+Handler = Callable[[Mapping[str, Any], Sink, Settings], BatchResult]
+
 
 def default_workers() -> int:
     """One handler per core, up to what one poller can feed."""
     return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
 
 
-def invoke(records: PartitionRecords, sink: Sink, settings: Settings) -> BatchResult:
-    """One handler call: the records' MSK event, stored by the Lambda's ingest code."""
+def invoke(records: PartitionRecords, sink: Sink, settings: Settings, handler: Handler = ingest_batch) -> BatchResult:
+    """One handler call on the records' MSK event, built here as Lambda's runtime would hand it over."""
     with paused_gc():
-        return ingest_batch(records.event(), sink, settings)
+        return handler(records.event(), sink, settings)
 
 
 class Invoker:
     """Runs handler calls on up to ``workers`` batches at a time; each returns a future."""
 
-    def __init__(self, sink: Sink, settings: Settings, workers: int) -> None:
+    def __init__(self, sink: Sink, settings: Settings, workers: int, handler: Handler = ingest_batch) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         if workers == 1:
             self._pool: ThreadPoolExecutor | ProcessPoolExecutor = ThreadPoolExecutor(1, thread_name_prefix="handler")
-            self._call = partial(invoke, sink=sink, settings=settings)
+            self._call = partial(invoke, sink=sink, settings=settings, handler=handler)
             return
         self._pool = ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_adopt, initargs=(sink, settings)
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_adopt, initargs=(sink, settings, handler)
         )
         self._call = _invoke_adopted
         for _ in range(workers):  # start every process now, while the consumer joins its group
@@ -89,13 +95,13 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-# A worker process's sink and settings, set once by the pool's initializer.
-_adopted: tuple[Sink, Settings] | None = None
+# A worker process's sink, settings and handler, set once by the pool's initializer.
+_adopted: tuple[Sink, Settings, Handler] | None = None
 
 
-def _adopt(sink: Sink, settings: Settings) -> None:
+def _adopt(sink: Sink, settings: Settings, handler: Handler) -> None:
     global _adopted
-    _adopted = (sink, settings)
+    _adopted = (sink, settings, handler)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
     parent = multiprocessing.parent_process()

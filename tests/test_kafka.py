@@ -28,8 +28,10 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from moto.server import ThreadedMotoServer
 
 from parking.consumer import BatchConsumer, ConsumeOptions
+from parking.config import Settings
 from parking.errors import InvalidEvent, SinkWriteError
 from parking.events import Validator, parse_value
+from parking.ingest import BatchResult
 from parking.producer import produce
 from parking.simulate import lines, plan
 from parking.sinks import LocalSink, S3Sink, Sink, s3_client
@@ -127,6 +129,13 @@ class FailingSink(LocalSink):
         super().write(objects)
 
 
+def keep_event(event: dict, sink: Sink, settings: Settings) -> BatchResult:
+    """A handler that stores the MSK event it is handed, as it is."""
+    records = [record for run in event["records"].values() for record in run]
+    sink.write({f"events/{records[0]['partition']}-{records[0]['offset']}.json": json.dumps(event).encode()})
+    return BatchResult(len(records), len(records), 0, 1, (), {}, 0.0)
+
+
 @pytest.mark.parametrize("workers", [1, 3], ids=["handler-thread", "3-handler-processes"])
 def test_50000_events_over_3_partitions_land_exactly(broker: str, topic: str, tmp_path: Path, workers: int) -> None:
     produced = simulated(50_000)
@@ -221,6 +230,23 @@ def test_partitions_are_handled_at_once_each_in_order(broker: str, topic: str, t
     for partition in {write["partition"] for write in writes}:
         firsts = [write["first"] for write in writes if write["partition"] == partition]
         assert firsts == sorted(firsts), f"partition {partition} out of order"
+
+
+def test_the_handler_given_is_handed_msk_events(broker: str, topic: str, tmp_path: Path) -> None:
+    produced = simulated(3000, seed=10)
+    produce(produced, broker, topic)
+    options = ConsumeOptions(broker, topic, batch_size=400, batching_window=0.2, until_idle=2.0, workers=2)
+    progress = BatchConsumer(options, LocalSink(tmp_path), handler=keep_event).run()
+
+    events = [json.loads(path.read_bytes()) for path in (tmp_path / "events").iterdir()]
+    assert progress.records == 3000 == progress.totals.stored
+    assert {event["eventSource"] for event in events} == {"aws:kafka"}
+    assert all(len(event["records"]) == 1 for event in events), "one partition per call"
+    records = [(name, record) for event in events for name, run in event["records"].items() for record in run]
+    assert all(name == f"{topic}-{record['partition']}" for name, record in records)
+    assert max(len(run) for event in events for run in event["records"].values()) <= 400, "batch size"
+    values = [base64.b64decode(record["value"]).decode() for _, record in records]
+    assert sorted(values) == sorted(produced), "every record once, its value in base64"
 
 
 def test_a_failed_batch_is_not_committed_and_is_read_again(broker: str, topic: str, tmp_path: Path) -> None:
