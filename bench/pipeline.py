@@ -12,6 +12,11 @@ disk, as `consume` runs by default (the last line), and on tmpfs
 and sync them. On a virtual disk that charge can dominate: on the 2-core
 machine this was measured on, creating one file took ~0.8 ms of kernel time.
 
+A fourth drain a round runs the same consumer with an empty handler: it
+builds each batch's MSK event and hands it over, and the handler only counts
+its records. Its ratio is the best any handler could reach on this machine,
+so it splits R into what the consumer costs and what ingest costs.
+
 Both clocks start when the group hands the consumer its partitions, so the
 group join is left out of both and reading the backlog off the broker is in
 both. The floor's stops when its last record is in hand; the pipeline's when
@@ -29,17 +34,22 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from parking.config import Settings  # noqa: E402
 from parking.consumer import FAST_GROUP, BatchConsumer, ConsumeOptions  # noqa: E402
+from parking.ingest import BatchResult, ingest_batch  # noqa: E402
+from parking.invocations import Handler  # noqa: E402
 from parking.producer import produce  # noqa: E402
 from parking.simulate import lines, plan  # noqa: E402
-from parking.sinks import LocalSink  # noqa: E402
+from parking.sinks import LocalSink, Sink  # noqa: E402
 from scripts.tansu_broker import spawn, stop  # noqa: E402
 
 TOPIC = "parking-events"
@@ -83,11 +93,18 @@ class TimedConsumer(BatchConsumer):
             self.committed = time.perf_counter()
 
 
-def pipeline_rate(bootstrap: str, events: int, group: str, under: str | None = None) -> float:
+def count_records(event: Mapping[str, Any], sink: Sink, settings: Settings) -> BatchResult:
+    """An empty handler: takes the MSK event and stores nothing."""
+    records = sum(len(run) for run in event["records"].values())
+    return BatchResult(records, records, 0, 0, (), {}, 0.0)
+
+
+def pipeline_rate(bootstrap: str, events: int, group: str, under: str | None = None,
+                  handler: Handler = ingest_batch) -> float:
     with tempfile.TemporaryDirectory(dir=under) as data_dir:
         options = ConsumeOptions(bootstrap, TOPIC, group, batch_size=10_000, batching_window=0.5,
                                  max_records=events)
-        consumer = TimedConsumer(options, LocalSink(data_dir))
+        consumer = TimedConsumer(options, LocalSink(data_dir), handler=handler)
         progress = consumer.run()
     assert progress.records == events
     return progress.records / (consumer.committed - consumer.assigned)
@@ -99,18 +116,21 @@ def main() -> None:
     try:
         backlog(bootstrap, events)
         tmpfs = TMPFS if os.path.isdir(TMPFS) else None
-        floors, pipelines, in_memory = [], [], []
+        floors, empties, pipelines, in_memory = [], [], [], []
         for round_ in range(ROUNDS):  # alternate, so all see the same machine
             floors.append(floor_rate(bootstrap, events, f"bench-floor-{round_}"))
+            empties.append(pipeline_rate(bootstrap, events, f"bench-empty-{round_}", tmpfs, count_records))
             pipelines.append(pipeline_rate(bootstrap, events, f"bench-pipeline-{round_}"))
             if tmpfs:
                 in_memory.append(pipeline_rate(bootstrap, events, f"bench-tmpfs-{round_}", tmpfs))
         print(f"workers: {ConsumeOptions(bootstrap).workers} handler processes, batches of up to 10,000")
-        print(f"rounds (events/s): floor {rates(floors)}; pipeline {rates(pipelines)}"
-              + (f"; pipeline on tmpfs {rates(in_memory)}" if tmpfs else ""))
+        print(f"rounds (events/s): floor {rates(floors)}; empty handler {rates(empties)}; "
+              f"pipeline {rates(pipelines)}" + (f"; pipeline on tmpfs {rates(in_memory)}" if tmpfs else ""))
         floor, pipeline = statistics.median(floors), statistics.median(pipelines)
     finally:
         stop(broker)
+    empty = statistics.median(empties)
+    print(f"consumer, empty handler: {empty:,.0f} events/s, ratio {floor / empty:.2f} (the best any handler can reach)")
     if tmpfs:
         memory = statistics.median(in_memory)
         print(f"pipeline on tmpfs: {memory:,.0f} events/s, ratio {floor / memory:.2f}")
