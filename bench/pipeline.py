@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer
-from confluent_kafka.admin import AdminClient, NewTopic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from parking.config import Settings  # noqa: E402
@@ -50,7 +49,7 @@ from parking.invocations import Handler  # noqa: E402
 from parking.producer import produce  # noqa: E402
 from parking.simulate import lines, plan  # noqa: E402
 from parking.sinks import LocalSink, Sink  # noqa: E402
-from scripts.tansu_broker import spawn, stop  # noqa: E402
+from scripts.tansu_broker import create_topic, spawn, stop  # noqa: E402
 
 TOPIC = "parking-events"
 ROUNDS = 3
@@ -58,8 +57,7 @@ TMPFS = "/dev/shm"
 
 
 def backlog(bootstrap: str, events: int) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(TOPIC, num_partitions=3, replication_factor=1)])[TOPIC].result()
+    create_topic(bootstrap, TOPIC)
     stream = lines(plan(2000, 60, date(2026, 9, 1), now=datetime(2026, 11, 1, tzinfo=timezone.utc)))
     produce(itertools.islice(stream, events), bootstrap, TOPIC)
 

