@@ -35,7 +35,7 @@ node: node_modules/.installed
 
 # The Lambda package: handler.py, the parking modules it imports, and
 # requirements.txt built for python3.12 on x86_64 Linux.
-build/ingest.zip: requirements.txt handler.py $(wildcard parking/*.py) scripts/build_lambda.py | install
+build/ingest.zip: requirements.txt handler.py $(shell find parking -name "*.py") scripts/build_lambda.py | install
 	$(BIN)/python scripts/build_lambda.py
 
 lambda-package: build/ingest.zip

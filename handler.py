@@ -18,11 +18,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from parking.config import Settings
 from parking.errors import SinkWriteError
-from parking.ingest import BatchResult, ingest_batch
-from parking.sinks import S3Sink
+from parking.ingest.batch import BatchResult, ingest_batch
+from parking.ingest.sinks import S3Sink
 
-logger = Logger(service="parking-ingest")
-metrics = Metrics(namespace="ParkingPlatform", service="parking-ingest")
+# Service name and namespace come from POWERTOOLS_SERVICE_NAME and
+# POWERTOOLS_METRICS_NAMESPACE, which serverless.yml sets for each function.
+logger = Logger()
+metrics = Metrics()
 
 
 @cache

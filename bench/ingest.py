@@ -16,9 +16,9 @@ from datetime import datetime, timedelta, timezone
 
 import orjson
 
-from parking.ingest import ingest_batch
-from parking.msk import msk_event, msk_record
-from parking.sinks import MemorySink
+from parking.ingest.batch import ingest_batch
+from parking.ingest.msk import msk_event, msk_record
+from parking.ingest.sinks import MemorySink
 
 RECORDS = 10_000
 ROUNDS = 30

@@ -18,11 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from parking import queries  # noqa: E402
-from parking.backfill import ingest_lines  # noqa: E402
-from parking.engines import DuckDBEngine  # noqa: E402
+from parking.ingest.files import ingest_lines  # noqa: E402
+from parking.analytics.engines import DuckDBEngine  # noqa: E402
+from parking.analytics.registry import QUERIES  # noqa: E402
 from parking.simulate import lines, plan  # noqa: E402
-from parking.sinks import LocalSink  # noqa: E402
-from parking.windows import days_window, zone  # noqa: E402
+from parking.ingest.sinks import LocalSink  # noqa: E402
+from parking.analytics.windows import days_window, zone  # noqa: E402
 
 SPOTS, DAYS = 1000, 30
 START = date(2026, 10, 1)
@@ -65,8 +66,8 @@ def main() -> None:
 
         files = list(Path(root, "parking-data").rglob("*.json.gz"))
         window = days_window(DAY, DAY, zone("UTC"), NOW)
-        params = queries.query_params("occupancy", window, timedelta(hours=24), {"day_end_ms": 0})
-        profile = engine.explain_analyze(queries.sql_text("occupancy"), params)
+        params = queries.query_params(QUERIES["occupancy"], window, timedelta(hours=24), {"day_end_ms": 0})
+        profile = engine.explain_analyze(QUERIES["occupancy"].sql, params)
         read_files = int(re.search(r"Total Files Read:\s*(\d+)", profile).group(1))
         read_bytes = re.search(r"Data Read:\s*([\d.]+ \w+)", profile).group(1)
         needed = [f for f in files if _day_of(f) in (DAY, DAY - timedelta(days=1))]

@@ -11,12 +11,11 @@ import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
-import pandas as pd
 
-from cli.options import (
+from parking.cli.options import (
     DATE,
     POSITIVE_HOURS,
     at_option,
@@ -26,14 +25,16 @@ from cli.options import (
     range_options,
     zone_option,
 )
-from cli.progress import AthenaProgress, ConsumeReporter, ingest_progress, stop_on_signals
-from cli.render import render
-from parking import queries
-from parking.backfill import IngestTotals, ingest_lines
+from parking.cli.progress import AthenaProgress, ConsumeReporter, ingest_progress, stop_on_signals
 from parking.config import ENGINES, Settings
-from parking.engines import Engine, engine_from_settings
 from parking.errors import ConfigurationError, InvalidArgument, ParkingError
-from parking.sinks import LocalSink, S3Sink, s3_client
+
+if TYPE_CHECKING:  # the query side's libraries load only when a command needs them
+    import pandas as pd
+
+    from parking.analytics.engines import Engine
+    from parking.ingest.files import IngestTotals
+    from parking.ingest.sinks import Sink
 
 
 class OneLineErrors(click.Group):
@@ -97,6 +98,8 @@ def settings_for(ctx: click.Context, engine: str | None = None, data_dir: str | 
 
 
 def engine_for(ctx: click.Context, engine: str | None, data_dir: str | None) -> Engine:
+    from parking.analytics.engines import engine_from_settings
+
     settings = settings_for(ctx, engine, data_dir)
     if settings.engine == "athena":
         group = group_options(ctx)
@@ -108,14 +111,18 @@ def engine_for(ctx: click.Context, engine: str | None, data_dir: str | None) -> 
     return engine_from_settings(settings)
 
 
-def sink_for(settings: Settings, bucket: str | None) -> tuple[LocalSink | S3Sink, str]:
+def sink_for(settings: Settings, bucket: str | None) -> tuple[Sink, str]:
     """The S3 bucket when one is named, else the local data directory; and where that is."""
+    from parking.ingest.sinks import LocalSink, S3Sink, s3_client
+
     if bucket:
         return S3Sink(bucket, s3_client(settings.region, settings.profile)), f"s3://{bucket}/"
     return LocalSink(settings.data_dir), f"{settings.data_dir}/"
 
 
 def show(ctx: click.Context, frame: pd.DataFrame, output_format: str | None, empty: str) -> None:
+    from parking.cli.render import render
+
     group = group_options(ctx)
     fmt = output_format or group.output_format or "table"
     if frame.empty:
@@ -136,6 +143,8 @@ def now() -> datetime:
 @click.pass_context
 def status(ctx, at, lookback_hours, engine, data_dir, output_format) -> None:
     """Current status of every spot seen in the 7 days up to --at."""
+    from parking import queries
+
     frame = queries.status(at, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now())
     show(ctx, frame, output_format, "no spot reported in the 7 days before that instant")
 
@@ -148,6 +157,8 @@ def status(ctx, at, lookback_hours, engine, data_dir, output_format) -> None:
 @click.pass_context
 def occupancy(ctx, day, tz, lookback_hours, engine, data_dir, output_format) -> None:
     """Hourly occupancy rate of one day."""
+    from parking import queries
+
     frame = queries.occupancy(
         day, tz=tz, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now()
     )
@@ -161,6 +172,8 @@ def occupancy(ctx, day, tz, lookback_hours, engine, data_dir, output_format) -> 
 @click.pass_context
 def utilization(ctx, first, last, lookback_hours, engine, data_dir, output_format) -> None:
     """Share of observed time each spot was occupied, --from to --to (UTC days)."""
+    from parking import queries
+
     check_range(first, last)
     frame = queries.utilization(
         first, last, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now()
@@ -178,6 +191,8 @@ def zoned_window_command(name: str, summary: str, empty: str) -> None:
     @output_options
     @click.pass_context
     def command(ctx, first, last, tz, lookback_hours, engine, data_dir, output_format) -> None:
+        from parking import queries
+
         check_range(first, last)
         query = getattr(queries, name)
         frame = query(first, last, tz=tz, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir),
@@ -206,6 +221,8 @@ zoned_window_command("dwell", "How long cars stayed (minutes) per spot, --from t
 @click.pass_context
 def health(ctx, at, lookback_hours, silent_hours, flapping_changes, stuck_hours, engine, data_dir, output_format):
     """Sensor health of every spot seen in the 30 days up to --at."""
+    from parking import queries
+
     frame = queries.health(
         at, lookback_hours=lookback_hours, silent_hours=silent_hours, flapping_changes=flapping_changes,
         stuck_hours=stuck_hours, engine=engine_for(ctx, engine, data_dir), now=now(),
@@ -229,6 +246,8 @@ def ingest(ctx, file: BinaryIO, data_dir, bucket, topic, partition, batch_size) 
     Offsets are line numbers, so loading the same file again overwrites
     instead of duplicating.
     """
+    from parking.ingest.files import ingest_lines
+
     settings = settings_for(ctx, data_dir=data_dir)
     sink, where = sink_for(settings, bucket)
     size, stamp = _file_facts(file)
@@ -250,7 +269,7 @@ def replay(ctx, data_dir) -> None:
     For reasons that pass, such as a sensor clock more than a day ahead, or a
     raised PARKING_MAX_VALUE_BYTES. The rest stays in quarantine.
     """
-    from parking.replay import replay_quarantine
+    from parking.ingest.replay import replay_quarantine
 
     settings = settings_for(ctx, data_dir=data_dir)
     totals = replay_quarantine(settings.data_dir, settings)
@@ -297,7 +316,7 @@ def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstra
     first = start or (current - timedelta(days=days)).date()
     stream = lines(plan(spots, days, first, seed=seed, now=current))
     if bootstrap_servers:
-        from parking.producer import produce
+        from parking.kafka.producer import produce
 
         click.echo(f"produced {produce(stream, bootstrap_servers, topic):,} events to {topic}", err=True)
         return
@@ -330,8 +349,8 @@ def consume(ctx, bootstrap_servers, topic, group, batch_size, batching_window, d
     Stops cleanly on Ctrl-C or SIGTERM, after --max-records, or after
     --until-idle seconds without a record.
     """
-    from parking.consumer import BatchConsumer, ConsumeOptions
-    from parking.invocations import default_workers
+    from parking.kafka.consumer import BatchConsumer, ConsumeOptions
+    from parking.kafka.invocations import default_workers
 
     settings = settings_for(ctx, data_dir=data_dir)
     sink, _ = sink_for(settings, bucket)
@@ -360,7 +379,9 @@ def plot() -> None:
 @click.pass_context
 def plot_patterns(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -> None:
     """Heatmap of occupancy by weekday and hour, --from to --to."""
-    from parking.plots import patterns_heatmap, save
+    from parking import queries
+
+    from parking.analytics.plots import patterns_heatmap, save
 
     check_range(first, last)
     frame = queries.patterns(
@@ -380,7 +401,9 @@ def plot_patterns(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -
 @click.pass_context
 def plot_occupancy(ctx, day, tz, lookback_hours, out, engine, data_dir) -> None:
     """Bars of one day's hourly occupancy, 0-100 %."""
-    from parking.plots import occupancy_bars, save
+    from parking import queries
+
+    from parking.analytics.plots import occupancy_bars, save
 
     frame = queries.occupancy(
         day, tz=tz, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now()

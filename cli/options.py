@@ -10,7 +10,7 @@ import click
 
 from parking.config import ENGINES
 from parking.errors import InvalidArgument
-from parking.windows import check_days, parse_date, parse_instant, zone
+from parking.analytics.windows import check_days, parse_date, parse_instant, zone
 
 FORMATS = ("table", "csv", "json")
 F = TypeVar("F", bound=Callable[..., Any])

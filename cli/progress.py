@@ -6,12 +6,13 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import IO, BinaryIO
+from typing import IO, TYPE_CHECKING, BinaryIO
 
 import click
 
-from parking.consumer import ConsumeProgress
-from parking.engines import QueryProgress, QueryStats
+if TYPE_CHECKING:
+    from parking.analytics.engines import QueryProgress, QueryStats
+    from parking.kafka.consumer import ConsumeProgress
 
 
 class AthenaProgress:

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
-from functools import cache
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from parking.analytics.registry import LOCAL_TIME, UTC_TIME, NamedQuery, named
 from parking.config import Settings
-from parking.engines import Engine, engine_from_settings
 from parking.errors import InvalidArgument
-from parking.windows import (
+
+from parking.analytics.windows import (
     Window,
     days_window,
     instant_window,
@@ -30,39 +29,12 @@ from parking.windows import (
     zone,
 )
 
-QUERIES_DIR = Path(__file__).resolve().parent.parent / "queries"
-NAMES = ("status", "occupancy", "utilization", "patterns", "turnover", "dwell", "health")
+if TYPE_CHECKING:
+    from parking.analytics.engines import Engine
+
 STATUS_WINDOW = timedelta(days=7)
 HEALTH_WINDOW = timedelta(days=30)
 DEFAULT_LOOKBACK_HOURS = 24.0
-
-UTC_TIME = "datetime64[ns, UTC]"
-LOCAL_TIME = "local-time"  # datetime64[ns, <the query's zone>]
-COLUMNS: dict[str, dict[str, str]] = {
-    "status": {"spot_id": "string", "status": "string", "since": UTC_TIME, "last_event": UTC_TIME, "stale": "bool"},
-    "occupancy": {"hour": LOCAL_TIME, "occupancy_rate": "float64"},
-    "utilization": {
-        "spot_id": "string", "utilization": "float64", "occupied_seconds": "float64", "observed_seconds": "float64",
-    },
-    "patterns": {"day_of_week": "int64", "hour": "int64", "occupancy_rate": "float64"},
-    "turnover": {"spot_id": "string", "arrivals": "int64", "observed_seconds": "float64", "turnover_per_day": "float64"},
-    "dwell": {
-        "spot_id": "string", "sessions": "int64", "mean_minutes": "float64", "median_minutes": "float64",
-        "p90_minutes": "float64", "max_minutes": "float64",
-    },
-    "health": {
-        "spot_id": "string", "last_event": UTC_TIME, "silent_hours": "float64", "changes_24h": "int64",
-        "state_hours": "float64", "flags": "string",
-    },
-}
-
-
-@cache
-def sql_text(name: str) -> str:
-    """The SQL of a named query, as deployed to Athena."""
-    if name not in NAMES:
-        raise InvalidArgument(f"unknown query {name!r}")
-    return (QUERIES_DIR / f"{name}.sql").read_text()
 
 
 def status(
@@ -92,7 +64,7 @@ def occupancy(
     the_day = _date(day)
     window = days_window(the_day, the_day, zone_info, _now(now))
     params = {"day_end_ms": to_ms(window.nominal_end)}
-    return _run("occupancy", window, lookback, params, engine, tz=tz, allow_future=True)
+    return _run("occupancy", window, lookback, params, engine, tz=tz)
 
 
 def utilization(
@@ -177,9 +149,11 @@ def health(
     return _run("health", window, lookback, params, engine)
 
 
-def query_params(name: str, window: Window, lookback: timedelta, extra: Mapping[str, Any]) -> dict[str, Any]:
+def query_params(
+    query: NamedQuery, window: Window, lookback: timedelta, extra: Mapping[str, Any]
+) -> dict[str, Any]:
     """Every parameter of a named query: the window, lookback, partitions and its own."""
-    read_end = window.end if name in ("status", "health") else window.end - timedelta(milliseconds=1)
+    read_end = window.end if query.at_instant else window.end - timedelta(milliseconds=1)
     params = {
         "start_ms": to_ms(window.start),
         "end_ms": to_ms(max(window.end, window.start)),
@@ -187,17 +161,19 @@ def query_params(name: str, window: Window, lookback: timedelta, extra: Mapping[
         **partition_params(window.start - lookback, read_end),
         **extra,
     }
-    return {key: value for key, value in params.items() if f"%({key})s" in sql_text(name)}
+    wanted = query.placeholders()
+    return {key: value for key, value in params.items() if key in wanted}
 
 
-def empty_frame(name: str, tz: str = "UTC") -> pd.DataFrame:
-    return typed(pd.DataFrame({column: [] for column in COLUMNS[name]}), name, tz)
+def empty_frame(query: NamedQuery, tz: str = "UTC") -> pd.DataFrame:
+    """No rows, with the query's columns and dtypes."""
+    return typed(pd.DataFrame({column: [] for column in query.columns}), query, tz)
 
 
-def typed(frame: pd.DataFrame, name: str, tz: str = "UTC") -> pd.DataFrame:
+def typed(frame: pd.DataFrame, query: NamedQuery, tz: str = "UTC") -> pd.DataFrame:
     """Give the engine's rows the documented dtypes, whichever engine made them."""
     frame = frame.reset_index(drop=True)
-    for column, dtype in COLUMNS[name].items():
+    for column, dtype in query.columns.items():
         if dtype in (UTC_TIME, LOCAL_TIME):
             values = pd.to_datetime(frame[column], utc=True, format="ISO8601")
             frame[column] = values.dt.tz_convert(tz if dtype == LOCAL_TIME else "UTC").astype(
@@ -209,7 +185,7 @@ def typed(frame: pd.DataFrame, name: str, tz: str = "UTC") -> pd.DataFrame:
             frame[column] = frame[column].map(_as_bool).astype("bool")
         else:
             frame[column] = frame[column].astype(dtype)
-    return frame[list(COLUMNS[name])]
+    return frame[list(query.columns)]
 
 
 def to_ms_delta(delta: timedelta) -> int:
@@ -239,13 +215,16 @@ def _run(
     extra: Mapping[str, Any],
     engine: Engine | None,
     tz: str = "UTC",
-    allow_future: bool = False,
 ) -> pd.DataFrame:
-    if window.is_future and not allow_future:
-        return empty_frame(name, tz)
-    engine = engine or engine_from_settings(Settings.from_env())
-    frame = engine.run(sql_text(name), query_params(name, window, lookback, extra))
-    return typed(frame, name, tz)
+    query = named(name)
+    if window.is_future and not query.future_rows:
+        return empty_frame(query, tz)
+    if engine is None:
+        from parking.analytics.engines import engine_from_settings
+
+        engine = engine_from_settings(Settings.from_env())
+    frame = engine.run(query.sql, query_params(query, window, lookback, extra))
+    return typed(frame, query, tz)
 
 
 def _as_bool(value: Any) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,7 +12,11 @@ from typing import Any
 
 import pytest
 
-from parking.msk import msk_event, msk_record
+from parking.ingest.msk import msk_event, msk_record
+
+# What serverless.yml sets for the ingest function, before handler.py builds its Logger and Metrics.
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "parking-ingest")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "ParkingPlatform")
 
 EVENTS_DIR = Path(__file__).parent / "events"
 NOW = datetime(2024, 3, 20, 12, 0, tzinfo=timezone.utc)

@@ -13,8 +13,8 @@ import pytest
 from moto import mock_aws
 from click.testing import CliRunner
 
-import cli.main
-from cli.main import cli as parking_cli
+import parking.cli.main
+from parking.cli.main import cli as parking_cli
 
 LINES = [
     {"spot_id": "A1", "status": "occupied", "timestamp": "2024-03-20T08:00:00Z"},
@@ -43,7 +43,7 @@ def lake(tmp_path: Path, runner: CliRunner) -> Path:
 def no_engine(monkeypatch) -> list:
     """Fails the test if any command gets as far as building an engine."""
     built: list = []
-    monkeypatch.setattr(cli.main, "engine_for", lambda *args, **kwargs: built.append(args) or pytest.fail("a query ran"))
+    monkeypatch.setattr(parking.cli.main, "engine_for", lambda *args, **kwargs: built.append(args) or pytest.fail("a query ran"))
     return built
 
 

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parking.errors import InvalidEvent
-from parking.events import Reason, Validator, canonical_timestamp, parse_value
+from parking.ingest.events import Reason, Validator, canonical_timestamp, parse_value
 from parking.layout import HourPartition
 from tests.conftest import NOW, event
 

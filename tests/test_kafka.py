@@ -26,14 +26,14 @@ import pytest
 
 from moto.server import ThreadedMotoServer
 
-from parking.consumer import BatchConsumer, ConsumeOptions
+from parking.kafka.consumer import BatchConsumer, ConsumeOptions
 from parking.config import Settings
 from parking.errors import InvalidEvent, SinkWriteError
-from parking.events import Validator, parse_value
-from parking.ingest import BatchResult
-from parking.producer import produce
+from parking.ingest.events import Validator, parse_value
+from parking.ingest.batch import BatchResult
+from parking.kafka.producer import produce
 from parking.simulate import lines, plan
-from parking.sinks import LocalSink, S3Sink, Sink, s3_client
+from parking.ingest.sinks import LocalSink, S3Sink, Sink, s3_client
 from scripts.tansu_broker import create_topic, free_port, spawn, stop
 
 pytestmark = pytest.mark.kafka

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli
+from parking.cli.main import cli
 from parking import queries
-from parking.backfill import ingest_lines
-from parking.engines import DuckDBEngine
-from parking.plots import occupancy_bars, patterns_heatmap, save
+from parking.ingest.files import ingest_lines
+from parking.analytics.engines import DuckDBEngine
+from parking.analytics.plots import occupancy_bars, patterns_heatmap, save
 from parking.simulate import lines, plan
 
 NOW = datetime(2024, 4, 1, tzinfo=timezone.utc)
@@ -31,7 +31,7 @@ def png_size(path: Path) -> tuple[int, int]:
 def lake(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("plots")
     stream = lines(plan(40, 14, datetime(2024, 3, 18).date(), seed=9, now=NOW))
-    from parking.sinks import LocalSink
+    from parking.ingest.sinks import LocalSink
 
     ingest_lines((line.encode() for line in stream), LocalSink(root), now=NOW)
     return root

@@ -19,12 +19,13 @@ import sqlglot
 from click.testing import CliRunner
 from moto import mock_aws
 
-from cli.main import cli
+from parking.cli.main import cli
 from parking import queries
 from parking.config import Settings
-from parking.engines import AthenaEngine, bind
+from parking.analytics.engines import AthenaEngine, bind
+from parking.analytics.registry import LOCAL_TIME, QUERIES, UTC_TIME
 from parking.errors import QueryCancelled, QueryError
-from parking.windows import days_window, zone
+from parking.analytics.windows import days_window, zone
 
 REGION = "eu-west-1"
 BUCKET = "parking-monitoring-data"
@@ -34,7 +35,7 @@ NOW = datetime(2024, 3, 21, 6, 30, tzinfo=timezone.utc)
 
 ATHENA_TYPES = {
     "string": "varchar", "float64": "double", "int64": "bigint", "bool": "boolean",
-    queries.UTC_TIME: "timestamp", queries.LOCAL_TIME: "timestamp",
+    UTC_TIME: "timestamp", LOCAL_TIME: "timestamp",
 }
 SAMPLE_VALUES = {
     "varchar": "A-001", "double": "0.25", "bigint": "3", "boolean": "true", "timestamp": "2024-03-20 10:00:00.000",
@@ -61,7 +62,7 @@ def athena(monkeypatch):
 
 def seed(name: str, rows: list[list[str | None]]) -> None:
     """Queue the rows moto returns for the next query, typed as Athena would type them."""
-    columns = queries.COLUMNS[name]
+    columns = QUERIES[name].columns
     header = [{"Data": [{"VarCharValue": column} for column in columns]}]
     data = [{"Data": [{} if value is None else {"VarCharValue": value} for value in row]} for row in rows]
     info = [
@@ -77,7 +78,7 @@ def seed(name: str, rows: list[list[str | None]]) -> None:
 
 
 def sample_row(name: str) -> list[str]:
-    return [SAMPLE_VALUES[ATHENA_TYPES[dtype]] for dtype in queries.COLUMNS[name].values()]
+    return [SAMPLE_VALUES[ATHENA_TYPES[dtype]] for dtype in QUERIES[name].columns.values()]
 
 
 def last_execution(client) -> dict:
@@ -100,24 +101,24 @@ CALLS = {
 }
 
 
-@pytest.mark.parametrize("name", queries.NAMES)
+@pytest.mark.parametrize("name", QUERIES)
 def test_each_query_returns_a_typed_frame(athena, name) -> None:
     seed(name, [sample_row(name)])
     frame = CALLS[name](engine())
-    assert list(frame.columns) == list(queries.COLUMNS[name])
-    for column, dtype in queries.COLUMNS[name].items():
-        expected = "datetime64[ns, UTC]" if dtype == queries.LOCAL_TIME else dtype
+    assert list(frame.columns) == list(QUERIES[name].columns)
+    for column, dtype in QUERIES[name].columns.items():
+        expected = "datetime64[ns, UTC]" if dtype == LOCAL_TIME else dtype
         assert str(frame[column].dtype) == expected, column
     assert len(frame) == 1
 
 
-@pytest.mark.parametrize("name", queries.NAMES)
+@pytest.mark.parametrize("name", QUERIES)
 def test_the_named_query_runs_with_its_parameters_bound(athena, name) -> None:
     seed(name, [])
     CALLS[name](engine())
     execution = last_execution(athena)
     sent = execution["Query"]
-    template = queries.sql_text(name).strip()
+    template = QUERIES[name].sql.strip()
     assert "%(" not in sent, "every placeholder is bound"
     pattern = re.escape(template)
     for placeholder in set(re.findall(r"%\\\(\w+\\\)s", pattern)):
@@ -148,8 +149,8 @@ def test_the_sql_sent_is_what_the_local_engine_runs(athena) -> None:
     seed("utilization", [])
     queries.utilization(date(2024, 3, 18), date(2024, 3, 20), engine=engine(), now=NOW)
     window = days_window(date(2024, 3, 18), date(2024, 3, 20), zone("UTC"), NOW)
-    params = queries.query_params("utilization", window, queries._lookback(24), {})
-    assert last_execution(athena)["Query"] == bind(queries.sql_text("utilization"), params)
+    params = queries.query_params(QUERIES["utilization"], window, queries._lookback(24), {})
+    assert last_execution(athena)["Query"] == bind(QUERIES["utilization"].sql, params)
 
 
 def test_occupancy_rows_come_back_typed_and_localized(athena) -> None:
@@ -187,12 +188,12 @@ def test_cli_reports_progress_and_cost_on_stderr(athena) -> None:
     assert "scanned 0.00 MB, cost $0.000000 at $5/TB" in result.stderr
 
 
-@pytest.mark.parametrize("name", queries.NAMES)
+@pytest.mark.parametrize("name", QUERIES)
 def test_every_query_parses_as_athena_sql(name) -> None:
     window = days_window(date(2024, 3, 18), date(2024, 3, 20), zone("UTC"), NOW)
     extra = {"day_end_ms": 1, "time_zone": "UTC", "at_ms": 1, "window_ms": 1, "silent_ms": 1,
              "flapping_changes": 20, "stuck_ms": 1}
-    sql = bind(queries.sql_text(name), queries.query_params(name, window, queries._lookback(24), extra))
+    sql = bind(QUERIES[name].sql, queries.query_params(QUERIES[name], window, queries._lookback(24), extra))
     [statement] = sqlglot.parse(sql, read="athena")
     assert statement.find(sqlglot.exp.Select) is not None
     assert "approx_percentile" not in sql.lower()
@@ -228,8 +229,8 @@ def test_the_queries_share_one_reading_of_events() -> None:
     and collapses events; this keeps the copies identical."""
     for name in ("events", "instants"):
         texts = {}
-        for query in queries.NAMES:
-            text = cte(queries.sql_text(query), name)
+        for query in QUERIES:
+            text = cte(QUERIES[query].sql, name)
             texts.setdefault(text.replace("e.ts_ms >= p.start_ms - p.lookback_ms AND e.ts_ms < p.end_ms", "WINDOW")
                              .replace("e.ts_ms > p.at_ms - p.window_ms - p.lookback_ms AND e.ts_ms <= p.at_ms", "WINDOW"),
                              []).append(query)

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from parking import queries
-from parking.backfill import ingest_lines
-from parking.engines import DuckDBEngine
-from parking.sinks import LocalSink
+from parking.ingest.files import ingest_lines
+from parking.analytics.engines import DuckDBEngine
+from parking.ingest.sinks import LocalSink
 from tests import reference
 from tests.scenarios import scenario
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli
-from parking.ingest import ingest_batch
-from parking.replay import kafka_record, replay_quarantine
-from parking.sinks import LocalSink
+from parking.cli.main import cli
+from parking.ingest.batch import ingest_batch
+from parking.ingest.replay import kafka_record, replay_quarantine
+from parking.ingest.sinks import LocalSink
 from tests.conftest import batch, event, read_lines
 
 NOW = datetime(2024, 3, 20, 12, 0, tzinfo=timezone.utc)

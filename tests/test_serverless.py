@@ -21,7 +21,7 @@ import boto3
 import pytest
 
 from parking.layout import DATA_PREFIX, QUARANTINE_PREFIX, location_template
-from parking.queries import NAMES
+from parking.analytics.registry import QUERIES
 from scripts.build_lambda import handler_modules
 from scripts.deploy_local import STACK, emulator_environment
 from scripts.moto_msk_server import spawn
@@ -170,7 +170,7 @@ def test_the_table_projection_matches_the_ingester_layout(template: dict) -> Non
 def test_every_named_query_is_deployed_from_its_file(template: dict) -> None:
     deployed = {r["Properties"]["Name"]: r["Properties"]["QueryString"]
                 for r in resources_of(template, "AWS::Athena::NamedQuery").values()}
-    assert deployed == {f"parking-{name}": (ROOT / "queries" / f"{name}.sql").read_text() for name in NAMES}
+    assert deployed == {f"parking-{name}": (ROOT / "queries" / f"{name}.sql").read_text() for name in QUERIES}
 
 
 def test_the_workgroup_enforces_encrypted_results_and_a_scan_limit(template: dict) -> None:

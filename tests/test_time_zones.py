@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 import pytest
 
 from parking import queries
-from parking.backfill import ingest_lines
-from parking.engines import DuckDBEngine
-from parking.sinks import LocalSink
+from parking.ingest.files import ingest_lines
+from parking.analytics.engines import DuckDBEngine
+from parking.ingest.sinks import LocalSink
 
 NOW = datetime(2025, 1, 1, tzinfo=timezone.utc)
 

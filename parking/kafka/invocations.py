@@ -28,9 +28,9 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from parking.config import Settings
-from parking.ingest import BatchResult, ingest_batch
-from parking.msk import PartitionRecords
-from parking.sinks import Sink
+from parking.ingest.batch import BatchResult, ingest_batch
+from parking.ingest.msk import PartitionRecords
+from parking.ingest.sinks import Sink
 
 # One Python thread polls Kafka and feeds the handlers at about 0.6 us a record,
 # each handler ingesting at about 2.5 us (each measured alone): more than four

@@ -22,13 +22,13 @@ from typing import Any
 
 from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, Consumer, KafkaException, Message, TopicPartition
 
-from parking.backfill import IngestTotals
+from parking.ingest.files import IngestTotals
 from parking.config import Settings
 from parking.errors import KafkaError
-from parking.ingest import BatchResult, ingest_batch
-from parking.invocations import Handler, Invoker, default_workers, paused_gc
-from parking.msk import PartitionRecords
-from parking.sinks import Sink
+from parking.ingest.batch import BatchResult, ingest_batch
+from parking.kafka.invocations import Handler, Invoker, default_workers, paused_gc
+from parking.ingest.msk import PartitionRecords
+from parking.ingest.sinks import Sink
 
 # A short session makes a group join take about 3 s instead of about 23 s. Tansu
 # sometimes holds a fetch for the whole fetch.wait.max.ms though records are there

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from parking.config import Settings
-from parking.ingest import BatchResult, ingest_batch
-from parking.msk import DEFAULT_TOPIC, batches_from_lines
-from parking.sinks import Sink
+from parking.ingest.batch import BatchResult, ingest_batch
+from parking.ingest.msk import DEFAULT_TOPIC, batches_from_lines
+from parking.ingest.sinks import Sink
 
 
 @dataclass

@@ -19,11 +19,11 @@ from typing import Any
 
 import orjson
 
-from parking.backfill import IngestTotals
+from parking.ingest.files import IngestTotals
 from parking.config import Settings
-from parking.ingest import ingest_batch
-from parking.msk import msk_event
-from parking.sinks import LocalSink, MemorySink
+from parking.ingest.batch import ingest_batch
+from parking.ingest.msk import msk_event
+from parking.ingest.sinks import LocalSink, MemorySink
 
 
 def kafka_record(line: dict[str, Any]) -> dict[str, Any]:

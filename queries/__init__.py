@@ -1,0 +1,1 @@
+"""The named queries' SQL, one file each, in Athena's dialect; installed as ``parking.sql``."""
