@@ -341,9 +341,12 @@ def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstra
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Handler processes: partitions are handled at once, each in order. "
                    "1 runs the handler in this process. [default: CPUs, at most 4]")
+@click.option("--connect-timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
+              metavar="SECONDS", help="Give up when no broker has answered for this long since the start; "
+                                      "a broker lost later is retried without end.")
 @click.pass_context
 def consume(ctx, bootstrap_servers, topic, group, batch_size, batching_window, data_dir, bucket, max_records,
-            until_idle, workers) -> None:
+            until_idle, workers, connect_timeout) -> None:
     """Consume Kafka like Lambda's MSK trigger: batch, ingest, then commit.
 
     Stops cleanly on Ctrl-C or SIGTERM, after --max-records, or after
@@ -355,7 +358,7 @@ def consume(ctx, bootstrap_servers, topic, group, batch_size, batching_window, d
     settings = settings_for(ctx, data_dir=data_dir)
     sink, _ = sink_for(settings, bucket)
     options = ConsumeOptions(bootstrap_servers, topic, group, batch_size, batching_window, max_records, until_idle,
-                             workers=workers or default_workers())
+                             workers=workers or default_workers(), connect_timeout=connect_timeout)
     consumer = BatchConsumer(options, sink, settings, on_progress=ConsumeReporter(sys.stderr).update)
     with stop_on_signals(consumer.stop):
         progress = consumer.run()

@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 import handler
-from parking.errors import SinkWriteError
+from parking.errors import ConfigurationError, SinkWriteError
 from tests.conftest import batch, event, merge, read_lines
 
 BUCKET = "parking-monitoring-data"
@@ -99,6 +99,6 @@ def test_a_write_that_keeps_failing_raises_and_reports_nothing_stored(s3, capsys
 def test_handler_requires_a_bucket(monkeypatch) -> None:
     monkeypatch.delenv("PARKING_BUCKET", raising=False)
     handler._sink_and_settings.cache_clear()
-    with pytest.raises(Exception, match="PARKING_BUCKET"):
+    with pytest.raises(ConfigurationError, match="PARKING_BUCKET"):
         handler.handler(batch([event()]), LambdaContext())
     handler._sink_and_settings.cache_clear()

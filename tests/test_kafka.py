@@ -31,7 +31,7 @@ from parking.config import Settings
 from parking.errors import InvalidEvent, SinkWriteError
 from parking.ingest.events import Validator, parse_value
 from parking.ingest.batch import BatchResult
-from parking.kafka.producer import produce
+from parking.kafka.producer import produce, spot_key
 from parking.simulate import lines, plan
 from parking.ingest.sinks import LocalSink, S3Sink, Sink, s3_client
 from scripts.tansu_broker import create_topic, free_port, spawn, stop
@@ -71,6 +71,18 @@ def expected(produced: list[str]) -> tuple[set[bytes], int]:
         except InvalidEvent:
             bad += 1
     return stored, bad
+
+
+def rejected(produced: list[str]) -> set[str]:
+    """The lines the ingest path must quarantine."""
+    validator = Validator.at(NOW, 65536)
+    bad = set()
+    for line in produced:
+        try:
+            parse_value(base64.b64encode(line.encode()).decode(), validator)
+        except InvalidEvent:
+            bad.add(line)
+    return bad
 
 
 def stored_lines(root: Path) -> list[bytes]:
@@ -152,13 +164,25 @@ def test_50000_events_over_3_partitions_land_exactly(broker: str, topic: str, tm
 def test_each_spot_keeps_its_order_within_a_partition(broker: str, topic: str, tmp_path: Path) -> None:
     produced = simulated(3000, seed=2)
     produce(produced, broker, topic)
-    consumer(broker, topic, tmp_path).run()
-    partitions_of_spot: dict[str, set[str]] = {}
-    for path in (tmp_path / "parking-data").rglob("*.json.gz"):
-        partition = path.name.split("+")[1]
-        for line in gzip.decompress(path.read_bytes()).splitlines():
-            partitions_of_spot.setdefault(json.loads(line)["spot_id"], set()).add(partition)
+    options = ConsumeOptions(broker, topic, batch_size=300, batching_window=0.2, until_idle=2.0, workers=2)
+    BatchConsumer(options, LocalSink(tmp_path), handler=keep_event).run()
+
+    handed = sorted((record["partition"], record["offset"], base64.b64decode(record["value"]).decode())
+                    for path in (tmp_path / "events").iterdir()
+                    for run in json.loads(path.read_bytes())["records"].values() for record in run)
+    partitions_of_spot: dict[bytes, set[int]] = {}
+    seen_of_spot: dict[bytes, list[str]] = {}
+    for partition, _, value in handed:  # in offset order within each partition
+        key = spot_key(value)
+        if key is not None:
+            partitions_of_spot.setdefault(key, set()).add(partition)
+            seen_of_spot.setdefault(key, []).append(value)
+    sent_of_spot: dict[bytes, list[str]] = {}
+    for line in produced:
+        if (key := spot_key(line)) is not None:
+            sent_of_spot.setdefault(key, []).append(line)
     assert all(len(partitions) == 1 for partitions in partitions_of_spot.values()), "keyed by spot_id"
+    assert seen_of_spot == sent_of_spot, "each spot's events reach the handler in the order they were produced"
 
 
 def test_a_killed_consumer_restarts_without_loss(broker: str, topic: str, tmp_path: Path) -> None:
@@ -181,7 +205,7 @@ def test_a_killed_consumer_restarts_without_loss(broker: str, topic: str, tmp_pa
     assert set(stored) == want_stored, "nothing lost, nothing invented"
     assert second.records < 20_000, "the restart resumed from committed offsets"
     assert len(stored) >= 20_000 - want_bad
-    assert {line["offset"] for line in quarantined_lines(tmp_path)} and want_bad > 0
+    assert {line["value"] for line in quarantined_lines(tmp_path)} == rejected(produced), "every bad line quarantined"
 
 
 def test_two_consumers_in_one_group_split_the_partitions(broker: str, topic: str, tmp_path: Path) -> None:

@@ -9,10 +9,15 @@ different partitions at once, one batch per partition at a time, in up to
 ``workers`` handler processes. On a rebalance it lets the handlers of the
 partitions it loses finish, commits what they stored, and drops, without
 committing, what it had only buffered, so their next owner re-reads it.
+
+This module is the Kafka shell (poll, commit, rebalance, lag); what makes a
+batch and when is :mod:`parking.kafka.batching`. The choices it makes where
+docs/METRICS.md leaves room are in docs/CHOICES.md, "Kafka consumer".
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, wait
@@ -21,14 +26,18 @@ from itertools import groupby
 from typing import Any
 
 from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import KafkaError as KafkaErrorCode
 
-from parking.ingest.files import IngestTotals
 from parking.config import Settings
 from parking.errors import KafkaError
 from parking.ingest.batch import BatchResult, ingest_batch
-from parking.kafka.invocations import Handler, Invoker, default_workers, paused_gc
+from parking.ingest.files import IngestTotals
 from parking.ingest.msk import PartitionRecords
 from parking.ingest.sinks import Sink
+from parking.kafka.batching import READ_AHEAD, BatchingPolicy, Partition
+from parking.kafka.invocations import Handler, Invoker, default_workers, paused_gc
+
+__all__ = ["READ_AHEAD", "BatchConsumer", "ConsumeOptions", "ConsumeProgress", "partition_records"]
 
 # A short session makes a group join take about 3 s instead of about 23 s. Tansu
 # sometimes holds a fetch for the whole fetch.wait.max.ms though records are there
@@ -43,14 +52,29 @@ FAST_GROUP = {
     "fetch.queue.backoff.ms": 10,
 }
 
-Partition = tuple[str, int]
+# librdkafka's own log lines (a refused connection is logged again every
+# second) go to this logger, which has no handler of its own: the CLI shows
+# one line when it gives up instead. Configure logging to see them.
+LIBRDKAFKA_LOG = logging.getLogger("parking.kafka.librdkafka")
+LIBRDKAFKA_LOG.addHandler(logging.NullHandler())
+LIBRDKAFKA_LOG.propagate = False
 
-# How far, in batches, the reader may run ahead of the handlers. While one
-# partition's batch is handled its next ones wait here, and reading goes on to
-# reach the other partitions: a broker may send one partition's whole backlog
-# before the next's (Tansu does). Eight batches drained a 200,000-record backlog
-# in 1.1 s where two took 1.7 s.
-READ_AHEAD = 8
+# Errors librdkafka reports through the error callback while no broker answers.
+BROKER_DOWN = frozenset({KafkaErrorCode._ALL_BROKERS_DOWN, KafkaErrorCode._TRANSPORT, KafkaErrorCode._RESOLVE})
+
+# A commit refused because the group has moved on: the partitions are another
+# member's now (the classic protocol's codes, and KIP-848's member epochs).
+REBALANCE_ERRORS = frozenset({
+    KafkaErrorCode.REBALANCE_IN_PROGRESS,
+    KafkaErrorCode.ILLEGAL_GENERATION,
+    KafkaErrorCode.UNKNOWN_MEMBER_ID,
+    KafkaErrorCode._ASSIGNMENT_LOST,
+    KafkaErrorCode.STALE_MEMBER_EPOCH,
+    KafkaErrorCode.FENCED_MEMBER_EPOCH,
+})
+
+# Seconds to wait for a first broker before giving up, unless told otherwise.
+CONNECT_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -67,6 +91,7 @@ class ConsumeOptions:
     progress_every: float = 1.0
     config: dict[str, Any] = field(default_factory=dict)
     workers: int = field(default_factory=default_workers)
+    connect_timeout: float | None = CONNECT_TIMEOUT
 
 
 @dataclass
@@ -88,20 +113,12 @@ class ConsumeProgress:
         return self.records / elapsed if elapsed > 0 else 0.0
 
 
-@dataclass
-class _Buffer:
-    """One partition's records waiting for a handler, and when its batching window closes.
-
-    Records wait as columns of bytes and ints, not as Kafka messages: those are
-    objects the cycle collector would scan again and again while they wait.
-    """
-
-    records: PartitionRecords
-    due: float
-
-
 class BatchConsumer:
-    """One member of a consumer group feeding the ingest path.
+    """One member of a consumer group feeding the ingest path: the Kafka shell around a :class:`BatchingPolicy`.
+
+    It polls, buffers what comes in the policy, hands the policy's ready
+    batches to handlers, commits what they stored, follows rebalances and
+    reports lag; the policy decides what is a batch and when.
 
     ``handler`` is the function Lambda would invoke: :func:`ingest_batch`
     unless another is given (a benchmark's empty one, say).
@@ -109,6 +126,11 @@ class BatchConsumer:
     With more than one worker its handlers run in processes started with
     ``spawn``: a script that calls :meth:`run` must do so under
     ``if __name__ == "__main__":``, as for any multiprocessing pool.
+
+    :meth:`run` raises :class:`parking.errors.KafkaError` when no broker has
+    answered for ``connect_timeout`` seconds since the start, on a fatal
+    consumer error, or when a commit fails for another reason than a rebalance;
+    and whatever a handler raised (a batch it failed is not committed).
     """
 
     def __init__(
@@ -125,20 +147,23 @@ class BatchConsumer:
         self.on_progress = on_progress
         self.handler = handler
         self.progress = ConsumeProgress()
-        self._buffers: dict[Partition, _Buffer] = {}
-        self._taken = 0  # records handed to handlers
-        self._in_flight: dict[Partition, tuple[Future[BatchResult], int]] = {}  # and the offset after it
+        self.policy = BatchingPolicy(options.batch_size, options.batching_window, max_records=options.max_records)
+        self._in_flight: dict[Partition, tuple[Future[BatchResult], int]] = {}  # and the offset after the batch
         self._stored: dict[Partition, int] = {}
         self._failure: Exception | None = None
         self._stopping = False
         self._last_activity = time.monotonic()
         self._invoker: Invoker | None = None
+        self._reached_broker = False
+        self._broker_error: KafkaErrorCode | None = None
         self._consumer = Consumer(
             {
                 "bootstrap.servers": options.bootstrap_servers,
                 "group.id": options.group,
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
+                "logger": LIBRDKAFKA_LOG,
+                "error_cb": self._on_error,
                 **FAST_GROUP,
                 **options.config,
             }
@@ -155,9 +180,9 @@ class BatchConsumer:
                                  on_lost=self._revoked)
         try:
             self._poll()
-            while self._buffers:  # what was read before the stop is handled, not dropped
+            while self.policy.pending:  # what was read before the stop is handled, not dropped
                 self._dispatch(flush=True)
-                if self._buffers:
+                if self.policy.pending:
                     self._await_handler()
         except BaseException:
             self._wind_down(cancel=True)
@@ -168,11 +193,11 @@ class BatchConsumer:
         return self.progress
 
     def _poll(self) -> None:
-        self._last_activity = last_report = time.monotonic()
-        while not self._stopping and not self._reached_max():
+        started = self._last_activity = last_report = time.monotonic()
+        while not self._stopping and not self.policy.reached_max():
             self._settle(wait=False)
             self._dispatch(flush=False)
-            if self._buffered() >= READ_AHEAD * self.options.batch_size:  # a handler must finish first
+            if self.policy.full():  # a handler must finish first
                 if self._in_flight:
                     self._await_handler()
                 else:
@@ -181,6 +206,7 @@ class BatchConsumer:
             if not self._read() and self._idle_since(time.monotonic()):
                 break
             now = time.monotonic()
+            self._check_reached(now - started)
             if now - last_report >= self.options.progress_every:
                 self._report()
                 last_report = now
@@ -193,12 +219,37 @@ class BatchConsumer:
         they are alive would scan thousands of them for nothing.
         """
         with paused_gc():
-            messages = self._consumer.consume(num_messages=self._room(), timeout=self._timeout())
+            messages = self._consumer.consume(num_messages=self.policy.room(),
+                                              timeout=self.policy.wait(time.monotonic()))
             count = len(messages)
             if messages:
                 self._take(messages, time.monotonic())
             del messages  # before collection resumes
         return count
+
+    def _on_error(self, error: KafkaErrorCode) -> None:
+        """librdkafka's error callback: remember the last broker error, for the message if none is reached."""
+        if error.fatal():
+            self._failure = self._failure or KafkaError(f"Kafka consumer failed: {error.str()}")
+        elif error.code() in BROKER_DOWN:
+            self._broker_error = error
+
+    def _check_reached(self, elapsed: float) -> None:
+        """Give up when no broker has answered since the start for ``connect_timeout`` seconds.
+
+        A partition assigned or a record read proves a broker was reached; past
+        the timeout, cluster metadata asked for directly settles it. Once one
+        was reached, a broker that goes away later is retried without end.
+        """
+        if self._reached_broker or self.options.connect_timeout is None or elapsed < self.options.connect_timeout:
+            return
+        try:
+            self._consumer.list_topics(timeout=1.0)
+        except KafkaException as exc:
+            reason = self._broker_error.str() if self._broker_error is not None else str(exc.args[0].str())
+            raise KafkaError(f"no Kafka broker reachable at {self.options.bootstrap_servers} "
+                             f"in {self.options.connect_timeout:g} s: {reason}") from None
+        self._reached_broker = True
 
     def _wind_down(self, cancel: bool) -> None:
         """Let running handlers finish, commit what they stored, and leave the group."""
@@ -218,68 +269,28 @@ class BatchConsumer:
         waited = now - self._last_activity
         return self.options.until_idle is not None and bool(self.progress.assigned) and waited >= self.options.until_idle
 
-    def _buffered(self) -> int:
-        return sum(len(buffer.records) for buffer in self._buffers.values())
-
-    def _reached_max(self) -> bool:
-        limit = self.options.max_records
-        return limit is not None and self._taken + self._buffered() >= limit
-
-    def _room(self) -> int:
-        room = self.options.batch_size
-        if self.options.max_records is not None:
-            room = min(room, self.options.max_records - self._taken - self._buffered())
-        return room
-
-    def _timeout(self) -> float:
-        """Until the first window closes on a partition free to take it; briefly, if all are busy."""
-        due = [buffer.due for key, buffer in self._buffers.items() if key not in self._in_flight]
-        if due:
-            return max(0.0, min(due) - time.monotonic())
-        return 0.01 if self._buffers else 0.1
-
     def _take(self, messages: list[Message], now: float) -> None:
         """Buffer records by partition; a fatal error stops the consumer."""
-        for partition, run in groupby(messages, key=Message.partition):  # consume() yields partition runs
+        for _, run in groupby(messages, key=Message.partition):  # consume() yields partition runs
             run = list(run)
             kept = [message for message in run if message.error() is None]
             if len(kept) < len(run):
                 for message in run:
                     error = message.error()
                     if error is not None and error.fatal():
-                        raise KafkaError(f"Kafka consumer failed: {error}")
-            if not kept:
-                continue
-            records = partition_records(kept)
-            key = (records.topic, partition)
-            buffer = self._buffers.get(key)
-            if buffer is None:
-                self._buffers[key] = _Buffer(records, now + self.options.batching_window)
-            else:
-                buffer.records.extend(records)
+                        raise KafkaError(f"Kafka consumer failed: {error.str()}")
+            if kept:
+                self.policy.add(partition_records(kept), now)
+                self._reached_broker = True
         self._last_activity = now
 
     def _dispatch(self, flush: bool) -> None:
-        """Hand each full or due batch (with ``flush``, every batch) to a handler.
-
-        A partition's batch waits until its previous batch is stored: one batch
-        per partition at a time keeps each partition in order, as Lambda does.
-        """
+        """Hand each batch the policy has ready (with ``flush``, every batch) to a handler."""
         assert self._invoker is not None, "dispatch runs inside run()"
         if self._failure is not None:
             raise self._failure
-        now = time.monotonic()
-        size = self.options.batch_size
-        for key, buffer in list(self._buffers.items()):
-            if key in self._in_flight or (not flush and len(buffer.records) < size and now < buffer.due):
-                continue
-            batch, rest = buffer.records.split(size)
-            self._in_flight[key] = (self._invoker.submit(batch), batch.offsets[-1] + 1)
-            self._taken += len(batch)
-            if rest:
-                self._buffers[key] = _Buffer(rest, now + self.options.batching_window)
-            else:
-                del self._buffers[key]
+        for batch in self.policy.ready(time.monotonic(), flush=flush):
+            self._in_flight[batch.partition] = (self._invoker.submit(batch.records), batch.next_offset)
 
     def _await_handler(self) -> None:
         """Block until some handler finishes, and settle it."""
@@ -298,6 +309,7 @@ class BatchConsumer:
     def _settle_one(self, key: Partition) -> bool:
         """Wait for a partition's handler; once it has stored the batch, its offsets may be committed."""
         future, next_offset = self._in_flight.pop(key)
+        self.policy.settled(key)
         try:
             result = future.result()
         except CancelledError:
@@ -324,29 +336,28 @@ class BatchConsumer:
         except KafkaException as exc:
             # Partitions already lost in a rebalance cannot be committed; their next
             # owner re-reads those records, and its objects overwrite ours.
-            if not self._is_rebalance_error(exc):
+            if not is_rebalance_error(exc):
                 raise KafkaError(f"could not commit offsets: {exc}") from exc
 
-    @staticmethod
-    def _is_rebalance_error(exc: KafkaException) -> bool:
-        return "REBALANCE" in str(exc).upper() or "UNKNOWN_MEMBER" in str(exc).upper()
-
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._reached_broker = True
         self.progress.assigned.update(p.partition for p in partitions)
         self._last_activity = time.monotonic()
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Commit what was stored; hand over buffered, unstored records uncommitted."""
         lost = {(p.topic, p.partition) for p in partitions}
-        for key in lost & self._in_flight.keys():
+        for key in self.policy.revoke(lost):
             self._settle_one(key)
         self._commit(wait=True, only=lost)
         for key in lost:
             self._stored.pop(key, None)
-            self._buffers.pop(key, None)
         self.progress.assigned.difference_update(p.partition for p in partitions)
 
     def _report(self) -> None:
+        """Tell ``on_progress``; nothing before a broker has answered, as there is nothing to tell."""
+        if not self._reached_broker:
+            return
         self.progress.lag = self._lag()
         if self.on_progress is not None:
             self.on_progress(self.progress)
@@ -365,6 +376,12 @@ class BatchConsumer:
             return lag
         except KafkaException:
             return None
+
+
+def is_rebalance_error(exc: KafkaException) -> bool:
+    """Whether a commit failed because the group moved on: the partitions are another member's now."""
+    error = exc.args[0] if exc.args else None
+    return isinstance(error, KafkaErrorCode) and error.code() in REBALANCE_ERRORS
 
 
 def partition_records(messages: list[Message]) -> PartitionRecords:
