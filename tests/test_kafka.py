@@ -167,12 +167,13 @@ def test_each_spot_keeps_its_order_within_a_partition(broker: str, topic: str, t
     options = ConsumeOptions(broker, topic, batch_size=300, batching_window=0.2, until_idle=2.0, workers=2)
     BatchConsumer(options, LocalSink(tmp_path), handler=keep_event).run()
 
-    handed = sorted((record["partition"], record["offset"], base64.b64decode(record["value"]).decode())
-                    for path in (tmp_path / "events").iterdir()
-                    for run in json.loads(path.read_bytes())["records"].values() for record in run)
+    events = [json.loads(path.read_bytes()) for path in (tmp_path / "events").iterdir()]
+    runs = sorted((run for event in events for run in event["records"].values()),  # batches by partition, offset
+                  key=lambda run: (run[0]["partition"], min(record["offset"] for record in run)))
+    handed = [(record["partition"], base64.b64decode(record["value"]).decode()) for run in runs for record in run]
     partitions_of_spot: dict[bytes, set[int]] = {}
     seen_of_spot: dict[bytes, list[str]] = {}
-    for partition, _, value in handed:  # in offset order within each partition
+    for partition, value in handed:  # each batch's records in the order the handler was given them
         key = spot_key(value)
         if key is not None:
             partitions_of_spot.setdefault(key, set()).add(partition)

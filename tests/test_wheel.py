@@ -1,0 +1,216 @@
+"""The wheel, installed as a user would, runs every command from a directory with no source tree.
+
+The wheel is built from a copy of the repository's packaged files and
+installed without its dependencies into a fresh virtual environment; that
+environment finds the dependencies in the project's own venv through a
+``.pth`` line (not its site-packages' own ``.pth`` files, so the editable
+install of the repository stays out of sight). Every command is found by
+walking the click command tree, so a command added later is run too; a
+required option the table below has no value for fails the test, naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+
+from parking.analytics.registry import QUERIES
+from parking.cli.main import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGED = ("pyproject.toml", "README.md", "parking", "cli", "queries")  # what the wheel is built from
+DEPENDENCIES_PTH = "_project_dependencies.pth"
+START, LAST = "2026-10-01", "2026-10-02"
+
+# What each parameter is given, by its click name. Required ones must be here;
+# optional ones are given only when listed in OPTIONAL (to keep runs small and on the test's data).
+VALUES = {
+    "day": START,
+    "first": START,
+    "last": LAST,
+    "at": f"{LAST}T12:00:00Z",
+    "data_dir": "{lake}",
+    "out": "{out}",
+    "file": "{events}",
+    "bootstrap_servers": "{broker}",
+    "topic": "wheel-events",
+    "spots": "20",
+    "days": "2",
+    "start": START,
+    "until_idle": "2",
+    "workers": "1",
+    "connect_timeout": "20",
+}
+OPTIONAL = {"data_dir", "at", "out", "topic", "spots", "days", "start", "until_idle", "workers", "connect_timeout"}
+pytestmark = pytest.mark.xdist_group("wheel")  # one build and one install, on one worker
+
+
+def leaves(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+    """Every runnable command under ``group``, with the names that reach it."""
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            yield from leaves(command, (*path, name))
+        else:
+            yield (*path, name), command
+
+
+def invocations() -> Iterator[object]:
+    """One run per command, one per output format where it has a choice of them."""
+    for path, command in leaves(cli):
+        formats = [param for param in command.params if param.name == "output_format"]
+        choices = list(formats[0].type.choices) if formats else [None]
+        needs_kafka = any(param.name == "bootstrap_servers" and param.required for param in command.params)
+        for fmt in choices:
+            marks = [pytest.mark.kafka] if needs_kafka else []
+            yield pytest.param(path, fmt, marks=marks, id=" ".join(path) + (f" --format {fmt}" if fmt else ""))
+
+
+def arguments(path: tuple[str, ...], command: click.Command, fmt: str | None, places: dict[str, str]) -> list[str]:
+    args = list(path)
+    for param in command.params:
+        if param.name == "output_format" and fmt is not None:
+            args += ["--format", fmt]
+            continue
+        if not (param.required or param.name in OPTIONAL):
+            continue
+        if param.name not in VALUES:
+            pytest.fail(f"add a value for {param.name!r} of `{' '.join(path)}` to VALUES in {__file__}")
+        value = VALUES[param.name].format(**places)
+        args += [value] if isinstance(param, click.Argument) else [param.opts[0], value]
+    return args
+
+
+def command_at(path: tuple[str, ...]) -> click.Command:
+    command: click.Command = cli
+    for name in path:
+        assert isinstance(command, click.Group)
+        command = command.commands[name]
+    return command
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with the wheel installed and nothing else of the project."""
+    work = tmp_path_factory.mktemp("wheel")
+    source = work / "source"
+    source.mkdir()
+    for name in PACKAGED:
+        origin = ROOT / name
+        if origin.is_dir():
+            shutil.copytree(origin, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(origin, source / name)
+    wheels = work / "dist"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--disable-pip-version-check", "--wheel-dir", str(wheels), str(source)], check=True)
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    [wheel] = wheels.glob("*.whl")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--quiet",
+                    "--no-deps", "--no-index", "--disable-pip-version-check", str(wheel)], check=True)
+    (site_packages(venv) / DEPENDENCIES_PTH).write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return venv
+
+
+def site_packages(venv: Path) -> Path:
+    [path] = (venv / "lib").glob("python3*/site-packages")
+    return path
+
+
+@pytest.fixture(scope="module")
+def elsewhere(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A working directory with no source tree in it."""
+    return tmp_path_factory.mktemp("elsewhere")
+
+
+def run(venv: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {name: value for name, value in os.environ.items()
+           if name != "PYTHONPATH" and not name.startswith("PARKING_")}
+    return subprocess.run([str(venv / "bin" / "parking-cli"), *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def lake(venv: Path, elsewhere: Path) -> dict[str, str]:
+    """Simulated events, and a data directory they were ingested into, by the installed CLI."""
+    events, lake = elsewhere / "events.jsonl", elsewhere / "lake"
+    simulated = run(venv, elsewhere, "simulate", "--spots", "20", "--days", "2", "--start", START, "--out", str(events))
+    assert simulated.returncode == 0, simulated.stderr
+    ingested = run(venv, elsewhere, "ingest", str(events), "--data-dir", str(lake))
+    assert ingested.returncode == 0, ingested.stderr
+    return {"events": str(events), "lake": str(lake)}
+
+
+@pytest.fixture(scope="module")
+def kafka(lake: dict[str, str]) -> Iterator[str]:
+    """A Tansu broker whose topic holds the simulated events."""
+    from parking.kafka.producer import produce
+    from scripts.tansu_broker import create_topic, spawn, stop
+
+    process, bootstrap = spawn()
+    try:
+        create_topic(bootstrap, VALUES["topic"])
+        produce(Path(lake["events"]).read_text().splitlines(), bootstrap, VALUES["topic"])
+        yield bootstrap
+    finally:
+        stop(process)
+
+
+def test_site_packages_gets_the_parking_package_and_its_metadata_only(venv: Path) -> None:
+    names = set(os.listdir(site_packages(venv))) - {DEPENDENCIES_PTH}
+    assert {name for name in names if not name.endswith(".dist-info")} == {"parking"}
+    assert [name for name in names if name.endswith(".dist-info")] == [
+        name for name in names if name.startswith("parking_platform-") and name.endswith(".dist-info")
+    ] != []
+
+
+def test_the_wheel_holds_every_module_the_sql_and_py_typed(venv: Path) -> None:
+    package = site_packages(venv) / "parking"
+    installed = {str(path.relative_to(package)) for path in package.rglob("*") if path.is_file()
+                 and "__pycache__" not in path.parts}
+    wanted = {str(path.relative_to(ROOT / "parking")) for path in (ROOT / "parking").rglob("*.py")}
+    wanted |= {f"cli/{path.name}" for path in (ROOT / "cli").glob("*.py")}
+    wanted |= {f"sql/{path.name}" for path in (ROOT / "queries").glob("*.sql")} | {"sql/__init__.py", "py.typed"}
+    assert wanted <= installed, f"missing from the wheel: {sorted(wanted - installed)}"
+
+
+def test_python_dash_m_parking_runs_the_installed_cli(venv: Path, elsewhere: Path) -> None:
+    result = subprocess.run([str(venv / "bin" / "python"), "-c",
+                             "import parking, parking.sql, runpy, sys; print(parking.__file__)"],
+                            cwd=elsewhere, capture_output=True, text=True, check=True)
+    assert Path(result.stdout.strip()).is_relative_to(site_packages(venv)), "imported from the wheel, not the source"
+    helped = subprocess.run([str(venv / "bin" / "python"), "-m", "parking", "--help"], cwd=elsewhere,
+                            capture_output=True, text=True)
+    assert helped.returncode == 0 and helped.stdout.startswith("Usage: parking-cli ")
+
+
+def test_every_named_query_is_a_command() -> None:
+    assert set(QUERIES) <= {path[-1] for path, _ in leaves(cli)}
+
+
+@pytest.mark.parametrize(("path", "fmt"), list(invocations()))
+def test_the_installed_cli_runs(venv: Path, elsewhere: Path, lake: dict[str, str], request: pytest.FixtureRequest,
+                                tmp_path: Path, path: tuple[str, ...], fmt: str | None) -> None:
+    command = command_at(path)
+    broker = request.getfixturevalue("kafka") if any(p.name == "bootstrap_servers" and p.required
+                                                     for p in command.params) else ""
+    out = tmp_path / ("out.png" if path[0] == "plot" else "out")
+    result = run(venv, elsewhere, *arguments(path, command, fmt, {**lake, "out": str(out), "broker": broker}))
+
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout.strip() or (out.exists() and out.stat().st_size > 0), "it produced nothing"
+    if path[-1] in QUERIES and fmt == "json":
+        rows = json.loads(result.stdout)
+        assert rows and list(rows[0]) == list(QUERIES[path[-1]].columns), "the registry's columns, in order"
+    if path[0] == "plot":
+        assert out.read_bytes().startswith(b"\x89PNG")
