@@ -13,7 +13,7 @@ PARKING_MAX_VALUE_BYTES    ``65536``                    ingester: larger values 
 PARKING_DATA_DIR           ``./data``                   local sink and local (DuckDB) engine
 PARKING_ENGINE             ``local``                    ``parking-cli``: ``local`` or ``athena``
 PARKING_DATABASE           ``parking_analytics``        Athena engine
-PARKING_TABLE              ``parking_events``           both engines (the local view's name too)
+PARKING_TABLE              ``parking_events``           Athena engine (the local view is always ``parking_events``)
 PARKING_WORKGROUP          ``parking-analytics``        Athena engine
 PARKING_OUTPUT_LOCATION    (none: the workgroup's)      Athena engine
 AWS_REGION                 (boto3's default chain)      Athena engine, S3 sink

@@ -1,9 +1,10 @@
-"""Where events land: prefixes, hour partitions and object names.
+"""Where events land: prefixes, hour partitions and object names (docs/METRICS.md section 2).
 
 This module is the one definition of the storage layout. The ingester writes
 with it, the local query engine reads with it, and the Glue table's
 ``storage.location.template`` in ``serverless.yml`` is checked against
-:func:`location_template` by a test.
+:func:`location_template` by a test. Object names are a choice the spec
+leaves open: docs/CHOICES.md, "Where events land".
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Each function turns dates, zones and options into a UTC window, binds the
 parameters of one ``queries/<name>.sql`` and runs it on an engine (the
 settings' engine by default). ``now`` is captured once per call, so every
-figure of one answer agrees on it. METRICS.md defines every column.
+figure of one answer agrees on it. docs/METRICS.md defines every column.
 """
 
 from __future__ import annotations
@@ -252,7 +252,7 @@ def _now(now: datetime | None) -> datetime:
 
 
 def _at(at: datetime | str | None, now: datetime | None) -> datetime:
-    """The instant asked about, never after now (METRICS.md: a window ends at now)."""
+    """The instant asked about, never after now (docs/METRICS.md: a window ends at now)."""
     current = _now(now)
     if at is None:
         return current

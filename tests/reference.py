@@ -1,4 +1,4 @@
-"""An independent, deliberately naive reading of METRICS.md sections 3-6.
+"""An independent, deliberately naive reading of docs/METRICS.md sections 3-6.
 
 It shares no code with the SQL. The state of a spot is evaluated from its
 definition ("the status of its latest event in [t - lookback, t]") at the

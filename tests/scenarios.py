@@ -1,4 +1,4 @@
-"""Generated event histories that stress METRICS.md's edge cases, one per seed.
+"""Generated event histories that stress docs/METRICS.md's edge cases, one per seed.
 
 Each scenario mixes ordinary spots with the awkward ones: duplicates,
 same-status repeats, conflicting instants, silences longer than the

@@ -1,4 +1,4 @@
-"""The event contract of METRICS.md section 1, one record at a time."""
+"""The event contract of docs/METRICS.md section 1, one record at a time."""
 
 from __future__ import annotations
 

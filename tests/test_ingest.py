@@ -1,4 +1,4 @@
-"""Batches in, objects out: METRICS.md section 2."""
+"""Batches in, objects out: docs/METRICS.md section 2."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Query windows: dates and zones to UTC instants, and the partitions to read.
 
-METRICS.md section 4: windows are half-open ``[start, end)``; a date is a
+docs/METRICS.md section 4: windows are half-open ``[start, end)``; a date is a
 calendar day in the query's zone; a window reaching past ``now`` ends at
 now; a query reads its window plus the lookback before it, and no others.
 """

@@ -1,4 +1,4 @@
-"""One MSK batch in, hour-partitioned objects out (METRICS.md section 2).
+"""One MSK batch in, hour-partitioned objects out (docs/METRICS.md section 2).
 
 Every record ends in exactly one place: a data object of its event hour, or
 a quarantine object with the reason. Objects are named from topic, Kafka

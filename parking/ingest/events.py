@@ -1,10 +1,10 @@
-"""Decoding and validation of one event, per METRICS.md section 1.
+"""Decoding and validation of one event, per docs/METRICS.md section 1.
 
 This is the per-record hot path of the Lambda, so it is plain functions over
 built-in types: the common, already-canonical record costs a handful of C
 calls beyond ``orjson.loads``. Anything unusual takes a slower, stricter path.
 
-Choices where METRICS.md leaves room (also in README, "Event contract"):
+Choices where docs/METRICS.md leaves room (docs/CHOICES.md, "Events"):
 
 * The timestamp grammar is exactly ``YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|+HH:MM|-HH:MM)``
   with an upper-case ``T`` and ``Z``; anything else does not parse.

@@ -3,7 +3,8 @@
 Lines are wrapped into MSK-shaped batches (offsets are line numbers) and
 handed to :func:`parking.ingest.ingest_batch` with a local or S3 sink, so a
 backfill validates, partitions and quarantines exactly as production does.
-Memory stays bounded by one batch whatever the file's size.
+Memory stays bounded by one batch whatever the file's size. Offsets and
+the Kafka timestamp of a file's lines: docs/CHOICES.md, "Where events land".
 """
 
 from __future__ import annotations
