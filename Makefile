@@ -9,7 +9,7 @@ TOOLS := .venv-tools
 SLS := node_modules/.bin/sls
 PYTEST_ARGS ?=
 
-.PHONY: install tools node demo demo-kafka test bench package lambda-package deploy-local clean
+.PHONY: install tools node demo demo-kafka lint test bench package lambda-package deploy-local clean
 
 $(BIN)/.installed: pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,13 +49,19 @@ demo: install
 demo-kafka: install
 	$(BIN)/python scripts/demo_kafka.py
 
-test: install tools node lambda-package
+# ruff, pinned in requirements-tools.txt, with the rules in pyproject.toml.
+lint: tools
+	$(TOOLS)/bin/ruff check .
+
+# tests/test_wheel.py builds the wheel and runs it from a fresh venv, offline.
+test: lint install tools node lambda-package
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/queries.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/freshness.py
 
 deploy-local: install lambda-package node
 	$(BIN)/python scripts/deploy_local.py
