@@ -340,3 +340,35 @@ def test_simulate_produces_keyed_events(broker: str, topic: str, tmp_path: Path)
     assert progress.records == count > 0
     spots = Counter(json.loads(line)["spot_id"] for line in stored_lines(tmp_path))
     assert len(spots) == 20
+
+
+def test_a_broker_lost_after_it_answered_is_waited_for_not_given_up_on(tmp_path: Path) -> None:
+    process, bootstrap = spawn()  # a broker of its own, to stop
+    create_topic(bootstrap, "lost")
+    produce(simulated(100, seed=11), bootstrap, "lost")
+    handled = threading.Event()
+    member = BatchConsumer(
+        ConsumeOptions(bootstrap, "lost", batching_window=0.1, connect_timeout=0.5, workers=1, progress_every=0.1),
+        LocalSink(tmp_path), on_progress=lambda progress: progress.records >= 100 and handled.set(),
+    )
+    raised: list[BaseException] = []
+    thread = threading.Thread(target=lambda: raised.extend(_raised_by(member.run)))
+    thread.start()
+    try:
+        assert handled.wait(60), "the broker answered and the records were handled"
+    finally:
+        stop(process)
+    thread.join(timeout=3.0)  # six connect timeouts without a broker
+    still_running = thread.is_alive()
+    member.stop()
+    thread.join(timeout=120)
+    assert still_running, f"the consumer gave up on a broker it had reached: {raised}"
+    assert not [error for error in raised if "no Kafka broker reachable" in str(error)]
+
+
+def _raised_by(run) -> list[BaseException]:
+    try:
+        run()
+    except BaseException as exc:  # noqa: BLE001 - handed to the test to inspect
+        return [exc]
+    return []

@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, wait
+from contextlib import suppress
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
@@ -185,7 +186,8 @@ class BatchConsumer:
                 if self.policy.pending:
                     self._await_handler()
         except BaseException:
-            self._wind_down(cancel=True)
+            with suppress(KafkaError):  # a commit that fails too must not hide why we stopped
+                self._wind_down(cancel=True)
             raise
         self._wind_down(cancel=False)
         if self._failure is not None:
