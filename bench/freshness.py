@@ -81,7 +81,7 @@ class Samples:
 
     def check(self, frame: pd.DataFrame, answered: float) -> None:
         """Settle every pending sample whose spot's ``last_event`` has reached it."""
-        last = dict(zip(frame["spot_id"], frame["last_event"]))
+        last = dict(zip(frame["spot_id"], frame["last_event"], strict=True))
         with self.lock:
             for spot in list(self.pending):
                 if spot not in last:

@@ -43,12 +43,12 @@ from confluent_kafka import Consumer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from parking.config import Settings  # noqa: E402
-from parking.kafka.consumer import FAST_GROUP, BatchConsumer, ConsumeOptions  # noqa: E402
 from parking.ingest.batch import BatchResult, ingest_batch  # noqa: E402
+from parking.ingest.sinks import LocalSink, Sink  # noqa: E402
+from parking.kafka.consumer import FAST_GROUP, BatchConsumer, ConsumeOptions  # noqa: E402
 from parking.kafka.invocations import Handler  # noqa: E402
 from parking.kafka.producer import produce  # noqa: E402
 from parking.simulate import lines, plan  # noqa: E402
-from parking.ingest.sinks import LocalSink, Sink  # noqa: E402
 from scripts.tansu_broker import create_topic, spawn, stop  # noqa: E402
 
 TOPIC = "parking-events"

@@ -18,12 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from parking import queries  # noqa: E402
-from parking.ingest.files import ingest_lines  # noqa: E402
 from parking.analytics.engines import DuckDBEngine  # noqa: E402
 from parking.analytics.registry import QUERIES  # noqa: E402
-from parking.simulate import lines, plan  # noqa: E402
-from parking.ingest.sinks import LocalSink  # noqa: E402
 from parking.analytics.windows import days_window, zone  # noqa: E402
+from parking.ingest.files import ingest_lines  # noqa: E402
+from parking.ingest.sinks import LocalSink  # noqa: E402
+from parking.simulate import lines, plan  # noqa: E402
 
 SPOTS, DAYS = 1000, 30
 START = date(2026, 10, 1)

@@ -383,7 +383,6 @@ def plot() -> None:
 def plot_patterns(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -> None:
     """Heatmap of occupancy by weekday and hour, --from to --to."""
     from parking import queries
-
     from parking.analytics.plots import patterns_heatmap, save
 
     check_range(first, last)
@@ -405,7 +404,6 @@ def plot_patterns(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -
 def plot_occupancy(ctx, day, tz, lookback_hours, out, engine, data_dir) -> None:
     """Bars of one day's hourly occupancy, 0-100 %."""
     from parking import queries
-
     from parking.analytics.plots import occupancy_bars, save
 
     frame = queries.occupancy(

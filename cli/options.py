@@ -8,9 +8,9 @@ from typing import Any, TypeVar
 
 import click
 
+from parking.analytics.windows import check_days, parse_date, parse_instant, zone
 from parking.config import ENGINES
 from parking.errors import InvalidArgument
-from parking.analytics.windows import check_days, parse_date, parse_instant, zone
 
 FORMATS = ("table", "csv", "json")
 F = TypeVar("F", bound=Callable[..., Any])

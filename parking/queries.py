@@ -15,9 +15,6 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from parking.analytics.registry import LOCAL_TIME, UTC_TIME, NamedQuery, named
-from parking.config import Settings
-from parking.errors import InvalidArgument
-
 from parking.analytics.windows import (
     Window,
     days_window,
@@ -28,6 +25,8 @@ from parking.analytics.windows import (
     to_ms,
     zone,
 )
+from parking.config import Settings
+from parking.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from parking.analytics.engines import Engine

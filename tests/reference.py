@@ -65,7 +65,7 @@ class Spot:
                     cuts.add(cut)
         occupied = observed = 0
         points = sorted(cuts)
-        for left, right in zip(points, points[1:]):
+        for left, right in zip(points, points[1:], strict=False):
             state = self.state((left + right) / 2, lookback)
             if state is not None:
                 observed += right - left

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 from click.testing import CliRunner
+from moto import mock_aws
 
 import parking.cli.main
 from parking.cli.main import cli as parking_cli

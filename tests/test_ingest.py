@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from parking.config import Settings
 from parking.errors import SinkWriteError
 from parking.ingest.batch import ingest_batch
-from parking.layout import location_template, object_name
 from parking.ingest.msk import PartitionRecords, msk_event, msk_record
 from parking.ingest.sinks import LocalSink, MemorySink
+from parking.layout import location_template, object_name
 from tests.conftest import NOW, batch, event, merge, read_lines
 
 DATA = "parking-data/"

@@ -23,17 +23,16 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
-
 from moto.server import ThreadedMotoServer
 
-from parking.kafka.consumer import BatchConsumer, ConsumeOptions
 from parking.config import Settings
 from parking.errors import InvalidEvent, SinkWriteError
-from parking.ingest.events import Validator, parse_value
 from parking.ingest.batch import BatchResult
+from parking.ingest.events import Validator, parse_value
+from parking.ingest.sinks import LocalSink, S3Sink, Sink, s3_client
+from parking.kafka.consumer import BatchConsumer, ConsumeOptions
 from parking.kafka.producer import produce, spot_key
 from parking.simulate import lines, plan
-from parking.ingest.sinks import LocalSink, S3Sink, Sink, s3_client
 from scripts.tansu_broker import create_topic, free_port, spawn, stop
 
 pytestmark = pytest.mark.kafka

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from parking.cli.main import cli
 from parking import queries
-from parking.ingest.files import ingest_lines
 from parking.analytics.engines import DuckDBEngine
 from parking.analytics.plots import occupancy_bars, patterns_heatmap, save
+from parking.cli.main import cli
+from parking.ingest.files import ingest_lines
 from parking.simulate import lines, plan
 
 NOW = datetime(2024, 4, 1, tzinfo=timezone.utc)

@@ -19,13 +19,13 @@ import sqlglot
 from click.testing import CliRunner
 from moto import mock_aws
 
-from parking.cli.main import cli
 from parking import queries
-from parking.config import Settings
 from parking.analytics.engines import AthenaEngine, bind
 from parking.analytics.registry import LOCAL_TIME, QUERIES, UTC_TIME
-from parking.errors import QueryCancelled, QueryError
 from parking.analytics.windows import days_window, zone
+from parking.cli.main import cli
+from parking.config import Settings
+from parking.errors import QueryCancelled, QueryError
 
 REGION = "eu-west-1"
 BUCKET = "parking-monitoring-data"

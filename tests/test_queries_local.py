@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from parking import queries
-from parking.ingest.files import ingest_lines
 from parking.analytics.engines import DuckDBEngine
+from parking.ingest.files import ingest_lines
 from parking.ingest.sinks import LocalSink
 from tests import reference
 from tests.scenarios import scenario
@@ -68,7 +68,7 @@ def test_patterns(lake) -> None:
         case.first, case.last, tz=case.zone, lookback_hours=case.lookback_hours, engine=engine, now=case.now
     )
     expected = reference.patterns(case.events, case.first, case.last, case.zone, case.lookback_ms, case.now_ms)
-    assert list(zip(frame["day_of_week"], frame["hour"])) == sorted(expected)
+    assert list(zip(frame["day_of_week"], frame["hour"], strict=True)) == sorted(expected)
     for row in frame.itertuples():
         assert close(row.occupancy_rate, expected[(row.day_of_week, row.hour)]), row
 
@@ -108,7 +108,7 @@ def test_dwell(lake) -> None:
         sessions, mean, median, p90, longest = expected[row.spot_id]
         assert row.sessions == sessions
         for actual, wanted in zip((row.mean_minutes, row.median_minutes, row.p90_minutes, row.max_minutes),
-                                  (mean, median, p90, longest)):
+                                  (mean, median, p90, longest), strict=True):
             assert close(actual, wanted), (row, expected[row.spot_id])
 
 

@@ -20,8 +20,8 @@ from urllib.parse import unquote
 import boto3
 import pytest
 
-from parking.layout import DATA_PREFIX, QUARANTINE_PREFIX, location_template
 from parking.analytics.registry import QUERIES
+from parking.layout import DATA_PREFIX, QUARANTINE_PREFIX, location_template
 from scripts.build_lambda import handler_modules
 from scripts.deploy_local import STACK, emulator_environment
 from scripts.moto_msk_server import spawn

@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 import pytest
 
 from parking import queries
-from parking.ingest.files import ingest_lines
 from parking.analytics.engines import DuckDBEngine
+from parking.ingest.files import ingest_lines
 from parking.ingest.sinks import LocalSink
 
 NOW = datetime(2025, 1, 1, tzinfo=timezone.utc)

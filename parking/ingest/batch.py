@@ -22,8 +22,8 @@ from isal import igzip
 from parking.config import Settings
 from parking.errors import InvalidEvent
 from parking.ingest.events import Validator, format_instant, parse_value
-from parking.layout import HourPartition, object_key, object_name
 from parking.ingest.sinks import Sink
+from parking.layout import HourPartition, object_key, object_name
 
 # ISA-L's gzip at its default level: several times zlib's speed at level 1,
 # with smaller output. Any gzip reader (Athena, DuckDB) reads it.

@@ -112,7 +112,7 @@ class PartitionRecords:
                 "headers": [{name: list(data or b"")} for name, data in headers] if headers else [],
             }
             for offset, stamp, kind, key, value, headers in zip(
-                self.offsets, self.timestamps, self.timestamp_types, self.keys, self.values, self.headers
+                self.offsets, self.timestamps, self.timestamp_types, self.keys, self.values, self.headers, strict=True
             )
         ]
         return _envelope({f"{topic}-{partition}": records}, source_arn, bootstrap_servers)

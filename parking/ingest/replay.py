@@ -19,9 +19,9 @@ from typing import Any
 
 import orjson
 
-from parking.ingest.files import IngestTotals
 from parking.config import Settings
 from parking.ingest.batch import ingest_batch
+from parking.ingest.files import IngestTotals
 from parking.ingest.msk import msk_event
 from parking.ingest.sinks import LocalSink, MemorySink
 

@@ -30,7 +30,7 @@ def produce(lines: Iterable[str], bootstrap_servers: str, topic: str) -> int:
 
     sent = 0
     try:
-        for sent, line in enumerate(lines, start=1):
+        for line in lines:
             while True:
                 try:
                     producer.produce(topic, value=line.encode(), key=spot_key(line), on_delivery=delivered)
@@ -38,6 +38,7 @@ def produce(lines: Iterable[str], bootstrap_servers: str, topic: str) -> int:
                 except BufferError:  # local queue full: let deliveries drain
                     producer.poll(0.5)
             producer.poll(0)
+            sent += 1
         remaining = producer.flush(30)
     except KafkaException as exc:
         raise KafkaError(f"could not produce to {topic}: {exc}") from exc
