@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -81,9 +82,19 @@ def _short(text: str, limit: int = 80) -> str:
     return repr(text if len(text) <= limit else f"{text[:limit - 3]}...")
 
 
+class HoursRange(click.FloatRange):
+    """A number of hours in a range; NaN, which passes every range check, is refused too."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        hours = super().convert(value, param, ctx)
+        if math.isnan(hours):
+            self.fail(f"{value!r} is not a number of hours.", param, ctx)
+        return hours
+
+
 DATE, INSTANT, ZONE = DateType(), InstantType(), ZoneType()
 MAX_HOURS = 24 * 366
-POSITIVE_HOURS = click.FloatRange(min=0, min_open=True, max=MAX_HOURS)
+POSITIVE_HOURS = HoursRange(min=0, min_open=True, max=MAX_HOURS)
 # Counts bound far below what the SQL's bigint arithmetic holds (2**63 - 1).
 MAX_CHANGES = 100_000  # one change every 0.9 s for a whole day
 KAFKA_PARTITIONS = click.IntRange(0, 2**31 - 1)  # Kafka's partition is an int32
