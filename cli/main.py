@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import click
 
 from parking.cli.options import (
+    DATA_DIR,
     DATE,
     DEFAULT_LOOKBACK_HOURS,
     KAFKA_PARTITIONS,
@@ -26,6 +27,7 @@ from parking.cli.options import (
     POSITIVE_HOURS,
     SEED,
     ZONE,
+    LocalFile,
     PictureFile,
     at_option,
     check_range,
@@ -314,8 +316,8 @@ def health(ctx, at, lookback_hours, silent_hours, flapping_changes, stuck_hours,
 
 
 @cli.command()
-@click.argument("file", type=click.File("rb"))
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+@click.argument("file", type=LocalFile("rb"))
+@click.option("--data-dir", type=DATA_DIR, default=None,
               help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
 @click.option("--bucket", default=None, help="Backfill this S3 bucket instead of the local directory.")
 @click.option("--topic", default="parking-events", show_default=True, help="Topic recorded in object names.")
@@ -343,7 +345,7 @@ def ingest(ctx, file: BinaryIO, data_dir, bucket, topic, partition, batch_size) 
 
 
 @cli.command()
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+@click.option("--data-dir", type=DATA_DIR, default=None,
               help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
 @click.pass_context
 def replay(ctx, data_dir) -> None:
@@ -386,7 +388,7 @@ def _totals_text(totals: IngestTotals, where: str, verb: str = "ingested into") 
 @click.option("--days", type=click.IntRange(min=1, max=366), default=7, show_default=True)
 @click.option("--start", type=DATE, default=None, help="First UTC day [default: --days before today].")
 @click.option("--seed", type=SEED, default=0, show_default=True)
-@click.option("--out", type=click.File("w", lazy=False), default="-", show_default=True,
+@click.option("--out", type=LocalFile("w", lazy=False), default="-", show_default=True,
               help="JSON-lines file, - for stdout.")
 @click.option("--kafka", "bootstrap_servers", metavar="HOST:PORT", default=None,
               help="Produce to this Kafka broker instead of writing lines.")
@@ -424,7 +426,7 @@ def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstra
               help="Most records per handler call, as the MSK trigger's batch size.")
 @click.option("--batching-window", type=click.FloatRange(0, 300), default=1.0, show_default=True,
               help="Seconds to wait for a batch to fill after its first record.")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+@click.option("--data-dir", type=DATA_DIR, default=None,
               help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
 @click.option("--bucket", default=None, help="Store in this S3 bucket instead.")
 @click.option("--max-records", type=click.IntRange(min=1), default=None, help="Stop after this many records.")
@@ -478,7 +480,7 @@ def nothing_to_draw(what: str) -> None:
 @lookback_option
 @picture_option
 @click.option("--engine", type=click.Choice(ENGINES), default=None)
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None)
+@click.option("--data-dir", type=DATA_DIR, default=None)
 @click.pass_context
 def plot_patterns(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -> None:
     """Heatmap of occupancy by weekday and hour, --from to --to."""
@@ -504,7 +506,7 @@ def plot_patterns(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -
 @lookback_option
 @picture_option
 @click.option("--engine", type=click.Choice(ENGINES), default=None)
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None)
+@click.option("--data-dir", type=DATA_DIR, default=None)
 @click.pass_context
 def plot_occupancy(ctx, day, tz, lookback_hours, out, engine, data_dir) -> None:
     """Bars of one day's hourly occupancy, 0-100 %."""
@@ -527,7 +529,7 @@ def plot_occupancy(ctx, day, tz, lookback_hours, out, engine, data_dir) -> None:
 @lookback_option
 @click.option("--out", type=PictureFile(("html",)), required=True, help="HTML file to write (its folder must exist).")
 @click.option("--engine", type=click.Choice(ENGINES), default=None)
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None)
+@click.option("--data-dir", type=DATA_DIR, default=None)
 @click.pass_context
 def report(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -> None:
     """One self-contained HTML page on --from to --to, to open or mail on.

@@ -67,6 +67,8 @@ class PictureFile(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         path = Path(value)
         suffix = path.suffix.lower().lstrip(".")
+        if "\x00" in str(value):
+            self.fail(f"{_short(value)} holds a NUL character", param, ctx)
         if suffix not in self.suffixes:
             wanted = ", ".join(f".{s}" for s in self.suffixes)
             self.fail(f"{_short(value)} does not end in {wanted}", param, ctx)
@@ -76,6 +78,26 @@ class PictureFile(click.ParamType):
         if path.is_dir():
             self.fail(f"{_short(value)} is a folder", param, ctx)
         return path
+
+
+class _NoNul:
+    """A file name with a NUL byte is refused as a usage error (the OS would raise ValueError)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            self.fail(f"{_short(value)} holds a NUL character", param, ctx)  # type: ignore[attr-defined]
+        return super().convert(value, param, ctx)  # type: ignore[misc]
+
+
+class LocalPath(_NoNul, click.Path):
+    """click.Path, refusing a NUL byte."""
+
+
+class LocalFile(_NoNul, click.File):
+    """click.File, refusing a NUL byte."""
+
+
+DATA_DIR = LocalPath(file_okay=False)
 
 
 def _short(text: str, limit: int = 80) -> str:
@@ -106,7 +128,7 @@ def output_options(command: F) -> F:
     options = (
         click.option("--engine", type=click.Choice(ENGINES), default=None,
                      help="Where to run the query [env PARKING_ENGINE; default local]."),
-        click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+        click.option("--data-dir", type=DATA_DIR, default=None,
                      help="Local data lake root [env PARKING_DATA_DIR; default ./data]."),
         click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
                      help="Output format [default table]."),
