@@ -185,3 +185,19 @@ def test_the_report_renders_in_a_real_browser(page: Path) -> None:
     assert len(widths) == 3 and all(width > 0 for width in widths), widths
     assert title == "Parking report, 2024-03-18 to 2024-03-24 (Europe/Paris)"
     assert (ARTIFACTS / "report.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_any_answer_plugs_in_as_a_table_section(lake: Path) -> None:
+    """What a zone section (availability, overstays) will be: one call on a query's frame."""
+    from parking import queries
+    from parking.analytics.report import frame_section
+
+    frame = queries.status("2024-03-25T12:00:00Z", engine=DuckDBEngine(lake), now=NOW).head(3)
+    frame = frame.assign(occupancy_rate=[0.5, None, 1.0], observed_seconds=[3600.0, 7200.0, 0.0])
+    section = frame_section("Spots", frame, tz="Europe/Paris")
+    [table] = section.tables
+    assert table.columns == ["spot id", "status", "since", "last event", "stale", "occupancy rate", "observed (h)"]
+    first = table.rows[0]
+    assert first[5:] == ["50.0 %", "1.00"] and table.rows[1][5] == "-"
+    assert first[2] == frame["since"].iloc[0].tz_convert("Europe/Paris").strftime("%Y-%m-%d %H:%M")
+    assert frame_section("Nothing", frame.iloc[0:0]) is None

@@ -8,9 +8,12 @@ docs/METRICS.md sections 4 and 6; times are shown in the report's zone.
 A report is a list of sections. Each section is one function of the
 :class:`ReportInputs` (the window, the engine and the answers already asked,
 so no query runs twice) that returns a :class:`Section`, or ``None`` when it
-has nothing to show. To add one (the zone sections: availability and
-occupancy by zone and level, turnover and dwell by zone, the overstay list),
-write such a function and add it to :data:`SECTIONS`.
+has nothing to show. :func:`frame_section` turns any query's answer into a
+table section, so a section over another query is one call, for example::
+
+    lambda inputs: frame_section("Overstays", queries.overstays(inputs.end, **inputs.options()), inputs.tz)
+
+added to :data:`SECTIONS`.
 """
 
 from __future__ import annotations
@@ -81,14 +84,15 @@ class ReportInputs:
     def window_text(self) -> str:
         return f"{self.first} to {self.last} ({self.tz})"
 
-    def _options(self) -> dict[str, Any]:
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments every ``parking.queries`` function takes: lookback, engine, now."""
         return {"lookback_hours": self.lookback_hours, "engine": self.engine, "now": self.now}
 
     @cached_property
     def hourly(self) -> pd.DataFrame:
         """``queries.occupancy`` of every day of the window, one after the other."""
         days = [self.first + timedelta(days=n) for n in range((self.last - self.first).days + 1)]
-        frames = [queries.occupancy(day, tz=self.tz, **self._options()) for day in days]
+        frames = [queries.occupancy(day, tz=self.tz, **self.options()) for day in days]
         return pd.concat(frames, ignore_index=True)
 
     @cached_property
@@ -98,19 +102,24 @@ class ReportInputs:
 
     @cached_property
     def patterns(self) -> pd.DataFrame:
-        return queries.patterns(self.first, self.last, tz=self.tz, **self._options())
+        return queries.patterns(self.first, self.last, tz=self.tz, **self.options())
 
     @cached_property
     def utilization(self) -> pd.DataFrame:
-        return queries.utilization(self.first, self.last, **self._options())
+        return queries.utilization(self.first, self.last, **self.options())
 
     @cached_property
     def turnover(self) -> pd.DataFrame:
-        return queries.turnover(self.first, self.last, tz=self.tz, **self._options())
+        return queries.turnover(self.first, self.last, tz=self.tz, **self.options())
 
     @cached_property
     def dwell(self) -> pd.DataFrame:
-        return queries.dwell(self.first, self.last, tz=self.tz, **self._options())
+        return queries.dwell(self.first, self.last, tz=self.tz, **self.options())
+
+    @property
+    def end(self) -> datetime:
+        """The instant the questions asked about one instant are asked at: :attr:`health_at`."""
+        return self.health_at
 
     @cached_property
     def health_at(self) -> datetime:
@@ -120,7 +129,7 @@ class ReportInputs:
 
     @cached_property
     def health(self) -> pd.DataFrame:
-        return queries.health(self.health_at, **self._options())
+        return queries.health(self.health_at, **self.options())
 
 
 @dataclass(frozen=True)
@@ -144,6 +153,37 @@ def _number(value: float, digits: int = 1) -> str:
 
 def _time(value: pd.Timestamp, tz: str) -> str:
     return "-" if pd.isna(value) else value.tz_convert(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def frame_section(title: str, frame: pd.DataFrame, tz: str = "UTC", note: str = "", limit: int = 50) -> Section | None:
+    """Any query's answer as a one-table section (``None`` when it has no rows), at most ``limit`` rows.
+
+    Rates (``*_rate``, ``utilization``) as percentages, ``*_seconds`` as hours,
+    other floats to two decimals, timestamps in ``tz``, nulls as ``-``.
+    """
+    if frame.empty:
+        return None
+    columns, cells = [], []
+    for column in frame.columns:
+        values = frame[column].head(limit)
+        if column.endswith("_rate") or column == "utilization":
+            columns.append(column.replace("_", " "))
+            cells.append([_percent(v) for v in values])
+        elif column.endswith("_seconds"):
+            columns.append(column.removesuffix("_seconds").replace("_", " ") + " (h)")
+            cells.append([_number(v / 3600, 2) for v in values])
+        elif isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+            columns.append(column.replace("_", " "))
+            cells.append([_time(v, tz) for v in values])
+        elif pd.api.types.is_float_dtype(frame[column]):
+            columns.append(column.replace("_", " "))
+            cells.append([_number(v, 2) for v in values])
+        else:
+            columns.append(column.replace("_", " "))
+            cells.append(["-" if pd.isna(v) else f"{v:,}" if isinstance(v, int) else str(v) for v in values])
+    rows = [list(row) for row in zip(*cells)]
+    shown = f"the first {limit} of {len(frame):,} rows" if len(frame) > limit else f"{len(frame):,} rows"
+    return Section(title, tables=(Table(shown, columns, rows),), note=note)
 
 
 def occupancy_section(inputs: ReportInputs) -> Section | None:
