@@ -75,7 +75,7 @@ class OneLineErrors(click.Group):
 
 
 def _fail(message: str, code: int) -> None:
-    """One line on stderr: the first line of the message, control characters shown escaped."""
+    """One line on stderr: the first non-blank line of the message."""
     first = next((line for line in str(message).splitlines() if line.strip()), "failed")
     click.echo(f"Error: {first.strip()}", err=True)
     sys.exit(code)

@@ -36,6 +36,8 @@ from parking.ingest.sinks import LocalSink
 NETWORK_OPTIONS = {"bucket", "bootstrap_servers"}  # S3 or a Kafka broker: never generated, but where parsed only
 PARSE_ONLY = {("consume",)}  # would wait for a Kafka broker
 EXAMPLES_PER_COMMAND = 20
+EXAMPLES_PER_SLOW_COMMAND = 8
+SLOW = {("report",), ("plot", "occupancy"), ("plot", "patterns")}  # a page or a picture per success
 
 
 def commands(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
@@ -202,11 +204,7 @@ def _parse_only(path: tuple[str, ...]) -> click.Group:
     return OneLineErrors(commands={original.name: command})
 
 
-@pytest.mark.parametrize("path", list(COMMANDS), ids=[" ".join(p) for p in COMMANDS])
-@settings(max_examples=EXAMPLES_PER_COMMAND, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-          derandomize=True)
-@given(data=st.data())
-def test_every_command_answers_in_one_line_whatever_its_arguments(places, path, data, monkeypatch) -> None:
+def check_one_run(places: dict[str, Path], path: tuple[str, ...], data: st.DataObject, monkeypatch) -> None:
     for variable in ("PARKING_ENGINE", "PARKING_DATA_DIR", "PARKING_BUCKET"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.chdir(places["work"])
@@ -219,3 +217,23 @@ def test_every_command_answers_in_one_line_whatever_its_arguments(places, path, 
     if result.exit_code != 0:
         lines = result.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith(("Error: ", "Nothing observed: ")), result.stderr
+
+
+QUICK = [path for path in COMMANDS if path not in SLOW]
+
+
+@pytest.mark.parametrize("path", QUICK, ids=[" ".join(p) for p in QUICK])
+@settings(max_examples=EXAMPLES_PER_COMMAND, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_every_command_answers_in_one_line_whatever_its_arguments(places, path, data, monkeypatch) -> None:
+    check_one_run(places, path, data, monkeypatch)
+
+
+@pytest.mark.parametrize("path", sorted(SLOW), ids=[" ".join(p) for p in sorted(SLOW)])
+@settings(max_examples=EXAMPLES_PER_SLOW_COMMAND, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_every_slow_command_answers_in_one_line_whatever_its_arguments(places, path, data, monkeypatch) -> None:
+    """The same property, fewer runs: these draw pictures or pages when they succeed."""
+    check_one_run(places, path, data, monkeypatch)
