@@ -57,7 +57,7 @@ def ingest_progress(total_bytes: int | None) -> Iterator[Callable[[BinaryIO], It
     if total_bytes is None:
 
         def count(file: BinaryIO) -> Iterator[bytes]:
-            with click.progressbar(file, label="ingesting (lines)", file=stderr) as bar:
+            with click.progressbar(file, label="ingesting (lines)", file=stderr, update_min_steps=1000) as bar:
                 yield from bar
 
         yield count

@@ -10,7 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parking import queries
-from parking.analytics.windows import FIRST_DAY, LAST_DAY, days_window, parse_date, parse_instant, zone, zone_names
+from parking.analytics.windows import (
+    FIRST_DAY,
+    LAST_DAY,
+    days_window,
+    parse_date,
+    parse_instant,
+    zone,
+    zone_names,
+)
 from parking.errors import InvalidArgument
 
 NOW = datetime(2024, 3, 20, 12, tzinfo=timezone.utc)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import shutil
 import tempfile
 from datetime import date, datetime, timezone
@@ -14,10 +13,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from parking.cli.main import cli
 
 from parking.analytics.engines import DuckDBEngine
 from parking.analytics.report import SECTIONS, ReportContent, build_report, render_html
-from parking.cli.main import cli
 from parking.ingest.files import ingest_lines
 from parking.ingest.sinks import LocalSink
 from parking.simulate import lines, plan
