@@ -9,7 +9,7 @@ TOOLS := .venv-tools
 SLS := node_modules/.bin/sls
 PYTEST_ARGS ?=
 
-.PHONY: install tools node demo demo-kafka lint test bench package lambda-package deploy-local clean
+.PHONY: install tools node chromium demo demo-kafka lint test bench package lambda-package deploy-local clean
 
 $(BIN)/.installed: pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ node_modules/.installed: package.json package-lock.json
 
 node: node_modules/.installed
 
+# Debian's Chromium, for the browser test of `parking-cli report` (tests/test_report.py).
+/usr/bin/chromium:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+chromium: /usr/bin/chromium
+
 # The Lambda package: handler.py, the parking modules it imports, and
 # requirements.txt built for python3.12 on x86_64 Linux.
 build/ingest.zip: requirements.txt handler.py $(shell find parking -name "*.py") scripts/build_lambda.py | install
@@ -54,7 +61,7 @@ lint: tools
 	$(TOOLS)/bin/ruff check .
 
 # tests/test_wheel.py builds the wheel and runs it from a fresh venv, offline.
-test: lint install tools node lambda-package
+test: lint install tools node lambda-package chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install

@@ -1,8 +1,10 @@
 """parking-cli: a thin click layer over :mod:`parking`.
 
 Each command parses its arguments, calls one library function and renders
-the DataFrame it returns. Bad arguments stop here with one line and exit
-code 2, before any query runs; runtime failures exit 1.
+the DataFrame it returns. Exit codes: 0 done; 1 a failure outside the
+user's control (one line); 2 a bad argument or setting (one line, before
+any query runs); 3 nothing observed, so no picture or report was written.
+Never a traceback.
 """
 
 from __future__ import annotations
@@ -16,8 +18,17 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import click
 
 from parking.cli.options import (
+    DATA_DIR,
     DATE,
+    DEFAULT_LOOKBACK_HOURS,
+    KAFKA_PARTITIONS,
+    MAX_CHANGES,
+    PICTURE_FORMATS,
     POSITIVE_HOURS,
+    SEED,
+    ZONE,
+    LocalFile,
+    PictureFile,
     at_option,
     check_range,
     lookback_option,
@@ -25,7 +36,7 @@ from parking.cli.options import (
     range_options,
     zone_option,
 )
-from parking.cli.progress import AthenaProgress, ConsumeReporter, ingest_progress, stop_on_signals
+from parking.cli.progress import AthenaProgress, ConsumeReporter, ingest_progress, simulate_progress, stop_on_signals
 from parking.config import ENGINES, Settings
 from parking.errors import ConfigurationError, InvalidArgument, ParkingError
 
@@ -37,8 +48,11 @@ if TYPE_CHECKING:  # the query side's libraries load only when a command needs t
     from parking.ingest.sinks import Sink
 
 
+NOTHING_OBSERVED = 3  # exit code of `plot` and `report` when there is nothing to draw
+
+
 class OneLineErrors(click.Group):
-    """Usage errors as one line and exit 2; library failures as one line and exit 1."""
+    """Usage errors as one line and exit 2; library failures as one line and exit 1; never a traceback."""
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         try:
@@ -53,10 +67,17 @@ class OneLineErrors(click.Group):
             _fail(exc.format_message(), exc.exit_code)
         except click.Abort:
             _fail("aborted", 130)
+        except OSError as exc:  # a file that cannot be read or written, a full disk
+            where = f": {exc.filename}" if exc.filename else ""
+            _fail(f"{exc.strerror or exc}{where}", 1)
+        except Exception as exc:  # a bug: one line the user can report, not a traceback
+            _fail(f"internal error ({type(exc).__name__}: {exc}); please report it", 1)
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"Error: {message}", err=True)
+    """One line on stderr: the first non-blank line of the message."""
+    first = next((line for line in str(message).splitlines() if line.strip()), "failed")
+    click.echo(f"Error: {first.strip()}", err=True)
     sys.exit(code)
 
 
@@ -68,23 +89,25 @@ class Options:
     data_dir: str | None
     output_format: str | None
     reuse_minutes: int | None = None
+    lookback_hours: float | None = None
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @output_options
+@lookback_option
 @click.option("--reuse-results", "reuse_minutes", type=click.IntRange(1, 10080), default=None, metavar="MINUTES",
               help="Athena: reuse the result of the same query run within MINUTES instead of scanning again.")
 @click.version_option(package_name="parking-platform")
 @click.pass_context
 def cli(ctx: click.Context, engine: str | None, data_dir: str | None, output_format: str | None,
-        reuse_minutes: int | None) -> None:
+        lookback_hours: float | None, reuse_minutes: int | None) -> None:
     """Smart parking data: ingest sensor events and answer operators' questions.
 
     Queries run on an embedded DuckDB over ./data by default, or on Athena
     with --engine athena. Settings fall back to PARKING_* environment
     variables (see README).
     """
-    ctx.obj = Options(engine, data_dir, output_format, reuse_minutes)
+    ctx.obj = Options(engine, data_dir, output_format, reuse_minutes, lookback_hours)
 
 
 def group_options(ctx: click.Context) -> Options:
@@ -97,10 +120,32 @@ def settings_for(ctx: click.Context, engine: str | None = None, data_dir: str | 
     return Settings.from_env(engine=engine or group.engine, data_dir=data_dir or group.data_dir)
 
 
+def lookback(ctx: click.Context, hours: float | None) -> float:
+    """The command's --lookback, else the group's, else the default."""
+    group = group_options(ctx)
+    return hours or group.lookback_hours or DEFAULT_LOOKBACK_HOURS
+
+
+def check_lake(settings: Settings) -> None:
+    """A local query needs a data directory holding a lake; a typo must not look like an empty garage."""
+    root = settings.data_dir
+    if not root.exists():
+        raise ConfigurationError(f"data directory {str(root)!r} does not exist (set --data-dir or PARKING_DATA_DIR)")
+    if not root.is_dir():
+        raise ConfigurationError(f"data directory {str(root)!r} is not a directory (set --data-dir or PARKING_DATA_DIR)")
+    if not any((root / prefix).is_dir() for prefix in (settings.data_prefix, settings.quarantine_prefix)):
+        raise ConfigurationError(
+            f"data directory {str(root)!r} holds no data lake (no {settings.data_prefix} folder): "
+            "ingest events into it first, or point --data-dir at a lake"
+        )
+
+
 def engine_for(ctx: click.Context, engine: str | None, data_dir: str | None) -> Engine:
     from parking.analytics.engines import engine_from_settings
 
     settings = settings_for(ctx, engine, data_dir)
+    if settings.engine == "local":
+        check_lake(settings)
     if settings.engine == "athena":
         group = group_options(ctx)
         progress = AthenaProgress(sys.stderr)
@@ -120,33 +165,66 @@ def sink_for(settings: Settings, bucket: str | None) -> tuple[Sink, str]:
     return LocalSink(settings.data_dir), f"{settings.data_dir}/"
 
 
-def show(ctx: click.Context, frame: pd.DataFrame, output_format: str | None, empty: str) -> None:
-    from parking.cli.render import render
+def output_format_for(ctx: click.Context, output_format: str | None) -> str:
+    return output_format or group_options(ctx).output_format or "table"
 
-    group = group_options(ctx)
-    fmt = output_format or group.output_format or "table"
-    if frame.empty:
-        click.echo(f"No rows: {empty}.", err=True)
+
+def show(ctx: click.Context, frame: pd.DataFrame, output_format: str | None, empty: str,
+         footer: str | None = None) -> None:
+    """Print the answer; with nothing observed, say so on stderr (csv and json keep their rows).
+
+    ``footer`` is a line for people, printed under a table only.
+    """
+    from parking.cli.render import nothing_observed, render
+
+    fmt = output_format_for(ctx, output_format)
+    if nothing_observed(frame):
+        click.echo(f"Nothing observed: {empty}.", err=True)
         if fmt == "table":
             return
     click.echo(render(frame, fmt))
+    if footer and fmt == "table":
+        click.echo(footer)
+
+
+def in_zone(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
+    """Every timestamp column shown in ``tz`` (the instants do not change)."""
+    import pandas as pd
+
+    shown = frame.copy()
+    for column in shown.columns:
+        if isinstance(shown[column].dtype, pd.DatetimeTZDtype):
+            shown[column] = shown[column].dt.tz_convert(tz)
+    return shown
 
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def status_counts(frame: pd.DataFrame) -> str:
+    """The line under the status table: spots free, occupied and stale (state unknown)."""
+    stale = int(frame["stale"].sum())
+    known = frame[~frame["stale"]]
+    free = int((known["status"] == "free").sum())
+    occupied = int((known["status"] == "occupied").sum())
+    return f"{len(frame):,} spots: {free:,} free, {occupied:,} occupied, {stale:,} stale (state unknown)"
+
+
 @cli.command()
 @at_option
+@click.option("--tz", "tz", type=ZONE, default="UTC", show_default=True, help="IANA time zone to show times in.")
 @lookback_option
 @output_options
 @click.pass_context
-def status(ctx, at, lookback_hours, engine, data_dir, output_format) -> None:
+def status(ctx, at, tz, lookback_hours, engine, data_dir, output_format) -> None:
     """Current status of every spot seen in the 7 days up to --at."""
     from parking import queries
 
-    frame = queries.status(at, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now())
-    show(ctx, frame, output_format, "no spot reported in the 7 days before that instant")
+    frame = queries.status(at, lookback_hours=lookback(ctx, lookback_hours), engine=engine_for(ctx, engine, data_dir),
+                           now=now())
+    show(ctx, in_zone(frame, tz), output_format, "no spot reported in the 7 days before that instant",
+         footer=status_counts(frame))
 
 
 @cli.command()
@@ -160,9 +238,9 @@ def occupancy(ctx, day, tz, lookback_hours, engine, data_dir, output_format) -> 
     from parking import queries
 
     frame = queries.occupancy(
-        day, tz=tz, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now()
+        day, tz=tz, lookback_hours=lookback(ctx, lookback_hours), engine=engine_for(ctx, engine, data_dir), now=now()
     )
-    show(ctx, frame, output_format, "no hours in that day")
+    show(ctx, frame, output_format, "no spot's state was known in any hour of that day")
 
 
 @cli.command()
@@ -176,7 +254,7 @@ def utilization(ctx, first, last, lookback_hours, engine, data_dir, output_forma
 
     check_range(first, last)
     frame = queries.utilization(
-        first, last, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now()
+        first, last, lookback_hours=lookback(ctx, lookback_hours), engine=engine_for(ctx, engine, data_dir), now=now()
     )
     show(ctx, frame, output_format, "no spot was observed in that window")
 
@@ -195,13 +273,13 @@ def zoned_window_command(name: str, summary: str, empty: str) -> None:
 
         check_range(first, last)
         query = getattr(queries, name)
-        frame = query(first, last, tz=tz, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir),
-                      now=now())
+        frame = query(first, last, tz=tz, lookback_hours=lookback(ctx, lookback_hours),
+                      engine=engine_for(ctx, engine, data_dir), now=now())
         show(ctx, frame, output_format, empty)
 
 
 zoned_window_command("patterns", "Occupancy by weekday and hour of day over --from to --to.",
-                     "the window has not started yet")
+                     "no spot's state was known in that window")
 zoned_window_command("turnover", "Arrivals per spot and per observed day, --from to --to.",
                      "no spot was observed in that window")
 zoned_window_command("dwell", "How long cars stayed (minutes) per spot, --from to --to.",
@@ -213,30 +291,37 @@ zoned_window_command("dwell", "How long cars stayed (minutes) per spot, --from t
 @lookback_option
 @click.option("--silent-hours", type=POSITIVE_HOURS, default=None,
               help="Flag 'silent' above this many hours without an event [default: the lookback].")
-@click.option("--flapping-changes", type=click.IntRange(min=1), default=20, show_default=True,
+@click.option("--flapping-changes", type=click.IntRange(1, MAX_CHANGES), default=20, show_default=True,
               help="Flag 'flapping' at this many arrivals and departures in 24 hours.")
 @click.option("--stuck-hours", type=POSITIVE_HOURS, default=72.0, show_default=True,
               help="Flag 'stuck' when occupied without a break for longer.")
+@click.option("--flagged", is_flag=True, help="Only the sensors with a flag: the ones that need a visit.")
+@click.option("--tz", "tz", type=ZONE, default="UTC", show_default=True, help="IANA time zone to show times in.")
 @output_options
 @click.pass_context
-def health(ctx, at, lookback_hours, silent_hours, flapping_changes, stuck_hours, engine, data_dir, output_format):
+def health(ctx, at, lookback_hours, silent_hours, flapping_changes, stuck_hours, flagged, tz, engine, data_dir,
+           output_format):
     """Sensor health of every spot seen in the 30 days up to --at."""
     from parking import queries
 
     frame = queries.health(
-        at, lookback_hours=lookback_hours, silent_hours=silent_hours, flapping_changes=flapping_changes,
-        stuck_hours=stuck_hours, engine=engine_for(ctx, engine, data_dir), now=now(),
+        at, lookback_hours=lookback(ctx, lookback_hours), silent_hours=silent_hours,
+        flapping_changes=flapping_changes, stuck_hours=stuck_hours, engine=engine_for(ctx, engine, data_dir),
+        now=now(),
     )
-    show(ctx, frame, output_format, "no spot reported in the 30 days before that instant")
+    if flagged:
+        frame = frame[frame["flags"] != ""].reset_index(drop=True)
+    show(ctx, in_zone(frame, tz), output_format,
+         "no sensor has a flag" if flagged else "no spot reported in the 30 days before that instant")
 
 
 @cli.command()
-@click.argument("file", type=click.File("rb"))
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+@click.argument("file", type=LocalFile("rb"))
+@click.option("--data-dir", type=DATA_DIR, default=None,
               help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
 @click.option("--bucket", default=None, help="Backfill this S3 bucket instead of the local directory.")
 @click.option("--topic", default="parking-events", show_default=True, help="Topic recorded in object names.")
-@click.option("--partition", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--partition", type=KAFKA_PARTITIONS, default=0, show_default=True,
               help="Kafka partition recorded in object names; give each file whose hours overlap another's its own.")
 @click.option("--batch-size", type=click.IntRange(min=1, max=100_000), default=10_000, show_default=True)
 @click.pass_context
@@ -260,7 +345,7 @@ def ingest(ctx, file: BinaryIO, data_dir, bucket, topic, partition, batch_size) 
 
 
 @cli.command()
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+@click.option("--data-dir", type=DATA_DIR, default=None,
               help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
 @click.pass_context
 def replay(ctx, data_dir) -> None:
@@ -302,8 +387,9 @@ def _totals_text(totals: IngestTotals, where: str, verb: str = "ingested into") 
 @click.option("--spots", type=click.IntRange(min=1, max=100_000), default=200, show_default=True)
 @click.option("--days", type=click.IntRange(min=1, max=366), default=7, show_default=True)
 @click.option("--start", type=DATE, default=None, help="First UTC day [default: --days before today].")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--out", type=click.File("w"), default="-", show_default=True, help="JSON-lines file, - for stdout.")
+@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--out", type=LocalFile("w", lazy=False), default="-", show_default=True,
+              help="JSON-lines file, - for stdout.")
 @click.option("--kafka", "bootstrap_servers", metavar="HOST:PORT", default=None,
               help="Produce to this Kafka broker instead of writing lines.")
 @click.option("--topic", default="parking-events", show_default=True, help="Topic for --kafka.")
@@ -314,14 +400,22 @@ def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstra
 
     current = now()
     first = start or (current - timedelta(days=days)).date()
-    stream = lines(plan(spots, days, first, seed=seed, now=current))
+    simulation = plan(spots, days, first, seed=seed, now=current)
+    stream = lines(simulation)
     if bootstrap_servers:
         from parking.kafka.producer import produce
 
         click.echo(f"produced {produce(stream, bootstrap_servers, topic):,} events to {topic}", err=True)
         return
-    for line in stream:
+    to_file = out.name not in ("-", "<stdout>")
+    written = 0
+    for line in simulate_progress(stream, simulation.start, simulation.end, show=to_file and spots * days >= 2000):
         out.write(line + "\n")
+        written += 1
+    if to_file:
+        out.flush()
+        last = first + timedelta(days=days - 1)
+        click.echo(f"wrote {written:,} records ({spots:,} spots, {first} to {last} UTC) to {out.name}", err=True)
 
 
 @cli.command()
@@ -332,7 +426,7 @@ def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstra
               help="Most records per handler call, as the MSK trigger's batch size.")
 @click.option("--batching-window", type=click.FloatRange(0, 300), default=1.0, show_default=True,
               help="Seconds to wait for a batch to fill after its first record.")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+@click.option("--data-dir", type=DATA_DIR, default=None,
               help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
 @click.option("--bucket", default=None, help="Store in this S3 bucket instead.")
 @click.option("--max-records", type=click.IntRange(min=1), default=None, help="Stop after this many records.")
@@ -369,26 +463,41 @@ def consume(ctx, bootstrap_servers, topic, group, batch_size, batching_window, d
 
 @cli.group()
 def plot() -> None:
-    """Draw a query's answer as a PNG picture."""
+    """Draw a query's answer as a picture: PNG, SVG or PDF, by the --out file's suffix."""
+
+
+def picture_option(command):
+    return click.option("--out", type=PictureFile(PICTURE_FORMATS), required=True,
+                        help="File to write: .png, .svg or .pdf (its folder must exist).")(command)
+
+
+def nothing_to_draw(what: str) -> None:
+    """Say that nothing was observed and stop with exit code 3, writing no file."""
+    click.echo(f"Nothing observed: {what}; nothing written.", err=True)
+    sys.exit(NOTHING_OBSERVED)
 
 
 @plot.command("patterns")
 @range_options
 @zone_option
 @lookback_option
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True, help="PNG file to write.")
+@picture_option
 @click.option("--engine", type=click.Choice(ENGINES), default=None)
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None)
+@click.option("--data-dir", type=DATA_DIR, default=None)
 @click.pass_context
 def plot_patterns(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -> None:
     """Heatmap of occupancy by weekday and hour, --from to --to."""
     from parking import queries
     from parking.analytics.plots import patterns_heatmap, save
+    from parking.cli.render import nothing_observed
 
     check_range(first, last)
     frame = queries.patterns(
-        first, last, tz=tz, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now()
+        first, last, tz=tz, lookback_hours=lookback(ctx, lookback_hours), engine=engine_for(ctx, engine, data_dir),
+        now=now(),
     )
+    if nothing_observed(frame):
+        nothing_to_draw("no spot's state was known in that window")
     title = f"Occupancy by weekday and hour, {first} to {last} ({tz})"
     click.echo(f"wrote {save(patterns_heatmap(frame, title), out)}")
 
@@ -397,19 +506,49 @@ def plot_patterns(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -
 @click.option("--date", "day", type=DATE, required=True, help="Day to draw (YYYY-MM-DD).")
 @zone_option
 @lookback_option
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True, help="PNG file to write.")
+@picture_option
 @click.option("--engine", type=click.Choice(ENGINES), default=None)
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None)
+@click.option("--data-dir", type=DATA_DIR, default=None)
 @click.pass_context
 def plot_occupancy(ctx, day, tz, lookback_hours, out, engine, data_dir) -> None:
     """Bars of one day's hourly occupancy, 0-100 %."""
     from parking import queries
     from parking.analytics.plots import occupancy_bars, save
+    from parking.cli.render import nothing_observed
 
     frame = queries.occupancy(
-        day, tz=tz, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now()
+        day, tz=tz, lookback_hours=lookback(ctx, lookback_hours), engine=engine_for(ctx, engine, data_dir), now=now()
     )
+    if nothing_observed(frame):
+        nothing_to_draw("no spot's state was known in any hour of that day")
     click.echo(f"wrote {save(occupancy_bars(frame, f'Hourly occupancy, {day} ({tz})'), out)}")
+
+
+@cli.command()
+@range_options
+@zone_option
+@lookback_option
+@click.option("--out", type=PictureFile(("html",)), required=True, help="HTML file to write (its folder must exist).")
+@click.option("--engine", type=click.Choice(ENGINES), default=None)
+@click.option("--data-dir", type=DATA_DIR, default=None)
+@click.pass_context
+def report(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -> None:
+    """One self-contained HTML page on --from to --to, to open or mail on.
+
+    Occupancy over the window, the weekday x hour heatmap, the last day's
+    hourly curve, the best- and worst-used bays, turnover, dwell and the
+    sensors that need a visit. Pictures are embedded: no network needed.
+    """
+    from parking.analytics.report import MAX_REPORT_DAYS, build_report, write_report
+
+    check_range(first, last)
+    if (last - first).days + 1 > MAX_REPORT_DAYS:
+        raise click.UsageError(f"a report covers at most {MAX_REPORT_DAYS} days, got {(last - first).days + 1}")
+    content = build_report(first, last, tz=tz, lookback_hours=lookback(ctx, lookback_hours),
+                           engine=engine_for(ctx, engine, data_dir), now=now())
+    if not content.observed:
+        nothing_to_draw("no spot's state was known in that window")
+    click.echo(f"wrote {write_report(content, out)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -13,6 +15,7 @@ from parking.config import ENGINES
 from parking.errors import InvalidArgument
 
 FORMATS = ("table", "csv", "json")
+PICTURE_FORMATS = ("png", "svg", "pdf")  # what parking.analytics.plots.save writes (checked by a test)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -49,8 +52,75 @@ class ZoneType(_Parsed):
         return value
 
 
+class PictureFile(click.ParamType):
+    """A file to write a picture or page to: its suffix names a format we write, its folder exists.
+
+    Checked before any query runs, so a typo in the folder or the suffix is a
+    usage error (exit 2), not a failure after the work is done.
+    """
+
+    name = "file"
+
+    def __init__(self, suffixes: tuple[str, ...]) -> None:
+        self.suffixes = suffixes
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = Path(value)
+        suffix = path.suffix.lower().lstrip(".")
+        if "\x00" in str(value):
+            self.fail(f"{_short(value)} holds a NUL character", param, ctx)
+        if suffix not in self.suffixes:
+            wanted = ", ".join(f".{s}" for s in self.suffixes)
+            self.fail(f"{_short(value)} does not end in {wanted}", param, ctx)
+        folder = path.parent
+        if not folder.is_dir():
+            self.fail(f"folder {_short(str(folder))} of {_short(value)} does not exist", param, ctx)
+        if path.is_dir():
+            self.fail(f"{_short(value)} is a folder", param, ctx)
+        return path
+
+
+class _NoNul:
+    """A file name with a NUL byte is refused as a usage error (the OS would raise ValueError)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            self.fail(f"{_short(value)} holds a NUL character", param, ctx)  # type: ignore[attr-defined]
+        return super().convert(value, param, ctx)  # type: ignore[misc]
+
+
+class LocalPath(_NoNul, click.Path):
+    """click.Path, refusing a NUL byte."""
+
+
+class LocalFile(_NoNul, click.File):
+    """click.File, refusing a NUL byte."""
+
+
+DATA_DIR = LocalPath(file_okay=False)
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return repr(text if len(text) <= limit else f"{text[:limit - 3]}...")
+
+
+class HoursRange(click.FloatRange):
+    """A number of hours in a range; NaN, which passes every range check, is refused too."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        hours = super().convert(value, param, ctx)
+        if math.isnan(hours):
+            self.fail(f"{value!r} is not a number of hours.", param, ctx)
+        return hours
+
+
 DATE, INSTANT, ZONE = DateType(), InstantType(), ZoneType()
-POSITIVE_HOURS = click.FloatRange(min=0, min_open=True, max=24 * 366)
+MAX_HOURS = 24 * 366
+POSITIVE_HOURS = HoursRange(min=0, min_open=True, max=MAX_HOURS)
+# Counts bound far below what the SQL's bigint arithmetic holds (2**63 - 1).
+MAX_CHANGES = 100_000  # one change every 0.9 s for a whole day
+KAFKA_PARTITIONS = click.IntRange(0, 2**31 - 1)  # Kafka's partition is an int32
+SEED = click.IntRange(0, 2**63 - 1)
 
 
 def output_options(command: F) -> F:
@@ -58,7 +128,7 @@ def output_options(command: F) -> F:
     options = (
         click.option("--engine", type=click.Choice(ENGINES), default=None,
                      help="Where to run the query [env PARKING_ENGINE; default local]."),
-        click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+        click.option("--data-dir", type=DATA_DIR, default=None,
                      help="Local data lake root [env PARKING_DATA_DIR; default ./data]."),
         click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
                      help="Output format [default table]."),
@@ -68,10 +138,14 @@ def output_options(command: F) -> F:
     return command
 
 
+DEFAULT_LOOKBACK_HOURS = 24.0
+
+
 def lookback_option(command: F) -> F:
+    """``--lookback``: on the group and on each query command; the command's wins, then the group's."""
     return click.option(
-        "--lookback", "lookback_hours", type=POSITIVE_HOURS, default=24.0, show_default=True,
-        help="Hours an event is trusted; a sensor silent for longer is unknown.",
+        "--lookback", "lookback_hours", type=POSITIVE_HOURS, default=None,
+        help=f"Hours an event is trusted; a sensor silent for longer is unknown [default: {DEFAULT_LOOKBACK_HOURS:g}].",
     )(command)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import IO, TYPE_CHECKING, BinaryIO
 
 import click
@@ -44,10 +46,21 @@ class AthenaProgress:
 
 @contextmanager
 def ingest_progress(total_bytes: int | None) -> Iterator[Callable[[BinaryIO], Iterator[bytes]]]:
-    """Yield a function that iterates a file's lines, advancing a bar on a terminal."""
+    """Yield a function that iterates a file's lines, advancing a bar on a terminal.
+
+    With a known size the bar counts bytes; from a pipe (no size) it counts lines.
+    """
     stderr = sys.stderr
     if not stderr.isatty():
         yield lambda file: iter(file)
+        return
+    if total_bytes is None:
+
+        def count(file: BinaryIO) -> Iterator[bytes]:
+            with click.progressbar(file, label="ingesting (lines)", file=stderr, update_min_steps=1000) as bar:
+                yield from bar
+
+        yield count
         return
     with click.progressbar(length=total_bytes, label="ingesting", file=stderr) as bar:
 
@@ -57,6 +70,34 @@ def ingest_progress(total_bytes: int | None) -> Iterator[Callable[[BinaryIO], It
                 yield line
 
         yield advance
+
+
+def simulate_progress(lines: Iterator[str], start: datetime, end: datetime, show: bool) -> Iterator[str]:
+    """The simulated lines, advancing a bar over simulated time on a terminal when ``show``."""
+    stderr = sys.stderr
+    if not show or not stderr.isatty() or end <= start:
+        yield from lines
+        return
+    total = int((end - start).total_seconds())
+    with click.progressbar(length=total, label="simulating", file=stderr) as bar:
+        done = 0
+        for number, line in enumerate(lines):
+            if number % 2000 == 0:
+                reached = _simulated_seconds(line, start)
+                if reached is not None and reached > done:
+                    bar.update(min(reached, total) - done)
+                    done = min(reached, total)
+            yield line
+        bar.update(total - done)
+
+
+def _simulated_seconds(line: str, start: datetime) -> int | None:
+    """Seconds from ``start`` to a simulated event's timestamp (None for a broken record)."""
+    try:
+        stamp = datetime.fromisoformat(json.loads(line)["timestamp"])
+        return int((stamp - start).total_seconds())
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 class ConsumeReporter:

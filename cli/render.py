@@ -1,4 +1,10 @@
-"""DataFrames to text: an aligned table for people, CSV and JSON for programs."""
+"""DataFrames to text: an aligned table for people, CSV and JSON for programs.
+
+CSV and JSON keep the columns docs/METRICS.md defines, with one timestamp
+spelling per column: ISO-8601 with milliseconds and the offset (``Z`` for
+UTC), so ``pandas.read_csv(parse_dates=...)`` reads every value. The table
+is for a person: weekday names, durations in hours, percentages.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,12 @@ from typing import Any
 import pandas as pd
 
 PERCENT_COLUMNS = ("occupancy_rate", "utilization")
+RATE_COLUMNS = ("occupancy_rate",)  # null where nothing was observed (METRICS.md section 4)
+WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def render(frame: pd.DataFrame, output_format: str) -> str:
-    """The frame as text; timestamps are ISO-8601 with their offset (Z for UTC)."""
+    """The frame as text; timestamps are ISO-8601 with milliseconds and their offset (Z for UTC)."""
     if output_format == "json":
         return json.dumps([_json_row(row) for row in _plain(frame).to_dict(orient="records")], indent=2)
     if output_format == "csv":
@@ -20,11 +28,19 @@ def render(frame: pd.DataFrame, output_format: str) -> str:
     return _table(frame)
 
 
+def nothing_observed(frame: pd.DataFrame) -> bool:
+    """No rows, or rows whose every rate is null: no spot's state was known (METRICS.md section 4)."""
+    if frame.empty:
+        return True
+    rates = [column for column in RATE_COLUMNS if column in frame.columns]
+    return bool(rates) and bool(frame[rates].isna().all().all())
+
+
 def iso(value: Any) -> str | None:
-    """ISO-8601 of a timestamp: milliseconds only when present, Z for UTC."""
+    """ISO-8601 of a timestamp, always with milliseconds; Z for UTC, else the offset."""
     if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return None
-    text = value.isoformat(timespec="milliseconds").replace(".000", "", 1)
+    text = value.isoformat(timespec="milliseconds")
     return text[:-6] + "Z" if str(value.tz) == "UTC" else text
 
 
@@ -47,12 +63,34 @@ def _json_row(row: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def _table(frame: pd.DataFrame) -> str:
-    shown = _plain(frame)
-    formatters = {}
+def for_people(frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns a person reads: weekday names for ``day_of_week``, hours for ``*_seconds``."""
+    shown = frame.copy()
+    renames = {}
     for column in frame.columns:
+        if column == "day_of_week":
+            shown[column] = frame[column].map(lambda day: WEEKDAY_NAMES[int(day) - 1])
+            renames[column] = "weekday"
+        elif column.endswith("_seconds"):
+            shown[column] = frame[column] / 3600
+            renames[column] = column.removesuffix("_seconds") + "_hours"
+    return shown.rename(columns=renames)
+
+
+def _table(frame: pd.DataFrame) -> str:
+    shown = for_people(frame)
+    formatters = {}
+    for column in shown.columns:
         if column in PERCENT_COLUMNS:
             formatters[column] = lambda v: "-" if pd.isna(v) else f"{v * 100:.1f}%"
-        elif frame[column].dtype == "float64":
+        elif shown[column].dtype == "float64":
             formatters[column] = lambda v: "-" if pd.isna(v) else f"{v:,.2f}"
+        elif isinstance(shown[column].dtype, pd.DatetimeTZDtype):
+            formatters[column] = lambda v: "-" if pd.isna(v) else _table_time(v)
     return shown.to_string(index=False, formatters=formatters, na_rep="-")
+
+
+def _table_time(value: pd.Timestamp) -> str:
+    """Seconds are enough for a person; the offset stays (Z for UTC)."""
+    text = value.isoformat(timespec="seconds")
+    return text[:-6] + "Z" if str(value.tz) == "UTC" else text

@@ -54,6 +54,9 @@ def main() -> None:
     heatmap = data / "patterns.png"
     run("--data-dir", str(data), "plot", "patterns", "--from", str(start), "--to", str(yesterday),
         "--out", str(heatmap))
+    report = data / "report.html"
+    run("--data-dir", str(data), "report", "--from", str(start), "--to", str(yesterday), "--out", str(report))
+    print(f"\nThe report: {report.resolve().as_uri()}", flush=True)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,10 @@ from click.testing import CliRunner
 
 from parking import queries
 from parking.analytics.engines import DuckDBEngine
-from parking.analytics.plots import occupancy_bars, patterns_heatmap, save
+from parking.analytics.plots import FORMATS, occupancy_bars, occupancy_line, patterns_heatmap, save
 from parking.cli.main import cli
+from parking.cli.options import PICTURE_FORMATS
+from parking.errors import InvalidArgument
 from parking.ingest.files import ingest_lines
 from parking.simulate import lines, plan
 
@@ -91,3 +93,54 @@ def test_plot_commands_write_a_png(lake: Path, tmp_path: Path, args: list[str]) 
 def test_plot_needs_an_output_file() -> None:
     result = CliRunner().invoke(cli, ["plot", "occupancy", "--date", "2024-03-20"])
     assert result.exit_code == 2 and "Missing option '--out'" in result.stderr
+
+
+def test_the_cli_and_the_plots_agree_on_picture_formats() -> None:
+    assert PICTURE_FORMATS == FORMATS
+
+
+@pytest.mark.parametrize(("suffix", "magic"), [(".png", b"\x89PNG\r\n\x1a\n"), (".svg", b"<?xml"), (".pdf", b"%PDF-"),
+                                               (".PDF", b"%PDF-")])
+def test_plot_writes_the_format_its_suffix_names(lake: Path, tmp_path: Path, suffix: str, magic: bytes) -> None:
+    out = tmp_path / f"day{suffix}"
+    result = CliRunner().invoke(cli, ["plot", "occupancy", "--date", "2024-03-20", "--data-dir", str(lake), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(magic)
+    if suffix == ".svg":
+        assert b"<svg" in out.read_bytes()[:1000]
+
+
+def test_save_refuses_a_format_it_does_not_write(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"day_of_week": [1], "hour": [0], "occupancy_rate": [0.5]})
+    with pytest.raises(InvalidArgument, match=r"\.png, \.svg, \.pdf"):
+        save(patterns_heatmap(frame, "x"), tmp_path / "x.gif")
+    assert not (tmp_path / "x.gif").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["plot", "patterns", "--from", "2025-01-06", "--to", "2025-01-12"],
+        ["plot", "occupancy", "--date", "2025-01-06"],
+        ["plot", "occupancy", "--date", "2099-01-06"],
+    ],
+)
+def test_plot_of_nothing_observed_says_so_and_draws_nothing(lake: Path, tmp_path: Path, args: list[str]) -> None:
+    out = tmp_path / "picture.png"
+    result = CliRunner().invoke(cli, [*args, "--data-dir", str(lake), "--out", str(out)])
+    assert result.exit_code == 3
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith("Nothing observed: ") and line.endswith("nothing written.")
+    assert not out.exists()
+
+
+def test_occupancy_line_spans_the_window_with_gaps_where_nothing_was_observed(lake: Path) -> None:
+    days = [queries.occupancy(f"2024-03-{day}", tz="Europe/Paris", engine=DuckDBEngine(lake), now=NOW) for day in (30, 31)]
+    frame = pd.concat(days, ignore_index=True)
+    figure = occupancy_line(frame, "two days")
+    [axes] = figure.axes
+    [line] = axes.get_lines()
+    assert len(line.get_ydata()) == 24 + 23, "the day the clocks change has 23 hours"
+    assert line.get_ydata() == pytest.approx(frame["occupancy_rate"].to_numpy() * 100, nan_ok=True)
+    assert axes.get_ylim() == (0, 100)

@@ -183,7 +183,7 @@ def test_cli_reports_progress_and_cost_on_stderr(athena) -> None:
     seed("occupancy", [["2024-03-20 00:00:00.000", "0.25"]])
     result = CliRunner().invoke(cli, ["--engine", "athena", "--format", "csv", "occupancy", "--date", "2024-03-20"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[:2] == ["hour,occupancy_rate", "2024-03-20T00:00:00Z,0.25"]
+    assert result.stdout.splitlines()[:2] == ["hour,occupancy_rate", "2024-03-20T00:00:00.000Z,0.25"]
     assert re.search(r"athena \S+: SUCCEEDED", result.stderr)
     assert "scanned 0.00 MB, cost $0.000000 at $5/TB" in result.stderr
 

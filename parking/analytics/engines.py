@@ -99,14 +99,19 @@ class DuckDBEngine:
                 "CAST(NULL AS VARCHAR) AS hour WHERE false"
             )
         else:
-            pattern = data_glob(str(self.data_dir.resolve()), self.data_prefix).replace("'", "''")
-            body = (
-                f"SELECT * FROM read_json('{pattern}', format = 'newline_delimited', "
+            pattern = data_glob(glob_escape(str(self.data_dir.resolve())), self.data_prefix).replace("'", "''")
+            body = (  # compression named: DuckDB's guess from the name stops at a '?' in a folder's name
+                f"SELECT * FROM read_json('{pattern}', format = 'newline_delimited', compression = 'gzip', "
                 "columns = {'spot_id': 'VARCHAR', 'status': 'VARCHAR', 'timestamp': 'VARCHAR'}, "
                 "hive_partitioning = true, "
                 "hive_types = {'year': 'VARCHAR', 'month': 'VARCHAR', 'day': 'VARCHAR', 'hour': 'VARCHAR'})"
             )
         self._connection.execute(f"CREATE OR REPLACE VIEW {QUERY_TABLE} AS {body}")
+
+
+def glob_escape(path: str) -> str:
+    """A folder's name as a DuckDB glob that matches only itself: ``[``, ``*``, ``?`` as one-character classes."""
+    return re.sub(r"([\[*?])", r"[\1]", path)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,8 @@ never imports this module.
 
 from __future__ import annotations
 
+import base64
+import io
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +16,13 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from parking.errors import InvalidArgument
+
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 DPI = 100
+# What save() writes, by the file's suffix; matplotlib's own writers, no extra library.
+FORMATS = ("png", "svg", "pdf")
+MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
 
 
 def patterns_heatmap(frame: pd.DataFrame, title: str) -> Figure:
@@ -54,8 +61,46 @@ def occupancy_bars(frame: pd.DataFrame, title: str) -> Figure:
     return figure
 
 
+def occupancy_line(frame: pd.DataFrame, title: str) -> Figure:
+    """Hourly occupancy over a window of days as one line, 0-100 %; unobserved hours are gaps.
+
+    ``frame`` has the columns of ``queries.occupancy`` (``hour``, ``occupancy_rate``),
+    any number of days, in time order.
+    """
+    figure = Figure(figsize=(12, 3.6), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.plot(frame["hour"].dt.tz_localize(None), frame["occupancy_rate"].to_numpy(dtype=float) * 100,
+              color="#d95f02", linewidth=1.4)
+    axes.set_ylim(0, 100)
+    axes.set_ylabel("occupancy (%)")
+    axes.set_xlabel(f"local time ({frame['hour'].dt.tz})" if len(frame) else "time")
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    return figure
+
+
+def format_of(out: Path | str) -> str:
+    """The picture format a file name asks for (its suffix), or :class:`InvalidArgument`."""
+    suffix = Path(out).suffix.lower().lstrip(".")
+    if suffix not in FORMATS:
+        raise InvalidArgument(f"cannot write {Path(out).name!r}: a picture ends in " + ", ".join(f".{f}" for f in FORMATS))
+    return suffix
+
+
 def save(figure: Figure, out: Path | str) -> Path:
-    """Write a PNG; the parent directory must exist."""
+    """Write the figure in the format its suffix names (.png, .svg or .pdf); the folder must exist.
+
+    Raises :class:`InvalidArgument` for another suffix and ``OSError`` when the file cannot be written.
+    """
     path = Path(out)
-    figure.savefig(path, format="png", dpi=DPI)
+    figure.savefig(path, format=format_of(path), dpi=DPI)
     return path
+
+
+def data_uri(figure: Figure, picture_format: str = "png") -> str:
+    """The figure as a ``data:`` URI, for a page that must show it with no other file."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=picture_format, dpi=DPI)
+    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f"data:{MEDIA_TYPES[picture_format]};base64,{encoded}"

@@ -9,13 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, available_timezones
 
 from parking.errors import InvalidArgument
 
 HOUR = timedelta(hours=1)
 MAX_WINDOW_DAYS = 366  # Athena's sequence() holds at most 10,000 hours
+# Days a query may name: from the Unix epoch to the last whole year pandas'
+# nanosecond timestamps hold (they end on 2262-04-11), so a window, its
+# lookback and every timestamp of the answer fit every type on the way.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(2261, 12, 31)
+# Names the zone database holds that are not time zones of a place: the host's
+# own setting, the template of POSIX rules and the zone for unset clocks.
+NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +40,46 @@ class Window:
         return self.end <= self.start
 
 
+@cache
+def zone_names() -> frozenset[str]:
+    """The IANA names a query accepts: the zone database's, less folders and host aliases.
+
+    ``zoneinfo.available_timezones()`` leaves out folders (``Europe``), the
+    ``right/`` and ``posix/`` trees; :data:`NOT_ZONES` takes out the rest that
+    DuckDB and Athena do not know.
+    """
+    return frozenset(available_timezones() - NOT_ZONES)
+
+
 def zone(name: str) -> ZoneInfo:
-    """An IANA time zone, or :class:`InvalidArgument` naming the bad one."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidArgument(f"unknown time zone {name!r} (use an IANA name such as Europe/Paris)") from None
+    """An IANA time zone, or :class:`InvalidArgument` naming the bad one.
+
+    The name is looked up in :func:`zone_names` before any file is opened, so
+    a folder of the zone database, an over-long name or a path is refused
+    with the same message as a misspelt zone.
+    """
+    if not isinstance(name, str) or name not in zone_names():
+        shown = name if len(str(name)) <= 64 else f"{str(name)[:61]}..."
+        raise InvalidArgument(f"unknown time zone {shown!r} (use an IANA name such as Europe/Paris)")
+    return ZoneInfo(name)
+
+
+def check_day(day: date) -> date:
+    """A day in ``[FIRST_DAY, LAST_DAY]``, or :class:`InvalidArgument`."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidArgument(f"date {day.isoformat()} is outside the days a query can name, {FIRST_DAY} to {LAST_DAY}")
+    return day
+
+
+def check_instant(instant: datetime) -> datetime:
+    """An aware instant whose UTC day is in ``[FIRST_DAY, LAST_DAY]``, or :class:`InvalidArgument`."""
+    first = datetime.combine(FIRST_DAY, time(), tzinfo=timezone.utc)
+    end = datetime.combine(LAST_DAY, time(), tzinfo=timezone.utc) + timedelta(days=1)
+    if not first <= instant < end:
+        raise InvalidArgument(
+            f"instant {instant.isoformat()} is outside the days a query can name, {FIRST_DAY} to {LAST_DAY}"
+        )
+    return instant
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
@@ -45,7 +88,9 @@ def local_midnight(day: date, tz: ZoneInfo) -> datetime:
 
 
 def check_days(first: date, last: date) -> None:
-    """A range of days is in order and not longer than Athena can walk hour by hour."""
+    """A range of days is in order, each day a query can name, and not longer than Athena can walk."""
+    check_day(first)
+    check_day(last)
     if last < first:
         raise InvalidArgument(f"--from {first} is after --to {last}")
     if (last - first).days + 1 > MAX_WINDOW_DAYS:
@@ -62,6 +107,7 @@ def days_window(first: date, last: date, tz: ZoneInfo, now: datetime) -> Window:
 
 def instant_window(at: datetime, length: timedelta) -> Window:
     """``(at - length, at]``, for the queries asked about one instant."""
+    check_instant(at)
     return Window(at - length, at, at)
 
 
@@ -91,21 +137,35 @@ def partition_params(first: datetime, last: datetime) -> dict[str, Any]:
 
 
 def parse_instant(text: str) -> datetime:
-    """An ISO-8601 instant from the command line; without a zone it is UTC."""
+    """An ISO-8601 instant from the command line; without a zone it is UTC.
+
+    Raises :class:`InvalidArgument` for text that does not parse and for an
+    instant outside :data:`FIRST_DAY` to :data:`LAST_DAY` (UTC).
+    """
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise InvalidArgument(f"invalid timestamp {text!r} (expected ISO-8601, e.g. 2024-03-20T10:00:00Z)") from None
+        raise InvalidArgument(
+            f"invalid timestamp {_shown(text)} (expected ISO-8601, e.g. 2024-03-20T10:00:00Z)"
+        ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+    if not FIRST_DAY - timedelta(days=1) <= value.date() <= LAST_DAY + timedelta(days=1):
+        check_day(value.date())  # far from the range: refuse before converting (9999-12-31T23:00-01:00)
+    return check_instant(value.astimezone(timezone.utc))
 
 
 def parse_date(text: str) -> date:
-    """A calendar date ``YYYY-MM-DD`` from the command line."""
+    """A calendar date ``YYYY-MM-DD`` from the command line, from :data:`FIRST_DAY` to :data:`LAST_DAY`."""
     try:
         if len(text) != 10:
             raise ValueError
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
-        raise InvalidArgument(f"invalid date {text!r} (expected YYYY-MM-DD, a real calendar day)") from None
+        raise InvalidArgument(f"invalid date {_shown(text)} (expected YYYY-MM-DD, a real calendar day)") from None
+    return check_day(day)
+
+
+def _shown(text: str, limit: int = 64) -> str:
+    """User text quoted for a one-line message, cut when long."""
+    return repr(text if len(text) <= limit else f"{text[:limit - 3]}...")

@@ -1,0 +1,77 @@
+"""What a query accepts as a day, an instant and a zone (parking.analytics.windows)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import duckdb
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from parking import queries
+from parking.analytics.windows import (
+    FIRST_DAY,
+    LAST_DAY,
+    days_window,
+    parse_date,
+    parse_instant,
+    zone,
+    zone_names,
+)
+from parking.errors import InvalidArgument
+
+NOW = datetime(2024, 3, 20, 12, tzinfo=timezone.utc)
+
+
+def test_every_accepted_zone_is_known_to_duckdb() -> None:
+    known = {name for (name,) in duckdb.connect().execute("SELECT name FROM pg_timezone_names()").fetchall()}
+    assert zone_names() <= known, sorted(zone_names() - known)
+    assert {"UTC", "Europe/Paris", "Asia/Kolkata", "America/St_Johns"} <= zone_names()
+
+
+@pytest.mark.parametrize("name", ["Europe", "America/Argentina", "right/UTC", "posix/Europe/Paris", "posixrules",
+                                  "localtime", "Factory", "/etc/localtime", "../zoneinfo/UTC", "UTC/", "", "x" * 5000,
+                                  "Europe/" + "x" * 300, "Etc/UTC\x00"])
+def test_names_that_are_not_zones_of_a_place_are_refused_without_opening_a_file(name: str) -> None:
+    with pytest.raises(InvalidArgument, match="unknown time zone") as refused:
+        zone(name)
+    assert len(str(refused.value)) < 200, "one short line, however long the name"
+
+
+@given(st.dates())
+def test_a_day_is_accepted_exactly_when_it_is_in_range(day: date) -> None:
+    text = day.strftime("%Y-%m-%d").zfill(10)
+    if FIRST_DAY <= day <= LAST_DAY:
+        assert parse_date(text) == day
+    else:
+        with pytest.raises(InvalidArgument, match="outside the days a query can name"):
+            parse_date(text)
+
+
+@given(st.datetimes(timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=-1)),
+                                                 timezone(timedelta(hours=14)), timezone(timedelta(minutes=-59))])))
+def test_an_instant_anywhere_in_the_calendar_parses_or_is_refused(moment: datetime) -> None:
+    text = moment.isoformat()
+    try:
+        in_range = FIRST_DAY <= moment.astimezone(timezone.utc).date() <= LAST_DAY
+    except OverflowError:
+        in_range = False
+    if in_range:
+        assert parse_instant(text) == moment
+    else:
+        with pytest.raises(InvalidArgument, match="outside the days a query can name"):
+            parse_instant(text)
+
+
+@pytest.mark.parametrize(("first", "last"), [(date(1, 1, 1), date(1, 1, 2)), (date(9999, 12, 30), date(9999, 12, 31))])
+def test_the_library_refuses_days_outside_the_range_too(first: date, last: date) -> None:
+    with pytest.raises(InvalidArgument, match="outside the days"):
+        days_window(first, last, zone("UTC"), NOW)
+    with pytest.raises(InvalidArgument, match="outside the days"):
+        queries.occupancy(last, now=NOW)
+
+
+def test_the_last_day_in_range_still_makes_a_window() -> None:
+    window = days_window(LAST_DAY, LAST_DAY, zone("Pacific/Kiritimati"), datetime(2262, 4, 1, tzinfo=timezone.utc))
+    assert window.end - window.start == timedelta(days=1)
