@@ -51,6 +51,7 @@ VALUES = {
     "connect_timeout": "20",
 }
 OPTIONAL = {"data_dir", "at", "out", "topic", "spots", "days", "start", "until_idle", "workers", "connect_timeout"}
+OUT_NAMES = {"plot": "out.png", "report": "out.html"}  # commands that choose a format by the --out suffix
 pytestmark = pytest.mark.xdist_group("wheel")  # one build and one install, on one worker
 
 
@@ -203,7 +204,7 @@ def test_the_installed_cli_runs(venv: Path, elsewhere: Path, lake: dict[str, str
     command = command_at(path)
     broker = request.getfixturevalue("kafka") if any(p.name == "bootstrap_servers" and p.required
                                                      for p in command.params) else ""
-    out = tmp_path / ("out.png" if path[0] == "plot" else "out")
+    out = tmp_path / OUT_NAMES.get(path[0], "out")
     result = run(venv, elsewhere, *arguments(path, command, fmt, {**lake, "out": str(out), "broker": broker}))
 
     assert result.returncode == 0, result.stderr
