@@ -87,12 +87,11 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _REQUIRED = ("spot_id", "status", "timestamp")
 
 
-# Raw bytes whose numbers orjson might respell: an exponent, 16+ digits, a
-# fraction with trailing zeros, -0, or a decimal below 1e-5. A false match
-# (the same bytes inside a string) only costs the slow path.
-_RESPELLED_NUMBER = re.compile(
-    rb"\d[eE][-+]?\d|[0-9.]{16}|\.[0-9]*[1-9]0+(?=[,}\]\s])|\.00+(?=[,}\]\s])|-0(?=[,}\]\s])|(?<![0-9])0\.00000"
-)
+# Raw bytes whose numbers orjson might respell (see _may_respell). A false
+# match (the same bytes inside a string) only costs the slow path.
+_DIGITS = bytes.maketrans(b"0123456789.", b"ddddddddddd")
+_ZERO_END = re.compile(rb"0[,}\]\s]")
+_TRAILING_ZERO = re.compile(rb"\.[0-9]*[1-9]0+(?=[,}\]\s])|\.00+(?=[,}\]\s])|-0(?=[,}\]\s])")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _BRACKET_OR_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
@@ -137,11 +136,8 @@ def parse_value(value: object, validator: Validator) -> tuple[str, bytes]:
         if len(value) > validator.max_base64:  # type: ignore[arg-type]
             raise ValueError("too large")
         raw = a2b_base64(value, strict_mode=True)  # type: ignore[arg-type]
-        if (
-            len(raw) > max_bytes
-            or raw.count(b"{") + raw.count(b"[") > MAX_DEPTH
-            or _RESPELLED_NUMBER.search(raw) is not None
-        ):
+        # 65 levels take 130 bytes of brackets: shorter values need no count.
+        if len(raw) > max_bytes or (len(raw) > 2 * MAX_DEPTH and raw.count(b"{") + raw.count(b"[") > MAX_DEPTH):
             raise ValueError("not for the fast path")
         event = orjson.loads(raw)
         spot_id = event["spot_id"]
@@ -169,7 +165,25 @@ def parse_value(value: object, validator: Validator) -> tuple[str, bytes]:
 
     event["status"] = word
     event["timestamp"] = stamp
-    return hour, orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE)
+    line = orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE)
+    # Written as it came (compact, canonical): every number kept its text.
+    if (len(line) != len(raw) + 1 or not line.startswith(raw)) and _may_respell(raw):
+        return _slow_path(value, validator)
+    return hour, line
+
+
+def _may_respell(raw: bytes) -> bool:
+    """Whether orjson might spell a number of ``raw`` differently: a conservative byte scan.
+
+    orjson writes a float in its shortest round-trip form: a decimal of at
+    most 15 significant digits without exponent, trailing fraction zeros
+    (but ``.0``) or ``-0``, and not below 1e-5, comes back as it went in.
+    Anything else, or anything that looks like it, is respelled.
+    """
+    digits = raw.translate(_DIGITS)
+    if b"dddddddddddddddd" in digits or b"de" in digits or b"dE" in digits or b"0.00000" in raw:
+        return True
+    return _ZERO_END.search(raw) is not None and _TRAILING_ZERO.search(raw) is not None
 
 
 def _slow_path(value: object, validator: Validator) -> tuple[str, bytes]:
