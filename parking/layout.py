@@ -90,12 +90,20 @@ def object_name(topic: str, partition: int, first_offset: int, last_offset: int,
     Offsets are zero-padded so names sort in offset order; a name never
     starts with ``_`` or ``.``. METRICS.md section 2.
     """
+    _check_source(topic, partition)
     return f"{name_topic(topic)}+{partition}+{first_offset:019d}+{last_offset:019d}+{digest}{OBJECT_SUFFIX}"
 
 
 def value_name(topic: str, partition: int, offset: int, digest: str) -> str:
     """Name of one quarantined record's raw value kept as an object of its own, beside its quarantine line."""
+    _check_source(topic, partition)
     return f"{name_topic(topic)}+{partition}+{offset:019d}+{offset:019d}+{digest}{VALUE_SUFFIX}"
+
+
+def _check_source(topic: str, partition: int) -> None:
+    check_topic(topic)
+    if type(partition) is not int or partition < 0:
+        raise ConfigurationError(f"Kafka partition {str(partition)[:20]!r} is not a non-negative integer")
 
 
 def parse_name(name: str) -> dict[str, str] | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 from base64 import b64encode
+from binascii import b2a_base64
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -21,17 +22,26 @@ import orjson
 
 from parking.ingest.files import IngestTotals
 from parking.config import Settings
-from parking.ingest.batch import ingest_batch
+from parking.ingest.batch import VALUE_OBJECT, ingest_batch
 from parking.ingest.msk import msk_event
 from parking.ingest.sinks import LocalSink, MemorySink
 
 
-def kafka_record(line: dict[str, Any]) -> dict[str, Any]:
-    """The MSK record a quarantine line was made from."""
+def kafka_record(line: dict[str, Any], root: Path | None = None, max_value_bytes: int = 0) -> dict[str, Any]:
+    """The MSK record a quarantine line was made from.
+
+    A value kept as an object of its own (``value_encoding`` ``object``) is
+    read back from under ``root`` only when it fits ``max_value_bytes``;
+    otherwise the record keeps pointing at it and is quarantined again.
+    """
     value = line["value"]
+    reference = line.get("value_object") if line.get("value_encoding") == "object" else None
     if line.get("value_encoding") == "utf-8" and value is not None:
         value = b64encode(value.encode("utf-8")).decode("ascii")
-    return {
+    if reference is not None and root is not None and int(reference.get("bytes", 0)) <= max_value_bytes:
+        value = b2a_base64(gzip.decompress((Path(root) / reference["key"]).read_bytes()), newline=False).decode()
+        reference = None
+    record = {
         "topic": line["topic"],
         "partition": line["partition"],
         "offset": line["offset"],
@@ -41,6 +51,9 @@ def kafka_record(line: dict[str, Any]) -> dict[str, Any]:
         "value": value,
         "headers": line.get("headers") or [],
     }
+    if reference is not None:
+        record[VALUE_OBJECT] = reference
+    return record
 
 
 def replay_quarantine(
@@ -56,7 +69,8 @@ def replay_quarantine(
     for path in sorted((root / settings.quarantine_prefix).rglob("*.json.gz")):
         lines = [orjson.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
         staged = MemorySink()
-        totals.add(ingest_batch(msk_event(kafka_record(line) for line in lines), staged, settings, now=now))
+        records = (kafka_record(line, root, settings.max_value_bytes) for line in lines)
+        totals.add(ingest_batch(msk_event(records), staged, settings, now=now))
         LocalSink(root).write(staged.objects)
         if str(path.relative_to(root)) not in staged.objects:
             path.unlink()
