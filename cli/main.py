@@ -113,10 +113,10 @@ def engine_for(ctx: click.Context, engine: str | None, data_dir: str | None) -> 
 
 def sink_for(settings: Settings, bucket: str | None) -> tuple[Sink, str]:
     """The S3 bucket when one is named, else the local data directory; and where that is."""
-    from parking.ingest.sinks import LocalSink, S3Sink, s3_client
+    from parking.ingest.sinks import LocalSink, s3_sink_for
 
     if bucket:
-        return S3Sink(bucket, s3_client(settings.region, settings.profile)), f"s3://{bucket}/"
+        return s3_sink_for(settings, bucket), f"s3://{bucket}/"
     return LocalSink(settings.data_dir), f"{settings.data_dir}/"
 
 

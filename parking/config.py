@@ -11,6 +11,7 @@ PARKING_DATA_PREFIX        ``parking-data/``            ingester, both query eng
 PARKING_QUARANTINE_PREFIX  ``parking-quarantine/``      ingester
 PARKING_MAX_VALUE_BYTES    ``65536``                    ingester: larger values are quarantined
 PARKING_EARLIEST_EVENT     ``2000-01-01T00:00:00Z``     ingester: earlier timestamps are ``too_early``
+PARKING_QUARANTINE_KMS_KEY (none: the bucket's key)     S3 sink: KMS key of quarantine objects
 PARKING_DATA_DIR           ``./data``                   local sink and local (DuckDB) engine
 PARKING_ENGINE             ``local``                    ``parking-cli``: ``local`` or ``athena``
 PARKING_DATABASE           ``parking_analytics``        Athena engine
@@ -47,6 +48,7 @@ _ENVIRONMENT = {
     "quarantine_prefix": "PARKING_QUARANTINE_PREFIX",
     "max_value_bytes": "PARKING_MAX_VALUE_BYTES",
     "earliest_event": "PARKING_EARLIEST_EVENT",
+    "quarantine_kms_key": "PARKING_QUARANTINE_KMS_KEY",
     "data_dir": "PARKING_DATA_DIR",
     "engine": "PARKING_ENGINE",
     "database": "PARKING_DATABASE",
@@ -67,6 +69,7 @@ class Settings:
     quarantine_prefix: str = QUARANTINE_PREFIX
     max_value_bytes: int = 65536
     earliest_event: datetime = EARLIEST_EVENT
+    quarantine_kms_key: str | None = None
     data_dir: Path = Path("data")
     engine: str = "local"
     database: str = "parking_analytics"

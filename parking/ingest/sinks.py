@@ -126,12 +126,25 @@ def _copy_into(path: str, fd: int, chunk: int = 1 << 20) -> None:
 
 
 class S3Sink:
-    """Writes a batch's objects to one bucket concurrently, with botocore's retries."""
+    """Writes a batch's objects to one bucket concurrently, with botocore's retries.
 
-    def __init__(self, bucket: str, client: Any | None = None, max_workers: int = 16) -> None:
+    Objects under ``quarantine_prefix`` are encrypted with ``quarantine_kms_key``
+    when one is given (the deployed bucket refuses them otherwise).
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        client: Any | None = None,
+        max_workers: int = 16,
+        quarantine_prefix: str | None = None,
+        quarantine_kms_key: str | None = None,
+    ) -> None:
         self.bucket = bucket
         self.client = client if client is not None else s3_client()
         self.max_workers = max_workers
+        self.quarantine_prefix = quarantine_prefix
+        self.quarantine_kms_key = quarantine_kms_key
 
     def write(self, objects: Mapping[str, bytes]) -> None:
         write_all(objects, self._put, self.max_workers, f"s3://{self.bucket}/")
@@ -139,7 +152,8 @@ class S3Sink:
     def __reduce__(self) -> tuple[Any, ...]:
         """Sent to a handler process: a client of its own there, for the same region and endpoint."""
         meta = self.client.meta
-        return _s3_sink, (self.bucket, meta.region_name, meta.endpoint_url, self.max_workers)
+        return _s3_sink, (self.bucket, meta.region_name, meta.endpoint_url, self.max_workers,
+                          self.quarantine_prefix, self.quarantine_kms_key)
 
     def write_file(self, key: str, path: str) -> None:
         try:
@@ -151,8 +165,13 @@ class S3Sink:
     def _put(self, key: str, body: Any) -> None:
         from botocore.exceptions import ClientError
 
+        extra = {}
+        if self.quarantine_kms_key and self.quarantine_prefix and key.startswith(self.quarantine_prefix):
+            extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.quarantine_kms_key}
         try:
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=CONTENT_TYPE, IfNoneMatch="*")
+            self.client.put_object(
+                Bucket=self.bucket, Key=key, Body=body, ContentType=CONTENT_TYPE, IfNoneMatch="*", **extra
+            )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "PreconditionFailed":
                 raise
@@ -206,5 +225,19 @@ def s3_client(region: str | None = None, profile: str | None = None, endpoint_ur
     return session.client("s3", config=config, endpoint_url=endpoint_url)
 
 
-def _s3_sink(bucket: str, region: str | None, endpoint_url: str | None, max_workers: int) -> S3Sink:
-    return S3Sink(bucket, s3_client(region, endpoint_url=endpoint_url), max_workers)
+def _s3_sink(
+    bucket: str, region: str | None, endpoint_url: str | None, max_workers: int,
+    quarantine_prefix: str | None = None, quarantine_kms_key: str | None = None,
+) -> S3Sink:
+    return S3Sink(bucket, s3_client(region, endpoint_url=endpoint_url), max_workers, quarantine_prefix,
+                  quarantine_kms_key)
+
+
+def s3_sink_for(settings: Any, bucket: str | None = None, client: Any | None = None) -> S3Sink:
+    """The S3 sink the settings describe: their bucket (or ``bucket``), quarantine prefix and key."""
+    return S3Sink(
+        bucket or settings.require_bucket(),
+        client if client is not None else s3_client(settings.region, settings.profile),
+        quarantine_prefix=settings.quarantine_prefix,
+        quarantine_kms_key=settings.quarantine_kms_key,
+    )
