@@ -414,3 +414,7 @@ def plot_occupancy(ctx, day, tz, lookback_hours, out, engine, data_dir) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     cli()
+
+
+from parking.cli.lake import lake  # noqa: E402  (storage maintenance: cli/lake.py)
+cli.add_command(lake)

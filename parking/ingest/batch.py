@@ -234,3 +234,33 @@ def _quarantine_line(record: Mapping[str, Any], invalid: InvalidEvent, ingested_
     except (TypeError, orjson.JSONEncodeError):  # e.g. a header string with a lone surrogate
         body = (json.dumps(line, default=repr, ensure_ascii=True) + "\n").encode("ascii")
     return quarantine_hour(record.get("timestamp")), body
+
+
+def quarantine_records(
+    records: list[Mapping[str, Any]],
+    reason: str,
+    detail: str,
+    settings: Settings,
+    now: datetime | None = None,
+) -> dict[str, bytes]:
+    """Quarantine objects holding MSK-shaped records with one given reason (lake repair).
+
+    Lines and names are those of any batch's quarantine objects, so
+    ``replay`` reads them; returns the objects for the caller to write.
+    """
+    now = now or datetime.now(timezone.utc)
+    ingested_at = format_instant(now)
+    groups: dict[tuple[str, int], dict[str, _Group]] = {}
+    invalid = InvalidEvent(reason, detail)
+    for record in records:
+        hour, line = _quarantine_line(record, invalid, ingested_at)
+        hours = groups.setdefault((record["topic"], record["partition"]), {})
+        group = hours.get(hour)
+        if group is None:
+            group = hours[hour] = _Group(record["offset"])
+        group.identities.append(_identity(record) + reason)
+        group.body += line
+        group.offsets.append(record["offset"])
+        group.first = min(group.first, record["offset"])
+        group.last = max(group.last, record["offset"])
+    return _objects(groups, settings.quarantine_prefix)
