@@ -203,19 +203,25 @@ def _slow_path(value: object, validator: Validator) -> tuple[str, bytes]:
     if len(raw) > max_bytes:
         raise too_large
     event = exact_loads(raw, replace_surrogates=False)
+    surrogates = _SURROGATE_ESCAPE.search(raw.decode("utf-8")) is not None  # exact_loads proved it UTF-8
     if type(event) is not dict:
         raise InvalidEvent(Reason.NOT_OBJECT, f"value is a JSON {_json_type(event)}, not an object")
     spot_id, status, stamp = event.get("spot_id"), event.get("status"), event.get("timestamp")
     if type(spot_id) is not str or type(status) is not str or type(stamp) is not str:
         raise _field_error(event)
-    if _SURROGATE.search(spot_id):
+    if surrogates and _SURROGATE.search(spot_id):
         raise InvalidEvent(Reason.BAD_SPOT_ID, "spot_id holds a lone surrogate escape")
     _check_spot_id(spot_id)
     word = STATUS_WORDS.get(status) or STATUS_WORDS.get(status.lower())
     if word is None:
         raise InvalidEvent(Reason.UNKNOWN_STATUS, f"status {status[:40]!r} is not occupied or free")
-    stamp = canonical_timestamp(stamp, validator.limit, validator.earliest)
-    event = _replace_surrogates(event)
+    hour = stamp[:13]
+    if hour not in validator.known_hours or (
+        stamp[13:] not in _MINUTE_SECOND_Z and not _canonical_millis(stamp)
+    ):
+        stamp = canonical_timestamp(stamp, validator.limit, validator.earliest)
+    if surrogates:
+        event = _replace_surrogates(event)
     event["status"] = word
     event["timestamp"] = stamp
     return stamp[:13], orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE)
