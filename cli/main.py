@@ -412,9 +412,8 @@ def plot_occupancy(ctx, day, tz, lookback_hours, out, engine, data_dir) -> None:
     click.echo(f"wrote {save(occupancy_bars(frame, f'Hourly occupancy, {day} ({tz})'), out)}")
 
 
-if __name__ == "__main__":  # pragma: no cover
-    cli()
-
-
 from parking.cli.lake import lake  # noqa: E402  (storage maintenance: cli/lake.py)
 cli.add_command(lake)
+
+if __name__ == "__main__":  # pragma: no cover
+    cli()
