@@ -217,7 +217,15 @@ def _check_quarantine_object(store: Store, key: str, settings: Settings, found: 
 
 
 def _read_lines(body: bytes) -> _Contents:
-    """The complete lines of a gzip body (every member), and why the rest cannot be read, if it cannot."""
+    """The complete lines of a gzip body (every member), and why the rest cannot be read, if it cannot.
+
+    A body that is not gzip at all is read as plain lines (and still reported).
+    """
+    if body[:2] != b"\x1f\x8b":
+        plain = body.split(b"\n")
+        if plain and not plain[-1]:
+            plain.pop()
+        return _Contents(plain, "not gzip: plain bytes")
     out = bytearray()
     rest = body
     problem = None
