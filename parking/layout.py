@@ -18,7 +18,7 @@ QUARANTINE_PREFIX = "parking-quarantine/"
 PARTITION_KEYS = ("year", "month", "day", "hour")
 OBJECT_SUFFIX = ".json.gz"
 VALUE_SUFFIX = ".value.gz"  # a quarantined value too large for its line, kept beside it
-DIGEST_HEX = 24  # 96 bits of BLAKE2b over the records an object holds
+DIGEST_HEX = 24  # 96 bits of SHA-256 over the records an object holds
 
 # Kafka's own topic grammar: no '/', so a topic can never leave its prefix.
 _TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")

@@ -22,7 +22,8 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from hashlib import blake2b
+from array import array
+from hashlib import sha256
 from typing import Any
 
 import orjson
@@ -81,11 +82,14 @@ class _Group:
         return len(self.offsets)
 
     def digest(self, topic: str, partition: int) -> str:
-        """BLAKE2b of the records this object holds: topic, partition, offsets and identities."""
-        hasher = blake2b(digest_size=DIGEST_HEX // 2)
-        hasher.update(f"{topic}\0{partition}\0{','.join(map(str, self.offsets))}\0".encode())
+        """SHA-256 (96 bits kept) of the records this object holds: topic, partition, offsets and identities.
+
+        SHA-256 because CPUs with SHA extensions hash it twice as fast as BLAKE2b.
+        """
+        hasher = sha256(f"{topic}\0{partition}\0".encode())
+        hasher.update(array("q", self.offsets).tobytes())
         hasher.update("\n".join(self.identities).encode("utf-8", "surrogatepass"))
-        return hasher.hexdigest()
+        return hasher.hexdigest()[:DIGEST_HEX]
 
 
 def ingest_batch(
