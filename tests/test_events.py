@@ -266,3 +266,31 @@ json_numbers = st.from_regex(r"\A-?(0|[1-9][0-9]{0,40})(\.[0-9]{1,30})?([eE][-+]
 def test_any_json_number_keeps_its_text(numbers: list[str]) -> None:
     value = EVENT_HEAD + b"".join(b',"n%d":%s' % (i, n.encode()) for i, n in enumerate(numbers)) + b"}"
     assert raw_line(value) == value + b"\n"
+
+
+@pytest.mark.parametrize(
+    ("value", "slow"),
+    [
+        (EVENT_HEAD + b',"battery":3.31,"level":-2,"ok":true,"tags":["ev",null]}', False),
+        (b'{"spot_id": "A1", "status": "FREE", "timestamp": "2024-03-20T11:00:00+01:00", "battery": 3.31}', False),
+        (EVENT_HEAD + b',"reading":1E2}', True),
+        (EVENT_HEAD + b',"id":12345678901234567890}', False),  # within 64 bits: orjson keeps it exactly
+        (EVENT_HEAD + b',"id":123456789012345678901}', True),
+        (EVENT_HEAD + b',"note":"\\ud83d"}', True),
+        (EVENT_HEAD + b',"x":' + b"[" * 40 + b"]" * 40 + b"}", False),
+        (EVENT_HEAD + b',"x":' + b"[" * 70 + b"]" * 70 + b"}", True),
+    ],
+    ids=["canonical", "spaced, upper-case, offset", "exponent", "20 digits", "21 digits", "lone surrogate",
+         "40 deep", "70 deep"],
+)
+def test_only_records_the_fast_path_cannot_take_exactly_take_the_slow_path(monkeypatch, value: bytes, slow: bool) -> None:
+    from parking.ingest import events
+
+    calls = []
+    real = events._slow_path
+    monkeypatch.setattr(events, "_slow_path", lambda *args: calls.append(args) or real(*args))
+    try:
+        parse_value(encode(value), Validator.at(NOW, MAX_BYTES))
+    except InvalidEvent:
+        pass
+    assert bool(calls) is slow

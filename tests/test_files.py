@@ -139,6 +139,7 @@ def test_a_line_over_the_limit_is_kept_as_an_object_of_its_own_and_replays(tmp_p
     assert replay_quarantine(tmp_path, raised, now=NOW).stored == 1
     spots = {line["spot_id"] for p in (tmp_path / "parking-data").rglob("*.json.gz") for line in read_lines(p.read_bytes())}
     assert "BIG" in spots
+    assert list((tmp_path / "parking-quarantine").rglob("*.value.gz")) == [], "a kept value goes once its record is stored"
 
 
 PEAK_RSS = r"""

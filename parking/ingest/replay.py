@@ -13,7 +13,7 @@ from __future__ import annotations
 import gzip
 from base64 import b64encode
 from binascii import b2a_base64
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,11 @@ def replay_quarantine(
     now: datetime | None = None,
     on_object: Callable[[Path], None] | None = None,
 ) -> IngestTotals:
-    """Ingest every quarantined record under a local data directory again."""
+    """Ingest every quarantined record under a local data directory again.
+
+    A value kept as an object of its own is removed once no quarantine line
+    written by the replay points at it any more (its record was stored).
+    """
     settings = settings or Settings()
     root = Path(root)
     totals = IngestTotals()
@@ -74,6 +78,18 @@ def replay_quarantine(
         LocalSink(root).write(staged.objects)
         if str(path.relative_to(root)) not in staged.objects:
             path.unlink()
+            still = _value_objects(
+                orjson.loads(line)
+                for key, body in staged.objects.items() if key.startswith(settings.quarantine_prefix)
+                for line in gzip.decompress(body).splitlines()
+            )
+            for key in _value_objects(lines) - still:
+                (root / key).unlink(missing_ok=True)
         if on_object is not None:
             on_object(path)
     return totals
+
+
+def _value_objects(lines: Iterable[dict[str, Any]]) -> set[str]:
+    """Keys of the kept values these quarantine lines point at."""
+    return {line["value_object"]["key"] for line in lines if isinstance(line.get("value_object"), dict)}
