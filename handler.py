@@ -2,7 +2,8 @@
 
 Reads its configuration from the environment (see ``parking/config.py``):
 ``PARKING_BUCKET`` (required), ``PARKING_DATA_PREFIX``,
-``PARKING_QUARANTINE_PREFIX``, ``PARKING_MAX_VALUE_BYTES``. Powertools reads
+``PARKING_QUARANTINE_PREFIX``, ``PARKING_MAX_VALUE_BYTES``,
+``PARKING_QUARANTINE_KMS_KEY`` (the quarantine's own key), ``PARKING_EARLIEST_EVENT``. Powertools reads
 ``POWERTOOLS_SERVICE_NAME``, ``POWERTOOLS_METRICS_NAMESPACE`` and
 ``POWERTOOLS_LOG_LEVEL``.
 """
@@ -19,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from parking.config import Settings
 from parking.errors import SinkWriteError
 from parking.ingest.batch import BatchResult, ingest_batch
-from parking.ingest.sinks import S3Sink
+from parking.ingest.sinks import S3Sink, s3_sink_for
 
 # Service name and namespace come from POWERTOOLS_SERVICE_NAME and
 # POWERTOOLS_METRICS_NAMESPACE, which serverless.yml sets for each function.
@@ -31,7 +32,7 @@ metrics = Metrics()
 def _sink_and_settings() -> tuple[S3Sink, Settings]:
     """Built once per container, so warm invocations reuse the S3 connection pool."""
     settings = Settings.from_env()
-    return S3Sink(settings.require_bucket()), settings
+    return s3_sink_for(settings), settings
 
 
 @logger.inject_lambda_context

@@ -158,10 +158,10 @@ def engine_for(ctx: click.Context, engine: str | None, data_dir: str | None) -> 
 
 def sink_for(settings: Settings, bucket: str | None) -> tuple[Sink, str]:
     """The S3 bucket when one is named, else the local data directory; and where that is."""
-    from parking.ingest.sinks import LocalSink, S3Sink, s3_client
+    from parking.ingest.sinks import LocalSink, s3_sink_for
 
     if bucket:
-        return S3Sink(bucket, s3_client(settings.region, settings.profile)), f"s3://{bucket}/"
+        return s3_sink_for(settings, bucket), f"s3://{bucket}/"
     return LocalSink(settings.data_dir), f"{settings.data_dir}/"
 
 
@@ -322,26 +322,28 @@ def health(ctx, at, lookback_hours, silent_hours, flapping_changes, stuck_hours,
 @click.option("--bucket", default=None, help="Backfill this S3 bucket instead of the local directory.")
 @click.option("--topic", default="parking-events", show_default=True, help="Topic recorded in object names.")
 @click.option("--partition", type=KAFKA_PARTITIONS, default=0, show_default=True,
-              help="Kafka partition recorded in object names; give each file whose hours overlap another's its own.")
-@click.option("--batch-size", type=click.IntRange(min=1, max=100_000), default=10_000, show_default=True)
+              help="Kafka partition recorded in object names.")
 @click.pass_context
-def ingest(ctx, file: BinaryIO, data_dir, bucket, topic, partition, batch_size) -> None:
-    """Load a JSON-lines FILE (- for stdin) through the Lambda's ingest path.
+def ingest(ctx, file: BinaryIO, data_dir, bucket, topic, partition) -> None:
+    """Load a JSON-lines FILE (- for stdin; plain or gzip) through the Lambda's ingest path.
 
-    Offsets are line numbers, so loading the same file again overwrites
-    instead of duplicating.
+    Object names are derived from the lines, so loading the same file again
+    overwrites nothing and adds nothing, and another file never replaces it.
+    Exits 1 when more than half of the records are quarantined.
     """
-    from parking.ingest.files import ingest_lines
+    from parking.ingest.files import file_chunks, ingest_chunks
+    from parking.layout import check_topic
 
+    check_topic(topic)
     settings = settings_for(ctx, data_dir=data_dir)
     sink, where = sink_for(settings, bucket)
-    size, stamp = _file_facts(file)
-    with ingest_progress(size) as advance:
-        totals = ingest_lines(
-            advance(file), sink, settings, topic=topic, partition=partition,
-            batch_size=batch_size, timestamp_ms=stamp,
-        )
+    with ingest_progress(_file_size(file)) as advance:
+        totals = ingest_chunks(advance(file_chunks(file)), sink, settings, topic=topic, partition=partition)
     click.echo(_totals_text(totals, where))
+    if totals.mostly_rejected:
+        reasons = ", ".join(f"{reason} ({count:,})" for reason, count in totals.top_reasons())
+        _fail(f"{totals.quarantined:,} of {totals.records_in:,} records quarantined, mostly: {reasons}; "
+              "is this the right file?", 1)
 
 
 @cli.command()
@@ -361,13 +363,12 @@ def replay(ctx, data_dir) -> None:
     click.echo(_totals_text(totals, f"{settings.data_dir}/", "replayed into"))
 
 
-def _file_facts(file: BinaryIO) -> tuple[int | None, int | None]:
-    """Size (for the progress bar) and modification time (fixes quarantine hours) of a real file."""
+def _file_size(file: BinaryIO) -> int | None:
+    """Size of a real file, for the progress bar."""
     try:
-        facts = Path(file.name).stat()
+        return Path(file.name).stat().st_size
     except (OSError, TypeError, AttributeError):
-        return None, None
-    return facts.st_size, int(facts.st_mtime * 1000)
+        return None
 
 
 def _totals_text(totals: IngestTotals, where: str, verb: str = "ingested into") -> str:
@@ -550,6 +551,9 @@ def report(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -> None:
         nothing_to_draw("no spot's state was known in that window")
     click.echo(f"wrote {write_report(content, out)}")
 
+from parking.cli.lake import lake  # noqa: E402  (storage maintenance: cli/lake.py)
+
+cli.add_command(lake)
 
 if __name__ == "__main__":  # pragma: no cover
     cli()

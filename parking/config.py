@@ -10,6 +10,8 @@ PARKING_BUCKET             (none; required in Lambda)   ingest Lambda, ``ingest 
 PARKING_DATA_PREFIX        ``parking-data/``            ingester, both query engines
 PARKING_QUARANTINE_PREFIX  ``parking-quarantine/``      ingester
 PARKING_MAX_VALUE_BYTES    ``65536``                    ingester: larger values are quarantined
+PARKING_EARLIEST_EVENT     ``2000-01-01T00:00:00Z``     ingester: earlier timestamps are ``too_early``
+PARKING_QUARANTINE_KMS_KEY (none: the bucket's key)     S3 sink: KMS key of quarantine objects
 PARKING_DATA_DIR           ``./data``                   local sink and local (DuckDB) engine
 PARKING_ENGINE             ``local``                    ``parking-cli``: ``local`` or ``athena``
 PARKING_DATABASE           ``parking_analytics``        Athena engine
@@ -26,19 +28,27 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from parking.errors import ConfigurationError
-from parking.layout import DATA_PREFIX, QUARANTINE_PREFIX
+from parking.layout import DATA_PREFIX, QUARANTINE_PREFIX, check_prefix
 
 ENGINES = ("local", "athena")
+
+#: The earliest event instant the validator accepts by default (METRICS.md
+#: section 1). The Glue table's partition projection starts at its year, so
+#: every partition the ingester can write is visible to Athena (section 2).
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 _ENVIRONMENT = {
     "bucket": "PARKING_BUCKET",
     "data_prefix": "PARKING_DATA_PREFIX",
     "quarantine_prefix": "PARKING_QUARANTINE_PREFIX",
     "max_value_bytes": "PARKING_MAX_VALUE_BYTES",
+    "earliest_event": "PARKING_EARLIEST_EVENT",
+    "quarantine_kms_key": "PARKING_QUARANTINE_KMS_KEY",
     "data_dir": "PARKING_DATA_DIR",
     "engine": "PARKING_ENGINE",
     "database": "PARKING_DATABASE",
@@ -58,6 +68,8 @@ class Settings:
     data_prefix: str = DATA_PREFIX
     quarantine_prefix: str = QUARANTINE_PREFIX
     max_value_bytes: int = 65536
+    earliest_event: datetime = EARLIEST_EVENT
+    quarantine_kms_key: str | None = None
     data_dir: Path = Path("data")
     engine: str = "local"
     database: str = "parking_analytics"
@@ -91,11 +103,13 @@ class Settings:
                 f"unknown engine {self.engine!r}: choose one of {', '.join(ENGINES)}"
             )
         for name in ("data_prefix", "quarantine_prefix"):
-            prefix = getattr(self, name)
-            if not prefix.endswith("/") or prefix.startswith("/"):
-                raise ConfigurationError(f"{name} must end with '/' and not start with it: {prefix!r}")
+            check_prefix(name, getattr(self, name))
+        if self.data_prefix.startswith(self.quarantine_prefix) or self.quarantine_prefix.startswith(self.data_prefix):
+            raise ConfigurationError("data_prefix and quarantine_prefix must not contain one another")
         if self.max_value_bytes < 1:
             raise ConfigurationError("max_value_bytes must be positive")
+        if self.earliest_event.tzinfo is None:
+            raise ConfigurationError("earliest_event must be timezone-aware")
 
     def require_bucket(self) -> str:
         if not self.bucket:
@@ -106,9 +120,25 @@ class Settings:
 def _coerce(name: str, value: Any) -> Any:
     if name == "data_dir":
         return Path(value)
+    if name == "earliest_event":
+        return _instant(value)
     if name == "max_value_bytes":
         try:
             return int(value)
         except ValueError:
             raise ConfigurationError(f"PARKING_MAX_VALUE_BYTES is not an integer: {value!r}") from None
     return value
+
+
+def _instant(value: Any) -> datetime:
+    """An aware datetime from a datetime or ISO-8601 text with a zone (``Z`` or ``+HH:MM``)."""
+    if isinstance(value, datetime):
+        instant = value
+    else:
+        try:
+            instant = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigurationError(f"PARKING_EARLIEST_EVENT is not an ISO-8601 instant: {value!r}") from None
+    if instant.tzinfo is None:
+        raise ConfigurationError(f"PARKING_EARLIEST_EVENT has no zone (Z or +HH:MM): {value!r}")
+    return instant.astimezone(timezone.utc)

@@ -19,6 +19,10 @@ class SinkWriteError(ParkingError):
     """Objects could not be written; the batch must be retried as a whole."""
 
 
+class InputError(ParkingError):
+    """An input file cannot be read (a broken gzip stream, an I/O error)."""
+
+
 class QueryError(ParkingError):
     """A query failed in its engine."""
 

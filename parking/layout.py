@@ -9,12 +9,27 @@ leaves open: docs/CHOICES.md, "Where events land".
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+from parking.errors import ConfigurationError
 
 DATA_PREFIX = "parking-data/"
 QUARANTINE_PREFIX = "parking-quarantine/"
 PARTITION_KEYS = ("year", "month", "day", "hour")
 OBJECT_SUFFIX = ".json.gz"
+VALUE_SUFFIX = ".value.gz"  # a quarantined value too large for its line, kept beside it
+DIGEST_HEX = 24  # 96 bits of SHA-256 over the records an object holds
+
+# Kafka's own topic grammar: no '/', so a topic can never leave its prefix.
+_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
+# A prefix segment: starts with a letter or digit (Hive, Trino and Athena skip
+# paths whose name starts with '_' or '.'), so '.' and '..' are impossible too.
+_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=-]{0,254}")
+_NAME = re.compile(
+    r"(?P<topic>~?[A-Za-z0-9._-]{1,249})\+(?P<partition>\d{1,10})\+(?P<first>-?\d{19})\+(?P<last>-?\d{19})"
+    rf"\+(?P<digest>[0-9a-f]{{{DIGEST_HEX}}})(?P<suffix>{re.escape(OBJECT_SUFFIX)}|{re.escape(VALUE_SUFFIX)})"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +51,66 @@ class HourPartition:
         return f"year={self.year}/month={self.month}/day={self.day}/hour={self.hour}/"
 
 
-def object_name(topic: str, partition: int, first_offset: int, last_offset: int) -> str:
-    """Name derived only from what a redelivered batch repeats, so it overwrites.
+def check_topic(topic: str) -> str:
+    """``topic`` if it is a Kafka topic name (``[A-Za-z0-9._-]``, 1-249 characters, not ``.`` or ``..``).
 
-    Offsets are zero-padded so names sort in offset order.
+    Raises :class:`ConfigurationError`; METRICS.md section 2.
     """
-    return f"{topic}+{partition}+{first_offset:019d}+{last_offset:019d}{OBJECT_SUFFIX}"
+    if not isinstance(topic, str) or not _TOPIC.fullmatch(topic) or topic in (".", ".."):
+        raise ConfigurationError(f"topic {str(topic)[:60]!r} is not a Kafka topic name ([A-Za-z0-9._-], 1-249 characters)")
+    return topic
+
+
+def check_prefix(name: str, prefix: str) -> str:
+    """``prefix`` if it is a relative key prefix ending in '/' whose segments are not hidden.
+
+    Each segment starts with a letter or digit and holds only ``[A-Za-z0-9._=-]``,
+    so no prefix leads a write outside the bucket or data directory (``..``) or
+    into a folder the query engines skip (``_x``, ``.x``). Raises
+    :class:`ConfigurationError`.
+    """
+    segments = prefix.split("/") if isinstance(prefix, str) else []
+    if len(segments) < 2 or segments[-1] != "" or not all(_SEGMENT.fullmatch(s) for s in segments[:-1]):
+        raise ConfigurationError(
+            f"{name} must be relative, end with '/', and have segments that start with a letter or digit "
+            f"and hold only A-Z a-z 0-9 . _ = -: {prefix!r}"
+        )
+    return prefix
+
+
+def name_topic(topic: str) -> str:
+    """The topic as it starts an object name: ``~`` before a leading ``_`` or ``.`` (never in a topic)."""
+    return f"~{topic}" if topic[:1] in ("_", ".") else topic
+
+
+def object_name(topic: str, partition: int, first_offset: int, last_offset: int, digest: str) -> str:
+    """Name of one object: its records' topic, Kafka partition, offset range and content digest.
+
+    The same records give the same name (a redelivery overwrites itself);
+    different records (a recreated topic, another file) give another digest.
+    Offsets are zero-padded so names sort in offset order; a name never
+    starts with ``_`` or ``.``. METRICS.md section 2.
+    """
+    _check_source(topic, partition)
+    return f"{name_topic(topic)}+{partition}+{first_offset:019d}+{last_offset:019d}+{digest}{OBJECT_SUFFIX}"
+
+
+def value_name(topic: str, partition: int, offset: int, digest: str) -> str:
+    """Name of one quarantined record's raw value kept as an object of its own, beside its quarantine line."""
+    _check_source(topic, partition)
+    return f"{name_topic(topic)}+{partition}+{offset:019d}+{offset:019d}+{digest}{VALUE_SUFFIX}"
+
+
+def _check_source(topic: str, partition: int) -> None:
+    check_topic(topic)
+    if type(partition) is not int or partition < 0:
+        raise ConfigurationError(f"Kafka partition {str(partition)[:20]!r} is not a non-negative integer")
+
+
+def parse_name(name: str) -> dict[str, str] | None:
+    """The parts of an object name the ingester writes, or None when it is not one."""
+    match = _NAME.fullmatch(name)
+    return match.groupdict() if match else None
 
 
 def object_key(prefix: str, partition: HourPartition, name: str) -> str:

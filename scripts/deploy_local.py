@@ -63,6 +63,11 @@ def describe(env: dict[str, str]) -> None:
     for mapping in clients["lambda"].list_event_source_mappings()["EventSourceMappings"]:
         print(f"trigger {mapping['EventSourceArn']} topic {mapping['Topics']} batch {mapping['BatchSize']} "
               f"from {mapping['StartingPosition']}")
+        pollers = mapping.get("ProvisionedPollerConfig", {})
+        print(f"  bounded: {mapping.get('MaximumRetryAttempts')} retries, split on error "
+              f"{mapping.get('BisectBatchOnFunctionError')}, failed batches to "
+              f"{mapping.get('DestinationConfig', {}).get('OnFailure', {}).get('Destination')}, "
+              f"{pollers.get('MinimumPollers')}-{pollers.get('MaximumPollers')} provisioned pollers")
 
 
 def main() -> None:

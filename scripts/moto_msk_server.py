@@ -4,7 +4,9 @@ moto 5.2.5 rejects a Kafka ARN in ``CreateEventSourceMapping`` ("Invalid
 EventSourceArn": it knows SQS, DynamoDB and Kinesis only), so the real
 ``sls deploy`` of our MSK trigger cannot complete against it. This script
 lets ``arn:aws:kafka:`` mappings be created, read, updated and deleted like
-any other, and changes nothing else. It patches moto internals, so it runs
+any other (with every property the bounded trigger of infra/trigger.yml
+sets: retries, batch splitting, provisioned pollers, the S3 on-failure
+destination, which moto stores and returns as given), and changes nothing else. It patches moto internals, so it runs
 only on the moto version it was written for.
 
 Usage: ``python scripts/moto_msk_server.py [--host 127.0.0.1] [--port 0]``.

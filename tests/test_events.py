@@ -49,8 +49,17 @@ BAD_INPUTS = [
     ("empty value", encode(b""), Reason.NOT_JSON),
     ("truncated JSON", encode(b'{"spot_id": "A1",'), Reason.NOT_JSON),
     ("NaN literal", encode(b'{"spot_id": NaN}'), Reason.NOT_JSON),
-    ("number overflows a double", encode(b'{"x": 1e400}'), Reason.NOT_JSON),
-    ("lone surrogate", encode(b'{"spot_id": "\\ud800"}'), Reason.NOT_JSON),
+    ("Infinity literal", encode(b'{"spot_id": "A1", "x": Infinity}'), Reason.NOT_JSON),
+    ("lone surrogate in spot_id", encode(b'{"spot_id": "A\\ud83d", "status": "free", "timestamp": "2024-03-20T10:00:00Z"}'),
+     Reason.BAD_SPOT_ID),
+    ("65 levels deep", encode(event(x=json.loads("[" * 64 + "]" * 64))), Reason.TOO_DEEP),
+    ("254 levels deep (the issue's case)", encode(event(x=json.loads("[" * 254 + "]" * 254))), Reason.TOO_DEEP),
+    ("2,000 levels deep", encode(b'{"x": ' + b"[" * 2000 + b"]" * 2000 + b"}"), Reason.TOO_DEEP),
+    ("2,000 levels, unclosed", encode(b'{"x": ' + b"[" * 2000), Reason.TOO_DEEP),
+    ("a reset clock: 1970", encode(event(timestamp="1970-01-01T00:00:00Z")), Reason.TOO_EARLY),
+    ("year 0001", encode(event(timestamp="0001-01-01T00:00:00Z")), Reason.TOO_EARLY),
+    ("a millisecond before 2000", encode(event(timestamp="1999-12-31T23:59:59.999Z")), Reason.TOO_EARLY),
+    ("2000 in UTC+01:00 is 1999 in UTC", encode(event(timestamp="2000-01-01T00:30:00+01:00")), Reason.TOO_EARLY),
     ("byte order mark", encode(b'\xef\xbb\xbf{"spot_id": "A1"}'), Reason.NOT_JSON),
     ("JSON array", encode([event()]), Reason.NOT_OBJECT),
     ("JSON null", encode(None), Reason.NOT_OBJECT),
@@ -192,3 +201,96 @@ def test_any_spelling_of_an_instant_is_stored_as_that_instant_in_utc(instant, of
 def test_partition_is_the_utc_hour_of_the_event(instant, offset) -> None:
     stored = canonical_timestamp(spelled(instant, offset, 3))
     assert HourPartition.from_iso(stored).path == instant.strftime("year=%Y/month=%m/day=%d/hour=%H/")
+
+
+def raw_line(value: bytes) -> bytes:
+    return parse_value(encode(value), Validator.at(NOW, MAX_BYTES))[1]
+
+
+EVENT_HEAD = b'{"spot_id":"A1","status":"free","timestamp":"2024-03-20T10:00:00Z"'
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["-80241446968629135069", "1E2", "1e400", "-1e400", "1e-400", "1.50", "1.00", "-0", "-0.0", "0.000001",
+     "10000000000000000.0", "123456789012345678901234567890.123456789", "18446744073709551616", "2.5e+3", "0",
+     "3.1", "-9223372036854775809", "1" * 400],
+)
+def test_a_pass_through_number_keeps_its_text(number: str) -> None:
+    value = EVENT_HEAD + b',"x":' + number.encode() + b',"y":[' + number.encode() + b"]}"
+    assert raw_line(value) == value + b"\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [("blocked \\ud83d", "blocked \ufffd"), ("\\udc00 alone", "\ufffd alone"), ("\\ud83d\\ude00 a pair", "\U0001f600 a pair"),
+     ("\\ud83d\\ud83d", "\ufffd\ufffd")],
+)
+def test_a_lone_surrogate_escape_in_a_string_becomes_the_replacement_character(text: str, stored: str) -> None:
+    value = EVENT_HEAD + b',"note":"' + text.encode() + b'","n":{"k\\udfff":["' + text.encode() + b'"]}}'
+    line = json.loads(raw_line(value))
+    assert line["note"] == stored
+    assert line["n"] == {"k\ufffd": [stored]}
+
+
+def test_nesting_of_64_levels_is_accepted() -> None:
+    deepest = event(x=json.loads("[" * 63 + "]" * 63))
+    assert parse(encode(deepest))[1] == deepest
+
+
+def test_the_earliest_accepted_instant_is_a_setting() -> None:
+    from parking.config import EARLIEST_EVENT, Settings
+
+    assert EARLIEST_EVENT == datetime(2000, 1, 1, tzinfo=timezone.utc)
+    later = Settings.from_env({"PARKING_EARLIEST_EVENT": "2020-01-01T00:00:00Z"}).earliest_event
+    validator = Validator.at(NOW, MAX_BYTES, later)
+    parse_value(encode(event(timestamp="2020-01-01T00:00:00Z")), validator)
+    with pytest.raises(InvalidEvent) as caught:
+        parse_value(encode(event(timestamp="2019-12-31T23:59:59Z")), validator)
+    assert caught.value.reason == Reason.TOO_EARLY
+
+
+def test_an_hour_seen_once_is_still_checked_for_the_earliest_instant() -> None:
+    validator = Validator.at(NOW, MAX_BYTES, datetime(2020, 1, 1, 0, 30, tzinfo=timezone.utc))
+    parse_value(encode(event(timestamp="2020-01-01T00:45:00Z")), validator)
+    with pytest.raises(InvalidEvent) as caught:
+        parse_value(encode(event(timestamp="2020-01-01T00:15:00Z")), validator)
+    assert caught.value.reason == Reason.TOO_EARLY
+
+
+# JSON numbers as text: the grammar of RFC 8259, section 6.
+json_numbers = st.from_regex(r"\A-?(0|[1-9][0-9]{0,40})(\.[0-9]{1,30})?([eE][-+]?[0-9]{1,4})?\Z")
+
+
+@given(st.lists(json_numbers, min_size=1, max_size=4))
+def test_any_json_number_keeps_its_text(numbers: list[str]) -> None:
+    value = EVENT_HEAD + b"".join(b',"n%d":%s' % (i, n.encode()) for i, n in enumerate(numbers)) + b"}"
+    assert raw_line(value) == value + b"\n"
+
+
+@pytest.mark.parametrize(
+    ("value", "slow"),
+    [
+        (EVENT_HEAD + b',"battery":3.31,"level":-2,"ok":true,"tags":["ev",null]}', False),
+        (b'{"spot_id": "A1", "status": "FREE", "timestamp": "2024-03-20T11:00:00+01:00", "battery": 3.31}', False),
+        (EVENT_HEAD + b',"reading":1E2}', True),
+        (EVENT_HEAD + b',"id":12345678901234567890}', False),  # within 64 bits: orjson keeps it exactly
+        (EVENT_HEAD + b',"id":123456789012345678901}', True),
+        (EVENT_HEAD + b',"note":"\\ud83d"}', True),
+        (EVENT_HEAD + b',"x":' + b"[" * 40 + b"]" * 40 + b"}", False),
+        (EVENT_HEAD + b',"x":' + b"[" * 70 + b"]" * 70 + b"}", True),
+    ],
+    ids=["canonical", "spaced, upper-case, offset", "exponent", "20 digits", "21 digits", "lone surrogate",
+         "40 deep", "70 deep"],
+)
+def test_only_records_the_fast_path_cannot_take_exactly_take_the_slow_path(monkeypatch, value: bytes, slow: bool) -> None:
+    from parking.ingest import events
+
+    calls = []
+    real = events._slow_path
+    monkeypatch.setattr(events, "_slow_path", lambda *args: calls.append(args) or real(*args))
+    try:
+        parse_value(encode(value), Validator.at(NOW, MAX_BYTES))
+    except InvalidEvent:
+        pass
+    assert bool(calls) is slow

@@ -102,3 +102,28 @@ def test_handler_requires_a_bucket(monkeypatch) -> None:
     with pytest.raises(ConfigurationError, match="PARKING_BUCKET"):
         handler.handler(batch([event()]), LambdaContext())
     handler._sink_and_settings.cache_clear()
+
+
+def test_quarantine_objects_are_written_under_the_quarantine_key(s3, msk_file, monkeypatch) -> None:
+    """The deployed bucket refuses quarantine objects under any other key (infra/storage.yml)."""
+    kms = boto3.client("kms", region_name="eu-west-1")
+    key_arn = kms.create_key(Description="quarantine")["KeyMetadata"]["Arn"]
+    monkeypatch.setenv("PARKING_QUARANTINE_KMS_KEY", key_arn)
+    handler._sink_and_settings.cache_clear()
+    handler.handler(msk_file("msk_parking.json"), LambdaContext())
+    encryption = {
+        item["Key"].split("/")[0]: s3.head_object(Bucket=BUCKET, Key=item["Key"]).get("SSEKMSKeyId")
+        for item in s3.list_objects_v2(Bucket=BUCKET)["Contents"]
+    }
+    assert encryption == {"parking-data": None, "parking-quarantine": key_arn}
+
+
+def test_a_redelivered_batch_finds_its_objects_and_replaces_none(s3, msk_file) -> None:
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    first = handler.handler(msk_file("msk_parking.json"), LambdaContext())
+    before = objects(s3)
+    again = handler.handler(msk_file("msk_parking.json"), LambdaContext())
+    assert again["objects_written"] == first["objects_written"]
+    assert objects(s3) == before
+    versions = s3.list_object_versions(Bucket=BUCKET).get("Versions", [])
+    assert len(versions) == len(before), "no object got a second version"

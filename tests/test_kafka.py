@@ -100,8 +100,8 @@ def consumer(broker: str, topic: str, root: Path, sink: Sink | None = None, **op
 
 
 def offsets_of(key: str) -> tuple[str, int, int]:
-    """The partition and first and last offsets an object is named by: topic+partition+first+last.json.gz."""
-    _, partition, first, last = key.rsplit("/", 1)[1].removesuffix(".json.gz").split("+")
+    """The partition and first and last offsets an object is named by: topic+partition+first+last+digest.json.gz."""
+    _, partition, first, last = key.rsplit("/", 1)[1].removesuffix(".json.gz").split("+")[:4]
     return partition, int(first), int(last)
 
 

@@ -107,6 +107,41 @@ def test_the_msk_trigger_points_at_the_function_and_topic(template: dict) -> Non
     assert properties["AmazonManagedKafkaEventSourceConfig"] == {"ConsumerGroupId": "parking-ingest-dev"}
 
 
+def test_the_msk_trigger_is_bounded_and_keeps_what_fails(template: dict) -> None:
+    """Retries, then split, then the whole batch to S3: a partition never waits forever, nothing is dropped."""
+    [mapping] = resources_of(template, "AWS::Lambda::EventSourceMapping").values()
+    properties = mapping["Properties"]
+    assert (properties["MaximumRetryAttempts"], properties["BisectBatchOnFunctionError"]) == (5, True)
+    assert properties["ProvisionedPollerConfig"] == {"MinimumPollers": 1, "MaximumPollers": 2}
+    assert properties["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": ["FailedBatchBucket", "Arn"]}}}
+    failed = template["Resources"]["FailedBatchBucket"]["Properties"]
+    [rule] = failed["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {"Fn::GetAtt": ["QuarantineKey", "Arn"]}
+    assert all(failed["PublicAccessBlockConfiguration"].values())
+
+
+def test_every_bound_of_the_trigger_is_a_stage_parameter(tmp_path: Path) -> None:
+    sls("package", "--stage", "dev", "--package", str(tmp_path), "--param", "mskMaximumRetryAttempts=2",
+        "--param", "mskBisectBatchOnFunctionError=false", "--param", "mskMinimumPollers=2",
+        "--param", "mskMaximumPollers=4")
+    other = json.loads((tmp_path / "cloudformation-template-update-stack.json").read_text())
+    [mapping] = resources_of(other, "AWS::Lambda::EventSourceMapping").values()
+    properties = mapping["Properties"]
+    # A --param arrives as text, which CloudFormation converts to the property's type.
+    assert (properties["MaximumRetryAttempts"], properties["BisectBatchOnFunctionError"]) == ("2", "false")
+    assert properties["ProvisionedPollerConfig"] == {"MinimumPollers": "2", "MaximumPollers": "4"}
+    checked = subprocess.run([str(TOOLS / "cfn-lint"), str(tmp_path / "cloudformation-template-update-stack.json")],
+                             capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout
+
+
+def test_the_dead_letter_queue_skip_gives_the_true_reason(template: dict) -> None:
+    [skip] = template["Resources"]["IngestLambdaFunction"]["Metadata"]["checkov"]["skip"]
+    assert skip["id"] == "CKV_AWS_116"
+    assert "dead-letter queue" in skip["comment"] and "asynchronous" in skip["comment"]
+    assert "on-failure destination" in skip["comment"]
+
+
 def statements(role: dict) -> list[dict]:
     return [s for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]
 
@@ -114,9 +149,10 @@ def statements(role: dict) -> list[dict]:
 def test_the_role_holds_only_what_ingestion_needs(template: dict) -> None:
     role = template["Resources"]["ParkingDataIngestionRole"]
     assert role["Properties"].get("ManagedPolicyArns") is None
-    granted = {action for s in statements(role) for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    allowed = [s for s in statements(role) if s["Effect"] == "Allow"]
+    granted = {action for s in allowed for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert granted == {
-        "s3:PutObject", "kms:GenerateDataKey", "kms:Decrypt", "logs:CreateLogStream", "logs:PutLogEvents",
+        "s3:PutObject", "s3:ListBucket", "kms:GenerateDataKey", "logs:CreateLogStream", "logs:PutLogEvents",
         "kafka:DescribeCluster", "kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers",
         "kafka-cluster:Connect", "kafka-cluster:DescribeClusterDynamicConfiguration",
         "kafka-cluster:DescribeTopic", "kafka-cluster:ReadData", "kafka-cluster:DescribeGroup",
@@ -124,11 +160,56 @@ def test_the_role_holds_only_what_ingestion_needs(template: dict) -> None:
         "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses", "ec2:DescribeNetworkInterfaces",
         "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs",
     }
-    assert all(s["Effect"] == "Allow" for s in statements(role))
+    [denied] = [s for s in statements(role) if s["Effect"] == "Deny"]
+    assert denied["Sid"] == "FunctionCodeManagesNoInterface"
+
+
+def test_the_role_only_adds_objects_never_replaces_them(template: dict) -> None:
+    by_sid = {s["Sid"]: s for s in statements(template["Resources"]["ParkingDataIngestionRole"])}
+    assert by_sid["PutEventsAndQuarantine"]["Condition"] == {"Null": {"s3:if-none-match": "false"}}
+
+
+def test_interfaces_are_managed_by_lambda_in_our_subnets_only(template: dict) -> None:
+    by_sid = {s["Sid"]: s for s in statements(template["Resources"]["ParkingDataIngestionRole"])}
+    manage = by_sid["ManageInterfacesInOurSubnets"]
+    assert "ec2:DeleteNetworkInterface" in manage["Action"]
+    subnets = manage["Condition"]["ArnLike"]["ec2:Subnet"]
+    joined = subnets["Fn::Split"][1]["Fn::Join"][1]
+    assert joined[0] == "arn:*:ec2:*:*:subnet/"
+    assert joined[1] == {"Fn::Join": [",arn:*:ec2:*:*:subnet/", {"Fn::Split": [",", "subnet-0868010d2e66bb7f6,subnet-0e34a279cd23754d4"]}]}
+    deny = by_sid["FunctionCodeManagesNoInterface"]
+    assert set(deny["Action"]) == set(manage["Action"])
+    assert "lambda:SourceFunctionArn" in deny["Condition"]["ArnEquals"]
+    actions = {a for s in statements(template["Resources"]["ParkingDataIngestionRole"]) if s["Effect"] == "Allow"
+               and s["Sid"] != "ManageInterfacesInOurSubnets" for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert not {"ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"} & actions
+
+
+def test_the_quarantine_has_a_key_of_its_own(template: dict) -> None:
+    resources = template["Resources"]
+    assert resources["QuarantineKey"]["Properties"]["EnableKeyRotation"] is True
+    function = resources["IngestLambdaFunction"]["Properties"]
+    assert function["Environment"]["Variables"]["PARKING_QUARANTINE_KMS_KEY"] == {"Fn::GetAtt": ["QuarantineKey", "Arn"]}
+    policy = {s["Sid"]: s for s in resources["DataBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]}
+    only = policy["QuarantineOnlyUnderItsOwnKey"]
+    assert (only["Effect"], only["Action"], only["Resource"]) == (
+        "Deny", "s3:PutObject", {"Fn::Sub": f"${{DataBucket.Arn}}/{QUARANTINE_PREFIX}*"})
+    assert only["Condition"] == {"StringNotEquals": {
+        "s3:x-amz-server-side-encryption-aws-kms-key-id": {"Fn::GetAtt": ["QuarantineKey", "Arn"]}}}
+    analyst = resources["AthenaAnalystPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert all(s["Resource"] != {"Fn::GetAtt": ["QuarantineKey", "Arn"]} for s in analyst)
+
+
+def test_the_access_log_bucket_requires_tls_1_2(template: dict) -> None:
+    policy = {s["Sid"]: s for s in template["Resources"]["AccessLogBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]}
+    assert (policy["DenyTlsBelow12"]["Effect"], policy["DenyTlsBelow12"]["Condition"]) == (
+        "Deny", {"NumericLessThan": {"s3:TlsVersion": "1.2"}})
 
 
 def test_the_role_names_every_resource_it_can(template: dict) -> None:
     by_sid = {s["Sid"]: s for s in statements(template["Resources"]["ParkingDataIngestionRole"])}
+    assert by_sid["KeepFailedBatches"]["Resource"] == {"Fn::Sub": "${FailedBatchBucket.Arn}/*"}
+    assert by_sid["EncryptQuarantineAndFailedBatches"]["Resource"] == {"Fn::GetAtt": ["QuarantineKey", "Arn"]}
     assert by_sid["PutEventsAndQuarantine"]["Resource"] == [
         {"Fn::Sub": f"${{DataBucket.Arn}}/{DATA_PREFIX}*"}, {"Fn::Sub": f"${{DataBucket.Arn}}/{QUARANTINE_PREFIX}*"},
     ]
@@ -195,6 +276,17 @@ def test_vpc_endpoints_come_only_when_asked(template: dict, tmp_path: Path) -> N
     with_endpoints = json.loads((tmp_path / "cloudformation-template-update-stack.json").read_text())
     kinds = sorted(r["Properties"]["VpcEndpointType"] for r in resources_of(with_endpoints, "AWS::EC2::VPCEndpoint").values())
     assert kinds == ["Gateway", "Interface"]
+    [statement] = with_endpoints["Resources"]["S3GatewayEndpoint"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}}
+    assert statement["Resource"] == [
+        {"Fn::GetAtt": ["DataBucket", "Arn"]}, {"Fn::Sub": "${DataBucket.Arn}/*"},
+        {"Fn::GetAtt": ["FailedBatchBucket", "Arn"]}, {"Fn::Sub": "${FailedBatchBucket.Arn}/*"},
+    ]
+    checked = subprocess.run(
+        [str(TOOLS / "cfn-lint"), str(tmp_path / "cloudformation-template-update-stack.json")],
+        capture_output=True, text=True, check=False,
+    )
+    assert checked.returncode == 0, checked.stdout
 
 
 def test_another_stage_takes_its_cluster_and_network_from_params(tmp_path: Path) -> None:
@@ -284,6 +376,11 @@ def test_deploy_rehearsal_creates_the_stack(deployed) -> None:
     assert (mapping["EventSourceArn"], mapping["Topics"]) == (CLUSTER, ["parking-events"])
     assert (mapping["BatchSize"], mapping["StartingPosition"]) == (1000, "TRIM_HORIZON")
     assert mapping["FunctionArn"] == config["FunctionArn"]
+    assert (mapping["MaximumRetryAttempts"], mapping["BisectBatchOnFunctionError"]) == (5, True)
+    assert mapping["DestinationConfig"] == {
+        "OnFailure": {"Destination": "arn:aws:s3:::parking-monitoring-data-failed-batches"}}
+    assert mapping["ProvisionedPollerConfig"] == {"MinimumPollers": 1, "MaximumPollers": 2}
+    assert "parking-monitoring-data-failed-batches" in [b["Name"] for b in client(emulator, "s3").list_buckets()["Buckets"]]
 
     iam = client(emulator, "iam")
     role = config["Role"].rsplit("/", 1)[1]

@@ -83,7 +83,7 @@ class DuckDBEngine:
         try:
             return self._connection.execute(bind(sql, params)).df()
         except duckdb.Error as exc:
-            raise QueryError(f"local query failed: {exc}") from exc
+            raise QueryError(_unreadable_object(str(exc)) or f"local query failed: {exc}") from exc
 
     def explain_analyze(self, sql: str, params: Mapping[str, Any]) -> str:
         """DuckDB's profile of one run: files and bytes read, per operator."""
@@ -112,6 +112,19 @@ class DuckDBEngine:
 def glob_escape(path: str) -> str:
     """A folder's name as a DuckDB glob that matches only itself: ``[``, ``*``, ``?`` as one-character classes."""
     return re.sub(r"([\[*?])", r"[\1]", path)
+
+
+_OBJECT_IN_ERROR = re.compile(r'(?:in file "|: )(/[^"\n]+?\.json\.gz)')
+
+
+def _unreadable_object(message: str) -> str | None:
+    """One line naming the lake object a DuckDB error is about, and the check that repairs it."""
+    found = _OBJECT_IN_ERROR.search(message)
+    if found is None:
+        return None
+    reason = message[: found.start()].split("Error:", 1)[-1].strip().removesuffix("in file").strip()
+    return (f"cannot read lake object {found.group(1)} ({reason}); "
+            "run `parking-cli lake check --repair` to quarantine what it holds")
 
 
 @dataclass(frozen=True, slots=True)

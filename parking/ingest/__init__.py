@@ -3,6 +3,7 @@
 ``events`` (one record's validation), ``batch`` (one MSK batch in, objects
 out), ``sinks`` and ``msk`` ship in the ingest Lambda; they import orjson and
 isal, never pandas, DuckDB, PyAthena, matplotlib or confluent-kafka.
-``files`` (loading a JSON-lines file) and ``replay`` (quarantine back through
-the path) drive the same code from the command line.
+``files`` (loading a JSON-lines file, plain or gzip), ``replay`` (quarantine
+back through the path) and ``failed`` (a batch the MSK trigger gave up on)
+drive the same code from the command line.
 """

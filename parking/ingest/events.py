@@ -14,10 +14,23 @@ Choices where docs/METRICS.md leaves room (docs/CHOICES.md, "Events"):
   byte-identical.
 * "Control characters" are Unicode category Cc: U+0000-U+001F, U+007F-U+009F.
 * A value larger than ``max_value_bytes`` (64 KiB by default) is quarantined.
+* Depth counts the event object itself as level 1: an event is at most
+  ``MAX_DEPTH`` (64) levels deep, so a pass-through value holds at most 63.
+* Numbers keep their text (section 1). orjson reads a number as an int or a
+  float, so the fast path takes a record only when no number in it could
+  change its spelling on the way through (a cheap scan of the raw bytes for
+  exponents, 16 or more digits, trailing fraction zeros, ``-0`` and tiny
+  decimals); the rest, and anything orjson refuses (a lone surrogate escape,
+  deep nesting), take the slow path: the standard library's parser with every
+  number kept as its source text (``orjson.Fragment``), lone surrogates
+  replaced by U+FFFD, and the same checks.
+* Duplicate keys keep the last value (both parsers do), so a stored line never
+  holds a key twice (DuckDB refuses such a line).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from binascii import Error as BinasciiError
 from binascii import a2b_base64
@@ -27,9 +40,11 @@ from enum import StrEnum
 
 import orjson
 
+from parking.config import EARLIEST_EVENT
 from parking.errors import InvalidEvent
 
 MAX_SPOT_ID_LENGTH = 128
+MAX_DEPTH = 64
 FUTURE_TOLERANCE = timedelta(hours=24)
 
 STATUS_WORDS = {
@@ -59,6 +74,9 @@ class Reason(StrEnum):
     NO_ZONE = "no_zone"
     IMPOSSIBLE_DATE = "impossible_date"
     FUTURE_TIMESTAMP = "future_timestamp"
+    TOO_EARLY = "too_early"
+    TOO_DEEP = "too_deep"
+    INTERNAL_ERROR = "internal_error"
 
 
 _TIMESTAMP = re.compile(
@@ -68,6 +86,15 @@ _TIMESTAMP = re.compile(
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _REQUIRED = ("spot_id", "status", "timestamp")
 
+
+# Raw bytes whose numbers orjson might respell (see _may_respell). A false
+# match (the same bytes inside a string) only costs the slow path.
+_DIGITS = bytes.maketrans(b"0123456789.", b"ddddddddddd")
+_ZERO_END = re.compile(rb"0[,}\]\s]")
+_TRAILING_ZERO = re.compile(rb"\.[0-9]*[1-9]0+(?=[,}\]\s])|\.00+(?=[,}\]\s])|-0(?=[,}\]\s])")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_BRACKET_OR_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 _MINUTE_SECOND_Z = frozenset(f":{minute:02d}:{second:02d}Z" for minute in range(60) for second in range(60))
 
@@ -86,11 +113,16 @@ class Validator:
     limit: datetime
     limit_hour: str
     known_hours: set[str]
+    earliest: datetime = EARLIEST_EVENT
+    earliest_hour: str = "2000-01-01T00"
 
     @classmethod
-    def at(cls, now: datetime, max_bytes: int) -> Validator:
+    def at(cls, now: datetime, max_bytes: int, earliest: datetime = EARLIEST_EVENT) -> Validator:
+        """Limits for a batch ingested at ``now``: at most ``max_bytes`` a value, timestamps in [earliest, now + 24 h]."""
         limit = now.astimezone(timezone.utc) + FUTURE_TOLERANCE
-        return cls(max_bytes, _base64_length(max_bytes), limit, format_instant(limit)[:13], set())
+        earliest = earliest.astimezone(timezone.utc)
+        return cls(max_bytes, _base64_length(max_bytes), limit, format_instant(limit)[:13], set(),
+                   earliest, format_instant(earliest)[:13])
 
 
 def parse_value(value: object, validator: Validator) -> tuple[str, bytes]:
@@ -104,14 +136,15 @@ def parse_value(value: object, validator: Validator) -> tuple[str, bytes]:
         if len(value) > validator.max_base64:  # type: ignore[arg-type]
             raise ValueError("too large")
         raw = a2b_base64(value, strict_mode=True)  # type: ignore[arg-type]
-        if len(raw) > max_bytes:
-            raise ValueError("too large")
+        # 65 levels take 130 bytes of brackets: shorter values need no count.
+        if len(raw) > max_bytes or (len(raw) > 2 * MAX_DEPTH and raw.count(b"{") + raw.count(b"[") > MAX_DEPTH):
+            raise ValueError("not for the fast path")
         event = orjson.loads(raw)
         spot_id = event["spot_id"]
         status = event["status"]
         stamp = event["timestamp"]
     except Exception:
-        raise _diagnose(value, max_bytes) from None
+        return _slow_path(value, validator)
     if type(spot_id) is not str or type(status) is not str or type(stamp) is not str:
         raise _field_error(event)
 
@@ -125,14 +158,127 @@ def parse_value(value: object, validator: Validator) -> tuple[str, bytes]:
     if hour not in validator.known_hours or (
         stamp[13:] not in _MINUTE_SECOND_Z and not _canonical_millis(stamp)
     ):
-        stamp = canonical_timestamp(stamp, validator.limit)
+        stamp = canonical_timestamp(stamp, validator.limit, validator.earliest)
         hour = stamp[:13]
-        if hour < validator.limit_hour:
+        if validator.earliest_hour < hour < validator.limit_hour:
             validator.known_hours.add(hour)
 
     event["status"] = word
     event["timestamp"] = stamp
-    return hour, orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE)
+    line = orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE)
+    # Written as it came (compact, canonical): every number kept its text.
+    if (len(line) != len(raw) + 1 or not line.startswith(raw)) and _may_respell(raw):
+        return _slow_path(value, validator)
+    return hour, line
+
+
+def _may_respell(raw: bytes) -> bool:
+    """Whether orjson might spell a number of ``raw`` differently: a conservative byte scan.
+
+    orjson writes a float in its shortest round-trip form: a decimal of at
+    most 15 significant digits without exponent, trailing fraction zeros
+    (but ``.0``) or ``-0``, and not below 1e-5, comes back as it went in.
+    Anything else, or anything that looks like it, is respelled.
+    """
+    digits = raw.translate(_DIGITS)
+    if b"dddddddddddddddd" in digits or b"de" in digits or b"dE" in digits or b"0.00000" in raw:
+        return True
+    return _ZERO_END.search(raw) is not None and _TRAILING_ZERO.search(raw) is not None
+
+
+def _slow_path(value: object, validator: Validator) -> tuple[str, bytes]:
+    """Records the fast path cannot take exactly: diagnose, or parse keeping every number's text."""
+    max_bytes = validator.max_bytes
+    if value is None:
+        raise InvalidEvent(Reason.NO_VALUE, "record has no value (null or absent)")
+    if not isinstance(value, str):
+        raise InvalidEvent(Reason.NOT_BASE64, f"value is a {type(value).__name__}, not base64 text")
+    too_large = InvalidEvent(Reason.TOO_LARGE, f"value is larger than {max_bytes} bytes")
+    if len(value) > validator.max_base64:
+        raise too_large
+    try:
+        raw = a2b_base64(value, strict_mode=True)
+    except (BinasciiError, ValueError):
+        raise InvalidEvent(Reason.NOT_BASE64, "value is not valid base64") from None
+    if len(raw) > max_bytes:
+        raise too_large
+    event = exact_loads(raw, replace_surrogates=False)
+    surrogates = _SURROGATE_ESCAPE.search(raw.decode("utf-8")) is not None  # exact_loads proved it UTF-8
+    if type(event) is not dict:
+        raise InvalidEvent(Reason.NOT_OBJECT, f"value is a JSON {_json_type(event)}, not an object")
+    spot_id, status, stamp = event.get("spot_id"), event.get("status"), event.get("timestamp")
+    if type(spot_id) is not str or type(status) is not str or type(stamp) is not str:
+        raise _field_error(event)
+    if surrogates and _SURROGATE.search(spot_id):
+        raise InvalidEvent(Reason.BAD_SPOT_ID, "spot_id holds a lone surrogate escape")
+    _check_spot_id(spot_id)
+    word = STATUS_WORDS.get(status) or STATUS_WORDS.get(status.lower())
+    if word is None:
+        raise InvalidEvent(Reason.UNKNOWN_STATUS, f"status {status[:40]!r} is not occupied or free")
+    hour = stamp[:13]
+    if hour not in validator.known_hours or (
+        stamp[13:] not in _MINUTE_SECOND_Z and not _canonical_millis(stamp)
+    ):
+        stamp = canonical_timestamp(stamp, validator.limit, validator.earliest)
+    if surrogates:
+        event = _replace_surrogates(event)
+    event["status"] = word
+    event["timestamp"] = stamp
+    return stamp[:13], orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def exact_loads(raw: bytes, replace_surrogates: bool = True) -> object:
+    """Parse JSON keeping each number's source text; lone surrogates become U+FFFD.
+
+    Numbers come back as :class:`orjson.Fragment` holding their text, so
+    ``orjson.dumps`` writes them as they arrived. Raises :class:`InvalidEvent`
+    (``not_utf8``, ``too_deep``, ``not_json``); METRICS.md section 1.
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidEvent(Reason.NOT_UTF8, "value is not UTF-8") from None
+    if text.count("{") + text.count("[") > MAX_DEPTH:
+        depth = _depth(text)
+        if depth > MAX_DEPTH:
+            raise InvalidEvent(Reason.TOO_DEEP, f"value is nested {depth} levels deep, more than {MAX_DEPTH}")
+    try:
+        event = json.loads(text, parse_float=orjson.Fragment, parse_int=orjson.Fragment,
+                           parse_constant=_not_json_constant)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidEvent(Reason.NOT_JSON, f"value is not JSON: {str(exc)[:200]}") from None
+    if replace_surrogates and _SURROGATE_ESCAPE.search(text):
+        event = _replace_surrogates(event)
+    return event
+
+
+def _not_json_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _depth(text: str) -> int:
+    """Deepest nesting of arrays and objects outside strings (unbalanced text counts what it opens)."""
+    depth = deepest = 0
+    for match in _BRACKET_OR_STRING.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        elif token in ("]", "}"):
+            depth -= 1
+    return deepest
+
+
+def _replace_surrogates(value: object) -> object:
+    """Every lone surrogate in strings and keys replaced by U+FFFD (depth is at most MAX_DEPTH)."""
+    if type(value) is str:
+        return _SURROGATE.sub("\ufffd", value)
+    if type(value) is list:
+        return [_replace_surrogates(item) for item in value]
+    if type(value) is dict:
+        return {_SURROGATE.sub("\ufffd", key): _replace_surrogates(item) for key, item in value.items()}
+    return value
 
 
 def _canonical_millis(stamp: str) -> bool:
@@ -143,8 +289,13 @@ def _canonical_millis(stamp: str) -> bool:
     )
 
 
-def canonical_timestamp(stamp: str, limit: datetime | None = None) -> str:
-    """The stored spelling of an ISO-8601 timestamp with a zone, in UTC."""
+def canonical_timestamp(stamp: str, limit: datetime | None = None, earliest: datetime | None = None) -> str:
+    """The stored spelling of an ISO-8601 timestamp with a zone, in UTC.
+
+    Raises :class:`InvalidEvent` (``bad_timestamp``, ``no_zone``,
+    ``impossible_date``, ``future_timestamp`` after ``limit``, ``too_early``
+    before ``earliest``); METRICS.md section 1.
+    """
     match = _TIMESTAMP.fullmatch(stamp)
     if match is None:
         raise InvalidEvent(Reason.BAD_TIMESTAMP, f"timestamp {stamp[:40]!r} is not ISO-8601 with a zone")
@@ -161,6 +312,8 @@ def canonical_timestamp(stamp: str, limit: datetime | None = None) -> str:
         raise _impossible(stamp) from None
     if limit is not None and instant > limit:
         raise _future(stamp)
+    if earliest is not None and instant < earliest:
+        raise InvalidEvent(Reason.TOO_EARLY, f"timestamp {stamp!r} is before {format_instant(earliest)}")
     return format_instant(instant)
 
 
@@ -178,34 +331,6 @@ def _offset(zone: str) -> timezone:
         raise ValueError("offset minutes out of range")
     delta = timedelta(hours=hours, minutes=minutes)
     return timezone(-delta if zone[0] == "-" else delta)
-
-
-def _diagnose(value: object, max_bytes: int) -> InvalidEvent:
-    """The reason a value failed the fast path before field checks."""
-    if value is None:
-        return InvalidEvent(Reason.NO_VALUE, "record has no value (null or absent)")
-    if not isinstance(value, str):
-        return InvalidEvent(Reason.NOT_BASE64, f"value is a {type(value).__name__}, not base64 text")
-    too_large = InvalidEvent(Reason.TOO_LARGE, f"value is larger than {max_bytes} bytes")
-    if len(value) > _base64_length(max_bytes):
-        return too_large
-    try:
-        raw = a2b_base64(value, strict_mode=True)
-    except (BinasciiError, ValueError):
-        return InvalidEvent(Reason.NOT_BASE64, "value is not valid base64")
-    if len(raw) > max_bytes:
-        return too_large
-    try:
-        event = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return InvalidEvent(Reason.NOT_UTF8, "value is not UTF-8")
-        return InvalidEvent(Reason.NOT_JSON, f"value is not JSON: {exc}")
-    if type(event) is not dict:
-        return InvalidEvent(Reason.NOT_OBJECT, f"value is a JSON {_json_type(event)}, not an object")
-    return _field_error(event)
 
 
 def _base64_length(size: int) -> int:
@@ -245,6 +370,6 @@ def _field_error(event: dict) -> InvalidEvent:
 def _json_type(value: object) -> str:
     if isinstance(value, bool):
         return "boolean"
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float, orjson.Fragment)):
         return "number"
-    return {dict: "object", list: "array", str: "string", type(None): "null"}[type(value)]
+    return {dict: "object", list: "array", str: "string", type(None): "null"}.get(type(value), "value")

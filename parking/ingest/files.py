@@ -1,23 +1,51 @@
-"""Loading a JSON-lines file through the Lambda's own ingest path.
+"""Loading a JSON-lines file (plain or gzip) through the Lambda's own ingest path.
 
 Lines are wrapped into MSK-shaped batches (offsets are line numbers) and
-handed to :func:`parking.ingest.ingest_batch` with a local or S3 sink, so a
-backfill validates, partitions and quarantines exactly as production does.
-Memory stays bounded by one batch whatever the file's size. Offsets and
-the Kafka timestamp of a file's lines: docs/CHOICES.md, "Where events land".
+handed to :func:`parking.ingest.batch.ingest_batch` with a local or S3 sink,
+so a backfill validates, partitions and quarantines exactly as production does.
+
+Choices (docs/CHOICES.md):
+
+* The input is read in bounded chunks, never a whole line at once: a line
+  over ``max_value_bytes`` is streamed, gzip-compressed, into an object of its
+  own beside its quarantine line (``*.value.gz``) and quarantined as
+  ``too_large``, so a 300 MB line needs a few MB of memory.
+* Gzip input is recognised by its magic bytes; a UTF-8 byte order mark at the
+  start and blank lines are ignored (blank lines are not records, but keep
+  their line number: offsets are the file's line numbers).
+* A file's batches are cut at fixed line counts (:data:`FILE_BATCH_RECORDS`)
+  and sizes, and its records carry no Kafka timestamp, so their quarantine
+  hour is the fixed ``1970-01-01T00``: what a load writes depends only on the
+  file's content, topic and partition. Loading it again (after ``touch``,
+  from stdin, gzip or not) names the same objects; another file never does.
 """
 
 from __future__ import annotations
 
+import io
+import os
+import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from hashlib import sha256
+from typing import Any, BinaryIO
+
+from isal import igzip
 
 from parking.config import Settings
-from parking.ingest.batch import BatchResult, ingest_batch
-from parking.ingest.msk import DEFAULT_TOPIC, batches_from_lines
+from parking.errors import InputError
+from parking.ingest.batch import NO_TIMESTAMP_HOUR, VALUE_OBJECT, BatchResult, ingest_batch
+from parking.ingest.msk import DEFAULT_TOPIC, msk_event, msk_record
 from parking.ingest.sinks import Sink
+from parking.layout import HourPartition, check_topic, object_key, value_name
+
+FILE_BATCH_RECORDS = 10_000
+FILE_BATCH_BYTES = 6 * 1024 * 1024
+READ_CHUNK = 1 << 20
+BOM = b"\xef\xbb\xbf"
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass
@@ -41,6 +69,14 @@ class IngestTotals:
         self.hours.update(result.hours_touched)
         self.reasons.update(result.quarantine_reasons)
 
+    @property
+    def mostly_rejected(self) -> bool:
+        """More than half of the records were quarantined."""
+        return self.quarantined * 2 > self.records_in
+
+    def top_reasons(self, count: int = 3) -> list[tuple[str, int]]:
+        return sorted(self.reasons.items(), key=lambda item: (-item[1], item[0]))[:count]
+
     def as_dict(self) -> dict[str, object]:
         return {
             "records_in": self.records_in,
@@ -53,6 +89,47 @@ class IngestTotals:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class LargeValue:
+    """A line over the size limit, already stored as an object of its own."""
+
+    key: str
+    size: int
+    digest: str
+
+    def reference(self) -> dict[str, Any]:
+        return {"key": self.key, "bytes": self.size, "sha256": self.digest, "compression": "gzip"}
+
+
+def file_chunks(file: BinaryIO, size: int = READ_CHUNK) -> Iterator[bytes]:
+    """A binary file as chunks of at most ``size`` bytes (wrap these for a progress bar)."""
+    return iter(lambda: file.read(size), b"")
+
+
+def ingest_chunks(
+    chunks: Iterable[bytes],
+    sink: Sink,
+    settings: Settings | None = None,
+    *,
+    topic: str = DEFAULT_TOPIC,
+    partition: int = 0,
+    now: datetime | None = None,
+    on_batch: Callable[[BatchResult], None] | None = None,
+) -> IngestTotals:
+    """Ingest a JSON-lines byte stream (plain or gzip) given as chunks of any size.
+
+    Memory stays bounded by one batch and one read chunk whatever the file
+    or its longest line. Raises :class:`InputError` when the stream cannot be
+    read, :class:`parking.errors.SinkWriteError` when objects cannot be stored,
+    :class:`parking.errors.ConfigurationError` for a bad topic. METRICS.md section 2.
+    """
+    settings = settings or Settings()
+    check_topic(topic)
+    with tempfile.TemporaryDirectory(prefix="parking-ingest-") as spool:
+        records = _read_records(_open(chunks), settings, sink, topic, partition, spool)
+        return _ingest_records(records, sink, settings, topic, partition, FILE_BATCH_RECORDS, now, on_batch)
+
+
 def ingest_lines(
     lines: Iterable[bytes],
     sink: Sink,
@@ -60,19 +137,158 @@ def ingest_lines(
     *,
     topic: str = DEFAULT_TOPIC,
     partition: int = 0,
-    batch_size: int = 10_000,
+    batch_size: int = FILE_BATCH_RECORDS,
     timestamp_ms: int | None = None,
     now: datetime | None = None,
     on_batch: Callable[[BatchResult], None] | None = None,
 ) -> IngestTotals:
-    """Ingest JSON lines in batches; ``on_batch`` sees each batch's result (for progress)."""
+    """Ingest JSON lines already in memory, ``batch_size`` records a batch; ``on_batch`` sees each result.
+
+    Blank lines are skipped (their numbers still count as offsets).
+    ``timestamp_ms`` stamps each record as its Kafka timestamp (None: no timestamp).
+    """
+    settings = settings or Settings()
+    check_topic(topic)
+
+    def records() -> Iterator[tuple[int, bytes | LargeValue]]:
+        for number, line in enumerate(lines, start=1):
+            value = line.rstrip(b"\r\n")
+            if number == 1:
+                value = value.removeprefix(BOM)
+            if value.strip():
+                yield number, value
+
+    return _ingest_records(records(), sink, settings, topic, partition, batch_size, now, on_batch, timestamp_ms)
+
+
+def _ingest_records(
+    records: Iterable[tuple[int, bytes | LargeValue]],
+    sink: Sink,
+    settings: Settings,
+    topic: str,
+    partition: int,
+    batch_size: int,
+    now: datetime | None,
+    on_batch: Callable[[BatchResult], None] | None,
+    timestamp_ms: int | None = None,
+) -> IngestTotals:
     totals = IngestTotals()
-    batches = batches_from_lines(
-        lines, topic=topic, partition=partition, batch_size=batch_size, timestamp_ms=timestamp_ms
-    )
-    for event in batches:
-        result = ingest_batch(event, sink, settings, now=now)
+    batch: list[dict[str, Any]] = []
+    size = 0
+
+    def flush() -> None:
+        result = ingest_batch(msk_event(batch), sink, settings, now=now)
         totals.add(result)
         if on_batch is not None:
             on_batch(result)
+
+    for number, value in records:
+        if isinstance(value, LargeValue):
+            record = msk_record(topic, partition, number, None, timestamp_ms=0)
+            record[VALUE_OBJECT] = value.reference()
+        else:
+            record = msk_record(topic, partition, number, value, timestamp_ms=0)
+            size += len(value) * 4 // 3
+        record["timestamp"] = timestamp_ms
+        batch.append(record)
+        size += 200
+        if len(batch) >= batch_size or size >= FILE_BATCH_BYTES:
+            flush()
+            batch, size = [], 0
+    if batch:
+        flush()
     return totals
+
+
+class _ChunkStream(io.RawIOBase):
+    """A read-only raw stream over an iterator of byte chunks."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            self._pending = next(self._chunks, b"")
+            if not self._pending:
+                return 0
+        count = min(len(buffer), len(self._pending))
+        buffer[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
+
+
+def _open(chunks: Iterable[bytes]) -> BinaryIO:
+    """The decompressed stream: gzip when it starts with gzip's magic bytes."""
+    stream = io.BufferedReader(_ChunkStream(chunks), READ_CHUNK)
+    if stream.peek(2)[:2] == GZIP_MAGIC:
+        return igzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
+    return stream  # type: ignore[return-value]
+
+
+def _read_records(
+    stream: BinaryIO, settings: Settings, sink: Sink, topic: str, partition: int, spool: str
+) -> Iterator[tuple[int, bytes | LargeValue]]:
+    """(line number, value) of each non-blank line; a value over the limit is stored and referenced."""
+    limit = settings.max_value_bytes + len(BOM) + 2  # room for a BOM and CR LF around a value at the limit
+    number = 0
+    while True:
+        try:
+            head = stream.readline(limit)
+        except (OSError, EOFError, ValueError) as error:
+            raise InputError(f"input is not readable after line {number}: {error}") from error
+        if not head:
+            return
+        number += 1
+        if number == 1:
+            head = head.removeprefix(BOM)
+        if head.endswith(b"\n") or len(head) < limit:
+            value = head.rstrip(b"\r\n")
+            if len(value) <= settings.max_value_bytes:
+                if value.strip():
+                    yield number, value
+                continue
+        yield number, _store_large(head, stream, settings, sink, topic, partition, number, spool)
+
+
+def _store_large(
+    head: bytes, stream: BinaryIO, settings: Settings, sink: Sink, topic: str, partition: int, number: int,
+    spool: str,
+) -> LargeValue:
+    """Stream the rest of a long line to a gzip temporary file, then store it as an object of its own."""
+    path = os.path.join(spool, f"line-{number}.gz")
+    hasher = sha256()
+    size = 0
+    carry = b""  # a trailing CR is part of the line ending only if LF follows
+    with igzip.open(path, "wb", compresslevel=1) as out:
+        chunk = head
+        while chunk:
+            ends = chunk.endswith(b"\n")
+            body = carry + (chunk[:-1] if ends else chunk)
+            if ends:
+                body = body.removesuffix(b"\r")
+                carry = b""
+            else:
+                body, carry = body[:-1], body[-1:]
+            out.write(body)
+            hasher.update(body)
+            size += len(body)
+            if ends:
+                break
+            try:
+                chunk = stream.readline(READ_CHUNK)
+            except (OSError, EOFError, ValueError) as error:
+                raise InputError(f"input is not readable in line {number}: {error}") from error
+        if carry:
+            out.write(carry)
+            hasher.update(carry)
+            size += len(carry)
+    digest = hasher.hexdigest()
+    hour = HourPartition.from_iso(NO_TIMESTAMP_HOUR)
+    key = object_key(settings.quarantine_prefix, hour, value_name(topic, partition, number, digest[:24]))
+    sink.write_file(key, path)
+    os.unlink(path)
+    return LargeValue(key, size, digest)

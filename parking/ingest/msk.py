@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from base64 import b64encode
 from binascii import b2a_base64
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -119,33 +119,3 @@ class PartitionRecords:
 
 
 _COLUMNS = tuple(column.name for column in fields(PartitionRecords) if column.name not in ("topic", "partition"))
-
-
-def batches_from_lines(
-    lines: Iterable[bytes],
-    *,
-    topic: str = DEFAULT_TOPIC,
-    partition: int = 0,
-    batch_size: int = 10_000,
-    max_batch_bytes: int = 6 * 1024 * 1024,
-    timestamp_ms: int | None = None,
-) -> Iterator[dict[str, Any]]:
-    """MSK events of at most ``batch_size`` records and ~6 MB; offsets are 1-based line numbers.
-
-    Line numbers as offsets make re-ingesting a file idempotent: the same
-    lines produce the same object names and overwrite them. Pass a fixed
-    ``timestamp_ms`` (say, the file's modification time) to make the
-    quarantine objects, which are filed by Kafka timestamp, idempotent too.
-    """
-    now_ms = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
-    batch: list[dict[str, Any]] = []
-    size = 0
-    for number, line in enumerate(lines, start=1):
-        value = line.rstrip(b"\r\n")
-        batch.append(msk_record(topic, partition, number, value, timestamp_ms=now_ms))
-        size += len(value) * 4 // 3 + 200
-        if len(batch) >= batch_size or size >= max_batch_bytes:
-            yield msk_event(batch)
-            batch, size = [], 0
-    if batch:
-        yield msk_event(batch)

@@ -3,10 +3,18 @@
 Every sink takes a whole batch's objects at once and either stores all of
 them or raises :class:`SinkWriteError`, so the caller never reports a batch
 as stored while part of it is missing.
+
+No sink replaces an object that exists (METRICS.md section 2: nothing stored
+is ever replaced by other records). Names are derived from the records an
+object holds, so an existing object of the same name already holds them: a
+redelivered batch finds its objects in place and counts them as stored. S3
+is asked with a conditional write (``If-None-Match: *``); the local sink
+links its flushed temporary file into place, which fails if the name exists.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -24,6 +32,10 @@ class Sink(Protocol):
 
     def write(self, objects: Mapping[str, bytes]) -> None: ...
 
+    def write_file(self, key: str, path: str) -> None:
+        """Store one object from a local file, streamed (a value too large for memory)."""
+        ...
+
 
 class MemorySink:
     """Keeps objects in a dict: for benchmarks and tests of the pure path."""
@@ -32,7 +44,12 @@ class MemorySink:
         self.objects: dict[str, bytes] = {}
 
     def write(self, objects: Mapping[str, bytes]) -> None:
-        self.objects.update(objects)
+        for key, body in objects.items():
+            self.objects.setdefault(key, body)
+
+    def write_file(self, key: str, path: str) -> None:
+        with open(path, "rb") as file:
+            self.objects.setdefault(key, file.read())
 
 
 class LocalSink:
@@ -50,34 +67,84 @@ class LocalSink:
     def write(self, objects: Mapping[str, bytes]) -> None:
         write_all(objects, self._write_one, self.max_workers, f"{self.root}/")
 
+    def write_file(self, key: str, path: str) -> None:
+        try:
+            self._place(key, lambda fd: _copy_into(path, fd))
+        except OSError as error:
+            raise SinkWriteError(f"object not written to {self.root}/: {key}: {error}") from error
+
     def _write_one(self, key: str, body: bytes) -> None:
+        self._place(key, lambda fd: write_fully(fd, body))
+
+    def _place(self, key: str, fill: Callable[[int], None]) -> None:
+        """Fill a temporary file, flush it, link it into place unless the name exists."""
         path = os.path.join(self.root, key)
         folder, name = os.path.split(path)
         os.makedirs(folder, exist_ok=True)
         # Unique to this thread, so no other writer can be using it; a leftover
-        # from a crashed process is overwritten, never renamed into place.
+        # from a crashed process is overwritten, never linked into place.
         temp = os.path.join(folder, f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             try:
-                os.write(fd, body)
+                fill(fd)
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            os.replace(temp, path)
-        except BaseException:
+            try:
+                os.link(temp, path)  # atomic, and fails if the name exists: never replaces
+            except FileExistsError:
+                pass  # the same records, stored before
+            except OSError as error:
+                if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV):
+                    raise
+                if not os.path.lexists(path):  # a file system without hard links
+                    os.replace(temp, path)
+        finally:
             if os.path.lexists(temp):
                 os.unlink(temp)
-            raise
+
+
+def write_fully(fd: int, body: bytes | bytearray | memoryview) -> None:
+    """Write every byte: ``os.write`` may write fewer than asked (a full disk, a file size limit).
+
+    Raises :class:`OSError` when the system refuses the rest, so a short write
+    is never taken for a complete one.
+    """
+    view = memoryview(body)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(errno.EIO, f"write stored nothing, {len(view)} bytes left")
+        view = view[written:]
+
+
+def _copy_into(path: str, fd: int, chunk: int = 1 << 20) -> None:
+    with open(path, "rb") as source:
+        while block := source.read(chunk):
+            write_fully(fd, block)
 
 
 class S3Sink:
-    """Writes a batch's objects to one bucket concurrently, with botocore's retries."""
+    """Writes a batch's objects to one bucket concurrently, with botocore's retries.
 
-    def __init__(self, bucket: str, client: Any | None = None, max_workers: int = 16) -> None:
+    Objects under ``quarantine_prefix`` are encrypted with ``quarantine_kms_key``
+    when one is given (the deployed bucket refuses them otherwise).
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        client: Any | None = None,
+        max_workers: int = 16,
+        quarantine_prefix: str | None = None,
+        quarantine_kms_key: str | None = None,
+    ) -> None:
         self.bucket = bucket
         self.client = client if client is not None else s3_client()
         self.max_workers = max_workers
+        self.quarantine_prefix = quarantine_prefix
+        self.quarantine_kms_key = quarantine_kms_key
 
     def write(self, objects: Mapping[str, bytes]) -> None:
         write_all(objects, self._put, self.max_workers, f"s3://{self.bucket}/")
@@ -85,10 +152,30 @@ class S3Sink:
     def __reduce__(self) -> tuple[Any, ...]:
         """Sent to a handler process: a client of its own there, for the same region and endpoint."""
         meta = self.client.meta
-        return _s3_sink, (self.bucket, meta.region_name, meta.endpoint_url, self.max_workers)
+        return _s3_sink, (self.bucket, meta.region_name, meta.endpoint_url, self.max_workers,
+                          self.quarantine_prefix, self.quarantine_kms_key)
 
-    def _put(self, key: str, body: bytes) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=CONTENT_TYPE)
+    def write_file(self, key: str, path: str) -> None:
+        try:
+            with open(path, "rb") as body:  # one streamed PUT: up to 5 GB, never read into memory
+                self._put(key, body)
+        except Exception as error:
+            raise SinkWriteError(f"object not written to s3://{self.bucket}/: {key}: {error}") from error
+
+    def _put(self, key: str, body: Any) -> None:
+        from botocore.exceptions import ClientError
+
+        extra = {}
+        if self.quarantine_kms_key and self.quarantine_prefix and key.startswith(self.quarantine_prefix):
+            extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.quarantine_kms_key}
+        try:
+            self.client.put_object(
+                Bucket=self.bucket, Key=key, Body=body, ContentType=CONTENT_TYPE, IfNoneMatch="*", **extra
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "PreconditionFailed":
+                raise
+            # The name exists, so it holds these records already: stored.
 
 
 def write_all(
@@ -138,5 +225,19 @@ def s3_client(region: str | None = None, profile: str | None = None, endpoint_ur
     return session.client("s3", config=config, endpoint_url=endpoint_url)
 
 
-def _s3_sink(bucket: str, region: str | None, endpoint_url: str | None, max_workers: int) -> S3Sink:
-    return S3Sink(bucket, s3_client(region, endpoint_url=endpoint_url), max_workers)
+def _s3_sink(
+    bucket: str, region: str | None, endpoint_url: str | None, max_workers: int,
+    quarantine_prefix: str | None = None, quarantine_kms_key: str | None = None,
+) -> S3Sink:
+    return S3Sink(bucket, s3_client(region, endpoint_url=endpoint_url), max_workers, quarantine_prefix,
+                  quarantine_kms_key)
+
+
+def s3_sink_for(settings: Any, bucket: str | None = None, client: Any | None = None) -> S3Sink:
+    """The S3 sink the settings describe: their bucket (or ``bucket``), quarantine prefix and key."""
+    return S3Sink(
+        bucket or settings.require_bucket(),
+        client if client is not None else s3_client(settings.region, settings.profile),
+        quarantine_prefix=settings.quarantine_prefix,
+        quarantine_kms_key=settings.quarantine_kms_key,
+    )

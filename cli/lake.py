@@ -1,0 +1,94 @@
+"""`parking-cli lake`: check and repair the lake; replay a batch the MSK trigger gave up on."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+LAKE_CHECK = "parking-cli lake check --repair"
+
+
+@click.group()
+def lake() -> None:
+    """Storage maintenance: find and repair what breaks queries, replay failed batches."""
+
+
+def _settings(data_dir: str | None):
+    from parking.config import Settings
+
+    return Settings.from_env(data_dir=data_dir)
+
+
+def _store(settings, bucket: str | None):
+    from parking.ingest.sinks import s3_sink_for
+    from parking.lake.stores import LocalStore, S3Store
+
+    if bucket:
+        return S3Store(s3_sink_for(settings, bucket))
+    return LocalStore(settings.data_dir)
+
+
+@lake.command("check")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
+@click.option("--bucket", default=None, help="Check this S3 bucket instead of the local directory.")
+@click.option("--repair", is_flag=True, help="Re-file what is valid, quarantine the rest (lake_* reasons), "
+                                              "remove the bad objects.")
+def check(data_dir: str | None, bucket: str | None, repair: bool) -> None:
+    """Report each object that is not what the ingester writes: empty, unreadable,
+    invalid lines, events in the wrong hour, a bad name.
+
+    Exits 0 when the lake is clean (or every bad data object was repaired), 1 otherwise.
+    """
+    from parking.lake.check import check_lake
+
+    settings = _settings(data_dir)
+    store = _store(settings, bucket)
+    report = check_lake(store, settings, repair=repair,
+                        on_finding=lambda f: click.echo(f"{f.problem:<14} {f.key}: {f.detail}"))
+    summary = f"checked {report.objects:,} objects in {store.where}: {len(report.bad_objects):,} not as the ingester writes"
+    if repair:
+        summary += (f"; repaired {report.repaired:,} (events re-filed {report.refiled:,}, "
+                    f"records quarantined {report.quarantined:,})")
+    click.echo(summary)
+    left = len(report.bad_objects) - report.repaired
+    if left:
+        hint = "" if repair else f"; run `{LAKE_CHECK}`"
+        click.echo(f"Error: {left:,} objects need attention{hint}", err=True)
+        sys.exit(1)
+
+
+@lake.command("replay-failed")
+@click.argument("source")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
+@click.option("--bucket", default=None, help="Ingest into this S3 bucket instead of the local directory.")
+def replay_failed(source: str, data_dir: str | None, bucket: str | None) -> None:
+    """Ingest the batch an MSK on-failure SOURCE holds (a file, or s3://BUCKET/KEY)."""
+    from parking.errors import InputError
+    from parking.ingest.failed import replay_failed_batch
+    from parking.ingest.sinks import LocalSink, s3_client, s3_sink_for
+
+    settings = _settings(data_dir)
+    if source.startswith("s3://"):
+        source_bucket, _, key = source.removeprefix("s3://").partition("/")
+        if not source_bucket or not key:
+            raise click.BadParameter("an S3 source is s3://BUCKET/KEY", param_hint="SOURCE")
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            body = s3_client(settings.region, settings.profile).get_object(Bucket=source_bucket, Key=key)["Body"].read()
+        except (BotoCoreError, ClientError) as error:
+            raise InputError(f"cannot read {source}: {error}") from None
+    else:
+        try:
+            body = Path(source).read_bytes()
+        except OSError as error:
+            raise click.BadParameter(f"cannot read {source}: {error.strerror}", param_hint="SOURCE") from None
+    sink = s3_sink_for(settings, bucket) if bucket else LocalSink(settings.data_dir)
+    result = replay_failed_batch(body, sink, settings)
+    where = f"s3://{bucket}/" if bucket else f"{settings.data_dir}/"
+    click.echo(f"replayed {result.records_in:,} records into {where}: {result.stored:,} stored, "
+               f"{result.quarantined:,} quarantined")

@@ -1,0 +1,1 @@
+"""Storage maintenance of the lake the ingester writes: checks and repairs (compaction will live here too)."""

@@ -1,0 +1,267 @@
+"""Finding and repairing objects in the lake that are not what the ingester writes (METRICS.md section 2).
+
+Another writer, a crash outside our sinks, or a hand-copied file can leave
+under the data prefix an object no query can read (empty, truncated, not
+gzip, not JSON lines), lines that are not valid events, events filed under
+the wrong hour (which the queries silently miss), or a name the ingester
+never gives (a hidden ``_x`` or ``.x`` file that Athena skips). One such
+object makes every query over its hours fail.
+
+:func:`check_lake` reports each; with ``repair`` it moves what a bad object
+holds to where the ingester would have put it, then removes the object:
+
+* valid events (also those in the wrong hour) are re-filed through the
+  ingest path into their own hour, under names derived from their content;
+* invalid lines are quarantined one record each, reason ``lake_invalid_line``,
+  the line's original bytes as the value;
+* bytes that cannot be read (a broken gzip stream, a foreign format) are
+  kept whole, gzip-compressed, as an object of their own beside a
+  quarantine line with reason ``lake_unreadable``;
+* an empty object holds nothing and is removed.
+
+New objects are written before the bad one is removed: a crash can repeat a
+record, never lose one. ``replay`` then treats the quarantined records like
+any other. Objects under the quarantine prefix are checked and reported,
+not repaired (no query reads them).
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import zlib
+from base64 import b64encode
+from binascii import b2a_base64
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from hashlib import sha256
+from typing import Any
+
+import orjson
+
+from parking.config import Settings
+from parking.errors import InvalidEvent
+from parking.ingest.batch import NO_TIMESTAMP_HOUR, VALUE_OBJECT, ingest_batch, quarantine_records
+from parking.ingest.events import Validator, parse_value
+from parking.ingest.msk import msk_event
+from parking.lake.stores import Store
+from parking.layout import OBJECT_SUFFIX, VALUE_SUFFIX, HourPartition, object_key, parse_name, value_name
+
+PARTITION_PATH = re.compile(
+    r"year=(?P<year>\d{4})/month=(?P<month>0[1-9]|1[0-2])/day=(?P<day>0[1-9]|[12]\d|3[01])/hour=(?P<hour>[01]\d|2[0-3])/"
+)
+LAKE_TOPIC = "lake"
+
+EMPTY, UNREADABLE, INVALID_LINES, WRONG_HOUR, BAD_NAME = "empty", "unreadable", "invalid_lines", "wrong_hour", "bad_name"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem of one object."""
+
+    key: str
+    problem: str
+    detail: str
+
+
+@dataclass
+class CheckReport:
+    """What a check found and, with repair, what it did."""
+
+    objects: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    bad_objects: set[str] = field(default_factory=set)
+    repaired: int = 0
+    refiled: int = 0
+    quarantined: int = 0
+
+    @property
+    def clean(self) -> bool:
+        return not self.bad_objects
+
+
+@dataclass
+class _Contents:
+    """An object's lines and what could not be read of it."""
+
+    lines: list[bytes]
+    unreadable: str | None
+
+
+def check_lake(
+    store: Store,
+    settings: Settings | None = None,
+    *,
+    repair: bool = False,
+    now: datetime | None = None,
+    on_finding: Callable[[Finding], None] | None = None,
+) -> CheckReport:
+    """Walk the data and quarantine prefixes; report (and with ``repair`` fix) each bad object."""
+    settings = settings or Settings()
+    now = now or datetime.now(timezone.utc)
+    report = CheckReport()
+
+    def found(key: str, problem: str, detail: str) -> None:
+        finding = Finding(key, problem, detail)
+        report.findings.append(finding)
+        report.bad_objects.add(key)
+        if on_finding is not None:
+            on_finding(finding)
+
+    for key in list(store.keys(settings.data_prefix)):
+        report.objects += 1
+        _check_data_object(store, key, settings, now, found, report, repair)
+    for key in list(store.keys(settings.quarantine_prefix)):
+        report.objects += 1
+        _check_quarantine_object(store, key, settings, found)
+    return report
+
+
+def _check_data_object(
+    store: Store, key: str, settings: Settings, now: datetime, found: Callable[[str, str, str], None],
+    report: CheckReport, repair: bool,
+) -> None:
+    relative = key[len(settings.data_prefix):]
+    path = PARTITION_PATH.match(relative)
+    name = relative[path.end():] if path else relative.rsplit("/", 1)[-1]
+    parts = parse_name(name) if path and "/" not in name else None
+    expected_hour = None
+    if path:
+        expected_hour = f"{path['year']}-{path['month']}-{path['day']}T{path['hour']}"
+    if parts is None or parts["suffix"] != OBJECT_SUFFIX:
+        found(key, BAD_NAME, "not an hour partition and object name the ingester writes")
+
+    body = store.read(key)
+    if not body:
+        found(key, EMPTY, "holds no bytes")
+        if repair:
+            store.remove(key)
+            report.repaired += 1
+        return
+    contents = _read_lines(body)
+    if contents.unreadable:
+        found(key, UNREADABLE, contents.unreadable)
+
+    validator = Validator.at(now, settings.max_value_bytes, settings.earliest_event)
+    valid: list[tuple[int, bytes]] = []
+    invalid: list[tuple[int, bytes, InvalidEvent]] = []
+    misfiled = 0
+    for number, line in enumerate(contents.lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            hour, stored = parse_value(b2a_base64(line, newline=False).decode(), validator)
+        except InvalidEvent as error:
+            invalid.append((number, line, error))
+            continue
+        valid.append((number, line))
+        if hour != expected_hour or stored != line + b"\n":
+            misfiled += 1
+    if invalid:
+        reasons = sorted({error.reason for _, _, error in invalid})
+        found(key, INVALID_LINES, f"{len(invalid)} of {len(invalid) + len(valid)} lines are not valid events "
+                                  f"({', '.join(reasons)})")
+    if misfiled:
+        found(key, WRONG_HOUR, f"{misfiled} events are not where the ingester files them (their UTC hour)")
+    if not repair or key not in report.bad_objects:
+        return
+
+    topic, partition = _source(parts)
+    objects: dict[str, bytes] = {}
+    if valid:
+        event = msk_event(_record(topic, partition, number, line) for number, line in valid)
+        report.refiled += ingest_batch(event, store.sink, settings, now=now).stored
+    if invalid:
+        records = [_record(topic, partition, number, line) for number, line, _ in invalid]
+        details = "; ".join(sorted({f"{error.reason}" for _, _, error in invalid}))
+        objects |= quarantine_records(records, "lake_invalid_line", f"from {key}: {details}", settings, now)
+        report.quarantined += len(records)
+    if contents.unreadable:
+        digest = sha256(body).hexdigest()
+        value_key = object_key(settings.quarantine_prefix, HourPartition.from_iso(NO_TIMESTAMP_HOUR),
+                               value_name(topic, partition, 0, digest[:24]))
+        store.sink.write({value_key: gzip.compress(body, mtime=0)})
+        record = _record(topic, partition, 0, None)
+        record[VALUE_OBJECT] = {"key": value_key, "bytes": len(body), "sha256": digest, "compression": "gzip"}
+        objects |= quarantine_records([record], "lake_unreadable", f"from {key}: {contents.unreadable}", settings, now)
+        report.quarantined += 1
+    if objects:
+        store.sink.write(objects)
+    store.remove(key)
+    report.repaired += 1
+
+
+def _check_quarantine_object(store: Store, key: str, settings: Settings, found: Callable[[str, str, str], None]) -> None:
+    relative = key[len(settings.quarantine_prefix):]
+    path = PARTITION_PATH.match(relative)
+    parts = parse_name(relative[path.end():]) if path else None
+    if parts is None:
+        found(key, BAD_NAME, "not a quarantine object or kept value the ingester writes")
+        return
+    if parts["suffix"] == VALUE_SUFFIX:
+        return
+    contents = _read_lines(store.read(key))
+    if contents.unreadable:
+        found(key, UNREADABLE, f"{contents.unreadable}; replay cannot read it")
+    bad = 0
+    for line in contents.lines:
+        try:
+            entry = orjson.loads(line)
+            if not isinstance(entry, dict) or not {"reason", "topic", "partition", "offset", "value"} <= entry.keys():
+                bad += 1
+        except orjson.JSONDecodeError:
+            bad += 1
+    if bad:
+        found(key, INVALID_LINES, f"{bad} lines are not quarantine lines; replay cannot read them")
+
+
+def _read_lines(body: bytes) -> _Contents:
+    """The complete lines of a gzip body (every member), and why the rest cannot be read, if it cannot.
+
+    A body that is not gzip at all is read as plain lines (and still reported).
+    """
+    if body[:2] != b"\x1f\x8b":
+        plain = body.split(b"\n")
+        if plain and not plain[-1]:
+            plain.pop()
+        return _Contents(plain, "not gzip: plain bytes")
+    out = bytearray()
+    rest = body
+    problem = None
+    try:
+        while rest:
+            inflater = zlib.decompressobj(wbits=31)
+            out += inflater.decompress(rest)
+            if not inflater.eof:
+                problem = "gzip stream is truncated"
+                break
+            rest = inflater.unused_data
+    except zlib.error as error:
+        problem = f"not readable as gzip: {error}"
+    lines = bytes(out).split(b"\n")
+    tail = lines.pop()  # after the last newline: empty when the body ends cleanly
+    if tail and problem is None:
+        lines.append(tail)  # a last line without its newline still reads
+    elif tail:
+        problem += "; its last line is cut"
+    return _Contents(lines, problem)
+
+
+def _source(parts: dict[str, str] | None) -> tuple[str, int]:
+    if parts is None:
+        return LAKE_TOPIC, 0
+    return parts["topic"].removeprefix("~"), int(parts["partition"])
+
+
+def _record(topic: str, partition: int, offset: int, line: bytes | None) -> dict[str, Any]:
+    return {
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "timestamp": None,
+        "timestampType": None,
+        "key": None,
+        "value": None if line is None else b64encode(line).decode("ascii"),
+        "headers": [],
+    }

@@ -1,0 +1,185 @@
+"""`parking-cli lake check [--repair]`: what another writer broke is found, repaired, and nothing is lost."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from parking.analytics.engines import DuckDBEngine
+from parking.cli.main import cli
+from parking.errors import QueryError
+from parking.ingest.batch import ingest_batch
+from parking.ingest.replay import replay_quarantine
+from parking.ingest.sinks import LocalSink
+from parking.lake.check import check_lake
+from parking.lake.stores import LocalStore
+from tests.conftest import NOW, batch, event, read_lines
+
+HOUR10 = "parking-data/year=2024/month=03/day=20/hour=10/"
+GOOD = [event(spot=f"G{i}", timestamp=f"2024-03-20T10:{i:02d}:00Z") for i in range(5)]
+FOREIGN = [event(spot=f"F{i}", timestamp=f"2024-03-20T10:3{i}:00Z") for i in range(3)]
+
+
+def lines(events: list[dict]) -> bytes:
+    return b"".join(json.dumps(e, separators=(",", ":")).encode() + b"\n" for e in events)
+
+
+# name, object key under the data prefix, body, problem, events the repair must re-file
+BROKEN = [
+    ("truncated gzip", HOUR10 + "x+0+0000000000000000001+0000000000000000003+" + "a" * 24 + ".json.gz",
+     gzip.compress(lines(FOREIGN) * 200)[:-40], "unreadable", None),
+    ("empty object", HOUR10 + "part-0000.json.gz", b"", "empty", 0),
+    ("JSON lines, not gzip", HOUR10 + "plain.json.gz", lines(FOREIGN), "unreadable", 3),
+    ("a foreign CSV", HOUR10 + "export.json.gz", gzip.compress(b"spot_id,status\nA1,free\n"), "invalid_lines", 0),
+    ("binary garbage", HOUR10 + "blob.json.gz", b"\x1f\x8b\x08\x00garbage" + bytes(range(256)), "unreadable", 0),
+    ("invalid events among valid ones", HOUR10 + "mixed.json.gz",
+     gzip.compress(lines(FOREIGN) + b'{"spot_id":"X","status":"parked","timestamp":"2024-03-20T10:00:00Z"}\nnot json\n'),
+     "invalid_lines", 3),
+    ("events in the wrong hour", HOUR10 + "late.json.gz",
+     gzip.compress(lines([event(spot="W", timestamp="2024-03-20T11:15:00Z")] + FOREIGN)), "wrong_hour", 4),
+    ("a hidden name Athena skips", HOUR10 + "_SUCCESS.json.gz", gzip.compress(lines(FOREIGN)), "bad_name", 3),
+    ("outside any hour partition", "parking-data/year=2024/stray.json.gz", gzip.compress(lines(FOREIGN)), "bad_name", 3),
+]
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Path:
+    ingest_batch(batch(GOOD), LocalSink(tmp_path), now=NOW)
+    return tmp_path
+
+
+def spots(root: Path) -> list[str]:
+    frame = DuckDBEngine(root, threads=1).run("SELECT spot_id FROM parking_events ORDER BY spot_id", {})
+    return list(frame["spot_id"])
+
+
+def put(root: Path, key: str, body: bytes) -> None:
+    (root / key).parent.mkdir(parents=True, exist_ok=True)
+    (root / key).write_bytes(body)
+
+
+@pytest.mark.parametrize(("key", "body", "problem", "refiled"), [c[1:] for c in BROKEN], ids=[c[0] for c in BROKEN])
+def test_check_finds_each_kind_of_broken_object(lake: Path, key: str, body: bytes, problem: str, refiled) -> None:
+    put(lake, key, body)
+    result = CliRunner().invoke(cli, ["lake", "check", "--data-dir", str(lake)])
+    assert result.exit_code == 1
+    assert f"{problem:<14} {key}:" in result.stdout
+    assert "run `parking-cli lake check --repair`" in result.stderr
+
+
+@pytest.mark.parametrize(("key", "body", "problem", "refiled"), [c[1:] for c in BROKEN], ids=[c[0] for c in BROKEN])
+def test_repair_makes_queries_work_and_loses_nothing(lake: Path, key: str, body: bytes, problem: str, refiled) -> None:
+    put(lake, key, body)
+    result = CliRunner().invoke(cli, ["lake", "check", "--repair", "--data-dir", str(lake)])
+    assert result.exit_code == 0, result.output
+    assert not (lake / key).exists()
+    assert check_lake(LocalStore(lake)).clean
+
+    stored = spots(lake)
+    assert [s for s in stored if s.startswith("G")] == [f"G{i}" for i in range(5)], "good objects are untouched"
+    quarantine = [line for p in (lake / "parking-quarantine").rglob("*.json.gz") for line in read_lines(p.read_bytes())]
+    assert all(line["reason"].startswith("lake_") for line in quarantine)
+    if problem == "unreadable":  # the whole object kept, byte for byte, beside its quarantine line
+        [kept] = [line for line in quarantine if line["reason"] == "lake_unreadable"]
+        assert gzip.decompress((lake / kept["value_object"]["key"]).read_bytes()) == body
+    if refiled is not None:
+        assert len(stored) - 5 == refiled
+    invalid = [base64.b64decode(line["value"]) if line["value_encoding"] == "base64" else line["value"].encode()
+               for line in quarantine if line["reason"] == "lake_invalid_line"]
+    assert all(raw in gzip.decompress(body) for raw in invalid), "invalid lines keep their original bytes"
+
+    replayed = replay_quarantine(lake, now=NOW)
+    assert replayed.records_in == len(quarantine)
+    assert [s for s in spots(lake) if s.startswith("G")] == [f"G{i}" for i in range(5)]
+
+
+def test_a_query_that_meets_a_bad_object_names_it_in_one_line(lake: Path) -> None:
+    key = HOUR10 + "broken.json.gz"
+    put(lake, key, gzip.compress(lines(FOREIGN) * 100)[:-30])
+    with pytest.raises(QueryError) as caught:
+        spots(lake)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message == (f"cannot read lake object {lake / key} (Unexpected end of GZIP stream); "
+                       "run `parking-cli lake check --repair` to quarantine what it holds")
+
+
+def test_a_clean_lake_checks_clean_and_exits_0(lake: Path) -> None:
+    result = CliRunner().invoke(cli, ["lake", "check", "--data-dir", str(lake)])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"checked 1 objects in {lake}/: 0 not as the ingester writes"
+
+
+def test_a_broken_quarantine_object_is_reported_not_touched(lake: Path) -> None:
+    key = "parking-quarantine/year=2024/month=03/day=20/hour=10/notes.json.gz"
+    put(lake, key, b"scribbles")
+    result = CliRunner().invoke(cli, ["lake", "check", "--repair", "--data-dir", str(lake)])
+    assert result.exit_code == 1
+    assert f"bad_name       {key}:" in result.stdout
+    assert (lake / key).read_bytes() == b"scribbles"
+
+
+def test_check_and_repair_an_s3_lake() -> None:
+    import boto3
+    from moto import mock_aws
+
+    from parking.ingest.sinks import S3Sink
+    from parking.lake.stores import S3Store
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        s3.create_bucket(Bucket="lake", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        sink = S3Sink("lake", s3)
+        ingest_batch(batch(GOOD), sink, now=NOW)
+        s3.put_object(Bucket="lake", Key=HOUR10 + "cut.json.gz", Body=gzip.compress(lines(FOREIGN))[:-10])
+        report = check_lake(S3Store(sink), repair=True, now=NOW)
+        assert (sorted(f.problem for f in report.findings), report.repaired) == (["bad_name", "unreadable"], 1)
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="lake")["Contents"]]
+        assert HOUR10 + "cut.json.gz" not in keys
+        assert sum(k.endswith(".value.gz") for k in keys) == 1
+        assert check_lake(S3Store(sink), now=NOW).clean
+
+
+# --- A batch the MSK trigger gave up on --------------------------------------------------------
+
+def on_failure_record(payload) -> dict:
+    return {
+        "requestContext": {"requestId": "316aa6d0-8154-4a3a-9af7-85d5f4a6bc81", "condition": "RetryAttemptsExhausted",
+                           "approximateInvokeCount": 6,
+                           "functionArn": "arn:aws:lambda:eu-west-1:111122223333:function:parking-platform-dev-ingest"},
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "version": "1.0",
+        "timestamp": "2024-03-20T12:00:00.000Z",
+        "KafkaBatchInfo": {"batchSize": len(GOOD), "topic": "parking-events", "partition": 0},
+        **({} if payload is None else {"payload": payload}),
+    }
+
+
+@pytest.mark.parametrize("as_text", [True, False], ids=["payload as JSON text", "payload as an object"])
+def test_a_failed_batch_replays_through_the_ingest_path(tmp_path: Path, as_text: bool) -> None:
+    msk = batch(GOOD + [b"junk"], first_offset=700)
+    source = tmp_path / "failed.json"
+    source.write_text(json.dumps(on_failure_record(json.dumps(msk) if as_text else msk)))
+    result = CliRunner().invoke(cli, ["lake", "replay-failed", str(source), "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"replayed 6 records into {tmp_path / 'data'}/: 5 stored, 1 quarantined"
+    assert spots(tmp_path / "data") == [f"G{i}" for i in range(5)]
+
+    direct = tmp_path / "direct"
+    ingest_batch(msk, LocalSink(direct), now=NOW)
+    data = sorted(p.name for p in (tmp_path / "data" / "parking-data").rglob("*.json.gz"))
+    assert data == sorted(p.name for p in (direct / "parking-data").rglob("*.json.gz")), "the names the batch had"
+
+
+def test_a_failure_record_without_its_payload_says_what_to_re_read(tmp_path: Path) -> None:
+    source = tmp_path / "failed.json"
+    source.write_text(json.dumps(on_failure_record(None)))
+    result = CliRunner().invoke(cli, ["lake", "replay-failed", str(source), "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: the on-failure record holds no MSK event payload: re-read {")
+    assert '"topic":"parking-events","partition":0' in result.stderr
