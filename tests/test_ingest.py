@@ -16,7 +16,7 @@ from parking.errors import SinkWriteError
 from parking.ingest.batch import ingest_batch
 from parking.ingest.msk import PartitionRecords, msk_event, msk_record
 from parking.ingest.sinks import LocalSink, MemorySink
-from parking.layout import location_template, object_name, parse_name
+from parking.layout import location_template, parse_name
 from tests.conftest import NOW, batch, event, merge, read_lines
 
 DATA = "parking-data/"
