@@ -29,7 +29,7 @@ LINES = [
     {"spot_id": "B2", "status": "Vacant", "timestamp": "2024-03-20T08:15:00.250Z"},
     {"spot_id": "B2", "status": "occupied", "timestamp": "2024-03-20T12:00:00Z"},
 ]
-FILE_TIME = datetime(2024, 3, 21, 5, 30, tzinfo=timezone.utc)  # the events file's modification time
+FILE_TIME = datetime(2024, 3, 21, 5, 30, tzinfo=timezone.utc)  # the events file's modification time, which names nothing
 BAD_LINES = ["not json", '{"spot_id": "C3", "status": "parked", "timestamp": "2024-03-20T08:00:00Z"}']
 
 
@@ -67,7 +67,7 @@ def test_ingest_prints_counts_and_writes_the_layout(tmp_path: Path, lake: Path, 
         "parking-data/year=2024/month=03/day=20/hour=08",
         "parking-data/year=2024/month=03/day=20/hour=09",
         "parking-data/year=2024/month=03/day=20/hour=12",
-        "parking-quarantine/year=2024/month=03/day=21/hour=05",  # FILE_TIME: the file's time is the Kafka time
+        "parking-quarantine/year=1970/month=01/day=01/hour=00",  # file records have no Kafka time, whatever the mtime
     ]
     hour09 = lake / data[1]
     assert json.loads(gzip.decompress(hour09.read_bytes())) == {
