@@ -16,8 +16,11 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import click
 
 from parking.cli.options import (
+    BUCKET,
     DATE,
+    NEW_FILE,
     POSITIVE_HOURS,
+    Number,
     at_option,
     check_range,
     lookback_option,
@@ -31,6 +34,7 @@ from parking.errors import ConfigurationError, InvalidArgument, ParkingError
 
 if TYPE_CHECKING:  # the query side's libraries load only when a command needs them
     import pandas as pd
+    from matplotlib.figure import Figure
 
     from parking.analytics.engines import Engine
     from parking.ingest.files import IngestTotals
@@ -130,6 +134,16 @@ def show(ctx: click.Context, frame: pd.DataFrame, output_format: str | None, emp
         if fmt == "table":
             return
     click.echo(render(frame, fmt))
+
+
+def write_png(figure: Figure, out: str) -> Path:
+    """Save a figure; a write that fails (disk full, no permission) is one line and exit 1."""
+    from parking.analytics.plots import save
+
+    try:
+        return save(figure, out)
+    except OSError as exc:
+        raise click.ClickException(f"could not write {out}: {exc.strerror or exc}") from None
 
 
 def now() -> datetime:
@@ -234,7 +248,7 @@ def health(ctx, at, lookback_hours, silent_hours, flapping_changes, stuck_hours,
 @click.argument("file", type=click.File("rb"))
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
-@click.option("--bucket", default=None, help="Backfill this S3 bucket instead of the local directory.")
+@click.option("--bucket", type=BUCKET, default=None, help="Backfill this S3 bucket instead of the local directory.")
 @click.option("--topic", default="parking-events", show_default=True, help="Topic recorded in object names.")
 @click.option("--partition", type=click.IntRange(min=0), default=0, show_default=True,
               help="Kafka partition recorded in object names; give each file whose hours overlap another's its own.")
@@ -330,18 +344,18 @@ def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstra
 @click.option("--group", default="parking-ingest", show_default=True, help="Consumer group.")
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=1000, show_default=True,
               help="Most records per handler call, as the MSK trigger's batch size.")
-@click.option("--batching-window", type=click.FloatRange(0, 300), default=1.0, show_default=True,
+@click.option("--batching-window", type=Number(0, 300), default=1.0, show_default=True,
               help="Seconds to wait for a batch to fill after its first record.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
-@click.option("--bucket", default=None, help="Store in this S3 bucket instead.")
+@click.option("--bucket", type=BUCKET, default=None, help="Store in this S3 bucket instead.")
 @click.option("--max-records", type=click.IntRange(min=1), default=None, help="Stop after this many records.")
-@click.option("--until-idle", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--until-idle", type=Number(min=0, min_open=True), default=None,
               help="Stop after this many seconds without a record.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Handler processes: partitions are handled at once, each in order. "
                    "1 runs the handler in this process. [default: CPUs, at most 4]")
-@click.option("--connect-timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
+@click.option("--connect-timeout", type=Number(min=0, min_open=True), default=30.0, show_default=True,
               metavar="SECONDS", help="Give up when no broker has answered for this long since the start; "
                                       "a broker lost later is retried without end.")
 @click.pass_context
@@ -376,40 +390,40 @@ def plot() -> None:
 @range_options
 @zone_option
 @lookback_option
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True, help="PNG file to write.")
+@click.option("--out", type=NEW_FILE, required=True, help="PNG file to write.")
 @click.option("--engine", type=click.Choice(ENGINES), default=None)
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None)
 @click.pass_context
 def plot_patterns(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -> None:
     """Heatmap of occupancy by weekday and hour, --from to --to."""
     from parking import queries
-    from parking.analytics.plots import patterns_heatmap, save
+    from parking.analytics.plots import patterns_heatmap
 
     check_range(first, last)
     frame = queries.patterns(
         first, last, tz=tz, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now()
     )
     title = f"Occupancy by weekday and hour, {first} to {last} ({tz})"
-    click.echo(f"wrote {save(patterns_heatmap(frame, title), out)}")
+    click.echo(f"wrote {write_png(patterns_heatmap(frame, title), out)}")
 
 
 @plot.command("occupancy")
 @click.option("--date", "day", type=DATE, required=True, help="Day to draw (YYYY-MM-DD).")
 @zone_option
 @lookback_option
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True, help="PNG file to write.")
+@click.option("--out", type=NEW_FILE, required=True, help="PNG file to write.")
 @click.option("--engine", type=click.Choice(ENGINES), default=None)
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None)
 @click.pass_context
 def plot_occupancy(ctx, day, tz, lookback_hours, out, engine, data_dir) -> None:
     """Bars of one day's hourly occupancy, 0-100 %."""
     from parking import queries
-    from parking.analytics.plots import occupancy_bars, save
+    from parking.analytics.plots import occupancy_bars
 
     frame = queries.occupancy(
         day, tz=tz, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now()
     )
-    click.echo(f"wrote {save(occupancy_bars(frame, f'Hourly occupancy, {day} ({tz})'), out)}")
+    click.echo(f"wrote {write_png(occupancy_bars(frame, f'Hourly occupancy, {day} ({tz})'), out)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -49,8 +52,45 @@ class ZoneType(_Parsed):
         return value
 
 
-DATE, INSTANT, ZONE = DateType(), InstantType(), ZoneType()
-POSITIVE_HOURS = click.FloatRange(min=0, min_open=True, max=24 * 366)
+class Number(click.FloatRange):
+    """click's FloatRange without ``nan``, which passes every bound it is compared with."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        return number
+
+
+class BucketType(click.ParamType):
+    """An S3 bucket name by AWS's rules: 3-63 lower-case letters, digits, dots and hyphens."""
+
+    name = "bucket"
+    _RULE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not self._RULE.fullmatch(value) or ".." in value:
+            self.fail(f"{value!r} is not an S3 bucket name (3-63 lower-case letters, digits, dots, hyphens)",
+                      param, ctx)
+        return value
+
+
+class NewFileType(click.Path):
+    """A file to write, in a directory that exists: checked before any query runs."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, writable=True)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = super().convert(value, param, ctx)
+        parent = Path(path).parent
+        if not parent.is_dir():
+            self.fail(f"directory '{parent}' does not exist", param, ctx)
+        return path
+
+
+DATE, INSTANT, ZONE, BUCKET, NEW_FILE = DateType(), InstantType(), ZoneType(), BucketType(), NewFileType()
+POSITIVE_HOURS = Number(min=0, min_open=True, max=24 * 366)
 
 
 def output_options(command: F) -> F:

@@ -155,6 +155,14 @@ BAD_ARGUMENTS = [
     (["consume", "--bootstrap-servers", "127.0.0.1:9", "--workers", "0"], "--workers"),
     (["consume", "--bootstrap-servers", "127.0.0.1:9", "--workers", "many"], "--workers"),
     (["consume", "--bootstrap-servers", "127.0.0.1:9", "--batch-size", "10001"], "--batch-size"),
+    (["consume", "--bootstrap-servers", "127.0.0.1:9", "--connect-timeout", "nan"], "'nan' is not a number"),
+    (["consume", "--bootstrap-servers", "127.0.0.1:9", "--batching-window", "nan"], "'nan' is not a number"),
+    (["consume", "--bootstrap-servers", "127.0.0.1:9", "--until-idle", "NaN"], "'NaN' is not a number"),
+    (["status", "--lookback", "nan"], "'nan' is not a number"),
+    (["consume", "--bootstrap-servers", "127.0.0.1:9", "--bucket", "Bad_Bucket!"], "not an S3 bucket name"),
+    (["ingest", "-", "--bucket", "my..bucket"], "not an S3 bucket name"),
+    (["ingest", "-", "--bucket", "ab"], "not an S3 bucket name"),
+    (["plot", "occupancy", "--date", "2024-03-20", "--out", "no/such/dir/day.png"], "directory 'no/such/dir' does not exist"),
 ]
 
 

@@ -91,3 +91,10 @@ def test_plot_commands_write_a_png(lake: Path, tmp_path: Path, args: list[str]) 
 def test_plot_needs_an_output_file() -> None:
     result = CliRunner().invoke(cli, ["plot", "occupancy", "--date", "2024-03-20"])
     assert result.exit_code == 2 and "Missing option '--out'" in result.stderr
+
+
+def test_a_failed_write_is_one_line_and_exit_1(lake: Path) -> None:
+    result = CliRunner().invoke(cli, ["plot", "occupancy", "--date", "2024-03-20", "--data-dir", str(lake),
+                                      "--out", "/dev/full"])  # every write to it fails: no space left on device
+    assert result.exit_code == 1, result.output
+    assert result.stderr == "Error: could not write /dev/full: No space left on device\n"
