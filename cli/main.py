@@ -19,7 +19,9 @@ from parking.cli.options import (
     BUCKET,
     DATE,
     NEW_FILE,
+    NON_EMPTY,
     POSITIVE_HOURS,
+    TOPIC,
     Number,
     at_option,
     check_range,
@@ -249,7 +251,7 @@ def health(ctx, at, lookback_hours, silent_hours, flapping_changes, stuck_hours,
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
 @click.option("--bucket", type=BUCKET, default=None, help="Backfill this S3 bucket instead of the local directory.")
-@click.option("--topic", default="parking-events", show_default=True, help="Topic recorded in object names.")
+@click.option("--topic", type=TOPIC, default="parking-events", show_default=True, help="Topic recorded in object names.")
 @click.option("--partition", type=click.IntRange(min=0), default=0, show_default=True,
               help="Kafka partition recorded in object names; give each file whose hours overlap another's its own.")
 @click.option("--batch-size", type=click.IntRange(min=1, max=100_000), default=10_000, show_default=True)
@@ -318,9 +320,9 @@ def _totals_text(totals: IngestTotals, where: str, verb: str = "ingested into") 
 @click.option("--start", type=DATE, default=None, help="First UTC day [default: --days before today].")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.File("w"), default="-", show_default=True, help="JSON-lines file, - for stdout.")
-@click.option("--kafka", "bootstrap_servers", metavar="HOST:PORT", default=None,
+@click.option("--kafka", "bootstrap_servers", type=NON_EMPTY, metavar="HOST:PORT", default=None,
               help="Produce to this Kafka broker instead of writing lines.")
-@click.option("--topic", default="parking-events", show_default=True, help="Topic for --kafka.")
+@click.option("--topic", type=TOPIC, default="parking-events", show_default=True, help="Topic for --kafka.")
 def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstrap_servers, topic) -> None:
     """Write a realistic event stream (a few bad records included) for `ingest`,
     or produce it to Kafka keyed by spot_id."""
@@ -339,9 +341,9 @@ def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstra
 
 
 @cli.command()
-@click.option("--bootstrap-servers", required=True, metavar="HOST:PORT", help="Kafka brokers.")
-@click.option("--topic", default="parking-events", show_default=True)
-@click.option("--group", default="parking-ingest", show_default=True, help="Consumer group.")
+@click.option("--bootstrap-servers", type=NON_EMPTY, required=True, metavar="HOST:PORT", help="Kafka brokers.")
+@click.option("--topic", type=TOPIC, default="parking-events", show_default=True)
+@click.option("--group", type=NON_EMPTY, default="parking-ingest", show_default=True, help="Consumer group.")
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=1000, show_default=True,
               help="Most records per handler call, as the MSK trigger's batch size.")
 @click.option("--batching-window", type=Number(0, 300), default=1.0, show_default=True,

@@ -75,6 +75,32 @@ class BucketType(click.ParamType):
         return value
 
 
+class TopicType(click.ParamType):
+    """A Kafka topic name by Kafka's rules: 1-249 of letters, digits, ``.``, ``_``, ``-`` (not ``.`` or ``..``).
+
+    It becomes part of object names, so nothing else (``/``, ``+``) may reach a path.
+    """
+
+    name = "topic"
+    _RULE = re.compile(r"[A-Za-z0-9._-]{1,249}")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not self._RULE.fullmatch(value) or value in (".", ".."):
+            self.fail(f"{value!r} is not a Kafka topic name (1-249 letters, digits, '.', '_', '-')", param, ctx)
+        return value
+
+
+class NonEmptyType(click.ParamType):
+    """Any text but the empty string (librdkafka aborts the process on an empty group id)."""
+
+    name = "text"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not value.strip():
+            self.fail("must not be empty", param, ctx)
+        return value
+
+
 class NewFileType(click.Path):
     """A file to write, in a directory that exists: checked before any query runs."""
 
@@ -90,6 +116,7 @@ class NewFileType(click.Path):
 
 
 DATE, INSTANT, ZONE, BUCKET, NEW_FILE = DateType(), InstantType(), ZoneType(), BucketType(), NewFileType()
+TOPIC, NON_EMPTY = TopicType(), NonEmptyType()
 POSITIVE_HOURS = Number(min=0, min_open=True, max=24 * 366)
 
 

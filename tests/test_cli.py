@@ -163,6 +163,13 @@ BAD_ARGUMENTS = [
     (["ingest", "-", "--bucket", "my..bucket"], "not an S3 bucket name"),
     (["ingest", "-", "--bucket", "ab"], "not an S3 bucket name"),
     (["plot", "occupancy", "--date", "2024-03-20", "--out", "no/such/dir/day.png"], "directory 'no/such/dir' does not exist"),
+    (["consume", "--bootstrap-servers", "127.0.0.1:9", "--group", ""], "--group': must not be empty"),
+    (["consume", "--bootstrap-servers", " "], "--bootstrap-servers': must not be empty"),
+    (["consume", "--bootstrap-servers", "127.0.0.1:9", "--topic", ""], "is not a Kafka topic name"),
+    (["consume", "--bootstrap-servers", "127.0.0.1:9", "--topic", "bad topic!"], "is not a Kafka topic name"),
+    (["ingest", "-", "--topic", "../../escaped"], "is not a Kafka topic name"),
+    (["ingest", "-", "--topic", ".."], "is not a Kafka topic name"),
+    (["simulate", "--kafka", "127.0.0.1:9", "--topic", "a+b"], "is not a Kafka topic name"),
 ]
 
 
