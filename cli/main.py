@@ -49,6 +49,9 @@ class OneLineErrors(click.Group):
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         try:
             return super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:  # a group named alone: its help, as click shows it
+            exc.show()
+            sys.exit(2)
         except click.UsageError as exc:
             _fail(f"{exc.format_message()}", 2)
         except (InvalidArgument, ConfigurationError) as exc:

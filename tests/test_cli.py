@@ -183,6 +183,13 @@ def test_bad_argument_is_one_line_and_exit_2(runner: CliRunner, no_engine: list,
     assert no_engine == []
 
 
+@pytest.mark.parametrize("args", [[], ["plot"]], ids=["parking-cli", "plot"])
+def test_a_group_named_alone_shows_its_help_not_an_error(runner: CliRunner, args: list[str]) -> None:
+    result = runner.invoke(parking_cli, args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Usage: ") and "Commands:" in result.stderr and "Error" not in result.stderr
+
+
 def test_unknown_engine_in_the_environment_is_a_usage_error(runner: CliRunner, monkeypatch) -> None:
     monkeypatch.setenv("PARKING_ENGINE", "sqlite")
     result = runner.invoke(parking_cli, ["status"])
