@@ -20,7 +20,7 @@ $(BIN)/.installed: pyproject.toml requirements.txt
 install: $(BIN)/.installed
 
 $(TOOLS)/.installed: requirements-tools.txt
-	$(PYTHON) -m venv $(TOOLS)
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
 	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.txt
 	touch $@

@@ -18,16 +18,20 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import click
 
 from parking.cli.options import (
+    BUCKET,
     DATA_DIR,
     DATE,
     DEFAULT_LOOKBACK_HOURS,
     KAFKA_PARTITIONS,
     MAX_CHANGES,
+    NON_EMPTY,
     PICTURE_FORMATS,
     POSITIVE_HOURS,
     SEED,
+    TOPIC,
     ZONE,
     LocalFile,
+    Number,
     PictureFile,
     at_option,
     check_range,
@@ -42,6 +46,7 @@ from parking.errors import ConfigurationError, InvalidArgument, ParkingError
 
 if TYPE_CHECKING:  # the query side's libraries load only when a command needs them
     import pandas as pd
+    from matplotlib.figure import Figure
 
     from parking.analytics.engines import Engine
     from parking.ingest.files import IngestTotals
@@ -57,6 +62,9 @@ class OneLineErrors(click.Group):
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         try:
             return super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:  # a group named alone: its help, as click shows it
+            exc.show()
+            sys.exit(2)
         except click.UsageError as exc:
             _fail(f"{exc.format_message()}", 2)
         except (InvalidArgument, ConfigurationError) as exc:
@@ -198,6 +206,16 @@ def in_zone(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
     return shown
 
 
+def write_picture(figure: Figure, out: str | Path) -> Path:
+    """Save a figure; a write that fails (disk full, no permission) is one line and exit 1."""
+    from parking.analytics.plots import save
+
+    try:
+        return save(figure, out)
+    except OSError as exc:
+        raise click.ClickException(f"could not write {out}: {exc.strerror or exc}") from None
+
+
 def now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -319,8 +337,8 @@ def health(ctx, at, lookback_hours, silent_hours, flapping_changes, stuck_hours,
 @click.argument("file", type=LocalFile("rb"))
 @click.option("--data-dir", type=DATA_DIR, default=None,
               help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
-@click.option("--bucket", default=None, help="Backfill this S3 bucket instead of the local directory.")
-@click.option("--topic", default="parking-events", show_default=True, help="Topic recorded in object names.")
+@click.option("--bucket", type=BUCKET, default=None, help="Backfill this S3 bucket instead of the local directory.")
+@click.option("--topic", type=TOPIC, default="parking-events", show_default=True, help="Topic recorded in object names.")
 @click.option("--partition", type=KAFKA_PARTITIONS, default=0, show_default=True,
               help="Kafka partition recorded in object names.")
 @click.pass_context
@@ -391,9 +409,9 @@ def _totals_text(totals: IngestTotals, where: str, verb: str = "ingested into") 
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--out", type=LocalFile("w", lazy=False), default="-", show_default=True,
               help="JSON-lines file, - for stdout.")
-@click.option("--kafka", "bootstrap_servers", metavar="HOST:PORT", default=None,
+@click.option("--kafka", "bootstrap_servers", type=NON_EMPTY, metavar="HOST:PORT", default=None,
               help="Produce to this Kafka broker instead of writing lines.")
-@click.option("--topic", default="parking-events", show_default=True, help="Topic for --kafka.")
+@click.option("--topic", type=TOPIC, default="parking-events", show_default=True, help="Topic for --kafka.")
 def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstrap_servers, topic) -> None:
     """Write a realistic event stream (a few bad records included) for `ingest`,
     or produce it to Kafka keyed by spot_id."""
@@ -420,23 +438,23 @@ def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstra
 
 
 @cli.command()
-@click.option("--bootstrap-servers", required=True, metavar="HOST:PORT", help="Kafka brokers.")
-@click.option("--topic", default="parking-events", show_default=True)
-@click.option("--group", default="parking-ingest", show_default=True, help="Consumer group.")
+@click.option("--bootstrap-servers", type=NON_EMPTY, required=True, metavar="HOST:PORT", help="Kafka brokers.")
+@click.option("--topic", type=TOPIC, default="parking-events", show_default=True)
+@click.option("--group", type=NON_EMPTY, default="parking-ingest", show_default=True, help="Consumer group.")
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=1000, show_default=True,
               help="Most records per handler call, as the MSK trigger's batch size.")
-@click.option("--batching-window", type=click.FloatRange(0, 300), default=1.0, show_default=True,
+@click.option("--batching-window", type=Number(0, 300), default=1.0, show_default=True,
               help="Seconds to wait for a batch to fill after its first record.")
 @click.option("--data-dir", type=DATA_DIR, default=None,
               help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
-@click.option("--bucket", default=None, help="Store in this S3 bucket instead.")
+@click.option("--bucket", type=BUCKET, default=None, help="Store in this S3 bucket instead.")
 @click.option("--max-records", type=click.IntRange(min=1), default=None, help="Stop after this many records.")
-@click.option("--until-idle", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--until-idle", type=Number(min=0, min_open=True), default=None,
               help="Stop after this many seconds without a record.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Handler processes: partitions are handled at once, each in order. "
                    "1 runs the handler in this process. [default: CPUs, at most 4]")
-@click.option("--connect-timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
+@click.option("--connect-timeout", type=Number(min=0, min_open=True), default=30.0, show_default=True,
               metavar="SECONDS", help="Give up when no broker has answered for this long since the start; "
                                       "a broker lost later is retried without end.")
 @click.pass_context
@@ -489,7 +507,7 @@ def nothing_to_draw(what: str) -> None:
 def plot_patterns(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -> None:
     """Heatmap of occupancy by weekday and hour, --from to --to."""
     from parking import queries
-    from parking.analytics.plots import patterns_heatmap, save
+    from parking.analytics.plots import patterns_heatmap
     from parking.cli.render import nothing_observed
 
     check_range(first, last)
@@ -500,7 +518,7 @@ def plot_patterns(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -
     if nothing_observed(frame):
         nothing_to_draw("no spot's state was known in that window")
     title = f"Occupancy by weekday and hour, {first} to {last} ({tz})"
-    click.echo(f"wrote {save(patterns_heatmap(frame, title), out)}")
+    click.echo(f"wrote {write_picture(patterns_heatmap(frame, title), out)}")
 
 
 @plot.command("occupancy")
@@ -514,7 +532,7 @@ def plot_patterns(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -
 def plot_occupancy(ctx, day, tz, lookback_hours, out, engine, data_dir) -> None:
     """Bars of one day's hourly occupancy, 0-100 %."""
     from parking import queries
-    from parking.analytics.plots import occupancy_bars, save
+    from parking.analytics.plots import occupancy_bars
     from parking.cli.render import nothing_observed
 
     frame = queries.occupancy(
@@ -522,7 +540,7 @@ def plot_occupancy(ctx, day, tz, lookback_hours, out, engine, data_dir) -> None:
     )
     if nothing_observed(frame):
         nothing_to_draw("no spot's state was known in any hour of that day")
-    click.echo(f"wrote {save(occupancy_bars(frame, f'Hourly occupancy, {day} ({tz})'), out)}")
+    click.echo(f"wrote {write_picture(occupancy_bars(frame, f'Hourly occupancy, {day} ({tz})'), out)}")
 
 
 @cli.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -12,7 +13,8 @@ import click
 
 from parking.analytics.windows import check_days, parse_date, parse_instant, zone
 from parking.config import ENGINES
-from parking.errors import InvalidArgument
+from parking.errors import ConfigurationError, InvalidArgument
+from parking.layout import check_topic
 
 FORMATS = ("table", "csv", "json")
 PICTURE_FORMATS = ("png", "svg", "pdf")  # what parking.analytics.plots.save writes (checked by a test)
@@ -50,6 +52,53 @@ class ZoneType(_Parsed):
     def parser(value: str) -> str:
         zone(value)
         return value
+
+
+class Number(click.FloatRange):
+    """click's FloatRange without ``nan``, which passes every bound it is compared with."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        return number
+
+
+class BucketType(click.ParamType):
+    """An S3 bucket name by AWS's rules: 3-63 lower-case letters, digits, dots and hyphens."""
+
+    name = "bucket"
+    _RULE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not self._RULE.fullmatch(value) or ".." in value:
+            self.fail(f"{value!r} is not an S3 bucket name (3-63 lower-case letters, digits, dots, hyphens)",
+                      param, ctx)
+        return value
+
+
+class TopicType(click.ParamType):
+    """A Kafka topic name, by the one rule object names rely on (:func:`parking.layout.check_topic`)."""
+
+    name = "topic"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return check_topic(value)
+        except ConfigurationError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class NonEmptyType(click.ParamType):
+    """Any text but the empty string (librdkafka aborts the process on an empty group id)."""
+
+    name = "text"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not value.strip():
+            self.fail("must not be empty", param, ctx)
+        return value
+
 
 
 class PictureFile(click.ParamType):
@@ -104,19 +153,10 @@ def _short(text: str, limit: int = 80) -> str:
     return repr(text if len(text) <= limit else f"{text[:limit - 3]}...")
 
 
-class HoursRange(click.FloatRange):
-    """A number of hours in a range; NaN, which passes every range check, is refused too."""
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        hours = super().convert(value, param, ctx)
-        if math.isnan(hours):
-            self.fail(f"{value!r} is not a number of hours.", param, ctx)
-        return hours
-
-
-DATE, INSTANT, ZONE = DateType(), InstantType(), ZoneType()
+DATE, INSTANT, ZONE, BUCKET = DateType(), InstantType(), ZoneType(), BucketType()
+TOPIC, NON_EMPTY = TopicType(), NonEmptyType()
 MAX_HOURS = 24 * 366
-POSITIVE_HOURS = HoursRange(min=0, min_open=True, max=MAX_HOURS)
+POSITIVE_HOURS = Number(min=0, min_open=True, max=MAX_HOURS)
 # Counts bound far below what the SQL's bigint arithmetic holds (2**63 - 1).
 MAX_CHANGES = 100_000  # one change every 0.9 s for a whole day
 KAFKA_PARTITIONS = click.IntRange(0, 2**31 - 1)  # Kafka's partition is an int32

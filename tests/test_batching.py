@@ -140,7 +140,8 @@ def test_a_read_waits_until_the_first_window_closes(policy, setup, now, wait) ->
 @pytest.mark.parametrize(
     "arguments",
     [dict(batch_size=0, batching_window=1.0), dict(batch_size=1, batching_window=-1.0),
-     dict(batch_size=1, batching_window=1.0, read_ahead=0), dict(batch_size=1, batching_window=1.0, max_records=0)],
+     dict(batch_size=1, batching_window=float("nan")), dict(batch_size=1, batching_window=1.0, read_ahead=0),
+     dict(batch_size=1, batching_window=1.0, max_records=0)],
 )
 def test_invalid_settings_are_refused(arguments) -> None:
     with pytest.raises(ValueError, match="invalid batching"):

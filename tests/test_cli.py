@@ -328,6 +328,20 @@ BAD_ARGUMENTS = [
     (["plot", "patterns", "--from", "2024-03-20", "--to", "2024-03-20", "--out", "day.gif"], "does not end in .png, .svg, .pdf"),
     (["report", "--from", "2024-03-20", "--to", "2024-03-20", "--out", "report.pdf"], "does not end in .html"),
     (["report", "--from", "2024-01-01", "--to", "2024-06-01", "--out", "r.html"], "at most 92 days"),
+    (["consume", "--bootstrap-servers", "127.0.0.1:9", "--connect-timeout", "nan"], "'nan' is not a number"),
+    (["consume", "--bootstrap-servers", "127.0.0.1:9", "--batching-window", "nan"], "'nan' is not a number"),
+    (["consume", "--bootstrap-servers", "127.0.0.1:9", "--until-idle", "NaN"], "'NaN' is not a number"),
+    (["status", "--lookback", "nan"], "'nan' is not a number"),
+    (["consume", "--bootstrap-servers", "127.0.0.1:9", "--bucket", "Bad_Bucket!"], "not an S3 bucket name"),
+    (["ingest", "-", "--bucket", "my..bucket"], "not an S3 bucket name"),
+    (["ingest", "-", "--bucket", "ab"], "not an S3 bucket name"),
+    (["consume", "--bootstrap-servers", "127.0.0.1:9", "--group", ""], "--group': must not be empty"),
+    (["consume", "--bootstrap-servers", " "], "--bootstrap-servers': must not be empty"),
+    (["consume", "--bootstrap-servers", "127.0.0.1:9", "--topic", ""], "is not a Kafka topic name"),
+    (["consume", "--bootstrap-servers", "127.0.0.1:9", "--topic", "bad topic!"], "is not a Kafka topic name"),
+    (["ingest", "-", "--topic", "../../escaped"], "is not a Kafka topic name"),
+    (["ingest", "-", "--topic", ".."], "is not a Kafka topic name"),
+    (["simulate", "--kafka", "127.0.0.1:9", "--topic", "a+b"], "is not a Kafka topic name"),
 ]
 
 
@@ -345,6 +359,13 @@ def test_nan_is_not_a_number_of_hours() -> None:
     """click's FloatRange lets NaN through (every comparison is false); the library refuses it."""
     result = CliRunner().invoke(parking_cli, ["health", "--silent-hours", "nan"])
     assert result.exit_code == 2 and "--silent-hours" in result.stderr
+
+
+@pytest.mark.parametrize("args", [[], ["plot"]], ids=["parking-cli", "plot"])
+def test_a_group_named_alone_shows_its_help_not_an_error(runner: CliRunner, args: list[str]) -> None:
+    result = runner.invoke(parking_cli, args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Usage: ") and "Commands:" in result.stderr and "Error" not in result.stderr
 
 
 def test_unknown_engine_in_the_environment_is_a_usage_error(runner: CliRunner, monkeypatch) -> None:

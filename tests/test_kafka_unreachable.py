@@ -14,6 +14,7 @@ import pytest
 from parking.errors import KafkaError
 from parking.ingest.sinks import LocalSink
 from parking.kafka.consumer import BatchConsumer, ConsumeOptions
+from parking.kafka.producer import produce
 from scripts.tansu_broker import free_port
 
 CLI = str(Path(sys.executable).with_name("parking-cli"))
@@ -50,3 +51,12 @@ def test_a_bad_connect_timeout_is_a_usage_error(nowhere: str, value: str) -> Non
     assert result.returncode == 2
     [line] = result.stderr.splitlines()
     assert line.startswith("Error: ") and "--connect-timeout" in line
+
+
+def test_the_producer_gives_up_in_one_line_when_no_broker_answers(nowhere: str, capfd) -> None:
+    with pytest.raises(KafkaError) as raised:
+        produce(['{"spot_id": "A-001"}'] * 3, nowhere, "parking-events", timeout=1.0)
+    assert "\n" not in str(raised.value)
+    assert str(raised.value).startswith("3 of 3 events not delivered to parking-events: ")
+    assert "Connection refused" in str(raised.value), "the broker's error, not only a timeout"
+    assert capfd.readouterr().err == "", "librdkafka's own log lines stay off stderr"

@@ -144,3 +144,13 @@ def test_occupancy_line_spans_the_window_with_gaps_where_nothing_was_observed(la
     assert len(line.get_ydata()) == 24 + 23, "the day the clocks change has 23 hours"
     assert line.get_ydata() == pytest.approx(frame["occupancy_rate"].to_numpy() * 100, nan_ok=True)
     assert axes.get_ylim() == (0, 100)
+
+
+def test_a_failed_write_is_one_line_and_exit_1(lake: Path, tmp_path: Path) -> None:
+    out = tmp_path / "day.png"
+    out.symlink_to("/dev/full")  # every write to it fails: no space left on device
+    result = CliRunner().invoke(cli, ["plot", "occupancy", "--date", "2024-03-20", "--data-dir", str(lake),
+                                      "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith("Error: ") and "No space left on device" in line

@@ -8,8 +8,12 @@ workgroup and output location, cancellation, and the typed DataFrame.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from datetime import date, datetime, timezone
+from pathlib import Path
 
 import boto3
 import botocore.client
@@ -166,6 +170,29 @@ def test_a_failed_query_is_a_query_error(athena, monkeypatch) -> None:
     monkeypatch.delenv("PARKING_OUTPUT_LOCATION")
     with pytest.raises(QueryError):
         queries.occupancy("2024-03-20", engine=engine(), now=NOW)
+
+
+NO_AWS = {"AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+          "AWS_EC2_METADATA_DISABLED": "true", "PARKING_ENGINE": "athena"}
+
+
+@pytest.mark.parametrize(
+    ("environment", "code", "line"),
+    [
+        ({}, 2, "Error: no AWS region for Athena: set AWS_REGION or a profile's region"),
+        ({"AWS_REGION": REGION}, 1, "Error: Athena query failed: Unable to locate credentials"),
+        ({"AWS_REGION": REGION, "AWS_PROFILE": "nobody"}, 1,
+         "Error: Athena query failed: The config profile (nobody) could not be found"),
+    ],
+    ids=["no-region", "no-credentials", "unknown-profile"],
+)
+def test_athena_out_of_reach_is_one_line_without_a_traceback(tmp_path, environment, code, line) -> None:
+    """As a user starts it, with no logging configured: PyAthena's own log of the failure stays quiet."""
+    kept = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "PARKING_"))}
+    cli_script = Path(sys.executable).with_name("parking-cli")
+    result = subprocess.run([str(cli_script), "status"], cwd=tmp_path, capture_output=True, text=True,
+                            env={**kept, **NO_AWS, **environment})
+    assert (result.returncode, result.stderr.splitlines()) == (code, [line])
 
 
 def test_ctrl_c_cancels_the_running_query(athena) -> None:

@@ -8,6 +8,7 @@ would get. DuckDB macros stand in for the few Trino functions DuckDB lacks.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +27,11 @@ from parking.layout import DATA_PREFIX, data_glob
 QUERY_TABLE = "parking_events"  # the name the SQL files use
 USD_PER_TB_SCANNED = 5.0
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
+
+# PyAthena logs a failed query with its traceback before raising; with no
+# logging configured, Python would print that to stderr. The QueryError raised
+# says it in one line; configure logging to see PyAthena's own record too.
+logging.getLogger("pyathena").addHandler(logging.NullHandler())
 
 # Trino functions DuckDB lacks, defined with Trino's meaning (session time zone UTC).
 DUCKDB_MACROS = (
@@ -200,6 +206,8 @@ class AthenaEngine:
         )
 
     def run(self, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
+        """The query's rows; raises ConfigurationError without an AWS region, QueryError when Athena fails."""
+        from botocore.exceptions import BotoCoreError, NoRegionError
         from pyathena.error import Error as AthenaError
 
         sql = retarget(sql, self.settings.table)
@@ -219,7 +227,9 @@ class AthenaEngine:
                 return frame
         except KeyboardInterrupt:
             raise QueryCancelled("query cancelled; Athena was asked to stop it") from None
-        except AthenaError as exc:
+        except NoRegionError:
+            raise ConfigurationError("no AWS region for Athena: set AWS_REGION or a profile's region") from None
+        except (AthenaError, BotoCoreError) as exc:  # BotoCoreError: a profile not found, say
             raise QueryError(f"Athena query failed: {exc}") from exc
 
 

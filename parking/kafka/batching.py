@@ -69,14 +69,14 @@ class Batch:
 class BatchingPolicy:
     """Buffers records by partition and says which batches are ready, and when.
 
-    ``batch_size`` >= 1 records, ``batching_window`` >= 0 seconds, ``read_ahead``
+    ``batch_size`` >= 1 records, ``batching_window`` >= 0 seconds (not NaN), ``read_ahead``
     >= 1 batches, ``max_records`` >= 1 or None (no limit). Raises ``ValueError``
     on anything else.
     """
 
     def __init__(self, batch_size: int, batching_window: float, read_ahead: int = READ_AHEAD,
                  max_records: int | None = None) -> None:
-        if batch_size < 1 or batching_window < 0 or read_ahead < 1 or (max_records is not None and max_records < 1):
+        if batch_size < 1 or not batching_window >= 0 or read_ahead < 1 or (max_records is not None and max_records < 1):
             raise ValueError(f"invalid batching: size {batch_size}, window {batching_window}, "
                              f"read-ahead {read_ahead}, max records {max_records}")
         self.batch_size = batch_size

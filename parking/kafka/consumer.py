@@ -17,7 +17,6 @@ docs/METRICS.md leaves room are in docs/CHOICES.md, "Kafka consumer".
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, wait
@@ -35,6 +34,7 @@ from parking.ingest.batch import BatchResult, ingest_batch
 from parking.ingest.files import IngestTotals
 from parking.ingest.msk import PartitionRecords
 from parking.ingest.sinks import Sink
+from parking.kafka import LIBRDKAFKA_LOG
 from parking.kafka.batching import READ_AHEAD, BatchingPolicy, Partition
 from parking.kafka.invocations import Handler, Invoker, default_workers, paused_gc
 
@@ -52,13 +52,6 @@ FAST_GROUP = {
     "fetch.wait.max.ms": 10,
     "fetch.queue.backoff.ms": 10,
 }
-
-# librdkafka's own log lines (a refused connection is logged again every
-# second) go to this logger, which has no handler of its own: the CLI shows
-# one line when it gives up instead. Configure logging to see them.
-LIBRDKAFKA_LOG = logging.getLogger("parking.kafka.librdkafka")
-LIBRDKAFKA_LOG.addHandler(logging.NullHandler())
-LIBRDKAFKA_LOG.propagate = False
 
 # Errors librdkafka reports through the error callback while no broker answers.
 BROKER_DOWN = frozenset({KafkaErrorCode._ALL_BROKERS_DOWN, KafkaErrorCode._TRANSPORT, KafkaErrorCode._RESOLVE})

@@ -8,6 +8,7 @@ import orjson
 from confluent_kafka import KafkaException, Producer
 
 from parking.errors import KafkaError
+from parking.kafka import LIBRDKAFKA_LOG
 
 
 def spot_key(line: str) -> bytes | None:
@@ -19,14 +20,28 @@ def spot_key(line: str) -> bytes | None:
     return spot.encode() if isinstance(spot, str) else None
 
 
-def produce(lines: Iterable[str], bootstrap_servers: str, topic: str) -> int:
-    """Send every line to ``topic``; returns how many the broker acknowledged."""
+# Seconds an event may wait for a broker's acknowledgement before it counts as not delivered.
+DELIVERY_TIMEOUT = 30.0
+
+
+def produce(lines: Iterable[str], bootstrap_servers: str, topic: str, timeout: float = DELIVERY_TIMEOUT) -> int:
+    """Send every line to ``topic``; returns how many the broker acknowledged.
+
+    Raises :class:`parking.errors.KafkaError` when any event is not acknowledged
+    within ``timeout`` seconds (no broker answering, say), in one line with the reason.
+    """
     failures: list[str] = []
-    producer = Producer({"bootstrap.servers": bootstrap_servers, "linger.ms": 20, "enable.idempotence": True})
+    broker_errors: list[str] = []
+    producer = Producer({
+        "bootstrap.servers": bootstrap_servers, "linger.ms": 20, "enable.idempotence": True,
+        "message.timeout.ms": max(1, int(timeout * 1000)),
+        "logger": LIBRDKAFKA_LOG,
+        "error_cb": lambda error: broker_errors.append(error.str()),
+    })
 
     def delivered(error, message) -> None:
         if error is not None:
-            failures.append(str(error))
+            failures.append(broker_errors[-1] if broker_errors else error.str())
 
     sent = 0
     try:
@@ -39,7 +54,7 @@ def produce(lines: Iterable[str], bootstrap_servers: str, topic: str) -> int:
                     producer.poll(0.5)
             producer.poll(0)
             sent += 1
-        remaining = producer.flush(30)
+        remaining = producer.flush(timeout + 5)
     except KafkaException as exc:
         raise KafkaError(f"could not produce to {topic}: {exc}") from exc
     if failures or remaining:
