@@ -51,26 +51,34 @@ hours AS (
     FROM params p CROSS JOIN UNNEST(sequence(p.start_ms, p.end_ms - 1, 3600000)) AS t (hour_ms)
 ),
 spans AS (
-    -- The intervals that reach into the window, from the window's start on.
-    SELECT v.occupied, greatest(v.from_ms, p.start_ms) AS from_ms, v.to_ms
-    FROM intervals v CROSS JOIN params p
-    WHERE v.to_ms > p.start_ms
+    -- The intervals that reach into the window, from the window's start on, with the
+    -- first hour of the window's grid (start + k hours) each touches and how many it
+    -- touches: at most lookback + 1.
+    SELECT
+        c.occupied,
+        c.from_ms,
+        c.to_ms,
+        c.first_hour_ms,
+        CAST((c.last_hour_ms - c.first_hour_ms) / 3600000 AS bigint) + 1 AS hours
+    FROM (
+        SELECT
+            v.occupied,
+            greatest(v.from_ms, p.start_ms) AS from_ms,
+            v.to_ms,
+            greatest(v.from_ms, p.start_ms) - mod(greatest(v.from_ms, p.start_ms) - p.start_ms, 3600000) AS first_hour_ms,
+            v.to_ms - 1 - mod(v.to_ms - 1 - p.start_ms, 3600000) AS last_hour_ms
+        FROM intervals v CROSS JOIN params p
+        WHERE v.to_ms > p.start_ms
+    ) c
 ),
 pieces AS (
-    -- Each span cut at the window's hour grid (start + k hours), so every piece
-    -- lies in one hour: at most lookback + 1 pieces a span. The first and last
-    -- hours are the grid hours holding from_ms and to_ms - 1.
+    -- Each span cut at the grid's hours, one piece per hour it touches.
     SELECT
-        t.hour_ms,
+        s.first_hour_ms + t.k * 3600000 AS hour_ms,
         s.occupied,
-        least(s.to_ms, t.hour_ms + 3600000) - greatest(s.from_ms, t.hour_ms) AS observed_ms
-    FROM spans s
-    CROSS JOIN params p
-    CROSS JOIN UNNEST(sequence(
-        s.from_ms - mod(s.from_ms - p.start_ms, 3600000),
-        greatest(s.to_ms - 1, s.from_ms) - mod(greatest(s.to_ms - 1, s.from_ms) - p.start_ms, 3600000),
-        3600000
-    )) AS t (hour_ms)
+        least(s.to_ms, s.first_hour_ms + (t.k + 1) * 3600000) - greatest(s.from_ms, s.first_hour_ms + t.k * 3600000)
+            AS observed_ms
+    FROM spans s CROSS JOIN UNNEST(sequence(0, s.hours - 1, 1)) AS t (k)
 ),
 hourly AS (
     SELECT hour_ms, sum(occupied * observed_ms) AS occupied_ms, sum(observed_ms) AS observed_ms
