@@ -223,3 +223,24 @@ def test_the_queries_share_one_reading_of_events() -> None:
                              .replace("e.ts_ms > p.at_ms - p.window_ms - p.lookback_ms AND e.ts_ms <= p.at_ms", "WINDOW"),
                              []).append(query)
         assert len(texts) == 1, texts
+
+
+NEVER_NULL = [(name, column) for name, query in QUERIES.items() for column in sorted(query.never_null)]
+
+
+@pytest.mark.parametrize(("name", "column"), NEVER_NULL)
+def test_an_empty_string_the_sql_always_fills_comes_back_empty_not_null(athena, name, column) -> None:
+    """Athena's CSV result writes '' as "" and PandasCursor reads it as NA; the typing step restores it."""
+    row = sample_row(name)
+    row[list(QUERIES[name].columns).index(column)] = ""
+    seed(name, [row])
+    frame = CALLS[name](engine())
+    assert frame[column].tolist() == [""]
+
+
+def test_a_healthy_spot_has_empty_flags_on_athena(athena) -> None:
+    seed("health", [["A-001", "2024-03-21 06:00:00.000", "0.5", "2", "3.0", ""],
+                    ["A-002", "2024-03-19 06:00:00.000", "48.5", "0", "50.0", "silent"]])
+    frame = queries.health(engine=engine(), now=NOW)
+    assert frame["flags"].tolist() == ["", "silent"]
+    assert str(frame["flags"].dtype) == "string"

@@ -9,15 +9,21 @@ must have one (METRICS.md sections 3, 4 and 6 define what the queries return).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+import re
+from datetime import date, datetime, timedelta, timezone
 
+import pandas as pd
 import pytest
 from sqlglot import exp
 
 from parking import queries
-from parking.analytics.engines import bind
+from parking.analytics.engines import DuckDBEngine, bind
 from parking.analytics.registry import QUERIES
+from parking.analytics.saved import saved_sql
 from parking.analytics.windows import days_window, zone
+from parking.ingest.files import ingest_lines
+from parking.ingest.sinks import LocalSink
+from parking.simulate import lines, plan
 from tests.sql_shape import (
     parse_sqlglot,
     parse_trino,
@@ -86,3 +92,61 @@ def test_the_join_check_tells_equality_joins_from_the_rest(sql: str, planned_wit
 def test_trinos_grammar_rejects_what_trino_rejects() -> None:
     with pytest.raises(TrinoSyntaxError):
         parse_trino("SELECT spot_id FROM parking_events WHERE year IN %(years)s")
+
+
+# Saved named queries (infra/catalog.yml): the same files, runnable as saved in the Athena console.
+
+
+@pytest.mark.parametrize("name", QUERIES)
+def test_a_saved_query_has_no_placeholder_and_parses_with_both_grammars(name) -> None:
+    text = saved_sql(name)
+    assert "%(" not in text and "%s" not in text
+    assert trino_joins_without_equality(parse_trino(text)) == []
+    assert sqlglot_joins_without_equality(parse_sqlglot(text)) == []
+
+
+@pytest.mark.parametrize("name", QUERIES)
+def test_a_saved_query_is_its_file_with_only_the_placeholders_replaced(name) -> None:
+    pattern = re.escape(QUERIES[name].sql)
+    for placeholder in set(re.findall(r"%\\\(\w+\\\)s", pattern)):
+        pattern = pattern.replace(placeholder, r"[^%]+?")
+    assert re.fullmatch(r"(?:--[^\n]*\n)*" + pattern, saved_sql(name), re.DOTALL)
+
+
+@pytest.fixture(scope="module")
+def recent(tmp_path_factory) -> DuckDBEngine:
+    """25 simulated spots over the 12 days up to the real now: the saved queries read current_timestamp."""
+    now = datetime.now(timezone.utc)
+    root = tmp_path_factory.mktemp("recent")
+    stream = (line.encode() for line in lines(plan(25, 13, (now - timedelta(days=12)).date(), now=now)))
+    ingest_lines(stream, LocalSink(root), now=now)
+    return DuckDBEngine(root)
+
+
+def _last_seven_days(now: datetime) -> tuple[date, date]:
+    return now.date() - timedelta(days=7), now.date() - timedelta(days=1)
+
+
+DEFAULT_WINDOW_CALLS = {
+    "status": lambda e, now: queries.status(engine=e, now=now),
+    "occupancy": lambda e, now: queries.occupancy(now.date() - timedelta(days=1), engine=e, now=now),
+    "utilization": lambda e, now: queries.utilization(*_last_seven_days(now), engine=e, now=now),
+    "patterns": lambda e, now: queries.patterns(*_last_seven_days(now), engine=e, now=now),
+    "turnover": lambda e, now: queries.turnover(*_last_seven_days(now), engine=e, now=now),
+    "dwell": lambda e, now: queries.dwell(*_last_seven_days(now), engine=e, now=now),
+    "health": lambda e, now: queries.health(engine=e, now=now),
+}
+
+
+@pytest.mark.parametrize("name", QUERIES)
+def test_a_saved_query_answers_for_its_documented_default_window(recent, name) -> None:
+    """Run as saved (DuckDB with the Trino macros), it gives the CLI's answer for the default window.
+
+    status and health are asked about now, which the two runs read a moment apart:
+    their hour figures agree to 0.001 h (3.6 s).
+    """
+    now = datetime.now(timezone.utc)
+    saved = queries.typed(recent.run(saved_sql(name), {}), QUERIES[name])
+    expected = DEFAULT_WINDOW_CALLS[name](recent, now)
+    assert len(expected) > 0
+    pd.testing.assert_frame_equal(saved, expected, check_exact=False, atol=1e-3, rtol=0)
