@@ -14,12 +14,14 @@ import os
 import subprocess
 import sys
 import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import unquote
 
 import boto3
 import pytest
 
+from parking.ingest.events import FUTURE_TOLERANCE, canonical_timestamp, format_instant
 from parking.layout import DATA_PREFIX, QUARANTINE_PREFIX, location_template
 from parking.analytics.registry import QUERIES
 from parking.analytics.saved import saved_sql
@@ -166,6 +168,22 @@ def test_the_table_projection_matches_the_ingester_layout(template: dict) -> Non
     assert (parameters["projection.month.digits"], parameters["projection.hour.range"]) == ("2", "0,23")
     assert table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
     assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == ["spot_id", "status", "timestamp"]
+
+
+# METRICS.md section 1: the earliest instant the validator accepts.
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+
+def test_the_projection_covers_every_year_the_validator_accepts(template: dict) -> None:
+    """Athena sees no partition outside the projected years: they must hold every event ingest stores."""
+    parameters = template["Resources"]["ParkingEventsTable"]["Properties"]["TableInput"]["Parameters"]
+    first, last = (int(year) for year in parameters["projection.year.range"].split(","))
+    latest = datetime.now(timezone.utc) + FUTURE_TOLERANCE
+    assert first == EARLIEST_EVENT.year, "the first projected year is the earliest event's"
+    assert last >= latest.year + 50
+    for instant in (EARLIEST_EVENT, latest):
+        stored = canonical_timestamp(format_instant(instant), latest)
+        assert first <= int(stored[:4]) <= last, stored
 
 
 def test_every_named_query_is_deployed_from_its_file(template: dict) -> None:
