@@ -142,11 +142,16 @@ DEFAULT_WINDOW_CALLS = {
 def test_a_saved_query_answers_for_its_documented_default_window(recent, name) -> None:
     """Run as saved (DuckDB with the Trino macros), it gives the CLI's answer for the default window.
 
-    status and health are asked about now, which the two runs read a moment apart:
-    their hour figures agree to 0.001 h (3.6 s).
+    Both run in one DuckDB transaction, whose start is the saved query's
+    current_timestamp and the CLI's now (to the millisecond).
     """
-    now = datetime.now(timezone.utc)
-    saved = queries.typed(recent.run(saved_sql(name), {}), QUERIES[name])
-    expected = DEFAULT_WINDOW_CALLS[name](recent, now)
+    connection = recent._connection
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        [(now,)] = connection.execute("SELECT current_timestamp").fetchall()
+        saved = queries.typed(recent.run(saved_sql(name), {}), QUERIES[name])
+        expected = DEFAULT_WINDOW_CALLS[name](recent, now.astimezone(timezone.utc))
+    finally:
+        connection.execute("ROLLBACK")
     assert len(expected) > 0
     pd.testing.assert_frame_equal(saved, expected, check_exact=False, atol=1e-3, rtol=0)
