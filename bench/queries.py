@@ -158,7 +158,7 @@ def run_set(data: DataSet) -> list[tuple[str, str, float, float]]:
     for name, call in calls(data, engine).items():
         window, extra = window_of(name, data)
         params = queries.query_params(QUERIES[name], window, LOOKBACK, extra)
-        scan = best_of(lambda: engine.run(scan_sql(name), params))
+        scan = best_of(lambda name=name, params=params: engine.run(scan_sql(name), params))
         seconds = best_of(call)
         ratio = seconds / scan
         span = f"{(window.end - window.start) / timedelta(days=1):.0f} days"

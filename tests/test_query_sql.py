@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 import pandas as pd
 import pytest
 from sqlglot import exp
+from trino_query_parser.error import TrinoSyntaxError
 
 from parking import queries
 from parking.analytics.engines import DuckDBEngine, bind
@@ -30,7 +31,6 @@ from tests.sql_shape import (
     sqlglot_joins_without_equality,
     trino_joins_without_equality,
 )
-from trino_query_parser.error import TrinoSyntaxError
 
 NOW = datetime(2024, 3, 21, 6, 30, tzinfo=timezone.utc)
 SAMPLE_EXTRA = {
