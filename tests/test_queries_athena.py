@@ -19,14 +19,14 @@ import requests
 from click.testing import CliRunner
 from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
-from parking.cli.main import cli
 
+from parking.cli.main import cli
 from parking import queries
+from parking.config import Settings
 from parking.analytics.engines import AthenaEngine, QueryStats, bind
 from parking.analytics.registry import LOCAL_TIME, QUERIES, UTC_TIME
-from parking.analytics.windows import days_window, zone
-from parking.config import Settings
 from parking.errors import QueryCancelled, QueryError
+from parking.analytics.windows import days_window, zone
 
 REGION = "eu-west-1"
 BUCKET = "parking-monitoring-data"
