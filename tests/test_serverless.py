@@ -285,7 +285,7 @@ def test_the_workgroup_enforces_encrypted_results_and_a_scan_limit(template: dic
 def team_policies(template: dict) -> dict[str, list[dict]]:
     """Each analyst team's managed policy statements, by team workgroup name."""
     policies = {}
-    for name, resource in resources_of(template, "AWS::IAM::ManagedPolicy").items():
+    for resource in resources_of(template, "AWS::IAM::ManagedPolicy").values():
         statements = resource["Properties"]["PolicyDocument"]["Statement"]
         [athena] = [s for s in statements if s["Sid"] == "QueryInTheTeamWorkgroup"]
         workgroup_id = athena["Resource"]["Fn::Sub"].rsplit("${", 1)[1].rstrip("}")
