@@ -177,22 +177,23 @@ NO_AWS = {"AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/no
 
 
 @pytest.mark.parametrize(
-    ("environment", "code", "line"),
+    ("environment", "message"),
     [
-        ({}, 2, "Error: no AWS region for Athena: set AWS_REGION or a profile's region"),
-        ({"AWS_REGION": REGION}, 1, "Error: Athena query failed: Unable to locate credentials"),
-        ({"AWS_REGION": REGION, "AWS_PROFILE": "nobody"}, 1,
-         "Error: Athena query failed: The config profile (nobody) could not be found"),
+        ({}, "no AWS region"),
+        ({"AWS_REGION": REGION}, "no AWS credentials"),
+        ({"AWS_REGION": REGION, "AWS_PROFILE": "nobody"}, "AWS profile 'nobody' is not in the AWS config files"),
     ],
     ids=["no-region", "no-credentials", "unknown-profile"],
 )
-def test_athena_out_of_reach_is_one_line_without_a_traceback(tmp_path, environment, code, line) -> None:
+def test_athena_out_of_reach_is_one_line_without_a_traceback(tmp_path, environment, message) -> None:
     """As a user starts it, with no logging configured: PyAthena's own log of the failure stays quiet."""
     kept = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "PARKING_"))}
     cli_script = Path(sys.executable).with_name("parking-cli")
     result = subprocess.run([str(cli_script), "status"], cwd=tmp_path, capture_output=True, text=True,
                             env={**kept, **NO_AWS, **environment})
-    assert (result.returncode, result.stderr.splitlines()) == (code, [line])
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith("Error: ") and message in line
 
 
 def test_ctrl_c_cancels_the_running_query(athena) -> None:
@@ -364,7 +365,7 @@ def test_a_renamed_zone_is_sent_by_the_name_athena_knows(athena, zone_name: str,
         assert zone_name not in sent
 
 
-@pytest.mark.parametrize("zone_name", ["America/Ciudad_Juarez", "EST", "Factory"])
+@pytest.mark.parametrize("zone_name", ["America/Ciudad_Juarez", "EST", "HST"])  # Factory, localtime: no zones at all
 def test_a_zone_athena_lacks_is_refused_before_any_query_runs(athena, zone_name: str) -> None:
     result = CliRunner().invoke(
         cli, ["--engine", "athena", "patterns", "--from", "2024-03-18", "--to", "2024-03-20", "--tz", zone_name]

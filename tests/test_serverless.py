@@ -201,8 +201,11 @@ def test_the_quarantine_has_a_key_of_its_own(template: dict) -> None:
         "Deny", "s3:PutObject", {"Fn::Sub": f"${{DataBucket.Arn}}/{QUARANTINE_PREFIX}*"})
     assert only["Condition"] == {"StringNotEquals": {
         "s3:x-amz-server-side-encryption-aws-kms-key-id": {"Fn::GetAtt": ["QuarantineKey", "Arn"]}}}
-    analyst = resources["AthenaAnalystPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    assert all(s["Resource"] != {"Fn::GetAtt": ["QuarantineKey", "Arn"]} for s in analyst)
+    analysts = [r for r in resources_of(template, "AWS::IAM::ManagedPolicy").values()]
+    assert analysts, "one managed policy per analyst team"
+    for policy in analysts:  # no team may decrypt the quarantine
+        assert all(s["Resource"] != {"Fn::GetAtt": ["QuarantineKey", "Arn"]}
+                   for s in policy["Properties"]["PolicyDocument"]["Statement"])
 
 
 def test_the_access_log_bucket_requires_tls_1_2(template: dict) -> None:

@@ -25,6 +25,7 @@ import pytest
 
 from parking.analytics.registry import QUERIES
 from parking.cli.main import cli
+from parking.ingest.msk import msk_event, msk_record
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGED = ("pyproject.toml", "README.md", "parking", "cli", "queries")  # what the wheel is built from
@@ -41,6 +42,7 @@ VALUES = {
     "data_dir": "{lake}",
     "out": "{out}",
     "file": "{events}",
+    "source": "{failed}",
     "bootstrap_servers": "{broker}",
     "topic": "wheel-events",
     "spots": "20",
@@ -148,7 +150,12 @@ def lake(venv: Path, elsewhere: Path) -> dict[str, str]:
     assert simulated.returncode == 0, simulated.stderr
     ingested = run(venv, elsewhere, "ingest", str(events), "--data-dir", str(lake))
     assert ingested.returncode == 0, ingested.stderr
-    return {"events": str(events), "lake": str(lake)}
+    # An MSK trigger's on-failure record (lake replay-failed): the batch it gave up on, as its payload.
+    failed = elsewhere / "failed-batch.json"
+    lines = Path(events).read_bytes().splitlines()[:5]
+    failed.write_text(json.dumps({"payload": msk_event(
+        msk_record("wheel-events", 0, offset, line, timestamp_ms=0) for offset, line in enumerate(lines))}))
+    return {"events": str(events), "lake": str(lake), "failed": str(failed)}
 
 
 @pytest.fixture(scope="module")
