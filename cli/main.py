@@ -25,6 +25,7 @@ from parking.cli.options import (
     range_options,
     zone_option,
 )
+from parking.cli.compact import compact as compact_command
 from parking.cli.progress import AthenaProgress, ConsumeReporter, ingest_progress, stop_on_signals
 from parking.config import ENGINES, Settings
 from parking.errors import ConfigurationError, InvalidArgument, ParkingError
@@ -410,6 +411,8 @@ def plot_occupancy(ctx, day, tz, lookback_hours, out, engine, data_dir) -> None:
     )
     click.echo(f"wrote {save(occupancy_bars(frame, f'Hourly occupancy, {day} ({tz})'), out)}")
 
+
+cli.add_command(compact_command)
 
 if __name__ == "__main__":  # pragma: no cover
     cli()

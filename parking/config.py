@@ -18,6 +18,7 @@ PARKING_WORKGROUP          ``parking-analytics``        Athena engine
 PARKING_OUTPUT_LOCATION    (none: the workgroup's)      Athena engine
 AWS_REGION                 (boto3's default chain)      Athena engine, S3 sink
 AWS_PROFILE                (boto3's default chain)      Athena engine, S3 sink
+PARKING_COMPACTION_LATENESS_DAYS ``2``                  ``compact``: a UTC day is compacted once it ended this long ago
 ========================== ============================ ==========================================
 """
 
@@ -47,6 +48,7 @@ _ENVIRONMENT = {
     "output_location": "PARKING_OUTPUT_LOCATION",
     "region": "AWS_REGION",
     "profile": "AWS_PROFILE",
+    "compaction_lateness_days": "PARKING_COMPACTION_LATENESS_DAYS",
 }
 
 
@@ -66,6 +68,7 @@ class Settings:
     output_location: str | None = None
     region: str | None = None
     profile: str | None = None
+    compaction_lateness_days: int = 2
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -96,6 +99,8 @@ class Settings:
                 raise ConfigurationError(f"{name} must end with '/' and not start with it: {prefix!r}")
         if self.max_value_bytes < 1:
             raise ConfigurationError("max_value_bytes must be positive")
+        if not 0 <= self.compaction_lateness_days <= 3660:
+            raise ConfigurationError("compaction_lateness_days must be a whole number of days from 0 to 3660")
 
     def require_bucket(self) -> str:
         if not self.bucket:
@@ -106,9 +111,9 @@ class Settings:
 def _coerce(name: str, value: Any) -> Any:
     if name == "data_dir":
         return Path(value)
-    if name == "max_value_bytes":
+    if name in ("max_value_bytes", "compaction_lateness_days"):
         try:
             return int(value)
         except ValueError:
-            raise ConfigurationError(f"PARKING_MAX_VALUE_BYTES is not an integer: {value!r}") from None
+            raise ConfigurationError(f"{_ENVIRONMENT[name]} is not an integer: {value!r}") from None
     return value

@@ -1,0 +1,1 @@
+"""The lake as a whole: its tiers, and keeping them consistent."""
