@@ -48,16 +48,35 @@ hours AS (
     SELECT t.hour_ms
     FROM params p CROSS JOIN UNNEST(sequence(p.start_ms, p.day_end_ms - 1, 3600000)) AS t (hour_ms)
 ),
+spans AS (
+    -- The intervals that reach into the window, from the window's start on.
+    SELECT v.occupied, greatest(v.from_ms, p.start_ms) AS from_ms, v.to_ms
+    FROM intervals v CROSS JOIN params p
+    WHERE v.to_ms > p.start_ms
+),
 pieces AS (
+    -- Each span cut at the window's hour grid (start + k hours), so every piece
+    -- lies in one hour: at most lookback + 1 pieces a span. The first and last
+    -- hours are the grid hours holding from_ms and to_ms - 1.
     SELECT
-        h.hour_ms,
-        v.occupied,
-        least(v.to_ms, h.hour_ms + 3600000) - greatest(v.from_ms, h.hour_ms) AS observed_ms
-    FROM intervals v JOIN hours h ON v.from_ms < h.hour_ms + 3600000 AND v.to_ms > h.hour_ms
+        t.hour_ms,
+        s.occupied,
+        least(s.to_ms, t.hour_ms + 3600000) - greatest(s.from_ms, t.hour_ms) AS observed_ms
+    FROM spans s
+    CROSS JOIN params p
+    CROSS JOIN UNNEST(sequence(
+        s.from_ms - mod(s.from_ms - p.start_ms, 3600000),
+        greatest(s.to_ms - 1, s.from_ms) - mod(greatest(s.to_ms - 1, s.from_ms) - p.start_ms, 3600000),
+        3600000
+    )) AS t (hour_ms)
+),
+hourly AS (
+    SELECT hour_ms, sum(occupied * observed_ms) AS occupied_ms, sum(observed_ms) AS observed_ms
+    FROM pieces
+    GROUP BY hour_ms
 )
 SELECT
-    CAST(from_unixtime_nanos(h.hour_ms * 1000000) AS timestamp) AS hour,
-    CAST(sum(x.occupied * x.observed_ms) AS double) / nullif(sum(x.observed_ms), 0) AS occupancy_rate
-FROM hours h LEFT JOIN pieces x ON x.hour_ms = h.hour_ms
-GROUP BY h.hour_ms
+    CAST(from_unixtime_nanos(h.hour_ms * 1000000) AT TIME ZONE 'UTC' AS timestamp) AS hour,
+    CAST(x.occupied_ms AS double) / nullif(x.observed_ms, 0) AS occupancy_rate
+FROM hours h LEFT JOIN hourly x ON x.hour_ms = h.hour_ms
 ORDER BY h.hour_ms

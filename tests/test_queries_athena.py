@@ -15,7 +15,6 @@ import boto3
 import botocore.client
 import pytest
 import requests
-import sqlglot
 from click.testing import CliRunner
 from moto import mock_aws
 
@@ -186,17 +185,6 @@ def test_cli_reports_progress_and_cost_on_stderr(athena) -> None:
     assert result.stdout.splitlines()[:2] == ["hour,occupancy_rate", "2024-03-20T00:00:00Z,0.25"]
     assert re.search(r"athena \S+: SUCCEEDED", result.stderr)
     assert "scanned 0.00 MB, cost $0.000000 at $5/TB" in result.stderr
-
-
-@pytest.mark.parametrize("name", QUERIES)
-def test_every_query_parses_as_athena_sql(name) -> None:
-    window = days_window(date(2024, 3, 18), date(2024, 3, 20), zone("UTC"), NOW)
-    extra = {"day_end_ms": 1, "time_zone": "UTC", "at_ms": 1, "window_ms": 1, "silent_ms": 1,
-             "flapping_changes": 20, "stuck_ms": 1}
-    sql = bind(QUERIES[name].sql, queries.query_params(QUERIES[name], window, queries._lookback(24), extra))
-    [statement] = sqlglot.parse(sql, read="athena")
-    assert statement.find(sqlglot.exp.Select) is not None
-    assert "approx_percentile" not in sql.lower()
 
 
 def test_result_reuse_is_asked_for_when_chosen(athena, monkeypatch) -> None:
