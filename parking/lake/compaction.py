@@ -125,30 +125,43 @@ class LocalStore:
         return self.root / key
 
     def upload(self, path: Path, key: str) -> None:
-        self._place(key, lambda temp: shutil.copyfile(path, temp))
+        self._place(key, lambda temp: bool(shutil.copyfile(path, temp)))
 
     def copy(self, key: str, new_key: str) -> None:
-        def link_or_copy(temp: str) -> None:
+        def link_or_copy(temp: str) -> bool:
             try:
-                os.link(self.root / key, temp)
+                os.link(self.root / key, temp)  # the same inode: its bytes are on disk already
+                return False
             except OSError:
                 shutil.copyfile(self.root / key, temp)
+                return True
 
         self._place(new_key, link_or_copy)
 
     def delete(self, key: str) -> None:
-        (self.root / key).unlink(missing_ok=True)
+        """Remove the file and the folders it leaves empty (so readers' globs stay short)."""
+        path = self.root / key
+        path.unlink(missing_ok=True)
+        top = self.root / key.split("/", 1)[0]
+        for folder in path.parents:
+            if folder == top or self.root not in folder.parents:
+                break
+            try:
+                folder.rmdir()
+            except OSError:  # not empty, or already gone
+                break
 
-    def _place(self, key: str, make: Callable[[str], None]) -> None:
+    def _place(self, key: str, make: Callable[[str], bool]) -> None:
+        """``make(temp)`` creates the file and says whether it wrote new bytes (to flush)."""
         target = self.root / key
         target.parent.mkdir(parents=True, exist_ok=True)
         temp = str(target.parent / f".{target.name}.{os.getpid()}.tmp")  # hidden: no reader lists it
         if os.path.lexists(temp):
             os.unlink(temp)
         try:
-            make(temp)
-            with open(temp, "rb") as handle:
-                os.fsync(handle.fileno())
+            if make(temp):
+                with open(temp, "rb") as handle:
+                    os.fsync(handle.fileno())
             os.replace(temp, target)
         except BaseException:
             if os.path.lexists(temp):
