@@ -38,7 +38,11 @@ node: node_modules/.installed
 build/ingest.zip: requirements.txt handler.py $(shell find parking -name "*.py") scripts/build_lambda.py | install
 	$(BIN)/python scripts/build_lambda.py
 
-lambda-package: build/ingest.zip
+# The compaction Lambda's own artifact: compact_handler.py, its parking modules, DuckDB and orjson.
+build/compact.zip: requirements-compact.txt compact_handler.py $(shell find parking -name "*.py") scripts/build_compact_lambda.py scripts/build_lambda.py | install
+	$(BIN)/python scripts/build_compact_lambda.py
+
+lambda-package: build/ingest.zip build/compact.zip
 
 package: lambda-package node
 	$(SLS) package --stage dev

@@ -174,9 +174,10 @@ class S3Store:
 
     def __init__(self, bucket: str, client: Any | None = None) -> None:
         if client is None:
-            from parking.ingest.sinks import s3_client
+            import boto3
+            from botocore.config import Config
 
-            client = s3_client()
+            client = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
         self.bucket = bucket
         self.client = client
         self.where = f"s3://{bucket}/"
@@ -296,17 +297,20 @@ def compact(
     import duckdb
 
     report = CompactionReport(before)
-    connection = duckdb.connect(config={"threads": threads} if threads else {})
-    connection.execute("SET TimeZone = 'UTC'")
-    try:
-        with tempfile.TemporaryDirectory(prefix="parking-compact-") as work:
+    with tempfile.TemporaryDirectory(prefix="parking-compact-") as work, \
+            tempfile.TemporaryDirectory(prefix="parking-compact-duckdb-") as spill:
+        # Spills and DuckDB's home in the temporary directory: a Lambda may write only to /tmp.
+        config = {"temp_directory": spill, "home_directory": spill, **({"threads": threads} if threads else {})}
+        connection = duckdb.connect(config=config)
+        connection.execute("SET TimeZone = 'UTC'")
+        try:
             for day in pending_days(store, before, data_prefix):
                 if keep_going is not None and not keep_going():
                     report.stopped_early = True
                     break
                 report.days.append(compact_day(store, day, connection, Path(work), data_prefix, checkpoint))
-    finally:
-        connection.close()
+        finally:
+            connection.close()
     return report
 
 
