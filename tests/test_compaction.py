@@ -36,6 +36,7 @@ from parking.lake.compaction import (
     STEPS,
     LocalStore,
     check_before,
+    check_compacted,
     compact,
     latest_before,
     pending_days,
@@ -309,3 +310,20 @@ def _rows(root: Path) -> int:
     with duckdb.connect() as connection:
         files = f"{root}/{COMPACTED_PREFIX}**/*.parquet"
         return connection.execute(f"SELECT count(*) FROM read_parquet('{files}')").fetchone()[0]
+
+
+def test_a_compacted_lake_checks_clean(lake) -> None:
+    compact(LocalStore(lake), EVERYTHING)
+    assert check_compacted(LocalStore(lake)) == []
+
+
+def test_check_finds_each_kind_of_bad_day_file(lake) -> None:
+    compact(LocalStore(lake), EVERYTHING)
+    first, second = parquet_files(lake)[:2]
+    (first.parent / f"{first.name[:10]}-{'0' * 16}.parquet").write_bytes(second.read_bytes())  # another day's rows
+    (second.parent / "by-hand.parquet").write_bytes(b"not parquet")
+    problems = {(Path(f.key).name, f.problem) for f in check_compacted(LocalStore(lake))}
+    assert problems == {
+        (first.parent.name, "unfinished"), (f"{first.name[:10]}-{'0' * 16}.parquet", "misfiled"),
+        (second.parent.name, "unfinished"), ("by-hand.parquet", "misnamed"),
+    }

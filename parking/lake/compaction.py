@@ -380,6 +380,76 @@ def source_lines(parquet: Path | str) -> dict[str, list[bytes]]:
     return objects
 
 
+@dataclass(frozen=True, slots=True)
+class CompactedFinding:
+    """One problem of one compacted day file (or of a day with several)."""
+
+    key: str
+    problem: str
+    detail: str
+
+
+def check_compacted(store: Store) -> list[CompactedFinding]:
+    """Every compacted day file that is not what :func:`compact_day` writes.
+
+    Problems: ``unfinished`` (a day with several files: a run was cut short;
+    answers are right, the next run finishes), ``misnamed`` (not
+    ``<day>-<digest>.parquet`` in its own day's folder), ``unreadable``
+    (not Parquet, or not its columns), ``misfiled`` (an event of another UTC
+    day), ``disagrees`` (``spot_id``, ``status``, ``timestamp`` or ``ts_ms``
+    differ from what its stored ``line`` says). For ``lake check``.
+    """
+    import duckdb
+
+    findings: list[CompactedFinding] = []
+    by_day: dict[date | None, list[str]] = {}
+    for key in store.keys(COMPACTED_PREFIX):
+        by_day.setdefault(_day_of(key), []).append(key)
+    with tempfile.TemporaryDirectory(prefix="parking-check-") as work, duckdb.connect() as connection:
+        connection.execute("SET TimeZone = 'UTC'")
+        for day, keys in sorted(by_day.items(), key=lambda item: str(item[0])):
+            if day is not None and len(keys) > 1:
+                folder = keys[0].rsplit("/", 1)[0] + "/"
+                findings.append(CompactedFinding(folder, "unfinished", f"{len(keys)} files for {day}"))
+            for key in keys:
+                name = key.rsplit("/", 1)[-1]
+                if day is None or not re.fullmatch(rf"{day.isoformat()}-[0-9a-f]{{16}}\.parquet", name):
+                    findings.append(CompactedFinding(key, "misnamed", "expected year=/month=/day=/<day>-<digest>.parquet"))
+                    continue
+                findings += _check_day_file(connection, store, key, day, Path(work))
+    return findings
+
+
+def _check_day_file(
+    connection: duckdb.DuckDBPyConnection, store: Store, key: str, day: date, workdir: Path
+) -> list[CompactedFinding]:
+    import duckdb
+
+    path = _sql_text(str(store.fetch(key, workdir)))
+    try:
+        columns = [row[0] for row in connection.execute(
+            f"DESCRIBE SELECT * FROM read_parquet('{path}', hive_partitioning = false)").fetchall()]
+        if columns != list(PARQUET_COLUMNS):
+            return [CompactedFinding(key, "unreadable", f"columns {columns}")]
+        misfiled, disagrees = connection.execute(
+            "SELECT count(*) FILTER (WHERE CAST(to_timestamp(ts_ms / 1000) AS DATE) <> ?), "
+            "count(*) FILTER (WHERE spot_id IS DISTINCT FROM json_extract_string(line, '$.spot_id') "
+            "OR status IS DISTINCT FROM json_extract_string(line, '$.status') "
+            "OR \"timestamp\" IS DISTINCT FROM json_extract_string(line, '$.timestamp') "
+            "OR ts_ms IS DISTINCT FROM CAST(round(epoch(CAST(\"timestamp\" AS TIMESTAMPTZ)) * 1e3) AS BIGINT)) "
+            f"FROM read_parquet('{path}', hive_partitioning = false)",
+            [day],
+        ).fetchone()
+    except duckdb.Error as exc:
+        return [CompactedFinding(key, "unreadable", str(exc).splitlines()[0])]
+    found = []
+    if misfiled:
+        found.append(CompactedFinding(key, "misfiled", f"{misfiled} events of another UTC day"))
+    if disagrees:
+        found.append(CompactedFinding(key, "disagrees", f"{disagrees} rows differ from their stored line"))
+    return found
+
+
 def _write_rows(store: Store, sources: list[str], data_prefix: str, rows_path: Path) -> int:
     """One JSON row per stored line: its fields, where it came from, and the line as text."""
     count = 0
