@@ -327,3 +327,12 @@ def test_check_finds_each_kind_of_bad_day_file(lake) -> None:
         (first.parent.name, "unfinished"), (f"{first.name[:10]}-{'0' * 16}.parquet", "misfiled"),
         (second.parent.name, "unfinished"), ("by-hand.parquet", "misnamed"),
     }
+
+
+def test_another_table_name_reads_its_own_compacted_table() -> None:
+    from parking.analytics.engines import retarget
+    from parking.analytics.registry import QUERIES
+
+    sql = retarget(QUERIES["status"].sql, "events_v2")
+    assert 'FROM "events_v2"\n' in sql and 'FROM "events_v2_compacted"\n' in sql
+    assert "parking_events" not in sql

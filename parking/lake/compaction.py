@@ -200,7 +200,8 @@ class S3Store:
         self.client.upload_file(str(path), self.bucket, key)
 
     def copy(self, key: str, new_key: str) -> None:
-        self.client.copy_object(Bucket=self.bucket, Key=new_key, CopySource={"Bucket": self.bucket, "Key": key})
+        source = {"Bucket": self.bucket, "Key": key}
+        self.client.copy_object(Bucket=self.bucket, Key=new_key, CopySource=source)
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
@@ -300,7 +301,9 @@ def compact(
     with tempfile.TemporaryDirectory(prefix="parking-compact-") as work, \
             tempfile.TemporaryDirectory(prefix="parking-compact-duckdb-") as spill:
         # Spills and DuckDB's home in the temporary directory: a Lambda may write only to /tmp.
-        config = {"temp_directory": spill, "home_directory": spill, **({"threads": threads} if threads else {})}
+        config: dict[str, Any] = {"temp_directory": spill, "home_directory": spill}
+        if threads:
+            config["threads"] = threads
         connection = duckdb.connect(config=config)
         connection.execute("SET TimeZone = 'UTC'")
         try:
@@ -414,7 +417,8 @@ def check_compacted(store: Store) -> list[CompactedFinding]:
             for key in keys:
                 name = key.rsplit("/", 1)[-1]
                 if day is None or not re.fullmatch(rf"{day.isoformat()}-[0-9a-f]{{16}}\.parquet", name):
-                    findings.append(CompactedFinding(key, "misnamed", "expected year=/month=/day=/<day>-<digest>.parquet"))
+                    expected = "expected year=/month=/day=/<day>-<digest>.parquet"
+                    findings.append(CompactedFinding(key, "misnamed", expected))
                     continue
                 findings += _check_day_file(connection, store, key, day, Path(work))
     return findings
@@ -436,7 +440,8 @@ def _check_day_file(
             "count(*) FILTER (WHERE spot_id IS DISTINCT FROM json_extract_string(line, '$.spot_id') "
             "OR status IS DISTINCT FROM json_extract_string(line, '$.status') "
             "OR \"timestamp\" IS DISTINCT FROM json_extract_string(line, '$.timestamp') "
-            "OR ts_ms IS DISTINCT FROM CAST(round(epoch(CAST(\"timestamp\" AS TIMESTAMPTZ)) * 1e3) AS BIGINT)) "
+            "OR ts_ms IS DISTINCT FROM "
+            "CAST(round(epoch(CAST(\"timestamp\" AS TIMESTAMPTZ)) * 1e3) AS BIGINT)) "
             f"FROM read_parquet('{path}', hive_partitioning = false)",
             [day],
         ).fetchone()
@@ -485,7 +490,9 @@ def _row(store: Store, key: str, relative: str, hour: str, number: int, line: by
     except (UnicodeDecodeError, orjson.JSONDecodeError, TypeError, KeyError) as exc:
         raise CompactionError(f"{store.where}{key} line {number}: not a stored event ({exc})") from exc
     if not all(isinstance(v, str) for v in fields.values()):
-        raise CompactionError(f"{store.where}{key} line {number}: spot_id, status and timestamp must be strings")
+        raise CompactionError(
+            f"{store.where}{key} line {number}: spot_id, status and timestamp must be strings"
+        )
     return {"source": relative, "line_number": number, "hour": hour, **fields, "line": text}
 
 
