@@ -60,6 +60,7 @@ bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/queries.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/compaction.py
 
 deploy-local: install lambda-package node
 	$(BIN)/python scripts/deploy_local.py
