@@ -45,7 +45,11 @@ chromium: /usr/bin/chromium
 build/ingest.zip: requirements.txt handler.py $(shell find parking -name "*.py") scripts/build_lambda.py | install
 	$(BIN)/python scripts/build_lambda.py
 
-lambda-package: build/ingest.zip
+# The compaction Lambda's own artifact: compact_handler.py, its parking modules, DuckDB and orjson.
+build/compact.zip: requirements-compact.txt compact_handler.py $(shell find parking -name "*.py") scripts/build_compact_lambda.py scripts/build_lambda.py | install
+	$(BIN)/python scripts/build_compact_lambda.py
+
+lambda-package: build/ingest.zip build/compact.zip
 
 package: lambda-package node
 	$(SLS) package --stage dev
@@ -69,6 +73,7 @@ bench: install
 	$(BIN)/python bench/queries.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/freshness.py
+	$(BIN)/python bench/compaction.py
 
 deploy-local: install lambda-package node
 	$(BIN)/python scripts/deploy_local.py

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
+from parking.cli.compact import compact as compact_command
 from parking.cli.options import (
     BUCKET,
     DATA_DIR,
@@ -572,6 +573,7 @@ def report(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -> None:
 from parking.cli.lake import lake  # noqa: E402  (storage maintenance: cli/lake.py)
 
 cli.add_command(lake)
+cli.add_command(compact_command)
 
 if __name__ == "__main__":  # pragma: no cover
     cli()

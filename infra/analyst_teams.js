@@ -74,20 +74,24 @@ function teamResources(team, { workGroupBase, stage, cutoff }) {
                 { 'Fn::Sub': 'arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:catalog' },
                 { 'Fn::Sub': 'arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:database/${GlueDatabase}' },
                 { 'Fn::Sub': 'arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/${GlueDatabase}/${ParkingEventsTable}' },
+                { 'Fn::Sub': 'arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/${GlueDatabase}/${ParkingEventsCompactedTable}' },
               ],
             },
             {
               Sid: 'ReadOurData',
               Effect: 'Allow',
               Action: 's3:GetObject',
-              Resource: { 'Fn::Sub': '${DataBucket.Arn}/parking-data/*' },
+              Resource: [
+                { 'Fn::Sub': '${DataBucket.Arn}/parking-data/*' },
+                { 'Fn::Sub': '${DataBucket.Arn}/parking-compacted/*' },
+              ],
             },
             {
               Sid: 'ListOnlyWhatTheTeamMayRead',
               Effect: 'Allow',
               Action: 's3:ListBucket',
               Resource: { 'Fn::GetAtt': ['DataBucket', 'Arn'] },
-              Condition: { StringLike: { 's3:prefix': ['parking-data/*', `${prefix}*`] } },
+              Condition: { StringLike: { 's3:prefix': ['parking-data/*', 'parking-compacted/*', `${prefix}*`] } },
             },
             {
               Sid: 'FindTheBucketsRegion',

@@ -20,6 +20,7 @@ PARKING_WORKGROUP          ``parking-analytics``        Athena engine
 PARKING_OUTPUT_LOCATION    (none: the workgroup's)      Athena engine
 AWS_REGION                 (boto3's default chain)      Athena engine, S3 sink
 AWS_PROFILE                (boto3's default chain)      Athena engine, S3 sink
+PARKING_COMPACTION_LATENESS_DAYS ``2``                  ``compact``: a UTC day is compacted once it ended this long ago
 ========================== ============================ ==========================================
 """
 
@@ -57,6 +58,7 @@ _ENVIRONMENT = {
     "output_location": "PARKING_OUTPUT_LOCATION",
     "region": "AWS_REGION",
     "profile": "AWS_PROFILE",
+    "compaction_lateness_days": "PARKING_COMPACTION_LATENESS_DAYS",
 }
 
 
@@ -78,6 +80,7 @@ class Settings:
     output_location: str | None = None
     region: str | None = None
     profile: str | None = None
+    compaction_lateness_days: int = 2
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -110,6 +113,8 @@ class Settings:
             raise ConfigurationError("max_value_bytes must be positive")
         if self.earliest_event.tzinfo is None:
             raise ConfigurationError("earliest_event must be timezone-aware")
+        if not 0 <= self.compaction_lateness_days <= 3660:
+            raise ConfigurationError("compaction_lateness_days must be a whole number of days from 0 to 3660")
 
     def require_bucket(self) -> str:
         if not self.bucket:
@@ -122,11 +127,11 @@ def _coerce(name: str, value: Any) -> Any:
         return Path(value)
     if name == "earliest_event":
         return _instant(value)
-    if name == "max_value_bytes":
+    if name in ("max_value_bytes", "compaction_lateness_days"):
         try:
             return int(value)
         except ValueError:
-            raise ConfigurationError(f"PARKING_MAX_VALUE_BYTES is not an integer: {value!r}") from None
+            raise ConfigurationError(f"{_ENVIRONMENT[name]} is not an integer: {value!r}") from None
     return value
 
 

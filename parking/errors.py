@@ -42,3 +42,7 @@ class InvalidEvent(ParkingError):
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+
+
+class CompactionError(ParkingError):
+    """A day could not be compacted; the lake is left as it was read, and a later run retries."""

@@ -126,3 +126,14 @@ def location_template(bucket: str, prefix: str = DATA_PREFIX) -> str:
 def data_glob(root: str, prefix: str = DATA_PREFIX) -> str:
     """Glob over every data object under a local root or S3 URL."""
     return f"{root.rstrip('/')}/{prefix}year=*/month=*/day=*/hour=*/*{OBJECT_SUFFIX}"
+
+
+# The second tier: closed days compacted to Parquet (parking/lake/compaction.py).
+COMPACTED_PREFIX = "parking-compacted/"
+COMPACTED_SOURCES_PREFIX = "parking-compacted-sources/"
+COMPACTED_SUFFIX = ".parquet"
+
+
+def compacted_glob(root: str, prefix: str = COMPACTED_PREFIX) -> str:
+    """Glob over every compacted day file under a local root: ``year=/month=/day=/<name>.parquet``."""
+    return f"{root.rstrip('/')}/{prefix}year=*/month=*/day=*/*{COMPACTED_SUFFIX}"

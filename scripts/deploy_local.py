@@ -60,6 +60,9 @@ def describe(env: dict[str, str]) -> None:
     function = clients["lambda"].get_function_configuration(FunctionName=f"{STACK}-ingest")
     print(f"function {function['FunctionName']}: {function['Runtime']}, {function['Handler']}, "
           f"{function['MemorySize']} MB, {function['Timeout']} s, subnets {function['VpcConfig']['SubnetIds']}")
+    compact = clients["lambda"].get_function_configuration(FunctionName=f"{STACK}-compact")
+    print(f"function {compact['FunctionName']}: {compact['Runtime']}, {compact['Handler']}, "
+          f"{compact['MemorySize']} MB, {compact['Timeout']} s, daily (the compaction)")
     for mapping in clients["lambda"].list_event_source_mappings()["EventSourceMappings"]:
         print(f"trigger {mapping['EventSourceArn']} topic {mapping['Topics']} batch {mapping['BatchSize']} "
               f"from {mapping['StartingPosition']}")

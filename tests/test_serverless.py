@@ -468,8 +468,21 @@ def test_deploy_rehearsal_creates_the_stack(deployed) -> None:
     dashboard = client(emulator, "cloudwatch").get_dashboard(DashboardName=STACK)
     titles = [w["properties"]["title"] for w in json.loads(dashboard["DashboardBody"])["widgets"]]
     assert "MSK offset lag" in titles and len(titles) == 6
-    [group] = client(emulator, "logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{STACK}")["logGroups"]
-    assert group["retentionInDays"] == 365
+    groups = client(emulator, "logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{STACK}")["logGroups"]
+    assert sorted(g["logGroupName"] for g in groups) == [f"/aws/lambda/{STACK}-compact", f"/aws/lambda/{STACK}-ingest"]
+    assert {g["retentionInDays"] for g in groups} == {365}
+
+
+def test_deploy_rehearsal_creates_the_daily_compaction(deployed) -> None:
+    lam = client(deployed, "lambda")
+    function = lam.get_function(FunctionName=f"{STACK}-compact")
+    config = function["Configuration"]
+    assert (config["Runtime"], config["Handler"], config["Timeout"]) == ("python3.12", "compact_handler.handler", 900)
+    assert config["Environment"]["Variables"]["PARKING_BUCKET"] == "parking-monitoring-data"
+    assert config["Role"].endswith("/ParkingCompactionRole-dev")
+    assert function["Concurrency"]["ReservedConcurrentExecutions"] == 1
+    [rule] = client(deployed, "events").list_rule_names_by_target(TargetArn=config["FunctionArn"])["RuleNames"]
+    assert client(deployed, "events").describe_rule(Name=rule)["ScheduleExpression"] == "cron(30 2 * * ? *)"
 
 
 def test_a_second_deploy_changes_nothing(deployed) -> None:

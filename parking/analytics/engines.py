@@ -22,9 +22,10 @@ from pyathena.formatter import DefaultParameterFormatter
 
 from parking.config import Settings
 from parking.errors import ConfigurationError, InvalidArgument, QueryCancelled, QueryError
-from parking.layout import DATA_PREFIX, data_glob
+from parking.layout import DATA_PREFIX, compacted_glob, data_glob
 
 QUERY_TABLE = "parking_events"  # the name the SQL files use
+COMPACTED_TABLE = "parking_events_compacted"  # the compacted days (parking/lake/compaction.py)
 USD_PER_TB_SCANNED = 5.0
 MEGABYTE = 2**20  # AWS bills in binary units: 1 TB = 2**20 MB
 BILLED_MINIMUM_MB = 10
@@ -101,6 +102,7 @@ def retarget(sql: str, table: str) -> str:
         return sql
     if not _IDENTIFIER.fullmatch(table):
         raise ConfigurationError(f"table name {table!r} is not a plain SQL identifier")
+    sql = re.sub(rf"\bFROM {COMPACTED_TABLE}\b", f'FROM "{table}_compacted"', sql)
     return re.sub(rf"\bFROM {QUERY_TABLE}\b", f'FROM "{table}"', sql)
 
 
@@ -152,6 +154,23 @@ class DuckDBEngine:
                 "hive_types = {'year': 'VARCHAR', 'month': 'VARCHAR', 'day': 'VARCHAR', 'hour': 'VARCHAR'})"
             )
         self._connection.execute(f"CREATE OR REPLACE VIEW {QUERY_TABLE} AS {body}")
+        self._connection.execute(f"CREATE OR REPLACE VIEW {COMPACTED_TABLE} AS {compacted_view(self.data_dir)}")
+
+
+def compacted_view(data_dir: Path) -> str:
+    """The compacted days' Parquet files under ``data_dir`` (none: an empty table of their columns)."""
+    root = data_dir.resolve()
+    if next(root.glob(compacted_glob("").lstrip("/")), None) is None:
+        return (
+            "SELECT CAST(NULL AS VARCHAR) AS spot_id, CAST(NULL AS VARCHAR) AS status, "
+            'CAST(NULL AS VARCHAR) AS "timestamp", CAST(NULL AS BIGINT) AS ts_ms, CAST(NULL AS VARCHAR) AS year, '
+            "CAST(NULL AS VARCHAR) AS month, CAST(NULL AS VARCHAR) AS day, CAST(NULL AS VARCHAR) AS hour WHERE false"
+        )
+    pattern = compacted_glob(str(root)).replace("'", "''")
+    return (
+        f"SELECT spot_id, status, \"timestamp\", ts_ms, year, month, day, hour FROM read_parquet('{pattern}', "
+        "hive_partitioning = true, hive_types = {'year': 'VARCHAR', 'month': 'VARCHAR', 'day': 'VARCHAR'})"
+    )
 
 
 def glob_escape(path: str) -> str:

@@ -1,1 +1,1 @@
-"""Storage maintenance of the lake the ingester writes: checks and repairs (compaction will live here too)."""
+"""The stored lake as a whole: its two tiers (hourly JSON, daily Parquet), checks, repairs and compaction."""

@@ -1,0 +1,543 @@
+"""Compaction: each closed UTC day of hourly JSON objects becomes one Parquet file.
+
+The lake has two tiers (README, "Two tiers: hourly JSON and daily Parquet"):
+
+    parking-data/year=/month=/day=/hour=/<object>.json.gz     landed events, gzip JSON lines
+    parking-compacted/year=/month=/day=/<day>-<digest>.parquet a closed day, zstd Parquet
+    parking-compacted-sources/year=/month=/day=/hour=/<object> the JSON objects folded in
+
+Every query reads both tiers (the ``events`` CTE of ``queries/*.sql`` is a
+``UNION ALL`` of them). That is correct at every instant of a compaction,
+including after a crash, because of one rule of docs/METRICS.md section 3:
+exact duplicates change nothing (every query first collapses a spot's events
+to one status per distinct instant). So the protocol only has to make sure no
+event is ever invisible, and it does so by order:
+
+1. read the day's JSON objects (as text, line by line) and its Parquet files;
+2. write their union (deduplicated on the stored line and where it came from)
+   as one Parquet file, whole or not at all, named by a digest of its sources;
+3. delete the day's other Parquet files (each is contained in the new one);
+4. move the JSON objects it holds to ``parking-compacted-sources/`` (copy, then
+   delete), where no query reads them and the lifecycle keeps them.
+
+A crash between any two steps leaves a lake whose events are a superset of
+the events without duplicates, so every answer is unchanged; the next run
+finds the leftovers (JSON objects of a closed day, or several Parquet files
+of one day) and finishes. Running it again changes nothing. An event that
+lands late for a compacted day is a new JSON object, read by the queries at
+once and folded into the day's next Parquet file by the next run.
+
+Each Parquet row keeps the whole stored line (``line``), the object it came
+from (``source``, the key below the data prefix) and its line number, so a
+compacted day can be turned back into the objects it came from
+(:func:`source_lines`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+
+from parking.errors import CompactionError, InvalidArgument
+from parking.layout import (
+    COMPACTED_PREFIX,
+    COMPACTED_SOURCES_PREFIX,
+    COMPACTED_SUFFIX,
+    DATA_PREFIX,
+    OBJECT_SUFFIX,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+
+# Steps after which a crash is survivable; tests inject one at each (``checkpoint``).
+STEPS = ("parquet-written", "parquet-removed", "source-copied", "source-moved")
+_DAY = re.compile(r"year=(\d{4})/month=(\d{2})/day=(\d{2})/")
+_HOUR = re.compile(r"hour=(\d{2})/")
+
+# The columns of a compacted day, in file order. year/month/day are its Hive partition.
+PARQUET_COLUMNS = ("spot_id", "status", "timestamp", "ts_ms", "hour", "source", "line_number", "line")
+_ROWS_JSON_COLUMNS = (
+    "{'source': 'VARCHAR', 'line_number': 'BIGINT', 'hour': 'VARCHAR', 'spot_id': 'VARCHAR', "
+    "'status': 'VARCHAR', 'timestamp': 'VARCHAR', 'line': 'VARCHAR'}"
+)
+
+
+class Store(Protocol):
+    """The bucket, or a local directory with its layout. Keys are ``/``-separated."""
+
+    where: str
+
+    def keys(self, prefix: str) -> list[str]:
+        """Every visible key under ``prefix`` (no path segment starts with ``.`` or ``_``), sorted."""
+        ...
+
+    def read(self, key: str) -> bytes: ...
+
+    def fetch(self, key: str, workdir: Path) -> Path:
+        """A local file holding the object (the object itself when the store is local)."""
+        ...
+
+    def upload(self, path: Path, key: str) -> None:
+        """Store a local file at ``key``: readers see the whole file or nothing."""
+        ...
+
+    def copy(self, key: str, new_key: str) -> None: ...
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; a key already gone is not an error."""
+        ...
+
+
+class LocalStore:
+    """The bucket's layout under a directory; writes are a temp file renamed into place."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self.where = f"{self.root}/"
+
+    def keys(self, prefix: str) -> list[str]:
+        base = self.root / prefix
+        if not base.is_dir():
+            return []
+        found = []
+        for folder, dirs, files in os.walk(base):
+            dirs[:] = [d for d in dirs if not _hidden(d)]
+            relative = Path(folder).relative_to(self.root).as_posix()
+            found += [f"{relative}/{name}" for name in files if not _hidden(name)]
+        return sorted(found)
+
+    def read(self, key: str) -> bytes:
+        return (self.root / key).read_bytes()
+
+    def fetch(self, key: str, workdir: Path) -> Path:
+        return self.root / key
+
+    def upload(self, path: Path, key: str) -> None:
+        self._place(key, lambda temp: bool(shutil.copyfile(path, temp)))
+
+    def copy(self, key: str, new_key: str) -> None:
+        def link_or_copy(temp: str) -> bool:
+            try:
+                os.link(self.root / key, temp)  # the same inode: its bytes are on disk already
+                return False
+            except OSError:
+                shutil.copyfile(self.root / key, temp)
+                return True
+
+        self._place(new_key, link_or_copy)
+
+    def delete(self, key: str) -> None:
+        """Remove the file and the folders it leaves empty (so readers' globs stay short)."""
+        path = self.root / key
+        path.unlink(missing_ok=True)
+        top = self.root / key.split("/", 1)[0]
+        for folder in path.parents:
+            if folder == top or self.root not in folder.parents:
+                break
+            try:
+                folder.rmdir()
+            except OSError:  # not empty, or already gone
+                break
+
+    def _place(self, key: str, make: Callable[[str], bool]) -> None:
+        """``make(temp)`` creates the file and says whether it wrote new bytes (to flush)."""
+        target = self.root / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = str(target.parent / f".{target.name}.{os.getpid()}.tmp")  # hidden: no reader lists it
+        if os.path.lexists(temp):
+            os.unlink(temp)
+        try:
+            if make(temp):
+                with open(temp, "rb") as handle:
+                    os.fsync(handle.fileno())
+            os.replace(temp, target)
+        except BaseException:
+            if os.path.lexists(temp):
+                os.unlink(temp)
+            raise
+
+
+class S3Store:
+    """One bucket through boto3: a PUT is atomic, so uploads go straight to their key."""
+
+    def __init__(self, bucket: str, client: Any | None = None) -> None:
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            client = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+        self.bucket = bucket
+        self.client = client
+        self.where = f"s3://{bucket}/"
+
+    def keys(self, prefix: str) -> list[str]:
+        found = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            found += [item["Key"] for item in page.get("Contents", [])]
+        return sorted(key for key in found if not any(_hidden(part) for part in key.split("/")))
+
+    def read(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def fetch(self, key: str, workdir: Path) -> Path:
+        path = workdir / hashlib.sha256(key.encode()).hexdigest()
+        self.client.download_file(self.bucket, key, str(path))
+        return path
+
+    def upload(self, path: Path, key: str) -> None:
+        self.client.upload_file(str(path), self.bucket, key)
+
+    def copy(self, key: str, new_key: str) -> None:
+        source = {"Bucket": self.bucket, "Key": key}
+        self.client.copy_object(Bucket=self.bucket, Key=new_key, CopySource=source)
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+
+@dataclass(frozen=True)
+class DayResult:
+    """What one day's compaction did. ``key`` is the day's Parquet file afterwards."""
+
+    day: date
+    key: str | None
+    events: int
+    lines_read: int
+    sources_moved: int
+    parquet_removed: int
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.lines_read or self.sources_moved or self.parquet_removed)
+
+
+@dataclass
+class CompactionReport:
+    """Every day a run looked at, in order; ``stopped_early`` when it ran out of time."""
+
+    before: date
+    days: list[DayResult] = field(default_factory=list)
+    stopped_early: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        changed = [d for d in self.days if d.changed]
+        return {
+            "before": self.before.isoformat(),
+            "days_compacted": len(changed),
+            "events": sum(d.events for d in changed),
+            "lines_read": sum(d.lines_read for d in changed),
+            "sources_moved": sum(d.sources_moved for d in changed),
+            "parquet_removed": sum(d.parquet_removed for d in changed),
+            "stopped_early": self.stopped_early,
+        }
+
+
+def latest_before(now: datetime, lateness_days: int) -> date:
+    """The first UTC day not yet closed: every day before it ended ``lateness_days`` ago or more."""
+    if now.tzinfo is None:
+        raise InvalidArgument("now must be timezone-aware")
+    return (now.astimezone(timezone.utc) - timedelta(days=lateness_days)).date()
+
+
+def check_before(before: date | None, now: datetime, lateness_days: int) -> date:
+    """``--before``: the default is the lateness allowance's limit; later is refused.
+
+    Raises :class:`InvalidArgument` when ``before`` would compact a day that
+    ended less than ``lateness_days`` ago.
+    """
+    limit = latest_before(now, lateness_days)
+    if before is None:
+        return limit
+    if before > limit:
+        raise InvalidArgument(
+            f"--before {before} is later than the lateness allowance allows: days must have ended "
+            f"{lateness_days} days ago (PARKING_COMPACTION_LATENESS_DAYS), so at most --before {limit}"
+        )
+    return before
+
+
+def pending_days(store: Store, before: date, data_prefix: str = DATA_PREFIX) -> list[date]:
+    """Days before ``before`` with a JSON object, or with more than one Parquet file (a crash's leftovers)."""
+    days = {_day_of(key) for key in store.keys(data_prefix) if key.endswith(OBJECT_SUFFIX)}
+    files: dict[date | None, int] = {}
+    for key in store.keys(COMPACTED_PREFIX):
+        if key.endswith(COMPACTED_SUFFIX):
+            files[_day_of(key)] = files.get(_day_of(key), 0) + 1
+    days |= {day for day, count in files.items() if count > 1}
+    return sorted(day for day in days if day is not None and day < before)
+
+
+def compact(
+    store: Store,
+    before: date,
+    *,
+    data_prefix: str = DATA_PREFIX,
+    checkpoint: Callable[[str], None] | None = None,
+    keep_going: Callable[[], bool] | None = None,
+    threads: int | None = None,
+) -> CompactionReport:
+    """Compact every closed day before ``before`` (see the module docstring for the protocol).
+
+    ``checkpoint(step)`` is called after each step of :data:`STEPS`;
+    ``keep_going()`` is asked before each day (a Lambda stops before its
+    deadline; the next run continues). Raises :class:`CompactionError` when a
+    stored line cannot be read; the day is then left exactly as it was.
+    """
+    import duckdb
+
+    report = CompactionReport(before)
+    with tempfile.TemporaryDirectory(prefix="parking-compact-") as work, \
+            tempfile.TemporaryDirectory(prefix="parking-compact-duckdb-") as spill:
+        # Spills and DuckDB's home in the temporary directory: a Lambda may write only to /tmp.
+        config: dict[str, Any] = {"temp_directory": spill, "home_directory": spill}
+        if threads:
+            config["threads"] = threads
+        connection = duckdb.connect(config=config)
+        connection.execute("SET TimeZone = 'UTC'")
+        try:
+            for day in pending_days(store, before, data_prefix):
+                if keep_going is not None and not keep_going():
+                    report.stopped_early = True
+                    break
+                report.days.append(compact_day(store, day, connection, Path(work), data_prefix, checkpoint))
+        finally:
+            connection.close()
+    return report
+
+
+def compact_day(
+    store: Store,
+    day: date,
+    connection: duckdb.DuckDBPyConnection,
+    workdir: Path,
+    data_prefix: str = DATA_PREFIX,
+    checkpoint: Callable[[str], None] | None = None,
+) -> DayResult:
+    """Fold one day's JSON objects and Parquet files into one Parquet file (steps 1-4)."""
+    mark = checkpoint or (lambda step: None)
+    partition = f"year={day:%Y}/month={day:%m}/day={day:%d}/"
+    sources = [key for key in store.keys(data_prefix + partition) if key.endswith(OBJECT_SUFFIX)]
+    parquets = [key for key in store.keys(COMPACTED_PREFIX + partition) if key.endswith(COMPACTED_SUFFIX)]
+    if not sources and len(parquets) <= 1:
+        return DayResult(day, parquets[0] if parquets else None, 0, 0, 0, 0)
+
+    rows_path = workdir / "rows.ndjson"
+    lines_read = _write_rows(store, sources, data_prefix, rows_path)
+    inputs = [str(store.fetch(key, workdir)) for key in parquets]
+    events, digest = _build_day(connection, rows_path, inputs)
+    key = f"{COMPACTED_PREFIX}{partition}{day.isoformat()}-{digest}{COMPACTED_SUFFIX}"
+    if key not in parquets:
+        out = workdir / "day.parquet"
+        connection.execute(
+            f"COPY (SELECT {', '.join(_quoted(c) for c in PARQUET_COLUMNS)} FROM day_rows "
+            f"ORDER BY spot_id, ts_ms, source, line_number) TO '{_sql_text(str(out))}' "
+            "(FORMAT parquet, COMPRESSION zstd)"
+        )
+        store.upload(out, key)
+        out.unlink()
+        mark("parquet-written")
+    removed = 0
+    for old in parquets:
+        if old != key:
+            store.delete(old)
+            removed += 1
+            mark("parquet-removed")
+    for source in sources:
+        store.copy(source, COMPACTED_SOURCES_PREFIX + source[len(data_prefix):])
+        mark("source-copied")
+        store.delete(source)
+        mark("source-moved")
+    connection.execute("DROP TABLE day_rows")
+    for path in workdir.iterdir():
+        path.unlink()
+    return DayResult(day, key, events, lines_read, len(sources), removed)
+
+
+def source_lines(parquet: Path | str) -> dict[str, list[bytes]]:
+    """The lines of each JSON object a compacted day holds, in their stored order.
+
+    Keys are object keys below the data prefix, so ``gzip`` of
+    ``b"\\n".join(lines) + b"\\n"`` at ``parking-data/<key>`` restores the object.
+    """
+    import duckdb
+
+    with duckdb.connect() as connection:
+        rows = connection.execute(
+            f"SELECT source, line FROM read_parquet('{_sql_text(str(parquet))}') ORDER BY source, line_number"
+        ).fetchall()
+    objects: dict[str, list[bytes]] = {}
+    for source, line in rows:
+        objects.setdefault(source, []).append(line.encode("utf-8"))
+    return objects
+
+
+@dataclass(frozen=True, slots=True)
+class CompactedFinding:
+    """One problem of one compacted day file (or of a day with several)."""
+
+    key: str
+    problem: str
+    detail: str
+
+
+def check_compacted(store: Store) -> list[CompactedFinding]:
+    """Every compacted day file that is not what :func:`compact_day` writes.
+
+    Problems: ``unfinished`` (a day with several files: a run was cut short;
+    answers are right, the next run finishes), ``misnamed`` (not
+    ``<day>-<digest>.parquet`` in its own day's folder), ``unreadable``
+    (not Parquet, or not its columns), ``misfiled`` (an event of another UTC
+    day), ``disagrees`` (``spot_id``, ``status``, ``timestamp`` or ``ts_ms``
+    differ from what its stored ``line`` says). For ``lake check``.
+    """
+    import duckdb
+
+    findings: list[CompactedFinding] = []
+    by_day: dict[date | None, list[str]] = {}
+    for key in store.keys(COMPACTED_PREFIX):
+        by_day.setdefault(_day_of(key), []).append(key)
+    with tempfile.TemporaryDirectory(prefix="parking-check-") as work, duckdb.connect() as connection:
+        connection.execute("SET TimeZone = 'UTC'")
+        for day, keys in sorted(by_day.items(), key=lambda item: str(item[0])):
+            if day is not None and len(keys) > 1:
+                folder = keys[0].rsplit("/", 1)[0] + "/"
+                findings.append(CompactedFinding(folder, "unfinished", f"{len(keys)} files for {day}"))
+            for key in keys:
+                name = key.rsplit("/", 1)[-1]
+                if day is None or not re.fullmatch(rf"{day.isoformat()}-[0-9a-f]{{16}}\.parquet", name):
+                    expected = "expected year=/month=/day=/<day>-<digest>.parquet"
+                    findings.append(CompactedFinding(key, "misnamed", expected))
+                    continue
+                findings += _check_day_file(connection, store, key, day, Path(work))
+    return findings
+
+
+def _check_day_file(
+    connection: duckdb.DuckDBPyConnection, store: Store, key: str, day: date, workdir: Path
+) -> list[CompactedFinding]:
+    import duckdb
+
+    path = _sql_text(str(store.fetch(key, workdir)))
+    try:
+        columns = [row[0] for row in connection.execute(
+            f"DESCRIBE SELECT * FROM read_parquet('{path}', hive_partitioning = false)").fetchall()]
+        if columns != list(PARQUET_COLUMNS):
+            return [CompactedFinding(key, "unreadable", f"columns {columns}")]
+        misfiled, disagrees = connection.execute(
+            "SELECT count(*) FILTER (WHERE CAST(to_timestamp(ts_ms / 1000) AS DATE) <> ?), "
+            "count(*) FILTER (WHERE spot_id IS DISTINCT FROM json_extract_string(line, '$.spot_id') "
+            "OR status IS DISTINCT FROM json_extract_string(line, '$.status') "
+            "OR \"timestamp\" IS DISTINCT FROM json_extract_string(line, '$.timestamp') "
+            "OR ts_ms IS DISTINCT FROM "
+            "CAST(round(epoch(CAST(\"timestamp\" AS TIMESTAMPTZ)) * 1e3) AS BIGINT)) "
+            f"FROM read_parquet('{path}', hive_partitioning = false)",
+            [day],
+        ).fetchone()
+    except duckdb.Error as exc:
+        return [CompactedFinding(key, "unreadable", str(exc).splitlines()[0])]
+    found = []
+    if misfiled:
+        found.append(CompactedFinding(key, "misfiled", f"{misfiled} events of another UTC day"))
+    if disagrees:
+        found.append(CompactedFinding(key, "disagrees", f"{disagrees} rows differ from their stored line"))
+    return found
+
+
+def _write_rows(store: Store, sources: list[str], data_prefix: str, rows_path: Path) -> int:
+    """One JSON row per stored line: its fields, where it came from, and the line as text."""
+    count = 0
+    with open(rows_path, "wb") as out:
+        for key in sources:
+            relative = key[len(data_prefix):]
+            hour = _HOUR.search(relative)
+            if hour is None:
+                raise CompactionError(f"{store.where}{key}: not under an hour=HH/ partition")
+            for number, line in enumerate(_lines(store, key), start=1):
+                out.write(orjson.dumps(_row(store, key, relative, hour.group(1), number, line)))
+                out.write(b"\n")
+                count += 1
+    return count
+
+
+def _lines(store: Store, key: str) -> Iterator[bytes]:
+    try:
+        body = gzip.decompress(store.read(key))
+    except (OSError, EOFError) as exc:
+        raise CompactionError(f"{store.where}{key}: not a gzip object ({exc})") from exc
+    lines = body.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return iter(lines)
+
+
+def _row(store: Store, key: str, relative: str, hour: str, number: int, line: bytes) -> dict[str, Any]:
+    try:
+        text = line.decode("utf-8")
+        value = orjson.loads(line)
+        fields = {name: value[name] for name in ("spot_id", "status", "timestamp")}
+    except (UnicodeDecodeError, orjson.JSONDecodeError, TypeError, KeyError) as exc:
+        raise CompactionError(f"{store.where}{key} line {number}: not a stored event ({exc})") from exc
+    if not all(isinstance(v, str) for v in fields.values()):
+        raise CompactionError(
+            f"{store.where}{key} line {number}: spot_id, status and timestamp must be strings"
+        )
+    return {"source": relative, "line_number": number, "hour": hour, **fields, "line": text}
+
+
+def _build_day(connection: duckdb.DuckDBPyConnection, rows_path: Path, inputs: list[str]) -> tuple[int, str]:
+    """Table ``day_rows``: the new lines and the existing files, once each; its size and digest."""
+    parts = [
+        f"SELECT source, line_number, hour, spot_id, status, \"timestamp\", line FROM read_json("
+        f"'{_sql_text(str(rows_path))}', format = 'newline_delimited', columns = {_ROWS_JSON_COLUMNS})"
+    ]
+    if inputs:
+        files = ", ".join(f"'{_sql_text(path)}'" for path in inputs)
+        parts.append(
+            f"SELECT source, line_number, hour, spot_id, status, \"timestamp\", line "
+            f"FROM read_parquet([{files}], hive_partitioning = false)"
+        )
+    connection.execute(
+        "CREATE OR REPLACE TABLE day_rows AS SELECT DISTINCT spot_id, status, \"timestamp\", "
+        # The same instant the queries compute from the text: docs/METRICS.md section 3.
+        "CAST(round(epoch(CAST(\"timestamp\" AS TIMESTAMPTZ)) * 1e3) AS BIGINT) AS ts_ms, "
+        f"hour, source, line_number, line FROM ({' UNION ALL '.join(parts)})"
+    )
+    listing = connection.execute(
+        "SELECT source, count(*), sum(length(line)) FROM day_rows GROUP BY source ORDER BY source"
+    ).fetchall()
+    digest = hashlib.sha256("\n".join(f"{s}\t{n}\t{b}" for s, n, b in listing).encode()).hexdigest()[:16]
+    return sum(n for _, n, _ in listing), digest
+
+
+def _day_of(key: str) -> date | None:
+    match = _DAY.search(key)
+    if match is None:
+        return None
+    try:
+        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    except ValueError:
+        return None
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith((".", "_"))
+
+
+def _quoted(column: str) -> str:
+    return f'"{column}"'
+
+
+def _sql_text(text: str) -> str:
+    return text.replace("'", "''")

@@ -1,0 +1,170 @@
+"""Compaction on S3 (a moto server): the same guarantees as on disk, and the Lambda's handler.
+
+The scenario is ingested into the bucket through the Lambda's own S3 sink;
+after each compaction (cut short by an exception between two steps, killed
+with SIGKILL in a child process, or run twice) the bucket's two tiers are
+copied to a local directory and every named query must return exactly what
+it returned before compaction.
+"""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import boto3
+import pandas as pd
+import pytest
+
+import compact_handler
+from parking.analytics.engines import DuckDBEngine
+from parking.ingest.files import ingest_lines
+from parking.ingest.sinks import S3Sink
+from parking.lake.compaction import S3Store, compact
+from parking.layout import COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX, DATA_PREFIX
+from scripts.moto_msk_server import spawn
+from tests.scenarios import Scenario, scenario
+from tests.test_compaction import EVERYTHING, Crash, answers, assert_same_answers, crash_at
+
+ROOT = Path(__file__).resolve().parent.parent
+REGION = "eu-west-1"
+_buckets = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    server, url = spawn()
+    try:
+        yield url
+    finally:
+        server.terminate()
+        server.wait()
+
+
+@pytest.fixture
+def aws(endpoint, monkeypatch) -> str:
+    for name, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(name, value)
+    return endpoint
+
+
+@pytest.fixture(scope="module")
+def case() -> Scenario:
+    return scenario(1)
+
+
+@pytest.fixture(scope="module")
+def uncompacted(case, tmp_path_factory) -> dict[str, pd.DataFrame]:
+    from parking.ingest.sinks import LocalSink
+
+    root = tmp_path_factory.mktemp("json-only")
+    ingest_lines(case.lines, LocalSink(root), batch_size=50, now=case.ingested_at)
+    return answers(case, DuckDBEngine(root, threads=1))
+
+
+@pytest.fixture
+def bucket(aws, case) -> str:
+    name = f"parking-compaction-{next(_buckets)}"
+    client = boto3.client("s3")
+    client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    totals = ingest_lines(case.lines, S3Sink(name, client), batch_size=1000, now=case.ingested_at)
+    assert totals.stored == len(case.lines)
+    return name
+
+
+def objects(bucket: str) -> dict[str, str]:
+    """Every key of the bucket with its ETag."""
+    pages = boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return {item["Key"]: item["ETag"] for page in pages for item in page.get("Contents", [])}
+
+
+def answers_of(case: Scenario, bucket: str, tmp_path: Path) -> dict[str, pd.DataFrame]:
+    """The bucket's two tiers copied to disk, queried by the local engine."""
+    client = boto3.client("s3")
+    root = tmp_path / f"copy-{next(_buckets)}"
+    for key in objects(bucket):
+        if key.startswith((DATA_PREFIX, COMPACTED_PREFIX)):
+            (root / key).parent.mkdir(parents=True, exist_ok=True)
+            client.download_file(bucket, key, str(root / key))
+    return answers(case, DuckDBEngine(root, threads=1))
+
+
+def fully_compacted(bucket: str) -> bool:
+    keys = objects(bucket)
+    days = [key.rsplit("/", 1)[0] for key in keys if key.startswith(COMPACTED_PREFIX)]
+    return not any(key.startswith(DATA_PREFIX) for key in keys) and len(days) == len(set(days)) > 0
+
+
+@pytest.mark.parametrize("step", ["parquet-written", "source-copied"])  # every step: tests/test_compaction.py
+def test_a_crash_between_two_steps_on_s3_changes_no_answer(case, uncompacted, bucket, tmp_path, step) -> None:
+    compact(S3Store(bucket), case.day)
+    ingest_lines(case.lines[:40], S3Sink(bucket, boto3.client("s3")), batch_size=50, now=case.ingested_at,
+                 partition=1)
+    with pytest.raises(Crash):
+        compact(S3Store(bucket), EVERYTHING, checkpoint=crash_at(step, 2))
+    assert_same_answers(uncompacted, answers_of(case, bucket, tmp_path))
+
+    compact(S3Store(bucket), EVERYTHING)
+    assert fully_compacted(bucket)
+    assert_same_answers(uncompacted, answers_of(case, bucket, tmp_path))
+
+
+def test_a_compaction_killed_on_s3_is_finished_by_the_next_run(case, uncompacted, bucket, tmp_path) -> None:
+    script = (
+        "import os, signal, sys\n"
+        "from datetime import date\n"
+        "from parking.lake.compaction import S3Store, compact\n"
+        "calls = []\n"
+        "def checkpoint(step):\n"
+        "    calls.append(step)\n"
+        "    if len(calls) == 9:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "compact(S3Store(sys.argv[1]), date(2030, 1, 1), checkpoint=checkpoint)\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", script, bucket], cwd=ROOT, capture_output=True, check=False)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert not fully_compacted(bucket)
+    assert_same_answers(uncompacted, answers_of(case, bucket, tmp_path))
+
+    compact(S3Store(bucket), EVERYTHING)
+    assert fully_compacted(bucket)
+    assert_same_answers(uncompacted, answers_of(case, bucket, tmp_path))
+
+
+def test_running_twice_on_s3_changes_nothing(case, bucket) -> None:
+    landed = {key for key in objects(bucket) if key.startswith(DATA_PREFIX)}
+    compact(S3Store(bucket), EVERYTHING)
+    after_first = objects(bucket)
+    assert {key.replace(COMPACTED_SOURCES_PREFIX, DATA_PREFIX, 1) for key in after_first
+            if key.startswith(COMPACTED_SOURCES_PREFIX)} == landed, "every landed object kept, moved"
+    assert not compact(S3Store(bucket), EVERYTHING).days
+    assert objects(bucket) == after_first
+
+
+class Context(SimpleNamespace):
+    """What the handler asks of Lambda's context."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining
+
+
+def test_the_lambda_handler_compacts_the_closed_days(case, uncompacted, bucket, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("PARKING_BUCKET", bucket)
+    result = compact_handler.handler({}, Context(remaining=900_000))
+    assert result["days_compacted"] > 0 and not result["stopped_early"]
+    assert fully_compacted(bucket)
+    assert_same_answers(uncompacted, answers_of(case, bucket, tmp_path))
+    assert compact_handler.handler({}, Context(remaining=900_000))["days_compacted"] == 0
+
+
+def test_the_lambda_handler_stops_before_its_deadline(bucket, monkeypatch) -> None:
+    monkeypatch.setenv("PARKING_BUCKET", bucket)
+    before = objects(bucket)
+    result = compact_handler.handler({}, Context(remaining=compact_handler.MARGIN_MS - 1))
+    assert result["stopped_early"] and result["days_compacted"] == 0
+    assert objects(bucket) == before
