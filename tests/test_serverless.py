@@ -311,10 +311,13 @@ def test_a_team_reads_and_lists_only_its_results_and_the_events(template: dict) 
     for workgroup, statements in team_policies(template).items():
         team = workgroup.removeprefix("parking-analytics-")
         s3 = [s for s in statements if any(a.startswith("s3:") for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))]
-        objects = {s["Resource"]["Fn::Sub"] for s in s3 if isinstance(s["Resource"], dict) and "Fn::Sub" in s["Resource"]}
-        assert objects == {"${DataBucket.Arn}/parking-data/*", f"${{DataBucket.Arn}}/athena-results/{team}/*"}
+        resources = [r for s in s3 for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
+        objects = {r["Fn::Sub"] for r in resources if isinstance(r, dict) and "Fn::Sub" in r}
+        assert objects == {"${DataBucket.Arn}/parking-data/*", "${DataBucket.Arn}/parking-compacted/*",
+                           f"${{DataBucket.Arn}}/athena-results/{team}/*"}
         [listing] = [s for s in s3 if s["Action"] == "s3:ListBucket"]
-        assert listing["Condition"] == {"StringLike": {"s3:prefix": ["parking-data/*", f"athena-results/{team}/*"]}}
+        assert listing["Condition"] == {
+            "StringLike": {"s3:prefix": ["parking-data/*", "parking-compacted/*", f"athena-results/{team}/*"]}}
         assert not any("quarantine" in json.dumps(s) for s in statements)
 
 
