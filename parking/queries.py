@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from parking.analytics.registry import LOCAL_TIME, UTC_TIME, NamedQuery, named
+from parking.analytics.availability import DEFAULT_THRESHOLD, check_grouping, check_threshold, instant_params
+from parking.analytics.registry import GROUP_COLUMN, LOCAL_TIME, UTC_TIME, NamedQuery, named
 from parking.config import Settings
 from parking.errors import InvalidArgument
 
@@ -147,6 +148,79 @@ def health(
         "stuck_ms": to_ms_delta(stuck),
     }
     return _run("health", window, lookback, params, engine)
+
+
+def availability(
+    at: datetime | str | None = None,
+    *,
+    by: str = "zone",
+    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    engine: Engine | None = None,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """Bays occupied, free and unknown at ``at`` (default now) per catalog group (section 7).
+
+    One row per ``by`` group (``zone``, ``level`` or ``bay_type``) of the catalog
+    in force, plus the null group for uncatalogued spots seen in the 7 days up
+    to ``at``. Columns: ``<by>`` (string, null for uncatalogued), ``capacity``,
+    ``occupied``, ``free``, ``unknown`` (int64), ``occupancy_rate`` (float64,
+    NaN when nothing is known). Raises :class:`InvalidArgument` for a bad ``by``.
+    """
+    by = check_grouping(by)
+    return _at_instant("availability", at, lookback_hours, engine, now, by=by, group_by=by)
+
+
+def alerts(
+    at: datetime | str | None = None,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    by: str = "zone",
+    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    engine: Engine | None = None,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """The :func:`availability` rows whose ``occupancy_rate >= threshold`` (0-1), section 7."""
+    by, threshold = check_grouping(by), check_threshold(threshold)
+    return _at_instant("alerts", at, lookback_hours, engine, now, by=by, group_by=by, threshold=threshold)
+
+
+def overstays(
+    at: datetime | str | None = None,
+    *,
+    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    engine: Engine | None = None,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """The enforcement list at ``at`` (default now), section 7.
+
+    One row per spot occupied at ``at`` whose catalog row has a maximum stay
+    that its stay exceeds: ``spot_id``, ``zone`` (string), ``since`` (UTC),
+    ``stay_minutes`` (float64), ``max_stay_minutes`` (int64), ``over_minutes``
+    (float64); largest ``over_minutes`` first, ties by ``spot_id``.
+    """
+    return _at_instant("overstays", at, lookback_hours, engine, now)
+
+
+def _at_instant(
+    name: str,
+    at: datetime | str | None,
+    lookback_hours: float,
+    engine: Engine | None,
+    now: datetime | None,
+    *,
+    by: str | None = None,
+    **extra: Any,
+) -> pd.DataFrame:
+    """Run one of the section 7 instant queries and name its group column after ``by``."""
+    lookback = _lookback(lookback_hours)
+    instant = _at(at, now)
+    query = named(name)
+    if engine is None:
+        from parking.analytics.engines import engine_from_settings
+
+        engine = engine_from_settings(Settings.from_env())
+    frame = typed(engine.run(query.sql, instant_params(name, instant, lookback, **extra)), query)
+    return frame.rename(columns={GROUP_COLUMN: by}) if by else frame
 
 
 def query_params(

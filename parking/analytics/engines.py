@@ -19,6 +19,7 @@ import duckdb
 import pandas as pd
 from pyathena.formatter import DefaultParameterFormatter
 
+from parking.analytics.catalog import CATALOG_TABLE, duckdb_view_body
 from parking.config import Settings
 from parking.errors import ConfigurationError, QueryCancelled, QueryError
 from parking.layout import DATA_PREFIX, data_glob
@@ -107,6 +108,8 @@ class DuckDBEngine:
                 "hive_types = {'year': 'VARCHAR', 'month': 'VARCHAR', 'day': 'VARCHAR', 'hour': 'VARCHAR'})"
             )
         self._connection.execute(f"CREATE OR REPLACE VIEW {QUERY_TABLE} AS {body}")
+        # The spot catalog in force (METRICS.md section 7), read again at every run.
+        self._connection.execute(f"CREATE OR REPLACE VIEW {CATALOG_TABLE} AS {duckdb_view_body(self.data_dir)}")
 
 
 @dataclass(frozen=True, slots=True)
