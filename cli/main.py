@@ -25,6 +25,7 @@ from parking.cli.options import (
     range_options,
     zone_option,
 )
+from parking.cli import zones
 from parking.cli.progress import AthenaProgress, ConsumeReporter, ingest_progress, stop_on_signals
 from parking.config import ENGINES, Settings
 from parking.errors import ConfigurationError, InvalidArgument, ParkingError
@@ -307,10 +308,15 @@ def _totals_text(totals: IngestTotals, where: str, verb: str = "ingested into") 
 @click.option("--kafka", "bootstrap_servers", metavar="HOST:PORT", default=None,
               help="Produce to this Kafka broker instead of writing lines.")
 @click.option("--topic", default="parking-events", show_default=True, help="Topic for --kafka.")
-def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstrap_servers, topic) -> None:
+@click.option("--catalog", type=click.File("w"), default=None,
+              help="Also write the garage's spot catalog (zones, levels, bay types) as CSV for `spots load`.")
+def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstrap_servers, topic, catalog) -> None:
     """Write a realistic event stream (a few bad records included) for `ingest`,
     or produce it to Kafka keyed by spot_id."""
-    from parking.simulate import lines, plan
+    from parking.simulate import catalog_csv, lines, plan
+
+    if catalog is not None:
+        catalog.write(catalog_csv(spots))
 
     current = now()
     first = start or (current - timedelta(days=days)).date()
@@ -409,6 +415,14 @@ def plot_occupancy(ctx, day, tz, lookback_hours, out, engine, data_dir) -> None:
         day, tz=tz, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now()
     )
     click.echo(f"wrote {save(occupancy_bars(frame, f'Hourly occupancy, {day} ({tz})'), out)}")
+
+
+# Section 7: the spot catalog, availability, overstays, zone alerts (cli/zones.py).
+cli.add_command(zones.spots)
+cli.add_command(zones.availability)
+cli.add_command(zones.overstays)
+cli.add_command(zones.alerts)
+plot.add_command(zones.plot_availability)
 
 
 if __name__ == "__main__":  # pragma: no cover
