@@ -71,8 +71,9 @@ def parse(data: bytes | str, *, stored: bool = False) -> list[CatalogRow]:
         columns = _columns(header)
         rows: list[CatalogRow] = []
         seen: dict[str, int] = {}
+        line_end = reader.line_num
         for cells in reader:
-            line = reader.line_num
+            line, line_end = line_end + 1, reader.line_num  # a record's first line (a quoted cell may span lines)
             if not any(cell.strip() for cell in cells):
                 continue  # a blank line
             if len(cells) > len(header):
