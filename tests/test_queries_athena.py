@@ -23,7 +23,7 @@ from parking.cli.main import cli
 from parking import queries
 from parking.config import Settings
 from parking.analytics.engines import AthenaEngine, bind
-from parking.analytics.registry import LOCAL_TIME, QUERIES, UTC_TIME
+from parking.analytics.registry import GROUP_COLUMN, LOCAL_TIME, QUERIES, UTC_TIME
 from parking.errors import QueryCancelled, QueryError
 from parking.analytics.windows import days_window, zone
 
@@ -90,6 +90,7 @@ def engine() -> AthenaEngine:
     return AthenaEngine(Settings.from_env(), poll_interval=0.01)
 
 
+GROUPS = {"availability": "level", "alerts": "zone"}  # the --by column each call below names
 CALLS = {
     "status": lambda e: queries.status("2024-03-20T12:00:00Z", engine=e, now=NOW),
     "occupancy": lambda e: queries.occupancy("2024-03-20", engine=e, now=NOW),
@@ -98,6 +99,9 @@ CALLS = {
     "turnover": lambda e: queries.turnover("2024-03-18", "2024-03-20", engine=e, now=NOW),
     "dwell": lambda e: queries.dwell("2024-03-18", "2024-03-20", engine=e, now=NOW),
     "health": lambda e: queries.health(engine=e, now=NOW),
+    "availability": lambda e: queries.availability("2024-03-20T12:00:00Z", by="level", engine=e, now=NOW),
+    "alerts": lambda e: queries.alerts("2024-03-20T12:00:00Z", threshold=0.85, engine=e, now=NOW),
+    "overstays": lambda e: queries.overstays("2024-03-20T12:00:00Z", engine=e, now=NOW),
 }
 
 
@@ -105,8 +109,9 @@ CALLS = {
 def test_each_query_returns_a_typed_frame(athena, name) -> None:
     seed(name, [sample_row(name)])
     frame = CALLS[name](engine())
-    assert list(frame.columns) == list(QUERIES[name].columns)
-    for column, dtype in QUERIES[name].columns.items():
+    columns = {GROUPS.get(name, c) if c == GROUP_COLUMN else c: t for c, t in QUERIES[name].columns.items()}
+    assert list(frame.columns) == list(columns)
+    for column, dtype in columns.items():
         expected = "datetime64[ns, UTC]" if dtype == LOCAL_TIME else dtype
         assert str(frame[column].dtype) == expected, column
     assert len(frame) == 1
@@ -122,7 +127,7 @@ def test_the_named_query_runs_with_its_parameters_bound(athena, name) -> None:
     assert "%(" not in sent, "every placeholder is bound"
     pattern = re.escape(template)
     for placeholder in set(re.findall(r"%\\\(\w+\\\)s", pattern)):
-        pattern = pattern.replace(placeholder, r"(?:'[^']*'|\([^)]*\)|-?\d+)")
+        pattern = pattern.replace(placeholder, r"(?:'[^']*'|\([^)]*\)|-?\d+(?:\.\d+)?)")
     assert re.fullmatch(pattern, sent), "the sent text is the named query with literals in its placeholders"
     assert execution["WorkGroup"] == WORKGROUP
     assert execution["ResultConfiguration"]["OutputLocation"].startswith(OUTPUT)
@@ -192,7 +197,7 @@ def test_cli_reports_progress_and_cost_on_stderr(athena) -> None:
 def test_every_query_parses_as_athena_sql(name) -> None:
     window = days_window(date(2024, 3, 18), date(2024, 3, 20), zone("UTC"), NOW)
     extra = {"day_end_ms": 1, "time_zone": "UTC", "at_ms": 1, "window_ms": 1, "silent_ms": 1,
-             "flapping_changes": 20, "stuck_ms": 1}
+             "flapping_changes": 20, "stuck_ms": 1, "group_by": "zone", "threshold": 0.9}
     sql = bind(QUERIES[name].sql, queries.query_params(QUERIES[name], window, queries._lookback(24), extra))
     [statement] = sqlglot.parse(sql, read="athena")
     assert statement.find(sqlglot.exp.Select) is not None
@@ -232,6 +237,7 @@ def test_the_queries_share_one_reading_of_events() -> None:
         for query in QUERIES:
             text = cte(QUERIES[query].sql, name)
             texts.setdefault(text.replace("e.ts_ms >= p.start_ms - p.lookback_ms AND e.ts_ms < p.end_ms", "WINDOW")
-                             .replace("e.ts_ms > p.at_ms - p.window_ms - p.lookback_ms AND e.ts_ms <= p.at_ms", "WINDOW"),
+                             .replace("e.ts_ms > p.at_ms - p.window_ms - p.lookback_ms AND e.ts_ms <= p.at_ms", "WINDOW")
+                             .replace("e.ts_ms > p.at_ms - p.window_ms AND e.ts_ms <= p.at_ms", "WINDOW"),
                              []).append(query)
         assert len(texts) == 1, texts

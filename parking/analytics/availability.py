@@ -84,5 +84,5 @@ def literal(value: Any) -> str:
 
 
 def bind(sql: str, params: Mapping[str, Any]) -> str:
-    """The SQL with every ``%(name)s`` replaced by its literal (``%%`` is a percent sign)."""
-    return sql % {key: literal(value) for key, value in params.items()}
+    """The SQL, stripped, with every ``%(name)s`` replaced by its literal (``%%`` is a percent sign)."""
+    return sql.strip() % {key: literal(value) for key, value in params.items()}
