@@ -33,12 +33,12 @@ node_modules/.installed: package.json package-lock.json
 
 node: node_modules/.installed
 
-# The Lambda package: handler.py, the parking modules it imports, and
-# requirements.txt built for python3.12 on x86_64 Linux.
-build/ingest.zip: requirements.txt handler.py $(shell find parking -name "*.py") scripts/build_lambda.py | install
+# The Lambda packages: each entry point (handler.py, zones_handler.py), the
+# parking modules it imports, and requirements.txt built for python3.12 on x86_64 Linux.
+build/ingest.zip build/zones.zip &: requirements.txt handler.py zones_handler.py $(shell find parking -name "*.py") $(wildcard queries/*.sql) scripts/build_lambda.py | install
 	$(BIN)/python scripts/build_lambda.py
 
-lambda-package: build/ingest.zip
+lambda-package: build/ingest.zip build/zones.zip
 
 package: lambda-package node
 	$(SLS) package --stage dev
