@@ -80,7 +80,7 @@ def test_checkov_finds_no_failed_check(package_dir: Path) -> None:
     assert summary["passed"] >= 50
     skipped = report["results"]["skipped_checks"]
     assert all(check["check_result"]["suppress_comment"].strip() for check in skipped), "every skip gives its reason"
-    assert {check["check_id"] for check in skipped} <= {"CKV_AWS_116", "CKV_AWS_18"}
+    assert {check["check_id"] for check in skipped} <= {"CKV_AWS_116", "CKV_AWS_18", "CKV_AWS_117"}
 
 
 def test_the_function_matches_the_design(template: dict) -> None:
@@ -183,7 +183,8 @@ def test_the_workgroup_enforces_encrypted_results_and_a_scan_limit(template: dic
 
 def test_alarms_cover_the_design(template: dict) -> None:
     alarms = {r["Properties"]["MetricName"] for r in resources_of(template, "AWS::CloudWatch::Alarm").values()}
-    assert alarms == {"Errors", "Throttles", "Duration", "OffsetLag", "RecordsQuarantined", "BucketSizeBytes"}
+    assert alarms == {"Errors", "Throttles", "Duration", "OffsetLag", "RecordsQuarantined", "BucketSizeBytes",
+                      "MaxZoneOccupancyRate", "Overstays", "ApproximateNumberOfMessagesVisible"}
     assert all(r["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
                for r in resources_of(template, "AWS::CloudWatch::Alarm").values())
 
@@ -308,9 +309,29 @@ def test_deploy_rehearsal_creates_the_stack(deployed) -> None:
     assert [t["TopicArn"].rsplit(":", 1)[1] for t in topics] == [f"{STACK}-alarms"]
     dashboard = client(emulator, "cloudwatch").get_dashboard(DashboardName=STACK)
     titles = [w["properties"]["title"] for w in json.loads(dashboard["DashboardBody"])["widgets"]]
-    assert "MSK offset lag" in titles and len(titles) == 6
-    [group] = client(emulator, "logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{STACK}")["logGroups"]
+    assert "MSK offset lag" in titles and "Free bays per zone" in titles and len(titles) == 9
+    [group] = client(emulator, "logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{STACK}-ingest")["logGroups"]
     assert group["retentionInDays"] == 365
+
+
+def test_deploy_rehearsal_creates_the_zones_monitor(deployed) -> None:
+    """The scheduled function of infra/zones.yml: outside the VPC, its own role, queue and schedule."""
+    lam = client(deployed, "lambda")
+    config = lam.get_function(FunctionName=f"{STACK}-zones")["Configuration"]
+    assert (config["Runtime"], config["Handler"], config["Timeout"]) == ("python3.12", "zones_handler.handler", 120)
+    assert not config.get("VpcConfig", {}).get("SubnetIds")
+    # moto's CloudFormation drops DeadLetterConfig: tests/test_zones_serverless.py checks it on the template.
+    assert client(deployed, "sqs").get_queue_url(QueueName=f"{STACK}-zones-failed")["QueueUrl"]
+    assert config["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "parking-zones"
+    assert config["Role"].rsplit("/", 1)[1] == "ParkingZonesRole-dev"
+    iam = client(deployed, "iam")
+    assert sorted(iam.list_role_policies(RoleName="ParkingZonesRole-dev")["PolicyNames"]) == [
+        "own-log-group-and-dead-letters", "query-zones",
+    ]
+    [rule] = [r for r in client(deployed, "events").list_rules()["Rules"] if r["ScheduleExpression"]]
+    assert (rule["ScheduleExpression"], rule["State"]) == ("rate(5 minutes)", "ENABLED")
+    [target] = client(deployed, "events").list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    assert target["Arn"] == config["FunctionArn"]
 
 
 def test_a_second_deploy_changes_nothing(deployed) -> None:

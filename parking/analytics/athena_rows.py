@@ -45,7 +45,15 @@ class AthenaRows:
         self.scanned_bytes = 0
 
     def run(self, sql: str) -> list[dict[str, str | None]]:
-        """The rows of ``sql``; :class:`QueryError` when Athena fails, cancels or takes too long."""
+        """The rows of ``sql``; :class:`QueryError` when Athena refuses, fails, cancels or takes too long."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self._run(sql)
+        except (BotoCoreError, ClientError) as exc:
+            raise QueryError(f"Athena: {exc}") from exc
+
+    def _run(self, sql: str) -> list[dict[str, str | None]]:
         query_id = self.client.start_query_execution(
             QueryString=sql, QueryExecutionContext={"Database": self.database}, WorkGroup=self.workgroup,
         )["QueryExecutionId"]
