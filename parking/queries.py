@@ -257,6 +257,8 @@ def typed(frame: pd.DataFrame, query: NamedQuery, tz: str = "UTC") -> pd.DataFra
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
         elif dtype == "bool":
             frame[column] = frame[column].map(_as_bool).astype("bool")
+        elif column in query.never_null:
+            frame[column] = frame[column].fillna("").astype(dtype)
         else:
             frame[column] = frame[column].astype(dtype)
     return frame[list(query.columns)]

@@ -63,7 +63,7 @@ spots AS (
 )
 SELECT
     s.spot_id,
-    CAST(from_unixtime_nanos(s.last_ms * 1000000) AS timestamp) AS last_event,
+    CAST(from_unixtime_nanos(s.last_ms * 1000000) AT TIME ZONE 'UTC' AS timestamp) AS last_event,
     (p.at_ms - s.last_ms) / 3.6e6 AS silent_hours,
     s.changes_24h,
     (p.at_ms - s.since_ms) / 3.6e6 AS state_hours,

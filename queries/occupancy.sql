@@ -48,16 +48,43 @@ hours AS (
     SELECT t.hour_ms
     FROM params p CROSS JOIN UNNEST(sequence(p.start_ms, p.day_end_ms - 1, 3600000)) AS t (hour_ms)
 ),
-pieces AS (
+spans AS (
+    -- The intervals that reach into the window, from the window's start on, with the
+    -- first hour of the window's grid (start + k hours) each touches and how many it
+    -- touches: at most lookback + 1.
     SELECT
-        h.hour_ms,
-        v.occupied,
-        least(v.to_ms, h.hour_ms + 3600000) - greatest(v.from_ms, h.hour_ms) AS observed_ms
-    FROM intervals v JOIN hours h ON v.from_ms < h.hour_ms + 3600000 AND v.to_ms > h.hour_ms
+        c.occupied,
+        c.from_ms,
+        c.to_ms,
+        c.first_hour_ms,
+        CAST((c.last_hour_ms - c.first_hour_ms) / 3600000 AS bigint) + 1 AS hours
+    FROM (
+        SELECT
+            v.occupied,
+            greatest(v.from_ms, p.start_ms) AS from_ms,
+            v.to_ms,
+            greatest(v.from_ms, p.start_ms) - mod(greatest(v.from_ms, p.start_ms) - p.start_ms, 3600000) AS first_hour_ms,
+            v.to_ms - 1 - mod(v.to_ms - 1 - p.start_ms, 3600000) AS last_hour_ms
+        FROM intervals v CROSS JOIN params p
+        WHERE v.to_ms > p.start_ms
+    ) c
+),
+pieces AS (
+    -- Each span cut at the grid's hours, one piece per hour it touches.
+    SELECT
+        s.first_hour_ms + t.k * 3600000 AS hour_ms,
+        s.occupied,
+        least(s.to_ms, s.first_hour_ms + (t.k + 1) * 3600000) - greatest(s.from_ms, s.first_hour_ms + t.k * 3600000)
+            AS observed_ms
+    FROM spans s CROSS JOIN UNNEST(sequence(0, s.hours - 1, 1)) AS t (k)
+),
+hourly AS (
+    SELECT hour_ms, sum(occupied * observed_ms) AS occupied_ms, sum(observed_ms) AS observed_ms
+    FROM pieces
+    GROUP BY hour_ms
 )
 SELECT
-    CAST(from_unixtime_nanos(h.hour_ms * 1000000) AS timestamp) AS hour,
-    CAST(sum(x.occupied * x.observed_ms) AS double) / nullif(sum(x.observed_ms), 0) AS occupancy_rate
-FROM hours h LEFT JOIN pieces x ON x.hour_ms = h.hour_ms
-GROUP BY h.hour_ms
+    CAST(from_unixtime_nanos(h.hour_ms * 1000000) AT TIME ZONE 'UTC' AS timestamp) AS hour,
+    CAST(x.occupied_ms AS double) / nullif(x.observed_ms, 0) AS occupancy_rate
+FROM hours h LEFT JOIN hourly x ON x.hour_ms = h.hour_ms
 ORDER BY h.hour_ms

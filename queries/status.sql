@@ -54,8 +54,8 @@ spots AS (
 SELECT
     s.spot_id,
     CASE WHEN s.occupied = 1 THEN 'occupied' ELSE 'free' END AS status,
-    CAST(from_unixtime_nanos(s.since_ms * 1000000) AS timestamp) AS since,
-    CAST(from_unixtime_nanos(s.last_ms * 1000000) AS timestamp) AS last_event,
+    CAST(from_unixtime_nanos(s.since_ms * 1000000) AT TIME ZONE 'UTC' AS timestamp) AS since,
+    CAST(from_unixtime_nanos(s.last_ms * 1000000) AT TIME ZONE 'UTC' AS timestamp) AS last_event,
     p.at_ms - s.last_ms > p.lookback_ms AS stale
 FROM spots s CROSS JOIN params p
 WHERE s.last_ms > p.at_ms - p.window_ms

@@ -22,6 +22,7 @@ import pytest
 
 from parking.layout import DATA_PREFIX, QUARANTINE_PREFIX, location_template
 from parking.analytics.registry import QUERIES
+from parking.analytics.saved import saved_sql
 from scripts.build_lambda import handler_modules
 from scripts.deploy_local import STACK, emulator_environment
 from scripts.moto_msk_server import spawn
@@ -168,9 +169,10 @@ def test_the_table_projection_matches_the_ingester_layout(template: dict) -> Non
 
 
 def test_every_named_query_is_deployed_from_its_file(template: dict) -> None:
+    """Saved as parking.analytics.saved derives it from queries/<name>.sql: runnable as saved."""
     deployed = {r["Properties"]["Name"]: r["Properties"]["QueryString"]
                 for r in resources_of(template, "AWS::Athena::NamedQuery").values()}
-    assert deployed == {f"parking-{name}": (ROOT / "queries" / f"{name}.sql").read_text() for name in QUERIES}
+    assert deployed == {f"parking-{name}": saved_sql(name) for name in QUERIES}
 
 
 def test_the_workgroup_enforces_encrypted_results_and_a_scan_limit(template: dict) -> None:

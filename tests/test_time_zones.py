@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pandas as pd
 import pytest
 
 from parking import queries
@@ -82,3 +83,21 @@ def test_dwell_counts_sessions_inside_the_local_window(engine) -> None:
 def test_turnover_counts_arrivals_of_the_local_day(engine) -> None:
     frame = queries.turnover("2024-11-04", "2024-11-05", tz="America/Los_Angeles", engine=engine, now=NOW)
     assert frame[["arrivals", "observed_seconds", "turnover_per_day"]].values.tolist() == [[2, 172800.0, 1.0]]
+
+
+@pytest.mark.parametrize("session_zone", ["Asia/Kolkata", "America/St_Johns", "Pacific/Chatham"])
+def test_no_session_time_zone_shifts_an_answer(engine, session_zone: str) -> None:
+    """The SQL says UTC wherever it turns an instant into a time, so the session's zone is never read."""
+    calls = {
+        "status": lambda: queries.status("2024-11-03T06:00:00Z", engine=engine, now=NOW),
+        "occupancy": lambda: queries.occupancy("2024-03-31", tz="Europe/Paris", engine=engine, now=NOW),
+        "patterns": lambda: queries.patterns("2024-11-04", "2024-11-10", tz="Asia/Kolkata", engine=engine, now=NOW),
+        "health": lambda: queries.health("2024-11-03T06:00:00Z", engine=engine, now=NOW),
+    }
+    in_utc = {name: call() for name, call in calls.items()}
+    engine._connection.execute(f"SET TimeZone = '{session_zone}'")
+    try:
+        for name, call in calls.items():
+            pd.testing.assert_frame_equal(call(), in_utc[name], obj=name)
+    finally:
+        engine._connection.execute("SET TimeZone = 'UTC'")

@@ -28,11 +28,13 @@ QUERY_TABLE = "parking_events"  # the name the SQL files use
 USD_PER_TB_SCANNED = 5.0
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 
-# Trino functions DuckDB lacks, defined with Trino's meaning (session time zone UTC).
+# Trino functions DuckDB lacks, defined with Trino's meaning. Each gives the
+# same instant whatever the session's time zone: the SQL says UTC where it
+# turns an instant into a wall-clock time.
 DUCKDB_MACROS = (
     "CREATE OR REPLACE MACRO from_iso8601_timestamp(text) AS CAST(text AS TIMESTAMPTZ)",
     "CREATE OR REPLACE MACRO to_unixtime(ts) AS epoch(ts)",
-    "CREATE OR REPLACE MACRO from_unixtime_nanos(ns) AS CAST(make_timestamp(CAST(ns // 1000 AS BIGINT)) AS TIMESTAMPTZ)",
+    "CREATE OR REPLACE MACRO from_unixtime_nanos(ns) AS make_timestamp(CAST(ns // 1000 AS BIGINT)) AT TIME ZONE 'UTC'",
     "CREATE OR REPLACE MACRO day_of_week(ts) AS isodow(ts)",
     "CREATE OR REPLACE MACRO sequence(first, last, step) AS generate_series(first, last, step)",
 )

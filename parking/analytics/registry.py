@@ -30,12 +30,16 @@ class NamedQuery:
     and read ``(TS - window, TS]``; the others read the half-open ``[start, end)``.
     ``future_rows`` queries (occupancy) still return their rows for a window
     that has not started: every hour, with nothing observed.
+    ``never_null`` names the string columns the SQL always fills: Athena's CSV
+    result cannot tell their empty string from null, so the typing step reads
+    an empty field there as ``""`` (health's ``flags`` of a healthy spot).
     """
 
     name: str
     columns: Mapping[str, str]
     at_instant: bool = False
     future_rows: bool = False
+    never_null: frozenset[str] = frozenset()
 
     @cached_property
     def sql(self) -> str:
@@ -58,16 +62,19 @@ QUERIES: dict[str, NamedQuery] = _register(
         "status",
         {"spot_id": "string", "status": "string", "since": UTC_TIME, "last_event": UTC_TIME, "stale": "bool"},
         at_instant=True,
+        never_null=frozenset({"spot_id", "status"}),
     ),
     NamedQuery("occupancy", {"hour": LOCAL_TIME, "occupancy_rate": "float64"}, future_rows=True),
     NamedQuery(
         "utilization",
         {"spot_id": "string", "utilization": "float64", "occupied_seconds": "float64", "observed_seconds": "float64"},
+        never_null=frozenset({"spot_id"}),
     ),
     NamedQuery("patterns", {"day_of_week": "int64", "hour": "int64", "occupancy_rate": "float64"}),
     NamedQuery(
         "turnover",
         {"spot_id": "string", "arrivals": "int64", "observed_seconds": "float64", "turnover_per_day": "float64"},
+        never_null=frozenset({"spot_id"}),
     ),
     NamedQuery(
         "dwell",
@@ -75,6 +82,7 @@ QUERIES: dict[str, NamedQuery] = _register(
             "spot_id": "string", "sessions": "int64", "mean_minutes": "float64", "median_minutes": "float64",
             "p90_minutes": "float64", "max_minutes": "float64",
         },
+        never_null=frozenset({"spot_id"}),
     ),
     NamedQuery(
         "health",
@@ -83,6 +91,7 @@ QUERIES: dict[str, NamedQuery] = _register(
             "state_hours": "float64", "flags": "string",
         },
         at_instant=True,
+        never_null=frozenset({"spot_id", "flags"}),
     ),
     # Section 7: asked about one instant, over the spot catalog. ``group_value``
     # is renamed to the --by column (zone, level or bay_type) by parking.queries.
@@ -95,6 +104,7 @@ QUERIES: dict[str, NamedQuery] = _register(
             "max_stay_minutes": "int64", "over_minutes": "float64",
         },
         at_instant=True,
+        never_null=frozenset({"spot_id", "zone"}),
     ),
 )
 

@@ -1,0 +1,152 @@
+"""The named queries as saved in the Athena workgroup: each runs as saved, for a default window.
+
+``parking-cli`` binds its own parameters into ``queries/<name>.sql``. The
+Athena console has no parameters to bind, so the saved text of a query is
+the same file with every ``%(name)s`` placeholder replaced by an SQL
+expression of ``current_timestamp``, for the default window below (UTC,
+lookback 24 hours, the CLI's default thresholds). There is one SQL source
+per query: this module derives the saved text from it, and the deployment
+(``infra/saved_queries.js``, read by serverless.yml) asks this module.
+
+| query | default window |
+|---|---|
+| status, health | at now (the 7 / 30 days up to now) |
+| occupancy | yesterday, UTC |
+| utilization, patterns, turnover, dwell | the last 7 whole UTC days: yesterday and the 6 days before |
+
+Run ``python -m parking.analytics.saved`` for every saved text as one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass
+
+from parking.analytics.registry import QUERIES, NamedQuery
+
+HOUR_MS = 3_600_000
+LOOKBACK_HOURS = 24
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+# The instants the defaults are counted from. UTC is said explicitly, so no
+# session time zone can move a window.
+NOW = "current_timestamp"
+TODAY = "date_trunc('day', current_timestamp AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+
+
+@dataclass(frozen=True)
+class SavedWindow:
+    """A default window: ``hours_before`` the anchor to the anchor, which is now or today's UTC midnight.
+
+    ``at_instant`` windows are ``(anchor - hours, anchor]`` (status, health);
+    the others ``[anchor - hours, anchor)``.
+    """
+
+    description: str
+    anchor: str
+    hours: int
+    at_instant: bool = False
+
+    def instant(self, hours_before: int) -> str:
+        """The SQL expression of ``anchor - hours_before`` hours, a timestamp in UTC."""
+        moved = f"({self.anchor})" if hours_before == 0 else f"({self.anchor}) - INTERVAL '{hours_before}' HOUR"
+        return f"(({moved}) AT TIME ZONE 'UTC')"
+
+    def epoch_ms(self, hours_before: int) -> str:
+        return f"CAST(round(to_unixtime({self.instant(hours_before)}) * 1e3) AS bigint)"
+
+
+WINDOWS = {
+    "status": SavedWindow("now: spots with an event in the 7 days up to now", NOW, 7 * 24, at_instant=True),
+    "health": SavedWindow("now: spots with an event in the 30 days up to now", NOW, 30 * 24, at_instant=True),
+    "occupancy": SavedWindow("yesterday (UTC)", TODAY, 24),
+    "utilization": SavedWindow("the last 7 whole UTC days (yesterday and the 6 days before)", TODAY, 7 * 24),
+    "patterns": SavedWindow("the last 7 whole UTC days (yesterday and the 6 days before), hours in UTC", TODAY, 7 * 24),
+    "turnover": SavedWindow("the last 7 whole UTC days (yesterday and the 6 days before)", TODAY, 7 * 24),
+    "dwell": SavedWindow("the last 7 whole UTC days (yesterday and the 6 days before)", TODAY, 7 * 24),
+    # Section 7 (parking.analytics.availability): asked about now, grouped by zone, threshold 0.9.
+    "availability": SavedWindow("now, by zone: the catalog's zones and the spots seen in the 7 days up to now",
+                                NOW, 7 * 24, at_instant=True),
+    "alerts": SavedWindow("now, by zone, at or above 0.9 occupancy", NOW, 7 * 24, at_instant=True),
+    "overstays": SavedWindow("now: stays read from the 7 days up to now", NOW, 7 * 24, at_instant=True),
+}
+
+# The CLI's default options (parking.queries), as literals.
+DEFAULT_OPTIONS = {
+    "lookback_ms": str(LOOKBACK_HOURS * HOUR_MS),
+    "time_zone": "'UTC'",
+    "silent_ms": str(LOOKBACK_HOURS * HOUR_MS),
+    "flapping_changes": "20",
+    "stuck_ms": str(72 * HOUR_MS),
+    "group_by": "'zone'",
+    "threshold": "0.9",
+}
+
+
+def _part(part: str, instant: str) -> str:
+    """A partition value of an instant: zero-padded year, month, day or hour, as the layout writes it."""
+    return f"lpad(CAST({part}({instant}) AS varchar), {4 if part == 'year' else 2}, '0')"
+
+
+def _partitions(window: SavedWindow) -> dict[str, str]:
+    """IN lists and the hour range of every UTC partition the default window reads.
+
+    The read range is the window plus the lookback before it, from
+    ``hours + lookback`` hours before the anchor to the anchor (at-instant
+    windows) or to the hour before it. An instant every 24 hours over that
+    range names every calendar day it touches.
+    """
+    first = window.hours + LOOKBACK_HOURS
+    points = [window.instant(back) for back in range(0 if window.at_instant else 24, first + 1, 24)]
+    last = window.instant(0) if window.at_instant else window.instant(1)
+
+    def in_list(part: str) -> str:
+        return "(\n        " + ",\n        ".join(_part(part, point) for point in points) + "\n    )"
+
+    def hour_key(instant: str) -> str:
+        return "concat(" + ", ".join(_part(part, instant) for part in ("year", "month", "day", "hour")) + ")"
+
+    return {
+        "years": in_list("year"),
+        "months": in_list("month"),
+        "days": in_list("day"),
+        "first_hour": hour_key(window.instant(first)),
+        "last_hour": hour_key(last),
+    }
+
+
+def saved_parameters(name: str) -> dict[str, str]:
+    """SQL expressions, by placeholder, for the default window of query ``name``."""
+    window = WINDOWS[name]
+    expressions = {
+        **DEFAULT_OPTIONS,
+        **_partitions(window),
+        "start_ms": window.epoch_ms(window.hours),
+        "end_ms": window.epoch_ms(0),
+        "day_end_ms": window.epoch_ms(0),
+        "at_ms": window.epoch_ms(0),
+        "window_ms": str(window.hours * HOUR_MS),
+    }
+    return {placeholder: expressions[placeholder] for placeholder in QUERIES[name].placeholders()}
+
+
+def saved_sql(query: NamedQuery | str) -> str:
+    """The text saved as the Athena named query: the file, runnable as it stands."""
+    query = QUERIES[query] if isinstance(query, str) else query
+    expressions = saved_parameters(query.name)
+    header = (
+        f"-- Saved for the Athena console: runs as saved, for {WINDOWS[query.name].description};\n"
+        "-- lookback 24 hours and the CLI's default options. parking-cli runs the same\n"
+        f"-- queries/{query.name}.sql with its own window: parking-cli {query.name} --help.\n"
+    )
+    return header + _PLACEHOLDER.sub(lambda match: expressions[match.group(1)], query.sql)
+
+
+def main() -> None:
+    json.dump({name: saved_sql(name) for name in QUERIES}, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
