@@ -8,13 +8,20 @@ figure of one answer agrees on it. METRICS.md defines every column.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from parking.analytics.availability import DEFAULT_THRESHOLD, check_grouping, check_threshold, instant_params
+from parking.analytics.availability import (
+    DEFAULT_THRESHOLD,
+    check_grouping,
+    check_threshold,
+    grouping_params,
+    instant_params,
+)
 from parking.analytics.registry import GROUP_COLUMN, LOCAL_TIME, UTC_TIME, NamedQuery, named
 from parking.config import Settings
 from parking.errors import InvalidArgument
@@ -57,6 +64,8 @@ def occupancy(
     *,
     tz: str = "UTC",
     lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    by: str | None = None,
+    zones: Sequence[str] = (),
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
@@ -64,8 +73,8 @@ def occupancy(
     lookback, zone_info = _lookback(lookback_hours), zone(tz)
     the_day = _date(day)
     window = days_window(the_day, the_day, zone_info, _now(now))
-    params = {"day_end_ms": to_ms(window.nominal_end)}
-    return _run("occupancy", window, lookback, params, engine, tz=tz)
+    params = {"day_end_ms": to_ms(window.nominal_end), **grouping_params(by, zones)}
+    return _run("occupancy", window, lookback, params, engine, tz=tz, by=by)
 
 
 def utilization(
@@ -73,11 +82,13 @@ def utilization(
     last: date | str,
     *,
     lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    by: str | None = None,
+    zones: Sequence[str] = (),
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
     """Per spot observed from ``first`` to ``last`` (UTC days, both included): share occupied."""
-    return _over_days("utilization", first, last, "UTC", lookback_hours, engine, now)
+    return _over_days("utilization", first, last, "UTC", lookback_hours, engine, now, by=by, zones=zones)
 
 
 def patterns(
@@ -86,11 +97,13 @@ def patterns(
     *,
     tz: str = "UTC",
     lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    by: str | None = None,
+    zones: Sequence[str] = (),
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
     """Occupancy by (ISO weekday, hour of day), local to ``tz``, over every hour of the window."""
-    return _over_days("patterns", first, last, tz, lookback_hours, engine, now, {"time_zone": tz})
+    return _over_days("patterns", first, last, tz, lookback_hours, engine, now, {"time_zone": tz}, by=by, zones=zones)
 
 
 def turnover(
@@ -99,11 +112,13 @@ def turnover(
     *,
     tz: str = "UTC",
     lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    by: str | None = None,
+    zones: Sequence[str] = (),
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
     """Per spot observed in the window: arrivals, and arrivals per observed day."""
-    return _over_days("turnover", first, last, tz, lookback_hours, engine, now)
+    return _over_days("turnover", first, last, tz, lookback_hours, engine, now, by=by, zones=zones)
 
 
 def dwell(
@@ -112,11 +127,13 @@ def dwell(
     *,
     tz: str = "UTC",
     lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    by: str | None = None,
+    zones: Sequence[str] = (),
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
     """Per spot with complete sessions in the window: how long cars stayed, in minutes."""
-    return _over_days("dwell", first, last, tz, lookback_hours, engine, now)
+    return _over_days("dwell", first, last, tz, lookback_hours, engine, now, by=by, zones=zones)
 
 
 def health(
@@ -277,11 +294,15 @@ def _over_days(
     engine: Engine | None,
     now: datetime | None,
     extra: Mapping[str, Any] | None = None,
+    *,
+    by: str | None = None,
+    zones: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """A query over whole local days ``first`` to ``last``, both included."""
+    """A query over whole local days ``first`` to ``last``, both included, grouped by ``by``."""
     lookback, zone_info = _lookback(lookback_hours), zone(tz)
+    params = {**(extra or {}), **grouping_params(by, zones)}
     window = days_window(_date(first), _date(last), zone_info, _now(now))
-    return _run(name, window, lookback, extra or {}, engine)
+    return _run(name, window, lookback, params, engine, by=by)
 
 
 def _run(
@@ -291,16 +312,28 @@ def _run(
     extra: Mapping[str, Any],
     engine: Engine | None,
     tz: str = "UTC",
+    by: str | None = None,
 ) -> pd.DataFrame:
     query = named(name)
+    shape = grouped(query, by)
     if window.is_future and not query.future_rows:
-        return empty_frame(query, tz)
+        return empty_frame(shape, tz).rename(columns={GROUP_COLUMN: by})
     if engine is None:
         from parking.analytics.engines import engine_from_settings
 
         engine = engine_from_settings(Settings.from_env())
     frame = engine.run(query.sql, query_params(query, window, lookback, extra))
-    return typed(frame, query, tz)
+    if by is None:
+        frame = frame.drop(columns=[GROUP_COLUMN], errors="ignore")
+    return typed(frame, shape, tz).rename(columns={GROUP_COLUMN: by} if by else {})
+
+
+def grouped(query: NamedQuery, by: str | None) -> NamedQuery:
+    """The query's columns with ``--by``: the group column first, no ``spot_id`` (METRICS.md section 7)."""
+    if by is None:
+        return query
+    columns = {GROUP_COLUMN: "string", **{c: t for c, t in query.columns.items() if c != "spot_id"}}
+    return replace(query, columns=columns, never_null=query.never_null - {"spot_id"})
 
 
 def _as_bool(value: Any) -> bool:

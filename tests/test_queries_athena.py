@@ -151,9 +151,10 @@ def test_local_day_in_a_zone_reads_the_utc_hours_it_spans(athena) -> None:
 
 def test_the_sql_sent_is_what_the_local_engine_runs(athena) -> None:
     seed("utilization", [])
-    queries.utilization(date(2024, 3, 18), date(2024, 3, 20), engine=engine(), now=NOW)
+    queries.utilization(date(2024, 3, 18), date(2024, 3, 20), zones=["North", "O'Hare"], engine=engine(), now=NOW)
     window = days_window(date(2024, 3, 18), date(2024, 3, 20), zone("UTC"), NOW)
-    params = queries.query_params(QUERIES["utilization"], window, queries._lookback(24), {})
+    grouping = {"group_by": "", "filter_zones": 1, "zones": ["North", "O'Hare"]}
+    params = queries.query_params(QUERIES["utilization"], window, queries._lookback(24), grouping)
     assert last_execution(athena)["Query"] == bind(QUERIES["utilization"].sql, params)
 
 

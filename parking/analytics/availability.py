@@ -16,11 +16,11 @@ since its ``since`` is computed over those 7 days only.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from parking.analytics.catalog import GROUPINGS
+from parking.analytics.catalog import GROUPINGS, MAX_ZONE
 from parking.analytics.registry import named
 from parking.analytics.windows import partition_params, to_ms
 from parking.errors import InvalidArgument
@@ -34,6 +34,25 @@ def check_grouping(by: str) -> str:
     if by not in GROUPINGS:
         raise InvalidArgument(f"--by must be one of {', '.join(GROUPINGS)}, got {by!r}")
     return by
+
+
+def grouping_params(by: str | None, zones: Iterable[str] = ()) -> dict[str, Any]:
+    """The grouping parameters of occupancy, utilization, patterns, turnover and dwell (section 7).
+
+    ``by`` None gives one row per spot (or for the whole garage); ``zones``
+    keeps only the catalog's spots of those zones. Zone names are bound as
+    parameters, never formatted into SQL; each is trimmed like a catalog cell
+    and must be 1-64 characters (:class:`InvalidArgument` otherwise).
+    """
+    if by is not None:
+        check_grouping(by)
+    names = []
+    for name in zones:
+        name = name.strip()
+        if not 1 <= len(name) <= MAX_ZONE:
+            raise InvalidArgument(f"--zone must name a zone of 1-{MAX_ZONE} characters, got {name!r}")
+        names.append(name)
+    return {"group_by": by or "", "filter_zones": 1 if names else 0, "zones": sorted(set(names)) or [""]}
 
 
 def check_threshold(threshold: float) -> float:

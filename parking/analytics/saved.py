@@ -82,7 +82,11 @@ DEFAULT_OPTIONS = {
     "stuck_ms": str(72 * HOUR_MS),
     "group_by": "'zone'",
     "threshold": "0.9",
+    "filter_zones": "0",
+    "zones": "('')",
 }
+# Saved occupancy, utilization, patterns, turnover and dwell answer ungrouped, as the CLI without --by.
+UNGROUPED = frozenset({"occupancy", "utilization", "patterns", "turnover", "dwell"})
 
 
 def _part(part: str, instant: str) -> str:
@@ -129,6 +133,8 @@ def saved_parameters(name: str) -> dict[str, str]:
         "at_ms": window.epoch_ms(0),
         "window_ms": str(window.hours * HOUR_MS),
     }
+    if name in UNGROUPED:
+        expressions["group_by"] = "''"
     return {placeholder: expressions[placeholder] for placeholder in QUERIES[name].placeholders()}
 
 
