@@ -25,7 +25,8 @@ from parking.cli.options import (
     range_options,
     zone_option,
 )
-from parking.cli import zones
+from parking.cli import zones as zone_commands
+from parking.cli.zones import zones_suffix
 from parking.cli.progress import AthenaProgress, ConsumeReporter, ingest_progress, stop_on_signals
 from parking.config import ENGINES, Settings
 from parking.errors import ConfigurationError, InvalidArgument, ParkingError
@@ -154,14 +155,16 @@ def status(ctx, at, lookback_hours, engine, data_dir, output_format) -> None:
 @click.option("--date", "day", type=DATE, required=True, help="Day to report (YYYY-MM-DD).")
 @zone_option
 @lookback_option
+@zone_commands.grouping_options
 @output_options
 @click.pass_context
-def occupancy(ctx, day, tz, lookback_hours, engine, data_dir, output_format) -> None:
+def occupancy(ctx, day, tz, lookback_hours, by, zones, engine, data_dir, output_format) -> None:
     """Hourly occupancy rate of one day."""
     from parking import queries
 
     frame = queries.occupancy(
-        day, tz=tz, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now()
+        day, tz=tz, lookback_hours=lookback_hours, by=by, zones=zones, engine=engine_for(ctx, engine, data_dir),
+        now=now(),
     )
     show(ctx, frame, output_format, "no hours in that day")
 
@@ -169,15 +172,17 @@ def occupancy(ctx, day, tz, lookback_hours, engine, data_dir, output_format) -> 
 @cli.command()
 @range_options
 @lookback_option
+@zone_commands.grouping_options
 @output_options
 @click.pass_context
-def utilization(ctx, first, last, lookback_hours, engine, data_dir, output_format) -> None:
+def utilization(ctx, first, last, lookback_hours, by, zones, engine, data_dir, output_format) -> None:
     """Share of observed time each spot was occupied, --from to --to (UTC days)."""
     from parking import queries
 
     check_range(first, last)
     frame = queries.utilization(
-        first, last, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now()
+        first, last, lookback_hours=lookback_hours, by=by, zones=zones, engine=engine_for(ctx, engine, data_dir),
+        now=now(),
     )
     show(ctx, frame, output_format, "no spot was observed in that window")
 
@@ -189,15 +194,16 @@ def zoned_window_command(name: str, summary: str, empty: str) -> None:
     @range_options
     @zone_option
     @lookback_option
+    @zone_commands.grouping_options
     @output_options
     @click.pass_context
-    def command(ctx, first, last, tz, lookback_hours, engine, data_dir, output_format) -> None:
+    def command(ctx, first, last, tz, lookback_hours, by, zones, engine, data_dir, output_format) -> None:
         from parking import queries
 
         check_range(first, last)
         query = getattr(queries, name)
-        frame = query(first, last, tz=tz, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir),
-                      now=now())
+        frame = query(first, last, tz=tz, lookback_hours=lookback_hours, by=by, zones=zones,
+                      engine=engine_for(ctx, engine, data_dir), now=now())
         show(ctx, frame, output_format, empty)
 
 
@@ -379,11 +385,12 @@ def plot() -> None:
 @range_options
 @zone_option
 @lookback_option
+@zone_commands.zone_filter_option
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True, help="PNG file to write.")
 @click.option("--engine", type=click.Choice(ENGINES), default=None)
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None)
 @click.pass_context
-def plot_patterns(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -> None:
+def plot_patterns(ctx, first, last, tz, lookback_hours, zones, out, engine, data_dir) -> None:
     """Heatmap of occupancy by weekday and hour, --from to --to."""
     from parking import queries
 
@@ -391,9 +398,10 @@ def plot_patterns(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -
 
     check_range(first, last)
     frame = queries.patterns(
-        first, last, tz=tz, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now()
+        first, last, tz=tz, lookback_hours=lookback_hours, zones=zones, engine=engine_for(ctx, engine, data_dir),
+        now=now(),
     )
-    title = f"Occupancy by weekday and hour, {first} to {last} ({tz})"
+    title = f"Occupancy by weekday and hour, {first} to {last} ({tz}){zones_suffix(zones)}"
     click.echo(f"wrote {save(patterns_heatmap(frame, title), out)}")
 
 
@@ -401,28 +409,30 @@ def plot_patterns(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -
 @click.option("--date", "day", type=DATE, required=True, help="Day to draw (YYYY-MM-DD).")
 @zone_option
 @lookback_option
+@zone_commands.zone_filter_option
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True, help="PNG file to write.")
 @click.option("--engine", type=click.Choice(ENGINES), default=None)
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None)
 @click.pass_context
-def plot_occupancy(ctx, day, tz, lookback_hours, out, engine, data_dir) -> None:
+def plot_occupancy(ctx, day, tz, lookback_hours, zones, out, engine, data_dir) -> None:
     """Bars of one day's hourly occupancy, 0-100 %."""
     from parking import queries
 
     from parking.analytics.plots import occupancy_bars, save
 
     frame = queries.occupancy(
-        day, tz=tz, lookback_hours=lookback_hours, engine=engine_for(ctx, engine, data_dir), now=now()
+        day, tz=tz, lookback_hours=lookback_hours, zones=zones, engine=engine_for(ctx, engine, data_dir), now=now()
     )
-    click.echo(f"wrote {save(occupancy_bars(frame, f'Hourly occupancy, {day} ({tz})'), out)}")
+    title = f"Hourly occupancy, {day} ({tz}){zones_suffix(zones)}"
+    click.echo(f"wrote {save(occupancy_bars(frame, title), out)}")
 
 
 # Section 7: the spot catalog, availability, overstays, zone alerts (cli/zones.py).
-cli.add_command(zones.spots)
-cli.add_command(zones.availability)
-cli.add_command(zones.overstays)
-cli.add_command(zones.alerts)
-plot.add_command(zones.plot_availability)
+cli.add_command(zone_commands.spots)
+cli.add_command(zone_commands.availability)
+cli.add_command(zone_commands.overstays)
+cli.add_command(zone_commands.alerts)
+plot.add_command(zone_commands.plot_availability)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,6 +29,27 @@ def by_option(command: F) -> F:
     )(command)
 
 
+def grouping_options(command: F) -> F:
+    """--by and --zone for occupancy, utilization, patterns, turnover and dwell (section 7)."""
+    command = zone_filter_option(command)
+    return click.option(
+        "--by", type=click.Choice(GROUPINGS), default=None,
+        help="One row per zone, level or bay type of the spot catalog; uncatalogued spots form the empty (null) group.",
+    )(command)
+
+
+def zone_filter_option(command: F) -> F:
+    return click.option(
+        "--zone", "zones", multiple=True, metavar="NAME",
+        help="Keep only the catalog's spots of this zone (repeat for several).",
+    )(command)
+
+
+def zones_suffix(zones: tuple[str, ...]) -> str:
+    """What a plot's title adds for --zone."""
+    return f", zone {', '.join(zones)}" if zones else ""
+
+
 def _where(data_dir: str | None, bucket: str | None) -> Any:
     """The catalog store: the bucket when one is named, else the data directory."""
     from parking.analytics.catalog import CatalogStore

@@ -165,3 +165,41 @@ def test_plot_availability_writes_a_png(tmp_path) -> None:
                                       "--data-dir", str(lake_root(tmp_path)), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_grouped_json_keeps_the_empty_level_apart_from_the_uncatalogued(tmp_path) -> None:
+    result = CliRunner().invoke(cli, ["--data-dir", str(lake_root(tmp_path)), "--format", "json", "utilization",
+                                      "--from", "2024-03-20", "--to", "2024-03-20", "--by", "level"])
+    assert result.exit_code == 0, result.output
+    assert [row["level"] for row in json.loads(result.output)] == ["", "1", "2", None]
+    assert "spot_id" not in json.loads(result.output)[0]
+
+
+@pytest.mark.parametrize("command", (["occupancy", "--date", "2024-03-20"],
+                                     ["utilization", "--from", "2024-03-20", "--to", "2024-03-20"],
+                                     ["patterns", "--from", "2024-03-20", "--to", "2024-03-20"],
+                                     ["turnover", "--from", "2024-03-20", "--to", "2024-03-20"],
+                                     ["dwell", "--from", "2024-03-20", "--to", "2024-03-20"]))
+@pytest.mark.parametrize(("extra", "message"), ((["--by", "floor"], "Invalid value for '--by'"),
+                                                 (["--zone", " "], "--zone must name a zone of 1-64 characters"),
+                                                 (["--zone", "z" * 65], "--zone must name a zone of 1-64")))
+def test_grouping_options_refuse_bad_values_in_one_line(tmp_path, command, extra, message) -> None:
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), *command, *extra])
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and message in result.output, result.output
+
+
+def test_a_zone_name_is_bound_not_formatted_into_the_sql(tmp_path) -> None:
+    engine = lake_with(tmp_path, EVENTS, CATALOG + "Q1,\"It's; DROP TABLE x --\",0,,\n")
+    frame = queries.utilization("2024-03-20", "2024-03-20", zones=["It's; DROP TABLE x --", "North"], engine=engine,
+                                now=NOW)
+    assert list(frame["spot_id"]) == ["A1", "A2", "A3"]
+
+
+@pytest.mark.parametrize("command", (["plot", "patterns", "--from", "2024-03-18", "--to", "2024-03-20"],
+                                     ["plot", "occupancy", "--date", "2024-03-20"]))
+def test_plots_take_zone_filters(tmp_path, command) -> None:
+    out = tmp_path / "zone.png"
+    result = CliRunner().invoke(cli, [*command, "--zone", "North", "--zone", "South", "--data-dir",
+                                      str(lake_root(tmp_path)), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
