@@ -113,9 +113,9 @@ def spots_show(ctx: click.Context, data_dir: str | None, bucket: str | None, out
     from parking.cli.main import show
 
     rows = _where(data_dir, bucket).read()
-    frame = pd.DataFrame(list(rows_of(rows or [])), columns=list(COLUMNS))
+    frame = pd.DataFrame(list(rows_of(rows or [])), columns=list(COLUMNS), dtype=object)
     frame = frame.astype({"spot_id": "string", "zone": "string", "level": "string", "bay_type": "string",
-                          "max_stay_minutes": "Int64"})
+                          "max_stay_minutes": object})  # None where there is no limit, shown as "-"
     show(ctx, frame, output_format, "no catalog loaded" if rows is None else "the catalog is empty")
 
 
