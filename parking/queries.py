@@ -69,7 +69,12 @@ def occupancy(
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
-    """One row per hour of a (local) day: the share of observed spot-time occupied."""
+    """One row per hour of a (local) day: the share of observed spot-time occupied.
+
+    With ``by`` (``zone``, ``level`` or ``bay_type``), one row per group and hour,
+    the group column first (string, null for uncatalogued spots); ``zones``
+    keeps only the catalog's spots of those zones (docs/METRICS.md section 7).
+    """
     lookback, zone_info = _lookback(lookback_hours), zone(tz)
     the_day = _date(day)
     window = days_window(the_day, the_day, zone_info, _now(now))
@@ -87,7 +92,11 @@ def utilization(
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
-    """Per spot observed from ``first`` to ``last`` (UTC days, both included): share occupied."""
+    """Per spot observed from ``first`` to ``last`` (UTC days, both included): share occupied.
+
+    With ``by``, one row per group instead of per spot (sums over its spots);
+    ``zones`` keeps only the catalog's spots of those zones (section 7).
+    """
     return _over_days("utilization", first, last, "UTC", lookback_hours, engine, now, by=by, zones=zones)
 
 
@@ -102,7 +111,10 @@ def patterns(
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
-    """Occupancy by (ISO weekday, hour of day), local to ``tz``, over every hour of the window."""
+    """Occupancy by (ISO weekday, hour of day), local to ``tz``, over every hour of the window.
+
+    ``by`` and ``zones`` as in :func:`occupancy` (section 7).
+    """
     return _over_days("patterns", first, last, tz, lookback_hours, engine, now, {"time_zone": tz}, by=by, zones=zones)
 
 
@@ -117,7 +129,10 @@ def turnover(
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
-    """Per spot observed in the window: arrivals, and arrivals per observed day."""
+    """Per spot observed in the window: arrivals, and arrivals per observed day.
+
+    ``by`` and ``zones`` as in :func:`utilization` (section 7).
+    """
     return _over_days("turnover", first, last, tz, lookback_hours, engine, now, by=by, zones=zones)
 
 
@@ -132,7 +147,10 @@ def dwell(
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
-    """Per spot with complete sessions in the window: how long cars stayed, in minutes."""
+    """Per spot with complete sessions in the window: how long cars stayed, in minutes.
+
+    With ``by``, the figures are over all sessions of each group's spots (section 7).
+    """
     return _over_days("dwell", first, last, tz, lookback_hours, engine, now, by=by, zones=zones)
 
 
