@@ -170,7 +170,7 @@ def run_set(data: DataSet) -> list[tuple[str, str, float, float]]:
 def occupancy_files(data: DataSet, engine: DuckDBEngine, root: Path) -> None:
     files = list(Path(root, "parking-data").rglob("*.json.gz"))
     window = days_window(data.day, data.day, zone("UTC"), data.now)
-    params = queries.query_params(QUERIES["occupancy"], window, LOOKBACK, {"day_end_ms": 0})
+    params = queries.query_params(QUERIES["occupancy"], window, LOOKBACK, {**UNGROUPED, "day_end_ms": 0})
     profile = engine.explain_analyze(QUERIES["occupancy"].sql, params)
     read_files = int(re.search(r"Total Files Read:\s*(\d+)", profile).group(1))
     read_bytes = re.search(r"Data Read:\s*([\d.]+ \w+)", profile).group(1)
