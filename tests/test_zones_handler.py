@@ -118,6 +118,7 @@ def test_it_sends_availability_by_zone_and_overstays_for_the_last_seven_days(ath
     assert "MaxZoneOccupancyRate" not in overall and overall["ZonesReported"] == 0.0
 
 
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
 def test_a_failed_query_fails_the_run_so_lambda_retries_it(athena, monkeypatch) -> None:
     monkeypatch.setenv("PARKING_WORKGROUP", "no-such-workgroup")
     with pytest.raises(QueryError, match="WorkGroup does not exist"):
