@@ -6,7 +6,7 @@ spots x 30 days (~2.5 M events). Each is built once into
 ``build/bench-queries/<spots>x<days>`` (or ``$PARKING_BENCH_CACHE``) and reused
 while its ``complete.json`` marker is there.
 
-Each query is timed (best of three) against a baseline measured in the same
+Each query is timed (best of three, ``--repeat``) against a baseline measured in the same
 run: a full scan of the events of the same window, i.e. the query's own
 ``events`` CTE with the same bound parameters (same files, every column read
 and every timestamp parsed), then ``count(*)``. The target is every query
@@ -106,9 +106,13 @@ def build(data: DataSet) -> Path:
     return root
 
 
-def best_of_three(call: Callable[[], object]) -> float:
+REPEAT = 3
+
+
+def best_of(call: Callable[[], object]) -> float:
+    """The best of REPEAT runs (``--repeat``), in seconds."""
     timings = []
-    for _ in range(3):
+    for _ in range(REPEAT):
         started = time.perf_counter()
         call()
         timings.append(time.perf_counter() - started)
@@ -156,8 +160,8 @@ def run_set(data: DataSet) -> list[tuple[str, str, float, float]]:
     for name, call in calls(data, engine).items():
         window, extra = window_of(name, data)
         params = queries.query_params(QUERIES[name], window, LOOKBACK, {**UNGROUPED, **extra})
-        scan = best_of_three(lambda: engine.run(scan_sql(name), params))
-        seconds = best_of_three(call)
+        scan = best_of(lambda name=name, params=params: engine.run(scan_sql(name), params))
+        seconds = best_of(call)
         ratio = seconds / scan
         span = f"{(window.end - window.start) / timedelta(days=1):.0f} days"
         mark = "" if ratio <= TARGET_RATIO else f"  over {TARGET_RATIO:g}x"
@@ -227,8 +231,8 @@ def run_zones(data: DataSet) -> list[tuple[str, str, float, float]]:
     for label, (call, scan_of, params) in zone_calls(data, engine).items():
         if data.days > 31 and "--by" in label:
             continue  # the year-long window queries are timed ungrouped above
-        scan = best_of_three(lambda: engine.run(scan_sql(scan_of), params))
-        seconds = best_of_three(call)
+        scan = best_of(lambda scan_of=scan_of, params=params: engine.run(scan_sql(scan_of), params))
+        seconds = best_of(call)
         mark = "" if seconds / scan <= TARGET_RATIO else f"  over {TARGET_RATIO:g}x"
         print(f"{label:<22} {seconds:8.3f} {scan:8.3f} {seconds / scan:6.2f}{mark}")
         results.append((data.key, label, seconds, seconds / scan))
@@ -238,7 +242,11 @@ def run_zones(data: DataSet) -> list[tuple[str, str, float, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, of {', '.join(SETS)}")
-    chosen = [SETS[key] for key in parser.parse_args().sets.split(",")]
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each timing; the best counts")
+    arguments = parser.parse_args()
+    global REPEAT
+    REPEAT = arguments.repeat
+    chosen = [SETS[key] for key in arguments.sets.split(",")]
     results = []
     for data in chosen:
         print()

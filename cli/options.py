@@ -57,7 +57,10 @@ def output_options(command: F) -> F:
     """Engine, data directory and format: on the group, and repeatable on each command."""
     options = (
         click.option("--engine", type=click.Choice(ENGINES), default=None,
-                     help="Where to run the query [env PARKING_ENGINE; default local]."),
+                     help="Where to run the query [env PARKING_ENGINE; default local]. athena needs "
+                          "AWS_REGION and AWS credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+                          "AWS_SECRET_ACCESS_KEY), and reads PARKING_WORKGROUP, PARKING_DATABASE, "
+                          "PARKING_OUTPUT_LOCATION."),
         click.option("--data-dir", type=click.Path(file_okay=False), default=None,
                      help="Local data lake root [env PARKING_DATA_DIR; default ./data]."),
         click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,

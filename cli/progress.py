@@ -36,8 +36,9 @@ class AthenaProgress:
             click.echo("\r\033[K", file=self.stream, nl=False)
         reused = " (reused result)" if stats.reused_result else ""
         click.echo(
-            f"athena: scanned {stats.data_scanned_bytes / 1e6:,.2f} MB, cost ${stats.cost_usd:.6f} "
-            f"at $5/TB, {stats.engine_milliseconds / 1000:.1f}s{reused}",
+            f"athena: scanned {stats.data_scanned_bytes / 2**20:,.2f} MB, billed {stats.billed_megabytes:,} MB "
+            f"(rounded up, 10 MB minimum), cost ${stats.cost_usd:.6f} at $5/TB, "
+            f"{stats.engine_milliseconds / 1000:.1f}s{reused}",
             file=self.stream,
         )
 

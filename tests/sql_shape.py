@@ -11,9 +11,9 @@ would be planned that way. A CROSS JOIN is accepted only of the one-row
 from __future__ import annotations
 
 import sqlglot
-from sqlglot import exp
 from antlr4 import CommonTokenStream, InputStream
 from antlr4.error.ErrorListener import ConsoleErrorListener
+from sqlglot import exp
 from trino_query_parser.error import TrinoErrorListener
 from trino_query_parser.SqlBaseLexer import SqlBaseLexer
 from trino_query_parser.SqlBaseParser import SqlBaseParser

@@ -8,6 +8,7 @@ workgroup and output location, cancellation, and the typed DataFrame.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date, datetime, timezone
 
@@ -17,11 +18,12 @@ import pytest
 import requests
 from click.testing import CliRunner
 from moto import mock_aws
+from moto.core import set_initial_no_auth_action_count
 
 from parking.cli.main import cli
 from parking import queries
 from parking.config import Settings
-from parking.analytics.engines import AthenaEngine, bind
+from parking.analytics.engines import AthenaEngine, QueryStats, bind
 from parking.analytics.registry import GROUP_COLUMN, LOCAL_TIME, QUERIES, UTC_TIME
 from parking.errors import QueryCancelled, QueryError
 from parking.analytics.windows import days_window, zone
@@ -190,7 +192,7 @@ def test_cli_reports_progress_and_cost_on_stderr(athena) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[:2] == ["hour,occupancy_rate", "2024-03-20T00:00:00Z,0.25"]
     assert re.search(r"athena \S+: SUCCEEDED", result.stderr)
-    assert "scanned 0.00 MB, cost $0.000000 at $5/TB" in result.stderr
+    assert "scanned 0.00 MB, billed 10 MB (rounded up, 10 MB minimum), cost $0.000048 at $5/TB" in result.stderr
 
 
 def test_result_reuse_is_asked_for_when_chosen(athena, monkeypatch) -> None:
@@ -251,3 +253,104 @@ def test_a_healthy_spot_has_empty_flags_on_athena(athena) -> None:
     frame = queries.health(engine=engine(), now=NOW)
     assert frame["flags"].tolist() == ["", "silent"]
     assert str(frame["flags"].dtype) == "string"
+
+
+MB = 2**20
+
+
+@pytest.mark.parametrize(
+    ("scanned", "reused", "billed_mb"),
+    [
+        (0, False, 10),
+        (1, False, 10),
+        (10 * MB, False, 10),
+        (10 * MB + 1, False, 11),
+        (3 * 2**30, False, 3072),
+        (5 * 2**40 - 1, False, 5 * MB),
+        (50 * MB, True, 0),
+    ],
+)
+def test_the_cost_is_what_athena_bills(scanned: int, reused: bool, billed_mb: int) -> None:
+    """Bytes rounded up to the megabyte, 10 MB at least, $5 per TB; a reused result is free."""
+    stats = QueryStats("q", data_scanned_bytes=scanned, engine_milliseconds=0, reused_result=reused)
+    assert stats.billed_megabytes == billed_mb
+    assert stats.cost_usd == pytest.approx(billed_mb * 5.0 / MB, rel=1e-12)
+
+
+# AWS set-up problems: one line saying what to set, exit 1, never a traceback.
+
+
+@pytest.fixture
+def no_aws(monkeypatch, tmp_path):
+    """No AWS settings at all: no environment, empty config files, no instance metadata."""
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("PARKING_ENGINE", "athena")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "no AWS region"),
+        ({"AWS_REGION": REGION}, "no AWS credentials"),
+        ({"AWS_DEFAULT_REGION": REGION, "AWS_PROFILE": "analyst"}, "AWS profile 'analyst' is not in the AWS config files"),
+        ({"AWS_REGION": REGION, "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE"}, "AWS credentials could not be loaded"),
+    ],
+)
+def test_an_aws_setup_problem_is_one_line_saying_what_to_set(no_aws, monkeypatch, env, message) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli, ["occupancy", "--date", "2024-03-20"])
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith("Error: ") and message in line
+    assert "AWS_PROFILE" in line or "AWS_REGION" in line
+
+
+def test_credentials_aws_rejects_are_one_line_too(athena) -> None:
+    @set_initial_no_auth_action_count(0)  # moto checks every request's signature from here on
+    def run() -> CliRunner:
+        return CliRunner().invoke(cli, ["--engine", "athena", "occupancy", "--date", "2024-03-20"])
+
+    seed("occupancy", [])
+    result = run()
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert "AWS rejected the credentials (InvalidClientTokenId)" in line and "AWS_ACCESS_KEY_ID" in line
+
+
+def test_help_names_what_the_athena_engine_needs() -> None:
+    text = " ".join(CliRunner().invoke(cli, ["--help"]).output.split())
+    for setting in ("AWS_REGION", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "PARKING_WORKGROUP"):
+        assert setting in text
+
+
+# Time zones the local engine knows and Athena's time-zone list does not.
+
+
+@pytest.mark.parametrize(
+    ("zone_name", "athena_name"),
+    [("Europe/Kyiv", "Europe/Kiev"), ("America/Nuuk", "America/Godthab"), ("Pacific/Kanton", "Pacific/Enderbury"),
+     ("Europe/Paris", "Europe/Paris"), ("Asia/Kolkata", "Asia/Kolkata")],
+)
+def test_a_renamed_zone_is_sent_by_the_name_athena_knows(athena, zone_name: str, athena_name: str) -> None:
+    seed("patterns", [])
+    queries.patterns("2024-03-18", "2024-03-20", tz=zone_name, engine=engine(), now=NOW)
+    sent = last_execution(athena)["Query"]
+    assert f"AT TIME ZONE '{athena_name}'" in sent
+    if zone_name != athena_name:
+        assert zone_name not in sent
+
+
+@pytest.mark.parametrize("zone_name", ["America/Ciudad_Juarez", "EST", "Factory"])
+def test_a_zone_athena_lacks_is_refused_before_any_query_runs(athena, zone_name: str) -> None:
+    result = CliRunner().invoke(
+        cli, ["--engine", "athena", "patterns", "--from", "2024-03-18", "--to", "2024-03-20", "--tz", zone_name]
+    )
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert f"time zone '{zone_name}' is not in Athena's time-zone database" in line
+    assert athena.list_query_executions(WorkGroup=WORKGROUP)["QueryExecutionIds"] == []

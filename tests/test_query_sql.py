@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta, timezone
 import pandas as pd
 import pytest
 from sqlglot import exp
+from trino_query_parser.error import TrinoSyntaxError
 
 from parking import queries
 from parking.analytics.engines import DuckDBEngine, bind
@@ -32,7 +33,6 @@ from tests.sql_shape import (
     sqlglot_joins_without_equality,
     trino_joins_without_equality,
 )
-from trino_query_parser.error import TrinoSyntaxError
 
 NOW = datetime(2024, 3, 21, 6, 30, tzinfo=timezone.utc)
 SAMPLE_EXTRA = {
@@ -152,11 +152,16 @@ DEFAULT_WINDOW_CALLS = {
 def test_a_saved_query_answers_for_its_documented_default_window(recent, name) -> None:
     """Run as saved (DuckDB with the Trino macros), it gives the CLI's answer for the default window.
 
-    status and health are asked about now, which the two runs read a moment apart:
-    their hour figures agree to 0.001 h (3.6 s), overstays' minutes to 0.1 min (6 s).
+    Both run in one DuckDB transaction, whose start is the saved query's
+    current_timestamp and the CLI's now (to the millisecond).
     """
-    now = datetime.now(timezone.utc)
-    saved = queries.typed(recent.run(saved_sql(name), {}), QUERIES[name])
-    expected = DEFAULT_WINDOW_CALLS[name](recent, now)
+    connection = recent._connection
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        [(now,)] = connection.execute("SELECT current_timestamp").fetchall()
+        saved = queries.typed(recent.run(saved_sql(name), {}), QUERIES[name])
+        expected = DEFAULT_WINDOW_CALLS[name](recent, now.astimezone(timezone.utc))
+    finally:
+        connection.execute("ROLLBACK")
     assert len(expected) > 0
-    pd.testing.assert_frame_equal(saved, expected, check_exact=False, atol=0.1 if name == "overstays" else 1e-3, rtol=0)
+    pd.testing.assert_frame_equal(saved, expected, check_exact=False, atol=1e-3, rtol=0)

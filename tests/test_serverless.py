@@ -14,12 +14,14 @@ import os
 import subprocess
 import sys
 import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import unquote
 
 import boto3
 import pytest
 
+from parking.ingest.events import FUTURE_TOLERANCE, canonical_timestamp, format_instant
 from parking.layout import DATA_PREFIX, QUARANTINE_PREFIX, location_template
 from parking.analytics.registry import QUERIES
 from parking.analytics.saved import saved_sql
@@ -168,6 +170,22 @@ def test_the_table_projection_matches_the_ingester_layout(template: dict) -> Non
     assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == ["spot_id", "status", "timestamp"]
 
 
+# METRICS.md section 1: the earliest instant the validator accepts.
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+
+def test_the_projection_covers_every_year_the_validator_accepts(template: dict) -> None:
+    """Athena sees no partition outside the projected years: they must hold every event ingest stores."""
+    parameters = template["Resources"]["ParkingEventsTable"]["Properties"]["TableInput"]["Parameters"]
+    first, last = (int(year) for year in parameters["projection.year.range"].split(","))
+    latest = datetime.now(timezone.utc) + FUTURE_TOLERANCE
+    assert first == EARLIEST_EVENT.year, "the first projected year is the earliest event's"
+    assert last >= latest.year + 50
+    for instant in (EARLIEST_EVENT, latest):
+        stored = canonical_timestamp(format_instant(instant), latest)
+        assert first <= int(stored[:4]) <= last, stored
+
+
 def test_every_named_query_is_deployed_from_its_file(template: dict) -> None:
     """Saved as parking.analytics.saved derives it from queries/<name>.sql: runnable as saved."""
     deployed = {r["Properties"]["Name"]: r["Properties"]["QueryString"]
@@ -181,6 +199,45 @@ def test_the_workgroup_enforces_encrypted_results_and_a_scan_limit(template: dic
     assert config["ResultConfiguration"]["OutputLocation"] == {"Fn::Sub": "s3://${DataBucket}/athena-results/"}
     assert config["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"] == "SSE_KMS"
     assert config["BytesScannedCutoffPerQuery"] == 10737418240
+
+
+def team_policies(template: dict) -> dict[str, list[dict]]:
+    """Each analyst team's managed policy statements, by team workgroup name."""
+    policies = {}
+    for name, resource in resources_of(template, "AWS::IAM::ManagedPolicy").items():
+        statements = resource["Properties"]["PolicyDocument"]["Statement"]
+        [athena] = [s for s in statements if s["Sid"] == "QueryInTheTeamWorkgroup"]
+        workgroup_id = athena["Resource"]["Fn::Sub"].rsplit("${", 1)[1].rstrip("}")
+        policies[template["Resources"][workgroup_id]["Properties"]["Name"]] = statements
+    return policies
+
+
+def test_each_analyst_team_has_a_workgroup_with_its_own_results_prefix(template: dict) -> None:
+    workgroups = {r["Properties"]["Name"]: r["Properties"]["WorkGroupConfiguration"]
+                  for r in resources_of(template, "AWS::Athena::WorkGroup").values()}
+    for team in ("operations", "planning"):
+        config = workgroups[f"parking-analytics-{team}"]
+        assert config["EnforceWorkGroupConfiguration"] is True
+        assert config["ResultConfiguration"]["OutputLocation"] == {"Fn::Sub": f"s3://${{DataBucket}}/athena-results/{team}/"}
+        assert config["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"] == "SSE_KMS"
+    assert set(team_policies(template)) == {"parking-analytics-operations", "parking-analytics-planning"}
+
+
+def test_a_team_reads_and_lists_only_its_results_and_the_events(template: dict) -> None:
+    for workgroup, statements in team_policies(template).items():
+        team = workgroup.removeprefix("parking-analytics-")
+        s3 = [s for s in statements if any(a.startswith("s3:") for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))]
+        objects = {s["Resource"]["Fn::Sub"] for s in s3 if isinstance(s["Resource"], dict) and "Fn::Sub" in s["Resource"]}
+        assert objects == {"${DataBucket.Arn}/parking-data/*", f"${{DataBucket.Arn}}/athena-results/{team}/*"}
+        [listing] = [s for s in s3 if s["Action"] == "s3:ListBucket"]
+        assert listing["Condition"] == {"StringLike": {"s3:prefix": ["parking-data/*", f"athena-results/{team}/*"]}}
+        assert not any("quarantine" in json.dumps(s) for s in statements)
+
+
+def test_another_stage_names_its_own_analyst_teams(tmp_path: Path) -> None:
+    sls("package", "--stage", "dev", "--package", str(tmp_path), "--param", "analystTeams=city-ops,finance,research")
+    other = json.loads((tmp_path / "cloudformation-template-update-stack.json").read_text())
+    assert set(team_policies(other)) == {f"parking-analytics-{team}" for team in ("city-ops", "finance", "research")}
 
 
 def test_alarms_cover_the_design(template: dict) -> None:

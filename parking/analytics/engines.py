@@ -8,6 +8,7 @@ would get. DuckDB macros stand in for the few Trino functions DuckDB lacks.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -21,11 +22,13 @@ from pyathena.formatter import DefaultParameterFormatter
 
 from parking.analytics.catalog import CATALOG_TABLE, duckdb_view_body
 from parking.config import Settings
-from parking.errors import ConfigurationError, QueryCancelled, QueryError
+from parking.errors import ConfigurationError, InvalidArgument, QueryCancelled, QueryError
 from parking.layout import DATA_PREFIX, data_glob
 
 QUERY_TABLE = "parking_events"  # the name the SQL files use
 USD_PER_TB_SCANNED = 5.0
+MEGABYTE = 2**20  # AWS bills in binary units: 1 TB = 2**20 MB
+BILLED_MINIMUM_MB = 10
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 
 # Trino functions DuckDB lacks, defined with Trino's meaning. Each gives the
@@ -38,6 +41,41 @@ DUCKDB_MACROS = (
     "CREATE OR REPLACE MACRO day_of_week(ts) AS isodow(ts)",
     "CREATE OR REPLACE MACRO sequence(first, last, step) AS generate_series(first, last, step)",
 )
+
+
+# IANA names renamed after Athena's time-zone list was made: the old name is the
+# same zone (a link in the IANA database), and Athena knows only the old one.
+ATHENA_ZONE_NAMES = {
+    "Europe/Kyiv": "Europe/Kiev",
+    "America/Nuuk": "America/Godthab",
+    "Pacific/Kanton": "Pacific/Enderbury",
+}
+# Names the local engine accepts that Athena's list lacks and that no older name
+# stands for: zones created since, and tzdata's legacy or pseudo zones.
+NOT_IN_ATHENA = frozenset({
+    "America/Ciudad_Juarez", "America/Coyhaique", "EST", "HST", "MST", "ROC", "Factory", "localtime",
+})
+AWS_SETUP = (
+    "--engine athena needs AWS_REGION (or a region in the AWS profile) and credentials: AWS_PROFILE "
+    "(after `aws sso login` for an SSO profile) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+)
+_CREDENTIAL_ERRORS = frozenset({
+    "UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
+    "InvalidSignatureException", "SignatureDoesNotMatch", "IncompleteSignature", "MissingAuthenticationToken",
+})
+
+
+class AthenaSetupError(QueryError):
+    """AWS is not set up for the Athena engine (region, profile, credentials); the message says what to set."""
+
+
+def athena_zone(name: str) -> str:
+    """The name Athena knows for an IANA zone; :class:`InvalidArgument` for one it has no name for."""
+    if name in NOT_IN_ATHENA:
+        raise InvalidArgument(
+            f"time zone {name!r} is not in Athena's time-zone database: use --engine local, or a zone Athena knows"
+        )
+    return ATHENA_ZONE_NAMES.get(name, name)
 
 
 class Engine(Protocol):
@@ -133,8 +171,19 @@ class QueryStats:
     reused_result: bool
 
     @property
+    def billed_megabytes(self) -> int:
+        """What Athena bills: bytes scanned rounded up to the megabyte, at least 10 MB a query.
+
+        A query answered from a reused result scans nothing and is not billed.
+        """
+        if self.reused_result:
+            return 0
+        return max(BILLED_MINIMUM_MB, -(-self.data_scanned_bytes // MEGABYTE))
+
+    @property
     def cost_usd(self) -> float:
-        return self.data_scanned_bytes / 1e12 * USD_PER_TB_SCANNED
+        """What the user pays for the query, in US dollars, at $5 per TB billed."""
+        return self.billed_megabytes / MEGABYTE * USD_PER_TB_SCANNED
 
 
 class AthenaEngine:
@@ -160,6 +209,36 @@ class AthenaEngine:
         self.poll_interval = poll_interval
         self.on_progress = on_progress
         self.on_finished = on_finished
+        # PyAthena logs a failed query's traceback; with no logging configured Python
+        # would print it on stderr before our one-line error.
+        pyathena_logger = logging.getLogger("pyathena")
+        if not any(isinstance(h, logging.NullHandler) for h in pyathena_logger.handlers):
+            pyathena_logger.addHandler(logging.NullHandler())
+
+    def check_setup(self) -> None:
+        """Fail with one line saying what to set when AWS has no region, profile or credentials.
+
+        Raises :class:`AthenaSetupError`. Reads the local AWS configuration only:
+        credentials that AWS rejects are reported when the query starts.
+        """
+        import boto3
+        from botocore.exceptions import BotoCoreError, ProfileNotFound
+
+        try:
+            session = boto3.Session(profile_name=self.settings.profile, region_name=self.settings.region)
+        except ProfileNotFound:
+            raise AthenaSetupError(
+                f"AWS profile {self.settings.profile!r} is not in the AWS config files: "
+                "set AWS_PROFILE to one that is, or unset it"
+            ) from None
+        if not session.region_name:
+            raise AthenaSetupError(f"no AWS region: {AWS_SETUP}")
+        try:
+            credentials = session.get_credentials()
+        except BotoCoreError as exc:
+            raise AthenaSetupError(f"AWS credentials could not be loaded ({_one_line(exc)}): {AWS_SETUP}") from None
+        if credentials is None:
+            raise AthenaSetupError(f"no AWS credentials: {AWS_SETUP}")
 
     def connect(self) -> Any:
         from pyathena import connect
@@ -187,9 +266,18 @@ class AthenaEngine:
         )
 
     def run(self, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
+        """Run on Athena; :class:`InvalidArgument` for a zone Athena lacks, before anything is sent.
+
+        Raises :class:`AthenaSetupError` (region, profile, credentials),
+        :class:`QueryCancelled` on Ctrl-C, :class:`QueryError` for any other failure.
+        """
+        from botocore.exceptions import BotoCoreError
         from pyathena.error import Error as AthenaError
 
+        if "time_zone" in params:
+            params = {**params, "time_zone": athena_zone(params["time_zone"])}
         sql = retarget(sql, self.settings.table)
+        self.check_setup()
         try:
             with self.connect() as connection:
                 cursor = connection.cursor()
@@ -206,8 +294,42 @@ class AthenaEngine:
                 return frame
         except KeyboardInterrupt:
             raise QueryCancelled("query cancelled; Athena was asked to stop it") from None
+        except BotoCoreError as exc:
+            raise _setup_error(exc) from None
         except AthenaError as exc:
-            raise QueryError(f"Athena query failed: {exc}") from exc
+            code = _credential_error(exc)
+            if code is not None:
+                raise AthenaSetupError(f"AWS rejected the credentials ({code}): {AWS_SETUP}") from None
+            if isinstance(exc.__cause__, BotoCoreError):
+                raise _setup_error(exc.__cause__) from None
+            raise QueryError(f"Athena query failed: {_one_line(exc)}") from exc
+
+
+def _setup_error(exc: BaseException) -> AthenaSetupError:
+    """A botocore failure before Athena answered, as one line saying what to check or set."""
+    from botocore.exceptions import ConnectionError as AwsConnectionError
+
+    if isinstance(exc, AwsConnectionError):
+        return AthenaSetupError(f"AWS could not be reached ({_one_line(exc)}): check the network and AWS_REGION")
+    return AthenaSetupError(f"AWS set-up problem ({_one_line(exc)}): {AWS_SETUP}")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _credential_error(exc: BaseException) -> str | None:
+    """The AWS error code when a PyAthena error is AWS refusing the credentials, else None.
+
+    PyAthena keeps botocore's ClientError as the cause; its code is read from
+    there, or from the message when the error body was not the JSON botocore
+    expects.
+    """
+    response = getattr(exc.__cause__, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    if code in _CREDENTIAL_ERRORS:
+        return code
+    return next((name for name in sorted(_CREDENTIAL_ERRORS) if name in str(exc)), None)
 
 
 def engine_from_settings(settings: Settings, **athena_options: Any) -> Engine:

@@ -43,7 +43,11 @@ class NamedQuery:
 
     @cached_property
     def sql(self) -> str:
-        """The SQL as deployed to Athena, with pyformat placeholders."""
+        """The SQL of ``queries/<name>.sql``, with the pyformat placeholders the CLI binds.
+
+        The Athena named query saved in each workgroup is this text with the
+        placeholders replaced by a default window (:mod:`parking.analytics.saved`).
+        """
         return resources.files("parking.sql").joinpath(f"{self.name}.sql").read_text(encoding="utf-8")
 
     def placeholders(self) -> set[str]:

@@ -14,7 +14,8 @@ per query: this module derives the saved text from it, and the deployment
 | occupancy | yesterday, UTC |
 | utilization, patterns, turnover, dwell | the last 7 whole UTC days: yesterday and the 6 days before |
 
-Run ``python -m parking.analytics.saved`` for every saved text as one JSON object.
+Windows and columns follow docs/METRICS.md sections 4 and 6. Run
+``python -m parking.analytics.saved`` for every saved text as one JSON object.
 """
 
 from __future__ import annotations
