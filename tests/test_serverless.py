@@ -206,7 +206,10 @@ def team_policies(template: dict) -> dict[str, list[dict]]:
     policies = {}
     for name, resource in resources_of(template, "AWS::IAM::ManagedPolicy").items():
         statements = resource["Properties"]["PolicyDocument"]["Statement"]
-        [athena] = [s for s in statements if s["Sid"] == "QueryInTheTeamWorkgroup"]
+        found = [s for s in statements if s["Sid"] == "QueryInTheTeamWorkgroup"]
+        if not found:
+            continue  # not a team's policy: SpotCatalogPolicy (infra/zones.yml)
+        [athena] = found
         workgroup_id = athena["Resource"]["Fn::Sub"].rsplit("${", 1)[1].rstrip("}")
         policies[template["Resources"][workgroup_id]["Properties"]["Name"]] = statements
     return policies
