@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
+from parking.cli import zones as zone_commands
 from parking.cli.compact import compact as compact_command
 from parking.cli.options import (
     BUCKET,
@@ -26,7 +27,6 @@ from parking.cli.options import (
     KAFKA_PARTITIONS,
     MAX_CHANGES,
     NON_EMPTY,
-    PICTURE_FORMATS,
     POSITIVE_HOURS,
     SEED,
     TOPIC,
@@ -38,10 +38,12 @@ from parking.cli.options import (
     check_range,
     lookback_option,
     output_options,
+    picture_option,
     range_options,
     zone_option,
 )
 from parking.cli.progress import AthenaProgress, ConsumeReporter, ingest_progress, simulate_progress, stop_on_signals
+from parking.cli.zones import zones_suffix
 from parking.config import ENGINES, Settings
 from parking.errors import ConfigurationError, InvalidArgument, ParkingError
 
@@ -250,14 +252,16 @@ def status(ctx, at, tz, lookback_hours, engine, data_dir, output_format) -> None
 @click.option("--date", "day", type=DATE, required=True, help="Day to report (YYYY-MM-DD).")
 @zone_option
 @lookback_option
+@zone_commands.grouping_options
 @output_options
 @click.pass_context
-def occupancy(ctx, day, tz, lookback_hours, engine, data_dir, output_format) -> None:
+def occupancy(ctx, day, tz, lookback_hours, by, zones, engine, data_dir, output_format) -> None:
     """Hourly occupancy rate of one day."""
     from parking import queries
 
     frame = queries.occupancy(
-        day, tz=tz, lookback_hours=lookback(ctx, lookback_hours), engine=engine_for(ctx, engine, data_dir), now=now()
+        day, tz=tz, lookback_hours=lookback(ctx, lookback_hours), by=by, zones=zones, engine=engine_for(ctx, engine, data_dir),
+        now=now(),
     )
     show(ctx, frame, output_format, "no spot's state was known in any hour of that day")
 
@@ -265,15 +269,17 @@ def occupancy(ctx, day, tz, lookback_hours, engine, data_dir, output_format) -> 
 @cli.command()
 @range_options
 @lookback_option
+@zone_commands.grouping_options
 @output_options
 @click.pass_context
-def utilization(ctx, first, last, lookback_hours, engine, data_dir, output_format) -> None:
+def utilization(ctx, first, last, lookback_hours, by, zones, engine, data_dir, output_format) -> None:
     """Share of observed time each spot was occupied, --from to --to (UTC days)."""
     from parking import queries
 
     check_range(first, last)
     frame = queries.utilization(
-        first, last, lookback_hours=lookback(ctx, lookback_hours), engine=engine_for(ctx, engine, data_dir), now=now()
+        first, last, lookback_hours=lookback(ctx, lookback_hours), by=by, zones=zones, engine=engine_for(ctx, engine, data_dir),
+        now=now(),
     )
     show(ctx, frame, output_format, "no spot was observed in that window")
 
@@ -285,14 +291,15 @@ def zoned_window_command(name: str, summary: str, empty: str) -> None:
     @range_options
     @zone_option
     @lookback_option
+    @zone_commands.grouping_options
     @output_options
     @click.pass_context
-    def command(ctx, first, last, tz, lookback_hours, engine, data_dir, output_format) -> None:
+    def command(ctx, first, last, tz, lookback_hours, by, zones, engine, data_dir, output_format) -> None:
         from parking import queries
 
         check_range(first, last)
         query = getattr(queries, name)
-        frame = query(first, last, tz=tz, lookback_hours=lookback(ctx, lookback_hours),
+        frame = query(first, last, tz=tz, lookback_hours=lookback(ctx, lookback_hours), by=by, zones=zones,
                       engine=engine_for(ctx, engine, data_dir), now=now())
         show(ctx, frame, output_format, empty)
 
@@ -413,10 +420,15 @@ def _totals_text(totals: IngestTotals, where: str, verb: str = "ingested into") 
 @click.option("--kafka", "bootstrap_servers", type=NON_EMPTY, metavar="HOST:PORT", default=None,
               help="Produce to this Kafka broker instead of writing lines.")
 @click.option("--topic", type=TOPIC, default="parking-events", show_default=True, help="Topic for --kafka.")
-def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstrap_servers, topic) -> None:
+@click.option("--catalog", type=LocalFile("w", lazy=False), default=None,
+              help="Also write the garage's spot catalog (zones, levels, bay types) as CSV for `spots load`.")
+def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstrap_servers, topic, catalog) -> None:
     """Write a realistic event stream (a few bad records included) for `ingest`,
     or produce it to Kafka keyed by spot_id."""
-    from parking.simulate import lines, plan
+    from parking.simulate import catalog_csv, lines, plan
+
+    if catalog is not None:
+        catalog.write(catalog_csv(spots))
 
     current = now()
     first = start or (current - timedelta(days=days)).date()
@@ -486,11 +498,6 @@ def plot() -> None:
     """Draw a query's answer as a picture: PNG, SVG or PDF, by the --out file's suffix."""
 
 
-def picture_option(command):
-    return click.option("--out", type=PictureFile(PICTURE_FORMATS), required=True,
-                        help="File to write: .png, .svg or .pdf (its folder must exist).")(command)
-
-
 def nothing_to_draw(what: str) -> None:
     """Say that nothing was observed and stop with exit code 3, writing no file."""
     click.echo(f"Nothing observed: {what}; nothing written.", err=True)
@@ -501,11 +508,12 @@ def nothing_to_draw(what: str) -> None:
 @range_options
 @zone_option
 @lookback_option
+@zone_commands.zone_filter_option
 @picture_option
 @click.option("--engine", type=click.Choice(ENGINES), default=None)
 @click.option("--data-dir", type=DATA_DIR, default=None)
 @click.pass_context
-def plot_patterns(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -> None:
+def plot_patterns(ctx, first, last, tz, lookback_hours, zones, out, engine, data_dir) -> None:
     """Heatmap of occupancy by weekday and hour, --from to --to."""
     from parking import queries
     from parking.analytics.plots import patterns_heatmap
@@ -513,12 +521,12 @@ def plot_patterns(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -
 
     check_range(first, last)
     frame = queries.patterns(
-        first, last, tz=tz, lookback_hours=lookback(ctx, lookback_hours), engine=engine_for(ctx, engine, data_dir),
+        first, last, tz=tz, lookback_hours=lookback(ctx, lookback_hours), zones=zones, engine=engine_for(ctx, engine, data_dir),
         now=now(),
     )
     if nothing_observed(frame):
         nothing_to_draw("no spot's state was known in that window")
-    title = f"Occupancy by weekday and hour, {first} to {last} ({tz})"
+    title = f"Occupancy by weekday and hour, {first} to {last} ({tz}){zones_suffix(zones)}"
     click.echo(f"wrote {write_picture(patterns_heatmap(frame, title), out)}")
 
 
@@ -526,22 +534,33 @@ def plot_patterns(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -
 @click.option("--date", "day", type=DATE, required=True, help="Day to draw (YYYY-MM-DD).")
 @zone_option
 @lookback_option
+@zone_commands.zone_filter_option
 @picture_option
 @click.option("--engine", type=click.Choice(ENGINES), default=None)
 @click.option("--data-dir", type=DATA_DIR, default=None)
 @click.pass_context
-def plot_occupancy(ctx, day, tz, lookback_hours, out, engine, data_dir) -> None:
+def plot_occupancy(ctx, day, tz, lookback_hours, zones, out, engine, data_dir) -> None:
     """Bars of one day's hourly occupancy, 0-100 %."""
     from parking import queries
     from parking.analytics.plots import occupancy_bars
     from parking.cli.render import nothing_observed
 
     frame = queries.occupancy(
-        day, tz=tz, lookback_hours=lookback(ctx, lookback_hours), engine=engine_for(ctx, engine, data_dir), now=now()
+        day, tz=tz, lookback_hours=lookback(ctx, lookback_hours), zones=zones, engine=engine_for(ctx, engine, data_dir),
+        now=now(),
     )
     if nothing_observed(frame):
         nothing_to_draw("no spot's state was known in any hour of that day")
-    click.echo(f"wrote {write_picture(occupancy_bars(frame, f'Hourly occupancy, {day} ({tz})'), out)}")
+    title = f"Hourly occupancy, {day} ({tz}){zones_suffix(zones)}"
+    click.echo(f"wrote {write_picture(occupancy_bars(frame, title), out)}")
+
+
+# Section 7: the spot catalog, availability, overstays, zone alerts (cli/zones.py).
+cli.add_command(zone_commands.spots)
+cli.add_command(zone_commands.availability)
+cli.add_command(zone_commands.overstays)
+cli.add_command(zone_commands.alerts)
+plot.add_command(zone_commands.plot_availability)
 
 
 @cli.command()

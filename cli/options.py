@@ -217,3 +217,8 @@ def at_option(command: F) -> F:
         help="Instant to ask about, ISO-8601 (no zone means UTC) [default now].",
     )(command)
 
+
+def picture_option(command: F) -> F:
+    """``--out``: the picture to write, its format named by its suffix, checked before any query runs."""
+    return click.option("--out", type=PictureFile(PICTURE_FORMATS), required=True,
+                        help="File to write: .png, .svg or .pdf (its folder must exist).")(command)

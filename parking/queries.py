@@ -8,13 +8,21 @@ figure of one answer agrees on it. docs/METRICS.md defines every column.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from parking.analytics.registry import LOCAL_TIME, UTC_TIME, NamedQuery, named
+from parking.analytics.availability import (
+    DEFAULT_THRESHOLD,
+    check_grouping,
+    check_threshold,
+    grouping_params,
+    instant_params,
+)
+from parking.analytics.registry import GROUP_COLUMN, LOCAL_TIME, UTC_TIME, NamedQuery, named
 from parking.analytics.windows import (
     Window,
     days_window,
@@ -55,15 +63,22 @@ def occupancy(
     *,
     tz: str = "UTC",
     lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    by: str | None = None,
+    zones: Sequence[str] = (),
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
-    """One row per hour of a (local) day: the share of observed spot-time occupied."""
+    """One row per hour of a (local) day: the share of observed spot-time occupied.
+
+    With ``by`` (``zone``, ``level`` or ``bay_type``), one row per group and hour,
+    the group column first (string, null for uncatalogued spots); ``zones``
+    keeps only the catalog's spots of those zones (docs/METRICS.md section 7).
+    """
     lookback, zone_info = _lookback(lookback_hours), zone(tz)
     the_day = _date(day)
     window = days_window(the_day, the_day, zone_info, _now(now))
-    params = {"day_end_ms": to_ms(window.nominal_end)}
-    return _run("occupancy", window, lookback, params, engine, tz=tz)
+    params = {"day_end_ms": to_ms(window.nominal_end), **grouping_params(by, zones)}
+    return _run("occupancy", window, lookback, params, engine, tz=tz, by=by)
 
 
 def utilization(
@@ -71,11 +86,17 @@ def utilization(
     last: date | str,
     *,
     lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    by: str | None = None,
+    zones: Sequence[str] = (),
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
-    """Per spot observed from ``first`` to ``last`` (UTC days, both included): share occupied."""
-    return _over_days("utilization", first, last, "UTC", lookback_hours, engine, now)
+    """Per spot observed from ``first`` to ``last`` (UTC days, both included): share occupied.
+
+    With ``by``, one row per group instead of per spot (sums over its spots);
+    ``zones`` keeps only the catalog's spots of those zones (section 7).
+    """
+    return _over_days("utilization", first, last, "UTC", lookback_hours, engine, now, by=by, zones=zones)
 
 
 def patterns(
@@ -84,11 +105,16 @@ def patterns(
     *,
     tz: str = "UTC",
     lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    by: str | None = None,
+    zones: Sequence[str] = (),
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
-    """Occupancy by (ISO weekday, hour of day), local to ``tz``, over every hour of the window."""
-    return _over_days("patterns", first, last, tz, lookback_hours, engine, now, {"time_zone": tz})
+    """Occupancy by (ISO weekday, hour of day), local to ``tz``, over every hour of the window.
+
+    ``by`` and ``zones`` as in :func:`occupancy` (section 7).
+    """
+    return _over_days("patterns", first, last, tz, lookback_hours, engine, now, {"time_zone": tz}, by=by, zones=zones)
 
 
 def turnover(
@@ -97,11 +123,16 @@ def turnover(
     *,
     tz: str = "UTC",
     lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    by: str | None = None,
+    zones: Sequence[str] = (),
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
-    """Per spot observed in the window: arrivals, and arrivals per observed day."""
-    return _over_days("turnover", first, last, tz, lookback_hours, engine, now)
+    """Per spot observed in the window: arrivals, and arrivals per observed day.
+
+    ``by`` and ``zones`` as in :func:`utilization` (section 7).
+    """
+    return _over_days("turnover", first, last, tz, lookback_hours, engine, now, by=by, zones=zones)
 
 
 def dwell(
@@ -110,11 +141,16 @@ def dwell(
     *,
     tz: str = "UTC",
     lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    by: str | None = None,
+    zones: Sequence[str] = (),
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
-    """Per spot with complete sessions in the window: how long cars stayed, in minutes."""
-    return _over_days("dwell", first, last, tz, lookback_hours, engine, now)
+    """Per spot with complete sessions in the window: how long cars stayed, in minutes.
+
+    With ``by``, the figures are over all sessions of each group's spots (section 7).
+    """
+    return _over_days("dwell", first, last, tz, lookback_hours, engine, now, by=by, zones=zones)
 
 
 def health(
@@ -146,6 +182,79 @@ def health(
         "stuck_ms": to_ms_delta(stuck),
     }
     return _run("health", window, lookback, params, engine)
+
+
+def availability(
+    at: datetime | str | None = None,
+    *,
+    by: str = "zone",
+    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    engine: Engine | None = None,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """Bays occupied, free and unknown at ``at`` (default now) per catalog group (section 7).
+
+    One row per ``by`` group (``zone``, ``level`` or ``bay_type``) of the catalog
+    in force, plus the null group for uncatalogued spots seen in the 7 days up
+    to ``at``. Columns: ``<by>`` (string, null for uncatalogued), ``capacity``,
+    ``occupied``, ``free``, ``unknown`` (int64), ``occupancy_rate`` (float64,
+    NaN when nothing is known). Raises :class:`InvalidArgument` for a bad ``by``.
+    """
+    by = check_grouping(by)
+    return _at_instant("availability", at, lookback_hours, engine, now, by=by, group_by=by)
+
+
+def alerts(
+    at: datetime | str | None = None,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    by: str = "zone",
+    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    engine: Engine | None = None,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """The :func:`availability` rows whose ``occupancy_rate >= threshold`` (0-1), section 7."""
+    by, threshold = check_grouping(by), check_threshold(threshold)
+    return _at_instant("alerts", at, lookback_hours, engine, now, by=by, group_by=by, threshold=threshold)
+
+
+def overstays(
+    at: datetime | str | None = None,
+    *,
+    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    engine: Engine | None = None,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """The enforcement list at ``at`` (default now), section 7.
+
+    One row per spot occupied at ``at`` whose catalog row has a maximum stay
+    that its stay exceeds: ``spot_id``, ``zone`` (string), ``since`` (UTC),
+    ``stay_minutes`` (float64), ``max_stay_minutes`` (int64), ``over_minutes``
+    (float64); largest ``over_minutes`` first, ties by ``spot_id``.
+    """
+    return _at_instant("overstays", at, lookback_hours, engine, now)
+
+
+def _at_instant(
+    name: str,
+    at: datetime | str | None,
+    lookback_hours: float,
+    engine: Engine | None,
+    now: datetime | None,
+    *,
+    by: str | None = None,
+    **extra: Any,
+) -> pd.DataFrame:
+    """Run one of the section 7 instant queries and name its group column after ``by``."""
+    lookback = _lookback(lookback_hours)
+    instant = _at(at, now)
+    query = named(name)
+    if engine is None:
+        from parking.analytics.engines import engine_from_settings
+
+        engine = engine_from_settings(Settings.from_env())
+    frame = typed(engine.run(query.sql, instant_params(name, instant, lookback, **extra)), query)
+    return frame.rename(columns={GROUP_COLUMN: by}) if by else frame
 
 
 def query_params(
@@ -202,11 +311,15 @@ def _over_days(
     engine: Engine | None,
     now: datetime | None,
     extra: Mapping[str, Any] | None = None,
+    *,
+    by: str | None = None,
+    zones: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """A query over whole local days ``first`` to ``last``, both included."""
+    """A query over whole local days ``first`` to ``last``, both included, grouped by ``by``."""
     lookback, zone_info = _lookback(lookback_hours), zone(tz)
+    params = {**(extra or {}), **grouping_params(by, zones)}
     window = days_window(_date(first), _date(last), zone_info, _now(now))
-    return _run(name, window, lookback, extra or {}, engine)
+    return _run(name, window, lookback, params, engine, by=by)
 
 
 def _run(
@@ -216,16 +329,28 @@ def _run(
     extra: Mapping[str, Any],
     engine: Engine | None,
     tz: str = "UTC",
+    by: str | None = None,
 ) -> pd.DataFrame:
     query = named(name)
+    shape = grouped(query, by)
     if window.is_future and not query.future_rows:
-        return empty_frame(query, tz)
+        return empty_frame(shape, tz).rename(columns={GROUP_COLUMN: by})
     if engine is None:
         from parking.analytics.engines import engine_from_settings
 
         engine = engine_from_settings(Settings.from_env())
     frame = engine.run(query.sql, query_params(query, window, lookback, extra))
-    return typed(frame, query, tz)
+    if by is None:
+        frame = frame.drop(columns=[GROUP_COLUMN], errors="ignore")
+    return typed(frame, shape, tz).rename(columns={GROUP_COLUMN: by} if by else {})
+
+
+def grouped(query: NamedQuery, by: str | None) -> NamedQuery:
+    """The query's columns with ``--by``: the group column first, no ``spot_id`` (METRICS.md section 7)."""
+    if by is None:
+        return query
+    columns = {GROUP_COLUMN: "string", **{c: t for c, t in query.columns.items() if c != "spot_id"}}
+    return replace(query, columns=columns, never_null=query.never_null - {"spot_id"})
 
 
 def _as_bool(value: Any) -> bool:

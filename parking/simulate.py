@@ -11,7 +11,9 @@ the way real feeds break.
 
 from __future__ import annotations
 
+import csv
 import heapq
+import io
 import json
 import math
 import random
@@ -69,6 +71,38 @@ def lines(simulation: SimulationPlan) -> Iterator[str]:
 def spot_name(number: int) -> str:
     """Level letter and bay number: A-001 .. D-250, then E..."""
     return f"{chr(ord('A') + number // 250)}-{number % 250 + 1:03d}"
+
+
+# The garage's catalog (docs/METRICS.md section 7): level letter A is level 0,
+# B level 1 and so on; each level has five zones of 50 bays; every 25th bay
+# has a charger and every 40th is accessible, both with a maximum stay.
+ZONE_SECTORS = ("north", "east", "south", "west", "centre")
+BAYS_PER_ZONE = 50
+EV_EVERY, EV_MAX_STAY = 25, 180
+ACCESSIBLE_EVERY, ACCESSIBLE_MAX_STAY = 40, 360
+
+
+def spot_place(number: int) -> tuple[str, str, str, int | None]:
+    """(zone, level, bay_type, max_stay_minutes) of the simulated spot ``number``."""
+    letter, bay = chr(ord("A") + number // 250), number % 250
+    zone = f"{letter}-{ZONE_SECTORS[bay // BAYS_PER_ZONE]}"
+    level = str(number // 250)
+    if bay % EV_EVERY == EV_EVERY - 1:
+        return zone, level, "ev", EV_MAX_STAY
+    if bay % ACCESSIBLE_EVERY == ACCESSIBLE_EVERY - 1:
+        return zone, level, "accessible", ACCESSIBLE_MAX_STAY
+    return zone, level, "standard", None
+
+
+def catalog_csv(spots: int) -> str:
+    """The catalog CSV of a simulated garage of ``spots`` bays, ready for ``spots load``."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("spot_id", "zone", "level", "bay_type", "max_stay_minutes"))
+    for number in range(spots):
+        zone, level, bay_type, max_stay = spot_place(number)
+        writer.writerow((spot_name(number), zone, level, bay_type, "" if max_stay is None else max_stay))
+    return out.getvalue()
 
 
 def _spot_lines(simulation: SimulationPlan, number: int) -> Iterator[tuple[float, int, str]]:

@@ -6,13 +6,19 @@
 -- Bound parameters (pyformat, set by parking.queries, never typed by users):
 --   start_ms, end_ms      the window [start, end) as epoch milliseconds, end clipped to now
 --   lookback_ms           how long an event is trusted; a longer gap ends a run in unknown
+--   group_by              '' for one row per spot (or for the whole garage), else 'zone',
+--                         'level' or 'bay_type': one row per group of the spot catalog
+--   filter_zones, zones   1 and the zone names to keep only the catalog's spots of those
+--                         zones (--zone); 0 and a placeholder list to keep every spot
 --   years, months, days, first_hour, last_hour
 --                         the partitions of [start - lookback, end), for pruning
 WITH params AS (
     SELECT
         CAST(%(start_ms)s AS bigint) AS start_ms,
         CAST(%(end_ms)s AS bigint) AS end_ms,
-        CAST(%(lookback_ms)s AS bigint) AS lookback_ms
+        CAST(%(lookback_ms)s AS bigint) AS lookback_ms,
+        CAST(%(group_by)s AS varchar) AS group_by,
+        CAST(%(filter_zones)s AS integer) AS filter_zones
 ),
 events AS (
     SELECT
@@ -37,6 +43,19 @@ instants AS (
     FROM events e CROSS JOIN params p
     WHERE e.ts_ms >= p.start_ms - p.lookback_ms AND e.ts_ms < p.end_ms
     GROUP BY e.spot_id, e.ts_ms
+),
+members AS (
+    -- Each spot that sent an event, with its group (METRICS.md section 7): the
+    -- catalog's --by column, null when uncatalogued or when not grouping. With
+    -- --zone, only the catalog's spots of those zones.
+    SELECT
+        s.spot_id,
+        CASE p.group_by WHEN 'zone' THEN c.zone WHEN 'level' THEN c.level WHEN 'bay_type' THEN c.bay_type END
+            AS group_value
+    FROM (SELECT DISTINCT spot_id FROM instants) s
+    LEFT JOIN spot_catalog c ON c.spot_id = s.spot_id
+    CROSS JOIN params p
+    WHERE p.filter_zones = 0 OR c.zone IN %(zones)s
 ),
 steps AS (
     SELECT
@@ -71,18 +90,31 @@ sessions AS (
     ) b CROSS JOIN params p
     WHERE b.arrival = 1 AND b.next_is_departure = 1 AND b.ts_ms >= p.start_ms AND b.next_ms < p.end_ms
 ),
+grouped AS (
+    -- Each session with its spot's group; row_spot is null when grouping.
+    SELECT
+        m.group_value,
+        CASE WHEN p.group_by = '' THEN x.spot_id END AS row_spot,
+        x.arrival_ms,
+        x.departure_ms
+    FROM sessions x
+    JOIN members m ON m.spot_id = x.spot_id
+    CROSS JOIN params p
+),
 ranked AS (
     SELECT
-        spot_id,
+        group_value,
+        row_spot,
         (departure_ms - arrival_ms) / 6e4 AS minutes,
-        row_number() OVER (PARTITION BY spot_id ORDER BY departure_ms - arrival_ms) - 1 AS rank0,
-        (count(*) OVER (PARTITION BY spot_id) - 1) * 5e-1 AS pos50,
-        (count(*) OVER (PARTITION BY spot_id) - 1) * 9e-1 AS pos90
-    FROM sessions
+        row_number() OVER (PARTITION BY group_value, row_spot ORDER BY departure_ms - arrival_ms) - 1 AS rank0,
+        (count(*) OVER (PARTITION BY group_value, row_spot) - 1) * 5e-1 AS pos50,
+        (count(*) OVER (PARTITION BY group_value, row_spot) - 1) * 9e-1 AS pos90
+    FROM grouped
 ),
 quantiles AS (
     SELECT
-        spot_id,
+        group_value,
+        row_spot,
         count(*) AS sessions,
         avg(minutes) AS mean_minutes,
         max(minutes) AS max_minutes,
@@ -93,14 +125,15 @@ quantiles AS (
         max(CASE WHEN rank0 = floor(pos90) THEN minutes END) AS low90,
         max(CASE WHEN rank0 = ceiling(pos90) THEN minutes END) AS high90
     FROM ranked
-    GROUP BY spot_id
+    GROUP BY group_value, row_spot
 )
 SELECT
-    spot_id,
+    group_value,
+    row_spot AS spot_id,
     sessions,
     mean_minutes,
     low50 + frac50 * (high50 - low50) AS median_minutes,
     low90 + frac90 * (high90 - low90) AS p90_minutes,
     max_minutes
 FROM quantiles
-ORDER BY spot_id
+ORDER BY group_value NULLS LAST, row_spot

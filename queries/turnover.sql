@@ -4,13 +4,19 @@
 -- Bound parameters (pyformat, set by parking.queries, never typed by users):
 --   start_ms, end_ms      the window [start, end) as epoch milliseconds, end clipped to now
 --   lookback_ms           how long an event is trusted
+--   group_by              '' for one row per spot (or for the whole garage), else 'zone',
+--                         'level' or 'bay_type': one row per group of the spot catalog
+--   filter_zones, zones   1 and the zone names to keep only the catalog's spots of those
+--                         zones (--zone); 0 and a placeholder list to keep every spot
 --   years, months, days, first_hour, last_hour
 --                         the partitions of [start - lookback, end), for pruning
 WITH params AS (
     SELECT
         CAST(%(start_ms)s AS bigint) AS start_ms,
         CAST(%(end_ms)s AS bigint) AS end_ms,
-        CAST(%(lookback_ms)s AS bigint) AS lookback_ms
+        CAST(%(lookback_ms)s AS bigint) AS lookback_ms,
+        CAST(%(group_by)s AS varchar) AS group_by,
+        CAST(%(filter_zones)s AS integer) AS filter_zones
 ),
 events AS (
     SELECT
@@ -35,6 +41,19 @@ instants AS (
     FROM events e CROSS JOIN params p
     WHERE e.ts_ms >= p.start_ms - p.lookback_ms AND e.ts_ms < p.end_ms
     GROUP BY e.spot_id, e.ts_ms
+),
+members AS (
+    -- Each spot that sent an event, with its group (METRICS.md section 7): the
+    -- catalog's --by column, null when uncatalogued or when not grouping. With
+    -- --zone, only the catalog's spots of those zones.
+    SELECT
+        s.spot_id,
+        CASE p.group_by WHEN 'zone' THEN c.zone WHEN 'level' THEN c.level WHEN 'bay_type' THEN c.bay_type END
+            AS group_value
+    FROM (SELECT DISTINCT spot_id FROM instants) s
+    LEFT JOIN spot_catalog c ON c.spot_id = s.spot_id
+    CROSS JOIN params p
+    WHERE p.filter_zones = 0 OR c.zone IN %(zones)s
 ),
 steps AS (
     -- Each instant with the one before it and with where its status stops holding.
@@ -63,10 +82,14 @@ spots AS (
     GROUP BY s.spot_id
 )
 SELECT
-    spot_id,
-    arrivals,
-    observed_ms / 1e3 AS observed_seconds,
-    CAST(arrivals AS double) * 86400000 / nullif(observed_ms, 0) AS turnover_per_day
-FROM spots
-WHERE observed_ms > 0
-ORDER BY spot_id
+    m.group_value,
+    CASE WHEN p.group_by = '' THEN s.spot_id END AS spot_id,
+    sum(s.arrivals) AS arrivals,
+    sum(s.observed_ms) / 1e3 AS observed_seconds,
+    CAST(sum(s.arrivals) AS double) * 86400000 / nullif(sum(s.observed_ms), 0) AS turnover_per_day
+FROM spots s
+JOIN members m ON m.spot_id = s.spot_id
+CROSS JOIN params p
+WHERE s.observed_ms > 0
+GROUP BY m.group_value, CASE WHEN p.group_by = '' THEN s.spot_id END
+ORDER BY 1 NULLS LAST, 2

@@ -37,20 +37,25 @@ def main() -> None:
     marker = data / ".demo"
     if data.exists() and any(data.iterdir()) and not marker.exists():
         sys.exit(f"{data}/ holds data the demo did not make; set PARKING_DATA_DIR to another directory")
-    for made in ("parking-data", "parking-quarantine"):
+    for made in ("parking-data", "parking-quarantine", "parking-catalog"):
         shutil.rmtree(data / made, ignore_errors=True)
     data.mkdir(parents=True, exist_ok=True)
     marker.write_text("made by `make demo`; safe to delete\n")
 
     today = date.today()
     start, yesterday = today - timedelta(days=DAYS), today - timedelta(days=1)
-    stream = data / "simulated.jsonl"
-    run("simulate", "--spots", str(SPOTS), "--days", str(DAYS + 1), "--start", str(start), "--out", str(stream))
+    stream, catalog = data / "simulated.jsonl", data / "spots.csv"
+    run("simulate", "--spots", str(SPOTS), "--days", str(DAYS + 1), "--start", str(start), "--out", str(stream),
+        "--catalog", str(catalog))
     run("ingest", str(stream), "--data-dir", str(data))
+    run("spots", "load", str(catalog), "--data-dir", str(data))
     run("--data-dir", str(data), "status", rows=SHOWN_ROWS)
     run("--data-dir", str(data), "occupancy", "--date", str(yesterday))
     run("--data-dir", str(data), "patterns", "--from", str(start), "--to", str(yesterday), rows=30)
     run("--data-dir", str(data), "health", rows=SHOWN_ROWS)
+    run("--data-dir", str(data), "availability", "--by", "level")
+    run("--data-dir", str(data), "availability")
+    run("--data-dir", str(data), "overstays", rows=SHOWN_ROWS)
     heatmap = data / "patterns.png"
     run("--data-dir", str(data), "plot", "patterns", "--from", str(start), "--to", str(yesterday),
         "--out", str(heatmap))

@@ -25,7 +25,7 @@ from moto.core import set_initial_no_auth_action_count
 
 from parking import queries
 from parking.analytics.engines import AthenaEngine, QueryStats, bind
-from parking.analytics.registry import LOCAL_TIME, QUERIES, UTC_TIME
+from parking.analytics.registry import GROUP_COLUMN, LOCAL_TIME, QUERIES, UTC_TIME
 from parking.analytics.windows import days_window, zone
 from parking.cli.main import cli
 from parking.config import Settings
@@ -94,6 +94,7 @@ def engine() -> AthenaEngine:
     return AthenaEngine(Settings.from_env(), poll_interval=0.01)
 
 
+GROUPS = {"availability": "level", "alerts": "zone"}  # the --by column each call below names
 CALLS = {
     "status": lambda e: queries.status("2024-03-20T12:00:00Z", engine=e, now=NOW),
     "occupancy": lambda e: queries.occupancy("2024-03-20", engine=e, now=NOW),
@@ -102,6 +103,9 @@ CALLS = {
     "turnover": lambda e: queries.turnover("2024-03-18", "2024-03-20", engine=e, now=NOW),
     "dwell": lambda e: queries.dwell("2024-03-18", "2024-03-20", engine=e, now=NOW),
     "health": lambda e: queries.health(engine=e, now=NOW),
+    "availability": lambda e: queries.availability("2024-03-20T12:00:00Z", by="level", engine=e, now=NOW),
+    "alerts": lambda e: queries.alerts("2024-03-20T12:00:00Z", threshold=0.85, engine=e, now=NOW),
+    "overstays": lambda e: queries.overstays("2024-03-20T12:00:00Z", engine=e, now=NOW),
 }
 
 
@@ -109,8 +113,9 @@ CALLS = {
 def test_each_query_returns_a_typed_frame(athena, name) -> None:
     seed(name, [sample_row(name)])
     frame = CALLS[name](engine())
-    assert list(frame.columns) == list(QUERIES[name].columns)
-    for column, dtype in QUERIES[name].columns.items():
+    columns = {GROUPS.get(name, c) if c == GROUP_COLUMN else c: t for c, t in QUERIES[name].columns.items()}
+    assert list(frame.columns) == list(columns)
+    for column, dtype in columns.items():
         expected = "datetime64[ns, UTC]" if dtype == LOCAL_TIME else dtype
         assert str(frame[column].dtype) == expected, column
     assert len(frame) == 1
@@ -126,7 +131,7 @@ def test_the_named_query_runs_with_its_parameters_bound(athena, name) -> None:
     assert "%(" not in sent, "every placeholder is bound"
     pattern = re.escape(template)
     for placeholder in set(re.findall(r"%\\\(\w+\\\)s", pattern)):
-        pattern = pattern.replace(placeholder, r"(?:'[^']*'|\([^)]*\)|-?\d+)")
+        pattern = pattern.replace(placeholder, r"(?:'[^']*'|\([^)]*\)|-?\d+(?:\.\d+)?)")
     assert re.fullmatch(pattern, sent), "the sent text is the named query with literals in its placeholders"
     assert execution["WorkGroup"] == WORKGROUP
     assert execution["ResultConfiguration"]["OutputLocation"].startswith(OUTPUT)
@@ -151,9 +156,10 @@ def test_local_day_in_a_zone_reads_the_utc_hours_it_spans(athena) -> None:
 
 def test_the_sql_sent_is_what_the_local_engine_runs(athena) -> None:
     seed("utilization", [])
-    queries.utilization(date(2024, 3, 18), date(2024, 3, 20), engine=engine(), now=NOW)
+    queries.utilization(date(2024, 3, 18), date(2024, 3, 20), zones=["North", "O'Hare"], engine=engine(), now=NOW)
     window = days_window(date(2024, 3, 18), date(2024, 3, 20), zone("UTC"), NOW)
-    params = queries.query_params(QUERIES["utilization"], window, queries._lookback(24), {})
+    grouping = {"group_by": "", "filter_zones": 1, "zones": ["North", "O'Hare"]}
+    params = queries.query_params(QUERIES["utilization"], window, queries._lookback(24), grouping)
     assert last_execution(athena)["Query"] == bind(QUERIES["utilization"].sql, params)
 
 
@@ -249,7 +255,8 @@ def test_the_queries_share_one_reading_of_events() -> None:
         for query in QUERIES:
             text = cte(QUERIES[query].sql, name)
             texts.setdefault(text.replace("e.ts_ms >= p.start_ms - p.lookback_ms AND e.ts_ms < p.end_ms", "WINDOW")
-                             .replace("e.ts_ms > p.at_ms - p.window_ms - p.lookback_ms AND e.ts_ms <= p.at_ms", "WINDOW"),
+                             .replace("e.ts_ms > p.at_ms - p.window_ms - p.lookback_ms AND e.ts_ms <= p.at_ms", "WINDOW")
+                             .replace("e.ts_ms > p.at_ms - p.window_ms AND e.ts_ms <= p.at_ms", "WINDOW"),
                              []).append(query)
         assert len(texts) == 1, texts
 

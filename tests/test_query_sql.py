@@ -9,6 +9,7 @@ must have one (METRICS.md sections 3, 4 and 6 define what the queries return).
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, datetime, timedelta, timezone
 
@@ -18,13 +19,14 @@ from sqlglot import exp
 from trino_query_parser.error import TrinoSyntaxError
 
 from parking import queries
+from parking.analytics.catalog import CatalogStore, parse
 from parking.analytics.engines import DuckDBEngine, bind
-from parking.analytics.registry import QUERIES
+from parking.analytics.registry import GROUP_COLUMN, QUERIES
 from parking.analytics.saved import saved_sql
 from parking.analytics.windows import days_window, zone
 from parking.ingest.files import ingest_lines
 from parking.ingest.sinks import LocalSink
-from parking.simulate import lines, plan
+from parking.simulate import catalog_csv, lines, plan
 from tests.sql_shape import (
     parse_sqlglot,
     parse_trino,
@@ -35,7 +37,8 @@ from tests.sql_shape import (
 NOW = datetime(2024, 3, 21, 6, 30, tzinfo=timezone.utc)
 SAMPLE_EXTRA = {
     "day_end_ms": 1710979200000, "time_zone": "Asia/Kolkata", "at_ms": 1710936000000, "window_ms": 604800000,
-    "silent_ms": 86400000, "flapping_changes": 20, "stuck_ms": 259200000,
+    "silent_ms": 86400000, "flapping_changes": 20, "stuck_ms": 259200000, "group_by": "zone", "threshold": 0.9,
+    "filter_zones": 1, "zones": ["North", "O'Hare"],
 }
 
 
@@ -120,6 +123,10 @@ def recent(tmp_path_factory) -> DuckDBEngine:
     root = tmp_path_factory.mktemp("recent")
     stream = (line.encode() for line in lines(plan(25, 13, (now - timedelta(days=12)).date(), now=now)))
     ingest_lines(stream, LocalSink(root), now=now)
+    # Section 7: the garage's catalog, and a kerb bay whose car has overstayed (a full zone).
+    overstay = {"spot_id": "KERB-1", "status": "occupied", "timestamp": f"{now - timedelta(hours=5):%Y-%m-%dT%H:%M:%SZ}"}
+    ingest_lines([json.dumps(overstay).encode()], LocalSink(root), now=now, partition=1)
+    CatalogStore(root).replace(parse(catalog_csv(25) + "KERB-1,Kerb,,ev,60\n"))
     return DuckDBEngine(root)
 
 
@@ -135,6 +142,9 @@ DEFAULT_WINDOW_CALLS = {
     "turnover": lambda e, now: queries.turnover(*_last_seven_days(now), engine=e, now=now),
     "dwell": lambda e, now: queries.dwell(*_last_seven_days(now), engine=e, now=now),
     "health": lambda e, now: queries.health(engine=e, now=now),
+    "availability": lambda e, now: queries.availability(engine=e, now=now).rename(columns={"zone": GROUP_COLUMN}),
+    "alerts": lambda e, now: queries.alerts(engine=e, now=now).rename(columns={"zone": GROUP_COLUMN}),
+    "overstays": lambda e, now: queries.overstays(engine=e, now=now),
 }
 
 

@@ -20,6 +20,7 @@ import duckdb
 import pandas as pd
 from pyathena.formatter import DefaultParameterFormatter
 
+from parking.analytics.catalog import CATALOG_TABLE, duckdb_view_body
 from parking.config import Settings
 from parking.errors import ConfigurationError, InvalidArgument, QueryCancelled, QueryError
 from parking.layout import DATA_PREFIX, compacted_glob, data_glob
@@ -155,6 +156,8 @@ class DuckDBEngine:
             )
         self._connection.execute(f"CREATE OR REPLACE VIEW {QUERY_TABLE} AS {body}")
         self._connection.execute(f"CREATE OR REPLACE VIEW {COMPACTED_TABLE} AS {compacted_view(self.data_dir)}")
+        # The spot catalog in force (METRICS.md section 7), read again at every run.
+        self._connection.execute(f"CREATE OR REPLACE VIEW {CATALOG_TABLE} AS {duckdb_view_body(self.data_dir)}")
 
 
 def compacted_view(data_dir: Path) -> str:

@@ -104,3 +104,33 @@ def data_uri(figure: Figure, picture_format: str = "png") -> str:
     figure.savefig(buffer, format=picture_format, dpi=DPI)
     encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
     return f"data:{MEDIA_TYPES[picture_format]};base64,{encoded}"
+
+
+AVAILABILITY_COLOURS = {"occupied": "#d95f02", "free": "#1b9e77", "unknown": "#bdbdbd"}
+
+
+def availability_bars(frame: pd.DataFrame, by: str, title: str) -> Figure:
+    """One stacked bar per group of an availability answer: occupied, free and unknown bays.
+
+    ``frame`` is :func:`parking.queries.availability`'s answer grouped by ``by``;
+    the null group (uncatalogued spots) is labelled "(uncatalogued)", an empty
+    level '""'.
+    """
+    figure = Figure(figsize=(max(6.0, 1.0 + 0.7 * len(frame)), 4.5), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    positions = np.arange(len(frame))
+    bottom = np.zeros(len(frame))
+    for column, colour in AVAILABILITY_COLOURS.items():
+        counts = frame[column].to_numpy(dtype=float)
+        bars = axes.bar(positions, counts, bottom=bottom, color=colour, width=0.7, label=column)
+        axes.bar_label(bars, labels=[f"{int(n)}" if n else "" for n in counts], label_type="center", fontsize=8)
+        bottom += counts
+    labels = ["(uncatalogued)" if pd.isna(value) else (value or '""') for value in frame[by]]
+    axes.set_xticks(positions, labels, rotation=30 if len(frame) > 8 else 0, ha="right" if len(frame) > 8 else "center")
+    axes.set_ylabel("bays")
+    axes.set_xlabel(by.replace("_", " "))
+    axes.set_title(title)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    axes.grid(axis="y", alpha=0.3)
+    return figure

@@ -15,6 +15,11 @@ from importlib import resources
 
 UTC_TIME = "datetime64[ns, UTC]"
 LOCAL_TIME = "local-time"  # datetime64[ns, <the query's zone>]
+GROUP_COLUMN = "group_value"  # the SQL's name for the --by column
+AVAILABILITY_COLUMNS = {
+    GROUP_COLUMN: "string", "capacity": "int64", "occupied": "int64", "free": "int64", "unknown": "int64",
+    "occupancy_rate": "float64",
+}
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,19 @@ QUERIES: dict[str, NamedQuery] = _register(
         },
         at_instant=True,
         never_null=frozenset({"spot_id", "flags"}),
+    ),
+    # Section 7: asked about one instant, over the spot catalog. ``group_value``
+    # is renamed to the --by column (zone, level or bay_type) by parking.queries.
+    NamedQuery("availability", AVAILABILITY_COLUMNS, at_instant=True),
+    NamedQuery("alerts", AVAILABILITY_COLUMNS, at_instant=True),
+    NamedQuery(
+        "overstays",
+        {
+            "spot_id": "string", "zone": "string", "since": UTC_TIME, "stay_minutes": "float64",
+            "max_stay_minutes": "int64", "over_minutes": "float64",
+        },
+        at_instant=True,
+        never_null=frozenset({"spot_id", "zone"}),
     ),
 )
 

@@ -67,6 +67,11 @@ WINDOWS = {
     "patterns": SavedWindow("the last 7 whole UTC days (yesterday and the 6 days before), hours in UTC", TODAY, 7 * 24),
     "turnover": SavedWindow("the last 7 whole UTC days (yesterday and the 6 days before)", TODAY, 7 * 24),
     "dwell": SavedWindow("the last 7 whole UTC days (yesterday and the 6 days before)", TODAY, 7 * 24),
+    # Section 7 (parking.analytics.availability): asked about now, grouped by zone, threshold 0.9.
+    "availability": SavedWindow("now, by zone: the catalog's zones and the spots seen in the 7 days up to now",
+                                NOW, 7 * 24, at_instant=True),
+    "alerts": SavedWindow("now, by zone, at or above 0.9 occupancy", NOW, 7 * 24, at_instant=True),
+    "overstays": SavedWindow("now: stays read from the 7 days up to now", NOW, 7 * 24, at_instant=True),
 }
 
 # The CLI's default options (parking.queries), as literals.
@@ -76,7 +81,13 @@ DEFAULT_OPTIONS = {
     "silent_ms": str(LOOKBACK_HOURS * HOUR_MS),
     "flapping_changes": "20",
     "stuck_ms": str(72 * HOUR_MS),
+    "group_by": "'zone'",
+    "threshold": "0.9",
+    "filter_zones": "0",
+    "zones": "('')",
 }
+# Saved occupancy, utilization, patterns, turnover and dwell answer ungrouped, as the CLI without --by.
+UNGROUPED = frozenset({"occupancy", "utilization", "patterns", "turnover", "dwell"})
 
 
 def _part(part: str, instant: str) -> str:
@@ -123,6 +134,8 @@ def saved_parameters(name: str) -> dict[str, str]:
         "at_ms": window.epoch_ms(0),
         "window_ms": str(window.hours * HOUR_MS),
     }
+    if name in UNGROUPED:
+        expressions["group_by"] = "''"
     return {placeholder: expressions[placeholder] for placeholder in QUERIES[name].placeholders()}
 
 

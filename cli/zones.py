@@ -1,0 +1,205 @@
+"""parking-cli commands of docs/METRICS.md section 7: the spot catalog, availability,
+overstays, zone alerts and the availability plot.
+
+Registered on the group by ``cli/main.py``. Like every command, each only
+parses, calls one library function and renders; the query side's libraries
+load inside the commands.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from parking.cli.options import (
+    BUCKET,
+    DATA_DIR,
+    LocalPath,
+    Number,
+    at_option,
+    lookback_option,
+    output_options,
+    picture_option,
+)
+from parking.config import ENGINES
+
+F = TypeVar("F", bound=Callable[..., Any])
+GROUPINGS = ("zone", "level", "bay_type")  # parking.analytics.catalog.GROUPINGS; a test ties them
+ALERT_EXIT = 3  # alerts: at least one group at or above the threshold
+
+
+def by_option(command: F) -> F:
+    return click.option(
+        "--by", type=click.Choice(GROUPINGS), default="zone", show_default=True,
+        help="Catalog column to group spots by.",
+    )(command)
+
+
+def grouping_options(command: F) -> F:
+    """--by and --zone for occupancy, utilization, patterns, turnover and dwell (section 7)."""
+    command = zone_filter_option(command)
+    return click.option(
+        "--by", type=click.Choice(GROUPINGS), default=None,
+        help="One row per zone, level or bay type of the spot catalog; uncatalogued spots form the empty (null) group.",
+    )(command)
+
+
+def zone_filter_option(command: F) -> F:
+    return click.option(
+        "--zone", "zones", multiple=True, metavar="NAME",
+        help="Keep only the catalog's spots of this zone (repeat for several).",
+    )(command)
+
+
+def zones_suffix(zones: tuple[str, ...]) -> str:
+    """What a plot's title adds for --zone."""
+    return f", zone {', '.join(zones)}" if zones else ""
+
+
+def _where(data_dir: str | None, bucket: str | None) -> Any:
+    """The catalog store: the bucket when one is named, else the data directory."""
+    from parking.analytics.catalog import CatalogStore
+    from parking.cli.main import settings_for
+
+    settings = settings_for(click.get_current_context(), data_dir=data_dir)
+    if bucket:
+        from parking.ingest.sinks import s3_client
+
+        return CatalogStore(bucket=bucket, client=s3_client(settings.region, settings.profile))
+    return CatalogStore(settings.data_dir)
+
+
+_place_options = (
+    click.option("--data-dir", type=DATA_DIR, default=None,
+                 help="Local data lake root [env PARKING_DATA_DIR; default ./data]."),
+    click.option("--bucket", type=BUCKET, default=None, help="The catalog beside the data in this S3 bucket instead."),
+)
+
+
+def place_options(command: F) -> F:
+    for option in reversed(_place_options):
+        command = option(command)
+    return command
+
+
+@click.group()
+def spots() -> None:
+    """The spot catalog: where each spot is (zone, level) and what it is (bay type, maximum stay)."""
+
+
+@spots.command("load")
+@click.argument("file", type=LocalPath(dir_okay=False, exists=True))
+@place_options
+def spots_load(file: str, data_dir: str | None, bucket: str | None) -> None:
+    """Validate FILE.csv and make it the catalog in force.
+
+    The header names spot_id and zone, and optionally level, bay_type and
+    max_stay_minutes. A bad file is rejected whole, naming its line; the
+    catalog in force then stays as it was.
+    """
+    from parking.analytics.catalog import load_file
+
+    store = _where(data_dir, bucket)
+    rows = load_file(file, store)
+    zones = len({row.zone for row in rows})
+    limited = sum(1 for row in rows if row.max_stay_minutes is not None)
+    click.echo(f"loaded {len(rows):,} spots in {zones:,} zones ({limited:,} with a maximum stay) into {store.where}")
+
+
+@spots.command("show")
+@place_options
+@click.option("--format", "output_format", type=click.Choice(("table", "csv", "json")), default=None,
+              help="Output format [default table].")
+@click.pass_context
+def spots_show(ctx: click.Context, data_dir: str | None, bucket: str | None, output_format: str | None) -> None:
+    """Print the catalog in force."""
+    import pandas as pd
+
+    from parking.analytics.catalog import COLUMNS, rows_of
+    from parking.cli.main import show
+
+    rows = _where(data_dir, bucket).read()
+    frame = pd.DataFrame(list(rows_of(rows or [])), columns=list(COLUMNS), dtype=object)
+    frame = frame.astype({"spot_id": "string", "zone": "string", "level": "string", "bay_type": "string",
+                          "max_stay_minutes": object})  # None where there is no limit, shown as "-"
+    show(ctx, frame, output_format, "no catalog loaded" if rows is None else "the catalog is empty")
+
+
+@click.command()
+@at_option
+@by_option
+@lookback_option
+@output_options
+@click.pass_context
+def availability(ctx, at, by, lookback_hours, engine, data_dir, output_format) -> None:
+    """Bays occupied, free and unknown per zone (level, bay type) at --at."""
+    from parking import queries
+    from parking.cli.main import engine_for, lookback, now, show
+
+    frame = queries.availability(at, by=by, lookback_hours=lookback(ctx, lookback_hours), engine=engine_for(ctx, engine, data_dir),
+                                 now=now())
+    show(ctx, frame, output_format, "no catalog loaded and no spot reported in the 7 days before that instant")
+
+
+@click.command()
+@at_option
+@lookback_option
+@output_options
+@click.pass_context
+def overstays(ctx, at, lookback_hours, engine, data_dir, output_format) -> None:
+    """The enforcement list: cars parked longer than their bay's maximum stay at --at."""
+    from parking import queries
+    from parking.cli.main import engine_for, lookback, now, show
+
+    frame = queries.overstays(at, lookback_hours=lookback(ctx, lookback_hours), engine=engine_for(ctx, engine, data_dir), now=now())
+    show(ctx, frame, output_format, "no car has overstayed")
+
+
+@click.command()
+@at_option
+@click.option("--threshold", type=Number(0, 1), default=0.9, show_default=True,
+              help="Occupancy rate (0-1) at or above which a group is listed.")
+@by_option
+@lookback_option
+@output_options
+@click.pass_context
+def alerts(ctx, at, threshold, by, lookback_hours, engine, data_dir, output_format) -> None:
+    """Zones (levels, bay types) at or above --threshold occupancy at --at.
+
+    Exit status 0 when none is, 3 when any is (1: a failure, 2: a bad argument),
+    so cron and monitoring scripts can act on it.
+    """
+    from parking import queries
+    from parking.cli.main import engine_for, lookback, now, show
+
+    frame = queries.alerts(at, threshold=threshold, by=by, lookback_hours=lookback(ctx, lookback_hours),
+                           engine=engine_for(ctx, engine, data_dir), now=now())
+    show(ctx, frame, output_format, f"no {by} at or above {threshold:.0%} occupancy")
+    if not frame.empty:
+        sys.exit(ALERT_EXIT)
+
+
+@click.command("availability")
+@at_option
+@by_option
+@lookback_option
+@picture_option
+@click.option("--engine", type=click.Choice(ENGINES), default=None)
+@click.option("--data-dir", type=DATA_DIR, default=None)
+@click.pass_context
+def plot_availability(ctx, at, by, lookback_hours, out, engine, data_dir) -> None:
+    """Stacked bars of occupied, free and unknown bays per zone (level, bay type) at --at."""
+    from parking import queries
+    from parking.analytics.plots import availability_bars
+    from parking.cli.main import engine_for, lookback, nothing_to_draw, now, write_picture
+
+    instant = at or now()
+    frame = queries.availability(instant, by=by, lookback_hours=lookback(ctx, lookback_hours),
+                                 engine=engine_for(ctx, engine, data_dir), now=now())
+    if frame.empty:
+        nothing_to_draw("no catalog loaded and no spot reported in the 7 days before that instant")
+    title = f"Bays by {by.replace('_', ' ')} at {min(instant, now()):%Y-%m-%d %H:%M} UTC"
+    click.echo(f"wrote {write_picture(availability_bars(frame, by, title), out)}")

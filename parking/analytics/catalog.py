@@ -1,0 +1,238 @@
+"""The spot catalog: where each spot is and what it is (docs/METRICS.md section 7).
+
+A catalog is loaded from a CSV file, validated whole, and stored normalised
+as one object: ``parking-catalog/spots.csv`` under the local data directory,
+or beside the data in the bucket. The stored file always has the columns of
+:data:`COLUMNS` in that order (Glue reads CSV columns by position), every
+cell quoted, ``"`` and ``\\`` escaped with ``\\`` (OpenCSVSerde's and DuckDB's
+escape), so the local engine and Athena read the same rows. A new load
+replaces the object in one step (a rename on disk, one PutObject on S3); a
+rejected file leaves the catalog in force untouched.
+
+Only the query side uses it; the ingest Lambda never does.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import astuple, dataclass
+from pathlib import Path
+from typing import Any
+
+from parking.errors import ConfigurationError, InvalidArgument
+
+COLUMNS = ("spot_id", "zone", "level", "bay_type", "max_stay_minutes")
+REQUIRED = ("spot_id", "zone")
+CATALOG_PREFIX = "parking-catalog/"
+CATALOG_KEY = f"{CATALOG_PREFIX}spots.csv"
+CATALOG_TABLE = "spot_catalog"  # the name the SQL files use, in DuckDB and in the Glue database
+DEFAULT_BAY_TYPE = "standard"
+MAX_SPOT_ID = 128
+MAX_ZONE = 64
+MAX_STAY_LIMIT = 10**9  # minutes; far beyond any stay a 7-day window can see, and fits every integer type
+GROUPINGS = ("zone", "level", "bay_type")
+_BAY_TYPE = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_DIGITS = re.compile(r"[0-9]+")
+
+
+class InvalidCatalog(InvalidArgument):
+    """A catalog file breaks section 7's rules; the message names the line."""
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogRow:
+    """One spot of the catalog; ``level`` is ``""`` when it does not apply."""
+
+    spot_id: str
+    zone: str
+    level: str = ""
+    bay_type: str = DEFAULT_BAY_TYPE
+    max_stay_minutes: int | None = None
+
+
+def parse(data: bytes | str, *, stored: bool = False) -> list[CatalogRow]:
+    """Validate a catalog CSV (UTF-8, optional BOM) and return its rows in file order.
+
+    A file to load is ordinary CSV (quotes doubled); ``stored=True`` reads the
+    normalised file :func:`to_csv` writes (backslash escapes). Raises
+    :class:`InvalidCatalog` naming the first bad line (1 is the header).
+    """
+    text = _decode(data) if isinstance(data, bytes) else data.removeprefix("\ufeff")
+    dialect = {"doublequote": False, "escapechar": "\\"} if stored else {}
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True, **dialect)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise InvalidCatalog("line 1: the file is empty; its header must name spot_id and zone")
+        columns = _columns(header)
+        rows: list[CatalogRow] = []
+        seen: dict[str, int] = {}
+        line_end = reader.line_num
+        for cells in reader:
+            line, line_end = line_end + 1, reader.line_num  # a record's first line (a quoted cell may span lines)
+            if not any(cell.strip() for cell in cells):
+                continue  # a blank line
+            if len(cells) > len(header):
+                raise InvalidCatalog(f"line {line}: {len(cells)} cells, but the header names {len(header)} columns")
+            values = {name: cells[index].strip() if index < len(cells) else "" for name, index in columns.items()}
+            row = _row(values, line)
+            if row.spot_id in seen:
+                raise InvalidCatalog(f"line {line}: spot_id {row.spot_id!r} repeats line {seen[row.spot_id]}")
+            seen[row.spot_id] = line
+            rows.append(row)
+    except csv.Error as exc:
+        raise InvalidCatalog(f"line {reader.line_num}: not valid CSV ({exc})") from None
+    return rows
+
+
+def to_csv(rows: Iterable[CatalogRow]) -> bytes:
+    """The normalised file: fixed column order, every cell quoted, backslash escapes."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL, doublequote=False, escapechar="\\", lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for row in rows:
+        values = astuple(row)
+        writer.writerow([*values[:4], "" if row.max_stay_minutes is None else str(row.max_stay_minutes)])
+    return out.getvalue().encode("utf-8")
+
+
+class CatalogStore:
+    """Where the catalog in force lives: the local data directory or an S3 bucket.
+
+    ``client`` is an S3 client (required with ``bucket``).
+    """
+
+    def __init__(self, data_dir: Path | str | None = None, *, bucket: str | None = None, client: Any = None) -> None:
+        if (data_dir is None) == (bucket is None):
+            raise ConfigurationError("a catalog lives in one place: a data directory or a bucket")
+        self.data_dir = None if data_dir is None else Path(data_dir)
+        self.bucket = bucket
+        self.client = client
+
+    @property
+    def where(self) -> str:
+        return f"s3://{self.bucket}/{CATALOG_KEY}" if self.bucket else str(self.path)
+
+    @property
+    def path(self) -> Path:
+        if self.data_dir is None:
+            raise ConfigurationError("an S3 catalog has no local path")
+        return self.data_dir / CATALOG_KEY
+
+    def replace(self, rows: Iterable[CatalogRow]) -> None:
+        """Make ``rows`` the catalog in force, in one step; :class:`SinkWriteError` on failure."""
+        body = to_csv(rows)
+        if self.bucket:
+            from parking.errors import SinkWriteError
+
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=CATALOG_KEY, Body=body, ContentType="text/csv")
+            except Exception as exc:  # botocore's errors: one line for the CLI
+                raise SinkWriteError(f"catalog not written to {self.where}: {exc}") from exc
+            return
+        from parking.ingest.sinks import LocalSink
+
+        LocalSink(self.data_dir).write({CATALOG_KEY: body})
+
+    def read(self) -> list[CatalogRow] | None:
+        """The catalog in force, or None when none was ever loaded."""
+        if self.bucket:
+            try:
+                body = self.client.get_object(Bucket=self.bucket, Key=CATALOG_KEY)["Body"].read()
+            except self.client.exceptions.NoSuchKey:
+                return None
+        else:
+            if not self.path.is_file():
+                return None
+            body = self.path.read_bytes()
+        return parse(body, stored=True)
+
+
+def load_file(path: Path | str, store: CatalogStore) -> list[CatalogRow]:
+    """Validate the CSV at ``path`` and make it the catalog in force; returns its rows."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidArgument(f"cannot read {path}: {exc.strerror}") from None
+    rows = parse(data)
+    store.replace(rows)
+    return rows
+
+
+def duckdb_view_body(data_dir: Path) -> str:
+    """The body of the local engine's ``spot_catalog`` view: the stored file, or no rows.
+
+    Every column is text and an empty cell stays ``""`` (as OpenCSVSerde reads
+    it on Athena); the SQL turns ``max_stay_minutes`` into a number.
+    """
+    path = Path(data_dir) / CATALOG_KEY
+    if not path.is_file():
+        return "SELECT " + ", ".join(f"CAST(NULL AS VARCHAR) AS {c}" for c in COLUMNS) + " WHERE false"
+    literal = str(path.resolve()).replace("'", "''")
+    types = ", ".join(f"'{c}': 'VARCHAR'" for c in COLUMNS)
+    return (
+        f"SELECT * FROM read_csv('{literal}', header = true, delim = ',', quote = '\"', escape = '\\', "
+        f"columns = {{{types}}}, force_not_null = [{', '.join(repr(c) for c in COLUMNS)}], auto_detect = false)"
+    )
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InvalidCatalog(f"line {line}: not UTF-8 text") from None
+
+
+def _columns(header: list[str]) -> dict[str, int]:
+    names = [name.strip().lower() for name in header]
+    missing = [name for name in REQUIRED if name not in names]
+    if missing:
+        raise InvalidCatalog(f"line 1: the header must name spot_id and zone (missing: {', '.join(missing)})")
+    wanted = {}
+    for index, name in enumerate(names):
+        if name in COLUMNS:
+            if name in wanted:
+                raise InvalidCatalog(f"line 1: column {name} appears twice")
+            wanted[name] = index
+    return wanted
+
+
+def _row(values: dict[str, str], line: int) -> CatalogRow:
+    spot_id, zone = values["spot_id"], values["zone"]
+    if not 1 <= len(spot_id) <= MAX_SPOT_ID:
+        raise InvalidCatalog(f"line {line}: spot_id must be 1-{MAX_SPOT_ID} characters, got {len(spot_id)}")
+    if not 1 <= len(zone) <= MAX_ZONE:
+        raise InvalidCatalog(f"line {line}: zone must be 1-{MAX_ZONE} characters, got {len(zone)}")
+    for name in ("spot_id", "zone", "level"):
+        if _has_control(values.get(name, "")):
+            raise InvalidCatalog(f"line {line}: {name} holds a control character")
+    bay_type = values.get("bay_type", "").lower() or DEFAULT_BAY_TYPE
+    if not _BAY_TYPE.fullmatch(bay_type):
+        raise InvalidCatalog(f"line {line}: bay_type must be one word (letters, digits, - or _), got {bay_type!r}")
+    return CatalogRow(spot_id, zone, values.get("level", ""), bay_type, _max_stay(values.get("max_stay_minutes", ""), line))
+
+
+def _max_stay(text: str, line: int) -> int | None:
+    if not text:
+        return None
+    if not _DIGITS.fullmatch(text) or not 0 < int(text) <= MAX_STAY_LIMIT:
+        raise InvalidCatalog(
+            f"line {line}: max_stay_minutes must be a whole number of minutes from 1 to {MAX_STAY_LIMIT:,}, "
+            f"or empty; got {text!r}"
+        )
+    return int(text)
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(char) == "Cc" for char in text)
+
+
+def rows_of(rows: Iterable[CatalogRow]) -> Iterator[dict[str, Any]]:
+    """Each row as a dict of the stored columns."""
+    for row in rows:
+        yield dict(zip(COLUMNS, astuple(row), strict=True))

@@ -1,0 +1,54 @@
+"""Per-zone figures for monitoring: availability and overstays at one instant.
+
+The scheduled zones Lambda runs the ``availability`` (by zone) and
+``overstays`` queries of docs/METRICS.md section 7 through any ``run(sql)``
+that returns rows of text (:class:`parking.analytics.athena_rows.AthenaRows`
+on AWS) and turns them into one :class:`ZoneFigures` per catalogued zone.
+Standard library only: no pandas.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from parking.analytics.availability import bind, instant_params
+from parking.analytics.registry import GROUP_COLUMN, named
+
+Rows = list[dict[str, "str | None"]]
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneFigures:
+    """One catalogued zone at one instant; ``occupancy_rate`` is 0-1, None when nothing is known."""
+
+    zone: str
+    capacity: int
+    occupied: int
+    free: int
+    unknown: int
+    occupancy_rate: float | None
+    overstays: int
+
+
+def zone_figures(run: Callable[[str], Rows], at: datetime, lookback: timedelta) -> list[ZoneFigures]:
+    """Run availability by zone and overstays at ``at``; one entry per zone of the catalog.
+
+    Uncatalogued spots (the null group) belong to no zone and are left out.
+    """
+    availability = run(bind(named("availability").sql, instant_params("availability", at, lookback, group_by="zone")))
+    overstays = run(bind(named("overstays").sql, instant_params("overstays", at, lookback)))
+    over = Counter(row["zone"] for row in overstays)
+    figures = []
+    for row in availability:
+        zone = row[GROUP_COLUMN]
+        if zone is None:
+            continue
+        rate = row["occupancy_rate"]
+        figures.append(ZoneFigures(
+            zone, int(row["capacity"]), int(row["occupied"]), int(row["free"]), int(row["unknown"]),
+            None if rate is None else float(rate), over[zone],
+        ))
+    return figures

@@ -1,0 +1,155 @@
+"""The spot catalog (METRICS.md section 7): validation, the normalised file, the
+store in force (a directory or S3 on moto), and the local engine's view of it."""
+
+from __future__ import annotations
+
+import boto3
+import duckdb
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from moto import mock_aws
+
+from parking.analytics import catalog
+from parking.analytics.catalog import CATALOG_KEY, COLUMNS, CatalogRow, CatalogStore, InvalidCatalog, parse, to_csv
+from parking.cli.main import cli
+from parking.cli.zones import GROUPINGS
+
+GOOD = "spot_id,zone,level,bay_type,max_stay_minutes\nA1,North,0,ev,120\nA2,North,,,\n"
+
+
+def test_columns_are_trimmed_bay_type_lower_cased_and_defaulted() -> None:
+    rows = parse(" Spot_ID ,ZONE, colour ,Bay_Type,level\n  A1 , North side ,red, EV , P2 \nB7,South,,,\n")
+    assert rows == [CatalogRow("A1", "North side", "P2", "ev", None), CatalogRow("B7", "South", "", "standard", None)]
+
+
+def test_only_spot_id_and_zone_are_required() -> None:
+    assert parse("zone,spot_id\nRoof,R-1\n") == [CatalogRow("R-1", "Roof")]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "line 1: the file is empty"),
+        ("spot,zone\nA1,North\n", "line 1: the header must name spot_id and zone (missing: spot_id)"),
+        ("spot_id,level\nA1,0\n", "missing: zone"),
+        ("spot_id,zone,zone\nA1,N,N\n", "line 1: column zone appears twice"),
+        ("spot_id,zone\nA1,North\nA2,North\nA1,South\n", "line 4: spot_id 'A1' repeats line 2"),
+        ("spot_id,zone\nA1,North\n A1 ,South\n", "line 3: spot_id 'A1' repeats line 2"),
+        ("spot_id,zone\nA1,\n", "line 2: zone must be 1-64 characters, got 0"),
+        ("spot_id,zone\nA1,   \n", "line 2: zone must be 1-64 characters, got 0"),
+        ("spot_id,zone\nA1,North\nA2," + "z" * 65 + "\n", "line 3: zone must be 1-64 characters, got 65"),
+        ("spot_id,zone\n,North\n", "line 2: spot_id must be 1-128 characters, got 0"),
+        ("spot_id,zone\n" + "s" * 129 + ",North\n", "line 2: spot_id must be 1-128"),
+        ("spot_id,zone\nA\x01,North\n", "line 2: spot_id holds a control character"),
+        ("spot_id,zone,max_stay_minutes\nA1,N,0\n", "line 2: max_stay_minutes must be a whole number"),
+        ("spot_id,zone,max_stay_minutes\nA1,N,-5\n", "line 2: max_stay_minutes"),
+        ("spot_id,zone,max_stay_minutes\nA1,N,1.5\n", "line 2: max_stay_minutes"),
+        ("spot_id,zone,max_stay_minutes\nA1,N,90\nA2,N,ninety\n", "line 3: max_stay_minutes"),
+        ("spot_id,zone,max_stay_minutes\nA1,N,1e3\n", "line 2: max_stay_minutes"),
+        ("spot_id,zone,max_stay_minutes\nA1,N,99999999999\n", "line 2: max_stay_minutes"),
+        ("spot_id,zone,bay_type\nA1,N,electric car\n", "line 2: bay_type must be one word"),
+        ("spot_id,zone\nA1,North,extra\n", "line 2: 3 cells, but the header names 2 columns"),
+        ('spot_id,zone\nA1,"North\n', "not valid CSV"),
+    ],
+)
+def test_a_bad_file_is_rejected_naming_its_line(text, message) -> None:
+    with pytest.raises(InvalidCatalog) as error:
+        parse(text)
+    assert message in str(error.value)
+
+
+def test_a_file_that_is_not_utf8_is_rejected_naming_the_line() -> None:
+    with pytest.raises(InvalidCatalog, match=r"^line 3: not UTF-8 text$"):
+        parse(b"spot_id,zone\nA1,North\nA2,Nord\xe9\n")
+
+
+def test_line_numbers_count_blank_lines_and_quoted_line_breaks() -> None:
+    with pytest.raises(InvalidCatalog, match="^line 5: spot_id 'A1' repeats line 2"):
+        parse('spot_id,zone,note\nA1,North,"two\nlines"\n\nA1,South,\n')
+
+
+def test_the_stored_file_has_the_fixed_columns_in_order() -> None:
+    rows = parse("max_stay_minutes,zone,spot_id\n0090,Roof,R-1\n")
+    assert to_csv(rows).decode() == (
+        '"spot_id","zone","level","bay_type","max_stay_minutes"\n"R-1","Roof","","standard","90"\n'
+    )
+
+
+def test_the_store_replaces_the_catalog_and_a_rejected_file_leaves_it(tmp_path) -> None:
+    store = CatalogStore(tmp_path)
+    assert store.read() is None
+    first = tmp_path / "first.csv"
+    first.write_text(GOOD)
+    catalog.load_file(first, store)
+    before = (tmp_path / CATALOG_KEY).read_bytes()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("spot_id,zone\nB1,South\nB1,South\n")
+    with pytest.raises(InvalidCatalog):
+        catalog.load_file(bad, store)
+    assert (tmp_path / CATALOG_KEY).read_bytes() == before
+    assert [p.name for p in (tmp_path / "parking-catalog").iterdir()] == ["spots.csv"], "no temporary file left"
+    assert store.read() == parse(GOOD)
+
+
+def test_the_catalog_goes_to_s3_as_one_object_beside_the_data(tmp_path) -> None:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        s3.create_bucket(Bucket="lake", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        store = CatalogStore(bucket="lake", client=s3)
+        assert store.read() is None
+        store.replace(parse(GOOD))
+        store.replace(parse("spot_id,zone\nC1,East\n"))
+        assert [o["Key"] for o in s3.list_objects_v2(Bucket="lake")["Contents"]] == ["parking-catalog/spots.csv"]
+        assert store.read() == [CatalogRow("C1", "East")]
+
+
+cell = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=0, max_size=12).map(str.strip)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(cell.filter(bool), cell.filter(bool), cell, st.sampled_from(["ev", "standard", "a_b-1"]),
+                          st.one_of(st.none(), st.integers(1, 10**9))), max_size=6, unique_by=lambda r: r[0]))
+def test_duckdb_reads_the_stored_file_as_written(tmp_path_factory, rows) -> None:
+    """Quotes, backslashes, commas and empty cells survive: an empty level stays '' (not null)."""
+    root = tmp_path_factory.mktemp("catalog")
+    wanted = [CatalogRow(*row) for row in rows]
+    CatalogStore(root).replace(wanted)
+    read = duckdb.connect().execute(catalog.duckdb_view_body(root)).fetchall()
+    assert read == [(r.spot_id, r.zone, r.level, r.bay_type, "" if r.max_stay_minutes is None else str(r.max_stay_minutes))
+                    for r in wanted]
+    assert CatalogStore(root).read() == wanted
+
+
+def test_without_a_catalog_the_local_view_has_the_columns_and_no_rows(tmp_path) -> None:
+    connection = duckdb.connect()
+    relation = connection.sql(catalog.duckdb_view_body(tmp_path))
+    assert (tuple(relation.columns), relation.fetchall()) == (COLUMNS, [])
+
+
+def test_the_cli_groupings_are_the_catalogs() -> None:
+    assert GROUPINGS == catalog.GROUPINGS
+
+
+def test_spots_load_then_show(tmp_path) -> None:
+    path = tmp_path / "spots.csv"
+    path.write_text(GOOD)
+    loaded = CliRunner().invoke(cli, ["spots", "load", str(path), "--data-dir", str(tmp_path / "data")])
+    assert loaded.exit_code == 0, loaded.output
+    assert loaded.output.startswith("loaded 2 spots in 1 zones (1 with a maximum stay) into ")
+    shown = CliRunner().invoke(cli, ["spots", "show", "--data-dir", str(tmp_path / "data"), "--format", "csv"])
+    assert shown.output == "spot_id,zone,level,bay_type,max_stay_minutes\nA1,North,0,ev,120\nA2,North,,standard,\n"
+
+
+def test_spots_load_rejects_a_bad_file_in_one_line_with_exit_2(tmp_path) -> None:
+    path = tmp_path / "spots.csv"
+    path.write_text("spot_id,zone\nA1,North\nA1,North\n")
+    result = CliRunner().invoke(cli, ["spots", "load", str(path), "--data-dir", str(tmp_path)])
+    assert (result.exit_code, result.output) == (2, "Error: line 3: spot_id 'A1' repeats line 2\n")
+    assert not (tmp_path / CATALOG_KEY).exists()
+
+
+def test_spots_show_without_a_catalog_says_so(tmp_path) -> None:
+    result = CliRunner().invoke(cli, ["spots", "show", "--data-dir", str(tmp_path)])
+    assert (result.exit_code, result.output) == (0, "No rows: no catalog loaded.\n")

@@ -1,0 +1,205 @@
+"""Section 7's named cases, each on a small lake written for it: a new catalog
+moves spots between zones, uncatalogued spots, an empty level, a bay with no
+maximum stay, a stay across midnight and a clock change, and the CLI's exit
+statuses and plot."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from parking import queries
+from parking.analytics.catalog import CatalogStore, parse
+from parking.analytics.engines import DuckDBEngine
+from parking.cli.main import cli
+from parking.ingest.files import ingest_lines
+from parking.ingest.sinks import LocalSink
+
+AT = "2024-03-20T12:00:00Z"
+NOW = datetime(2024, 3, 21, tzinfo=timezone.utc)
+EVENTS = [
+    ("A1", "occupied", "2024-03-20T08:00:00Z"),
+    ("A2", "free", "2024-03-20T09:00:00Z"),
+    ("A3", "occupied", "2024-03-20T11:00:00Z"),
+    ("B1", "occupied", "2024-03-20T10:00:00Z"),
+    ("B2", "occupied", "2024-03-18T10:00:00Z"),  # older than the lookback: unknown
+    ("X1", "occupied", "2024-03-20T11:30:00Z"),  # uncatalogued
+    ("X2", "free", "2024-03-14T11:30:00Z"),  # uncatalogued, seen in the 7 days, stale
+    ("X3", "free", "2024-03-13T11:00:00Z"),  # uncatalogued, last seen before the 7 days
+]
+CATALOG = """spot_id,zone,level,bay_type,max_stay_minutes
+A1,North,1,ev,60
+A2,North,,standard,
+A3,North,1,standard,
+B1,South,2,accessible,300
+B2,South,,standard,30
+"""
+
+
+def lake_with(root, events, catalog_text: str | None = CATALOG) -> DuckDBEngine:
+    lines = [json.dumps({"spot_id": s, "status": st, "timestamp": t}).encode() for s, st, t in events]
+    totals = ingest_lines(lines, LocalSink(root), now=datetime(2024, 4, 30, tzinfo=timezone.utc))
+    assert totals.stored == len(lines)
+    if catalog_text is not None:
+        CatalogStore(root).replace(parse(catalog_text))
+    return DuckDBEngine(root, threads=1)
+
+
+@pytest.fixture
+def engine(tmp_path) -> DuckDBEngine:
+    return lake_with(tmp_path, EVENTS)
+
+
+def rows(frame: pd.DataFrame) -> list[tuple]:
+    return [tuple(None if pd.isna(v) else v for v in row) for row in frame.itertuples(index=False)]
+
+
+def test_availability_per_zone_with_the_uncatalogued_spots_last(engine) -> None:
+    frame = queries.availability(AT, engine=engine, now=NOW)
+    assert rows(frame) == [
+        ("North", 3, 2, 1, 0, 2 / 3),
+        ("South", 2, 1, 0, 1, 1.0),
+        (None, 2, 1, 0, 1, 1.0),  # X1 and X2; X3 was last seen before the 7 days
+    ]
+
+
+def test_an_empty_level_is_its_own_group_apart_from_the_uncatalogued(engine) -> None:
+    frame = queries.availability(AT, by="level", engine=engine, now=NOW)
+    assert [None if pd.isna(v) else v for v in frame["level"]] == ["", "1", "2", None]
+    assert rows(frame)[0] == ("", 2, 0, 1, 1, 0.0)
+
+
+def test_a_new_catalog_moves_spots_between_zones(tmp_path) -> None:
+    engine = lake_with(tmp_path, EVENTS)
+    before = queries.availability(AT, engine=engine, now=NOW)
+    CatalogStore(tmp_path).replace(parse("spot_id,zone\nA1,South\nA2,North\nA3,South\nB1,South\nX1,East\n"))
+    after = queries.availability(AT, engine=engine, now=NOW)
+    assert rows(before)[0][:3] == ("North", 3, 2)
+    assert rows(after) == [
+        ("East", 1, 1, 0, 0, 1.0),
+        ("North", 1, 0, 1, 0, 0.0),
+        ("South", 3, 3, 0, 0, 1.0),
+        (None, 2, 0, 0, 2, None),  # B2 (now uncatalogued, stale) and X2
+    ]
+
+
+def test_without_a_catalog_every_spot_seen_is_in_the_null_group(tmp_path) -> None:
+    engine = lake_with(tmp_path, EVENTS, catalog_text=None)
+    assert rows(queries.availability(AT, engine=engine, now=NOW)) == [(None, 7, 4, 1, 2, 0.8)]
+
+
+def test_overstays_lists_only_bays_with_a_maximum_stay_that_was_exceeded(engine) -> None:
+    frame = queries.overstays(AT, engine=engine, now=NOW)
+    # A1: 240 min of 60. B1: 120 of 300 (not over). A3: no maximum. B2: unknown now. X1: uncatalogued.
+    assert rows(frame) == [("A1", "North", pd.Timestamp("2024-03-20T08:00:00Z"), 240.0, 60, 180.0)]
+    assert str(frame["since"].dtype) == "datetime64[ns, UTC]"
+
+
+def test_a_stay_across_midnight_and_a_clock_change_counts_elapsed_minutes(tmp_path) -> None:
+    # Paris moves its clocks from 02:00 to 03:00 on 2024-03-31: the car arrived at
+    # 23:30 local (22:30Z) the evening before; at 04:30 local (02:30Z) it has stayed
+    # 4 hours, though the wall clock moved 5.
+    events = [("E1", "free", "2024-03-30T21:00:00Z"), ("E1", "occupied", "2024-03-30T23:30:00+01:00"),
+              ("E1", "occupied", "2024-03-31T01:00:00Z")]
+    engine = lake_with(tmp_path, events, "spot_id,zone,bay_type,max_stay_minutes\nE1,Quai,ev,180\n")
+    frame = queries.overstays("2024-03-31T04:30:00+02:00", engine=engine, now=NOW.replace(month=4))
+    assert rows(frame) == [("E1", "Quai", pd.Timestamp("2024-03-30T22:30:00Z"), 240.0, 180, 60.0)]
+
+
+def test_overstays_are_ordered_by_minutes_over_then_spot(tmp_path) -> None:
+    events = [(spot, "occupied", "2024-03-20T09:00:00Z") for spot in ("C2", "C1", "C3")]
+    engine = lake_with(tmp_path, events, "spot_id,zone,max_stay_minutes\nC1,Z,60\nC2,Z,60\nC3,Z,30\n")
+    frame = queries.overstays(AT, engine=engine, now=NOW)
+    assert list(frame["spot_id"]) == ["C3", "C1", "C2"]
+    assert list(frame["over_minutes"]) == [150.0, 120.0, 120.0]
+
+
+@pytest.mark.parametrize(
+    ("threshold", "expected_zones"),
+    [(0.9, ["South", None]), (0.6, ["North", "South", None]), (2 / 3, ["North", "South", None]),
+     (0.67, ["South", None]), (0.0, ["North", "South", None])],
+)
+def test_alerts_return_the_groups_at_or_above_the_threshold(engine, threshold, expected_zones) -> None:
+    frame = queries.alerts(AT, threshold=threshold, engine=engine, now=NOW)
+    assert [None if pd.isna(z) else z for z in frame["zone"]] == expected_zones
+
+
+@pytest.mark.parametrize(
+    ("args", "exit_code"),
+    [
+        (["alerts", "--at", AT], 3),
+        (["alerts", "--at", "2024-03-25T12:00:00Z"], 0),  # nothing known: no rate reaches the threshold
+        (["alerts", "--at", AT, "--threshold", "1.5"], 2),
+        (["alerts", "--at", AT, "--by", "floor"], 2),
+        (["availability", "--at", AT, "--by", "colour"], 2),
+        (["availability", "--at", "yesterday"], 2),
+        (["availability", "--at", AT, "--lookback", "0"], 2),
+        (["overstays", "--at", AT], 0),
+    ],
+)
+def test_cli_exit_statuses(tmp_path, args, exit_code) -> None:
+    result = CliRunner().invoke(cli, ["--data-dir", str(lake_root(tmp_path)), *args])
+    assert result.exit_code == exit_code, result.output
+    if exit_code == 2:
+        assert result.output.count("\n") == 1 and result.output.startswith("Error: ")
+
+
+def lake_root(tmp_path):
+    lake_with(tmp_path, EVENTS)
+    return tmp_path
+
+
+def test_cli_alerts_prints_the_rows_it_alerts_on(tmp_path) -> None:
+    result = CliRunner().invoke(cli, ["--data-dir", str(lake_root(tmp_path)), "alerts", "--at", AT, "--format", "json"])
+    assert result.exit_code == 3
+    assert [row["zone"] for row in json.loads(result.output)] == ["South", None]
+
+
+def test_plot_availability_writes_a_png(tmp_path) -> None:
+    out = tmp_path / "bays.png"
+    result = CliRunner().invoke(cli, ["plot", "availability", "--at", AT, "--by", "level",
+                                      "--data-dir", str(lake_root(tmp_path)), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_grouped_json_keeps_the_empty_level_apart_from_the_uncatalogued(tmp_path) -> None:
+    result = CliRunner().invoke(cli, ["--data-dir", str(lake_root(tmp_path)), "--format", "json", "utilization",
+                                      "--from", "2024-03-20", "--to", "2024-03-20", "--by", "level"])
+    assert result.exit_code == 0, result.output
+    assert [row["level"] for row in json.loads(result.output)] == ["", "1", "2", None]
+    assert "spot_id" not in json.loads(result.output)[0]
+
+
+@pytest.mark.parametrize("command", (["occupancy", "--date", "2024-03-20"],
+                                     ["utilization", "--from", "2024-03-20", "--to", "2024-03-20"],
+                                     ["patterns", "--from", "2024-03-20", "--to", "2024-03-20"],
+                                     ["turnover", "--from", "2024-03-20", "--to", "2024-03-20"],
+                                     ["dwell", "--from", "2024-03-20", "--to", "2024-03-20"]))
+@pytest.mark.parametrize(("extra", "message"), ((["--by", "floor"], "Invalid value for '--by'"),
+                                                 (["--zone", " "], "--zone must name a zone of 1-64 characters"),
+                                                 (["--zone", "z" * 65], "--zone must name a zone of 1-64")))
+def test_grouping_options_refuse_bad_values_in_one_line(tmp_path, command, extra, message) -> None:
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), *command, *extra])
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and message in result.output, result.output
+
+
+def test_a_zone_name_is_bound_not_formatted_into_the_sql(tmp_path) -> None:
+    engine = lake_with(tmp_path, EVENTS, CATALOG + "Q1,\"It's; DROP TABLE x --\",0,,\n")
+    frame = queries.utilization("2024-03-20", "2024-03-20", zones=["It's; DROP TABLE x --", "North"], engine=engine,
+                                now=NOW)
+    assert list(frame["spot_id"]) == ["A1", "A2", "A3"]
+
+
+@pytest.mark.parametrize("command", (["plot", "patterns", "--from", "2024-03-18", "--to", "2024-03-20"],
+                                     ["plot", "occupancy", "--date", "2024-03-20"]))
+def test_plots_take_zone_filters(tmp_path, command) -> None:
+    out = tmp_path / "zone.png"
+    result = CliRunner().invoke(cli, [*command, "--zone", "North", "--zone", "South", "--data-dir",
+                                      str(lake_root(tmp_path)), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,147 @@
+"""The zones monitor's entry point on moto's Athena: the SQL it sends, the metrics
+it publishes per zone and for the alarms, and failures; and AthenaRows alone."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import pytest
+import requests
+from botocore.stub import Stubber
+from moto import mock_aws
+
+import zones_handler
+from parking.analytics.athena_rows import AthenaRows
+from parking.analytics.registry import QUERIES
+from parking.errors import QueryError
+
+REGION = "eu-west-1"
+WORKGROUP = "parking-analytics"
+OUTPUT = "s3://parking-monitoring-data/athena-results/"
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "parking-zones"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:parking-zones"
+    aws_request_id: str = "7c5f1a7e-2182-154f-163f-5f0f9a621d72"
+
+
+@pytest.fixture
+def athena(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("PARKING_WORKGROUP", WORKGROUP)
+    zones_handler._athena.cache_clear()
+    with mock_aws():
+        client = boto3.client("athena", region_name=REGION)
+        client.create_work_group(Name=WORKGROUP, Configuration={"ResultConfiguration": {"OutputLocation": OUTPUT}})
+        yield client
+    zones_handler._athena.cache_clear()
+
+
+def seed(*results: tuple[str, list[list[str | None]]]) -> None:
+    """Queue the rows moto returns for the next queries, in order."""
+    queued = []
+    for name, rows in results:
+        columns = list(QUERIES[name].columns)
+        header = [{"Data": [{"VarCharValue": c} for c in columns]}]
+        data = [{"Data": [{} if v is None else {"VarCharValue": v} for v in row]} for row in rows]
+        info = [{"Name": c, "Label": c, "Type": "varchar", "Precision": 0, "Scale": 0, "Nullable": "NULLABLE"}
+                for c in columns]
+        queued.append({"rows": header + data, "column_info": info})
+    response = requests.post("http://motoapi.amazonaws.com/moto-api/static/athena/query-results",
+                             json={"region": REGION, "results": queued}, timeout=10)
+    assert response.status_code == 201
+
+
+def sent_queries(client) -> list[str]:
+    ids = client.list_query_executions(WorkGroup=WORKGROUP)["QueryExecutionIds"]
+    executions = [client.get_query_execution(QueryExecutionId=i)["QueryExecution"] for i in ids]
+    return [e["Query"] for e in sorted(executions, key=lambda e: e["Status"]["SubmissionDateTime"])]
+
+
+def emf_records(capsys) -> list[dict]:
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    return [{key: value[0] if isinstance(value, list) and len(value) == 1 else value for key, value in line.items()}
+            for line in lines if "_aws" in line]
+
+
+AVAILABILITY = [
+    ["North", "40", "30", "8", "2", "0.7894736842105263"],
+    ["Roof", "10", "0", "0", "10", None],  # every sensor silent
+    ["South", "20", "19", "1", "0", "0.95"],
+    [None, "3", "1", "2", "0", "0.3333333333333333"],  # uncatalogued: no zone to publish
+]
+OVERSTAYS = [
+    ["S-7", "South", "2024-03-20 08:00:00.000", "300.5", "240", "60.5"],
+    ["S-2", "South", "2024-03-20 09:00:00.000", "200.0", "180", "20.0"],
+    ["N-1", "North", "2024-03-20 10:00:00.000", "65.0", "60", "5.0"],
+]
+
+
+def test_it_publishes_each_zones_figures_with_the_zone_as_a_dimension(athena, capsys) -> None:
+    seed(("availability", AVAILABILITY), ("overstays", OVERSTAYS))
+    summary = zones_handler.handler({"source": "aws.events"}, LambdaContext())
+    records = emf_records(capsys)
+    per_zone = {r["zone"]: r for r in records if "zone" in r}
+    assert set(per_zone) == {"North", "Roof", "South"}
+    assert (per_zone["North"]["FreeSpots"], per_zone["North"]["Overstays"]) == (8.0, 1.0)
+    assert per_zone["North"]["OccupancyRate"] == pytest.approx(78.94736842105263)
+    assert (per_zone["South"]["FreeSpots"], per_zone["South"]["OccupancyRate"], per_zone["South"]["Overstays"]) == (
+        1.0, 95.0, 2.0)
+    assert "OccupancyRate" not in per_zone["Roof"], "no rate where nothing is known"
+    [dimensions] = per_zone["North"]["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+    assert "zone" in dimensions
+    [overall] = [r for r in records if "zone" not in r]
+    assert (overall["MaxZoneOccupancyRate"], overall["Overstays"], overall["ZonesReported"]) == (95.0, 3.0, 3.0)
+    assert "zone" not in overall["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]
+    assert (summary["zones"], summary["overstays"], summary["max_occupancy_rate"]) == (3, 3, 0.95)
+
+
+def test_it_sends_availability_by_zone_and_overstays_for_the_last_seven_days(athena, capsys) -> None:
+    seed(("availability", []), ("overstays", []))
+    before = datetime.now(timezone.utc)
+    zones_handler.handler({}, LambdaContext())
+    availability, overstays = sent_queries(athena)
+    assert availability.startswith("-- availability") and "CAST('zone' AS varchar) AS group_by" in availability
+    assert overstays.startswith("-- overstays") and "%(" not in availability + overstays
+    first, last = re.search(r"BETWEEN '(\d{10})' AND '(\d{10})'", overstays).groups()
+    assert datetime.strptime(last, "%Y%m%d%H").replace(tzinfo=timezone.utc) >= before - timedelta(hours=1)
+    assert datetime.strptime(last, "%Y%m%d%H") - datetime.strptime(first, "%Y%m%d%H") == timedelta(days=7)
+    [overall] = emf_records(capsys)
+    assert "MaxZoneOccupancyRate" not in overall and overall["ZonesReported"] == 0.0
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_a_failed_query_fails_the_run_so_lambda_retries_it(athena, monkeypatch) -> None:
+    monkeypatch.setenv("PARKING_WORKGROUP", "no-such-workgroup")
+    with pytest.raises(QueryError, match="WorkGroup does not exist"):
+        zones_handler.handler({}, LambdaContext())
+
+
+def test_rows_come_back_as_text_with_nulls_apart_from_empty_strings(athena) -> None:
+    seed(("availability", [["", "1", "0", "1", "0", "0.0"], [None, "2", "0", "0", "2", None]]))
+    rows = AthenaRows(athena, database="parking_analytics", workgroup=WORKGROUP, sleep=lambda s: None).run("SELECT 1")
+    assert [(r["group_value"], r["occupancy_rate"]) for r in rows] == [("", "0.0"), (None, None)]
+
+
+def test_a_query_running_past_its_timeout_is_stopped() -> None:
+    client = boto3.client("athena", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    clock = iter(range(0, 1000, 30))
+    with Stubber(client) as stub:
+        stub.add_response("start_query_execution", {"QueryExecutionId": "q-1"})
+        for _ in range(3):  # at 0, 30 and 60 s; the clock reads 90 at the third
+            stub.add_response("get_query_execution", {"QueryExecution": {"Status": {"State": "RUNNING"}}},
+                              {"QueryExecutionId": "q-1"})
+        stub.add_response("stop_query_execution", {}, {"QueryExecutionId": "q-1"})
+        rows = AthenaRows(client, database="d", workgroup="w", timeout_seconds=90, sleep=lambda s: None,
+                          clock=lambda: next(clock))
+        with pytest.raises(QueryError, match="took longer than 90 s; stopped"):
+            rows.run("SELECT 1")
+        stub.assert_no_pending_responses()
