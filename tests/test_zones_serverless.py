@@ -64,13 +64,15 @@ def test_its_role_uses_our_workgroup_reads_our_prefixes_and_writes_only_results(
     assert all(s["Resource"] != "*" for s in by_sid.values())
     assert by_sid["QueryInOurWorkgroup"]["Resource"]["Fn::Sub"].endswith(":workgroup/${AthenaWorkGroup}")
     assert by_sid["ReadOurDataAndCatalog"]["Resource"] == [
-        {"Fn::Sub": "${DataBucket.Arn}/parking-data/*"}, {"Fn::Sub": f"${{DataBucket.Arn}}/{CATALOG_PREFIX}*"},
+        {"Fn::Sub": "${DataBucket.Arn}/parking-data/*"}, {"Fn::Sub": "${DataBucket.Arn}/parking-compacted/*"},
+        {"Fn::Sub": f"${{DataBucket.Arn}}/{CATALOG_PREFIX}*"},
     ]
     writers = [s for s in by_sid.values() if "s3:PutObject" in as_list(s["Action"])]
     assert [w["Resource"] for w in writers] == [{"Fn::Sub": "${DataBucket.Arn}/athena-results/*"}]
     tables = [r["Fn::Sub"] for r in by_sid["ReadOurTables"]["Resource"]]
-    assert tables[-2:] == ["arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/${GlueDatabase}/"
-                           + name for name in ("${ParkingEventsTable}", "${SpotCatalogTable}")]
+    assert tables[-3:] == ["arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/${GlueDatabase}/"
+                           + name for name in ("${ParkingEventsTable}", "${ParkingEventsCompactedTable}",
+                                               "${SpotCatalogTable}")]
 
 
 def test_the_catalog_table_reads_the_stored_file_by_position(template) -> None:
