@@ -65,8 +65,11 @@ lint: tools
 	$(TOOLS)/bin/ruff check .
 
 # tests/test_wheel.py builds the wheel and runs it from a fresh venv, offline.
+# Two workers for the suite; the tests that run `sls` (it writes .serverless/ in the
+# repository) alone afterwards, one at a time.
 test: lint install tools node lambda-package chromium
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 -m "not serverless" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m serverless $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/ingest.py

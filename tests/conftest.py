@@ -64,17 +64,3 @@ def read_lines(body: bytes) -> list[dict[str, Any]]:
 def event(spot: str = "A1", status: str = "occupied", timestamp: str = "2024-03-20T10:00:00Z", **extra: Any):
     return {"spot_id": spot, "status": status, "timestamp": timestamp, **extra}
 
-
-@pytest.fixture(scope="session")
-def package_dir(tmp_path_factory) -> Path:
-    """`sls package` of the dev stage, once per test session: the CloudFormation every infra test reads."""
-    from tests.test_serverless import sls
-
-    out = tmp_path_factory.mktemp("sls-package")
-    sls("package", "--stage", "dev", "--package", str(out))
-    return out
-
-
-@pytest.fixture(scope="session")
-def template(package_dir: Path) -> dict[str, Any]:
-    return json.loads((package_dir / "cloudformation-template-update-stack.json").read_text())

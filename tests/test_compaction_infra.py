@@ -21,11 +21,12 @@ import pytest
 from parking.lake.compaction import PARQUET_COLUMNS
 from parking.layout import COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX, DATA_PREFIX
 from scripts.build_compact_lambda import ARTIFACT, LAMBDA_UNZIPPED_LIMIT, handler_modules
-from tests.test_serverless import statements
+from tests.test_serverless import package_dir, schedule_of, statements, template  # noqa: F401  (module fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.serverless
+# One worker for every test that runs `sls`: it writes .serverless/ in the repository.
+pytestmark = [pytest.mark.serverless, pytest.mark.xdist_group("serverless")]
 
 
 def test_the_compacted_table_projects_the_compactions_layout(template) -> None:
@@ -53,9 +54,7 @@ def test_the_compaction_runs_daily_from_its_own_artifact(template, package_dir) 
     assert function["ReservedConcurrentExecutions"] == 1, "never two runs at once"
     assert function["DeadLetterConfig"] == {"TargetArn": {"Ref": "AlarmTopic"}}
     assert function["Environment"]["Variables"]["PARKING_COMPACTION_LATENESS_DAYS"] == "2"
-    [rule] = [r for r in template["Resources"].values() if r["Type"] == "AWS::Events::Rule"]
-    assert rule["Properties"]["ScheduleExpression"] == "cron(30 2 * * ? *)"
-    assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": ["CompactLambdaFunction", "Arn"]}
+    assert schedule_of(template, "CompactLambdaFunction")["ScheduleExpression"] == "cron(30 2 * * ? *)"
 
 
 def test_the_compaction_role_reaches_only_the_tiers_it_moves_between(template) -> None:
@@ -83,7 +82,8 @@ def test_the_new_prefixes_keep_the_retention_of_parking_data(template) -> None:
 
 
 def test_every_analyst_team_reads_the_compacted_table_and_prefix(template) -> None:
-    policies = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::ManagedPolicy"]
+    policies = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::ManagedPolicy"
+                and "parking-athena-analyst-" in json.dumps(r["Properties"].get("ManagedPolicyName"))]
     assert policies, "one managed policy per analyst team"
     for policy in policies:
         by_sid = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}

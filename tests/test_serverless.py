@@ -38,7 +38,8 @@ ARTIFACT = ROOT / "build" / "ingest.zip"
 CLUSTER = "arn:aws:kafka:eu-west-1:111122223333:cluster/parking-msk/5c3a5a7e-1f1c-4a4b-9a53-2f7b8a1e0c11-2"
 OFFLINE = {**os.environ, "SLS_TELEMETRY_DISABLED": "1", "NODE_NO_WARNINGS": "1"}
 
-pytestmark = pytest.mark.serverless
+# One worker for every test that runs `sls`: it writes .serverless/ in the repository.
+pytestmark = [pytest.mark.serverless, pytest.mark.xdist_group("serverless")]
 
 
 def sls(*args: str, env: dict[str, str] | None = None) -> str:
@@ -47,6 +48,25 @@ def sls(*args: str, env: dict[str, str] | None = None) -> str:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def package_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sls-package")
+    sls("package", "--stage", "dev", "--package", str(out))
+    return out
+
+
+@pytest.fixture(scope="module")
+def template(package_dir: Path) -> dict:
+    return json.loads((package_dir / "cloudformation-template-update-stack.json").read_text())
+
+
+def schedule_of(template: dict, function: str) -> dict:
+    """The properties of the one EventBridge rule whose target is ``function`` (a logical id)."""
+    [rule] = [r["Properties"] for r in resources_of(template, "AWS::Events::Rule").values()
+              if any(t["Arn"] == {"Fn::GetAtt": [function, "Arn"]} for t in r["Properties"]["Targets"])]
+    return rule
 
 
 def resources_of(template: dict, kind: str) -> dict[str, dict]:
@@ -189,7 +209,7 @@ def test_the_quarantine_has_a_key_of_its_own(template: dict) -> None:
         "Deny", "s3:PutObject", {"Fn::Sub": f"${{DataBucket.Arn}}/{QUARANTINE_PREFIX}*"})
     assert only["Condition"] == {"StringNotEquals": {
         "s3:x-amz-server-side-encryption-aws-kms-key-id": {"Fn::GetAtt": ["QuarantineKey", "Arn"]}}}
-    analysts = [r for r in resources_of(template, "AWS::IAM::ManagedPolicy").values()]
+    analysts = list(resources_of(template, "AWS::IAM::ManagedPolicy").values())
     assert analysts, "one managed policy per analyst team"
     for policy in analysts:  # no team may decrypt the quarantine
         assert all(s["Resource"] != {"Fn::GetAtt": ["QuarantineKey", "Arn"]}
@@ -494,7 +514,9 @@ def test_deploy_rehearsal_creates_the_zones_monitor(deployed) -> None:
     assert sorted(iam.list_role_policies(RoleName="ParkingZonesRole-dev")["PolicyNames"]) == [
         "own-log-group-and-dead-letters", "query-zones",
     ]
-    [rule] = [r for r in client(deployed, "events").list_rules()["Rules"] if r["ScheduleExpression"]]
+    events = client(deployed, "events")
+    [name] = events.list_rule_names_by_target(TargetArn=config["FunctionArn"])["RuleNames"]
+    rule = events.describe_rule(Name=name)
     assert (rule["ScheduleExpression"], rule["State"]) == ("rate(5 minutes)", "ENABLED")
     [target] = client(deployed, "events").list_targets_by_rule(Rule=rule["Name"])["Targets"]
     assert target["Arn"] == config["FunctionArn"]

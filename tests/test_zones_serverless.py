@@ -18,11 +18,12 @@ import pytest
 
 from parking.analytics.catalog import CATALOG_PREFIX, CATALOG_TABLE, COLUMNS
 from scripts.build_lambda import ARTIFACTS, handler_modules
-from tests.test_serverless import ROOT, resources_of, sls
+from tests.test_serverless import ROOT, package_dir, resources_of, schedule_of, sls, template  # noqa: F401 (fixtures)
 
 ZONES_ZIP = ARTIFACTS["zones"].path
 
-pytestmark = pytest.mark.serverless
+# One worker for every test that runs `sls`: it writes .serverless/ in the repository.
+pytestmark = [pytest.mark.serverless, pytest.mark.xdist_group("serverless")]
 
 
 def statements(role: dict) -> dict[str, dict]:
@@ -41,9 +42,7 @@ def test_the_monitor_runs_outside_the_vpc_on_its_schedule(template) -> None:
     assert function["Role"] == {"Fn::Sub": "${ParkingZonesRole.Arn}"}
     assert function["ReservedConcurrentExecutions"] == 1
     assert function["Code"]["S3Key"].endswith("/zones.zip")
-    [rule] = resources_of(template, "AWS::Events::Rule").values()
-    assert rule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
-    assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": ["ZonesLambdaFunction", "Arn"]}
+    assert schedule_of(template, "ZonesLambdaFunction")["ScheduleExpression"] == "rate(5 minutes)"
 
 
 def test_its_dead_letter_queue_and_logs_are_encrypted(template) -> None:
@@ -109,8 +108,7 @@ def test_the_schedule_and_threshold_are_stage_parameters(tmp_path: Path) -> None
     sls("package", "--stage", "dev", "--package", str(tmp_path), "--param", "zonesSchedule=rate(15 minutes)",
         "--param", "zoneFullPercent=80")
     other = json.loads((tmp_path / "cloudformation-template-update-stack.json").read_text())
-    [rule] = resources_of(other, "AWS::Events::Rule").values()
-    assert rule["Properties"]["ScheduleExpression"] == "rate(15 minutes)"
+    assert schedule_of(other, "ZonesLambdaFunction")["ScheduleExpression"] == "rate(15 minutes)"
     assert float(other["Resources"]["ZoneFullAlarm"]["Properties"]["Threshold"]) == 80
 
 
