@@ -184,6 +184,7 @@ def test_grouped_json_keeps_the_empty_level_apart_from_the_uncatalogued(tmp_path
                                                  (["--zone", " "], "--zone must name a zone of 1-64 characters"),
                                                  (["--zone", "z" * 65], "--zone must name a zone of 1-64")))
 def test_grouping_options_refuse_bad_values_in_one_line(tmp_path, command, extra, message) -> None:
+    (tmp_path / "parking-data").mkdir()  # a lake, so only the option is wrong
     result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), *command, *extra])
     assert result.exit_code == 2 and result.output.count("\n") == 1 and message in result.output, result.output
 

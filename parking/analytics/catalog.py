@@ -134,9 +134,7 @@ class CatalogStore:
             except Exception as exc:  # botocore's errors: one line for the CLI
                 raise SinkWriteError(f"catalog not written to {self.where}: {exc}") from exc
             return
-        from parking.ingest.sinks import LocalSink
-
-        LocalSink(self.data_dir).write({CATALOG_KEY: body})
+        _replace_file(self.path, body)
 
     def read(self) -> list[CatalogRow] | None:
         """The catalog in force, or None when none was ever loaded."""
@@ -236,3 +234,31 @@ def rows_of(rows: Iterable[CatalogRow]) -> Iterator[dict[str, Any]]:
     """Each row as a dict of the stored columns."""
     for row in rows:
         yield dict(zip(COLUMNS, astuple(row), strict=True))
+
+
+def _replace_file(path: Path, body: bytes) -> None:
+    """Write ``path`` whole or not at all: a flushed temporary file renamed over it.
+
+    Not the ingest sinks, which never replace an object (docs/CHOICES.md): the
+    catalog is the one file a newer version must replace.
+    """
+    import os
+    import tempfile
+
+    from parking.errors import SinkWriteError
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(body)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, path)
+        except BaseException:
+            if os.path.lexists(temp):
+                os.unlink(temp)
+            raise
+    except OSError as exc:
+        raise SinkWriteError(f"catalog not written to {path}: {exc.strerror or exc}") from exc
