@@ -574,9 +574,11 @@ plot.add_command(zone_commands.plot_availability)
 def report(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -> None:
     """One self-contained HTML page on --from to --to, to open or mail on.
 
-    Occupancy over the window, the weekday x hour heatmap, the last day's
-    hourly curve, the best- and worst-used bays, turnover, dwell and the
-    sensors that need a visit. Pictures are embedded: no network needed.
+    Availability by zone and level, occupancy over the window and by zone
+    and level, the weekday x hour heatmap, the last day's hourly curve, the
+    best- and worst-used bays, turnover and dwell (and by zone), the overstay
+    list and the sensors that need a visit. Pictures are embedded: no network
+    needed.
     """
     from parking.analytics.report import MAX_REPORT_DAYS, build_report, write_report
 

@@ -88,8 +88,10 @@ def parsed(path: Path) -> Page:
 
 def test_the_report_has_every_section_in_order(page: Path) -> None:
     assert parsed(page).headings == [
-        "Occupancy over the window", "Weekday by hour", "The last day, 2024-03-24", "Best- and worst-used bays",
-        "Turnover", "Dwell", "Sensors that need a visit",
+        "Availability by zone at 2024-03-24 23:59", "Availability by level at 2024-03-24 23:59",
+        "Occupancy over the window", "Occupancy by zone", "Occupancy by level", "Weekday by hour",
+        "The last day, 2024-03-24", "Best- and worst-used bays", "Turnover", "Turnover by zone", "Dwell",
+        "Dwell by zone", "Overstays at 2024-03-24 23:59", "Sensors that need a visit",
     ]
 
 

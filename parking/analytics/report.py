@@ -3,7 +3,7 @@
 The page is rendered from the Jinja2 template ``report.html.j2`` beside
 this module (package data) with autoescaping; every picture is embedded as a ``data:``
 URI, so the file opens anywhere, mailed on or offline. Figures follow
-docs/METRICS.md sections 4 and 6; times are shown in the report's zone.
+docs/METRICS.md sections 4, 6 and 7; times are shown in the report's zone.
 
 A report is a list of sections. Each section is one function of the
 :class:`ReportInputs` (the window, the engine and the answers already asked,
@@ -11,7 +11,7 @@ so no query runs twice) that returns a :class:`Section`, or ``None`` when it
 has nothing to show. :func:`frame_section` turns any query's answer into a
 table section, so a section over another query is one call, for example::
 
-    lambda inputs: frame_section("Overstays", queries.overstays(inputs.end, **inputs.options()), inputs.tz)
+    lambda inputs: frame_section("Health", queries.health(inputs.end, **inputs.options()), inputs.tz)
 
 added to :data:`SECTIONS`.
 """
@@ -326,13 +326,54 @@ def health_section(inputs: ReportInputs) -> Section | None:
     )
 
 
+def availability_section(by: str) -> Callable[[ReportInputs], Section | None]:
+    """Bays occupied, free and unknown per ``by`` group at the window's end (docs/METRICS.md section 7)."""
+
+    def section(inputs: ReportInputs) -> Section | None:
+        frame = queries.availability(inputs.end, by=by, **inputs.options())
+        title = f"Availability by {by.replace('_', ' ')} at {_time(pd.Timestamp(inputs.end), inputs.tz)}"
+        return frame_section(title, frame, inputs.tz, note=CATALOG_NOTE)
+
+    return section
+
+
+def grouped_section(name: str, by: str, title: str) -> Callable[[ReportInputs], Section | None]:
+    """One window query (utilization, turnover, dwell) with one row per ``by`` group (section 7)."""
+
+    def section(inputs: ReportInputs) -> Section | None:
+        query = getattr(queries, name)
+        zoned = {} if name == "utilization" else {"tz": inputs.tz}  # utilization counts UTC days
+        frame = query(inputs.first, inputs.last, by=by, **zoned, **inputs.options())
+        return frame_section(title, frame, inputs.tz, note=CATALOG_NOTE)
+
+    return section
+
+
+def overstays_section(inputs: ReportInputs) -> Section:
+    """The enforcement list at the window's end; says so when nobody overstayed."""
+    frame = queries.overstays(inputs.end, **inputs.options())
+    at = _time(pd.Timestamp(inputs.end), inputs.tz)
+    return frame_section(f"Overstays at {at}", frame, inputs.tz) or Section(
+        f"Overstays at {at}", note="No car had stayed longer than its bay allows (bays with a maximum stay only)."
+    )
+
+
+CATALOG_NOTE = "Groups come from the spot catalog in force (parking-cli spots load); '-' is the uncatalogued spots."
+
 SECTIONS: tuple[Callable[[ReportInputs], Section | None], ...] = (
+    availability_section("zone"),
+    availability_section("level"),
     occupancy_section,
+    grouped_section("utilization", "zone", "Occupancy by zone"),
+    grouped_section("utilization", "level", "Occupancy by level"),
     patterns_section,
     last_day_section,
     bays_section,
     turnover_section,
+    grouped_section("turnover", "zone", "Turnover by zone"),
     dwell_section,
+    grouped_section("dwell", "zone", "Dwell by zone"),
+    overstays_section,
     health_section,
 )
 
