@@ -53,11 +53,31 @@ def check(data_dir: str | None, bucket: str | None, repair: bool) -> None:
         summary += (f"; repaired {report.repaired:,} (events re-filed {report.refiled:,}, "
                     f"records quarantined {report.quarantined:,})")
     click.echo(summary)
-    left = len(report.bad_objects) - report.repaired
+    compacted = _check_compacted(settings, bucket)
+    left = len(report.bad_objects) - report.repaired + len(compacted)
     if left:
         hint = "" if repair else f"; run `{LAKE_CHECK}`"
         click.echo(f"Error: {left:,} objects need attention{hint}", err=True)
         sys.exit(1)
+
+
+def _check_compacted(settings, bucket: str | None) -> list:
+    """The compacted tier's findings, printed; report only (`parking-cli compact` finishes a cut-short day)."""
+    from parking.lake import compaction
+
+    if bucket:
+        from parking.ingest.sinks import s3_client
+
+        store = compaction.S3Store(bucket, s3_client(settings.region, settings.profile))
+    else:
+        store = compaction.LocalStore(settings.data_dir)
+    findings = compaction.check_compacted(store)
+    for finding in findings:
+        hint = " (run `parking-cli compact` to finish it)" if finding.problem == "unfinished" else ""
+        click.echo(f"{finding.problem:<14} {finding.key}: {finding.detail}{hint}")
+    days = len({key for key in store.keys(compaction.COMPACTED_PREFIX)})
+    click.echo(f"checked {days:,} compacted day files: {len(findings):,} not as `compact` writes")
+    return findings
 
 
 @lake.command("replay-failed")

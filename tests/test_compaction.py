@@ -328,6 +328,19 @@ def test_check_finds_each_kind_of_bad_day_file(lake) -> None:
     }
 
 
+def test_lake_check_reads_the_compacted_tier_too(lake) -> None:
+    compact(LocalStore(lake), EVERYTHING)
+    clean = CliRunner().invoke(cli, ["lake", "check", "--data-dir", str(lake)])
+    assert clean.exit_code == 0, clean.output
+    assert "not as `compact` writes" in clean.output and ": 0 not as `compact` writes" in clean.output
+    first = parquet_files(lake)[0]
+    (first.parent / "by-hand.parquet").write_bytes(b"not parquet")
+    broken = CliRunner().invoke(cli, ["lake", "check", "--data-dir", str(lake)])
+    assert broken.exit_code == 1
+    assert "misnamed" in broken.stdout and "by-hand.parquet" in broken.stdout
+    assert broken.stderr.startswith("Error: ") and len(broken.stderr.splitlines()) == 1
+
+
 def test_another_table_name_reads_its_own_compacted_table() -> None:
     from parking.analytics.engines import retarget
     from parking.analytics.registry import QUERIES
