@@ -227,6 +227,18 @@ def test_a_compacted_day_turns_back_into_the_objects_it_came_from(lake) -> None:
     assert moved == set(originals)
 
 
+@pytest.mark.parametrize("number", ["1e400", "-80241446968629135069", "1" * 400, "1E-400", "-0", "1.50"])
+def test_every_number_the_ingester_stores_is_compacted_as_it_was_stored(tmp_path, number) -> None:
+    line = b'{"spot_id":"N1","status":"free","timestamp":"2024-03-18T10:00:00Z","n":' + number.encode() + b"}"
+    totals = ingest_lines([line], LocalSink(tmp_path), now=datetime(2024, 3, 20, tzinfo=timezone.utc))
+    assert totals.stored == 1
+    stored = {p.name: gzip.decompress(p.read_bytes()).splitlines() for p in (tmp_path / DATA_PREFIX).rglob("*.json.gz")}
+    compact(LocalStore(tmp_path), EVERYTHING)
+    [day] = parquet_files(tmp_path)
+    assert {key.rsplit("/", 1)[-1]: lines for key, lines in source_lines(day).items()} == stored
+    assert number.encode() in next(iter(stored.values()))[0]
+
+
 def test_a_day_file_is_zstd_parquet_sorted_by_spot_and_time(lake) -> None:
     compact(LocalStore(lake), EVERYTHING)
     for path in parquet_files(lake):

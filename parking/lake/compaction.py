@@ -482,12 +482,27 @@ def _lines(store: Store, key: str) -> Iterator[bytes]:
     return iter(lines)
 
 
+def _stored_event(line: bytes) -> Any:
+    """A stored line as JSON; a number orjson cannot hold as a double (``1e400``, 400 digits) stays text.
+
+    The ingester stores numbers as their text (docs/METRICS.md section 1), so
+    every line it wrote must be readable here too; only the three event fields
+    are used, the line itself goes to Parquet unchanged.
+    """
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        import json
+
+        return json.loads(line, parse_float=str, parse_int=str, parse_constant=str)
+
+
 def _row(store: Store, key: str, relative: str, hour: str, number: int, line: bytes) -> dict[str, Any]:
     try:
         text = line.decode("utf-8")
-        value = orjson.loads(line)
+        value = _stored_event(line)
         fields = {name: value[name] for name in ("spot_id", "status", "timestamp")}
-    except (UnicodeDecodeError, orjson.JSONDecodeError, TypeError, KeyError) as exc:
+    except (UnicodeDecodeError, ValueError, TypeError, KeyError) as exc:
         raise CompactionError(f"{store.where}{key} line {number}: not a stored event ({exc})") from exc
     if not all(isinstance(v, str) for v in fields.values()):
         raise CompactionError(
