@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -64,3 +64,13 @@ def read_lines(body: bytes) -> list[dict[str, Any]]:
 def event(spot: str = "A1", status: str = "occupied", timestamp: str = "2024-03-20T10:00:00Z", **extra: Any):
     return {"spot_id": spot, "status": status, "timestamp": timestamp, **extra}
 
+
+def command_tree(group: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Every runnable command under a click group, with the names that reach it (new commands included)."""
+    import click
+
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            yield from command_tree(command, (*path, name))
+        else:
+            yield (*path, name), command

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import string
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -33,6 +33,7 @@ from parking.cli.main import OneLineErrors, cli
 from parking.cli.options import DateType, InstantType, PictureFile, ZoneType
 from parking.ingest.files import ingest_lines
 from parking.ingest.sinks import LocalSink
+from tests.conftest import command_tree
 
 NETWORK_OPTIONS = {"bucket", "bootstrap_servers"}  # S3 or a Kafka broker: never generated, but where parsed only
 PARSE_ONLY = {("consume",)}  # would wait for a Kafka broker
@@ -41,16 +42,7 @@ EXAMPLES_PER_SLOW_COMMAND = 8
 SLOW = {("report",), ("plot", "occupancy"), ("plot", "patterns")}  # a page or a picture per success
 
 
-def commands(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
-    """Every command of the tree under ``group`` with the names that reach it."""
-    for name, command in sorted(group.commands.items()):
-        if isinstance(command, click.Group):
-            yield from commands(command, (*path, name))
-        else:
-            yield (*path, name), command
-
-
-COMMANDS = dict(commands(cli))
+COMMANDS = dict(command_tree(cli))
 
 
 @pytest.fixture(scope="module")

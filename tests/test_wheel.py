@@ -26,6 +26,7 @@ import pytest
 from parking.analytics.registry import QUERIES
 from parking.cli.main import cli
 from parking.ingest.msk import msk_event, msk_record
+from tests.conftest import command_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGED = ("pyproject.toml", "README.md", "parking", "cli", "queries")  # what the wheel is built from
@@ -57,18 +58,9 @@ OUT_NAMES = {"plot": "out.png", "report": "out.html"}  # commands that choose a 
 pytestmark = pytest.mark.xdist_group("wheel")  # one build and one install, on one worker
 
 
-def leaves(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
-    """Every runnable command under ``group``, with the names that reach it."""
-    for name, command in sorted(group.commands.items()):
-        if isinstance(command, click.Group):
-            yield from leaves(command, (*path, name))
-        else:
-            yield (*path, name), command
-
-
 def invocations() -> Iterator[object]:
     """One run per command, one per output format where it has a choice of them."""
-    for path, command in leaves(cli):
+    for path, command in command_tree(cli):
         formats = [param for param in command.params if param.name == "output_format"]
         choices = list(formats[0].type.choices) if formats else [None]
         needs_kafka = any(param.name == "bootstrap_servers" and param.required for param in command.params)
@@ -202,7 +194,7 @@ def test_python_dash_m_parking_runs_the_installed_cli(venv: Path, elsewhere: Pat
 
 
 def test_every_named_query_is_a_command() -> None:
-    assert set(QUERIES) <= {path[-1] for path, _ in leaves(cli)}
+    assert set(QUERIES) <= {path[-1] for path, _ in command_tree(cli)}
 
 
 @pytest.mark.parametrize(("path", "fmt"), list(invocations()))

@@ -6,7 +6,7 @@ statuses and plot."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pandas as pd
 import pytest
@@ -204,3 +204,20 @@ def test_plots_take_zone_filters(tmp_path, command) -> None:
                                       str(lake_root(tmp_path)), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("name", ["x[12]", "x*", "x?"])
+def test_a_data_directory_named_like_a_glob_reads_its_own_catalog_and_compacted_days(tmp_path, name) -> None:
+    """Neighbours the name would match as a pattern (x1, x2, xx) hold other catalogs and days."""
+    from parking.lake.compaction import LocalStore, compact
+
+    for neighbour in ("x1", "x2", "xx"):
+        lake_with(tmp_path / neighbour, EVENTS, "spot_id,zone\nA1,Elsewhere\nA2,Elsewhere\n")
+        compact(LocalStore(tmp_path / neighbour), date(2030, 1, 1))
+    own = lake_with(tmp_path / name, EVENTS)
+    plain = lake_with(tmp_path / "plain", EVENTS)
+    for engine in (own, plain):
+        compact(LocalStore(engine.data_dir), date(2030, 1, 1))
+    assert rows(queries.availability(AT, engine=own, now=NOW)) == rows(queries.availability(AT, engine=plain, now=NOW))
+    mine = queries.utilization("2024-03-20", "2024-03-20", by="zone", engine=own, now=NOW)
+    assert rows(mine) == rows(queries.utilization("2024-03-20", "2024-03-20", by="zone", engine=plain, now=NOW))

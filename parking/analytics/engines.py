@@ -169,7 +169,7 @@ def compacted_view(data_dir: Path) -> str:
             'CAST(NULL AS VARCHAR) AS "timestamp", CAST(NULL AS BIGINT) AS ts_ms, CAST(NULL AS VARCHAR) AS year, '
             "CAST(NULL AS VARCHAR) AS month, CAST(NULL AS VARCHAR) AS day, CAST(NULL AS VARCHAR) AS hour WHERE false"
         )
-    pattern = compacted_glob(str(root)).replace("'", "''")
+    pattern = compacted_glob(glob_escape(str(root))).replace("'", "''")  # the folder read as itself
     return (
         f"SELECT spot_id, status, \"timestamp\", ts_ms, year, month, day, hour FROM read_parquet('{pattern}', "
         "hive_partitioning = true, hive_types = {'year': 'VARCHAR', 'month': 'VARCHAR', 'day': 'VARCHAR'})"
