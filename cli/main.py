@@ -33,6 +33,7 @@ from parking.cli.options import (
     ZONE,
     LocalFile,
     Number,
+    OutputFile,
     PictureFile,
     at_option,
     check_range,
@@ -415,12 +416,12 @@ def _totals_text(totals: IngestTotals, where: str, verb: str = "ingested into") 
 @click.option("--days", type=click.IntRange(min=1, max=366), default=7, show_default=True)
 @click.option("--start", type=DATE, default=None, help="First UTC day [default: --days before today].")
 @click.option("--seed", type=SEED, default=0, show_default=True)
-@click.option("--out", type=LocalFile("w", lazy=False), default="-", show_default=True,
+@click.option("--out", type=OutputFile(allow_dash=True), default="-", show_default=True,
               help="JSON-lines file, - for stdout.")
 @click.option("--kafka", "bootstrap_servers", type=NON_EMPTY, metavar="HOST:PORT", default=None,
               help="Produce to this Kafka broker instead of writing lines.")
 @click.option("--topic", type=TOPIC, default="parking-events", show_default=True, help="Topic for --kafka.")
-@click.option("--catalog", type=LocalFile("w", lazy=False), default=None,
+@click.option("--catalog", type=OutputFile(), default=None,
               help="Also write the garage's spot catalog (zones, levels, bay types) as CSV for `spots load`.")
 def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstrap_servers, topic, catalog) -> None:
     """Write a realistic event stream (a few bad records included) for `ingest`,
@@ -428,7 +429,7 @@ def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstra
     from parking.simulate import catalog_csv, lines, plan
 
     if catalog is not None:
-        catalog.write(catalog_csv(spots))
+        catalog.write_text(catalog_csv(spots), encoding="utf-8")
 
     current = now()
     first = start or (current - timedelta(days=days)).date()
@@ -439,15 +440,15 @@ def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstra
 
         click.echo(f"produced {produce(stream, bootstrap_servers, topic):,} events to {topic}", err=True)
         return
-    to_file = out.name not in ("-", "<stdout>")
+    to_file = out != "-"
     written = 0
-    for line in simulate_progress(stream, simulation.start, simulation.end, show=to_file and spots * days >= 2000):
-        out.write(line + "\n")
-        written += 1
+    with click.open_file(str(out), "w", encoding="utf-8") as stream_out:
+        for line in simulate_progress(stream, simulation.start, simulation.end, show=to_file and spots * days >= 2000):
+            stream_out.write(line + "\n")
+            written += 1
     if to_file:
-        out.flush()
         last = first + timedelta(days=days - 1)
-        click.echo(f"wrote {written:,} records ({spots:,} spots, {first} to {last} UTC) to {out.name}", err=True)
+        click.echo(f"wrote {written:,} records ({spots:,} spots, {first} to {last} UTC) to {out}", err=True)
 
 
 @cli.command()

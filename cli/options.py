@@ -129,6 +129,30 @@ class PictureFile(click.ParamType):
         return path
 
 
+class OutputFile(click.ParamType):
+    """A file to write (``-`` for stdout where allowed): its folder exists, it is not a folder.
+
+    Checked, not opened: nothing is truncated before every argument has passed.
+    """
+
+    name = "file"
+
+    def __init__(self, allow_dash: bool = False) -> None:
+        self.allow_dash = allow_dash
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if self.allow_dash and value == "-":
+            return value
+        path = Path(value)
+        if "\x00" in str(value):
+            self.fail(f"{_short(value)} holds a NUL character", param, ctx)
+        if not path.parent.is_dir():
+            self.fail(f"folder {_short(str(path.parent))} of {_short(str(value))} does not exist", param, ctx)
+        if path.is_dir():
+            self.fail(f"{_short(str(value))} is a folder", param, ctx)
+        return path
+
+
 class _NoNul:
     """A file name with a NUL byte is refused as a usage error (the OS would raise ValueError)."""
 

@@ -121,7 +121,12 @@ def spots_show(ctx: click.Context, data_dir: str | None, bucket: str | None, out
     from parking.analytics.catalog import COLUMNS, rows_of
     from parking.cli.main import show
 
-    rows = _where(data_dir, bucket).read()
+    store = _where(data_dir, bucket)
+    if store.data_dir is not None and not store.data_dir.is_dir():  # a typo must not look like "no catalog"
+        from parking.errors import ConfigurationError
+
+        raise ConfigurationError(f"data directory {str(store.data_dir)!r} does not exist (set --data-dir or PARKING_DATA_DIR)")
+    rows = store.read()
     frame = pd.DataFrame(list(rows_of(rows or [])), columns=list(COLUMNS), dtype=object)
     frame = frame.astype({"spot_id": "string", "zone": "string", "level": "string", "bay_type": "string",
                           "max_stay_minutes": object})  # None where there is no limit, shown as "-"

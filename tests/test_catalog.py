@@ -153,3 +153,10 @@ def test_spots_load_rejects_a_bad_file_in_one_line_with_exit_2(tmp_path) -> None
 def test_spots_show_without_a_catalog_says_so(tmp_path) -> None:
     result = CliRunner().invoke(cli, ["spots", "show", "--data-dir", str(tmp_path)])
     assert (result.exit_code, result.output) == (0, "Nothing observed: no catalog loaded.\n")
+
+
+def test_spots_show_of_a_data_directory_that_does_not_exist_is_a_usage_error(tmp_path) -> None:
+    result = CliRunner().invoke(cli, ["spots", "show", "--data-dir", str(tmp_path / "nothere")])
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert "does not exist" in line

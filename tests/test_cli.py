@@ -469,3 +469,13 @@ def test_a_bug_is_one_line_naming_it_not_a_traceback(runner: CliRunner, monkeypa
     result = runner.invoke(parking_cli, ["status"])
     assert result.exit_code == 1
     assert result.stderr == "Error: internal error (ZeroDivisionError: division by zero); please report it\n"
+
+
+def test_a_refused_simulate_touches_no_file(tmp_path: Path) -> None:
+    keep = tmp_path / "keep.jsonl"
+    keep.write_text("keep\n")
+    result = CliRunner().invoke(parking_cli, ["simulate", "--spots", "10", "--days", "1", "--out", str(keep),
+                                              "--catalog", str(tmp_path / "missing" / "spots.csv")])
+    assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1
+    assert keep.read_text() == "keep\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.jsonl"]
