@@ -134,6 +134,11 @@ COMPACTED_SOURCES_PREFIX = "parking-compacted-sources/"
 COMPACTED_SUFFIX = ".parquet"
 
 
+def glob_escape(path: str) -> str:
+    """A local path as a DuckDB glob that matches only itself: ``[``, ``*``, ``?`` as one-character classes."""
+    return re.sub(r"([\[*?])", r"[\1]", path)
+
+
 def compacted_glob(root: str, prefix: str = COMPACTED_PREFIX) -> str:
     """Glob over every compacted day file under a local root: ``year=/month=/day=/<name>.parquet``."""
     return f"{root.rstrip('/')}/{prefix}year=*/month=*/day=*/*{COMPACTED_SUFFIX}"

@@ -170,7 +170,7 @@ def duckdb_view_body(data_dir: Path) -> str:
     path = Path(data_dir) / CATALOG_KEY
     if not path.is_file():
         return "SELECT " + ", ".join(f"CAST(NULL AS VARCHAR) AS {c}" for c in COLUMNS) + " WHERE false"
-    from parking.analytics.engines import glob_escape  # DuckDB reads a path as a pattern
+    from parking.layout import glob_escape  # DuckDB reads a path as a pattern
 
     literal = glob_escape(str(path.resolve())).replace("'", "''")
     types = ", ".join(f"'{c}': 'VARCHAR'" for c in COLUMNS)

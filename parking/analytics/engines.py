@@ -23,7 +23,7 @@ from pyathena.formatter import DefaultParameterFormatter
 from parking.analytics.catalog import CATALOG_TABLE, duckdb_view_body
 from parking.config import Settings
 from parking.errors import ConfigurationError, InvalidArgument, QueryCancelled, QueryError
-from parking.layout import DATA_PREFIX, compacted_glob, data_glob
+from parking.layout import DATA_PREFIX, compacted_glob, data_glob, glob_escape
 
 QUERY_TABLE = "parking_events"  # the name the SQL files use
 COMPACTED_TABLE = "parking_events_compacted"  # the compacted days (parking/lake/compaction.py)
@@ -174,11 +174,6 @@ def compacted_view(data_dir: Path) -> str:
         f"SELECT spot_id, status, \"timestamp\", ts_ms, year, month, day, hour FROM read_parquet('{pattern}', "
         "hive_partitioning = true, hive_types = {'year': 'VARCHAR', 'month': 'VARCHAR', 'day': 'VARCHAR'})"
     )
-
-
-def glob_escape(path: str) -> str:
-    """A folder's name as a DuckDB glob that matches only itself: ``[``, ``*``, ``?`` as one-character classes."""
-    return re.sub(r"([\[*?])", r"[\1]", path)
 
 
 _OBJECT_IN_ERROR = re.compile(r'(?:in file "|: )(/[^"\n]+?\.json\.gz)')
