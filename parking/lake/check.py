@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from hashlib import sha256
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -47,6 +47,9 @@ from parking.ingest.events import Validator, parse_value
 from parking.ingest.msk import msk_event
 from parking.lake.stores import Store
 from parking.layout import OBJECT_SUFFIX, VALUE_SUFFIX, HourPartition, object_key, parse_name, value_name
+
+if TYPE_CHECKING:
+    from parking.lake.compaction import CompactedFinding, RepairReport
 
 PARTITION_PATH = re.compile(
     r"year=(?P<year>\d{4})/month=(?P<month>0[1-9]|1[0-2])/day=(?P<day>0[1-9]|[12]\d|3[01])/hour=(?P<hour>[01]\d|2[0-3])/"
@@ -109,10 +112,10 @@ def check_lake(
         if on_finding is not None:
             on_finding(finding)
 
-    for key in list(store.keys(settings.data_prefix)):
+    for key in store.keys(settings.data_prefix, hidden=True):
         report.objects += 1
         _check_data_object(store, key, settings, now, found, report, repair)
-    for key in list(store.keys(settings.quarantine_prefix)):
+    for key in store.keys(settings.quarantine_prefix, hidden=True):
         report.objects += 1
         _check_quarantine_object(store, key, settings, found)
     return report
@@ -136,7 +139,7 @@ def _check_data_object(
     if not body:
         found(key, EMPTY, "holds no bytes")
         if repair:
-            store.remove(key)
+            store.delete(key)
             report.repaired += 1
         return
     contents = _read_lines(body)
@@ -178,18 +181,58 @@ def _check_data_object(
         objects |= quarantine_records(records, "lake_invalid_line", f"from {key}: {details}", settings, now)
         report.quarantined += len(records)
     if contents.unreadable:
-        digest = sha256(body).hexdigest()
-        value_key = object_key(settings.quarantine_prefix, HourPartition.from_iso(NO_TIMESTAMP_HOUR),
-                               value_name(topic, partition, 0, digest[:24]))
-        store.sink.write({value_key: gzip.compress(body, mtime=0)})
-        record = _record(topic, partition, 0, None)
-        record[VALUE_OBJECT] = {"key": value_key, "bytes": len(body), "sha256": digest, "compression": "gzip"}
-        objects |= quarantine_records([record], "lake_unreadable", f"from {key}: {contents.unreadable}", settings, now)
+        objects |= _kept_whole(store, body, topic, partition, "lake_unreadable", f"from {key}: {contents.unreadable}",
+                               settings, now)
         report.quarantined += 1
     if objects:
         store.sink.write(objects)
-    store.remove(key)
+    store.delete(key)
     report.repaired += 1
+
+
+def _kept_whole(
+    store: Store, body: bytes, topic: str, partition: int, reason: str, detail: str, settings: Settings, now: datetime
+) -> dict[str, bytes]:
+    """Write ``body`` gzip-compressed as a kept value; return the quarantine object pointing at it (to write)."""
+    digest = sha256(body).hexdigest()
+    value_key = object_key(settings.quarantine_prefix, HourPartition.from_iso(NO_TIMESTAMP_HOUR),
+                           value_name(topic, partition, 0, digest[:24]))
+    store.sink.write({value_key: gzip.compress(body, mtime=0)})
+    record = _record(topic, partition, 0, None)
+    record[VALUE_OBJECT] = {"key": value_key, "bytes": len(body), "sha256": digest, "compression": "gzip"}
+    return quarantine_records([record], reason, detail, settings, now)
+
+
+def repair_compacted_tier(
+    store: Store,
+    settings: Settings | None = None,
+    *,
+    now: datetime | None = None,
+    checkpoint: Callable[[str], None] | None = None,
+) -> RepairReport:
+    """Rebuild each compacted day ``lake check`` reports from its sources; quarantine its bad files whole.
+
+    A bad day file (``misnamed``, ``unreadable``, ``misfiled``,
+    ``disagrees``: :func:`parking.lake.compaction.check_compacted`) is kept
+    byte for byte, gzip-compressed, as a value object under the quarantine
+    prefix beside one quarantine line with reason ``lake_compacted_<problem>``
+    (an empty file holds nothing and is only removed), then removed; its day
+    is rebuilt from the JSON objects under ``parking-compacted-sources/``,
+    any still under the data prefix, and its files that check clean.
+    Raises :class:`CompactionError` when a source object cannot be read.
+    """
+    from parking.lake.compaction import repair_compacted
+
+    settings = settings or Settings()
+    now = now or datetime.now(timezone.utc)
+
+    def set_aside(key: str, body: bytes, finding: CompactedFinding) -> None:
+        if body:
+            detail = f"from {key}: {finding.problem} ({finding.detail})"
+            store.sink.write(_kept_whole(store, body, LAKE_TOPIC, 0, f"lake_compacted_{finding.problem}", detail,
+                                         settings, now))
+
+    return repair_compacted(store, set_aside, data_prefix=settings.data_prefix, checkpoint=checkpoint)
 
 
 def _check_quarantine_object(store: Store, key: str, settings: Settings, found: Callable[[str, str, str], None]) -> None:
