@@ -49,6 +49,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from parking.errors import CompactionError, InvalidArgument
+from parking.lake.stores import LocalStore as LocalStore  # re-exported: the stores compaction runs on
+from parking.lake.stores import S3Store as S3Store
+from parking.lake.stores import Store
 from parking.layout import (
     COMPACTED_PREFIX,
     COMPACTED_SOURCES_PREFIX,
@@ -56,9 +59,6 @@ from parking.layout import (
     DATA_PREFIX,
     OBJECT_SUFFIX,
 )
-from parking.lake.stores import LocalStore as LocalStore  # re-exported: the stores compaction runs on
-from parking.lake.stores import S3Store as S3Store
-from parking.lake.stores import Store
 
 if TYPE_CHECKING:
     import duckdb
@@ -443,7 +443,7 @@ def _day_file_findings(
             [day],
         ).fetchone()
     except duckdb.Error as exc:
-        return [CompactedFinding(key, "unreadable", " ".join(str(exc).split()))]
+        return [CompactedFinding(key, "unreadable", str(exc).splitlines()[0])]
     found = []
     if misfiled:
         found.append(CompactedFinding(key, "misfiled", f"{misfiled} events of another UTC day"))
