@@ -24,7 +24,7 @@ from click.testing import CliRunner
 
 from parking.analytics.engines import DuckDBEngine
 from parking.cli.main import cli
-from parking.errors import CompactionError
+from parking.errors import CompactionError, QueryError
 from parking.lake.check import repair_compacted_tier
 from parking.lake.compaction import REPAIR_STEPS, LocalStore, check_compacted, compact
 from parking.layout import COMPACTED_SOURCES_PREFIX, QUARANTINE_PREFIX
@@ -239,3 +239,16 @@ def test_compaction_error_carries_the_report_of_the_days_it_did(case, compacted)
     with pytest.raises(CompactionError, match="unreadable") as caught:
         compact(LocalStore(compacted), EVERYTHING)
     assert caught.value.report.as_dict()["days_compacted"] == len(parquet_files(compacted)) - 1
+
+
+UNREADABLE = [d for d in DAMAGE if d[0] in ("truncated", "empty", "foreign bytes", "metadata overwritten")]
+
+
+@pytest.mark.parametrize("damage", [d[1] for d in UNREADABLE], ids=[d[0] for d in UNREADABLE])
+def test_a_query_meeting_a_damaged_day_file_says_what_to_run_in_one_line(compacted, damage) -> None:
+    key, _ = damage_one(compacted, damage)
+    with pytest.raises(QueryError) as caught:
+        DuckDBEngine(compacted, threads=1).run("SELECT count(*) FROM parking_events_compacted", {})
+    message = str(caught.value)
+    assert "\n" not in message and "run `parking-cli lake check --repair`" in message
+    assert f"cannot read compacted day file {compacted / key} (" in message or "TProtocolException" in message
