@@ -45,7 +45,8 @@ from parking.errors import InvalidEvent
 from parking.ingest.batch import NO_TIMESTAMP_HOUR, VALUE_OBJECT, ingest_batch, quarantine_records
 from parking.ingest.events import Validator, parse_value
 from parking.ingest.msk import msk_event
-from parking.lake.stores import Store
+from parking.ingest.sinks import LocalSink, S3Sink, Sink
+from parking.lake.stores import LocalStore, S3Store, Store
 from parking.layout import OBJECT_SUFFIX, VALUE_SUFFIX, HourPartition, object_key, parse_name, value_name
 
 if TYPE_CHECKING:
@@ -174,7 +175,7 @@ def _check_data_object(
     objects: dict[str, bytes] = {}
     if valid:
         event = msk_event(_record(topic, partition, number, line) for number, line in valid)
-        report.refiled += ingest_batch(event, store.sink, settings, now=now).stored
+        report.refiled += ingest_batch(event, sink_of(store), settings, now=now).stored
     if invalid:
         records = [_record(topic, partition, number, line) for number, line, _ in invalid]
         details = "; ".join(sorted({f"{error.reason}" for _, _, error in invalid}))
@@ -185,9 +186,20 @@ def _check_data_object(
                                settings, now)
         report.quarantined += 1
     if objects:
-        store.sink.write(objects)
+        sink_of(store).write(objects)
     store.delete(key)
     report.repaired += 1
+
+
+def sink_of(store: Store) -> Sink:
+    """The sink the store carries, else the ingest path's plain sink for where it lives."""
+    if store.sink is not None:
+        return store.sink
+    if isinstance(store, LocalStore):
+        return LocalSink(store.root)
+    if isinstance(store, S3Store):
+        return S3Sink(store.bucket, store.client)
+    raise TypeError(f"no sink for {type(store).__name__}")
 
 
 def _kept_whole(
@@ -197,7 +209,7 @@ def _kept_whole(
     digest = sha256(body).hexdigest()
     value_key = object_key(settings.quarantine_prefix, HourPartition.from_iso(NO_TIMESTAMP_HOUR),
                            value_name(topic, partition, 0, digest[:24]))
-    store.sink.write({value_key: gzip.compress(body, mtime=0)})
+    sink_of(store).write({value_key: gzip.compress(body, mtime=0)})
     record = _record(topic, partition, 0, None)
     record[VALUE_OBJECT] = {"key": value_key, "bytes": len(body), "sha256": digest, "compression": "gzip"}
     return quarantine_records([record], reason, detail, settings, now)
@@ -229,7 +241,7 @@ def repair_compacted_tier(
     def set_aside(key: str, body: bytes, finding: CompactedFinding) -> None:
         if body:
             detail = f"from {key}: {finding.problem} ({finding.detail})"
-            store.sink.write(_kept_whole(store, body, LAKE_TOPIC, 0, f"lake_compacted_{finding.problem}", detail,
+            sink_of(store).write(_kept_whole(store, body, LAKE_TOPIC, 0, f"lake_compacted_{finding.problem}", detail,
                                          settings, now))
 
     return repair_compacted(store, set_aside, data_prefix=settings.data_prefix, checkpoint=checkpoint)

@@ -1,9 +1,13 @@
 """Where the lake's objects live: a local directory with the bucket's layout, or an S3 bucket.
 
 One protocol for every maintenance job over the lake (``lake check``,
-``compact``): list, read, fetch to disk, upload, copy, delete, and a sink
-that writes small objects the way the ingester does (quarantine lines, re-filed
-events). Keys are ``/``-separated and relative to the bucket (or directory).
+``compact``): list, read, fetch to disk, upload, copy, delete. ``lake check``
+also writes what the ingester would (re-filed events, quarantine lines)
+through the ingest path's sink: a store may carry one (``sink``; the S3 sink
+the settings describe encrypts quarantine objects), else the check makes the
+plain one for the store. Nothing here imports the ingest path, so the
+compaction's artifact holds the compaction only. Keys are ``/``-separated and
+relative to the bucket (or directory).
 """
 
 from __future__ import annotations
@@ -11,18 +15,22 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from parking.ingest.sinks import LocalSink, S3Sink, Sink
+
+class Writer(Protocol):
+    """What ``parking.ingest.sinks`` sinks do: write a batch of small objects, each whole or not at all."""
+
+    def write(self, objects: Mapping[str, bytes]) -> None: ...
 
 
 class Store(Protocol):
     """The bucket, or a local directory with its layout."""
 
     where: str
-    sink: Sink
+    sink: Writer | None
 
     def keys(self, prefix: str, *, hidden: bool = False) -> list[str]:
         """Every key under ``prefix``, sorted; with ``hidden`` also those with a segment starting ``.`` or ``_``."""
@@ -48,10 +56,10 @@ class Store(Protocol):
 class LocalStore:
     """The bucket's layout under a directory; writes are a temp file renamed into place."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, sink: Writer | None = None) -> None:
         self.root = Path(root)
         self.where = f"{self.root}/"
-        self.sink = LocalSink(self.root)
+        self.sink = sink
 
     def keys(self, prefix: str, *, hidden: bool = False) -> list[str]:
         base = self.root / prefix
@@ -119,12 +127,10 @@ class LocalStore:
 class S3Store:
     """One bucket through boto3: a PUT is atomic, so uploads go straight to their key.
 
-    ``sink`` (default: a plain :class:`S3Sink` on the same client) writes
-    quarantine lines and re-filed events; give one from ``s3_sink_for`` to
-    encrypt quarantine objects with the deployed key.
+    Given a ``sink`` (``parking.ingest.sinks.s3_sink_for``), its client is used too.
     """
 
-    def __init__(self, bucket: str, client: Any | None = None, *, sink: S3Sink | None = None) -> None:
+    def __init__(self, bucket: str, client: Any | None = None, *, sink: Any | None = None) -> None:
         if client is None and sink is not None:
             client = sink.client
         if client is None:
@@ -134,7 +140,7 @@ class S3Store:
             client = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
         self.bucket = bucket
         self.client = client
-        self.sink = sink if sink is not None else S3Sink(bucket, client)
+        self.sink: Writer | None = sink
         self.where = f"s3://{bucket}/"
 
     def keys(self, prefix: str, *, hidden: bool = False) -> list[str]:
