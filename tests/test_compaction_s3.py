@@ -10,6 +10,7 @@ it returned before compaction.
 from __future__ import annotations
 
 import itertools
+import json
 import signal
 import subprocess
 import sys
@@ -217,3 +218,18 @@ def test_compact_on_s3_leaves_a_damaged_day_and_names_it(case, bucket) -> None:
     assert message.endswith("run `parking-cli lake check --repair` to rebuild " + key.split("/")[-1][:10]
                             + " from its sources")
     assert boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read() == body
+
+
+def test_the_lambda_handler_fails_on_a_damaged_day_after_the_others(case, bucket, monkeypatch, capsys) -> None:
+    from parking.errors import CompactionError
+
+    compact(S3Store(bucket), case.day)  # the days before case.day: one of them is damaged next
+    key, _ = _damage_a_day_file(bucket)
+    ingest_lines(case.lines, S3Sink(bucket, boto3.client("s3")), batch_size=1000, now=case.ingested_at, partition=1)
+    monkeypatch.setenv("PARKING_BUCKET", bucket)
+    with pytest.raises(CompactionError, match="lake check --repair"):
+        compact_handler.handler({}, Context(remaining=900_000))
+    [log] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert log["message"] == "compaction failed" and key in log["error"] and log["days_compacted"] > 0
+    left = {"/".join(k.split("/")[1:4]) for k in objects(bucket) if k.startswith(DATA_PREFIX)}
+    assert left == {"/".join(key.split("/")[1:4])}, "every day compacted but the damaged one"
