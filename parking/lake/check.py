@@ -23,6 +23,12 @@ New objects are written before the bad one is removed: a crash can repeat a
 record, never lose one. ``replay`` then treats the quarantined records like
 any other. Objects under the quarantine prefix are checked and reported,
 not repaired (no query reads them).
+
+The compacted tier (``parking-compacted/``) is checked by
+:func:`parking.lake.compaction.check_compacted`; :func:`repair_compacted_tier`
+rebuilds each day it reports from the JSON objects kept under
+``parking-compacted-sources/`` and quarantines each bad day file whole, with
+reason ``lake_compacted_<problem>`` (README, "Two tiers").
 """
 
 from __future__ import annotations
@@ -230,7 +236,8 @@ def repair_compacted_tier(
     prefix beside one quarantine line with reason ``lake_compacted_<problem>``
     (an empty file holds nothing and is only removed), then removed; its day
     is rebuilt from the JSON objects under ``parking-compacted-sources/``,
-    any still under the data prefix, and its files that check clean.
+    any still under the data prefix, and its files that check clean (an
+    ``unfinished`` day is finished as ``compact`` would).
     Raises :class:`CompactionError` when a source object cannot be read.
     """
     from parking.lake.compaction import repair_compacted
