@@ -64,23 +64,29 @@ def check(data_dir: str | None, bucket: str | None, repair: bool) -> None:
 
 
 def _check_compacted(store, settings, repair: bool) -> int:
-    """The compacted tier's findings, printed, and with ``repair`` mended; how many are left."""
-    from parking.lake.compaction import COMPACTED_PREFIX, check_compacted
+    """The compacted tiers' findings, printed, and with ``repair`` mended; how many are left."""
+    from parking.lake.compaction import COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX, check_compacted
 
-    findings = check_compacted(store)
+    findings = check_compacted(store, settings)
     for finding in findings:
         hint = " (run `parking-cli compact` to finish it)" if finding.problem == "unfinished" and not repair else ""
         click.echo(f"{finding.problem:<14} {finding.key}: {finding.detail}{hint}")
-    files = len(store.keys(COMPACTED_PREFIX))
-    click.echo(f"checked {files:,} compacted day files: {len(findings):,} not as `compact` writes")
+    files = len(store.keys(COMPACTED_PREFIX, hidden=True))
+    kept = len(store.keys(COMPACTED_SOURCES_PREFIX, hidden=True))
+    click.echo(f"checked {files:,} compacted day files and {kept:,} kept sources: "
+               f"{len(findings):,} not as `compact` writes")
     if not repair or not findings:
         return len(findings)
     from parking.lake.check import repair_compacted_tier
 
-    repaired = repair_compacted_tier(store, settings)
+    repaired = repair_compacted_tier(store, settings, findings=findings)
     click.echo(f"rebuilt {len(repaired.days):,} compacted days from their sources; set aside "
                f"{len(repaired.set_aside):,} files (quarantined whole, lake_compacted_* reasons)")
-    return len(check_compacted(store))
+    if repaired.returned:
+        click.echo(f"kept sources not as the ingester writes: {len(repaired.returned):,} (events re-filed "
+                   f"{repaired.refiled:,}, records quarantined {repaired.quarantined:,}; run `parking-cli compact` "
+                   "to fold the re-filed events in)")
+    return len(check_compacted(store, settings))
 
 
 @lake.command("replay-failed")

@@ -124,8 +124,8 @@ def location_template(bucket: str, prefix: str = DATA_PREFIX) -> str:
 
 
 def data_glob(root: str, prefix: str = DATA_PREFIX) -> str:
-    """Glob over every data object under a local root or S3 URL."""
-    return f"{root.rstrip('/')}/{prefix}year=*/month=*/day=*/hour=*/*{OBJECT_SUFFIX}"
+    """Glob over every data object under a local root or S3 URL; hidden names (``.x``, ``_x``) left out, as Athena does."""
+    return f"{root.rstrip('/')}/{prefix}year=*/month=*/day=*/hour=*/[!._]*{OBJECT_SUFFIX}"
 
 
 # The second tier: closed days compacted to Parquet (parking/lake/compaction.py).
@@ -140,5 +140,5 @@ def glob_escape(path: str) -> str:
 
 
 def compacted_glob(root: str, prefix: str = COMPACTED_PREFIX) -> str:
-    """Glob over every compacted day file under a local root: ``year=/month=/day=/<name>.parquet``."""
-    return f"{root.rstrip('/')}/{prefix}year=*/month=*/day=*/*{COMPACTED_SUFFIX}"
+    """Glob over every compacted day file under a local root: ``year=/month=/day=/<name>.parquet``, not hidden ones."""
+    return f"{root.rstrip('/')}/{prefix}year=*/month=*/day=*/[!._]*{COMPACTED_SUFFIX}"

@@ -259,7 +259,7 @@ def test_a_line_that_is_not_a_stored_event_stops_its_day_untouched(tmp_path) -> 
     path = tmp_path / DATA_PREFIX / key
     path.parent.mkdir(parents=True)
     path.write_bytes(gzip.compress(b'{"spot_id": "A1", "status": "free"}\n'))
-    with pytest.raises(CompactionError, match="line 1"):
+    with pytest.raises(CompactionError, match=r"left where it is: run `parking-cli lake check --repair`"):
         compact(LocalStore(tmp_path), EVERYTHING)
     assert path.exists() and not parquet_files(tmp_path)
 
@@ -337,7 +337,7 @@ def test_check_finds_each_kind_of_bad_day_file(lake) -> None:
     problems = {(Path(f.key).name, f.problem) for f in check_compacted(LocalStore(lake))}
     assert problems == {
         (first.parent.name, "unfinished"), (f"{first.name[:10]}-{'0' * 16}.parquet", "misfiled"),
-        (second.parent.name, "unfinished"), ("by-hand.parquet", "misnamed"),
+        ("by-hand.parquet", "foreign"),
     }
 
 
@@ -350,7 +350,7 @@ def test_lake_check_reads_the_compacted_tier_too(lake) -> None:
     (first.parent / "by-hand.parquet").write_bytes(b"not parquet")
     broken = CliRunner().invoke(cli, ["lake", "check", "--data-dir", str(lake)])
     assert broken.exit_code == 1
-    assert "misnamed" in broken.stdout and "by-hand.parquet" in broken.stdout
+    assert "foreign" in broken.stdout and "by-hand.parquet" in broken.stdout
     assert broken.stderr.startswith("Error: ") and len(broken.stderr.splitlines()) == 1
 
 

@@ -93,8 +93,8 @@ DAMAGE = [
     ("statuses flipped", _rewrite(
         "COPY (SELECT * REPLACE (CASE status WHEN 'free' THEN 'occupied' ELSE 'free' END AS status) "
         "FROM read_parquet('{day}', hive_partitioning = false)) TO '{out}' (FORMAT parquet)"), "disagrees"),
-    ("a stray empty .parquet beside it", _beside("part-0.parquet", b""), "misnamed"),
-    ("a copy under another name", _beside("copy.parquet", None), "misnamed"),
+    ("a stray empty .parquet beside it", _beside("part-0.parquet", b""), "foreign"),
+    ("a copy under another name", _beside("copy.parquet", None), "foreign"),
 ]
 
 

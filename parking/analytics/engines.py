@@ -124,8 +124,7 @@ class DuckDBEngine:
 
     @property
     def has_data(self) -> bool:
-        root = self.data_dir / self.data_prefix
-        return root.is_dir() and next(root.glob("year=*/month=*/day=*/hour=*/*.json.gz"), None) is not None
+        return _lake_files(self.data_dir.resolve(), data_glob("", self.data_prefix).lstrip("/")) is not None
 
     def run(self, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
         """The query's rows; :class:`QueryError` (one line) when it fails.
@@ -158,33 +157,57 @@ class DuckDBEngine:
                 "CAST(NULL AS VARCHAR) AS hour WHERE false"
             )
         else:
-            pattern = data_glob(glob_escape(str(self.data_dir.resolve())), self.data_prefix).replace("'", "''")
+            files = _lake_files(self.data_dir.resolve(), data_glob("", self.data_prefix).lstrip("/"))
             body = (  # compression named: DuckDB's guess from the name stops at a '?' in a folder's name
-                f"SELECT * FROM read_json('{pattern}', format = 'newline_delimited', compression = 'gzip', "
+                f"SELECT * FROM read_json({files}, format = 'newline_delimited', compression = 'gzip', "
                 "columns = {'spot_id': 'VARCHAR', 'status': 'VARCHAR', 'timestamp': 'VARCHAR'}, "
                 "hive_partitioning = true, "
                 "hive_types = {'year': 'VARCHAR', 'month': 'VARCHAR', 'day': 'VARCHAR', 'hour': 'VARCHAR'})"
             )
         self._connection.execute(f"CREATE OR REPLACE VIEW {QUERY_TABLE} AS {body}")
-        self._connection.execute(f"CREATE OR REPLACE VIEW {COMPACTED_TABLE} AS {compacted_view(self.data_dir)}")
+        self._connection.execute(
+            f"CREATE OR REPLACE VIEW {COMPACTED_TABLE} AS {compacted_view(self.data_dir, self.data_prefix)}")
         # The spot catalog in force (METRICS.md section 7), read again at every run.
         self._connection.execute(f"CREATE OR REPLACE VIEW {CATALOG_TABLE} AS {duckdb_view_body(self.data_dir)}")
 
 
-def compacted_view(data_dir: Path) -> str:
-    """The compacted days' Parquet files under ``data_dir`` (none: an empty table of their columns)."""
-    root = data_dir.resolve()
-    if next(root.glob(compacted_glob("").lstrip("/")), None) is None:
+def compacted_view(data_dir: Path, data_prefix: str = DATA_PREFIX) -> str:
+    """The compacted days' Parquet files under ``data_dir`` (none: an empty table of their columns).
+
+    Only the default data prefix is ever compacted (README, "Two tiers"): a
+    lake read under another prefix has no compacted days.
+    """
+    files = _lake_files(data_dir.resolve(), compacted_glob("").lstrip("/")) if data_prefix == DATA_PREFIX else None
+    if files is None:
         return (
             "SELECT CAST(NULL AS VARCHAR) AS spot_id, CAST(NULL AS VARCHAR) AS status, "
             'CAST(NULL AS VARCHAR) AS "timestamp", CAST(NULL AS BIGINT) AS ts_ms, CAST(NULL AS VARCHAR) AS year, '
             "CAST(NULL AS VARCHAR) AS month, CAST(NULL AS VARCHAR) AS day, CAST(NULL AS VARCHAR) AS hour WHERE false"
         )
-    pattern = compacted_glob(glob_escape(str(root))).replace("'", "''")  # the folder read as itself
     return (
-        f"SELECT spot_id, status, \"timestamp\", ts_ms, year, month, day, hour FROM read_parquet('{pattern}', "
+        f"SELECT spot_id, status, \"timestamp\", ts_ms, year, month, day, hour FROM read_parquet({files}, "
         "hive_partitioning = true, hive_types = {'year': 'VARCHAR', 'month': 'VARCHAR', 'day': 'VARCHAR'})"
     )
+
+
+def _lake_files(root: Path, pattern: str) -> str | None:
+    """What DuckDB is to read for ``pattern`` (a glob below ``root``) as SQL text; None when nothing matches.
+
+    The glob itself, the folder escaped to match only itself; but DuckDB's
+    glob takes a backslash for a folder separator, so below a folder whose
+    path holds one, the list of the files it matches now (hidden names left
+    out either way: the pattern's last segment is ``[!._]*``).
+    """
+    matches = root.glob(pattern)
+    if "\\" not in str(root):
+        found = next(matches, None) is not None
+        return _sql_literal(f"{glob_escape(str(root))}/{pattern}") if found else None
+    files = sorted(str(path) for path in matches)
+    return f"[{', '.join(_sql_literal(glob_escape(path)) for path in files)}]" if files else None
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 # "Cannot open file" of a file listed a moment before; "No files found" of a glob that matched at the check.

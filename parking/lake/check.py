@@ -34,10 +34,7 @@ reason ``lake_compacted_<problem>`` (README, "Two tiers").
 from __future__ import annotations
 
 import gzip
-import re
-import zlib
 from base64 import b64encode
-from binascii import b2a_base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -47,23 +44,29 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from parking.config import Settings
-from parking.errors import InvalidEvent
 from parking.ingest.batch import NO_TIMESTAMP_HOUR, VALUE_OBJECT, ingest_batch, quarantine_records
-from parking.ingest.events import Validator, parse_value
 from parking.ingest.msk import msk_event
 from parking.ingest.sinks import LocalSink, S3Sink, Sink
+from parking.lake.objects import (  # noqa: F401  (the problems' names, re-exported)
+    BAD_NAME,
+    EMPTY,
+    INVALID_LINES,
+    NOT_AS_STORED,
+    PARTITION_PATH,
+    UNREADABLE,
+    WRONG_HOUR,
+    Inspection,
+    inspect_object,
+    read_lines,
+)
 from parking.lake.stores import LocalStore, S3Store, Store
-from parking.layout import OBJECT_SUFFIX, VALUE_SUFFIX, HourPartition, object_key, parse_name, value_name
+from parking.layout import VALUE_SUFFIX, HourPartition, object_key, parse_name, value_name
 
 if TYPE_CHECKING:
     from parking.lake.compaction import CompactedFinding, RepairReport
 
-PARTITION_PATH = re.compile(
-    r"year=(?P<year>\d{4})/month=(?P<month>0[1-9]|1[0-2])/day=(?P<day>0[1-9]|[12]\d|3[01])/hour=(?P<hour>[01]\d|2[0-3])/"
-)
 LAKE_TOPIC = "lake"
 
-EMPTY, UNREADABLE, INVALID_LINES, WRONG_HOUR, BAD_NAME = "empty", "unreadable", "invalid_lines", "wrong_hour", "bad_name"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,14 +92,6 @@ class CheckReport:
     @property
     def clean(self) -> bool:
         return not self.bad_objects
-
-
-@dataclass
-class _Contents:
-    """An object's lines and what could not be read of it."""
-
-    lines: list[bytes]
-    unreadable: str | None
 
 
 def check_lake(
@@ -132,51 +127,28 @@ def _check_data_object(
     store: Store, key: str, settings: Settings, now: datetime, found: Callable[[str, str, str], None],
     report: CheckReport, repair: bool,
 ) -> None:
-    relative = key[len(settings.data_prefix):]
-    path = PARTITION_PATH.match(relative)
-    name = relative[path.end():] if path else relative.rsplit("/", 1)[-1]
-    parts = parse_name(name) if path and "/" not in name else None
-    expected_hour = None
-    if path:
-        expected_hour = f"{path['year']}-{path['month']}-{path['day']}T{path['hour']}"
-    if parts is None or parts["suffix"] != OBJECT_SUFFIX:
-        found(key, BAD_NAME, "not an hour partition and object name the ingester writes")
-
     body = store.read(key)
-    if not body:
-        found(key, EMPTY, "holds no bytes")
-        if repair:
-            store.delete(key)
-            report.repaired += 1
+    inspection = inspect_object(key, body, settings.data_prefix, settings, now)
+    for problem, detail in inspection.problems:
+        found(key, problem, detail)
+    if not repair or inspection.clean:
         return
-    contents = _read_lines(body)
-    if contents.unreadable:
-        found(key, UNREADABLE, contents.unreadable)
+    if body:
+        _refile(store, inspection, settings, now, report)
+    if store.read(key) == body:  # else the re-filed events took its very name: what is there now is theirs
+        store.delete(key)
+    report.repaired += 1
 
-    validator = Validator.at(now, settings.max_value_bytes, settings.earliest_event)
-    valid: list[tuple[int, bytes]] = []
-    invalid: list[tuple[int, bytes, InvalidEvent]] = []
-    misfiled = 0
-    for number, line in enumerate(contents.lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            hour, stored = parse_value(b2a_base64(line, newline=False).decode(), validator)
-        except InvalidEvent as error:
-            invalid.append((number, line, error))
-            continue
-        valid.append((number, line))
-        if hour != expected_hour or stored != line + b"\n":
-            misfiled += 1
-    if invalid:
-        reasons = sorted({error.reason for _, _, error in invalid})
-        found(key, INVALID_LINES, f"{len(invalid)} of {len(invalid) + len(valid)} lines are not valid events "
-                                  f"({', '.join(reasons)})")
-    if misfiled:
-        found(key, WRONG_HOUR, f"{misfiled} events are not where the ingester files them (their UTC hour)")
-    if not repair or key not in report.bad_objects:
-        return
 
+def _refile(store: Store, inspection: Inspection, settings: Settings, now: datetime, report: CheckReport) -> None:
+    """Write what a flagged object holds where the ingester would have put it (the object itself stays).
+
+    Valid events are re-filed through the ingest path into their own hour;
+    invalid lines are quarantined one record each (``lake_invalid_line``);
+    bytes that cannot be read are kept whole (``lake_unreadable``). Names
+    derive from content, so doing it twice writes the same objects.
+    """
+    key, parts, valid, invalid = inspection.key, inspection.parts, inspection.valid, inspection.invalid
     topic, partition = _source(parts)
     objects: dict[str, bytes] = {}
     if valid:
@@ -187,14 +159,12 @@ def _check_data_object(
         details = "; ".join(sorted({f"{error.reason}" for _, _, error in invalid}))
         objects |= quarantine_records(records, "lake_invalid_line", f"from {key}: {details}", settings, now)
         report.quarantined += len(records)
-    if contents.unreadable:
-        objects |= _kept_whole(store, body, topic, partition, "lake_unreadable", f"from {key}: {contents.unreadable}",
-                               settings, now)
+    if inspection.unreadable:
+        objects |= _kept_whole(store, inspection.body, topic, partition, "lake_unreadable",
+                               f"from {key}: {inspection.unreadable}", settings, now)
         report.quarantined += 1
     if objects:
         sink_of(store).write(objects)
-    store.delete(key)
-    report.repaired += 1
 
 
 def sink_of(store: Store) -> Sink:
@@ -226,24 +196,36 @@ def repair_compacted_tier(
     settings: Settings | None = None,
     *,
     now: datetime | None = None,
+    findings: list[CompactedFinding] | None = None,
     checkpoint: Callable[[str], None] | None = None,
 ) -> RepairReport:
-    """Rebuild each compacted day ``lake check`` reports from its sources; quarantine its bad files whole.
+    """Mend what :func:`parking.lake.compaction.check_compacted` reports (``findings``, else checked now).
 
-    A bad day file (``misnamed``, ``unreadable``, ``misfiled``,
-    ``disagrees``: :func:`parking.lake.compaction.check_compacted`) is kept
-    byte for byte, gzip-compressed, as a value object under the quarantine
-    prefix beside one quarantine line with reason ``lake_compacted_<problem>``
-    (an empty file holds nothing and is only removed), then removed; its day
-    is rebuilt from the JSON objects under ``parking-compacted-sources/``,
-    any still under the data prefix, and its files that check clean (an
-    ``unfinished`` day is finished as ``compact`` would).
-    Raises :class:`CompactionError` when a source object cannot be read.
+    A kept source that is not what the ingester writes has its events
+    re-filed under the data prefix and the rest quarantined, as a data
+    object would (``lake_invalid_line``, ``lake_unreadable``); then each
+    reported day is rebuilt from its clean kept sources, any clean JSON still
+    under the data prefix, and its files that check clean, without the rows
+    of those kept sources, which are removed last. A bad file under the
+    compacted prefix (``foreign``, ``hidden``, ``unreadable``,
+    ``misfiled``, ``disagrees``) is kept byte for byte, gzip-compressed, as a
+    value object under the quarantine prefix beside one quarantine line with
+    reason ``lake_compacted_<problem>`` (an empty file holds nothing and is
+    only removed), then removed. ``lost``, ``shortened`` and ``unfinished``
+    days are rebuilt. Returns the repair's report; ``refiled`` and
+    ``quarantined`` count what the kept sources gave.
     """
-    from parking.lake.compaction import repair_compacted
+    from parking.lake.compaction import COMPACTED_SOURCES_PREFIX, check_compacted, repair_compacted
 
     settings = settings or Settings()
     now = now or datetime.now(timezone.utc)
+    if findings is None:
+        findings = check_compacted(store, settings, now=now)
+    counts = CheckReport()
+    for key in sorted({f.key for f in findings if f.key.startswith(COMPACTED_SOURCES_PREFIX)}):
+        inspection = inspect_object(key, store.read(key), COMPACTED_SOURCES_PREFIX, settings, now)
+        if inspection.body:
+            _refile(store, inspection, settings, now, counts)
 
     def set_aside(key: str, body: bytes, finding: CompactedFinding) -> None:
         if body:
@@ -251,7 +233,10 @@ def repair_compacted_tier(
             sink_of(store).write(_kept_whole(store, body, LAKE_TOPIC, 0, f"lake_compacted_{finding.problem}", detail,
                                          settings, now))
 
-    return repair_compacted(store, set_aside, data_prefix=settings.data_prefix, checkpoint=checkpoint)
+    report = repair_compacted(store, set_aside, data_prefix=settings.data_prefix, settings=settings, now=now,
+                              findings=findings, checkpoint=checkpoint)
+    report.refiled, report.quarantined = counts.refiled, counts.quarantined
+    return report
 
 
 def _check_quarantine_object(store: Store, key: str, settings: Settings, found: Callable[[str, str, str], None]) -> None:
@@ -263,7 +248,7 @@ def _check_quarantine_object(store: Store, key: str, settings: Settings, found: 
         return
     if parts["suffix"] == VALUE_SUFFIX:
         return
-    contents = _read_lines(store.read(key))
+    contents = read_lines(store.read(key))
     if contents.unreadable:
         found(key, UNREADABLE, f"{contents.unreadable}; replay cannot read it")
     bad = 0
@@ -276,38 +261,6 @@ def _check_quarantine_object(store: Store, key: str, settings: Settings, found: 
             bad += 1
     if bad:
         found(key, INVALID_LINES, f"{bad} lines are not quarantine lines; replay cannot read them")
-
-
-def _read_lines(body: bytes) -> _Contents:
-    """The complete lines of a gzip body (every member), and why the rest cannot be read, if it cannot.
-
-    A body that is not gzip at all is read as plain lines (and still reported).
-    """
-    if body[:2] != b"\x1f\x8b":
-        plain = body.split(b"\n")
-        if plain and not plain[-1]:
-            plain.pop()
-        return _Contents(plain, "not gzip: plain bytes")
-    out = bytearray()
-    rest = body
-    problem = None
-    try:
-        while rest:
-            inflater = zlib.decompressobj(wbits=31)
-            out += inflater.decompress(rest)
-            if not inflater.eof:
-                problem = "gzip stream is truncated"
-                break
-            rest = inflater.unused_data
-    except zlib.error as error:
-        problem = f"not readable as gzip: {error}"
-    lines = bytes(out).split(b"\n")
-    tail = lines.pop()  # after the last newline: empty when the body ends cleanly
-    if tail and problem is None:
-        lines.append(tail)  # a last line without its newline still reads
-    elif tail:
-        problem += "; its last line is cut"
-    return _Contents(lines, problem)
 
 
 def _source(parts: dict[str, str] | None) -> tuple[str, int]:

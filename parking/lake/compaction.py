@@ -35,20 +35,21 @@ compacted day can be turned back into the objects it came from
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from parking.config import Settings
 from parking.errors import CompactionError, InvalidArgument
+from parking.lake.objects import Inspection, inspect_object
 from parking.lake.stores import LocalStore as LocalStore  # re-exported: the stores compaction runs on
 from parking.lake.stores import S3Store as S3Store
 from parking.lake.stores import Store
@@ -70,6 +71,11 @@ REPAIR_STEPS = ("parquet-written", "set-aside", "parquet-removed", "source-copie
 REPAIR_COMMAND = "parking-cli lake check --repair"
 _DAY = re.compile(r"year=(\d{4})/month=(\d{2})/day=(\d{2})/")
 _HOUR = re.compile(r"hour=(\d{2})/")
+_DAY_FILE = re.compile(r"year=\d{4}/month=\d{2}/day=\d{2}/(?P<name>\d{4}-\d{2}-\d{2})-[0-9a-f]{16}\.parquet")
+# The problems check_compacted finds; a repair rebuilds the day of each, and sets aside the file of all but these.
+UNFINISHED, LOST, SHORTENED = "unfinished", "lost", "shortened"
+FOREIGN, HIDDEN, UNREADABLE, MISFILED, DISAGREES = "foreign", "hidden", "unreadable", "misfiled", "disagrees"
+REBUILT_ONLY = frozenset({UNFINISHED, LOST, SHORTENED})
 
 # The columns of a compacted day, in file order. year/month/day are its Hive partition.
 PARQUET_COLUMNS = ("spot_id", "status", "timestamp", "ts_ms", "hour", "source", "line_number", "line")
@@ -89,6 +95,7 @@ class DayResult:
     lines_read: int
     sources_moved: int
     parquet_removed: int
+    left: tuple[tuple[str, str], ...] = ()  # (key, "problem (detail)") of each object lake check flags, left as is
 
     @property
     def changed(self) -> bool:
@@ -145,7 +152,7 @@ def pending_days(store: Store, before: date, data_prefix: str = DATA_PREFIX) -> 
     days = {_day_of(key) for key in store.keys(data_prefix) if key.endswith(OBJECT_SUFFIX)}
     files: dict[date | None, int] = {}
     for key in store.keys(COMPACTED_PREFIX):
-        if key.endswith(COMPACTED_SUFFIX):
+        if _day_file_name(key):
             files[_day_of(key)] = files.get(_day_of(key), 0) + 1
     days |= {day for day, count in files.items() if count > 1}
     return sorted(day for day in days if day is not None and day < before)
@@ -156,6 +163,8 @@ def compact(
     before: date,
     *,
     data_prefix: str = DATA_PREFIX,
+    settings: Settings | None = None,
+    now: datetime | None = None,
     checkpoint: Callable[[str], None] | None = None,
     keep_going: Callable[[], bool] | None = None,
     threads: int | None = None,
@@ -164,26 +173,34 @@ def compact(
 
     ``checkpoint(step)`` is called after each step of :data:`STEPS`;
     ``keep_going()`` is asked before each day (a Lambda stops before its
-    deadline; the next run continues). A day that cannot be compacted (a
-    stored line that is not an event, a day file that is not what
-    :func:`compact_day` writes) is left exactly as it was and the other days
-    are compacted; then :class:`CompactionError` names the first such day's
-    object and carries the run's report as ``report``.
+    deadline; the next run continues). Only what ``lake check`` finds clean
+    is folded in (:func:`parking.lake.objects.inspect_object`, validated with
+    ``settings`` at ``now``): a stored object it would flag is left where it
+    is and the rest of its day compacted; a day whose day file is not what
+    :func:`compact_day` writes is left exactly as it was. Then
+    :class:`CompactionError` names the first such object in one line with
+    the repair to run, and carries the run's report as ``report``.
     """
+    settings = settings or Settings()
+    now = now or datetime.now(timezone.utc)
     report = CompactionReport(before)
-    failures: list[CompactionError] = []
+    failures: list[str] = []
     with _workspace(threads) as (connection, workdir):
         for day in pending_days(store, before, data_prefix):
             if keep_going is not None and not keep_going():
                 report.stopped_early = True
                 break
             try:
-                report.days.append(compact_day(store, day, connection, workdir, data_prefix, checkpoint))
+                result = compact_day(store, day, connection, workdir, data_prefix, checkpoint, settings=settings, now=now)
             except CompactionError as error:
-                failures.append(error)
+                failures.append(str(error))
                 _clear(connection, workdir)
+                continue
+            report.days.append(result)
+            failures += [f"{store.where}{key}: {problem}; left where it is: run `{REPAIR_COMMAND}`, then compact again"
+                         for key, problem in result.left]
     if failures:
-        more = f" (and {len(failures) - 1} more days)" if len(failures) > 1 else ""
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
         error = CompactionError(f"{failures[0]}{more}")
         error.report = report
         raise error
@@ -216,18 +233,26 @@ def compact_day(
     workdir: Path,
     data_prefix: str = DATA_PREFIX,
     checkpoint: Callable[[str], None] | None = None,
+    *,
+    settings: Settings | None = None,
+    now: datetime | None = None,
 ) -> DayResult:
-    """Fold one day's JSON objects and Parquet files into one Parquet file (steps 1-4).
+    """Fold one day's clean JSON objects and Parquet files into one Parquet file (steps 1-4).
 
-    Raises :class:`CompactionError` before changing anything when a day file
-    is not what this function writes (one line naming it and the repair).
+    A JSON object ``lake check`` would flag stays where it is (``left`` of
+    the result). Raises :class:`CompactionError` before changing anything
+    when a day file is not what this function writes (one line naming it
+    and the repair).
     """
+    settings = settings or Settings()
+    now = now or datetime.now(timezone.utc)
     partition = _partition(day)
-    sources = [key for key in store.keys(data_prefix + partition) if key.endswith(OBJECT_SUFFIX)]
-    parquets = [key for key in store.keys(COMPACTED_PREFIX + partition) if key.endswith(COMPACTED_SUFFIX)]
-    if not sources and len(parquets) <= 1:
+    keys = [key for key in store.keys(data_prefix + partition) if key.endswith(OBJECT_SUFFIX)]
+    files = store.keys(COMPACTED_PREFIX + partition)
+    parquets = [key for key in files if _day_file_name(key) == day]
+    if not keys and len(parquets) <= 1:
         return DayResult(day, parquets[0] if parquets else None, 0, 0, 0, 0)
-    for key in parquets:
+    for key in sorted(files, key=lambda k: _day_file_name(k) == day):  # a foreign file first
         problems = _day_file_findings(connection, key, store, day, workdir)
         if problems:
             first = problems[0]
@@ -235,7 +260,21 @@ def compact_day(
                 f"{store.where}{key}: {first.problem} ({first.detail}); run `{REPAIR_COMMAND}` "
                 f"to rebuild {day} from its sources"
             )
-    return _fold_day(store, day, connection, workdir, data_prefix, sources, [], parquets, {}, checkpoint)
+    sources, left = _inspected(store, keys, data_prefix, settings, now)
+    result = _fold_day(store, day, connection, workdir, data_prefix, sources, [], parquets, {}, checkpoint)
+    return replace(result, left=tuple((i.key, i.first_problem()) for i in left))
+
+
+def _inspected(
+    store: Store, keys: list[str], prefix: str, settings: Settings, now: datetime
+) -> tuple[list[Inspection], list[Inspection]]:
+    """Each object read and inspected as ``lake check`` would: the clean ones, and those it would flag."""
+    clean: list[Inspection] = []
+    flagged: list[Inspection] = []
+    for key in keys:
+        inspection = inspect_object(key, store.read(key), prefix, settings, now)
+        (clean if inspection.clean else flagged).append(inspection)
+    return clean, flagged
 
 
 def _fold_day(
@@ -244,31 +283,34 @@ def _fold_day(
     connection: duckdb.DuckDBPyConnection,
     workdir: Path,
     data_prefix: str,
-    sources: list[str],
-    kept: list[str],
+    sources: list[Inspection],
+    kept: list[Inspection],
     good: list[str],
     bad: dict[str, CompactedFinding],
     checkpoint: Callable[[str], None] | None,
     set_aside: Callable[[str, bytes, CompactedFinding], None] | None = None,
+    dropped: frozenset[str] = frozenset(),
 ) -> DayResult:
     """Write one file of the day's lines and good files, then remove what it replaces.
 
-    ``sources`` are JSON objects under ``data_prefix`` (moved afterwards),
-    ``kept`` JSON objects already under the sources prefix (read only),
-    ``good`` day files folded in and removed, ``bad`` day files given to
-    ``set_aside`` (with their bytes) before they are removed.
+    ``sources`` are clean JSON objects under ``data_prefix`` (moved
+    afterwards), ``kept`` clean JSON objects already under the sources prefix
+    (read only), ``good`` day files folded in (but their rows from the
+    objects named in ``dropped``, keys below the data prefix) and removed,
+    ``bad`` day files given to ``set_aside`` (with their bytes) before they
+    are removed.
     """
     mark = checkpoint or (lambda step: None)
     partition = _partition(day)
     rows_path = workdir / "rows.ndjson"
     lines_read = _write_rows(
-        store, [(key, data_prefix) for key in sources] + [(key, COMPACTED_SOURCES_PREFIX) for key in kept], rows_path
+        store, [(i, data_prefix) for i in sources] + [(i, COMPACTED_SOURCES_PREFIX) for i in kept], rows_path
     )
     inputs = [str(store.fetch(key, workdir)) for key in good]
     key = None
     events = 0
     if lines_read or inputs:
-        events, digest = _build_day(connection, rows_path, inputs)
+        events, digest = _build_day(connection, rows_path, inputs, dropped)
         key = f"{COMPACTED_PREFIX}{partition}{day.isoformat()}-{digest}{COMPACTED_SUFFIX}"
     if key is not None and key not in good:
         if key in bad and set_aside is not None:  # the bad file has the very name: its bytes first
@@ -294,7 +336,7 @@ def _fold_day(
             store.delete(old)
             removed += 1
             mark("parquet-removed")
-    for source in sources:
+    for source in (i.key for i in sources):
         store.copy(source, COMPACTED_SOURCES_PREFIX + source[len(data_prefix):])
         mark("source-copied")
         store.delete(source)
@@ -316,6 +358,9 @@ class RepairReport:
 
     days: list[DayResult] = field(default_factory=list)
     set_aside: list[str] = field(default_factory=list)
+    returned: list[str] = field(default_factory=list)  # kept sources removed after their events were re-filed
+    refiled: int = 0  # events of those kept sources re-filed under the data prefix
+    quarantined: int = 0  # records of them quarantined
 
 
 def repair_compacted(
@@ -323,43 +368,60 @@ def repair_compacted(
     set_aside: Callable[[str, bytes, CompactedFinding], None],
     *,
     data_prefix: str = DATA_PREFIX,
+    settings: Settings | None = None,
+    now: datetime | None = None,
+    findings: list[CompactedFinding] | None = None,
     checkpoint: Callable[[str], None] | None = None,
 ) -> RepairReport:
-    """Rebuild every day :func:`check_compacted` reports from its sources; set each bad file aside.
+    """Rebuild every day :func:`check_compacted` reports (``findings``, else checked now); set each bad file aside.
 
-    A day is rebuilt from the JSON objects kept under the sources prefix, any
-    still under ``data_prefix``, and its day files that check clean, in the
-    order of :func:`compact_day` (the new file first, so no event is ever
-    invisible). Each bad file (``misnamed``, ``unreadable``, ``misfiled``,
-    ``disagrees``) is given to ``set_aside(key, bytes, finding)`` before it is
-    removed, so nothing is lost; a crash at any step is finished by the next
-    repair. Steps: :data:`REPAIR_STEPS`. Raises :class:`CompactionError` when
-    a source object cannot be read (``lake check --repair`` repairs the data
-    prefix first).
+    A day is rebuilt from the clean JSON objects kept under the sources
+    prefix, the clean ones still under ``data_prefix``, and its day files
+    that check clean, in the order of :func:`compact_day` (the new file
+    first, so no event is ever invisible). Each bad file (``foreign``,
+    ``hidden``, ``unreadable``, ``misfiled``, ``disagrees``) is given to
+    ``set_aside(key, bytes, finding)`` before it is removed, so nothing is
+    lost. A kept source that is not what the ingester writes must already
+    have been re-filed (:func:`parking.lake.check.repair_compacted_tier`
+    does it): its rows are left out of its day's new file and it is removed
+    last. A crash at any step is finished by the next repair. Steps:
+    :data:`REPAIR_STEPS`.
     """
     report = RepairReport()
-    findings = check_compacted(store)
+    if findings is None:
+        findings = check_compacted(store, settings, now=now)
     bad: dict[str, CompactedFinding] = {}
+    returned: set[str] = set()
     for finding in findings:
-        if finding.problem != "unfinished":
+        if finding.key.startswith(COMPACTED_SOURCES_PREFIX):
+            returned.add(finding.key)
+        elif finding.problem not in REBUILT_ONLY:
             bad.setdefault(finding.key, finding)
+    dropped = frozenset(key[len(COMPACTED_SOURCES_PREFIX):] for key in returned)
     days = sorted({_day_of(f.key) for f in findings} - {None})
     with _workspace() as (connection, workdir):
         for day in days:
             partition = _partition(day)
-            sources = [key for key in store.keys(data_prefix + partition) if key.endswith(OBJECT_SUFFIX)]
-            kept = [key for key in store.keys(COMPACTED_SOURCES_PREFIX + partition) if key.endswith(OBJECT_SUFFIX)]
+            sources, _ = _inspected(store, [key for key in store.keys(data_prefix + partition)
+                                            if key.endswith(OBJECT_SUFFIX)], data_prefix, settings or Settings(),
+                                    now or datetime.now(timezone.utc))
+            kept, _ = _inspected(store, [key for key in store.keys(COMPACTED_SOURCES_PREFIX + partition)
+                                         if key.endswith(OBJECT_SUFFIX) and key not in returned],
+                                 COMPACTED_SOURCES_PREFIX, settings or Settings(), now or datetime.now(timezone.utc))
             files = store.keys(COMPACTED_PREFIX + partition)
             day_bad = {key: finding for key, finding in bad.items() if key in files}
-            good = [key for key in files if key not in day_bad]
+            good = [key for key in files if key not in day_bad and _day_file_name(key) == day]
             report.days.append(_fold_day(store, day, connection, workdir, data_prefix, sources, kept, good, day_bad,
-                                         checkpoint, set_aside))
+                                         checkpoint, set_aside, dropped))
             report.set_aside += sorted(day_bad)
     for key, finding in sorted(bad.items()):
-        if key not in report.set_aside:  # outside any day's folder: no day to rebuild
+        if key not in report.set_aside:  # outside any day's folder, or hidden: no day to rebuild
             set_aside(key, store.read(key), finding)
             store.delete(key)
             report.set_aside.append(key)
+    for key in sorted(returned):  # re-filed before; now no day file holds its rows
+        store.delete(key)
+    report.returned = sorted(returned)
     return report
 
 
@@ -390,30 +452,120 @@ class CompactedFinding:
     detail: str
 
 
-def check_compacted(store: Store) -> list[CompactedFinding]:
-    """Every compacted day file that is not what :func:`compact_day` writes.
+def check_compacted(
+    store: Store, settings: Settings | None = None, *, now: datetime | None = None
+) -> list[CompactedFinding]:
+    """Everything in the compacted tiers that is not what :func:`compact_day` leaves.
 
-    Problems: ``unfinished`` (a day with several files: a run was cut short;
-    answers are right, the next run finishes), ``misnamed`` (not
-    ``<day>-<digest>.parquet`` in its own day's folder), ``unreadable``
-    (not Parquet, not its columns, or a column that cannot be decoded),
-    ``misfiled`` (an event of another UTC day), ``disagrees`` (``spot_id``,
-    ``status``, ``timestamp`` or ``ts_ms`` differ from what its stored
-    ``line`` says, or a row lacks its source). For ``lake check``;
+    Under ``parking-compacted/``: ``hidden`` (a name starting ``.`` or
+    ``_``, such as a temp file a killed run left: no query reads it),
+    ``foreign`` (not ``<day>-<digest>.parquet`` in its own day's folder),
+    ``unfinished`` (a day with several files: a run was cut short; answers
+    are right, the next run finishes), ``unreadable`` (not Parquet, not its
+    columns, or a column that cannot be decoded), ``misfiled`` (an event of
+    another UTC day or hour), ``disagrees`` (``spot_id``, ``status``,
+    ``timestamp`` or ``ts_ms`` differ from what its stored ``line`` says, a
+    row lacks its source, or a row of a kept source differs from it).
+    Against ``parking-compacted-sources/``: ``lost`` (a day whose kept
+    sources hold events but which has no day file) and ``shortened`` (events
+    of its kept sources missing from its day files). Each kept source is
+    inspected as a stored object (:func:`parking.lake.objects.inspect_object`)
+    and reported with the same problems. For ``lake check``;
     :func:`repair_compacted` mends each.
     """
+    settings = settings or Settings()
+    now = now or datetime.now(timezone.utc)
     findings: list[CompactedFinding] = []
-    by_day: dict[date | None, list[str]] = {}
-    for key in store.keys(COMPACTED_PREFIX):
-        by_day.setdefault(_day_of(key), []).append(key)
+    files: dict[date, list[str]] = {}
+    for key in store.keys(COMPACTED_PREFIX, hidden=True):
+        if any(part.startswith((".", "_")) for part in key[len(COMPACTED_PREFIX):].split("/")):
+            findings.append(CompactedFinding(key, HIDDEN, "a hidden name (starts with . or _): no query reads it"))
+        elif (day := _day_file_name(key)) is None:
+            findings.append(CompactedFinding(key, FOREIGN, "not a day file `compact` writes "
+                                                           "(year=/month=/day=/<day>-<digest>.parquet)"))
+        else:
+            files.setdefault(day, []).append(key)
+    kept: dict[date | None, list[str]] = {}
+    for key in store.keys(COMPACTED_SOURCES_PREFIX, hidden=True):
+        kept.setdefault(_day_of(key), []).append(key)
+    for key in kept.pop(None, []):
+        findings += _kept_findings(store, [key], settings, now)[1]
     with _workspace(threads=1) as (connection, workdir):
-        for day, keys in sorted(by_day.items(), key=lambda item: str(item[0])):
-            if day is not None and len(keys) > 1:
-                folder = keys[0].rsplit("/", 1)[0] + "/"
-                findings.append(CompactedFinding(folder, "unfinished", f"{len(keys)} files for {day}"))
+        for day in sorted(set(files) | set(kept)):
+            keys = files.get(day, [])
+            if len(keys) > 1:
+                findings.append(CompactedFinding(_folder(day), UNFINISHED, f"{len(keys)} files for {day}"))
+            readable: dict[str, str] = {}
             for key in keys:
-                findings += _day_file_findings(connection, key, store, day, workdir)
+                path = store.fetch(key, workdir)
+                problems = _day_file_findings(connection, key, path, day, workdir)
+                findings += problems
+                if not problems:
+                    readable[str(path)] = key
+            clean, flagged = _kept_findings(store, kept.get(day, []), settings, now)
+            findings += flagged
+            if clean:
+                findings += _against_sources(connection, store, day, clean, readable, bool(keys), workdir)
+            _clear(connection, workdir)
     return findings
+
+
+def _kept_findings(
+    store: Store, keys: list[str], settings: Settings, now: datetime
+) -> tuple[list[Inspection], list[CompactedFinding]]:
+    """The clean kept sources among ``keys``, and the problems of the others (as ``lake check`` reports them)."""
+    clean, flagged = _inspected(store, keys, COMPACTED_SOURCES_PREFIX, settings, now)
+    return clean, [CompactedFinding(i.key, problem, f"{detail} (a kept source)")
+                   for i in flagged for problem, detail in i.problems]
+
+
+def _against_sources(
+    connection: duckdb.DuckDBPyConnection, store: Store, day: date, kept: list[Inspection],
+    readable: dict[str, str], any_file: bool, workdir: Path,
+) -> list[CompactedFinding]:
+    """``lost``, ``shortened`` and ``disagrees``: the day's files (``readable``, path -> key) against its kept sources."""
+    rows_path = workdir / "kept.ndjson"
+    events = _write_rows(store, [(i, COMPACTED_SOURCES_PREFIX) for i in kept], rows_path)
+    if not readable:
+        if any_file:  # its only files are bad: they are reported, and the repair rebuilds the day
+            return []
+        return [CompactedFinding(_folder(day), LOST, f"no day file, though {len(kept)} kept sources hold "
+                                                     f"{events} events of {day}")]
+    files = ", ".join(f"'{_sql_text(path)}'" for path in readable)
+    connection.execute(
+        "CREATE OR REPLACE TABLE kept_rows AS SELECT source, line_number, line FROM read_json("
+        f"'{_sql_text(str(rows_path))}', format = 'newline_delimited', columns = {_ROWS_JSON_COLUMNS})"
+    )
+    connection.execute(
+        "CREATE OR REPLACE TABLE file_rows AS SELECT source, line_number, line, filename FROM read_parquet("
+        f"[{files}], hive_partitioning = false, filename = true) WHERE source IN (SELECT source FROM kept_rows)"
+    )
+    [missing] = connection.execute(
+        "SELECT count(*) FROM (SELECT source, line_number, line FROM kept_rows "
+        "EXCEPT SELECT source, line_number, line FROM file_rows)"
+    ).fetchone()
+    altered = connection.execute(
+        "SELECT filename, count(*) FROM file_rows f WHERE NOT EXISTS (SELECT 1 FROM kept_rows k "
+        "WHERE k.source = f.source AND k.line_number = f.line_number AND k.line = f.line) GROUP BY filename"
+    ).fetchall()
+    connection.execute("DROP TABLE kept_rows; DROP TABLE file_rows")
+    found = [CompactedFinding(readable[path], DISAGREES, f"{count} rows differ from the kept source they came from")
+             for path, count in sorted(altered)]
+    if missing:
+        found.append(CompactedFinding(_folder(day), SHORTENED, f"{missing} of {events} events of its kept sources "
+                                                               "are not in its day file"))
+    return found
+
+
+def _folder(day: date) -> str:
+    return f"{COMPACTED_PREFIX}{_partition(day)}"
+
+
+def _day_file_name(key: str) -> date | None:
+    """The day of a key named as :func:`compact_day` names a day file, else None."""
+    match = _DAY_FILE.fullmatch(key[len(COMPACTED_PREFIX):]) if key.startswith(COMPACTED_PREFIX) else None
+    day = _day_of(key) if match else None
+    return day if day is not None and match["name"] == day.isoformat() else None
 
 
 def _day_file_findings(
@@ -422,17 +574,18 @@ def _day_file_findings(
     """What is wrong with one day file (nothing: ``[]``); ``file`` is its store, or a local copy of it."""
     import duckdb
 
-    name = key.rsplit("/", 1)[-1]
-    if day is None or not re.fullmatch(rf"{day.isoformat()}-[0-9a-f]{{16}}\.parquet", name):
-        return [CompactedFinding(key, "misnamed", "expected year=/month=/day=/<day>-<digest>.parquet")]
+    if day is None or _day_file_name(key) != day:
+        return [CompactedFinding(key, FOREIGN, "not a day file `compact` writes "
+                                               "(year=/month=/day=/<day>-<digest>.parquet)")]
     path = _sql_text(str(file if isinstance(file, Path) else file.fetch(key, workdir)))
     try:
         columns = [row[0] for row in connection.execute(
             f"DESCRIBE SELECT * FROM read_parquet('{path}', hive_partitioning = false)").fetchall()]
         if columns != list(PARQUET_COLUMNS):
-            return [CompactedFinding(key, "unreadable", f"columns {columns}")]
+            return [CompactedFinding(key, UNREADABLE, f"columns {columns}")]
         misfiled, disagrees, sourceless = connection.execute(  # every column read: a corrupt page fails here
-            "SELECT count(*) FILTER (WHERE CAST(to_timestamp(ts_ms / 1000) AS DATE) <> ?), "
+            "SELECT count(*) FILTER (WHERE CAST(to_timestamp(ts_ms / 1000) AS DATE) <> ? "
+            "OR hour IS DISTINCT FROM strftime(to_timestamp(ts_ms // 1000), '%H')), "
             "count(*) FILTER (WHERE spot_id IS DISTINCT FROM json_extract_string(line, '$.spot_id') "
             "OR status IS DISTINCT FROM json_extract_string(line, '$.status') "
             "OR \"timestamp\" IS DISTINCT FROM json_extract_string(line, '$.timestamp') "
@@ -443,42 +596,31 @@ def _day_file_findings(
             [day],
         ).fetchone()
     except duckdb.Error as exc:
-        return [CompactedFinding(key, "unreadable", str(exc).splitlines()[0])]
+        return [CompactedFinding(key, UNREADABLE, str(exc).splitlines()[0])]
     found = []
     if misfiled:
-        found.append(CompactedFinding(key, "misfiled", f"{misfiled} events of another UTC day"))
+        found.append(CompactedFinding(key, MISFILED, f"{misfiled} events of another UTC day or hour"))
     if disagrees:
-        found.append(CompactedFinding(key, "disagrees", f"{disagrees} rows differ from their stored line"))
+        found.append(CompactedFinding(key, DISAGREES, f"{disagrees} rows differ from their stored line"))
     if sourceless:
-        found.append(CompactedFinding(key, "disagrees", f"{sourceless} rows lack their source, line number or hour"))
+        found.append(CompactedFinding(key, DISAGREES, f"{sourceless} rows lack their source, line number or hour"))
     return found
 
 
-def _write_rows(store: Store, sources: list[tuple[str, str]], rows_path: Path) -> int:
-    """One JSON row per stored line of each ``(key, prefix)``: its fields, where it came from, the line as text."""
+def _write_rows(store: Store, sources: list[tuple[Inspection, str]], rows_path: Path) -> int:
+    """One JSON row per stored line of each ``(object, prefix)``: its fields, where it came from, the line as text."""
     count = 0
     with open(rows_path, "wb") as out:
-        for key, prefix in sources:
-            relative = key[len(prefix):]
+        for inspection, prefix in sources:
+            relative = inspection.key[len(prefix):]
             hour = _HOUR.search(relative)
             if hour is None:
-                raise CompactionError(f"{store.where}{key}: not under an hour=HH/ partition")
-            for number, line in enumerate(_lines(store, key), start=1):
-                out.write(orjson.dumps(_row(store, key, relative, hour.group(1), number, line)))
+                raise CompactionError(f"{store.where}{inspection.key}: not under an hour=HH/ partition")
+            for number, line in enumerate(inspection.lines, start=1):
+                out.write(orjson.dumps(_row(store, inspection.key, relative, hour.group(1), number, line)))
                 out.write(b"\n")
                 count += 1
     return count
-
-
-def _lines(store: Store, key: str) -> Iterator[bytes]:
-    try:
-        body = gzip.decompress(store.read(key))
-    except (OSError, EOFError) as exc:
-        raise CompactionError(f"{store.where}{key}: not a gzip object ({exc})") from exc
-    lines = body.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    return iter(lines)
 
 
 def _stored_event(line: bytes) -> Any:
@@ -510,8 +652,10 @@ def _row(store: Store, key: str, relative: str, hour: str, number: int, line: by
     return {"source": relative, "line_number": number, "hour": hour, **fields, "line": text}
 
 
-def _build_day(connection: duckdb.DuckDBPyConnection, rows_path: Path, inputs: list[str]) -> tuple[int, str]:
-    """Table ``day_rows``: the new lines and the existing files, once each; its size and digest."""
+def _build_day(
+    connection: duckdb.DuckDBPyConnection, rows_path: Path, inputs: list[str], dropped: frozenset[str] = frozenset()
+) -> tuple[int, str]:
+    """Table ``day_rows``: the new lines and the existing files (but rows from ``dropped``), once each; size, digest."""
     parts = [
         f"SELECT source, line_number, hour, spot_id, status, \"timestamp\", line FROM read_json("
         f"'{_sql_text(str(rows_path))}', format = 'newline_delimited', columns = {_ROWS_JSON_COLUMNS})"
@@ -521,6 +665,7 @@ def _build_day(connection: duckdb.DuckDBPyConnection, rows_path: Path, inputs: l
         parts.append(
             f"SELECT source, line_number, hour, spot_id, status, \"timestamp\", line "
             f"FROM read_parquet([{files}], hive_partitioning = false)"
+            + (f" WHERE source NOT IN ({', '.join(_sql_literal(d) for d in sorted(dropped))})" if dropped else "")
         )
     connection.execute(
         "CREATE OR REPLACE TABLE day_rows AS SELECT DISTINCT spot_id, status, \"timestamp\", "
@@ -551,6 +696,10 @@ def _day_of(key: str) -> date | None:
 
 def _quoted(column: str) -> str:
     return f'"{column}"'
+
+
+def _sql_literal(text: str) -> str:
+    return f"'{_sql_text(text)}'"
 
 
 def _sql_text(text: str) -> str:
