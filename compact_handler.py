@@ -34,7 +34,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return context is None or context.get_remaining_time_in_millis() > MARGIN_MS
 
     try:
-        report = compact(store, before, data_prefix=settings.data_prefix, keep_going=keep_going).as_dict()
+        report = compact(store, before, data_prefix=settings.data_prefix, settings=settings,
+                         keep_going=keep_going).as_dict()
     except CompactionError as error:  # a damaged day: the others are done; the failure raises the alarm
         print(json.dumps({"message": "compaction failed", "error": str(error), **error.report.as_dict()}))
         raise

@@ -10,7 +10,7 @@ from datetime import date, datetime, timezone
 
 import click
 
-from parking.cli.options import DATE
+from parking.cli.options import BUCKET, DATE
 
 
 def now() -> datetime:
@@ -23,7 +23,7 @@ def now() -> datetime:
                    "PARKING_COMPACTION_LATENESS_DAYS (2) before today.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
-@click.option("--bucket", default=None, help="Compact this S3 bucket instead of the local directory.")
+@click.option("--bucket", type=BUCKET, default=None, help="Compact this S3 bucket instead of the local directory.")
 @click.pass_context
 def compact(ctx: click.Context, before: date | None, data_dir: str | None, bucket: str | None) -> None:
     """Rewrite each closed UTC day into one zstd Parquet file, sorted by spot and time.
@@ -34,21 +34,28 @@ def compact(ctx: click.Context, before: date | None, data_dir: str | None, bucke
     damaged is left as it is (exit 1, after the other days): `parking-cli lake
     check --repair` rebuilds it from its sources.
     """
-    from parking.cli.main import settings_for
-    from parking.errors import CompactionError
+    from parking.cli.main import check_lake, settings_for
+    from parking.errors import CompactionError, ConfigurationError
     from parking.lake.compaction import LocalStore, S3Store, check_before
     from parking.lake.compaction import compact as compact_lake
+    from parking.layout import DATA_PREFIX
 
     settings = settings_for(ctx, data_dir=data_dir)
     until = check_before(before, now(), settings.compaction_lateness_days)
+    if settings.data_prefix != DATA_PREFIX:
+        raise ConfigurationError(
+            f"compaction reads only the default data prefix {DATA_PREFIX} (PARKING_DATA_PREFIX is "
+            f"{settings.data_prefix}): its compacted days have one place, parking-compacted/, which every query reads"
+        )
     if bucket:
         from parking.ingest.sinks import s3_client
 
         store = S3Store(bucket, s3_client(settings.region, settings.profile))
     else:
+        check_lake(settings)  # a typo must not look like a lake with nothing to compact
         store = LocalStore(settings.data_dir)
     try:
-        report = compact_lake(store, until, data_prefix=settings.data_prefix)
+        report = compact_lake(store, until, data_prefix=settings.data_prefix, settings=settings)
     except CompactionError as error:  # the other days were compacted: say so, then the one line
         if getattr(error, "report", None) is not None:
             _print(store.where, error.report.as_dict())

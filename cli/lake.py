@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from parking.cli.options import BUCKET
+
 LAKE_CHECK = "parking-cli lake check --repair"
 
 
@@ -27,13 +29,16 @@ def _store(settings, bucket: str | None):
 
     if bucket:
         return S3Store(bucket, sink=s3_sink_for(settings, bucket))
+    from parking.cli.main import check_lake  # a typo must not look like a clean lake
+
+    check_lake(settings)
     return LocalStore(settings.data_dir)
 
 
 @lake.command("check")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
-@click.option("--bucket", default=None, help="Check this S3 bucket instead of the local directory.")
+@click.option("--bucket", type=BUCKET, default=None, help="Check this S3 bucket instead of the local directory.")
 @click.option("--repair", is_flag=True, help="Re-file what is valid, quarantine the rest (lake_* reasons), "
                                               "remove the bad objects; rebuild each bad compacted day from its "
                                               "sources.")

@@ -145,7 +145,10 @@ def check_lake(settings: Settings) -> None:
         raise ConfigurationError(f"data directory {str(root)!r} does not exist (set --data-dir or PARKING_DATA_DIR)")
     if not root.is_dir():
         raise ConfigurationError(f"data directory {str(root)!r} is not a directory (set --data-dir or PARKING_DATA_DIR)")
-    if not any((root / prefix).is_dir() for prefix in (settings.data_prefix, settings.quarantine_prefix)):
+    from parking.layout import COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX  # a compacted lake may hold no JSON
+
+    prefixes = (settings.data_prefix, settings.quarantine_prefix, COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX)
+    if not any((root / prefix).is_dir() for prefix in prefixes):
         raise ConfigurationError(
             f"data directory {str(root)!r} holds no data lake (no {settings.data_prefix} folder): "
             "ingest events into it first, or point --data-dir at a lake"

@@ -114,7 +114,10 @@ class Settings:
         if self.earliest_event.tzinfo is None:
             raise ConfigurationError("earliest_event must be timezone-aware")
         if not 0 <= self.compaction_lateness_days <= 3660:
-            raise ConfigurationError("compaction_lateness_days must be a whole number of days from 0 to 3660")
+            raise ConfigurationError(
+                f"{_ENVIRONMENT['compaction_lateness_days']} must be a whole number of days from 0 to 3660: "
+                f"{self.compaction_lateness_days}"
+            )
 
     def require_bucket(self) -> str:
         if not self.bucket:

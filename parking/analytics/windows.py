@@ -7,6 +7,7 @@ now; a query reads its window plus the lookback before it, and no others.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from functools import cache
@@ -158,7 +159,7 @@ def parse_instant(text: str) -> datetime:
 def parse_date(text: str) -> date:
     """A calendar date ``YYYY-MM-DD`` from the command line, from :data:`FIRST_DAY` to :data:`LAST_DAY`."""
     try:
-        if len(text) != 10:
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):  # fromisoformat also takes 2026-W47-1
             raise ValueError
         day = date.fromisoformat(text)
     except ValueError:

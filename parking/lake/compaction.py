@@ -196,6 +196,11 @@ def compact(
                 failures.append(str(error))
                 _clear(connection, workdir)
                 continue
+            except FileNotFoundError as error:  # a local file moved between listing and reading it
+                failures.append(f"{error.filename}: gone while this run compacted {day}; another `compact` or "
+                                f"`{REPAIR_COMMAND}` is running on {store.where}: let it finish, then run compact again")
+                _clear(connection, workdir)
+                continue
             report.days.append(result)
             failures += [f"{store.where}{key}: {problem}; left where it is: run `{REPAIR_COMMAND}`, then compact again"
                          for key, problem in result.left]
