@@ -201,13 +201,14 @@ def repair_compacted_tier(
 ) -> RepairReport:
     """Mend what :func:`parking.lake.compaction.check_compacted` reports (``findings``, else checked now).
 
-    A kept source that is not what the ingester writes has its events
-    re-filed under the data prefix and the rest quarantined, as a data
-    object would (``lake_invalid_line``, ``lake_unreadable``); then each
-    reported day is rebuilt from its clean kept sources, any clean JSON still
-    under the data prefix, and its files that check clean, without the rows
-    of those kept sources, which are removed last. A bad file under the
-    compacted prefix (``foreign``, ``hidden``, ``unreadable``,
+    A kept source whose lines are flagged (wrong hour, invalid, not as
+    stored) has its events re-filed under the data prefix and the rest
+    quarantined, as a data object would (``lake_invalid_line``,
+    ``lake_unreadable``); then each reported day is rebuilt from its clean
+    kept sources, any clean JSON still under the data prefix, and its files
+    that check clean, without the rows of those kept sources, which are
+    removed last. A kept source only damaged as a whole (a bad name, empty,
+    unreadable) and a bad file under the compacted prefix (``foreign``, ``hidden``, ``unreadable``,
     ``misfiled``, ``disagrees``) is kept byte for byte, gzip-compressed, as a
     value object under the quarantine prefix beside one quarantine line with
     reason ``lake_compacted_<problem>`` (an empty file holds nothing and is
@@ -215,14 +216,15 @@ def repair_compacted_tier(
     days are rebuilt. Returns the repair's report; ``refiled`` and
     ``quarantined`` count what the kept sources gave.
     """
-    from parking.lake.compaction import COMPACTED_SOURCES_PREFIX, check_compacted, repair_compacted
+    from parking.lake.compaction import COMPACTED_SOURCES_PREFIX, LINE_PROBLEMS, check_compacted, repair_compacted
 
     settings = settings or Settings()
     now = now or datetime.now(timezone.utc)
     if findings is None:
         findings = check_compacted(store, settings, now=now)
     counts = CheckReport()
-    for key in sorted({f.key for f in findings if f.key.startswith(COMPACTED_SOURCES_PREFIX)}):
+    for key in sorted({f.key for f in findings
+                       if f.key.startswith(COMPACTED_SOURCES_PREFIX) and f.problem in LINE_PROBLEMS}):
         inspection = inspect_object(key, store.read(key), COMPACTED_SOURCES_PREFIX, settings, now)
         if inspection.body:
             _refile(store, inspection, settings, now, counts)

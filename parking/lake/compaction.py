@@ -49,7 +49,7 @@ import orjson
 
 from parking.config import Settings
 from parking.errors import CompactionError, InvalidArgument
-from parking.lake.objects import Inspection, inspect_object
+from parking.lake.objects import INVALID_LINES, NOT_AS_STORED, WRONG_HOUR, Inspection, inspect_object
 from parking.lake.stores import LocalStore as LocalStore  # re-exported: the stores compaction runs on
 from parking.lake.stores import S3Store as S3Store
 from parking.lake.stores import Store
@@ -76,6 +76,9 @@ _DAY_FILE = re.compile(r"year=\d{4}/month=\d{2}/day=\d{2}/(?P<name>\d{4}-\d{2}-\
 UNFINISHED, LOST, SHORTENED = "unfinished", "lost", "shortened"
 FOREIGN, HIDDEN, UNREADABLE, MISFILED, DISAGREES = "foreign", "hidden", "unreadable", "misfiled", "disagrees"
 REBUILT_ONLY = frozenset({UNFINISHED, LOST, SHORTENED})
+# A kept source with lines lake check flags is re-filed and its rows left out of its day; one that is only
+# damaged as a whole (a bad name, empty, unreadable) is set aside whole: its day file still holds its rows.
+LINE_PROBLEMS = frozenset({WRONG_HOUR, INVALID_LINES, NOT_AS_STORED})
 
 # The columns of a compacted day, in file order. year/month/day are its Hive partition.
 PARQUET_COLUMNS = ("spot_id", "status", "timestamp", "ts_ms", "hour", "source", "line_number", "line")
@@ -317,7 +320,8 @@ def _fold_day(
     if lines_read or inputs:
         events, digest = _build_day(connection, rows_path, inputs, dropped)
         key = f"{COMPACTED_PREFIX}{partition}{day.isoformat()}-{digest}{COMPACTED_SUFFIX}"
-    if key is not None and key not in good:
+    if key is not None and (key not in good or _rows(connection, inputs[good.index(key)]) != events):
+        # (a file of the very name with other rows: shortened in place, its name no longer its digest)
         if key in bad and set_aside is not None:  # the bad file has the very name: its bytes first
             set_aside(key, store.read(key), bad[key])
             mark("set-aside")
@@ -348,6 +352,10 @@ def _fold_day(
         mark("source-moved")
     _clear(connection, workdir)
     return DayResult(day, key, events, lines_read, len(sources), removed)
+
+
+def _rows(connection: duckdb.DuckDBPyConnection, path: str) -> int:
+    return connection.execute(f"SELECT count(*) FROM read_parquet('{_sql_text(path)}')").fetchone()[0]
 
 
 def _clear(connection: duckdb.DuckDBPyConnection, workdir: Path) -> None:
@@ -386,10 +394,10 @@ def repair_compacted(
     first, so no event is ever invisible). Each bad file (``foreign``,
     ``hidden``, ``unreadable``, ``misfiled``, ``disagrees``) is given to
     ``set_aside(key, bytes, finding)`` before it is removed, so nothing is
-    lost. A kept source that is not what the ingester writes must already
-    have been re-filed (:func:`parking.lake.check.repair_compacted_tier`
+    lost. A kept source whose lines are flagged (:data:`LINE_PROBLEMS`)
+    must already have been re-filed (:func:`parking.lake.check.repair_compacted_tier`
     does it): its rows are left out of its day's new file and it is removed
-    last. A crash at any step is finished by the next repair. Steps:
+    last; any other flagged kept source is set aside whole. A crash at any step is finished by the next repair. Steps:
     :data:`REPAIR_STEPS`.
     """
     report = RepairReport()
@@ -398,10 +406,11 @@ def repair_compacted(
     bad: dict[str, CompactedFinding] = {}
     returned: set[str] = set()
     for finding in findings:
-        if finding.key.startswith(COMPACTED_SOURCES_PREFIX):
+        if finding.key.startswith(COMPACTED_SOURCES_PREFIX) and finding.problem in LINE_PROBLEMS:
             returned.add(finding.key)
         elif finding.problem not in REBUILT_ONLY:
             bad.setdefault(finding.key, finding)
+    bad = {key: finding for key, finding in bad.items() if key not in returned}
     dropped = frozenset(key[len(COMPACTED_SOURCES_PREFIX):] for key in returned)
     days = sorted({_day_of(f.key) for f in findings} - {None})
     with _workspace() as (connection, workdir):
