@@ -17,7 +17,7 @@ import gzip
 import shutil
 import tempfile
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -80,6 +80,16 @@ def _other_day_rows(day_file: Path, other: Path) -> bytes:
     return other.read_bytes()
 
 
+def _flipped(day_file: Path, other: Path) -> bytes:
+    """The day file with every status flipped: answers change if a query reads it."""
+    with tempfile.TemporaryDirectory() as work, duckdb.connect() as connection:
+        connection.execute(
+            "COPY (SELECT * REPLACE (CASE status WHEN 'free' THEN 'occupied' ELSE 'free' END AS status) "
+            f"FROM read_parquet('{day_file}', hive_partitioning = false)) TO '{work}/x.parquet' (FORMAT parquet)"
+        )
+        return (Path(work) / "x.parquet").read_bytes()
+
+
 def _parquet_of_other_columns() -> bytes:
     with tempfile.TemporaryDirectory() as work, duckdb.connect() as connection:
         connection.execute(f"COPY (SELECT 1 AS a, 'b' AS b) TO '{work}/ab.parquet' (FORMAT parquet)")
@@ -93,7 +103,9 @@ _AB = _parquet_of_other_columns()
 HIDDEN = [
     ("AppleDouble beside a day file", _put(lambda f, o: f.with_name(f"._{f.name}"), lambda f, o: b"\x00\x05\x16\x07"),
      "hidden", True),
-    ("a hidden Parquet file of another day's rows", _put(lambda f, o: f.with_name(".hidden.parquet"), _other_day_rows),
+    ("a hidden Parquet file of the day's rows flipped", _put(lambda f, o: f.with_name(".hidden.parquet"), _flipped),
+     "hidden", True),
+    ("an underscore Parquet file of the day's rows flipped", _put(lambda f, o: f.with_name("_part.parquet"), _flipped),
      "hidden", True),
     ("temp file of a killed compact", _put(lambda f, o: f.with_name(f".{f.name}.2112.tmp"),
                                            lambda f, o: f.read_bytes()[:100]), "hidden", True),
@@ -131,9 +143,11 @@ def _keep_some_spots(lake: Path, day_file: Path) -> str:
     return day_file.parent.relative_to(lake).as_posix() + "/"
 
 
-def damage_one(lake: Path, damage: Damage) -> str:
-    files = parquet_files(lake)
-    return damage(lake, files[1], files[0])
+def damage_one(lake: Path, damage: Damage, day: date) -> str:
+    """Damage around the day file of ``day`` (one the named queries read), given another day's file."""
+    [day_file] = [f for f in parquet_files(lake) if f.name.startswith(day.isoformat())]
+    other = next(f for f in parquet_files(lake) if f != day_file)
+    return damage(lake, day_file, other)
 
 
 def quarantined_values(lake: Path) -> list[bytes]:
@@ -147,8 +161,8 @@ EVERY = [(n, d, p) for n, d, p, *_ in HIDDEN + LOST + FOREIGN]
 
 
 @pytest.mark.parametrize(("damage", "problem"), [e[1:] for e in EVERY], ids=[e[0] for e in EVERY])
-def test_lake_check_names_it(compacted, damage, problem) -> None:
-    key = damage_one(compacted, damage)
+def test_lake_check_names_it(case, compacted, damage, problem) -> None:
+    key = damage_one(compacted, damage, case.day)
     result = run("lake", "check", "--data-dir", str(compacted))
     assert result.exit_code == 1
     assert f"{problem:<14} {key}:" in result.stdout
@@ -159,7 +173,7 @@ def test_lake_check_names_it(compacted, damage, problem) -> None:
 def test_repair_mends_it_and_every_answer_is_the_uncompacted_lakes(
     case, uncompacted, compacted, damage, problem  # noqa: F811
 ) -> None:
-    damage_one(compacted, damage)
+    damage_one(compacted, damage, case.day)
     repaired = run("lake", "check", "--repair", "--data-dir", str(compacted))
     assert repaired.exit_code == 0, repaired.output
     assert run("lake", "check", "--data-dir", str(compacted)).exit_code == 0
@@ -170,8 +184,8 @@ KEPT_WHOLE = [(n, d, p) for n, d, p, whole in HIDDEN + FOREIGN if whole]
 
 
 @pytest.mark.parametrize(("damage", "problem"), [k[1:] for k in KEPT_WHOLE], ids=[k[0] for k in KEPT_WHOLE])
-def test_repair_keeps_its_bytes_in_quarantine(compacted, damage, problem) -> None:
-    key = damage_one(compacted, damage)
+def test_repair_keeps_its_bytes_in_quarantine(case, compacted, damage, problem) -> None:
+    key = damage_one(compacted, damage, case.day)
     body = (compacted / key).read_bytes()
     assert run("lake", "check", "--repair", "--data-dir", str(compacted)).exit_code == 0
     assert not (compacted / key).exists()
@@ -180,13 +194,13 @@ def test_repair_keeps_its_bytes_in_quarantine(compacted, damage, problem) -> Non
 
 @pytest.mark.parametrize("damage", [h[1] for h in HIDDEN], ids=[h[0] for h in HIDDEN])
 def test_the_local_engine_reads_no_hidden_file(case, uncompacted, compacted, damage) -> None:  # noqa: F811
-    damage_one(compacted, damage)
+    damage_one(compacted, damage, case.day)
     assert_same_answers(uncompacted, answers(case, DuckDBEngine(compacted, threads=1)))
 
 
 def test_the_local_engine_reads_no_hidden_json_object(case, uncompacted, compacted) -> None:  # noqa: F811
-    ingest(case, compacted, case.lines[:50], partition=1)  # late JSON: the data tier is read too
-    hour = next((compacted / DATA_PREFIX).rglob("*.json.gz")).parent
+    ingest(case, compacted, case.lines, partition=1)  # late copies of every event: the data tier is read too
+    hour = next((compacted / DATA_PREFIX / f"year={case.day:%Y}/month={case.day:%m}/day={case.day:%d}").iterdir())
     (hour / "._late.json.gz").write_bytes(b"\x00\x05\x16\x07")
     (hour / "_flipped.json.gz").write_bytes(gzip.compress(b'{"spot_id":"X","status":"free","timestamp":"x"}\n'))
     assert_same_answers(uncompacted, answers(case, DuckDBEngine(compacted, threads=1)))
@@ -201,7 +215,7 @@ DAY_FOLDER_FOREIGN = [f for f in FOREIGN if f[0] in ("notes.txt in a day folder"
 def test_compact_meeting_a_foreign_file_leaves_its_day_and_the_advice_works(
     case, uncompacted, compacted, later, damage  # noqa: F811
 ) -> None:
-    key = damage_one(compacted, damage)
+    key = damage_one(compacted, damage, case.day)
     ingest(case, compacted, case.lines, partition=1)  # late events: every day is pending again
     result = run("compact", "--data-dir", str(compacted))
     assert result.exit_code == 1
@@ -214,8 +228,8 @@ def test_compact_meeting_a_foreign_file_leaves_its_day_and_the_advice_works(
 
 
 @pytest.mark.parametrize("damage", [entry[1] for entry in LOST], ids=[entry[0] for entry in LOST])
-def test_compact_alone_does_not_hide_a_lost_or_shortened_day(compacted, later, damage) -> None:
-    damage_one(compacted, damage)
+def test_compact_alone_does_not_hide_a_lost_or_shortened_day(case, compacted, later, damage) -> None:
+    damage_one(compacted, damage, case.day)
     assert run("compact", "--data-dir", str(compacted)).exit_code == 0
     assert {f.problem for f in check_compacted(LocalStore(compacted))} & {"lost", "shortened"}
 
