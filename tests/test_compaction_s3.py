@@ -233,3 +233,65 @@ def test_the_lambda_handler_fails_on_a_damaged_day_after_the_others(case, bucket
     assert log["message"] == "compaction failed" and key in log["error"] and log["days_compacted"] > 0
     left = {"/".join(k.split("/")[1:4]) for k in objects(bucket) if k.startswith(DATA_PREFIX)}
     assert left == {"/".join(key.split("/")[1:4])}, "every day compacted but the damaged one"
+
+
+def _put(bucket: str, key: str, body: bytes) -> None:
+    boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+
+
+def test_compact_on_s3_leaves_an_object_lake_check_flags(case, bucket) -> None:
+    from parking.errors import CompactionError
+
+    client = boto3.client("s3")
+    key = sorted(k for k in objects(bucket) if k.startswith(DATA_PREFIX))[0]
+    body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    hour = int(key.split("hour=")[1][:2])
+    moved = key.replace(f"hour={hour:02d}/", f"hour={(hour + 5) % 24:02d}/")
+    client.copy_object(Bucket=bucket, Key=moved, CopySource={"Bucket": bucket, "Key": key})
+    client.delete_object(Bucket=bucket, Key=key)
+    with pytest.raises(CompactionError) as caught:
+        compact(S3Store(bucket), EVERYTHING)
+    assert str(caught.value).startswith(f"s3://{bucket}/{moved}: wrong_hour (")
+    assert client.get_object(Bucket=bucket, Key=moved)["Body"].read() == body, "left where it is"
+
+
+# key (under the bucket), body: what lake check names on S3 and --repair moves out of the compacted tiers
+S3_FOREIGN = [
+    ("parking-compacted/year=2024/month=01/day=21/", b"", "foreign"),  # a console "folder"
+    ("parking-compacted/README.txt", b"read me", "foreign"),
+    ("parking-compacted-sources/notes/junk.bin", b"junk", "bad_name"),
+]
+
+
+@pytest.mark.parametrize(("key", "body", "problem"), S3_FOREIGN, ids=[k for k, _, _ in S3_FOREIGN])
+def test_foreign_keys_in_the_compacted_tiers_on_s3_are_named_and_moved_out(
+    case, uncompacted, bucket, tmp_path, key, body, problem
+) -> None:
+    from click.testing import CliRunner
+
+    from parking.cli.main import cli
+
+    compact(S3Store(bucket), EVERYTHING)
+    _put(bucket, key, body)
+    found = CliRunner().invoke(cli, ["lake", "check", "--bucket", bucket])
+    assert found.exit_code == 1 and f"{problem:<14} {key}:" in found.stdout
+    repaired = CliRunner().invoke(cli, ["lake", "check", "--bucket", bucket, "--repair"])
+    assert repaired.exit_code == 0, repaired.output
+    assert key not in objects(bucket)
+    assert CliRunner().invoke(cli, ["lake", "check", "--bucket", bucket]).exit_code == 0
+    assert_same_answers(uncompacted, answers_of(case, bucket, tmp_path))
+
+
+def test_a_lost_day_file_on_s3_is_rebuilt_from_its_kept_sources(case, uncompacted, bucket, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from parking.cli.main import cli
+
+    compact(S3Store(bucket), EVERYTHING)
+    key = sorted(k for k in objects(bucket) if k.startswith(COMPACTED_PREFIX))[1]
+    boto3.client("s3").delete_object(Bucket=bucket, Key=key)
+    found = CliRunner().invoke(cli, ["lake", "check", "--bucket", bucket])
+    assert found.exit_code == 1 and f"lost           {key.rsplit('/', 1)[0]}/:" in found.stdout
+    assert CliRunner().invoke(cli, ["lake", "check", "--bucket", bucket, "--repair"]).exit_code == 0
+    assert fully_compacted(bucket)
+    assert_same_answers(uncompacted, answers_of(case, bucket, tmp_path))
