@@ -44,8 +44,10 @@ def _store(settings, bucket: str | None):
                                               "sources.")
 def check(data_dir: str | None, bucket: str | None, repair: bool) -> None:
     """Report each object that is not what the ingester writes: empty, unreadable,
-    invalid lines, events in the wrong hour, a bad name; and each compacted day
-    file that is not what `compact` writes.
+    invalid or blank lines, events in the wrong hour, lines not stored byte for
+    byte as the ingester stores them, a bad name; and each file under the
+    compacted tiers that is not what `compact` leaves: hidden, foreign,
+    damaged, a day file lost or shortened against its kept sources.
 
     Exits 0 when the lake is clean (or everything found was repaired), 1 otherwise.
     """
@@ -63,7 +65,12 @@ def check(data_dir: str | None, bucket: str | None, repair: bool) -> None:
     compacted = _check_compacted(store, settings, repair)
     left = len(report.bad_objects) - report.repaired + compacted
     if left:
-        hint = "" if repair else f"; run `{LAKE_CHECK}`"
+        hint = f"; run `{LAKE_CHECK}`"
+        if repair and left == sum(key.startswith(settings.quarantine_prefix) for key in report.bad_objects):
+            hint = (f" (listed above): objects under {settings.quarantine_prefix} are reported, never changed; "
+                    "move them out by hand")
+        elif repair:
+            hint = f" after the repair (listed above); run `{LAKE_CHECK}` again"
         click.echo(f"Error: {left:,} objects need attention{hint}", err=True)
         sys.exit(1)
 
