@@ -397,10 +397,12 @@ def repair_compacted(
     lost. A kept source whose lines are flagged (:data:`LINE_PROBLEMS`)
     must already have been re-filed (:func:`parking.lake.check.repair_compacted_tier`
     does it): its rows are left out of its day's new file and it is removed
-    last; any other flagged kept source is set aside whole. A crash at any step is finished by the next repair. Steps:
-    :data:`REPAIR_STEPS`.
+    last; any other flagged kept source is set aside whole. A crash at any
+    step is finished by the next repair. Steps: :data:`REPAIR_STEPS`.
     """
     report = RepairReport()
+    settings = settings or Settings()
+    now = now or datetime.now(timezone.utc)
     if findings is None:
         findings = check_compacted(store, settings, now=now)
     bad: dict[str, CompactedFinding] = {}
@@ -416,12 +418,11 @@ def repair_compacted(
     with _workspace() as (connection, workdir):
         for day in days:
             partition = _partition(day)
-            sources, _ = _inspected(store, [key for key in store.keys(data_prefix + partition)
-                                            if key.endswith(OBJECT_SUFFIX)], data_prefix, settings or Settings(),
-                                    now or datetime.now(timezone.utc))
-            kept, _ = _inspected(store, [key for key in store.keys(COMPACTED_SOURCES_PREFIX + partition)
-                                         if key.endswith(OBJECT_SUFFIX) and key not in returned],
-                                 COMPACTED_SOURCES_PREFIX, settings or Settings(), now or datetime.now(timezone.utc))
+            in_data = [key for key in store.keys(data_prefix + partition) if key.endswith(OBJECT_SUFFIX)]
+            sources, _ = _inspected(store, in_data, data_prefix, settings, now)  # flagged ones: lake check's
+            in_kept = [key for key in store.keys(COMPACTED_SOURCES_PREFIX + partition)
+                       if key.endswith(OBJECT_SUFFIX) and key not in returned]
+            kept, _ = _inspected(store, in_kept, COMPACTED_SOURCES_PREFIX, settings, now)
             files = store.keys(COMPACTED_PREFIX + partition)
             day_bad = {key: finding for key, finding in bad.items() if key in files}
             good = [key for key in files if key not in day_bad and _day_file_name(key) == day]
