@@ -13,7 +13,8 @@ exact duplicates change nothing (every query first collapses a spot's events
 to one status per distinct instant). So the protocol only has to make sure no
 event is ever invisible, and it does so by order:
 
-1. read the day's JSON objects (as text, line by line) and its Parquet files;
+1. read the day's JSON objects (as text, line by line; only those ``lake check``
+   finds clean, :mod:`parking.lake.objects`) and its Parquet files;
 2. write their union (deduplicated on the stored line and where it came from)
    as one Parquet file, whole or not at all, named by a digest of its sources;
 3. delete the day's other Parquet files (each is contained in the new one);
