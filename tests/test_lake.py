@@ -114,7 +114,7 @@ def test_a_clean_lake_checks_clean_and_exits_0(lake: Path) -> None:
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
         f"checked 1 objects in {lake}/: 0 not as the ingester writes",
-        "checked 0 compacted day files: 0 not as `compact` writes",
+        "checked 0 compacted day files and 0 kept sources: 0 not as `compact` writes",
     ]
 
 
