@@ -541,7 +541,14 @@ def _against_sources(
 ) -> list[CompactedFinding]:
     """``lost``, ``shortened`` and ``disagrees``: the day's files (``readable``, path -> key) against its kept sources."""
     rows_path = workdir / "kept.ndjson"
-    events = _write_rows(store, [(i, COMPACTED_SOURCES_PREFIX) for i in kept], rows_path)
+    events = 0
+    with open(rows_path, "wb") as out:  # where each line came from, and the line: all a day file is compared on
+        for inspection in kept:
+            source = inspection.key[len(COMPACTED_SOURCES_PREFIX):]
+            for number, line in enumerate(inspection.lines, start=1):
+                out.write(orjson.dumps({"source": source, "line_number": number, "line": line.decode("utf-8")}))
+                out.write(b"\n")
+                events += 1
     if not readable:
         if any_file:  # its only files are bad: they are reported, and the repair rebuilds the day
             return []
@@ -550,7 +557,8 @@ def _against_sources(
     files = ", ".join(f"'{_sql_text(path)}'" for path in readable)
     connection.execute(
         "CREATE OR REPLACE TABLE kept_rows AS SELECT source, line_number, line FROM read_json("
-        f"'{_sql_text(str(rows_path))}', format = 'newline_delimited', columns = {_ROWS_JSON_COLUMNS})"
+        f"'{_sql_text(str(rows_path))}', format = 'newline_delimited', "
+        "columns = {'source': 'VARCHAR', 'line_number': 'BIGINT', 'line': 'VARCHAR'})"
     )
     connection.execute(
         "CREATE OR REPLACE TABLE file_rows AS SELECT source, line_number, line, filename FROM read_parquet("
