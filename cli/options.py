@@ -101,34 +101,6 @@ class NonEmptyType(click.ParamType):
 
 
 
-class PictureFile(click.ParamType):
-    """A file to write a picture or page to: its suffix names a format we write, its folder exists.
-
-    Checked before any query runs, so a typo in the folder or the suffix is a
-    usage error (exit 2), not a failure after the work is done.
-    """
-
-    name = "file"
-
-    def __init__(self, suffixes: tuple[str, ...]) -> None:
-        self.suffixes = suffixes
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        path = Path(value)
-        suffix = path.suffix.lower().lstrip(".")
-        if "\x00" in str(value):
-            self.fail(f"{_short(value)} holds a NUL character", param, ctx)
-        if suffix not in self.suffixes:
-            wanted = ", ".join(f".{s}" for s in self.suffixes)
-            self.fail(f"{_short(value)} does not end in {wanted}", param, ctx)
-        folder = path.parent
-        if not folder.is_dir():
-            self.fail(f"folder {_short(str(folder))} of {_short(value)} does not exist", param, ctx)
-        if path.is_dir():
-            self.fail(f"{_short(value)} is a folder", param, ctx)
-        return path
-
-
 class OutputFile(click.ParamType):
     """A file to write (``-`` for stdout where allowed): its folder exists, it is not a folder.
 
@@ -143,14 +115,35 @@ class OutputFile(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if self.allow_dash and value == "-":
             return value
-        path = Path(value)
         if "\x00" in str(value):
             self.fail(f"{_short(value)} holds a NUL character", param, ctx)
+        path = Path(value)
+        self.check_name(path, param, ctx)
         if not path.parent.is_dir():
             self.fail(f"folder {_short(str(path.parent))} of {_short(str(value))} does not exist", param, ctx)
         if path.is_dir():
             self.fail(f"{_short(str(value))} is a folder", param, ctx)
         return path
+
+    def check_name(self, path: Path, param: click.Parameter | None, ctx: click.Context | None) -> None:
+        """Any name will do here; subclasses refuse some."""
+
+
+class PictureFile(OutputFile):
+    """A file to write a picture or page to: its suffix names a format we write, its folder exists.
+
+    Checked before any query runs, so a typo in the folder or the suffix is a
+    usage error (exit 2), not a failure after the work is done.
+    """
+
+    def __init__(self, suffixes: tuple[str, ...]) -> None:
+        super().__init__()
+        self.suffixes = suffixes
+
+    def check_name(self, path: Path, param: click.Parameter | None, ctx: click.Context | None) -> None:
+        if path.suffix.lower().lstrip(".") not in self.suffixes:
+            wanted = ", ".join(f".{s}" for s in self.suffixes)
+            self.fail(f"{_short(str(path))} does not end in {wanted}", param, ctx)
 
 
 class _NoNul:
