@@ -41,12 +41,22 @@ from typing import Any
 import orjson
 
 from parking.config import Settings
-from parking.errors import InvalidEvent
+from parking.errors import ConfigurationError, InvalidEvent
 from parking.ingest.batch import NO_TIMESTAMP_HOUR, VALUE_OBJECT, ingest_batch, quarantine_records
 from parking.ingest.events import Validator, parse_value
 from parking.ingest.msk import msk_event
 from parking.lake.stores import Store
-from parking.layout import OBJECT_SUFFIX, VALUE_SUFFIX, HourPartition, object_key, parse_name, value_name
+from parking.layout import (
+    MAX_PARTITION,
+    OBJECT_SUFFIX,
+    VALUE_SUFFIX,
+    HourPartition,
+    check_topic,
+    name_source_topic,
+    object_key,
+    parse_name,
+    value_name,
+)
 
 PARTITION_PATH = re.compile(
     r"year=(?P<year>\d{4})/month=(?P<month>0[1-9]|1[0-2])/day=(?P<day>0[1-9]|[12]\d|3[01])/hour=(?P<hour>[01]\d|2[0-3])/"
@@ -249,9 +259,15 @@ def _read_lines(body: bytes) -> _Contents:
 
 
 def _source(parts: dict[str, str] | None) -> tuple[str, int]:
+    """Topic and partition for what an object holds: its name's, or ``lake`` 0 when the name gives none."""
     if parts is None:
         return LAKE_TOPIC, 0
-    return parts["topic"].removeprefix("~"), int(parts["partition"])
+    topic, partition = name_source_topic(parts["topic"]), int(parts["partition"])
+    try:
+        check_topic(topic)
+    except ConfigurationError:  # a foreign name such as '~..'
+        return LAKE_TOPIC, 0
+    return topic, partition if partition <= MAX_PARTITION else 0
 
 
 def _record(topic: str, partition: int, offset: int, line: bytes | None) -> dict[str, Any]:
