@@ -316,6 +316,8 @@ BAD_ARGUMENTS = [
     (["occupancy", "--date", "2024-03-20", "--tz", "/usr/share/zoneinfo/UTC"], "unknown time zone"),
     (["status", "--tz", "Europe"], "unknown time zone"),
     (["health", "--tz", "localtime"], "unknown time zone"),
+    (["occupancy", "--date", "2024-03-20", "--tz", "Etc/GMT+5"], "'Etc/GMT+5' is UTC-05:00 (POSIX inverts the sign)"),
+    (["status", "--tz", "Etc/GMT-14"], "'Etc/GMT-14' is UTC+14:00"),
     # numbers beyond what the engine's arithmetic holds
     (["health", "--flapping-changes", "99999999999999999999999"], "--flapping-changes"),
     (["health", "--stuck-hours", "1e300"], "--stuck-hours"),
