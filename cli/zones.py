@@ -222,7 +222,6 @@ def plot_availability(ctx, at, by, lookback_hours, out, engine, data_dir) -> Non
     from parking import queries
     from parking.analytics.plots import availability_bars
     from parking.cli.main import engine_for, lookback, nothing_to_draw, now, write_picture
-
     from parking.cli.render import nothing_observed
 
     instant = at or now()
