@@ -162,13 +162,19 @@ def nothing_known(frame: Any, engine: Any, lookback_hours: float) -> str:
         every = "the one bay is" if bays == 1 else f"all {bays:,} bays are"
         return (f"{every} unknown: no spot reported in the {lookback_hours:g} hours "
                 "(--lookback) before that instant")
-    catalog = "no catalog loaded, or an empty one"
-    data_dir = getattr(engine, "data_dir", None)
-    if getattr(engine, "name", None) == "local" and data_dir is not None:
-        from parking.analytics.catalog import CatalogStore
+    loaded = _has_catalog(engine)
+    catalog = {None: "no catalog loaded, or an empty one", True: "the catalog is empty", False: "no catalog loaded"}
+    return f"{catalog[loaded]}, and no spot reported in the 7 days before that instant"
 
-        catalog = "the catalog is empty" if CatalogStore(data_dir).path.is_file() else "no catalog loaded"
-    return f"{catalog}, and no spot reported in the 7 days before that instant"
+
+def _has_catalog(engine: Any) -> bool | None:
+    """Whether a catalog is loaded where the local engine reads; None when the engine cannot tell (Athena)."""
+    data_dir = getattr(engine, "data_dir", None)
+    if getattr(engine, "name", None) != "local" or data_dir is None:
+        return None
+    from parking.analytics.catalog import CatalogStore
+
+    return CatalogStore(data_dir).path.is_file()
 
 
 @click.command()
@@ -181,8 +187,10 @@ def overstays(ctx, at, lookback_hours, engine, data_dir, output_format) -> None:
     from parking import queries
     from parking.cli.main import engine_for, lookback, now, show
 
-    frame = queries.overstays(at, lookback_hours=lookback(ctx, lookback_hours), engine=engine_for(ctx, engine, data_dir), now=now())
-    show(ctx, frame, output_format, "no car has overstayed")
+    query_engine = engine_for(ctx, engine, data_dir)
+    frame = queries.overstays(at, lookback_hours=lookback(ctx, lookback_hours), engine=query_engine, now=now())
+    show(ctx, frame, output_format, "no car has overstayed" if _has_catalog(query_engine) is not False
+         else "no catalog loaded, so no bay has a maximum stay")
 
 
 @click.command()

@@ -224,3 +224,15 @@ def test_availability_with_nothing_known_says_what_is_the_case(lake, csv_text, s
     result = CliRunner().invoke(cli, [*command, "--data-dir", str(lake)])
     assert (result.exit_code, result.stderr) == (code, f"Nothing observed: {said}{suffix}\n")
     assert not (lake / "bays.png").exists()
+
+
+@pytest.mark.parametrize(("csv_text", "said"), [
+    (None, "no catalog loaded, so no bay has a maximum stay"),
+    (GOOD, "no car has overstayed"),
+], ids=["no catalog", "a catalog with a maximum stay"])
+def test_overstays_with_none_says_why(lake, csv_text, said) -> None:
+    if csv_text is not None:
+        (lake / "spots.csv").write_text(csv_text)
+        assert CliRunner().invoke(cli, ["spots", "load", str(lake / "spots.csv"), "--data-dir", str(lake)]).exit_code == 0
+    result = CliRunner().invoke(cli, ["overstays", "--data-dir", str(lake)])
+    assert (result.exit_code, result.stderr) == (0, f"Nothing observed: {said}.\n")
