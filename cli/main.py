@@ -428,10 +428,13 @@ def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstra
     or produce it to Kafka keyed by spot_id."""
     from parking.simulate import catalog_csv, lines, plan
 
+    current = now()
+    if start is not None and start > current.date():  # events are never simulated past now: nothing to write
+        raise click.BadParameter(f"{start} is in the future (today is {current.date()} UTC); "
+                                 "events are simulated up to now only", param_hint="--start")
     if catalog is not None:
         catalog.write_text(catalog_csv(spots), encoding="utf-8")
 
-    current = now()
     first = start or (current - timedelta(days=days)).date()
     simulation = plan(spots, days, first, seed=seed, now=current)
     stream = lines(simulation)
@@ -448,7 +451,10 @@ def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstra
             written += 1
     if to_file:
         last = first + timedelta(days=days - 1)
-        click.echo(f"wrote {written:,} records ({spots:,} spots, {first} to {last} UTC) to {out}", err=True)
+        span = f"{first} to {last} UTC"
+        if simulation.end < simulation.start + timedelta(days=days):  # the days reach past now
+            span = f"{first} to now, {simulation.end:%Y-%m-%d %H:%M} UTC"
+        click.echo(f"wrote {written:,} records ({spots:,} spots, {span}) to {out}", err=True)
 
 
 @cli.command()

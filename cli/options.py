@@ -212,7 +212,8 @@ def lookback_option(command: F) -> F:
 def zone_option(command: F) -> F:
     return click.option(
         "--tz", "tz", type=ZONE, default="UTC", show_default=True,
-        help="IANA time zone for dates, hours and weekdays.",
+        help="IANA time zone of a place (Europe/Paris) for dates, hours and weekdays; "
+             "Etc/GMT+N offsets (POSIX sign: +5 is UTC-05:00) are refused.",
     )(command)
 
 

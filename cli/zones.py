@@ -144,9 +144,37 @@ def availability(ctx, at, by, lookback_hours, engine, data_dir, output_format) -
     from parking import queries
     from parking.cli.main import engine_for, lookback, now, show
 
-    frame = queries.availability(at, by=by, lookback_hours=lookback(ctx, lookback_hours), engine=engine_for(ctx, engine, data_dir),
-                                 now=now())
-    show(ctx, frame, output_format, "no catalog loaded and no spot reported in the 7 days before that instant")
+    hours = lookback(ctx, lookback_hours)
+    query_engine = engine_for(ctx, engine, data_dir)
+    frame = queries.availability(at, by=by, lookback_hours=hours, engine=query_engine, now=now())
+    show(ctx, frame, output_format, nothing_known(frame, query_engine, hours))
+
+
+def nothing_known(frame: Any, engine: Any, lookback_hours: float) -> str:
+    """What is the case when availability knows no bay's state (docs/METRICS.md section 7).
+
+    No rows: no catalogued spot and no spot reported in the 7 days; the local
+    engine tells a missing catalog from an empty one. Rows that are all
+    unknown: no spot reported within the lookback.
+    """
+    if not frame.empty:
+        bays = int(frame["capacity"].sum())
+        every = "the one bay is" if bays == 1 else f"all {bays:,} bays are"
+        return (f"{every} unknown: no spot reported in the {lookback_hours:g} hours "
+                "(--lookback) before that instant")
+    loaded = _has_catalog(engine)
+    catalog = {None: "no catalog loaded, or an empty one", True: "the catalog is empty", False: "no catalog loaded"}
+    return f"{catalog[loaded]}, and no spot reported in the 7 days before that instant"
+
+
+def _has_catalog(engine: Any) -> bool | None:
+    """Whether a catalog is loaded where the local engine reads; None when the engine cannot tell (Athena)."""
+    data_dir = getattr(engine, "data_dir", None)
+    if getattr(engine, "name", None) != "local" or data_dir is None:
+        return None
+    from parking.analytics.catalog import CatalogStore
+
+    return CatalogStore(data_dir).path.is_file()
 
 
 @click.command()
@@ -159,8 +187,10 @@ def overstays(ctx, at, lookback_hours, engine, data_dir, output_format) -> None:
     from parking import queries
     from parking.cli.main import engine_for, lookback, now, show
 
-    frame = queries.overstays(at, lookback_hours=lookback(ctx, lookback_hours), engine=engine_for(ctx, engine, data_dir), now=now())
-    show(ctx, frame, output_format, "no car has overstayed")
+    query_engine = engine_for(ctx, engine, data_dir)
+    frame = queries.overstays(at, lookback_hours=lookback(ctx, lookback_hours), engine=query_engine, now=now())
+    show(ctx, frame, output_format, "no car has overstayed" if _has_catalog(query_engine) is not False
+         else "no catalog loaded, so no bay has a maximum stay")
 
 
 @click.command()
@@ -200,11 +230,13 @@ def plot_availability(ctx, at, by, lookback_hours, out, engine, data_dir) -> Non
     from parking import queries
     from parking.analytics.plots import availability_bars
     from parking.cli.main import engine_for, lookback, nothing_to_draw, now, write_picture
+    from parking.cli.render import nothing_observed
 
     instant = at or now()
-    frame = queries.availability(instant, by=by, lookback_hours=lookback(ctx, lookback_hours),
-                                 engine=engine_for(ctx, engine, data_dir), now=now())
-    if frame.empty:
-        nothing_to_draw("no catalog loaded and no spot reported in the 7 days before that instant")
+    hours = lookback(ctx, lookback_hours)
+    query_engine = engine_for(ctx, engine, data_dir)
+    frame = queries.availability(instant, by=by, lookback_hours=hours, engine=query_engine, now=now())
+    if nothing_observed(frame):
+        nothing_to_draw(nothing_known(frame, query_engine, hours))
     title = f"Bays by {by.replace('_', ' ')} at {min(instant, now()):%Y-%m-%d %H:%M} UTC"
     click.echo(f"wrote {write_picture(availability_bars(frame, by, title), out)}")

@@ -7,6 +7,7 @@ now; a query reads its window plus the lookback before it, and no others.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from functools import cache
@@ -25,6 +26,9 @@ LAST_DAY = date(2261, 12, 31)
 # Names the zone database holds that are not time zones of a place: the host's
 # own setting, the template of POSIX rules and the zone for unset clocks.
 NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+# Fixed offsets named the POSIX way, east negative: Etc/GMT+5 is UTC-05:00.
+# Refused (docs/CHOICES.md, "The command line"): a garage's days follow its place.
+_POSIX_OFFSET = re.compile(r"Etc/GMT([+-])(\d{1,2})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +50,18 @@ def zone_names() -> frozenset[str]:
 
     ``zoneinfo.available_timezones()`` leaves out folders (``Europe``), the
     ``right/`` and ``posix/`` trees; :data:`NOT_ZONES` takes out the rest that
-    DuckDB and Athena do not know.
+    DuckDB and Athena do not know, and the ``Etc/GMT+N`` / ``Etc/GMT-N``
+    offsets (N not 0) go too: their sign is POSIX's, the inverse of ISO 8601's.
     """
-    return frozenset(available_timezones() - NOT_ZONES)
+    return frozenset(name for name in available_timezones() - NOT_ZONES if not _posix_offset(name))
+
+
+def _posix_offset(name: str) -> str | None:
+    """``UTC-05:00`` for ``Etc/GMT+5``: the ISO offset a POSIX-signed zone name stands for; None otherwise."""
+    match = _POSIX_OFFSET.fullmatch(name)
+    if match is None or int(match[2]) == 0:
+        return None
+    return f"UTC{'-' if match[1] == '+' else '+'}{int(match[2]):02d}:00"
 
 
 def zone(name: str) -> ZoneInfo:
@@ -58,6 +71,12 @@ def zone(name: str) -> ZoneInfo:
     a folder of the zone database, an over-long name or a path is refused
     with the same message as a misspelt zone.
     """
+    offset = _posix_offset(name) if isinstance(name, str) else None
+    if offset is not None:
+        raise InvalidArgument(
+            f"time zone {name!r} is {offset} (POSIX inverts the sign); name the zone of the garage's place, "
+            "such as Europe/Paris"
+        )
     if not isinstance(name, str) or name not in zone_names():
         shown = name if len(str(name)) <= 64 else f"{str(name)[:61]}..."
         raise InvalidArgument(f"unknown time zone {shown!r} (use an IANA name such as Europe/Paris)")

@@ -14,9 +14,12 @@ holds to where the ingester would have put it, then removes the object:
   ingest path into their own hour, under names derived from their content;
 * invalid lines are quarantined one record each, reason ``lake_invalid_line``,
   the line's original bytes as the value;
-* bytes that cannot be read (a broken gzip stream, a foreign format) are
-  kept whole, gzip-compressed, as an object of their own beside a
-  quarantine line with reason ``lake_unreadable``;
+* bytes that cannot be read as lines (a gzip stream broken from some point
+  on) are kept, gzip-compressed, as an object of their own beside one
+  quarantine line with reason ``lake_unreadable``; what was read before the
+  break (a truncated stream's last, cut line too, and every line of a body
+  that is not gzip at all) is handled line by line as above, so each record
+  is counted, and kept, once;
 * an empty object holds nothing and is removed.
 
 New objects are written before the bad one is removed: a crash can repeat a
@@ -33,7 +36,7 @@ import zlib
 from base64 import b64encode
 from binascii import b2a_base64
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from hashlib import sha256
 from typing import Any
@@ -41,12 +44,22 @@ from typing import Any
 import orjson
 
 from parking.config import Settings
-from parking.errors import InvalidEvent
-from parking.ingest.batch import NO_TIMESTAMP_HOUR, VALUE_OBJECT, ingest_batch, quarantine_records
+from parking.errors import ConfigurationError, InvalidEvent
+from parking.ingest.batch import NO_TIMESTAMP_HOUR, ORIGIN, VALUE_OBJECT, ingest_batch, quarantine_records
 from parking.ingest.events import Validator, parse_value
 from parking.ingest.msk import msk_event
 from parking.lake.stores import Store
-from parking.layout import OBJECT_SUFFIX, VALUE_SUFFIX, HourPartition, object_key, parse_name, value_name
+from parking.layout import (
+    MAX_PARTITION,
+    OBJECT_SUFFIX,
+    VALUE_SUFFIX,
+    HourPartition,
+    check_topic,
+    name_source_topic,
+    object_key,
+    parse_name,
+    value_name,
+)
 
 PARTITION_PATH = re.compile(
     r"year=(?P<year>\d{4})/month=(?P<month>0[1-9]|1[0-2])/day=(?P<day>0[1-9]|[12]\d|3[01])/hour=(?P<hour>[01]\d|2[0-3])/"
@@ -87,6 +100,7 @@ class _Contents:
 
     lines: list[bytes]
     unreadable: str | None
+    rest: bytes = b""  # the bytes not read as lines: a gzip stream from the member that breaks on
 
 
 def check_lake(
@@ -143,7 +157,10 @@ def _check_data_object(
     if contents.unreadable:
         found(key, UNREADABLE, contents.unreadable)
 
-    validator = Validator.at(now, settings.max_value_bytes, settings.earliest_event)
+    # A stored line is judged by what was stored, not by today's size limit: the
+    # limit in force when it was ingested (a replay with a raised one) let it in.
+    limit = max([settings.max_value_bytes, *map(len, contents.lines)])
+    validator = Validator.at(now, limit, settings.earliest_event)
     valid: list[tuple[int, bytes]] = []
     invalid: list[tuple[int, bytes, InvalidEvent]] = []
     misfiled = 0
@@ -171,19 +188,23 @@ def _check_data_object(
     objects: dict[str, bytes] = {}
     if valid:
         event = msk_event(_record(topic, partition, number, line) for number, line in valid)
-        report.refiled += ingest_batch(event, store.sink, settings, now=now).stored
+        refile = replace(settings, max_value_bytes=limit)  # re-filed by the limit they were judged by
+        report.refiled += ingest_batch(event, store.sink, refile, now=now).stored
     if invalid:
-        records = [_record(topic, partition, number, line) for number, line, _ in invalid]
+        records = [_record(topic, partition, number, line) | {ORIGIN: f"{key} line {number}"}
+                   for number, line, _ in invalid]
         details = "; ".join(sorted({f"{error.reason}" for _, _, error in invalid}))
         objects |= quarantine_records(records, "lake_invalid_line", f"from {key}: {details}", settings, now)
         report.quarantined += len(records)
-    if contents.unreadable:
-        digest = sha256(body).hexdigest()
+    if contents.rest:
+        rest = contents.rest
+        digest = sha256(rest).hexdigest()
         value_key = object_key(settings.quarantine_prefix, HourPartition.from_iso(NO_TIMESTAMP_HOUR),
                                value_name(topic, partition, 0, digest[:24]))
-        store.sink.write({value_key: gzip.compress(body, mtime=0)})
+        store.sink.write({value_key: gzip.compress(rest, mtime=0)})
         record = _record(topic, partition, 0, None)
-        record[VALUE_OBJECT] = {"key": value_key, "bytes": len(body), "sha256": digest, "compression": "gzip"}
+        record[VALUE_OBJECT] = {"key": value_key, "bytes": len(rest), "sha256": digest, "compression": "gzip"}
+        record[ORIGIN] = key
         objects |= quarantine_records([record], "lake_unreadable", f"from {key}: {contents.unreadable}", settings, now)
         report.quarantined += 1
     if objects:
@@ -217,9 +238,12 @@ def _check_quarantine_object(store: Store, key: str, settings: Settings, found: 
 
 
 def _read_lines(body: bytes) -> _Contents:
-    """The complete lines of a gzip body (every member), and why the rest cannot be read, if it cannot.
+    """The lines of a gzip body (every member), why the rest cannot be read, and that rest.
 
-    A body that is not gzip at all is read as plain lines (and still reported).
+    A body that is not gzip at all is read as plain lines (and still
+    reported); a truncated stream's cut last line is a line (it is checked
+    like any other); the rest is the compressed bytes from the member where
+    the stream breaks on, which no reader can turn into lines.
     """
     if body[:2] != b"\x1f\x8b":
         plain = body.split(b"\n")
@@ -229,6 +253,7 @@ def _read_lines(body: bytes) -> _Contents:
     out = bytearray()
     rest = body
     problem = None
+    unread = b""
     try:
         while rest:
             inflater = zlib.decompressobj(wbits=31)
@@ -239,19 +264,26 @@ def _read_lines(body: bytes) -> _Contents:
             rest = inflater.unused_data
     except zlib.error as error:
         problem = f"not readable as gzip: {error}"
+        unread = rest
     lines = bytes(out).split(b"\n")
     tail = lines.pop()  # after the last newline: empty when the body ends cleanly
-    if tail and problem is None:
-        lines.append(tail)  # a last line without its newline still reads
-    elif tail:
-        problem += "; its last line is cut"
-    return _Contents(lines, problem)
+    if tail:
+        lines.append(tail)  # a last line without its newline still reads; a cut one is checked like any
+        if problem is not None:
+            problem += "; its last line is cut"
+    return _Contents(lines, problem, unread)
 
 
 def _source(parts: dict[str, str] | None) -> tuple[str, int]:
+    """Topic and partition for what an object holds: its name's, or ``lake`` 0 when the name gives none."""
     if parts is None:
         return LAKE_TOPIC, 0
-    return parts["topic"].removeprefix("~"), int(parts["partition"])
+    topic, partition = name_source_topic(parts["topic"]), int(parts["partition"])
+    try:
+        check_topic(topic)
+    except ConfigurationError:  # a foreign name such as '~..'
+        return LAKE_TOPIC, 0
+    return topic, partition if partition <= MAX_PARTITION else 0
 
 
 def _record(topic: str, partition: int, offset: int, line: bytes | None) -> dict[str, Any]:
