@@ -30,9 +30,12 @@ def compact(ctx: click.Context, before: date | None, data_dir: str | None, bucke
 
     The JSON objects folded in move to parking-compacted-sources/. Every query
     gives the same answers before, during and after; running it again changes
-    nothing; a run cut short is finished by the next.
+    nothing; a run cut short is finished by the next. A day whose file is
+    damaged is left as it is (exit 1, after the other days): `parking-cli lake
+    check --repair` rebuilds it from its sources.
     """
     from parking.cli.main import settings_for
+    from parking.errors import CompactionError
     from parking.lake.compaction import LocalStore, S3Store, check_before
     from parking.lake.compaction import compact as compact_lake
 
@@ -44,9 +47,18 @@ def compact(ctx: click.Context, before: date | None, data_dir: str | None, bucke
         store = S3Store(bucket, s3_client(settings.region, settings.profile))
     else:
         store = LocalStore(settings.data_dir)
-    report = compact_lake(store, until, data_prefix=settings.data_prefix).as_dict()
+    try:
+        report = compact_lake(store, until, data_prefix=settings.data_prefix)
+    except CompactionError as error:  # the other days were compacted: say so, then the one line
+        if getattr(error, "report", None) is not None:
+            _print(store.where, error.report.as_dict())
+        raise
+    _print(store.where, report.as_dict())
+
+
+def _print(where: str, report: dict) -> None:
     click.echo(
-        f"compacted {store.where}: days before {report['before']}\n"
+        f"compacted {where}: days before {report['before']}\n"
         f"  days compacted  {report['days_compacted']:>10,}\n"
         f"  events          {report['events']:>10,}\n"
         f"  lines read      {report['lines_read']:>10,}\n"

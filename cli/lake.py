@@ -26,7 +26,7 @@ def _store(settings, bucket: str | None):
     from parking.lake.stores import LocalStore, S3Store
 
     if bucket:
-        return S3Store(s3_sink_for(settings, bucket))
+        return S3Store(bucket, sink=s3_sink_for(settings, bucket))
     return LocalStore(settings.data_dir)
 
 
@@ -35,12 +35,14 @@ def _store(settings, bucket: str | None):
               help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
 @click.option("--bucket", default=None, help="Check this S3 bucket instead of the local directory.")
 @click.option("--repair", is_flag=True, help="Re-file what is valid, quarantine the rest (lake_* reasons), "
-                                              "remove the bad objects.")
+                                              "remove the bad objects; rebuild each bad compacted day from its "
+                                              "sources.")
 def check(data_dir: str | None, bucket: str | None, repair: bool) -> None:
     """Report each object that is not what the ingester writes: empty, unreadable,
-    invalid lines, events in the wrong hour, a bad name.
+    invalid lines, events in the wrong hour, a bad name; and each compacted day
+    file that is not what `compact` writes.
 
-    Exits 0 when the lake is clean (or every bad data object was repaired), 1 otherwise.
+    Exits 0 when the lake is clean (or everything found was repaired), 1 otherwise.
     """
     from parking.lake.check import check_lake
 
@@ -53,31 +55,32 @@ def check(data_dir: str | None, bucket: str | None, repair: bool) -> None:
         summary += (f"; repaired {report.repaired:,} (events re-filed {report.refiled:,}, "
                     f"records quarantined {report.quarantined:,})")
     click.echo(summary)
-    compacted = _check_compacted(settings, bucket)
-    left = len(report.bad_objects) - report.repaired + len(compacted)
+    compacted = _check_compacted(store, settings, repair)
+    left = len(report.bad_objects) - report.repaired + compacted
     if left:
         hint = "" if repair else f"; run `{LAKE_CHECK}`"
         click.echo(f"Error: {left:,} objects need attention{hint}", err=True)
         sys.exit(1)
 
 
-def _check_compacted(settings, bucket: str | None) -> list:
-    """The compacted tier's findings, printed; report only (`parking-cli compact` finishes a cut-short day)."""
-    from parking.lake import compaction
+def _check_compacted(store, settings, repair: bool) -> int:
+    """The compacted tier's findings, printed, and with ``repair`` mended; how many are left."""
+    from parking.lake.compaction import COMPACTED_PREFIX, check_compacted
 
-    if bucket:
-        from parking.ingest.sinks import s3_client
-
-        store = compaction.S3Store(bucket, s3_client(settings.region, settings.profile))
-    else:
-        store = compaction.LocalStore(settings.data_dir)
-    findings = compaction.check_compacted(store)
+    findings = check_compacted(store)
     for finding in findings:
-        hint = " (run `parking-cli compact` to finish it)" if finding.problem == "unfinished" else ""
+        hint = " (run `parking-cli compact` to finish it)" if finding.problem == "unfinished" and not repair else ""
         click.echo(f"{finding.problem:<14} {finding.key}: {finding.detail}{hint}")
-    days = len({key for key in store.keys(compaction.COMPACTED_PREFIX)})
-    click.echo(f"checked {days:,} compacted day files: {len(findings):,} not as `compact` writes")
-    return findings
+    files = len(store.keys(COMPACTED_PREFIX))
+    click.echo(f"checked {files:,} compacted day files: {len(findings):,} not as `compact` writes")
+    if not repair or not findings:
+        return len(findings)
+    from parking.lake.check import repair_compacted_tier
+
+    repaired = repair_compacted_tier(store, settings)
+    click.echo(f"rebuilt {len(repaired.days):,} compacted days from their sources; set aside "
+               f"{len(repaired.set_aside):,} files (quarantined whole, lake_compacted_* reasons)")
+    return len(check_compacted(store))
 
 
 @lake.command("replay-failed")

@@ -51,19 +51,20 @@ SEEDS = range(4)
 EVERYTHING = date(2030, 1, 1)  # a --before later than every scenario's last day
 
 
-def answers(case: Scenario, engine: DuckDBEngine) -> dict[str, pd.DataFrame]:
-    """Every named query, asked as tests/test_queries_local.py asks it."""
+def answers(case: Scenario, engine: DuckDBEngine, only: str | None = None) -> dict[str, pd.DataFrame]:
+    """Every named query (or the one named ``only``), asked as tests/test_queries_local.py asks it."""
     asked = {"lookback_hours": case.lookback_hours, "engine": engine, "now": case.now}
     zoned = {**asked, "tz": case.zone}
-    return {
-        "status": queries.status(reference.utc(case.status_at), **asked),
-        "occupancy": queries.occupancy(case.day, **zoned),
-        "utilization": queries.utilization(case.first, case.last, **asked),
-        "patterns": queries.patterns(case.first, case.last, **zoned),
-        "turnover": queries.turnover(case.first, case.last, **zoned),
-        "dwell": queries.dwell(case.first, case.last, **zoned),
-        "health": queries.health(reference.utc(case.health_at), flapping_changes=10, stuck_hours=48, **asked),
+    ask: dict[str, Callable[[], pd.DataFrame]] = {
+        "status": lambda: queries.status(reference.utc(case.status_at), **asked),
+        "occupancy": lambda: queries.occupancy(case.day, **zoned),
+        "utilization": lambda: queries.utilization(case.first, case.last, **asked),
+        "patterns": lambda: queries.patterns(case.first, case.last, **zoned),
+        "turnover": lambda: queries.turnover(case.first, case.last, **zoned),
+        "dwell": lambda: queries.dwell(case.first, case.last, **zoned),
+        "health": lambda: queries.health(reference.utc(case.health_at), flapping_changes=10, stuck_hours=48, **asked),
     }
+    return {name: run() for name, run in ask.items() if only in (None, name)}
 
 
 def assert_same_answers(expected: dict[str, pd.DataFrame], actual: dict[str, pd.DataFrame]) -> None:

@@ -10,6 +10,7 @@ it returned before compaction.
 from __future__ import annotations
 
 import itertools
+import json
 import signal
 import subprocess
 import sys
@@ -168,3 +169,67 @@ def test_the_lambda_handler_stops_before_its_deadline(bucket, monkeypatch) -> No
     result = compact_handler.handler({}, Context(remaining=compact_handler.MARGIN_MS - 1))
     assert result["stopped_early"] and result["days_compacted"] == 0
     assert objects(bucket) == before
+
+
+def _damage_a_day_file(bucket: str) -> tuple[str, bytes]:
+    """Truncate one compacted day file in place; its key and its bytes now."""
+    client = boto3.client("s3")
+    key = sorted(k for k in objects(bucket) if k.startswith(COMPACTED_PREFIX))[1]
+    body = client.get_object(Bucket=bucket, Key=key)["Body"].read()[:100]
+    client.put_object(Bucket=bucket, Key=key, Body=body)
+    return key, body
+
+
+def test_a_damaged_day_file_on_s3_is_rebuilt_by_lake_check_repair(case, uncompacted, bucket, tmp_path) -> None:
+    import gzip
+
+    from click.testing import CliRunner
+
+    from parking.cli.main import cli
+    from tests.conftest import read_lines
+
+    compact(S3Store(bucket), EVERYTHING)
+    key, body = _damage_a_day_file(bucket)
+    found = CliRunner().invoke(cli, ["lake", "check", "--bucket", bucket])
+    assert found.exit_code == 1 and f"unreadable     {key}:" in found.stdout
+
+    repaired = CliRunner().invoke(cli, ["lake", "check", "--bucket", bucket, "--repair"])
+    assert repaired.exit_code == 0, repaired.output
+    assert fully_compacted(bucket)
+    assert_same_answers(uncompacted, answers_of(case, bucket, tmp_path))
+    client = boto3.client("s3")
+    lines = [line for k in objects(bucket) if k.startswith("parking-quarantine/") and k.endswith(".json.gz")
+             for line in read_lines(client.get_object(Bucket=bucket, Key=k)["Body"].read())]
+    [kept] = [line for line in lines if line["reason"] == "lake_compacted_unreadable"]
+    value = client.get_object(Bucket=bucket, Key=kept["value_object"]["key"])["Body"].read()
+    assert gzip.decompress(value) == body
+
+
+def test_compact_on_s3_leaves_a_damaged_day_and_names_it(case, bucket) -> None:
+    from parking.errors import CompactionError
+
+    compact(S3Store(bucket), EVERYTHING)
+    key, body = _damage_a_day_file(bucket)
+    ingest_lines(case.lines, S3Sink(bucket, boto3.client("s3")), batch_size=1000, now=case.ingested_at, partition=1)
+    with pytest.raises(CompactionError) as caught:
+        compact(S3Store(bucket), EVERYTHING)
+    message = str(caught.value)
+    assert message.startswith(f"s3://{bucket}/{key}: unreadable (") and "\n" not in message
+    assert message.endswith("run `parking-cli lake check --repair` to rebuild " + key.split("/")[-1][:10]
+                            + " from its sources")
+    assert boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read() == body
+
+
+def test_the_lambda_handler_fails_on_a_damaged_day_after_the_others(case, bucket, monkeypatch, capsys) -> None:
+    from parking.errors import CompactionError
+
+    compact(S3Store(bucket), case.day)  # the days before case.day: one of them is damaged next
+    key, _ = _damage_a_day_file(bucket)
+    ingest_lines(case.lines, S3Sink(bucket, boto3.client("s3")), batch_size=1000, now=case.ingested_at, partition=1)
+    monkeypatch.setenv("PARKING_BUCKET", bucket)
+    with pytest.raises(CompactionError, match="lake check --repair"):
+        compact_handler.handler({}, Context(remaining=900_000))
+    [log] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert log["message"] == "compaction failed" and key in log["error"] and log["days_compacted"] > 0
+    left = {"/".join(k.split("/")[1:4]) for k in objects(bucket) if k.startswith(DATA_PREFIX)}
+    assert left == {"/".join(key.split("/")[1:4])}, "every day compacted but the damaged one"

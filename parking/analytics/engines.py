@@ -30,6 +30,7 @@ COMPACTED_TABLE = "parking_events_compacted"  # the compacted days (parking/lake
 USD_PER_TB_SCANNED = 5.0
 MEGABYTE = 2**20  # AWS bills in binary units: 1 TB = 2**20 MB
 BILLED_MINIMUM_MB = 10
+VANISHED_RETRIES = 2  # a query that met a file compaction moved away is run again, this many times at most
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 
 # PyAthena logs a failed query with its traceback before raising; with no
@@ -127,11 +128,21 @@ class DuckDBEngine:
         return root.is_dir() and next(root.glob("year=*/month=*/day=*/hour=*/*.json.gz"), None) is not None
 
     def run(self, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
-        self._create_view()
-        try:
-            return self._connection.execute(bind(sql, params)).df()
-        except duckdb.Error as exc:
-            raise QueryError(_unreadable_object(str(exc)) or f"local query failed: {exc}") from exc
+        """The query's rows; :class:`QueryError` (one line) when it fails.
+
+        A query that listed a lake file which then vanished (``compact``
+        moved it) is run again, at most :data:`VANISHED_RETRIES` times: both
+        tiers are listed afresh, so the retry still sees every event.
+        """
+        for attempt in range(VANISHED_RETRIES + 1):
+            self._create_view()
+            try:
+                return self._connection.execute(bind(sql, params)).df()
+            except duckdb.Error as exc:
+                if attempt < VANISHED_RETRIES and _vanished(exc, self.data_dir):
+                    continue
+                raise QueryError(_unreadable_object(str(exc)) or f"local query failed: {exc}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def explain_analyze(self, sql: str, params: Mapping[str, Any]) -> str:
         """DuckDB's profile of one run: files and bytes read, per operator."""
@@ -176,17 +187,47 @@ def compacted_view(data_dir: Path) -> str:
     )
 
 
+# "Cannot open file" of a file listed a moment before; "No files found" of a glob that matched at the check.
+_VANISHED = re.compile(r'(?:Cannot open file "(?P<file>[^"]+)": No such file or directory'
+                       r'|No files found that match the pattern "(?P<glob>[^"]+)")')
+
+
+def _vanished(exc: duckdb.Error, data_dir: Path) -> bool:
+    """Whether a DuckDB error is a file under ``data_dir`` gone between listing and reading."""
+    found = _VANISHED.search(str(exc)) if isinstance(exc, duckdb.IOException) else None
+    if found is None:
+        return False
+    root = str(data_dir.resolve())
+    path = found["file"] or found["glob"]
+    return path.startswith((root + "/", glob_escape(root) + "/")) and not Path(path).exists()
+
+
 _OBJECT_IN_ERROR = re.compile(r'(?:in file "|: )(/[^"\n]+?\.json\.gz)')
+_DAY_FILE_IN_ERROR = re.compile(r"'(/[^'\n]+?\.parquet)'")
 
 
 def _unreadable_object(message: str) -> str | None:
     """One line naming the lake object a DuckDB error is about, and the check that repairs it."""
     found = _OBJECT_IN_ERROR.search(message)
     if found is None:
-        return None
+        return _unreadable_day_file(message)
     reason = message[: found.start()].split("Error:", 1)[-1].strip().removesuffix("in file").strip()
     return (f"cannot read lake object {found.group(1)} ({reason}); "
             "run `parking-cli lake check --repair` to quarantine what it holds")
+
+
+def _unreadable_day_file(message: str) -> str | None:
+    """One line for a compacted day file DuckDB cannot read as Parquet, and the repair that rebuilds its day."""
+    first = message.splitlines()[0] if message else ""
+    found = _DAY_FILE_IN_ERROR.search(first)
+    if found is not None:
+        reason = first.split("Error:", 1)[-1].replace(found.group(0), "").strip()
+        return (f"cannot read compacted day file {found.group(1)} ({reason}); "
+                "run `parking-cli lake check --repair` to rebuild its day from its sources")
+    if "TProtocolException" in first:  # a Parquet footer DuckDB cannot decode does not name its file
+        return (f"local query failed: {first} (a damaged Parquet day file); "
+                "run `parking-cli lake check --repair` to find it and rebuild its day")
+    return None
 
 
 @dataclass(frozen=True, slots=True)

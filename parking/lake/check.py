@@ -26,6 +26,12 @@ New objects are written before the bad one is removed: a crash can repeat a
 record, never lose one. ``replay`` then treats the quarantined records like
 any other. Objects under the quarantine prefix are checked and reported,
 not repaired (no query reads them).
+
+The compacted tier (``parking-compacted/``) is checked by
+:func:`parking.lake.compaction.check_compacted`; :func:`repair_compacted_tier`
+rebuilds each day it reports from the JSON objects kept under
+``parking-compacted-sources/`` and quarantines each bad day file whole, with
+reason ``lake_compacted_<problem>`` (README, "Two tiers").
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from hashlib import sha256
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -48,7 +54,8 @@ from parking.errors import ConfigurationError, InvalidEvent
 from parking.ingest.batch import NO_TIMESTAMP_HOUR, ORIGIN, VALUE_OBJECT, ingest_batch, quarantine_records
 from parking.ingest.events import Validator, parse_value
 from parking.ingest.msk import msk_event
-from parking.lake.stores import Store
+from parking.ingest.sinks import LocalSink, S3Sink, Sink
+from parking.lake.stores import LocalStore, S3Store, Store
 from parking.layout import (
     MAX_PARTITION,
     OBJECT_SUFFIX,
@@ -60,6 +67,9 @@ from parking.layout import (
     parse_name,
     value_name,
 )
+
+if TYPE_CHECKING:
+    from parking.lake.compaction import CompactedFinding, RepairReport
 
 PARTITION_PATH = re.compile(
     r"year=(?P<year>\d{4})/month=(?P<month>0[1-9]|1[0-2])/day=(?P<day>0[1-9]|[12]\d|3[01])/hour=(?P<hour>[01]\d|2[0-3])/"
@@ -123,10 +133,10 @@ def check_lake(
         if on_finding is not None:
             on_finding(finding)
 
-    for key in list(store.keys(settings.data_prefix)):
+    for key in store.keys(settings.data_prefix, hidden=True):
         report.objects += 1
         _check_data_object(store, key, settings, now, found, report, repair)
-    for key in list(store.keys(settings.quarantine_prefix)):
+    for key in store.keys(settings.quarantine_prefix, hidden=True):
         report.objects += 1
         _check_quarantine_object(store, key, settings, found)
     return report
@@ -150,7 +160,7 @@ def _check_data_object(
     if not body:
         found(key, EMPTY, "holds no bytes")
         if repair:
-            store.remove(key)
+            store.delete(key)
             report.repaired += 1
         return
     contents = _read_lines(body)
@@ -189,7 +199,7 @@ def _check_data_object(
     if valid:
         event = msk_event(_record(topic, partition, number, line) for number, line in valid)
         refile = replace(settings, max_value_bytes=limit)  # re-filed by the limit they were judged by
-        report.refiled += ingest_batch(event, store.sink, refile, now=now).stored
+        report.refiled += ingest_batch(event, sink_of(store), refile, now=now).stored
     if invalid:
         records = [_record(topic, partition, number, line) | {ORIGIN: f"{key} line {number}"}
                    for number, line, _ in invalid]
@@ -197,20 +207,75 @@ def _check_data_object(
         objects |= quarantine_records(records, "lake_invalid_line", f"from {key}: {details}", settings, now)
         report.quarantined += len(records)
     if contents.rest:
-        rest = contents.rest
-        digest = sha256(rest).hexdigest()
-        value_key = object_key(settings.quarantine_prefix, HourPartition.from_iso(NO_TIMESTAMP_HOUR),
-                               value_name(topic, partition, 0, digest[:24]))
-        store.sink.write({value_key: gzip.compress(rest, mtime=0)})
-        record = _record(topic, partition, 0, None)
-        record[VALUE_OBJECT] = {"key": value_key, "bytes": len(rest), "sha256": digest, "compression": "gzip"}
-        record[ORIGIN] = key
-        objects |= quarantine_records([record], "lake_unreadable", f"from {key}: {contents.unreadable}", settings, now)
+        objects |= _kept_whole(store, contents.rest, topic, partition, key, "lake_unreadable",
+                               f"from {key}: {contents.unreadable}", settings, now)
         report.quarantined += 1
     if objects:
-        store.sink.write(objects)
-    store.remove(key)
+        sink_of(store).write(objects)
+    store.delete(key)
     report.repaired += 1
+
+
+def sink_of(store: Store) -> Sink:
+    """The sink the store carries, else the ingest path's plain sink for where it lives."""
+    if store.sink is not None:
+        return store.sink
+    if isinstance(store, LocalStore):
+        return LocalSink(store.root)
+    if isinstance(store, S3Store):
+        return S3Sink(store.bucket, store.client)
+    raise TypeError(f"no sink for {type(store).__name__}")
+
+
+def _kept_whole(
+    store: Store, body: bytes, topic: str, partition: int, origin: str, reason: str, detail: str, settings: Settings,
+    now: datetime,
+) -> dict[str, bytes]:
+    """Write ``body`` gzip-compressed as a kept value; return the quarantine object pointing at it (to write).
+
+    ``origin`` is the lake object the bytes came from (the quarantine line's ``origin``).
+    """
+    digest = sha256(body).hexdigest()
+    value_key = object_key(settings.quarantine_prefix, HourPartition.from_iso(NO_TIMESTAMP_HOUR),
+                           value_name(topic, partition, 0, digest[:24]))
+    sink_of(store).write({value_key: gzip.compress(body, mtime=0)})
+    record = _record(topic, partition, 0, None)
+    record[VALUE_OBJECT] = {"key": value_key, "bytes": len(body), "sha256": digest, "compression": "gzip"}
+    record[ORIGIN] = origin
+    return quarantine_records([record], reason, detail, settings, now)
+
+
+def repair_compacted_tier(
+    store: Store,
+    settings: Settings | None = None,
+    *,
+    now: datetime | None = None,
+    checkpoint: Callable[[str], None] | None = None,
+) -> RepairReport:
+    """Rebuild each compacted day ``lake check`` reports from its sources; quarantine its bad files whole.
+
+    A bad day file (``misnamed``, ``unreadable``, ``misfiled``,
+    ``disagrees``: :func:`parking.lake.compaction.check_compacted`) is kept
+    byte for byte, gzip-compressed, as a value object under the quarantine
+    prefix beside one quarantine line with reason ``lake_compacted_<problem>``
+    (an empty file holds nothing and is only removed), then removed; its day
+    is rebuilt from the JSON objects under ``parking-compacted-sources/``,
+    any still under the data prefix, and its files that check clean (an
+    ``unfinished`` day is finished as ``compact`` would).
+    Raises :class:`CompactionError` when a source object cannot be read.
+    """
+    from parking.lake.compaction import repair_compacted
+
+    settings = settings or Settings()
+    now = now or datetime.now(timezone.utc)
+
+    def set_aside(key: str, body: bytes, finding: CompactedFinding) -> None:
+        if body:
+            detail = f"from {key}: {finding.problem} ({finding.detail})"
+            sink_of(store).write(_kept_whole(store, body, LAKE_TOPIC, 0, key, f"lake_compacted_{finding.problem}",
+                                         detail, settings, now))
+
+    return repair_compacted(store, set_aside, data_prefix=settings.data_prefix, checkpoint=checkpoint)
 
 
 def _check_quarantine_object(store: Store, key: str, settings: Settings, found: Callable[[str, str, str], None]) -> None:

@@ -37,19 +37,21 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import re
-import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from parking.errors import CompactionError, InvalidArgument
+from parking.lake.stores import LocalStore as LocalStore  # re-exported: the stores compaction runs on
+from parking.lake.stores import S3Store as S3Store
+from parking.lake.stores import Store
 from parking.layout import (
     COMPACTED_PREFIX,
     COMPACTED_SOURCES_PREFIX,
@@ -63,6 +65,9 @@ if TYPE_CHECKING:
 
 # Steps after which a crash is survivable; tests inject one at each (``checkpoint``).
 STEPS = ("parquet-written", "parquet-removed", "source-copied", "source-moved")
+# The steps of a repair (:func:`repair_compacted`): a bad day file is set aside with its bytes.
+REPAIR_STEPS = ("parquet-written", "set-aside", "parquet-removed", "source-copied", "source-moved")
+REPAIR_COMMAND = "parking-cli lake check --repair"
 _DAY = re.compile(r"year=(\d{4})/month=(\d{2})/day=(\d{2})/")
 _HOUR = re.compile(r"hour=(\d{2})/")
 
@@ -72,139 +77,6 @@ _ROWS_JSON_COLUMNS = (
     "{'source': 'VARCHAR', 'line_number': 'BIGINT', 'hour': 'VARCHAR', 'spot_id': 'VARCHAR', "
     "'status': 'VARCHAR', 'timestamp': 'VARCHAR', 'line': 'VARCHAR'}"
 )
-
-
-class Store(Protocol):
-    """The bucket, or a local directory with its layout. Keys are ``/``-separated."""
-
-    where: str
-
-    def keys(self, prefix: str) -> list[str]:
-        """Every visible key under ``prefix`` (no path segment starts with ``.`` or ``_``), sorted."""
-        ...
-
-    def read(self, key: str) -> bytes: ...
-
-    def fetch(self, key: str, workdir: Path) -> Path:
-        """A local file holding the object (the object itself when the store is local)."""
-        ...
-
-    def upload(self, path: Path, key: str) -> None:
-        """Store a local file at ``key``: readers see the whole file or nothing."""
-        ...
-
-    def copy(self, key: str, new_key: str) -> None: ...
-
-    def delete(self, key: str) -> None:
-        """Remove ``key``; a key already gone is not an error."""
-        ...
-
-
-class LocalStore:
-    """The bucket's layout under a directory; writes are a temp file renamed into place."""
-
-    def __init__(self, root: Path | str) -> None:
-        self.root = Path(root)
-        self.where = f"{self.root}/"
-
-    def keys(self, prefix: str) -> list[str]:
-        base = self.root / prefix
-        if not base.is_dir():
-            return []
-        found = []
-        for folder, dirs, files in os.walk(base):
-            dirs[:] = [d for d in dirs if not _hidden(d)]
-            relative = Path(folder).relative_to(self.root).as_posix()
-            found += [f"{relative}/{name}" for name in files if not _hidden(name)]
-        return sorted(found)
-
-    def read(self, key: str) -> bytes:
-        return (self.root / key).read_bytes()
-
-    def fetch(self, key: str, workdir: Path) -> Path:
-        return self.root / key
-
-    def upload(self, path: Path, key: str) -> None:
-        self._place(key, lambda temp: bool(shutil.copyfile(path, temp)))
-
-    def copy(self, key: str, new_key: str) -> None:
-        def link_or_copy(temp: str) -> bool:
-            try:
-                os.link(self.root / key, temp)  # the same inode: its bytes are on disk already
-                return False
-            except OSError:
-                shutil.copyfile(self.root / key, temp)
-                return True
-
-        self._place(new_key, link_or_copy)
-
-    def delete(self, key: str) -> None:
-        """Remove the file and the folders it leaves empty (so readers' globs stay short)."""
-        path = self.root / key
-        path.unlink(missing_ok=True)
-        top = self.root / key.split("/", 1)[0]
-        for folder in path.parents:
-            if folder == top or self.root not in folder.parents:
-                break
-            try:
-                folder.rmdir()
-            except OSError:  # not empty, or already gone
-                break
-
-    def _place(self, key: str, make: Callable[[str], bool]) -> None:
-        """``make(temp)`` creates the file and says whether it wrote new bytes (to flush)."""
-        target = self.root / key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = str(target.parent / f".{target.name}.{os.getpid()}.tmp")  # hidden: no reader lists it
-        if os.path.lexists(temp):
-            os.unlink(temp)
-        try:
-            if make(temp):
-                with open(temp, "rb") as handle:
-                    os.fsync(handle.fileno())
-            os.replace(temp, target)
-        except BaseException:
-            if os.path.lexists(temp):
-                os.unlink(temp)
-            raise
-
-
-class S3Store:
-    """One bucket through boto3: a PUT is atomic, so uploads go straight to their key."""
-
-    def __init__(self, bucket: str, client: Any | None = None) -> None:
-        if client is None:
-            import boto3
-            from botocore.config import Config
-
-            client = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
-        self.bucket = bucket
-        self.client = client
-        self.where = f"s3://{bucket}/"
-
-    def keys(self, prefix: str) -> list[str]:
-        found = []
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-            found += [item["Key"] for item in page.get("Contents", [])]
-        return sorted(key for key in found if not any(_hidden(part) for part in key.split("/")))
-
-    def read(self, key: str) -> bytes:
-        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-
-    def fetch(self, key: str, workdir: Path) -> Path:
-        path = workdir / hashlib.sha256(key.encode()).hexdigest()
-        self.client.download_file(self.bucket, key, str(path))
-        return path
-
-    def upload(self, path: Path, key: str) -> None:
-        self.client.upload_file(str(path), self.bucket, key)
-
-    def copy(self, key: str, new_key: str) -> None:
-        source = {"Bucket": self.bucket, "Key": key}
-        self.client.copy_object(Bucket=self.bucket, Key=new_key, CopySource=source)
-
-    def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=key)
 
 
 @dataclass(frozen=True)
@@ -292,12 +164,37 @@ def compact(
 
     ``checkpoint(step)`` is called after each step of :data:`STEPS`;
     ``keep_going()`` is asked before each day (a Lambda stops before its
-    deadline; the next run continues). Raises :class:`CompactionError` when a
-    stored line cannot be read; the day is then left exactly as it was.
+    deadline; the next run continues). A day that cannot be compacted (a
+    stored line that is not an event, a day file that is not what
+    :func:`compact_day` writes) is left exactly as it was and the other days
+    are compacted; then :class:`CompactionError` names the first such day's
+    object and carries the run's report as ``report``.
     """
+    report = CompactionReport(before)
+    failures: list[CompactionError] = []
+    with _workspace(threads) as (connection, workdir):
+        for day in pending_days(store, before, data_prefix):
+            if keep_going is not None and not keep_going():
+                report.stopped_early = True
+                break
+            try:
+                report.days.append(compact_day(store, day, connection, workdir, data_prefix, checkpoint))
+            except CompactionError as error:
+                failures.append(error)
+                _clear(connection, workdir)
+    if failures:
+        more = f" (and {len(failures) - 1} more days)" if len(failures) > 1 else ""
+        error = CompactionError(f"{failures[0]}{more}")
+        error.report = report
+        raise error
+    return report
+
+
+@contextmanager
+def _workspace(threads: int | None = None) -> Iterator[tuple[duckdb.DuckDBPyConnection, Path]]:
+    """A DuckDB connection and a scratch directory, both in temporary directories."""
     import duckdb
 
-    report = CompactionReport(before)
     with tempfile.TemporaryDirectory(prefix="parking-compact-") as work, \
             tempfile.TemporaryDirectory(prefix="parking-compact-duckdb-") as spill:
         # Spills and DuckDB's home in the temporary directory: a Lambda may write only to /tmp.
@@ -307,14 +204,9 @@ def compact(
         connection = duckdb.connect(config=config)
         connection.execute("SET TimeZone = 'UTC'")
         try:
-            for day in pending_days(store, before, data_prefix):
-                if keep_going is not None and not keep_going():
-                    report.stopped_early = True
-                    break
-                report.days.append(compact_day(store, day, connection, Path(work), data_prefix, checkpoint))
+            yield connection, Path(work)
         finally:
             connection.close()
-    return report
 
 
 def compact_day(
@@ -325,20 +217,63 @@ def compact_day(
     data_prefix: str = DATA_PREFIX,
     checkpoint: Callable[[str], None] | None = None,
 ) -> DayResult:
-    """Fold one day's JSON objects and Parquet files into one Parquet file (steps 1-4)."""
-    mark = checkpoint or (lambda step: None)
-    partition = f"year={day:%Y}/month={day:%m}/day={day:%d}/"
+    """Fold one day's JSON objects and Parquet files into one Parquet file (steps 1-4).
+
+    Raises :class:`CompactionError` before changing anything when a day file
+    is not what this function writes (one line naming it and the repair).
+    """
+    partition = _partition(day)
     sources = [key for key in store.keys(data_prefix + partition) if key.endswith(OBJECT_SUFFIX)]
     parquets = [key for key in store.keys(COMPACTED_PREFIX + partition) if key.endswith(COMPACTED_SUFFIX)]
     if not sources and len(parquets) <= 1:
         return DayResult(day, parquets[0] if parquets else None, 0, 0, 0, 0)
+    for key in parquets:
+        problems = _day_file_findings(connection, key, store, day, workdir)
+        if problems:
+            first = problems[0]
+            raise CompactionError(
+                f"{store.where}{key}: {first.problem} ({first.detail}); run `{REPAIR_COMMAND}` "
+                f"to rebuild {day} from its sources"
+            )
+    return _fold_day(store, day, connection, workdir, data_prefix, sources, [], parquets, {}, checkpoint)
 
+
+def _fold_day(
+    store: Store,
+    day: date,
+    connection: duckdb.DuckDBPyConnection,
+    workdir: Path,
+    data_prefix: str,
+    sources: list[str],
+    kept: list[str],
+    good: list[str],
+    bad: dict[str, CompactedFinding],
+    checkpoint: Callable[[str], None] | None,
+    set_aside: Callable[[str, bytes, CompactedFinding], None] | None = None,
+) -> DayResult:
+    """Write one file of the day's lines and good files, then remove what it replaces.
+
+    ``sources`` are JSON objects under ``data_prefix`` (moved afterwards),
+    ``kept`` JSON objects already under the sources prefix (read only),
+    ``good`` day files folded in and removed, ``bad`` day files given to
+    ``set_aside`` (with their bytes) before they are removed.
+    """
+    mark = checkpoint or (lambda step: None)
+    partition = _partition(day)
     rows_path = workdir / "rows.ndjson"
-    lines_read = _write_rows(store, sources, data_prefix, rows_path)
-    inputs = [str(store.fetch(key, workdir)) for key in parquets]
-    events, digest = _build_day(connection, rows_path, inputs)
-    key = f"{COMPACTED_PREFIX}{partition}{day.isoformat()}-{digest}{COMPACTED_SUFFIX}"
-    if key not in parquets:
+    lines_read = _write_rows(
+        store, [(key, data_prefix) for key in sources] + [(key, COMPACTED_SOURCES_PREFIX) for key in kept], rows_path
+    )
+    inputs = [str(store.fetch(key, workdir)) for key in good]
+    key = None
+    events = 0
+    if lines_read or inputs:
+        events, digest = _build_day(connection, rows_path, inputs)
+        key = f"{COMPACTED_PREFIX}{partition}{day.isoformat()}-{digest}{COMPACTED_SUFFIX}"
+    if key is not None and key not in good:
+        if key in bad and set_aside is not None:  # the bad file has the very name: its bytes first
+            set_aside(key, store.read(key), bad[key])
+            mark("set-aside")
         out = workdir / "day.parquet"
         connection.execute(
             f"COPY (SELECT {', '.join(_quoted(c) for c in PARQUET_COLUMNS)} FROM day_rows "
@@ -348,8 +283,13 @@ def compact_day(
         store.upload(out, key)
         out.unlink()
         mark("parquet-written")
+    for old, finding in sorted(bad.items()):
+        if old != key and set_aside is not None:
+            set_aside(old, store.read(old), finding)
+            store.delete(old)
+            mark("set-aside")
     removed = 0
-    for old in parquets:
+    for old in good:
         if old != key:
             store.delete(old)
             removed += 1
@@ -359,10 +299,68 @@ def compact_day(
         mark("source-copied")
         store.delete(source)
         mark("source-moved")
-    connection.execute("DROP TABLE day_rows")
+    _clear(connection, workdir)
+    return DayResult(day, key, events, lines_read, len(sources), removed)
+
+
+def _clear(connection: duckdb.DuckDBPyConnection, workdir: Path) -> None:
+    """Ready for the next day: no table, no scratch file left."""
+    connection.execute("DROP TABLE IF EXISTS day_rows")
     for path in workdir.iterdir():
         path.unlink()
-    return DayResult(day, key, events, lines_read, len(sources), removed)
+
+
+@dataclass
+class RepairReport:
+    """What :func:`repair_compacted` did: days rebuilt and bad files set aside (with their bytes)."""
+
+    days: list[DayResult] = field(default_factory=list)
+    set_aside: list[str] = field(default_factory=list)
+
+
+def repair_compacted(
+    store: Store,
+    set_aside: Callable[[str, bytes, CompactedFinding], None],
+    *,
+    data_prefix: str = DATA_PREFIX,
+    checkpoint: Callable[[str], None] | None = None,
+) -> RepairReport:
+    """Rebuild every day :func:`check_compacted` reports from its sources; set each bad file aside.
+
+    A day is rebuilt from the JSON objects kept under the sources prefix, any
+    still under ``data_prefix``, and its day files that check clean, in the
+    order of :func:`compact_day` (the new file first, so no event is ever
+    invisible). Each bad file (``misnamed``, ``unreadable``, ``misfiled``,
+    ``disagrees``) is given to ``set_aside(key, bytes, finding)`` before it is
+    removed, so nothing is lost; a crash at any step is finished by the next
+    repair. Steps: :data:`REPAIR_STEPS`. Raises :class:`CompactionError` when
+    a source object cannot be read (``lake check --repair`` repairs the data
+    prefix first).
+    """
+    report = RepairReport()
+    findings = check_compacted(store)
+    bad: dict[str, CompactedFinding] = {}
+    for finding in findings:
+        if finding.problem != "unfinished":
+            bad.setdefault(finding.key, finding)
+    days = sorted({_day_of(f.key) for f in findings} - {None})
+    with _workspace() as (connection, workdir):
+        for day in days:
+            partition = _partition(day)
+            sources = [key for key in store.keys(data_prefix + partition) if key.endswith(OBJECT_SUFFIX)]
+            kept = [key for key in store.keys(COMPACTED_SOURCES_PREFIX + partition) if key.endswith(OBJECT_SUFFIX)]
+            files = store.keys(COMPACTED_PREFIX + partition)
+            day_bad = {key: finding for key, finding in bad.items() if key in files}
+            good = [key for key in files if key not in day_bad]
+            report.days.append(_fold_day(store, day, connection, workdir, data_prefix, sources, kept, good, day_bad,
+                                         checkpoint, set_aside))
+            report.set_aside += sorted(day_bad)
+    for key, finding in sorted(bad.items()):
+        if key not in report.set_aside:  # outside any day's folder: no day to rebuild
+            set_aside(key, store.read(key), finding)
+            store.delete(key)
+            report.set_aside.append(key)
+    return report
 
 
 def source_lines(parquet: Path | str) -> dict[str, list[bytes]]:
@@ -398,50 +396,49 @@ def check_compacted(store: Store) -> list[CompactedFinding]:
     Problems: ``unfinished`` (a day with several files: a run was cut short;
     answers are right, the next run finishes), ``misnamed`` (not
     ``<day>-<digest>.parquet`` in its own day's folder), ``unreadable``
-    (not Parquet, or not its columns), ``misfiled`` (an event of another UTC
-    day), ``disagrees`` (``spot_id``, ``status``, ``timestamp`` or ``ts_ms``
-    differ from what its stored ``line`` says). For ``lake check``.
+    (not Parquet, not its columns, or a column that cannot be decoded),
+    ``misfiled`` (an event of another UTC day), ``disagrees`` (``spot_id``,
+    ``status``, ``timestamp`` or ``ts_ms`` differ from what its stored
+    ``line`` says, or a row lacks its source). For ``lake check``;
+    :func:`repair_compacted` mends each.
     """
-    import duckdb
-
     findings: list[CompactedFinding] = []
     by_day: dict[date | None, list[str]] = {}
     for key in store.keys(COMPACTED_PREFIX):
         by_day.setdefault(_day_of(key), []).append(key)
-    with tempfile.TemporaryDirectory(prefix="parking-check-") as work, duckdb.connect() as connection:
-        connection.execute("SET TimeZone = 'UTC'")
+    with _workspace(threads=1) as (connection, workdir):
         for day, keys in sorted(by_day.items(), key=lambda item: str(item[0])):
             if day is not None and len(keys) > 1:
                 folder = keys[0].rsplit("/", 1)[0] + "/"
                 findings.append(CompactedFinding(folder, "unfinished", f"{len(keys)} files for {day}"))
             for key in keys:
-                name = key.rsplit("/", 1)[-1]
-                if day is None or not re.fullmatch(rf"{day.isoformat()}-[0-9a-f]{{16}}\.parquet", name):
-                    expected = "expected year=/month=/day=/<day>-<digest>.parquet"
-                    findings.append(CompactedFinding(key, "misnamed", expected))
-                    continue
-                findings += _check_day_file(connection, store, key, day, Path(work))
+                findings += _day_file_findings(connection, key, store, day, workdir)
     return findings
 
 
-def _check_day_file(
-    connection: duckdb.DuckDBPyConnection, store: Store, key: str, day: date, workdir: Path
+def _day_file_findings(
+    connection: duckdb.DuckDBPyConnection, key: str, file: Store | Path, day: date | None, workdir: Path
 ) -> list[CompactedFinding]:
+    """What is wrong with one day file (nothing: ``[]``); ``file`` is its store, or a local copy of it."""
     import duckdb
 
-    path = _sql_text(str(store.fetch(key, workdir)))
+    name = key.rsplit("/", 1)[-1]
+    if day is None or not re.fullmatch(rf"{day.isoformat()}-[0-9a-f]{{16}}\.parquet", name):
+        return [CompactedFinding(key, "misnamed", "expected year=/month=/day=/<day>-<digest>.parquet")]
+    path = _sql_text(str(file if isinstance(file, Path) else file.fetch(key, workdir)))
     try:
         columns = [row[0] for row in connection.execute(
             f"DESCRIBE SELECT * FROM read_parquet('{path}', hive_partitioning = false)").fetchall()]
         if columns != list(PARQUET_COLUMNS):
             return [CompactedFinding(key, "unreadable", f"columns {columns}")]
-        misfiled, disagrees = connection.execute(
+        misfiled, disagrees, sourceless = connection.execute(  # every column read: a corrupt page fails here
             "SELECT count(*) FILTER (WHERE CAST(to_timestamp(ts_ms / 1000) AS DATE) <> ?), "
             "count(*) FILTER (WHERE spot_id IS DISTINCT FROM json_extract_string(line, '$.spot_id') "
             "OR status IS DISTINCT FROM json_extract_string(line, '$.status') "
             "OR \"timestamp\" IS DISTINCT FROM json_extract_string(line, '$.timestamp') "
             "OR ts_ms IS DISTINCT FROM "
-            "CAST(round(epoch(CAST(\"timestamp\" AS TIMESTAMPTZ)) * 1e3) AS BIGINT)) "
+            "CAST(round(epoch(CAST(\"timestamp\" AS TIMESTAMPTZ)) * 1e3) AS BIGINT)), "
+            "count(*) FILTER (WHERE source IS NULL OR line_number IS NULL OR hour IS NULL) "
             f"FROM read_parquet('{path}', hive_partitioning = false)",
             [day],
         ).fetchone()
@@ -452,15 +449,17 @@ def _check_day_file(
         found.append(CompactedFinding(key, "misfiled", f"{misfiled} events of another UTC day"))
     if disagrees:
         found.append(CompactedFinding(key, "disagrees", f"{disagrees} rows differ from their stored line"))
+    if sourceless:
+        found.append(CompactedFinding(key, "disagrees", f"{sourceless} rows lack their source, line number or hour"))
     return found
 
 
-def _write_rows(store: Store, sources: list[str], data_prefix: str, rows_path: Path) -> int:
-    """One JSON row per stored line: its fields, where it came from, and the line as text."""
+def _write_rows(store: Store, sources: list[tuple[str, str]], rows_path: Path) -> int:
+    """One JSON row per stored line of each ``(key, prefix)``: its fields, where it came from, the line as text."""
     count = 0
     with open(rows_path, "wb") as out:
-        for key in sources:
-            relative = key[len(data_prefix):]
+        for key, prefix in sources:
+            relative = key[len(prefix):]
             hour = _HOUR.search(relative)
             if hour is None:
                 raise CompactionError(f"{store.where}{key}: not under an hour=HH/ partition")
@@ -536,6 +535,10 @@ def _build_day(connection: duckdb.DuckDBPyConnection, rows_path: Path, inputs: l
     return sum(n for _, n, _ in listing), digest
 
 
+def _partition(day: date) -> str:
+    return f"year={day:%Y}/month={day:%m}/day={day:%d}/"
+
+
 def _day_of(key: str) -> date | None:
     match = _DAY.search(key)
     if match is None:
@@ -544,10 +547,6 @@ def _day_of(key: str) -> date | None:
         return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
     except ValueError:
         return None
-
-
-def _hidden(name: str) -> bool:
-    return name.startswith((".", "_"))
 
 
 def _quoted(column: str) -> str:

@@ -1,67 +1,172 @@
-"""Listing, reading and removing the lake's objects: a local directory or an S3 bucket."""
+"""Where the lake's objects live: a local directory with the bucket's layout, or an S3 bucket.
+
+One protocol for every maintenance job over the lake (``lake check``,
+``compact``): list, read, fetch to disk, upload, copy, delete. ``lake check``
+also writes what the ingester would (re-filed events, quarantine lines)
+through the ingest path's sink: a store may carry one (``sink``; the S3 sink
+the settings describe encrypts quarantine objects), else the check makes the
+plain one for the store. Nothing here imports the ingest path, so the
+compaction's artifact holds the compaction only. Keys are ``/``-separated and
+relative to the bucket (or directory).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from parking.ingest.sinks import LocalSink, S3Sink, Sink
+
+class Writer(Protocol):
+    """What ``parking.ingest.sinks`` sinks do: write a batch of small objects, each whole or not at all."""
+
+    def write(self, objects: Mapping[str, bytes]) -> None: ...
 
 
 class Store(Protocol):
-    """What a lake check needs of where objects live."""
+    """The bucket, or a local directory with its layout."""
 
     where: str
-    sink: Sink
+    sink: Writer | None
 
-    def keys(self, prefix: str) -> Iterator[str]: ...
+    def keys(self, prefix: str, *, hidden: bool = False) -> list[str]:
+        """Every key under ``prefix``, sorted; with ``hidden`` also those with a segment starting ``.`` or ``_``."""
+        ...
 
     def read(self, key: str) -> bytes: ...
 
-    def remove(self, key: str) -> None: ...
+    def fetch(self, key: str, workdir: Path) -> Path:
+        """A local file holding the object (the object itself when the store is local)."""
+        ...
+
+    def upload(self, path: Path, key: str) -> None:
+        """Store a local file at ``key``: readers see the whole file or nothing."""
+        ...
+
+    def copy(self, key: str, new_key: str) -> None: ...
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; a key already gone is not an error."""
+        ...
 
 
 class LocalStore:
-    """The bucket's layout under a directory (what the local sink writes)."""
+    """The bucket's layout under a directory; writes are a temp file renamed into place."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, sink: Writer | None = None) -> None:
         self.root = Path(root)
         self.where = f"{self.root}/"
-        self.sink = LocalSink(self.root)
+        self.sink = sink
 
-    def keys(self, prefix: str) -> Iterator[str]:
+    def keys(self, prefix: str, *, hidden: bool = False) -> list[str]:
         base = self.root / prefix
         if not base.is_dir():
-            return
-        for folder, _, names in sorted(os.walk(base)):
-            for name in sorted(names):
-                yield str(Path(folder, name).relative_to(self.root))
+            return []
+        found = []
+        for folder, dirs, files in os.walk(base):
+            if not hidden:
+                dirs[:] = [d for d in dirs if not _hidden(d)]
+            relative = Path(folder).relative_to(self.root).as_posix()
+            found += [f"{relative}/{name}" for name in files if hidden or not _hidden(name)]
+        return sorted(found)
 
     def read(self, key: str) -> bytes:
         return (self.root / key).read_bytes()
 
-    def remove(self, key: str) -> None:
-        (self.root / key).unlink(missing_ok=True)
+    def fetch(self, key: str, workdir: Path) -> Path:
+        return self.root / key
+
+    def upload(self, path: Path, key: str) -> None:
+        self._place(key, lambda temp: bool(shutil.copyfile(path, temp)))
+
+    def copy(self, key: str, new_key: str) -> None:
+        def link_or_copy(temp: str) -> bool:
+            try:
+                os.link(self.root / key, temp)  # the same inode: its bytes are on disk already
+                return False
+            except OSError:
+                shutil.copyfile(self.root / key, temp)
+                return True
+
+        self._place(new_key, link_or_copy)
+
+    def delete(self, key: str) -> None:
+        """Remove the file and the folders it leaves empty (so readers' globs stay short)."""
+        path = self.root / key
+        path.unlink(missing_ok=True)
+        top = self.root / key.split("/", 1)[0]
+        for folder in path.parents:
+            if folder == top or self.root not in folder.parents:
+                break
+            try:
+                folder.rmdir()
+            except OSError:  # not empty, or already gone
+                break
+
+    def _place(self, key: str, make: Callable[[str], bool]) -> None:
+        """``make(temp)`` creates the file and says whether it wrote new bytes (to flush)."""
+        target = self.root / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = str(target.parent / f".{target.name}.{os.getpid()}.tmp")  # hidden: no reader lists it
+        if os.path.lexists(temp):
+            os.unlink(temp)
+        try:
+            if make(temp):
+                with open(temp, "rb") as handle:
+                    os.fsync(handle.fileno())
+            os.replace(temp, target)
+        except BaseException:
+            if os.path.lexists(temp):
+                os.unlink(temp)
+            raise
 
 
 class S3Store:
-    """One S3 bucket."""
+    """One bucket through boto3: a PUT is atomic, so uploads go straight to their key.
 
-    def __init__(self, sink: S3Sink) -> None:
-        self.sink = sink
-        self.client: Any = sink.client
-        self.bucket = sink.bucket
-        self.where = f"s3://{self.bucket}/"
+    Given a ``sink`` (``parking.ingest.sinks.s3_sink_for``), its client is used too.
+    """
 
-    def keys(self, prefix: str) -> Iterator[str]:
+    def __init__(self, bucket: str, client: Any | None = None, *, sink: Any | None = None) -> None:
+        if client is None and sink is not None:
+            client = sink.client
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            client = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+        self.bucket = bucket
+        self.client = client
+        self.sink: Writer | None = sink
+        self.where = f"s3://{bucket}/"
+
+    def keys(self, prefix: str, *, hidden: bool = False) -> list[str]:
+        found = []
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                yield item["Key"]
+            found += [item["Key"] for item in page.get("Contents", [])]
+        return sorted(key for key in found if hidden or not any(_hidden(part) for part in key.split("/")))
 
     def read(self, key: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
 
-    def remove(self, key: str) -> None:
+    def fetch(self, key: str, workdir: Path) -> Path:
+        path = workdir / hashlib.sha256(key.encode()).hexdigest()
+        self.client.download_file(self.bucket, key, str(path))
+        return path
+
+    def upload(self, path: Path, key: str) -> None:
+        self.client.upload_file(str(path), self.bucket, key)
+
+    def copy(self, key: str, new_key: str) -> None:
+        source = {"Bucket": self.bucket, "Key": key}
+        self.client.copy_object(Bucket=self.bucket, Key=new_key, CopySource=source)
+
+    def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith((".", "_"))
