@@ -52,7 +52,7 @@ def _csv(frame: pd.DataFrame) -> str:
     if column is not None and not frame[column].astype("string").str.contains(_EMPTY_MARK, regex=False).any():
         frame = frame.copy()
         values = frame[column].astype("string")
-        frame[column] = values.mask(values == "", _EMPTY_MARK)
+        frame[column] = values.mask(values.eq("").fillna(False).astype(bool), _EMPTY_MARK)
         text = frame.to_csv(index=False, lineterminator="\n")
         return text.replace(_EMPTY_MARK, EMPTY_GROUP).rstrip("\n")
     return frame.to_csv(index=False, lineterminator="\n").rstrip("\n")
@@ -112,8 +112,9 @@ def _table(frame: pd.DataFrame) -> str:
     group = group_column(shown)
     formatters = {}
     for column in shown.columns:
-        if column == group:
-            formatters[column] = lambda v: UNCATALOGUED if pd.isna(v) else (EMPTY_GROUP if v == "" else str(v))
+        if column == group:  # as text beforehand: pandas never calls a formatter for a missing value
+            shown[column] = [UNCATALOGUED if _missing(v) else (EMPTY_GROUP if v == "" else str(v))
+                             for v in shown[column]]
         elif column in PERCENT_COLUMNS:
             formatters[column] = lambda v: "-" if pd.isna(v) else f"{v * 100:.1f}%"
         elif shown[column].dtype == "float64":
@@ -121,8 +122,13 @@ def _table(frame: pd.DataFrame) -> str:
         elif isinstance(shown[column].dtype, pd.DatetimeTZDtype):
             formatters[column] = lambda v: "-" if pd.isna(v) else _table_time(v)
         elif shown[column].dtype == object or isinstance(shown[column].dtype, pd.StringDtype):
-            formatters[column] = lambda v: "-" if v is None or v is pd.NA or v is pd.NaT else str(v)
+            shown[column] = ["-" if _missing(v) else str(v) for v in shown[column]]
     return shown.to_string(index=False, formatters=formatters, na_rep="-")
+
+
+def _missing(value: Any) -> bool:
+    """None, pandas' NA or NaT, or a float NaN: a value the table shows as missing."""
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
 
 
 def _table_time(value: pd.Timestamp) -> str:

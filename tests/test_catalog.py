@@ -160,3 +160,16 @@ def test_spots_show_of_a_data_directory_that_does_not_exist_is_a_usage_error(tmp
     assert result.exit_code == 2
     [line] = result.stderr.splitlines()
     assert "does not exist" in line
+
+
+@pytest.mark.parametrize(("engine", "warned"), [("athena", True), ("local", False)])
+def test_spots_load_without_a_bucket_warns_when_athena_is_the_engine(tmp_path, monkeypatch, engine, warned) -> None:
+    """Athena reads the catalog from the bucket: a local load would change nothing it answers."""
+    monkeypatch.setenv("PARKING_ENGINE", engine)
+    path = tmp_path / "spots.csv"
+    path.write_text(GOOD)
+    result = CliRunner().invoke(cli, ["spots", "load", str(path), "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("loaded 2 spots")
+    assert ("PARKING_ENGINE is athena, which reads the catalog from the bucket" in result.stderr) is warned
+    assert ("--bucket NAME" in result.stderr) is warned

@@ -29,8 +29,11 @@ TABLE_COMMANDS = ("status", "occupancy", "utilization", "patterns", "turnover", 
                   "overstays", "alerts", "spots show")
 
 
-def examples() -> list[tuple[str, list[str]]]:
-    """(command line, README's header columns) for each example followed by a table."""
+def examples() -> list[tuple[str, list[str], list[str]]]:
+    """(command line, README's header columns, README's rows) for each local example followed by a table.
+
+    An example followed by ``athena ...`` lines shows Athena's progress on stderr, not a table.
+    """
     found = []
     for block in re.findall(r"```console\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL):
         shown = block.splitlines()
@@ -38,9 +41,13 @@ def examples() -> list[tuple[str, list[str]]]:
             command = re.match(r"\$ parking-cli (.*?)(?:\s+#.*|\s+\|\|.*)?$", line)
             if not command or not command.group(1).startswith(TABLE_COMMANDS):
                 continue
-            following = shown[number + 1] if number + 1 < len(shown) else ""
-            if following.strip() and not following.startswith("$"):
-                found.append((command.group(1), following.split()))
+            output = []
+            for text in shown[number + 1:]:
+                if not text.strip() or text.startswith("$"):
+                    break
+                output.append(text)
+            if output and not output[0].startswith("athena"):
+                found.append((command.group(1), output[0].split(), output[1:]))
     return found
 
 
@@ -61,9 +68,21 @@ def garage(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.mark.parametrize(("command", "header"), EXAMPLES, ids=[command for command, _ in EXAMPLES])
-def test_a_readme_example_prints_the_readmes_columns(garage, monkeypatch, command, header) -> None:
-    monkeypatch.setattr(main, "clock", lambda: NOW)
+def run(garage: Path, command: str) -> list[str]:
     result = CliRunner().invoke(main.cli, ["--data-dir", str(garage), *shlex.split(command)])
     assert result.exit_code in (0, 3), result.output
-    assert result.stdout.splitlines()[0].split() == header, result.stdout
+    return result.stdout.splitlines()
+
+
+@pytest.mark.parametrize(("command", "header"), [example[:2] for example in EXAMPLES],
+                         ids=[example[0] for example in EXAMPLES])
+def test_a_readme_example_prints_the_readmes_columns(garage, monkeypatch, command, header) -> None:
+    monkeypatch.setattr(main, "clock", lambda: NOW)
+    assert run(garage, command)[0].split() == header
+
+
+def test_spots_show_prints_the_readmes_rows(garage) -> None:
+    """The catalog is the simulator's, so its rows are the README's, a bay without a maximum stay shown as -."""
+    [(command, _, rows)] = [example for example in EXAMPLES if example[0] == "spots show"]
+    printed = {line.split()[0]: line.split() for line in run(garage, command)[1:]}
+    assert rows and all(printed[row.split()[0]] == row.split() for row in rows)
