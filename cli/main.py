@@ -245,7 +245,7 @@ def now() -> datetime:
     With ``--reuse-results MINUTES`` on Athena, the current instant taken down
     to a multiple of MINUTES (:func:`parking.analytics.windows.reuse_grid`), so
     repeated runs send identical SQL and Athena can reuse the result;
-    otherwise the current instant (docs/CHOICES.md, "Reusing Athena results").
+    otherwise the current instant (docs/CHOICES.md, "Queries and windows": reusing Athena results).
     """
     from parking.analytics.windows import reuse_grid
 

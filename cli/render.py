@@ -11,7 +11,7 @@ or ``bay_type``; docs/METRICS.md section 7) tells the null group (the
 uncatalogued spots) from the empty group ``""`` (catalogued spots with an
 empty level) in every format: the table shows ``(uncatalogued)`` and ``""``,
 CSV an empty cell and ``""`` (a quoted empty string), JSON ``null`` and ``""``
-(docs/CHOICES.md, "The empty group and the uncatalogued").
+(docs/CHOICES.md, "Spots, zones and availability").
 """
 
 from __future__ import annotations

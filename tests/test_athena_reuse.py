@@ -2,7 +2,7 @@
 
 Athena reuses a result only for byte-identical SQL, so with ``--reuse-results
 MINUTES`` a question about now is asked about now taken down to a multiple
-of MINUTES (docs/CHOICES.md, "Reusing Athena results"). The SQL moto receives
+of MINUTES (docs/CHOICES.md, "Queries and windows": reusing Athena results). The SQL moto receives
 is captured at the API call.
 """
 

@@ -124,7 +124,7 @@ def reuse_grid(instant: datetime, minutes: int) -> datetime:
     now is asked about this instant instead, so two runs within one step of the
     grid send byte-identical SQL, which is what Athena reuses; the answer is
     then at most ``minutes`` old, as a reused result is anyway (docs/CHOICES.md,
-    "Reusing Athena results"). Raises :class:`InvalidArgument` for ``minutes`` < 1.
+    "Queries and windows": reusing Athena results). Raises :class:`InvalidArgument` for ``minutes`` < 1.
     """
     if minutes < 1:
         raise InvalidArgument(f"a reuse grid needs at least 1 minute, got {minutes}")
