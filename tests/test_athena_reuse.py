@@ -22,7 +22,7 @@ from parking.analytics.windows import reuse_grid
 from parking.cli import main
 from parking.cli.progress import AthenaProgress, cost_line
 from parking.config import Settings
-from tests.test_queries_athena import athena, seed  # noqa: F401  (athena is a fixture)
+from tests.test_queries_athena import athena, seed  # noqa: F401  (athena: a fixture, used by name)
 
 MB = 2**20
 
@@ -64,9 +64,10 @@ RUNS = [  # (first run, second run, --reuse-results, same SQL sent?)
 ]
 
 
+@pytest.mark.usefixtures("athena")
 @pytest.mark.parametrize("name", NOW_QUESTIONS)
 @pytest.mark.parametrize(("first", "second", "minutes", "same"), RUNS)
-def test_two_runs_within_one_reuse_step_send_identical_sql(athena, sent, monkeypatch, name, first, second, minutes,
+def test_two_runs_within_one_reuse_step_send_identical_sql(sent, monkeypatch, name, first, second, minutes,
                                                            same) -> None:
     for instant in (first, second):
         monkeypatch.setattr(main, "clock", lambda instant=instant: at(instant))
@@ -77,8 +78,9 @@ def test_two_runs_within_one_reuse_step_send_identical_sql(athena, sent, monkeyp
     assert (sent[0]["QueryString"] == sent[1]["QueryString"]) is same
 
 
+@pytest.mark.usefixtures("athena")
 @pytest.mark.parametrize("name", NOW_QUESTIONS)
-def test_without_reuse_now_is_the_instant_itself(athena, sent, monkeypatch, name) -> None:
+def test_without_reuse_now_is_the_instant_itself(sent, monkeypatch, name) -> None:
     for instant in ("2024-03-21T10:30:00", "2024-03-21T10:30:00.001"):
         monkeypatch.setattr(main, "clock", lambda instant=instant: at(instant))
         seed(name, [])
@@ -126,7 +128,8 @@ def test_every_athena_command_lists_reuse_results_in_its_help(command) -> None:
         (["--reuse-results", "30", "availability", "--reuse-results", "5"], 5),
     ],
 )
-def test_reuse_results_is_taken_after_the_command_name_too(athena, sent, args, minutes) -> None:
+@pytest.mark.usefixtures("athena")
+def test_reuse_results_is_taken_after_the_command_name_too(sent, args, minutes) -> None:
     seed("availability", [])
     result = CliRunner().invoke(main.cli, ["--engine", "athena", *args])
     assert result.exit_code == 0, result.output
@@ -183,7 +186,8 @@ def test_one_query_prints_no_total() -> None:
     assert len(stream.getvalue().splitlines()) == 1
 
 
-def test_a_report_prints_one_total_after_its_queries(athena, monkeypatch, tmp_path) -> None:
+@pytest.mark.usefixtures("athena")
+def test_a_report_prints_one_total_after_its_queries(monkeypatch, tmp_path) -> None:
     real_run = AthenaEngine.run
 
     def run_seeded(self, sql, params):  # queue each query's (empty) result just before it runs
@@ -200,7 +204,8 @@ def test_a_report_prints_one_total_after_its_queries(athena, monkeypatch, tmp_pa
                         r"cost \$0\.\d{6} at \$5/TB", costs[-1])
 
 
-def test_a_reused_result_says_so_on_the_cli(athena, monkeypatch) -> None:
+@pytest.mark.usefixtures("athena")
+def test_a_reused_result_says_so_on_the_cli(monkeypatch) -> None:
     """moto never reuses a result: its GetQueryExecution answer is given Athena's reuse fields here."""
     real_call = botocore.client.BaseClient._make_api_call
 
@@ -220,7 +225,8 @@ def test_a_reused_result_says_so_on_the_cli(athena, monkeypatch) -> None:
     assert "rounded up" not in result.stderr
 
 
-def test_a_cancelled_query_reports_what_it_scanned(athena) -> None:
+@pytest.mark.usefixtures("athena")
+def test_a_cancelled_query_reports_what_it_scanned() -> None:
     from parking import queries
     from parking.errors import QueryCancelled
 
@@ -237,7 +243,8 @@ def test_a_cancelled_query_reports_what_it_scanned(athena) -> None:
     assert (stats.state, stats.data_scanned_bytes, stats.billed_megabytes) == ("CANCELLED", 0, 10)
 
 
-def test_a_failed_query_reports_that_it_is_not_billed(athena, monkeypatch) -> None:
+@pytest.mark.usefixtures("athena")
+def test_a_failed_query_reports_that_it_is_not_billed(monkeypatch) -> None:
     """moto's queries never fail: a GetQueryExecution answer says FAILED after 4 MB, as Athena's would."""
     from parking import queries
     from parking.errors import QueryError
