@@ -234,7 +234,9 @@ class AthenaEngine:
     """Athena through PyAthena's PandasCursor; Ctrl-C cancels the running query.
 
     ``on_progress`` is called at every poll and ``on_finished`` once with the
-    query's cost, so a caller (the CLI) can show them; the engine never prints.
+    query's cost (:class:`QueryStats`), also for a query that was cancelled or
+    failed when Athena reported what it scanned, so a caller (the CLI) can show
+    them; the engine never prints.
     """
 
     name = "athena"

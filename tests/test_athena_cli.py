@@ -1,4 +1,4 @@
-"""Athena's result reuse and what each query cost, as the CLI shows them, on moto.
+"""Athena through the CLI on moto: result reuse, what each query cost, and --zone names that matched nothing.
 
 Athena reuses a result only for byte-identical SQL, so with ``--reuse-results
 MINUTES`` a question about now is asked about now taken down to a multiple
@@ -267,3 +267,14 @@ def test_a_failed_query_reports_that_it_is_not_billed(monkeypatch) -> None:
         queries.occupancy("2024-03-20", engine=engine, now=at("2024-03-21T06:30:00"))
     [stats] = ended
     assert (stats.state, stats.data_scanned_bytes, stats.billed_megabytes) == ("FAILED", 4 * MB, 0)
+
+
+@pytest.mark.usefixtures("athena")
+def test_on_athena_a_zone_that_matched_nothing_is_named(monkeypatch) -> None:
+    """Athena does not read the catalog first: an empty answer names the zones and what they match."""
+    seed("utilization", [])
+    result = CliRunner().invoke(main.cli, ["--engine", "athena", "utilization", "--from", "2024-03-18", "--to",
+                                           "2024-03-20", "--zone", "O'Brien"])
+    assert result.exit_code == 0, result.output
+    assert ("Nothing observed: no spot was observed in that window (no catalogued bay of zone \"O'Brien\" was "
+            "observed: a zone not in the spot catalog matches no bay; see parking-cli spots show).") in result.stderr
