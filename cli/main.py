@@ -41,6 +41,8 @@ from parking.cli.options import (
     output_options,
     picture_option,
     range_options,
+    reuse_minutes,
+    reuse_option,
     zone_option,
 )
 from parking.cli.progress import AthenaProgress, ConsumeReporter, ingest_progress, simulate_progress, stop_on_signals
@@ -100,26 +102,24 @@ class Options:
     engine: str | None
     data_dir: str | None
     output_format: str | None
-    reuse_minutes: int | None = None
     lookback_hours: float | None = None
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @output_options
 @lookback_option
-@click.option("--reuse-results", "reuse_minutes", type=click.IntRange(1, 10080), default=None, metavar="MINUTES",
-              help="Athena: reuse the result of the same query run within MINUTES instead of scanning again.")
+@reuse_option
 @click.version_option(package_name="parking-platform")
 @click.pass_context
 def cli(ctx: click.Context, engine: str | None, data_dir: str | None, output_format: str | None,
-        lookback_hours: float | None, reuse_minutes: int | None) -> None:
+        lookback_hours: float | None) -> None:
     """Smart parking data: ingest sensor events and answer operators' questions.
 
     Queries run on an embedded DuckDB over ./data by default, or on Athena
     with --engine athena. Settings fall back to PARKING_* environment
     variables (see README).
     """
-    ctx.obj = Options(engine, data_dir, output_format, reuse_minutes, lookback_hours)
+    ctx.obj = Options(engine, data_dir, output_format, lookback_hours)
 
 
 def group_options(ctx: click.Context) -> Options:
@@ -158,13 +158,21 @@ def engine_for(ctx: click.Context, engine: str | None, data_dir: str | None) -> 
     settings = settings_for(ctx, engine, data_dir)
     if settings.engine == "local":
         check_lake(settings)
+        if ctx.params.get("zones"):  # the catalog is one small local file: a --zone typo is exit 2
+            from parking.analytics.availability import grouping_params
+            from parking.analytics.catalog import CatalogStore, check_zones
+
+            grouping_params(None, ctx.params["zones"])  # each name well formed first
+            check_zones(ctx.params["zones"], CatalogStore(settings.data_dir).read())
     if settings.engine == "athena":
-        group = group_options(ctx)
         progress = AthenaProgress(sys.stderr)
+        ctx.call_on_close(progress.summary)  # one total when the command ran several queries
         return engine_from_settings(
-            settings, result_reuse_minutes=group.reuse_minutes, on_progress=progress.update,
+            settings, result_reuse_minutes=reuse_minutes(ctx), on_progress=progress.update,
             on_finished=progress.finish,
         )
+    if reuse_minutes(ctx) is not None:
+        click.echo("Note: --reuse-results applies to --engine athena only; ignored.", err=True)
     return engine_from_settings(settings)
 
 
@@ -182,16 +190,22 @@ def output_format_for(ctx: click.Context, output_format: str | None) -> str:
 
 
 def show(ctx: click.Context, frame: pd.DataFrame, output_format: str | None, empty: str,
-         footer: str | None = None) -> None:
+         footer: str | None = None, *, no_rows: str | None = None) -> None:
     """Print the answer; with nothing observed, say so on stderr (csv and json keep their rows).
 
-    ``footer`` is a line for people, printed under a table only.
+    ``footer`` is a line for people, printed under a table only. ``no_rows``
+    is the whole stderr line for an answer with no rows when that is news,
+    not a lack of data (alerts: no zone is full).
     """
     from parking.cli.render import nothing_observed, render
 
     fmt = output_format_for(ctx, output_format)
-    if nothing_observed(frame):
-        click.echo(f"Nothing observed: {empty}.", err=True)
+    if no_rows is not None and frame.empty:
+        click.echo(no_rows, err=True)
+        if fmt == "table":
+            return
+    elif nothing_observed(frame):
+        click.echo(f"Nothing observed: {with_zones(ctx, empty)}.", err=True)
         if fmt == "table":
             return
     click.echo(render(frame, fmt))
@@ -220,8 +234,27 @@ def write_picture(figure: Figure, out: str | Path) -> Path:
         raise click.ClickException(f"could not write {out}: {exc.strerror or exc}") from None
 
 
-def now() -> datetime:
+def clock() -> datetime:
+    """The current instant, UTC (the one place the CLI reads the time)."""
     return datetime.now(timezone.utc)
+
+
+def now() -> datetime:
+    """The instant a question about "now" is asked about.
+
+    With ``--reuse-results MINUTES`` on Athena, the current instant taken down
+    to a multiple of MINUTES (:func:`parking.analytics.windows.reuse_grid`), so
+    repeated runs send identical SQL and Athena can reuse the result;
+    otherwise the current instant (docs/CHOICES.md, "Queries and windows": reusing Athena results).
+    """
+    from parking.analytics.windows import reuse_grid
+
+    current = clock()
+    ctx = click.get_current_context(silent=True)
+    minutes = reuse_minutes(ctx)
+    if minutes is None or ctx is None or settings_for(ctx, ctx.params.get("engine")).engine != "athena":
+        return current
+    return reuse_grid(current, minutes)
 
 
 def status_counts(frame: pd.DataFrame) -> str:
@@ -234,6 +267,7 @@ def status_counts(frame: pd.DataFrame) -> str:
 
 
 @cli.command()
+@reuse_option
 @at_option
 @click.option("--tz", "tz", type=ZONE, default="UTC", show_default=True, help="IANA time zone to show times in.")
 @lookback_option
@@ -250,6 +284,7 @@ def status(ctx, at, tz, lookback_hours, engine, data_dir, output_format) -> None
 
 
 @cli.command()
+@reuse_option
 @click.option("--date", "day", type=DATE, required=True, help="Day to report (YYYY-MM-DD).")
 @zone_option
 @lookback_option
@@ -268,6 +303,7 @@ def occupancy(ctx, day, tz, lookback_hours, by, zones, engine, data_dir, output_
 
 
 @cli.command()
+@reuse_option
 @range_options
 @lookback_option
 @zone_commands.grouping_options
@@ -289,6 +325,7 @@ def zoned_window_command(name: str, summary: str, empty: str) -> None:
     """Register a query over local days --from to --to; the three differ only in name."""
 
     @cli.command(name, help=summary)
+    @reuse_option
     @range_options
     @zone_option
     @lookback_option
@@ -314,6 +351,7 @@ zoned_window_command("dwell", "How long cars stayed (minutes) per spot, --from t
 
 
 @cli.command()
+@reuse_option
 @at_option
 @lookback_option
 @click.option("--silent-hours", type=POSITIVE_HOURS, default=None,
@@ -507,11 +545,23 @@ def plot() -> None:
 
 def nothing_to_draw(what: str) -> None:
     """Say that nothing was observed and stop with exit code 3, writing no file."""
-    click.echo(f"Nothing observed: {what}; nothing written.", err=True)
+    click.echo(f"Nothing observed: {with_zones(click.get_current_context(silent=True), what)}; nothing written.",
+               err=True)
     sys.exit(NOTHING_OBSERVED)
 
 
+def with_zones(ctx: click.Context | None, what: str) -> str:
+    """``what``, plus which --zone names matched nothing observed (on Athena they are not checked first)."""
+    zones = (ctx.params.get("zones") if ctx is not None else None) or ()
+    if not zones:
+        return what
+    names = ", ".join(repr(name.strip()) for name in zones)
+    return (f"{what} (no catalogued bay of zone {names} was observed: a zone not in the spot catalog "
+            "matches no bay; see parking-cli spots show)")
+
+
 @plot.command("patterns")
+@reuse_option
 @range_options
 @zone_option
 @lookback_option
@@ -538,6 +588,7 @@ def plot_patterns(ctx, first, last, tz, lookback_hours, zones, out, engine, data
 
 
 @plot.command("occupancy")
+@reuse_option
 @click.option("--date", "day", type=DATE, required=True, help="Day to draw (YYYY-MM-DD).")
 @zone_option
 @lookback_option
@@ -571,6 +622,7 @@ plot.add_command(zone_commands.plot_availability)
 
 
 @cli.command()
+@reuse_option
 @range_options
 @zone_option
 @lookback_option

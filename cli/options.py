@@ -229,6 +229,38 @@ def check_range(first: date, last: date) -> None:
         raise click.UsageError(str(exc)) from None
 
 
+REUSE_KEY = "parking.reuse_minutes"  # ctx.meta: shared by the group's context and the command's
+REUSE_HELP = (
+    "Athena: answer from the result of the same query run within MINUTES (1-10080; reused results are "
+    "not billed) instead of scanning again. With it, 'now' (no --at, or today) is taken down to a "
+    "multiple of MINUTES (UTC), so runs within one step send the same SQL and are reused: "
+    "answers are then up to MINUTES old. Ignored, with a note, by --engine local."
+)
+
+
+def reuse_option(command: F) -> F:
+    """``--reuse-results MINUTES``: on the group and on each Athena-capable command, after the name wins.
+
+    Not a parameter of the command function: the value goes to ``ctx.meta``
+    (shared by the group's context and the command's), read by :func:`reuse_minutes`.
+    """
+    return click.option(
+        "--reuse-results", "reuse_minutes", type=click.IntRange(1, 10080), default=None, metavar="MINUTES",
+        expose_value=False, callback=_remember_reuse, help=REUSE_HELP,
+    )(command)
+
+
+def _remember_reuse(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value is not None:
+        ctx.meta[REUSE_KEY] = value
+    return value
+
+
+def reuse_minutes(ctx: click.Context | None) -> int | None:
+    """The --reuse-results given after the command name, else before it, else None."""
+    return None if ctx is None else ctx.meta.get(REUSE_KEY)
+
+
 def at_option(command: F) -> F:
     return click.option(
         "--at", type=INSTANT, default=None,

@@ -23,6 +23,7 @@ from parking.cli.options import (
     lookback_option,
     output_options,
     picture_option,
+    reuse_option,
 )
 from parking.config import ENGINES
 
@@ -107,6 +108,21 @@ def spots_load(file: str, data_dir: str | None, bucket: str | None) -> None:
     zones = len({row.zone for row in rows})
     limited = sum(1 for row in rows if row.max_stay_minutes is not None)
     click.echo(f"loaded {len(rows):,} spots in {zones:,} zones ({limited:,} with a maximum stay) into {store.where}")
+    if bucket is None and athena_is_the_engine():
+        click.echo("Warning: PARKING_ENGINE is athena, which reads the catalog from the bucket "
+                   "(s3://BUCKET/parking-catalog/spots.csv), not from this directory: "
+                   "load it there with --bucket NAME.", err=True)
+
+
+def athena_is_the_engine() -> bool:
+    """Whether queries would run on Athena (PARKING_ENGINE); a bad setting is reported when a query runs."""
+    from parking.cli.main import settings_for
+    from parking.errors import ConfigurationError
+
+    try:
+        return settings_for(click.get_current_context()).engine == "athena"
+    except ConfigurationError:
+        return False
 
 
 @spots.command("show")
@@ -134,6 +150,7 @@ def spots_show(ctx: click.Context, data_dir: str | None, bucket: str | None, out
 
 
 @click.command()
+@reuse_option
 @at_option
 @by_option
 @lookback_option
@@ -178,6 +195,7 @@ def _has_catalog(engine: Any) -> bool | None:
 
 
 @click.command()
+@reuse_option
 @at_option
 @lookback_option
 @output_options
@@ -194,6 +212,7 @@ def overstays(ctx, at, lookback_hours, engine, data_dir, output_format) -> None:
 
 
 @click.command()
+@reuse_option
 @at_option
 @click.option("--threshold", type=Number(0, 1), default=0.9, show_default=True,
               help="Occupancy rate (0-1) at or above which a group is listed.")
@@ -212,12 +231,14 @@ def alerts(ctx, at, threshold, by, lookback_hours, engine, data_dir, output_form
 
     frame = queries.alerts(at, threshold=threshold, by=by, lookback_hours=lookback(ctx, lookback_hours),
                            engine=engine_for(ctx, engine, data_dir), now=now())
-    show(ctx, frame, output_format, f"no {by} at or above {threshold:.0%} occupancy")
+    show(ctx, frame, output_format, f"no {by} at or above {threshold:.0%} occupancy",
+         no_rows=f"No {by} at or above {threshold * 100:g}% occupancy.")
     if not frame.empty:
         sys.exit(ALERT_EXIT)
 
 
 @click.command("availability")
+@reuse_option
 @at_option
 @by_option
 @lookback_option

@@ -175,7 +175,7 @@ DAMAGED = [
     ("emptied", "", "line 1: the header is not"),
 ]
 QUERIES = [["availability"], ["overstays"], ["alerts"], ["occupancy", "--date", "2024-03-20", "--by", "zone"],
-           ["plot", "availability", "--out", "bays.png"], ["spots", "show"]]
+           ["plot", "availability", "--out", "{lake}/bays.png"], ["spots", "show"]]
 
 
 @pytest.fixture
@@ -189,7 +189,7 @@ def lake(tmp_path):
 def test_a_damaged_stored_catalog_is_one_line_naming_the_file_and_the_fix(lake, command, body, reason) -> None:
     (lake / CATALOG_KEY).parent.mkdir()
     (lake / CATALOG_KEY).write_bytes(body.encode("latin-1"))
-    result = CliRunner().invoke(cli, [*command, "--data-dir", str(lake)])
+    result = CliRunner().invoke(cli, [*(a.format(lake=lake) for a in command), "--data-dir", str(lake)])
     assert result.exit_code == 1, result.output
     [line] = result.stderr.splitlines()
     assert line.startswith(f"Error: the stored spot catalog {lake / CATALOG_KEY} is damaged (")
@@ -236,3 +236,16 @@ def test_overstays_with_none_says_why(lake, csv_text, said) -> None:
         assert CliRunner().invoke(cli, ["spots", "load", str(lake / "spots.csv"), "--data-dir", str(lake)]).exit_code == 0
     result = CliRunner().invoke(cli, ["overstays", "--data-dir", str(lake)])
     assert (result.exit_code, result.stderr) == (0, f"Nothing observed: {said}.\n")
+
+
+@pytest.mark.parametrize(("engine", "warned"), [("athena", True), ("local", False)])
+def test_spots_load_without_a_bucket_warns_when_athena_is_the_engine(tmp_path, monkeypatch, engine, warned) -> None:
+    """Athena reads the catalog from the bucket: a local load would change nothing it answers."""
+    monkeypatch.setenv("PARKING_ENGINE", engine)
+    path = tmp_path / "spots.csv"
+    path.write_text(GOOD)
+    result = CliRunner().invoke(cli, ["spots", "load", str(path), "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("loaded 2 spots")
+    assert ("PARKING_ENGINE is athena, which reads the catalog from the bucket" in result.stderr) is warned
+    assert ("--bucket NAME" in result.stderr) is warned

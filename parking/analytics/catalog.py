@@ -178,6 +178,24 @@ def load_file(path: Path | str, store: CatalogStore) -> list[CatalogRow]:
     return rows
 
 
+def check_zones(zones: Iterable[str], rows: list[CatalogRow] | None, shown: int = 10) -> None:
+    """Refuse a ``--zone`` name (trimmed like a catalog cell) that no row of the catalog in force has.
+
+    Raises :class:`InvalidArgument` naming the first unknown zone and up to
+    ``shown`` known ones, or saying no catalog is loaded: a typo must not look
+    like an empty garage (section 7; ``--zone`` keeps only catalogued spots).
+    """
+    known = sorted({row.zone for row in rows or ()})
+    for name in zones:
+        if name.strip() in known:
+            continue
+        if rows is None:
+            raise InvalidArgument(f"zone {name.strip()!r} is not in the spot catalog: no catalog is loaded "
+                                  "(parking-cli spots load FILE)")
+        listed = ", ".join(known[:shown]) + (f", ... ({len(known):,} zones)" if len(known) > shown else "")
+        raise InvalidArgument(f"zone {name.strip()!r} is not in the spot catalog (known: {listed or 'none'})")
+
+
 def duckdb_view_body(data_dir: Path) -> str:
     """The body of the local engine's ``spot_catalog`` view: the stored file, or no rows.
 

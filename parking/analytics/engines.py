@@ -241,20 +241,27 @@ class QueryProgress:
 
 @dataclass(frozen=True, slots=True)
 class QueryStats:
-    """What a finished Athena query cost."""
+    """What an Athena query that reached an end (``state``) scanned and cost."""
 
     query_id: str
     data_scanned_bytes: int
     engine_milliseconds: int
     reused_result: bool
+    state: str = "SUCCEEDED"  # or CANCELLED, FAILED
+
+    @property
+    def billed(self) -> bool:
+        """Whether Athena bills the query: not for a reused result, nor for a failed query."""
+        return not self.reused_result and self.state != "FAILED"
 
     @property
     def billed_megabytes(self) -> int:
         """What Athena bills: bytes scanned rounded up to the megabyte, at least 10 MB a query.
 
-        A query answered from a reused result scans nothing and is not billed.
+        A query answered from a reused result scans nothing and is not billed;
+        a failed query is not billed; a cancelled one is, for what it scanned.
         """
-        if self.reused_result:
+        if not self.billed:
             return 0
         return max(BILLED_MINIMUM_MB, -(-self.data_scanned_bytes // MEGABYTE))
 
@@ -268,7 +275,9 @@ class AthenaEngine:
     """Athena through PyAthena's PandasCursor; Ctrl-C cancels the running query.
 
     ``on_progress`` is called at every poll and ``on_finished`` once with the
-    query's cost, so a caller (the CLI) can show them; the engine never prints.
+    query's cost (:class:`QueryStats`), also for a query that was cancelled or
+    failed when Athena reported what it scanned, so a caller (the CLI) can show
+    them; the engine never prints.
     """
 
     name = "athena"
@@ -287,6 +296,7 @@ class AthenaEngine:
         self.poll_interval = poll_interval
         self.on_progress = on_progress
         self.on_finished = on_finished
+        self._last_execution: Any = None
         # PyAthena logs a failed query's traceback; with no logging configured Python
         # would print it on stderr before our one-line error.
         pyathena_logger = logging.getLogger("pyathena")
@@ -323,8 +333,10 @@ class AthenaEngine:
         from pyathena.pandas.cursor import PandasCursor
 
         started = time.monotonic()
+        self._last_execution = None
 
         def poll(execution: Any) -> None:
+            self._last_execution = execution  # what Athena last said, for the cost of a query that fails
             if self.on_progress is not None:
                 progress = QueryProgress(execution.query_id, execution.state, time.monotonic() - started)
                 self.on_progress(progress)
@@ -356,10 +368,12 @@ class AthenaEngine:
             params = {**params, "time_zone": athena_zone(params["time_zone"])}
         sql = retarget(sql, self.settings.table)
         self.check_setup()
+        self._last_execution = None
         try:
             with self.connect() as connection:
                 cursor = connection.cursor()
                 frame = cursor.execute(sql, dict(params)).as_pandas()
+                self._last_execution = None  # reported below, from the cursor
                 if self.on_finished is not None:
                     self.on_finished(
                         QueryStats(
@@ -371,16 +385,43 @@ class AthenaEngine:
                     )
                 return frame
         except KeyboardInterrupt:
+            self._report_ended()
             raise QueryCancelled("query cancelled; Athena was asked to stop it") from None
         except BotoCoreError as exc:
+            self._report_ended()
             raise _setup_error(exc) from None
         except AthenaError as exc:
+            self._report_ended()
             code = _credential_error(exc)
             if code is not None:
                 raise AthenaSetupError(f"AWS rejected the credentials ({code}): {AWS_SETUP}") from None
             if isinstance(exc.__cause__, BotoCoreError):
                 raise _setup_error(exc.__cause__) from None
             raise QueryError(f"Athena query failed: {_one_line(exc)}") from exc
+
+    def _report_ended(self) -> None:
+        """Call ``on_finished`` for a query that ended without an answer, when Athena said what it scanned.
+
+        A cancelled query is billed for the data it scanned; a failed one is
+        not billed; a query that succeeded but whose result could not be read
+        was billed like any other.
+        """
+        execution, self._last_execution = self._last_execution, None
+        if execution is None or self.on_finished is None:
+            return
+        scanned = getattr(execution, "data_scanned_in_bytes", None)
+        state = getattr(execution, "state", None)
+        if scanned is None or state not in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            return
+        self.on_finished(
+            QueryStats(
+                query_id=execution.query_id,
+                data_scanned_bytes=int(scanned),
+                engine_milliseconds=int(getattr(execution, "engine_execution_time_in_millis", None) or 0),
+                reused_result=bool(getattr(execution, "reused_previous_result", False)),
+                state=state,
+            )
+        )
 
 
 def _setup_error(exc: BaseException) -> AthenaSetupError:

@@ -136,6 +136,22 @@ def to_ms(instant: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
+def reuse_grid(instant: datetime, minutes: int) -> datetime:
+    """``instant`` taken down to a whole multiple of ``minutes`` since 1970-01-01T00:00Z.
+
+    With Athena's result reuse (``--reuse-results MINUTES``), a question about
+    now is asked about this instant instead, so two runs within one step of the
+    grid send byte-identical SQL, which is what Athena reuses; the answer is
+    then at most ``minutes`` old, as a reused result is anyway (docs/CHOICES.md,
+    "Queries and windows": reusing Athena results). Raises :class:`InvalidArgument` for ``minutes`` < 1.
+    """
+    if minutes < 1:
+        raise InvalidArgument(f"a reuse grid needs at least 1 minute, got {minutes}")
+    step = minutes * 60_000
+    epoch_ms = to_ms(instant.astimezone(timezone.utc))
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=epoch_ms - epoch_ms % step)
+
+
 def partition_params(first: datetime, last: datetime) -> dict[str, Any]:
     """Partition predicates for every UTC hour from ``first``'s to ``last``'s, both included.
 
