@@ -74,7 +74,7 @@ class OneLineErrors(click.Group):
         except (InvalidArgument, ConfigurationError) as exc:
             _fail(str(exc), 2)
         except ParkingError as exc:
-            _fail(str(exc), 1)
+            _fail(_aws_problem(exc) or str(exc), 1)
         except click.ClickException as exc:
             _fail(exc.format_message(), exc.exit_code)
         except click.Abort:
@@ -83,7 +83,20 @@ class OneLineErrors(click.Group):
             where = f": {exc.filename}" if exc.filename else ""
             _fail(f"{exc.strerror or exc}{where}", 1)
         except Exception as exc:  # a bug: one line the user can report, not a traceback
-            _fail(f"internal error ({type(exc).__name__}: {exc}); please report it", 1)
+            _fail(_aws_problem(exc) or f"internal error ({type(exc).__name__}: {exc}); please report it", 1)
+
+
+def _aws_problem(exc: BaseException) -> str | None:
+    """What to set or check when AWS is why a command failed (parking/aws.py), else None."""
+    from parking.aws import botocore_error, explain
+
+    if botocore_error(exc) is None:  # botocore is imported only when it raised
+        return None
+    try:
+        endpoint_url = Settings.from_env().endpoint_url
+    except ParkingError:
+        endpoint_url = None
+    return explain(exc, endpoint_url=endpoint_url)
 
 
 def _fail(message: str, code: int) -> None:
@@ -163,7 +176,7 @@ def engine_for(ctx: click.Context, engine: str | None, data_dir: str | None) -> 
         progress = AthenaProgress(sys.stderr)
         return engine_from_settings(
             settings, result_reuse_minutes=group.reuse_minutes, on_progress=progress.update,
-            on_finished=progress.finish,
+            on_finished=progress.finish, on_throttled=lambda line: click.echo(f"athena: {line}", err=True),
         )
     return engine_from_settings(settings)
 
