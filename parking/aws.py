@@ -12,7 +12,6 @@ before any work starts. botocore loads only when a function here runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from parking.errors import AwsError
@@ -101,6 +100,7 @@ def explain(exc: BaseException, who: str | None = None, endpoint_url: str | None
         ClientError,
         ConfigParseError,
         CredentialRetrievalError,
+        HTTPClientError,
         InvalidRegionError,
         NoCredentialsError,
         NoRegionError,
@@ -110,7 +110,6 @@ def explain(exc: BaseException, who: str | None = None, endpoint_url: str | None
         TokenRetrievalError,
     )
     from botocore.exceptions import ConnectionError as AwsConnectionError
-    from botocore.exceptions import HTTPClientError
 
     error = botocore_error(exc)
     if error is None:
@@ -173,12 +172,3 @@ def _fallback(error: BaseException, who: str | None) -> str:
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
-
-def chain(exc: BaseException) -> Iterator[BaseException]:
-    """``exc`` and the errors it was raised from, nearest first."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
