@@ -47,7 +47,7 @@ from parking.cli.options import (
 from parking.cli.progress import AthenaProgress, ConsumeReporter, ingest_progress, simulate_progress, stop_on_signals
 from parking.cli.zones import zones_suffix
 from parking.config import Settings
-from parking.errors import ConfigurationError, InvalidArgument, ParkingError
+from parking.errors import AwsError, ConfigurationError, InvalidArgument, ParkingError
 
 if TYPE_CHECKING:  # the query side's libraries load only when a command needs them
     import pandas as pd
@@ -74,6 +74,8 @@ class OneLineErrors(click.Group):
             _fail(f"{exc.format_message()}", 2)
         except (InvalidArgument, ConfigurationError) as exc:
             _fail(str(exc), 2)
+        except AwsError as exc:  # already says what to set
+            _fail(str(exc), 1)
         except ParkingError as exc:
             _fail(_aws_problem(exc) or str(exc), 1)
         except click.ClickException as exc:

@@ -65,7 +65,7 @@ def check_session(region: str | None, profile: str | None, who: str | None = Non
 
 
 def botocore_error(exc: BaseException) -> BaseException | None:
-    """The botocore error ``exc`` is or was raised from (its causes, then its contexts), else None."""
+    """The botocore error ``exc`` is or was raised from (its causes and contexts), else None."""
     seen: set[int] = set()
     pending: list[BaseException | None] = [exc]
     while pending:
@@ -75,7 +75,9 @@ def botocore_error(exc: BaseException) -> BaseException | None:
         seen.add(id(current))
         if type(current).__module__.split(".")[0] == "botocore":
             return current
-        pending += [current.__cause__, current.__context__]
+        pending.append(current.__cause__)
+        if not current.__suppress_context__:  # `raise ... from None`: not caused by what it handled
+            pending.append(current.__context__)
     return None
 
 

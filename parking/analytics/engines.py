@@ -317,11 +317,16 @@ class AthenaEngine:
         return connection
 
     def _after_call(self, http_response: Any = None, parsed: Any = None, model: Any = None, **_: Any) -> None:
-        """Tell the caller when Athena throttled a call (PyAthena retries it): no silent waits."""
+        """Tell the caller each time Athena throttled a call PyAthena will retry: no silent waits."""
         code = error_code(_Response(parsed)) if isinstance(parsed, dict) else None
-        if code in THROTTLED and self.on_throttled is not None:
-            operation = getattr(model, "name", "a call")
-            self.on_throttled(f"AWS is throttling the requests ({code} on {operation}); retrying")
+        operation = getattr(model, "name", "a call")
+        if code not in THROTTLED:
+            self._throttled.pop(operation, None)
+            return
+        attempt = self._throttled[operation] = self._throttled.get(operation, 0) + 1
+        if attempt < self.throttle_attempts and self.on_throttled is not None:
+            self.on_throttled(f"AWS is throttling the requests ({code} on {operation}); retrying, "
+                              f"attempt {attempt + 1} of {self.throttle_attempts}")
 
     def run(self, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
         """Run on Athena; the query API has mapped ``time_zone`` (:meth:`zone_name`) before.
@@ -335,6 +340,7 @@ class AthenaEngine:
         sql = retarget(sql, self.settings.table)
         self.check_setup()
         self._last_execution: Any = None
+        self._throttled: dict[str, int] = {}  # consecutive throttled attempts, by operation
         try:
             with self.connect() as connection:
                 cursor = connection.cursor()
