@@ -23,6 +23,7 @@ from parking.analytics import engines
 from parking.analytics.engines import NOT_IN_ATHENA, AthenaEngine
 from parking.analytics.registry import QUERIES
 from parking.cli.main import cli
+from tests.conftest import command_tree
 
 REGION = "eu-west-1"
 BUCKET = "parking-monitoring-data"
@@ -276,3 +277,21 @@ def test_a_zone_athena_lacks_is_accepted_by_the_local_engine(tmp_path) -> None:
     result = CliRunner().invoke(cli, ["--engine", "local", "--data-dir", str(tmp_path), "--format", "csv",
                                       "patterns", *WINDOW, "--tz", "America/Ciudad_Juarez"])
     assert result.exit_code == 0, result.stderr
+
+
+# Help: every command that runs a query describes where it runs, in the same words.
+
+
+def options_of(path: tuple[str, ...]) -> dict[str, str | None]:
+    [command] = [command for found, command in command_tree(cli) if found == path]
+    return {param.name: param.help for param in command.params if param.name in ("engine", "data_dir")}
+
+
+@pytest.mark.parametrize("path", [("plot", "patterns"), ("plot", "occupancy"), ("plot", "availability"), ("report",)])
+def test_plots_and_the_report_describe_engine_and_data_dir_as_the_queries_do(path) -> None:
+    described = options_of(path)
+    assert described == options_of(("occupancy",))
+    assert "PARKING_WORKGROUP" in described["engine"] and "AWS_REGION" in described["engine"]
+    assert "PARKING_DATA_DIR" in described["data_dir"]
+    text = " ".join(CliRunner().invoke(cli, [*path, "--help"]).output.split())
+    assert "PARKING_OUTPUT_LOCATION" in text and "PARKING_DATA_DIR" in text
