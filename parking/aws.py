@@ -102,14 +102,17 @@ def explain(exc: BaseException, who: str | None = None, endpoint_url: str | None
         ClientError,
         ConfigParseError,
         CredentialRetrievalError,
+        DataNotFoundError,
         HTTPClientError,
         InvalidRegionError,
         NoCredentialsError,
         NoRegionError,
+        ParamValidationError,
         PartialCredentialsError,
         ProfileNotFound,
         SSOError,
         TokenRetrievalError,
+        UnknownServiceError,
     )
     from botocore.exceptions import ConnectionError as AwsConnectionError
 
@@ -140,6 +143,8 @@ def explain(exc: BaseException, who: str | None = None, endpoint_url: str | None
         if endpoint_url:
             return f"{reached} ({_one_line(error)}): check AWS_ENDPOINT_URL (set to {endpoint_url}) and the network"
         return f"{reached} ({_one_line(error)}): check the network and AWS_REGION"
+    if isinstance(error, (ParamValidationError, UnknownServiceError, DataNotFoundError)):
+        return None  # our request was wrong: a bug to report, not a setting
     if isinstance(error, BotoCoreError):
         return _fallback(error, who)
     return None

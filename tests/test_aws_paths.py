@@ -21,6 +21,7 @@ from botocore.exceptions import (
     EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
+    ParamValidationError,
     PartialCredentialsError,
     ProfileNotFound,
     UnauthorizedSSOTokenError,
@@ -241,7 +242,7 @@ def test_each_aws_problem_reads_as_what_to_do(make, expected) -> None:
 @pytest.mark.parametrize(
     "make",
     [lambda: client_error("NoSuchKey", 404, "get_object", Key="k"), lambda: ValueError("not AWS"),
-     lambda: client_error("InternalError", 500)],
+     lambda: client_error("InternalError", 500), lambda: ParamValidationError(report="Bucket is required")],
 )
 def test_what_no_setting_can_fix_is_left_to_the_caller(make) -> None:
     assert explain(make(), "--bucket") is None

@@ -237,7 +237,8 @@ class AthenaEngine:
     query's cost (also when the query ran but its result could not be read)
     and ``on_throttled`` with a line to show each time AWS throttles a call
     that will be retried, so a caller (the CLI) can show them; the engine
-    never prints.
+    never prints. ``throttle_attempts`` and ``throttle_max_delay`` (seconds)
+    bound PyAthena's retries of a throttled call (:data:`THROTTLE_ATTEMPTS`).
     """
 
     name = "athena"
