@@ -222,7 +222,7 @@ def test_throttling_is_retried_a_few_times_aloud_then_one_line(athena, monkeypat
     stubbers[0].assert_no_pending_responses()  # every attempt made, and no more
 
 
-def test_the_retries_of_throttled_calls_end_within_a_minute() -> None:
+def test_the_retries_of_a_throttled_call_end_within_half_a_minute() -> None:
     """PyAthena's default (8 attempts, waits up to 100 s) kept a user waiting minutes in silence."""
     waits = [min(2 ** attempt, engines.THROTTLE_MAX_DELAY_SECONDS) + 1 for attempt in range(engines.THROTTLE_ATTEMPTS - 1)]
     assert 2 <= engines.THROTTLE_ATTEMPTS <= 5
