@@ -20,7 +20,6 @@ import click
 from parking.cli import zones as zone_commands
 from parking.cli.compact import compact as compact_command
 from parking.cli.options import (
-    BUCKET,
     DATA_DIR,
     DATE,
     DEFAULT_LOOKBACK_HOURS,
@@ -36,7 +35,9 @@ from parking.cli.options import (
     OutputFile,
     PictureFile,
     at_option,
+    bucket_option,
     check_range,
+    engine_options,
     lookback_option,
     output_options,
     picture_option,
@@ -47,8 +48,8 @@ from parking.cli.options import (
 )
 from parking.cli.progress import AthenaProgress, ConsumeReporter, ingest_progress, simulate_progress, stop_on_signals
 from parking.cli.zones import zones_suffix
-from parking.config import ENGINES, Settings
-from parking.errors import ConfigurationError, InvalidArgument, ParkingError
+from parking.config import Settings
+from parking.errors import AwsError, ConfigurationError, InvalidArgument, ParkingError
 
 if TYPE_CHECKING:  # the query side's libraries load only when a command needs them
     import pandas as pd
@@ -75,8 +76,10 @@ class OneLineErrors(click.Group):
             _fail(f"{exc.format_message()}", 2)
         except (InvalidArgument, ConfigurationError) as exc:
             _fail(str(exc), 2)
-        except ParkingError as exc:
+        except AwsError as exc:  # already says what to set
             _fail(str(exc), 1)
+        except ParkingError as exc:
+            _fail(_aws_problem(exc) or str(exc), 1)
         except click.ClickException as exc:
             _fail(exc.format_message(), exc.exit_code)
         except click.Abort:
@@ -85,7 +88,20 @@ class OneLineErrors(click.Group):
             where = f": {exc.filename}" if exc.filename else ""
             _fail(f"{exc.strerror or exc}{where}", 1)
         except Exception as exc:  # a bug: one line the user can report, not a traceback
-            _fail(f"internal error ({type(exc).__name__}: {exc}); please report it", 1)
+            _fail(_aws_problem(exc) or f"internal error ({type(exc).__name__}: {exc}); please report it", 1)
+
+
+def _aws_problem(exc: BaseException) -> str | None:
+    """What to set or check when AWS is why a command failed (parking/aws.py), else None."""
+    from parking.aws import botocore_error, explain
+
+    if botocore_error(exc) is None:  # botocore is imported only when it raised
+        return None
+    try:
+        endpoint_url = Settings.from_env().endpoint_url
+    except ParkingError:
+        endpoint_url = None
+    return explain(exc, endpoint_url=endpoint_url)
 
 
 def _fail(message: str, code: int) -> None:
@@ -169,7 +185,7 @@ def engine_for(ctx: click.Context, engine: str | None, data_dir: str | None) -> 
         ctx.call_on_close(progress.summary)  # one total when the command ran several queries
         return engine_from_settings(
             settings, result_reuse_minutes=reuse_minutes(ctx), on_progress=progress.update,
-            on_finished=progress.finish,
+            on_finished=progress.finish, on_throttled=lambda line: click.echo(f"athena: {line}", err=True),
         )
     if reuse_minutes(ctx) is not None:
         click.echo("Note: --reuse-results applies to --engine athena only; ignored.", err=True)
@@ -181,6 +197,9 @@ def sink_for(settings: Settings, bucket: str | None) -> tuple[Sink, str]:
     from parking.ingest.sinks import LocalSink, s3_sink_for
 
     if bucket:
+        from parking.aws import check_session
+
+        check_session(settings.region, settings.profile, "--bucket")  # what to set, before any request
         return s3_sink_for(settings, bucket), f"s3://{bucket}/"
     return LocalSink(settings.data_dir), f"{settings.data_dir}/"
 
@@ -384,7 +403,7 @@ def health(ctx, at, lookback_hours, silent_hours, flapping_changes, stuck_hours,
 @click.argument("file", type=LocalFile("rb"))
 @click.option("--data-dir", type=DATA_DIR, default=None,
               help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
-@click.option("--bucket", type=BUCKET, default=None, help="Backfill this S3 bucket instead of the local directory.")
+@bucket_option("Backfill this S3 bucket instead of the local directory.")
 @click.option("--topic", type=TOPIC, default="parking-events", show_default=True, help="Topic recorded in object names.")
 @click.option("--partition", type=KAFKA_PARTITIONS, default=0, show_default=True,
               help="Kafka partition recorded in object names.")
@@ -505,7 +524,7 @@ def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstra
               help="Seconds to wait for a batch to fill after its first record.")
 @click.option("--data-dir", type=DATA_DIR, default=None,
               help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
-@click.option("--bucket", type=BUCKET, default=None, help="Store in this S3 bucket instead.")
+@bucket_option("Store in this S3 bucket instead.")
 @click.option("--max-records", type=click.IntRange(min=1), default=None, help="Stop after this many records.")
 @click.option("--until-idle", type=Number(min=0, min_open=True), default=None,
               help="Stop after this many seconds without a record.")
@@ -567,8 +586,7 @@ def with_zones(ctx: click.Context | None, what: str) -> str:
 @lookback_option
 @zone_commands.zone_filter_option
 @picture_option
-@click.option("--engine", type=click.Choice(ENGINES), default=None)
-@click.option("--data-dir", type=DATA_DIR, default=None)
+@engine_options
 @click.pass_context
 def plot_patterns(ctx, first, last, tz, lookback_hours, zones, out, engine, data_dir) -> None:
     """Heatmap of occupancy by weekday and hour, --from to --to."""
@@ -594,8 +612,7 @@ def plot_patterns(ctx, first, last, tz, lookback_hours, zones, out, engine, data
 @lookback_option
 @zone_commands.zone_filter_option
 @picture_option
-@click.option("--engine", type=click.Choice(ENGINES), default=None)
-@click.option("--data-dir", type=DATA_DIR, default=None)
+@engine_options
 @click.pass_context
 def plot_occupancy(ctx, day, tz, lookback_hours, zones, out, engine, data_dir) -> None:
     """Bars of one day's hourly occupancy, 0-100 %."""
@@ -627,8 +644,7 @@ plot.add_command(zone_commands.plot_availability)
 @zone_option
 @lookback_option
 @click.option("--out", type=PictureFile(("html",)), required=True, help="HTML file to write (its folder must exist).")
-@click.option("--engine", type=click.Choice(ENGINES), default=None)
-@click.option("--data-dir", type=DATA_DIR, default=None)
+@engine_options
 @click.pass_context
 def report(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -> None:
     """One self-contained HTML page on --from to --to, to open or mail on.

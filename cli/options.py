@@ -180,22 +180,33 @@ KAFKA_PARTITIONS = click.IntRange(0, 2**31 - 1)  # Kafka's partition is an int32
 SEED = click.IntRange(0, 2**63 - 1)
 
 
-def output_options(command: F) -> F:
-    """Engine, data directory and format: on the group, and repeatable on each command."""
-    options = (
-        click.option("--engine", type=click.Choice(ENGINES), default=None,
-                     help="Where to run the query [env PARKING_ENGINE; default local]. athena needs "
-                          "AWS_REGION and AWS credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
-                          "AWS_SECRET_ACCESS_KEY), and reads PARKING_WORKGROUP, PARKING_DATABASE, "
-                          "PARKING_OUTPUT_LOCATION."),
-        click.option("--data-dir", type=DATA_DIR, default=None,
-                     help="Local data lake root [env PARKING_DATA_DIR; default ./data]."),
-        click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
-                     help="Output format [default table]."),
-    )
-    for option in reversed(options):
+AWS_NEEDS = "AWS_REGION and AWS credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+_ENGINE_OPTIONS = (
+    click.option("--engine", type=click.Choice(ENGINES), default=None,
+                 help=f"Where to run the query [env PARKING_ENGINE; default local]. athena needs {AWS_NEEDS}, "
+                      "and reads PARKING_WORKGROUP, PARKING_DATABASE, PARKING_TABLE, PARKING_OUTPUT_LOCATION."),
+    click.option("--data-dir", type=DATA_DIR, default=None,
+                 help="Local data lake root [env PARKING_DATA_DIR; default ./data]."),
+)
+
+
+def engine_options(command: F) -> F:
+    """--engine and --data-dir: where a query runs, one definition for every command that runs one."""
+    for option in reversed(_ENGINE_OPTIONS):
         command = option(command)
     return command
+
+
+def output_options(command: F) -> F:
+    """Engine, data directory and format: on the group, and repeatable on each command."""
+    command = click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
+                           help="Output format [default table].")(command)
+    return engine_options(command)
+
+
+def bucket_option(what: str) -> Callable[[F], F]:
+    """``--bucket``: S3 instead of the data directory; its help says what AWS needs."""
+    return click.option("--bucket", type=BUCKET, default=None, help=f"{what} Needs {AWS_NEEDS}.")
 
 
 DEFAULT_LOOKBACK_HOURS = 24.0

@@ -15,17 +15,17 @@ from typing import Any, TypeVar
 import click
 
 from parking.cli.options import (
-    BUCKET,
     DATA_DIR,
     LocalPath,
     Number,
     at_option,
+    bucket_option,
+    engine_options,
     lookback_option,
     output_options,
     picture_option,
     reuse_option,
 )
-from parking.config import ENGINES
 
 F = TypeVar("F", bound=Callable[..., Any])
 GROUPINGS = ("zone", "level", "bay_type")  # parking.analytics.catalog.GROUPINGS; a test ties them
@@ -67,8 +67,10 @@ def _where(data_dir: str | None, bucket: str | None) -> Any:
 
     settings = settings_for(click.get_current_context(), data_dir=data_dir)
     if bucket:
+        from parking.aws import check_session
         from parking.ingest.sinks import s3_client
 
+        check_session(settings.region, settings.profile, "--bucket")  # what to set, before any request
         return CatalogStore(bucket=bucket, client=s3_client(settings.region, settings.profile))
     return CatalogStore(settings.data_dir)
 
@@ -76,7 +78,7 @@ def _where(data_dir: str | None, bucket: str | None) -> Any:
 _place_options = (
     click.option("--data-dir", type=DATA_DIR, default=None,
                  help="Local data lake root [env PARKING_DATA_DIR; default ./data]."),
-    click.option("--bucket", type=BUCKET, default=None, help="The catalog beside the data in this S3 bucket instead."),
+    bucket_option("The catalog beside the data in this S3 bucket instead."),
 )
 
 
@@ -243,8 +245,7 @@ def alerts(ctx, at, threshold, by, lookback_hours, engine, data_dir, output_form
 @by_option
 @lookback_option
 @picture_option
-@click.option("--engine", type=click.Choice(ENGINES), default=None)
-@click.option("--data-dir", type=DATA_DIR, default=None)
+@engine_options
 @click.pass_context
 def plot_availability(ctx, at, by, lookback_hours, out, engine, data_dir) -> None:
     """Stacked bars of occupied, free and unknown bays per zone (level, bay type) at --at."""

@@ -373,7 +373,8 @@ def test_a_group_named_alone_shows_its_help_not_an_error(runner: CliRunner, args
 def test_unknown_engine_in_the_environment_is_a_usage_error(runner: CliRunner, monkeypatch) -> None:
     monkeypatch.setenv("PARKING_ENGINE", "sqlite")
     result = runner.invoke(parking_cli, ["status"])
-    assert result.exit_code == 2 and result.stderr.strip() == "Error: unknown engine 'sqlite': choose one of local, athena"
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "Error: PARKING_ENGINE='sqlite' is not an engine: choose one of local, athena"
 
 
 def test_simulate_is_deterministic_and_ingestible(tmp_path: Path, runner: CliRunner) -> None:
