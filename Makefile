@@ -43,11 +43,11 @@ chromium: /usr/bin/chromium
 # The Lambda packages: each entry point (handler.py, zones_handler.py), the
 # parking modules it imports, and requirements.txt built for python3.12 on x86_64 Linux.
 build/ingest.zip build/zones.zip &: requirements.txt handler.py zones_handler.py $(shell find parking -name "*.py") $(wildcard queries/*.sql) scripts/build_lambda.py | install
-	$(BIN)/python scripts/build_lambda.py
+	$(BIN)/python scripts/build_lambda.py ingest zones
 
 # The compaction Lambda's own artifact: compact_handler.py, its parking modules, DuckDB and orjson.
-build/compact.zip: requirements-compact.txt compact_handler.py $(shell find parking -name "*.py") scripts/build_compact_lambda.py scripts/build_lambda.py | install
-	$(BIN)/python scripts/build_compact_lambda.py
+build/compact.zip: requirements-compact.txt compact_handler.py $(shell find parking -name "*.py") scripts/build_lambda.py | install
+	$(BIN)/python scripts/build_lambda.py compact
 
 lambda-package: build/ingest.zip build/zones.zip build/compact.zip
 

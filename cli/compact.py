@@ -10,7 +10,7 @@ from datetime import date, datetime, timezone
 
 import click
 
-from parking.cli.options import BUCKET, DATE
+from parking.cli.options import DATE, bucket_option
 
 
 def now() -> datetime:
@@ -23,7 +23,7 @@ def now() -> datetime:
                    "PARKING_COMPACTION_LATENESS_DAYS (2) before today.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
-@click.option("--bucket", type=BUCKET, default=None, help="Compact this S3 bucket instead of the local directory.")
+@bucket_option("Compact this S3 bucket instead of the local directory.")
 @click.pass_context
 def compact(ctx: click.Context, before: date | None, data_dir: str | None, bucket: str | None) -> None:
     """Rewrite each closed UTC day into one zstd Parquet file, sorted by spot and time.
@@ -48,8 +48,10 @@ def compact(ctx: click.Context, before: date | None, data_dir: str | None, bucke
             f"{settings.data_prefix}): its compacted days have one place, parking-compacted/, which every query reads"
         )
     if bucket:
+        from parking.aws import check_session
         from parking.ingest.sinks import s3_client
 
+        check_session(settings.region, settings.profile, "--bucket")  # what to set, before any request
         store = S3Store(bucket, s3_client(settings.region, settings.profile))
     else:
         check_lake(settings)  # a typo must not look like a lake with nothing to compact

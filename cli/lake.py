@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from parking.cli.options import BUCKET
+from parking.cli.options import bucket_option
 
 LAKE_CHECK = "parking-cli lake check --repair"
 
@@ -24,10 +24,12 @@ def _settings(data_dir: str | None):
 
 
 def _store(settings, bucket: str | None):
+    from parking.aws import check_session
     from parking.ingest.sinks import s3_sink_for
     from parking.lake.stores import LocalStore, S3Store
 
     if bucket:
+        check_session(settings.region, settings.profile, "--bucket")  # what to set, before any request
         return S3Store(bucket, sink=s3_sink_for(settings, bucket))
     from parking.cli.main import check_lake  # a typo must not look like a clean lake
 
@@ -38,7 +40,7 @@ def _store(settings, bucket: str | None):
 @lake.command("check")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
-@click.option("--bucket", type=BUCKET, default=None, help="Check this S3 bucket instead of the local directory.")
+@bucket_option("Check this S3 bucket instead of the local directory.")
 @click.option("--repair", is_flag=True, help="Re-file what is valid, quarantine the rest (lake_* reasons), "
                                               "remove the bad objects; rebuild each bad compacted day from its "
                                               "sources.")
@@ -105,24 +107,29 @@ def _check_compacted(store, settings, repair: bool) -> int:
 @click.argument("source")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
-@click.option("--bucket", default=None, help="Ingest into this S3 bucket instead of the local directory.")
+@bucket_option("Ingest into this S3 bucket instead of the local directory.")
 def replay_failed(source: str, data_dir: str | None, bucket: str | None) -> None:
     """Ingest the batch an MSK on-failure SOURCE holds (a file, or s3://BUCKET/KEY)."""
+    from parking.aws import check_session, explain
     from parking.errors import InputError
     from parking.ingest.failed import replay_failed_batch
     from parking.ingest.sinks import LocalSink, s3_client, s3_sink_for
 
     settings = _settings(data_dir)
+    if bucket:
+        check_session(settings.region, settings.profile, "--bucket")
     if source.startswith("s3://"):
         source_bucket, _, key = source.removeprefix("s3://").partition("/")
         if not source_bucket or not key:
             raise click.BadParameter("an S3 source is s3://BUCKET/KEY", param_hint="SOURCE")
         from botocore.exceptions import BotoCoreError, ClientError
 
+        check_session(settings.region, settings.profile, "an s3:// SOURCE")
         try:
             body = s3_client(settings.region, settings.profile).get_object(Bucket=source_bucket, Key=key)["Body"].read()
         except (BotoCoreError, ClientError) as error:
-            raise InputError(f"cannot read {source}: {error}") from None
+            problem = explain(error, "an s3:// SOURCE", settings.endpoint_url)
+            raise InputError(f"cannot read {source}: {problem or error}") from None
     else:
         try:
             body = Path(source).read_bytes()

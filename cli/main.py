@@ -20,7 +20,6 @@ import click
 from parking.cli import zones as zone_commands
 from parking.cli.compact import compact as compact_command
 from parking.cli.options import (
-    BUCKET,
     DATA_DIR,
     DATE,
     DEFAULT_LOOKBACK_HOURS,
@@ -36,17 +35,21 @@ from parking.cli.options import (
     OutputFile,
     PictureFile,
     at_option,
+    bucket_option,
     check_range,
+    engine_options,
     lookback_option,
     output_options,
     picture_option,
     range_options,
+    reuse_minutes,
+    reuse_option,
     zone_option,
 )
 from parking.cli.progress import AthenaProgress, ConsumeReporter, ingest_progress, simulate_progress, stop_on_signals
 from parking.cli.zones import zones_suffix
-from parking.config import ENGINES, Settings
-from parking.errors import ConfigurationError, InvalidArgument, ParkingError
+from parking.config import Settings
+from parking.errors import AwsError, ConfigurationError, InvalidArgument, ParkingError
 
 if TYPE_CHECKING:  # the query side's libraries load only when a command needs them
     import pandas as pd
@@ -73,8 +76,10 @@ class OneLineErrors(click.Group):
             _fail(f"{exc.format_message()}", 2)
         except (InvalidArgument, ConfigurationError) as exc:
             _fail(str(exc), 2)
-        except ParkingError as exc:
+        except AwsError as exc:  # already says what to set
             _fail(str(exc), 1)
+        except ParkingError as exc:
+            _fail(_aws_problem(exc) or str(exc), 1)
         except click.ClickException as exc:
             _fail(exc.format_message(), exc.exit_code)
         except click.Abort:
@@ -83,7 +88,20 @@ class OneLineErrors(click.Group):
             where = f": {exc.filename}" if exc.filename else ""
             _fail(f"{exc.strerror or exc}{where}", 1)
         except Exception as exc:  # a bug: one line the user can report, not a traceback
-            _fail(f"internal error ({type(exc).__name__}: {exc}); please report it", 1)
+            _fail(_aws_problem(exc) or f"internal error ({type(exc).__name__}: {exc}); please report it", 1)
+
+
+def _aws_problem(exc: BaseException) -> str | None:
+    """What to set or check when AWS is why a command failed (parking/aws.py), else None."""
+    from parking.aws import botocore_error, explain
+
+    if botocore_error(exc) is None:  # botocore is imported only when it raised
+        return None
+    try:
+        endpoint_url = Settings.from_env().endpoint_url
+    except ParkingError:
+        endpoint_url = None
+    return explain(exc, endpoint_url=endpoint_url)
 
 
 def _fail(message: str, code: int) -> None:
@@ -100,26 +118,24 @@ class Options:
     engine: str | None
     data_dir: str | None
     output_format: str | None
-    reuse_minutes: int | None = None
     lookback_hours: float | None = None
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @output_options
 @lookback_option
-@click.option("--reuse-results", "reuse_minutes", type=click.IntRange(1, 10080), default=None, metavar="MINUTES",
-              help="Athena: reuse the result of the same query run within MINUTES instead of scanning again.")
+@reuse_option
 @click.version_option(package_name="parking-platform")
 @click.pass_context
 def cli(ctx: click.Context, engine: str | None, data_dir: str | None, output_format: str | None,
-        lookback_hours: float | None, reuse_minutes: int | None) -> None:
+        lookback_hours: float | None) -> None:
     """Smart parking data: ingest sensor events and answer operators' questions.
 
     Queries run on an embedded DuckDB over ./data by default, or on Athena
     with --engine athena. Settings fall back to PARKING_* environment
     variables (see README).
     """
-    ctx.obj = Options(engine, data_dir, output_format, reuse_minutes, lookback_hours)
+    ctx.obj = Options(engine, data_dir, output_format, lookback_hours)
 
 
 def group_options(ctx: click.Context) -> Options:
@@ -161,13 +177,21 @@ def engine_for(ctx: click.Context, engine: str | None, data_dir: str | None) -> 
     settings = settings_for(ctx, engine, data_dir)
     if settings.engine == "local":
         check_lake(settings)
+        if ctx.params.get("zones"):  # the catalog is one small local file: a --zone typo is exit 2
+            from parking.analytics.availability import grouping_params
+            from parking.analytics.catalog import CatalogStore, check_zones
+
+            grouping_params(None, ctx.params["zones"])  # each name well formed first
+            check_zones(ctx.params["zones"], CatalogStore(settings.data_dir).read())
     if settings.engine == "athena":
-        group = group_options(ctx)
         progress = AthenaProgress(sys.stderr)
+        ctx.call_on_close(progress.summary)  # one total when the command ran several queries
         return engine_from_settings(
-            settings, result_reuse_minutes=group.reuse_minutes, on_progress=progress.update,
-            on_finished=progress.finish,
+            settings, result_reuse_minutes=reuse_minutes(ctx), on_progress=progress.update,
+            on_finished=progress.finish, on_throttled=lambda line: click.echo(f"athena: {line}", err=True),
         )
+    if reuse_minutes(ctx) is not None:
+        click.echo("Note: --reuse-results applies to --engine athena only; ignored.", err=True)
     return engine_from_settings(settings)
 
 
@@ -176,6 +200,9 @@ def sink_for(settings: Settings, bucket: str | None) -> tuple[Sink, str]:
     from parking.ingest.sinks import LocalSink, s3_sink_for
 
     if bucket:
+        from parking.aws import check_session
+
+        check_session(settings.region, settings.profile, "--bucket")  # what to set, before any request
         return s3_sink_for(settings, bucket), f"s3://{bucket}/"
     return LocalSink(settings.data_dir), f"{settings.data_dir}/"
 
@@ -185,16 +212,22 @@ def output_format_for(ctx: click.Context, output_format: str | None) -> str:
 
 
 def show(ctx: click.Context, frame: pd.DataFrame, output_format: str | None, empty: str,
-         footer: str | None = None) -> None:
+         footer: str | None = None, *, no_rows: str | None = None) -> None:
     """Print the answer; with nothing observed, say so on stderr (csv and json keep their rows).
 
-    ``footer`` is a line for people, printed under a table only.
+    ``footer`` is a line for people, printed under a table only. ``no_rows``
+    is the whole stderr line for an answer with no rows when that is news,
+    not a lack of data (alerts: no zone is full).
     """
     from parking.cli.render import nothing_observed, render
 
     fmt = output_format_for(ctx, output_format)
-    if nothing_observed(frame):
-        click.echo(f"Nothing observed: {empty}.", err=True)
+    if no_rows is not None and frame.empty:
+        click.echo(no_rows, err=True)
+        if fmt == "table":
+            return
+    elif nothing_observed(frame):
+        click.echo(f"Nothing observed: {with_zones(ctx, empty)}.", err=True)
         if fmt == "table":
             return
     click.echo(render(frame, fmt))
@@ -223,8 +256,27 @@ def write_picture(figure: Figure, out: str | Path) -> Path:
         raise click.ClickException(f"could not write {out}: {exc.strerror or exc}") from None
 
 
-def now() -> datetime:
+def clock() -> datetime:
+    """The current instant, UTC (the one place the CLI reads the time)."""
     return datetime.now(timezone.utc)
+
+
+def now() -> datetime:
+    """The instant a question about "now" is asked about.
+
+    With ``--reuse-results MINUTES`` on Athena, the current instant taken down
+    to a multiple of MINUTES (:func:`parking.analytics.windows.reuse_grid`), so
+    repeated runs send identical SQL and Athena can reuse the result;
+    otherwise the current instant (docs/CHOICES.md, "Queries and windows": reusing Athena results).
+    """
+    from parking.analytics.windows import reuse_grid
+
+    current = clock()
+    ctx = click.get_current_context(silent=True)
+    minutes = reuse_minutes(ctx)
+    if minutes is None or ctx is None or settings_for(ctx, ctx.params.get("engine")).engine != "athena":
+        return current
+    return reuse_grid(current, minutes)
 
 
 def status_counts(frame: pd.DataFrame) -> str:
@@ -237,6 +289,7 @@ def status_counts(frame: pd.DataFrame) -> str:
 
 
 @cli.command()
+@reuse_option
 @at_option
 @click.option("--tz", "tz", type=ZONE, default="UTC", show_default=True, help="IANA time zone to show times in.")
 @lookback_option
@@ -253,6 +306,7 @@ def status(ctx, at, tz, lookback_hours, engine, data_dir, output_format) -> None
 
 
 @cli.command()
+@reuse_option
 @click.option("--date", "day", type=DATE, required=True, help="Day to report (YYYY-MM-DD).")
 @zone_option
 @lookback_option
@@ -271,6 +325,7 @@ def occupancy(ctx, day, tz, lookback_hours, by, zones, engine, data_dir, output_
 
 
 @cli.command()
+@reuse_option
 @range_options
 @lookback_option
 @zone_commands.grouping_options
@@ -292,6 +347,7 @@ def zoned_window_command(name: str, summary: str, empty: str) -> None:
     """Register a query over local days --from to --to; the three differ only in name."""
 
     @cli.command(name, help=summary)
+    @reuse_option
     @range_options
     @zone_option
     @lookback_option
@@ -317,6 +373,7 @@ zoned_window_command("dwell", "How long cars stayed (minutes) per spot, --from t
 
 
 @cli.command()
+@reuse_option
 @at_option
 @lookback_option
 @click.option("--silent-hours", type=POSITIVE_HOURS, default=None,
@@ -349,7 +406,7 @@ def health(ctx, at, lookback_hours, silent_hours, flapping_changes, stuck_hours,
 @click.argument("file", type=LocalFile("rb"))
 @click.option("--data-dir", type=DATA_DIR, default=None,
               help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
-@click.option("--bucket", type=BUCKET, default=None, help="Backfill this S3 bucket instead of the local directory.")
+@bucket_option("Backfill this S3 bucket instead of the local directory.")
 @click.option("--topic", type=TOPIC, default="parking-events", show_default=True, help="Topic recorded in object names.")
 @click.option("--partition", type=KAFKA_PARTITIONS, default=0, show_default=True,
               help="Kafka partition recorded in object names.")
@@ -431,10 +488,13 @@ def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstra
     or produce it to Kafka keyed by spot_id."""
     from parking.simulate import catalog_csv, lines, plan
 
+    current = now()
+    if start is not None and start > current.date():  # events are never simulated past now: nothing to write
+        raise click.BadParameter(f"{start} is in the future (today is {current.date()} UTC); "
+                                 "events are simulated up to now only", param_hint="--start")
     if catalog is not None:
         catalog.write_text(catalog_csv(spots), encoding="utf-8")
 
-    current = now()
     first = start or (current - timedelta(days=days)).date()
     simulation = plan(spots, days, first, seed=seed, now=current)
     stream = lines(simulation)
@@ -451,7 +511,10 @@ def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstra
             written += 1
     if to_file:
         last = first + timedelta(days=days - 1)
-        click.echo(f"wrote {written:,} records ({spots:,} spots, {first} to {last} UTC) to {out}", err=True)
+        span = f"{first} to {last} UTC"
+        if simulation.end < simulation.start + timedelta(days=days):  # the days reach past now
+            span = f"{first} to now, {simulation.end:%Y-%m-%d %H:%M} UTC"
+        click.echo(f"wrote {written:,} records ({spots:,} spots, {span}) to {out}", err=True)
 
 
 @cli.command()
@@ -464,7 +527,7 @@ def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstra
               help="Seconds to wait for a batch to fill after its first record.")
 @click.option("--data-dir", type=DATA_DIR, default=None,
               help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
-@click.option("--bucket", type=BUCKET, default=None, help="Store in this S3 bucket instead.")
+@bucket_option("Store in this S3 bucket instead.")
 @click.option("--max-records", type=click.IntRange(min=1), default=None, help="Stop after this many records.")
 @click.option("--until-idle", type=Number(min=0, min_open=True), default=None,
               help="Stop after this many seconds without a record.")
@@ -504,18 +567,29 @@ def plot() -> None:
 
 def nothing_to_draw(what: str) -> None:
     """Say that nothing was observed and stop with exit code 3, writing no file."""
-    click.echo(f"Nothing observed: {what}; nothing written.", err=True)
+    click.echo(f"Nothing observed: {with_zones(click.get_current_context(silent=True), what)}; nothing written.",
+               err=True)
     sys.exit(NOTHING_OBSERVED)
 
 
+def with_zones(ctx: click.Context | None, what: str) -> str:
+    """``what``, plus which --zone names matched nothing observed (on Athena they are not checked first)."""
+    zones = (ctx.params.get("zones") if ctx is not None else None) or ()
+    if not zones:
+        return what
+    names = ", ".join(repr(name.strip()) for name in zones)
+    return (f"{what} (no catalogued bay of zone {names} was observed: a zone not in the spot catalog "
+            "matches no bay; see parking-cli spots show)")
+
+
 @plot.command("patterns")
+@reuse_option
 @range_options
 @zone_option
 @lookback_option
 @zone_commands.zone_filter_option
 @picture_option
-@click.option("--engine", type=click.Choice(ENGINES), default=None)
-@click.option("--data-dir", type=DATA_DIR, default=None)
+@engine_options
 @click.pass_context
 def plot_patterns(ctx, first, last, tz, lookback_hours, zones, out, engine, data_dir) -> None:
     """Heatmap of occupancy by weekday and hour, --from to --to."""
@@ -535,13 +609,13 @@ def plot_patterns(ctx, first, last, tz, lookback_hours, zones, out, engine, data
 
 
 @plot.command("occupancy")
+@reuse_option
 @click.option("--date", "day", type=DATE, required=True, help="Day to draw (YYYY-MM-DD).")
 @zone_option
 @lookback_option
 @zone_commands.zone_filter_option
 @picture_option
-@click.option("--engine", type=click.Choice(ENGINES), default=None)
-@click.option("--data-dir", type=DATA_DIR, default=None)
+@engine_options
 @click.pass_context
 def plot_occupancy(ctx, day, tz, lookback_hours, zones, out, engine, data_dir) -> None:
     """Bars of one day's hourly occupancy, 0-100 %."""
@@ -568,12 +642,12 @@ plot.add_command(zone_commands.plot_availability)
 
 
 @cli.command()
+@reuse_option
 @range_options
 @zone_option
 @lookback_option
 @click.option("--out", type=PictureFile(("html",)), required=True, help="HTML file to write (its folder must exist).")
-@click.option("--engine", type=click.Choice(ENGINES), default=None)
-@click.option("--data-dir", type=DATA_DIR, default=None)
+@engine_options
 @click.pass_context
 def report(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -> None:
     """One self-contained HTML page on --from to --to, to open or mail on.

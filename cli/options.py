@@ -101,34 +101,6 @@ class NonEmptyType(click.ParamType):
 
 
 
-class PictureFile(click.ParamType):
-    """A file to write a picture or page to: its suffix names a format we write, its folder exists.
-
-    Checked before any query runs, so a typo in the folder or the suffix is a
-    usage error (exit 2), not a failure after the work is done.
-    """
-
-    name = "file"
-
-    def __init__(self, suffixes: tuple[str, ...]) -> None:
-        self.suffixes = suffixes
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        path = Path(value)
-        suffix = path.suffix.lower().lstrip(".")
-        if "\x00" in str(value):
-            self.fail(f"{_short(value)} holds a NUL character", param, ctx)
-        if suffix not in self.suffixes:
-            wanted = ", ".join(f".{s}" for s in self.suffixes)
-            self.fail(f"{_short(value)} does not end in {wanted}", param, ctx)
-        folder = path.parent
-        if not folder.is_dir():
-            self.fail(f"folder {_short(str(folder))} of {_short(value)} does not exist", param, ctx)
-        if path.is_dir():
-            self.fail(f"{_short(value)} is a folder", param, ctx)
-        return path
-
-
 class OutputFile(click.ParamType):
     """A file to write (``-`` for stdout where allowed): its folder exists, it is not a folder.
 
@@ -143,14 +115,35 @@ class OutputFile(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if self.allow_dash and value == "-":
             return value
-        path = Path(value)
         if "\x00" in str(value):
             self.fail(f"{_short(value)} holds a NUL character", param, ctx)
+        path = Path(value)
+        self.check_name(path, param, ctx)
         if not path.parent.is_dir():
             self.fail(f"folder {_short(str(path.parent))} of {_short(str(value))} does not exist", param, ctx)
         if path.is_dir():
             self.fail(f"{_short(str(value))} is a folder", param, ctx)
         return path
+
+    def check_name(self, path: Path, param: click.Parameter | None, ctx: click.Context | None) -> None:
+        """Any name will do here; subclasses refuse some."""
+
+
+class PictureFile(OutputFile):
+    """A file to write a picture or page to: its suffix names a format we write, its folder exists.
+
+    Checked before any query runs, so a typo in the folder or the suffix is a
+    usage error (exit 2), not a failure after the work is done.
+    """
+
+    def __init__(self, suffixes: tuple[str, ...]) -> None:
+        super().__init__()
+        self.suffixes = suffixes
+
+    def check_name(self, path: Path, param: click.Parameter | None, ctx: click.Context | None) -> None:
+        if path.suffix.lower().lstrip(".") not in self.suffixes:
+            wanted = ", ".join(f".{s}" for s in self.suffixes)
+            self.fail(f"{_short(str(path))} does not end in {wanted}", param, ctx)
 
 
 class _NoNul:
@@ -187,22 +180,33 @@ KAFKA_PARTITIONS = click.IntRange(0, 2**31 - 1)  # Kafka's partition is an int32
 SEED = click.IntRange(0, 2**63 - 1)
 
 
-def output_options(command: F) -> F:
-    """Engine, data directory and format: on the group, and repeatable on each command."""
-    options = (
-        click.option("--engine", type=click.Choice(ENGINES), default=None,
-                     help="Where to run the query [env PARKING_ENGINE; default local]. athena needs "
-                          "AWS_REGION and AWS credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
-                          "AWS_SECRET_ACCESS_KEY), and reads PARKING_WORKGROUP, PARKING_DATABASE, "
-                          "PARKING_OUTPUT_LOCATION."),
-        click.option("--data-dir", type=DATA_DIR, default=None,
-                     help="Local data lake root [env PARKING_DATA_DIR; default ./data]."),
-        click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
-                     help="Output format [default table]."),
-    )
-    for option in reversed(options):
+AWS_NEEDS = "AWS_REGION and AWS credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+_ENGINE_OPTIONS = (
+    click.option("--engine", type=click.Choice(ENGINES), default=None,
+                 help=f"Where to run the query [env PARKING_ENGINE; default local]. athena needs {AWS_NEEDS}, "
+                      "and reads PARKING_WORKGROUP, PARKING_DATABASE, PARKING_TABLE, PARKING_OUTPUT_LOCATION."),
+    click.option("--data-dir", type=DATA_DIR, default=None,
+                 help="Local data lake root [env PARKING_DATA_DIR; default ./data]."),
+)
+
+
+def engine_options(command: F) -> F:
+    """--engine and --data-dir: where a query runs, one definition for every command that runs one."""
+    for option in reversed(_ENGINE_OPTIONS):
         command = option(command)
     return command
+
+
+def output_options(command: F) -> F:
+    """Engine, data directory and format: on the group, and repeatable on each command."""
+    command = click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
+                           help="Output format [default table].")(command)
+    return engine_options(command)
+
+
+def bucket_option(what: str) -> Callable[[F], F]:
+    """``--bucket``: S3 instead of the data directory; its help says what AWS needs."""
+    return click.option("--bucket", type=BUCKET, default=None, help=f"{what} Needs {AWS_NEEDS}.")
 
 
 DEFAULT_LOOKBACK_HOURS = 24.0
@@ -219,7 +223,8 @@ def lookback_option(command: F) -> F:
 def zone_option(command: F) -> F:
     return click.option(
         "--tz", "tz", type=ZONE, default="UTC", show_default=True,
-        help="IANA time zone for dates, hours and weekdays.",
+        help="IANA time zone of a place (Europe/Paris) for dates, hours and weekdays; "
+             "Etc/GMT+N offsets (POSIX sign: +5 is UTC-05:00) are refused.",
     )(command)
 
 
@@ -233,6 +238,38 @@ def check_range(first: date, last: date) -> None:
         check_days(first, last)
     except InvalidArgument as exc:
         raise click.UsageError(str(exc)) from None
+
+
+REUSE_KEY = "parking.reuse_minutes"  # ctx.meta: shared by the group's context and the command's
+REUSE_HELP = (
+    "Athena: answer from the result of the same query run within MINUTES (1-10080; reused results are "
+    "not billed) instead of scanning again. With it, 'now' (no --at, or today) is taken down to a "
+    "multiple of MINUTES (UTC), so runs within one step send the same SQL and are reused: "
+    "answers are then up to MINUTES old. Ignored, with a note, by --engine local."
+)
+
+
+def reuse_option(command: F) -> F:
+    """``--reuse-results MINUTES``: on the group and on each Athena-capable command, after the name wins.
+
+    Not a parameter of the command function: the value goes to ``ctx.meta``
+    (shared by the group's context and the command's), read by :func:`reuse_minutes`.
+    """
+    return click.option(
+        "--reuse-results", "reuse_minutes", type=click.IntRange(1, 10080), default=None, metavar="MINUTES",
+        expose_value=False, callback=_remember_reuse, help=REUSE_HELP,
+    )(command)
+
+
+def _remember_reuse(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value is not None:
+        ctx.meta[REUSE_KEY] = value
+    return value
+
+
+def reuse_minutes(ctx: click.Context | None) -> int | None:
+    """The --reuse-results given after the command name, else before it, else None."""
+    return None if ctx is None else ctx.meta.get(REUSE_KEY)
 
 
 def at_option(command: F) -> F:

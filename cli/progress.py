@@ -18,12 +18,20 @@ if TYPE_CHECKING:
 
 
 class AthenaProgress:
-    """Shows a running query's state and elapsed time, then what it scanned and cost."""
+    """Shows a running query's state and elapsed time, then what it scanned and cost.
+
+    After a command that ran more than one query, :meth:`summary` prints one
+    total (queries, MB billed, dollars).
+    """
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
         self.live = stream.isatty()
         self.last_state: str | None = None
+        self.queries = 0
+        self.reused = 0
+        self.billed_megabytes = 0
+        self.cost_usd = 0.0
 
     def update(self, progress: QueryProgress) -> None:
         line = f"athena {progress.query_id}: {progress.state} {progress.elapsed_seconds:.1f}s"
@@ -36,13 +44,38 @@ class AthenaProgress:
     def finish(self, stats: QueryStats) -> None:
         if self.live:
             click.echo("\r\033[K", file=self.stream, nl=False)
-        reused = " (reused result)" if stats.reused_result else ""
+        self.last_state = None
+        self.queries += 1
+        self.reused += stats.reused_result
+        self.billed_megabytes += stats.billed_megabytes
+        self.cost_usd += stats.cost_usd
+        click.echo(f"athena: {cost_line(stats)}", file=self.stream)
+
+    def summary(self) -> None:
+        """One total line when more than one query ran (nothing for one: its own line says it)."""
+        if self.queries < 2:
+            return
+        reused = f", {self.reused:,} answered from reused results" if self.reused else ""
         click.echo(
-            f"athena: scanned {stats.data_scanned_bytes / 2**20:,.2f} MB, billed {stats.billed_megabytes:,} MB "
-            f"(rounded up, 10 MB minimum), cost ${stats.cost_usd:.6f} at $5/TB, "
-            f"{stats.engine_milliseconds / 1000:.1f}s{reused}",
+            f"athena: {self.queries:,} queries{reused}: billed {self.billed_megabytes:,} MB in total, "
+            f"cost ${self.cost_usd:.6f} at $5/TB",
             file=self.stream,
         )
+
+
+def cost_line(stats: QueryStats) -> str:
+    """What one query scanned and what Athena bills for it, in words (README "Athena")."""
+    seconds = f"{stats.engine_milliseconds / 1000:.1f}s"
+    scanned = f"{stats.data_scanned_bytes / 2**20:,.2f} MB"
+    if stats.reused_result:
+        return f"reused the result of an earlier run: nothing scanned, nothing billed ($0), {seconds}"
+    if stats.state == "FAILED":
+        return f"the query failed after scanning {scanned}: failed queries are not billed ($0)"
+    billed = (f"billed {stats.billed_megabytes:,} MB (rounded up, 10 MB minimum), "
+              f"cost ${stats.cost_usd:.6f} at $5/TB")
+    if stats.state == "CANCELLED":
+        return f"the query was cancelled after scanning {scanned}: {billed}"
+    return f"scanned {scanned}, {billed}, {seconds}"
 
 
 @contextmanager

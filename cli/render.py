@@ -3,7 +3,15 @@
 CSV and JSON keep the columns docs/METRICS.md defines, with one timestamp
 spelling per column: ISO-8601 with milliseconds and the offset (``Z`` for
 UTC), so ``pandas.read_csv(parse_dates=...)`` reads every value. The table
-is for a person: weekday names, durations in hours, percentages.
+is for a person: weekday names, durations in hours, percentages, ``-`` for
+a missing value.
+
+The group column of a grouped answer (its first column, ``zone``, ``level``
+or ``bay_type``; docs/METRICS.md section 7) tells the null group (the
+uncatalogued spots) from the empty group ``""`` (catalogued spots with an
+empty level) in every format: the table shows ``(uncatalogued)`` and ``""``,
+CSV an empty cell and ``""`` (a quoted empty string), JSON ``null`` and ``""``
+(docs/CHOICES.md, "Spots, zones and availability").
 """
 
 from __future__ import annotations
@@ -17,6 +25,10 @@ import pandas as pd
 PERCENT_COLUMNS = ("occupancy_rate", "utilization")
 RATE_COLUMNS = ("occupancy_rate",)  # null where nothing was observed (METRICS.md section 4)
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+GROUP_COLUMNS = ("zone", "level", "bay_type")  # parking.analytics.catalog.GROUPINGS; a test ties them
+UNCATALOGUED = "(uncatalogued)"  # the null group, in a table
+EMPTY_GROUP = '""'  # the group "", in a table and in CSV
+_EMPTY_MARK = "\x00"  # stands for "" while pandas writes CSV: no catalog value holds a control character
 
 
 def render(frame: pd.DataFrame, output_format: str) -> str:
@@ -24,8 +36,26 @@ def render(frame: pd.DataFrame, output_format: str) -> str:
     if output_format == "json":
         return json.dumps([_json_row(row) for row in _plain(frame).to_dict(orient="records")], indent=2)
     if output_format == "csv":
-        return _plain(frame).to_csv(index=False, lineterminator="\n").rstrip("\n")
+        return _csv(_plain(frame))
     return _table(frame)
+
+
+def group_column(frame: pd.DataFrame) -> str | None:
+    """The group column of a grouped answer: its first column when that is a catalog grouping."""
+    first = frame.columns[0] if len(frame.columns) else None
+    return first if first in GROUP_COLUMNS else None
+
+
+def _csv(frame: pd.DataFrame) -> str:
+    """CSV; in the group column, ``""`` for the empty group and an empty cell for null."""
+    column = group_column(frame)
+    if column is not None and not frame[column].astype("string").str.contains(_EMPTY_MARK, regex=False).any():
+        frame = frame.copy()
+        values = frame[column].astype("string")
+        frame[column] = values.mask(values.eq("").fillna(False).astype(bool), _EMPTY_MARK)
+        text = frame.to_csv(index=False, lineterminator="\n")
+        return text.replace(_EMPTY_MARK, EMPTY_GROUP).rstrip("\n")
+    return frame.to_csv(index=False, lineterminator="\n").rstrip("\n")
 
 
 def nothing_observed(frame: pd.DataFrame) -> bool:
@@ -79,15 +109,26 @@ def for_people(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _table(frame: pd.DataFrame) -> str:
     shown = for_people(frame)
+    group = group_column(shown)
     formatters = {}
     for column in shown.columns:
-        if column in PERCENT_COLUMNS:
+        if column == group:  # as text beforehand: pandas never calls a formatter for a missing value
+            shown[column] = [UNCATALOGUED if _missing(v) else (EMPTY_GROUP if v == "" else str(v))
+                             for v in shown[column]]
+        elif column in PERCENT_COLUMNS:
             formatters[column] = lambda v: "-" if pd.isna(v) else f"{v * 100:.1f}%"
         elif shown[column].dtype == "float64":
             formatters[column] = lambda v: "-" if pd.isna(v) else f"{v:,.2f}"
         elif isinstance(shown[column].dtype, pd.DatetimeTZDtype):
             formatters[column] = lambda v: "-" if pd.isna(v) else _table_time(v)
+        elif shown[column].dtype == object or isinstance(shown[column].dtype, pd.StringDtype):
+            shown[column] = ["-" if _missing(v) else str(v) for v in shown[column]]
     return shown.to_string(index=False, formatters=formatters, na_rep="-")
+
+
+def _missing(value: Any) -> bool:
+    """None, pandas' NA or NaT, or a float NaN: a value the table shows as missing."""
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
 
 
 def _table_time(value: pd.Timestamp) -> str:

@@ -15,16 +15,17 @@ from typing import Any, TypeVar
 import click
 
 from parking.cli.options import (
-    BUCKET,
     DATA_DIR,
     LocalPath,
     Number,
     at_option,
+    bucket_option,
+    engine_options,
     lookback_option,
     output_options,
     picture_option,
+    reuse_option,
 )
-from parking.config import ENGINES
 
 F = TypeVar("F", bound=Callable[..., Any])
 GROUPINGS = ("zone", "level", "bay_type")  # parking.analytics.catalog.GROUPINGS; a test ties them
@@ -66,8 +67,10 @@ def _where(data_dir: str | None, bucket: str | None) -> Any:
 
     settings = settings_for(click.get_current_context(), data_dir=data_dir)
     if bucket:
+        from parking.aws import check_session
         from parking.ingest.sinks import s3_client
 
+        check_session(settings.region, settings.profile, "--bucket")  # what to set, before any request
         return CatalogStore(bucket=bucket, client=s3_client(settings.region, settings.profile))
     return CatalogStore(settings.data_dir)
 
@@ -75,7 +78,7 @@ def _where(data_dir: str | None, bucket: str | None) -> Any:
 _place_options = (
     click.option("--data-dir", type=DATA_DIR, default=None,
                  help="Local data lake root [env PARKING_DATA_DIR; default ./data]."),
-    click.option("--bucket", type=BUCKET, default=None, help="The catalog beside the data in this S3 bucket instead."),
+    bucket_option("The catalog beside the data in this S3 bucket instead."),
 )
 
 
@@ -107,6 +110,21 @@ def spots_load(file: str, data_dir: str | None, bucket: str | None) -> None:
     zones = len({row.zone for row in rows})
     limited = sum(1 for row in rows if row.max_stay_minutes is not None)
     click.echo(f"loaded {len(rows):,} spots in {zones:,} zones ({limited:,} with a maximum stay) into {store.where}")
+    if bucket is None and athena_is_the_engine():
+        click.echo("Warning: PARKING_ENGINE is athena, which reads the catalog from the bucket "
+                   "(s3://BUCKET/parking-catalog/spots.csv), not from this directory: "
+                   "load it there with --bucket NAME.", err=True)
+
+
+def athena_is_the_engine() -> bool:
+    """Whether queries would run on Athena (PARKING_ENGINE); a bad setting is reported when a query runs."""
+    from parking.cli.main import settings_for
+    from parking.errors import ConfigurationError
+
+    try:
+        return settings_for(click.get_current_context()).engine == "athena"
+    except ConfigurationError:
+        return False
 
 
 @spots.command("show")
@@ -134,6 +152,7 @@ def spots_show(ctx: click.Context, data_dir: str | None, bucket: str | None, out
 
 
 @click.command()
+@reuse_option
 @at_option
 @by_option
 @lookback_option
@@ -144,12 +163,41 @@ def availability(ctx, at, by, lookback_hours, engine, data_dir, output_format) -
     from parking import queries
     from parking.cli.main import engine_for, lookback, now, show
 
-    frame = queries.availability(at, by=by, lookback_hours=lookback(ctx, lookback_hours), engine=engine_for(ctx, engine, data_dir),
-                                 now=now())
-    show(ctx, frame, output_format, "no catalog loaded and no spot reported in the 7 days before that instant")
+    hours = lookback(ctx, lookback_hours)
+    query_engine = engine_for(ctx, engine, data_dir)
+    frame = queries.availability(at, by=by, lookback_hours=hours, engine=query_engine, now=now())
+    show(ctx, frame, output_format, nothing_known(frame, query_engine, hours))
+
+
+def nothing_known(frame: Any, engine: Any, lookback_hours: float) -> str:
+    """What is the case when availability knows no bay's state (docs/METRICS.md section 7).
+
+    No rows: no catalogued spot and no spot reported in the 7 days; the local
+    engine tells a missing catalog from an empty one. Rows that are all
+    unknown: no spot reported within the lookback.
+    """
+    if not frame.empty:
+        bays = int(frame["capacity"].sum())
+        every = "the one bay is" if bays == 1 else f"all {bays:,} bays are"
+        return (f"{every} unknown: no spot reported in the {lookback_hours:g} hours "
+                "(--lookback) before that instant")
+    loaded = _has_catalog(engine)
+    catalog = {None: "no catalog loaded, or an empty one", True: "the catalog is empty", False: "no catalog loaded"}
+    return f"{catalog[loaded]}, and no spot reported in the 7 days before that instant"
+
+
+def _has_catalog(engine: Any) -> bool | None:
+    """Whether a catalog is loaded where the local engine reads; None when the engine cannot tell (Athena)."""
+    data_dir = getattr(engine, "data_dir", None)
+    if getattr(engine, "name", None) != "local" or data_dir is None:
+        return None
+    from parking.analytics.catalog import CatalogStore
+
+    return CatalogStore(data_dir).path.is_file()
 
 
 @click.command()
+@reuse_option
 @at_option
 @lookback_option
 @output_options
@@ -159,11 +207,14 @@ def overstays(ctx, at, lookback_hours, engine, data_dir, output_format) -> None:
     from parking import queries
     from parking.cli.main import engine_for, lookback, now, show
 
-    frame = queries.overstays(at, lookback_hours=lookback(ctx, lookback_hours), engine=engine_for(ctx, engine, data_dir), now=now())
-    show(ctx, frame, output_format, "no car has overstayed")
+    query_engine = engine_for(ctx, engine, data_dir)
+    frame = queries.overstays(at, lookback_hours=lookback(ctx, lookback_hours), engine=query_engine, now=now())
+    show(ctx, frame, output_format, "no car has overstayed" if _has_catalog(query_engine) is not False
+         else "no catalog loaded, so no bay has a maximum stay")
 
 
 @click.command()
+@reuse_option
 @at_option
 @click.option("--threshold", type=Number(0, 1), default=0.9, show_default=True,
               help="Occupancy rate (0-1) at or above which a group is listed.")
@@ -182,29 +233,32 @@ def alerts(ctx, at, threshold, by, lookback_hours, engine, data_dir, output_form
 
     frame = queries.alerts(at, threshold=threshold, by=by, lookback_hours=lookback(ctx, lookback_hours),
                            engine=engine_for(ctx, engine, data_dir), now=now())
-    show(ctx, frame, output_format, f"no {by} at or above {threshold:.0%} occupancy")
+    show(ctx, frame, output_format, f"no {by} at or above {threshold:.0%} occupancy",
+         no_rows=f"No {by} at or above {threshold * 100:g}% occupancy.")
     if not frame.empty:
         sys.exit(ALERT_EXIT)
 
 
 @click.command("availability")
+@reuse_option
 @at_option
 @by_option
 @lookback_option
 @picture_option
-@click.option("--engine", type=click.Choice(ENGINES), default=None)
-@click.option("--data-dir", type=DATA_DIR, default=None)
+@engine_options
 @click.pass_context
 def plot_availability(ctx, at, by, lookback_hours, out, engine, data_dir) -> None:
     """Stacked bars of occupied, free and unknown bays per zone (level, bay type) at --at."""
     from parking import queries
     from parking.analytics.plots import availability_bars
     from parking.cli.main import engine_for, lookback, nothing_to_draw, now, write_picture
+    from parking.cli.render import nothing_observed
 
     instant = at or now()
-    frame = queries.availability(instant, by=by, lookback_hours=lookback(ctx, lookback_hours),
-                                 engine=engine_for(ctx, engine, data_dir), now=now())
-    if frame.empty:
-        nothing_to_draw("no catalog loaded and no spot reported in the 7 days before that instant")
+    hours = lookback(ctx, lookback_hours)
+    query_engine = engine_for(ctx, engine, data_dir)
+    frame = queries.availability(instant, by=by, lookback_hours=hours, engine=query_engine, now=now())
+    if nothing_observed(frame):
+        nothing_to_draw(nothing_known(frame, query_engine, hours))
     title = f"Bays by {by.replace('_', ' ')} at {min(instant, now()):%Y-%m-%d %H:%M} UTC"
     click.echo(f"wrote {write_picture(availability_bars(frame, by, title), out)}")

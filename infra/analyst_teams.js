@@ -4,8 +4,10 @@
 // Teams come from the stage parameter analystTeams (comma-separated names). Each
 // team's workgroup enforces its own results prefix, athena-results/<team>/, and
 // its policy reads and writes only there: no team reads or overwrites another's
-// results. A policy lists only the prefixes its team may read (never the
-// quarantine's object names), and every workgroup holds the saved named queries.
+// results. A policy reads every table a named query reads (the events, the
+// compacted days, the spot catalog) and writes none; it lists only the prefixes
+// its team may read (never the quarantine's object names), and every workgroup
+// holds the saved named queries.
 const savedQueries = require('./saved_queries.js');
 
 const TEAM = /^[a-z][a-z0-9-]{0,29}$/;
@@ -75,6 +77,8 @@ function teamResources(team, { workGroupBase, stage, cutoff }) {
                 { 'Fn::Sub': 'arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:database/${GlueDatabase}' },
                 { 'Fn::Sub': 'arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/${GlueDatabase}/${ParkingEventsTable}' },
                 { 'Fn::Sub': 'arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/${GlueDatabase}/${ParkingEventsCompactedTable}' },
+                // Every query but status and health joins the spot catalog (METRICS.md section 7).
+                { 'Fn::Sub': 'arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/${GlueDatabase}/${SpotCatalogTable}' },
               ],
             },
             {
@@ -84,6 +88,7 @@ function teamResources(team, { workGroupBase, stage, cutoff }) {
               Resource: [
                 { 'Fn::Sub': '${DataBucket.Arn}/parking-data/*' },
                 { 'Fn::Sub': '${DataBucket.Arn}/parking-compacted/*' },
+                { 'Fn::Sub': '${DataBucket.Arn}/parking-catalog/*' },
               ],
             },
             {
@@ -91,7 +96,7 @@ function teamResources(team, { workGroupBase, stage, cutoff }) {
               Effect: 'Allow',
               Action: 's3:ListBucket',
               Resource: { 'Fn::GetAtt': ['DataBucket', 'Arn'] },
-              Condition: { StringLike: { 's3:prefix': ['parking-data/*', 'parking-compacted/*', `${prefix}*`] } },
+              Condition: { StringLike: { 's3:prefix': ['parking-data/*', 'parking-compacted/*', 'parking-catalog/*', `${prefix}*`] } },
             },
             {
               Sid: 'FindTheBucketsRegion',

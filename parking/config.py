@@ -17,7 +17,8 @@ PARKING_ENGINE             ``local``                    ``parking-cli``: ``local
 PARKING_DATABASE           ``parking_analytics``        Athena engine
 PARKING_TABLE              ``parking_events``           Athena engine (the local view is always ``parking_events``)
 PARKING_WORKGROUP          ``parking-analytics``        Athena engine
-PARKING_OUTPUT_LOCATION    (none: the workgroup's)      Athena engine
+PARKING_OUTPUT_LOCATION    (none: the workgroup's)      Athena engine: ``s3://BUCKET/PREFIX/``
+AWS_ENDPOINT_URL           (none: AWS's own endpoints)  named in the message when AWS is out of reach
 AWS_REGION                 (boto3's default chain)      Athena engine, S3 sink
 AWS_PROFILE                (boto3's default chain)      Athena engine, S3 sink
 PARKING_COMPACTION_LATENESS_DAYS ``2``                  ``compact``: a UTC day is compacted once it ended this long ago
@@ -27,6 +28,7 @@ PARKING_COMPACTION_LATENESS_DAYS ``2``                  ``compact``: a UTC day i
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
@@ -37,6 +39,12 @@ from parking.errors import ConfigurationError
 from parking.layout import DATA_PREFIX, QUARANTINE_PREFIX, check_prefix
 
 ENGINES = ("local", "athena")
+
+# What Athena accepts where the settings name its parts (checked before any query runs).
+SQL_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")  # the table's name goes into the SQL text
+WORKGROUP_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")  # Athena's WorkGroupName pattern
+DATABASE_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")  # Glue database names Athena can use
+S3_LOCATION = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/\S*)?")
 
 #: The earliest event instant the validator accepts by default (METRICS.md
 #: section 1). The Glue table's partition projection starts at its year, so
@@ -58,6 +66,7 @@ _ENVIRONMENT = {
     "output_location": "PARKING_OUTPUT_LOCATION",
     "region": "AWS_REGION",
     "profile": "AWS_PROFILE",
+    "endpoint_url": "AWS_ENDPOINT_URL",
     "compaction_lateness_days": "PARKING_COMPACTION_LATENESS_DAYS",
 }
 
@@ -80,6 +89,7 @@ class Settings:
     output_location: str | None = None
     region: str | None = None
     profile: str | None = None
+    endpoint_url: str | None = None
     compaction_lateness_days: int = 2
 
     @classmethod
@@ -90,21 +100,31 @@ class Settings:
         if unknown:
             raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
         values: dict[str, Any] = {}
+        labels: dict[str, str] = {}
         for field in fields(cls):
             value = overrides.get(field.name)
+            labels[field.name] = field.name
             if value is None:
                 value = env.get(_ENVIRONMENT[field.name]) or None
+                labels[field.name] = _ENVIRONMENT[field.name]
             if value is not None:
                 values[field.name] = _coerce(field.name, value)
         settings = cls(**values)
-        settings.validate()
+        settings.validate(labels)
         return settings
 
-    def validate(self) -> None:
+    def validate(self, labels: Mapping[str, str] | None = None) -> None:
+        """Raise :class:`ConfigurationError` naming the first bad setting.
+
+        ``labels`` says what to call each setting in the message: the
+        environment variable it came from (the default) or the argument.
+        """
+        label = {**_ENVIRONMENT, **(labels or {})}
         if self.engine not in ENGINES:
             raise ConfigurationError(
-                f"unknown engine {self.engine!r}: choose one of {', '.join(ENGINES)}"
+                f"{label['engine']}={self.engine!r} is not an engine: choose one of {', '.join(ENGINES)}"
             )
+        self._validate_athena(label)
         for name in ("data_prefix", "quarantine_prefix"):
             check_prefix(name, getattr(self, name))
         if self.data_prefix.startswith(self.quarantine_prefix) or self.quarantine_prefix.startswith(self.data_prefix):
@@ -118,6 +138,21 @@ class Settings:
                 f"{_ENVIRONMENT['compaction_lateness_days']} must be a whole number of days from 0 to 3660: "
                 f"{self.compaction_lateness_days}"
             )
+
+    def _validate_athena(self, label: Mapping[str, str]) -> None:
+        """The Athena settings, checked whichever engine runs: a bad value is a mistake either way."""
+        if not WORKGROUP_NAME.fullmatch(self.workgroup):
+            raise ConfigurationError(f"{label['workgroup']}={self.workgroup!r} is not an Athena workgroup name "
+                                     "(1-128 letters, digits, '.', '_', '-'; analysts use parking-analytics-<team>)")
+        if not DATABASE_NAME.fullmatch(self.database):
+            raise ConfigurationError(f"{label['database']}={self.database!r} is not a Glue database name "
+                                     "(letters, digits, '_', '-')")
+        if not SQL_IDENTIFIER.fullmatch(self.table):
+            raise ConfigurationError(f"{label['table']}={self.table!r} is not a plain SQL identifier "
+                                     "(a letter or '_', then letters, digits, '_')")
+        if self.output_location is not None and not S3_LOCATION.fullmatch(self.output_location):
+            raise ConfigurationError(f"{label['output_location']}={self.output_location!r} is not an S3 location: "
+                                     "set it to s3://BUCKET/PREFIX/, or unset it to use the workgroup's")
 
     def require_bucket(self) -> str:
         if not self.bucket:

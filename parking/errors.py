@@ -27,6 +27,11 @@ class QueryError(ParkingError):
     """A query failed in its engine."""
 
 
+class AwsError(ParkingError):
+    """AWS cannot be used as set up (region, profile, credentials, endpoint, bucket,
+    permission) or keeps throttling; the message says what to set or check (parking/aws.py)."""
+
+
 class QueryCancelled(QueryError):
     """A running query was cancelled by the user."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from hashlib import sha256
 
 from parking.errors import ConfigurationError
 
@@ -20,6 +21,13 @@ PARTITION_KEYS = ("year", "month", "day", "hour")
 OBJECT_SUFFIX = ".json.gz"
 VALUE_SUFFIX = ".value.gz"  # a quarantined value too large for its line, kept beside it
 DIGEST_HEX = 24  # 96 bits of SHA-256 over the records an object holds
+# The topic as an object name holds it: whole up to this many characters, else
+# its head, '.', and TOPIC_DIGEST_HEX hex digits of SHA-256 over the whole topic.
+# The longest name is then 160 + 87 = 247 bytes, under the 255 that local file
+# systems allow in a name (S3 allows 1,024 in a key): docs/CHOICES.md.
+MAX_NAME_TOPIC = 160
+TOPIC_DIGEST_HEX = 16
+MAX_PARTITION = 2**31 - 1  # Kafka's partition is an int32
 
 # Kafka's own topic grammar: no '/', so a topic can never leave its prefix.
 _TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
@@ -79,8 +87,29 @@ def check_prefix(name: str, prefix: str) -> str:
 
 
 def name_topic(topic: str) -> str:
-    """The topic as it starts an object name: ``~`` before a leading ``_`` or ``.`` (never in a topic)."""
-    return f"~{topic}" if topic[:1] in ("_", ".") else topic
+    """The topic as it starts an object name: at most :data:`MAX_NAME_TOPIC` characters.
+
+    ``~`` (never in a topic) goes before a leading ``_`` or ``.``, so no name
+    is hidden from Athena. A longer topic keeps its head, then ``.`` and 16 hex
+    digits of SHA-256 over the whole topic: two long topics sharing a head
+    still name apart, and the object's own digest covers the whole topic too.
+    Idempotent on a topic whose name is already at most the bound.
+    """
+    marked = f"~{topic}" if topic[:1] in ("_", ".") else topic
+    if len(marked) <= MAX_NAME_TOPIC:
+        return marked
+    digest = sha256(topic.encode("ascii")).hexdigest()[:TOPIC_DIGEST_HEX]
+    return f"{marked[:MAX_NAME_TOPIC - TOPIC_DIGEST_HEX - 1]}.{digest}"
+
+
+def name_source_topic(label: str) -> str:
+    """A Kafka topic for the records of an object whose name starts with ``label`` (lake repair).
+
+    The topic itself when the name holds it whole; the shortened label (a
+    legal topic once its ``~`` is dropped) when it does not, so records
+    re-filed from such an object are named under the same label again.
+    """
+    return label.removeprefix("~")
 
 
 def object_name(topic: str, partition: int, first_offset: int, last_offset: int, digest: str) -> str:
@@ -103,8 +132,8 @@ def value_name(topic: str, partition: int, offset: int, digest: str) -> str:
 
 def _check_source(topic: str, partition: int) -> None:
     check_topic(topic)
-    if type(partition) is not int or partition < 0:
-        raise ConfigurationError(f"Kafka partition {str(partition)[:20]!r} is not a non-negative integer")
+    if type(partition) is not int or not 0 <= partition <= MAX_PARTITION:
+        raise ConfigurationError(f"Kafka partition {str(partition)[:20]!r} is not an integer from 0 to {MAX_PARTITION}")
 
 
 def parse_name(name: str) -> dict[str, str] | None:

@@ -112,7 +112,9 @@ def patterns(
 ) -> pd.DataFrame:
     """Occupancy by (ISO weekday, hour of day), local to ``tz``, over every hour of the window.
 
-    ``by`` and ``zones`` as in :func:`occupancy` (section 7).
+    ``by`` and ``zones`` as in :func:`occupancy` (section 7). The only query
+    that sends ``tz`` to the engine: :class:`InvalidArgument`, before it runs,
+    for a zone the engine has no name for (:func:`check_zone`).
     """
     return _over_days("patterns", first, last, tz, lookback_hours, engine, now, {"time_zone": tz}, by=by, zones=zones)
 
@@ -249,10 +251,7 @@ def _at_instant(
     lookback = _lookback(lookback_hours)
     instant = _at(at, now)
     query = named(name)
-    if engine is None:
-        from parking.analytics.engines import engine_from_settings
-
-        engine = engine_from_settings(Settings.from_env())
+    engine = engine_or_default(engine)
     frame = typed(engine.run(query.sql, instant_params(name, instant, lookback, **extra)), query)
     return frame.rename(columns={GROUP_COLUMN: by}) if by else frame
 
@@ -319,7 +318,30 @@ def _over_days(
     lookback, zone_info = _lookback(lookback_hours), zone(tz)
     params = {**(extra or {}), **grouping_params(by, zones)}
     window = days_window(_date(first), _date(last), zone_info, _now(now))
+    engine = engine_or_default(engine)
+    if "time_zone" in params:  # the zone goes into the SQL: by the name the engine knows, or refused now
+        params["time_zone"] = engine.zone_name(params["time_zone"])
     return _run(name, window, lookback, params, engine, by=by)
+
+
+def engine_or_default(engine: Engine | None) -> Engine:
+    """``engine``, or the one the settings name (PARKING_ENGINE and the rest)."""
+    if engine is not None:
+        return engine
+    from parking.analytics.engines import engine_from_settings
+
+    return engine_from_settings(Settings.from_env())
+
+
+def check_zone(tz: str, engine: Engine | None = None) -> str:
+    """The name ``engine`` knows ``tz`` by, for a run whose queries send the zone to it (docs/CHOICES.md).
+
+    Raises :class:`InvalidArgument` for a zone Python does not know, or one the
+    engine has no name for (``America/Ciudad_Juarez`` on Athena): call it before
+    the first query of a run, so a refused zone runs no query at all.
+    """
+    zone(tz)
+    return engine_or_default(engine).zone_name(tz)
 
 
 def _run(
@@ -335,10 +357,7 @@ def _run(
     shape = grouped(query, by)
     if window.is_future and not query.future_rows:
         return empty_frame(shape, tz).rename(columns={GROUP_COLUMN: by})
-    if engine is None:
-        from parking.analytics.engines import engine_from_settings
-
-        engine = engine_from_settings(Settings.from_env())
+    engine = engine_or_default(engine)
     frame = engine.run(query.sql, query_params(query, window, lookback, extra))
     if by is None:
         frame = frame.drop(columns=[GROUP_COLUMN], errors="ignore")

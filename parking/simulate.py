@@ -69,8 +69,18 @@ def lines(simulation: SimulationPlan) -> Iterator[str]:
 
 
 def spot_name(number: int) -> str:
-    """Level letter and bay number: A-001 .. D-250, then E..."""
-    return f"{chr(ord('A') + number // 250)}-{number % 250 + 1:03d}"
+    """Level letters and bay number: A-001 .. Z-250, then AA-001 .. (letters like spreadsheet columns)."""
+    return f"{level_letters(number // 250)}-{number % 250 + 1:03d}"
+
+
+def level_letters(level: int) -> str:
+    """A for level 0 .. Z for 25, AA for 26, AB ..: always A-Z, so 100,000 spots name themselves validly."""
+    letters = ""
+    level += 1
+    while level:
+        level, rest = divmod(level - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
 
 
 # The garage's catalog (docs/METRICS.md section 7): level letter A is level 0,
@@ -84,7 +94,7 @@ ACCESSIBLE_EVERY, ACCESSIBLE_MAX_STAY = 40, 360
 
 def spot_place(number: int) -> tuple[str, str, str, int | None]:
     """(zone, level, bay_type, max_stay_minutes) of the simulated spot ``number``."""
-    letter, bay = chr(ord("A") + number // 250), number % 250
+    letter, bay = level_letters(number // 250), number % 250
     zone = f"{letter}-{ZONE_SECTORS[bay // BAYS_PER_ZONE]}"
     level = str(number // 250)
     if bay % EV_EVERY == EV_EVERY - 1:

@@ -1,13 +1,17 @@
-"""Build the Lambda artifacts: build/ingest.zip and build/zones.zip.
+"""Build the Lambda artifacts: build/ingest.zip, build/zones.zip and build/compact.zip.
 
 Each holds its entry point, the parking modules it imports, the package data
-it reads, and requirements.txt built for the Lambda platform (python3.12,
-x86_64 manylinux). The module list is not kept by hand: it is what the entry
+it reads, and its requirements file built for the Lambda platform (python3.12,
+x86_64 manylinux): requirements.txt for ingest and zones, requirements-compact.txt
+(DuckDB, orjson) for the compaction function. The module list is not kept by hand: it is what the entry
 point imports from ``parking``, found by following imports, so the query
 engines, CLI and plots never reach a Lambda (the zones monitor takes the
 section 7 SQL files and the stdlib-only modules that bind them, not pandas
 or PyAthena). Entries carry a fixed date so an unchanged build is
-byte-identical and Serverless skips the upload.
+byte-identical and Serverless skips the upload. A build fails when the
+unzipped function would exceed Lambda's 250 MB limit.
+
+Run: ``python scripts/build_lambda.py [ingest|zones|compact ...]`` (none: all).
 """
 
 from __future__ import annotations
@@ -21,18 +25,62 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
-DEPENDENCIES = BUILD / "lambda-dependencies"
 FIXED_DATE = (2020, 1, 1, 0, 0, 0)
-PLATFORM = ("--platform", "manylinux2014_x86_64", "--implementation", "cp", "--python-version", "3.12")
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """A requirements file installed for the Lambda platform into its own folder under build/."""
+
+    requirements: str
+    folder: str
+    platforms: tuple[str, ...] = ("manylinux2014_x86_64",)
+
+    @property
+    def target(self) -> Path:
+        return BUILD / self.folder
+
+    def install(self) -> None:
+        """pip-install the requirements for python3.12 x86_64, unless the folder already holds them."""
+        marker = self.target / ".requirements"
+        wanted = (ROOT / self.requirements).read_text()
+        if marker.exists() and marker.read_text() == wanted:
+            return
+        subprocess.run(["rm", "-rf", str(self.target)], check=True)
+        platforms = [arg for platform in self.platforms for arg in ("--platform", platform)]
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target",
+             str(self.target), "--only-binary=:all:", *platforms, "--implementation", "cp",
+             "--python-version", "3.12", "-r", str(ROOT / self.requirements)],
+            check=True,
+        )
+        marker.write_text(wanted)
+
+    def files(self) -> list[Path]:
+        """The installed files the function needs (no scripts, caches or marker)."""
+        return sorted(
+            path for path in self.target.rglob("*")
+            if path.is_file() and "__pycache__" not in path.parts
+            and path.relative_to(self.target).parts[0] != "bin" and path.name != ".requirements"
+        )
+
+
+LAMBDA_DEPENDENCIES = Dependencies("requirements.txt", "lambda-dependencies")
+# DuckDB's wheels need glibc 2.28 (manylinux_2_28); Lambda's python3.12 runs on Amazon Linux 2023 (glibc 2.34).
+COMPACT_DEPENDENCIES = Dependencies(
+    "requirements-compact.txt", "compact-dependencies", ("manylinux_2_28_x86_64", "manylinux2014_x86_64")
+)
 
 
 @dataclass(frozen=True)
 class Artifact:
-    """One function's zip: its entry point and the data files it reads (path in the zip: source)."""
+    """One function's zip: its entry point, the data files it reads (path in the zip: source), its dependencies."""
 
     name: str
     entry: str
     data: tuple[tuple[str, str], ...] = ()
+    dependencies: Dependencies = LAMBDA_DEPENDENCIES
 
     @property
     def path(self) -> Path:
@@ -44,6 +92,7 @@ _SQL = tuple((f"parking/sql/{name}", f"queries/{name}") for name in ("__init__.p
 ARTIFACTS = {
     "ingest": Artifact("ingest", "handler.py"),
     "zones": Artifact("zones", "zones_handler.py", _SQL),
+    "compact": Artifact("compact", "compact_handler.py", dependencies=COMPACT_DEPENDENCIES),
 }
 ARTIFACT = ARTIFACTS["ingest"].path  # the ingest function's, as before
 
@@ -57,28 +106,6 @@ def handler_modules(entry: str = "handler.py") -> list[Path]:
     return [ROOT / entry, *sorted(files)]
 
 
-def install_dependencies() -> None:
-    marker = DEPENDENCIES / ".requirements"
-    wanted = (ROOT / "requirements.txt").read_text()
-    if marker.exists() and marker.read_text() == wanted:
-        return
-    subprocess.run(["rm", "-rf", str(DEPENDENCIES)], check=True)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target",
-         str(DEPENDENCIES), "--only-binary=:all:", *PLATFORM, "-r", str(ROOT / "requirements.txt")],
-        check=True,
-    )
-    marker.write_text(wanted)
-
-
-def dependency_files() -> list[Path]:
-    return sorted(
-        path for path in DEPENDENCIES.rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts
-        and path.relative_to(DEPENDENCIES).parts[0] != "bin" and path.name != ".requirements"
-    )
-
-
 def add(archive: zipfile.ZipFile, path: Path, name: str) -> None:
     info = zipfile.ZipInfo(name, FIXED_DATE)
     info.external_attr = 0o644 << 16
@@ -87,25 +114,32 @@ def add(archive: zipfile.ZipFile, path: Path, name: str) -> None:
 
 
 def build(artifact: Artifact) -> None:
-    temporary = artifact.path.with_suffix(".zip.tmp")
+    """Write the artifact's zip in place of the old one; exit when it would not fit Lambda."""
     modules = handler_modules(artifact.entry)
+    dependencies = artifact.dependencies.files()
+    files = [(path, str(path.relative_to(ROOT))) for path in modules]
+    files += [(ROOT / source, name) for name, source in artifact.data]
+    files += [(path, str(path.relative_to(artifact.dependencies.target))) for path in dependencies]
+    unzipped = sum(path.stat().st_size for path, _ in files)
+    if unzipped > LAMBDA_UNZIPPED_LIMIT:
+        sys.exit(f"{artifact.path.name}: {unzipped / 2**20:.0f} MiB unzipped, above Lambda's 250 MB limit")
+    temporary = artifact.path.with_suffix(".zip.tmp")
     with zipfile.ZipFile(temporary, "w") as archive:
-        for path in modules:
-            add(archive, path, str(path.relative_to(ROOT)))
-        for name, source in artifact.data:
-            add(archive, ROOT / source, name)
-        for path in dependency_files():
-            add(archive, path, str(path.relative_to(DEPENDENCIES)))
+        for path, name in files:
+            add(archive, path, name)
     temporary.replace(artifact.path)
     print(f"{artifact.path.relative_to(ROOT)}: {', '.join(str(p.relative_to(ROOT)) for p in modules)} "
-          f"+ {len(artifact.data)} data files + {len(dependency_files())} dependency files, "
-          f"{artifact.path.stat().st_size / 1e6:.1f} MB")
+          f"+ {len(artifact.data)} data files + {len(dependencies)} dependency files, "
+          f"{artifact.path.stat().st_size / 1e6:.1f} MB zipped, {unzipped / 2**20:.0f} MiB unzipped (limit 250 MB)")
 
 
 def main(names: list[str]) -> None:
-    install_dependencies()
+    unknown = sorted(set(names) - set(ARTIFACTS))
+    if unknown:
+        sys.exit(f"no artifact named {', '.join(unknown)}; choose from {', '.join(ARTIFACTS)}")
     BUILD.mkdir(exist_ok=True)
     for name in names or list(ARTIFACTS):
+        ARTIFACTS[name].dependencies.install()
         build(ARTIFACTS[name])
 
 

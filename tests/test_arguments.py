@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, available_timezones
 
 import duckdb
 import pytest
@@ -37,6 +38,42 @@ def test_names_that_are_not_zones_of_a_place_are_refused_without_opening_a_file(
     with pytest.raises(InvalidArgument, match="unknown time zone") as refused:
         zone(name)
     assert len(str(refused.value)) < 200, "one short line, however long the name"
+
+
+POSIX_OFFSETS = sorted(name for name in available_timezones()
+                       if name.startswith("Etc/GMT") and name[7:8] in ("+", "-") and int(name[8:]) != 0)
+
+
+def test_every_posix_signed_offset_is_in_the_table() -> None:
+    assert len(POSIX_OFFSETS) == 26 and {"Etc/GMT+12", "Etc/GMT-14"} <= set(POSIX_OFFSETS)
+
+
+@pytest.mark.parametrize("name", POSIX_OFFSETS)
+def test_a_posix_signed_offset_is_refused_naming_the_offset_it_stands_for(name: str) -> None:
+    hours = int(name[7:])  # POSIX: Etc/GMT+5 is five hours west, UTC-05:00
+    offset = ZoneInfo(name).utcoffset(NOW)
+    assert offset == timedelta(hours=-hours)
+    with pytest.raises(InvalidArgument) as refused:
+        zone(name)
+    assert str(refused.value) == (
+        f"time zone {name!r} is UTC{'-' if hours > 0 else '+'}{abs(hours):02d}:00 (POSIX inverts the sign); "
+        "name the zone of the garage's place, such as Europe/Paris")
+    assert name not in zone_names()
+
+
+@pytest.mark.parametrize("engine", ["local", "athena"])
+def test_both_engines_refuse_a_posix_signed_offset_before_any_query(engine: str, tmp_path) -> None:
+    from parking.analytics.engines import engine_from_settings
+    from parking.config import Settings
+
+    settings = Settings(engine=engine, data_dir=tmp_path, region="eu-west-1")
+    with pytest.raises(InvalidArgument, match="UTC-05:00"):
+        queries.occupancy("2024-03-20", tz="Etc/GMT+5", engine=engine_from_settings(settings), now=NOW)
+
+
+@pytest.mark.parametrize("name", ["Etc/GMT", "Etc/GMT+0", "Etc/GMT-0", "UTC"])
+def test_utc_under_any_of_its_names_is_accepted(name: str) -> None:
+    assert zone(name).utcoffset(NOW) == timedelta(0)
 
 
 @given(st.dates())

@@ -160,3 +160,92 @@ def test_spots_show_of_a_data_directory_that_does_not_exist_is_a_usage_error(tmp
     assert result.exit_code == 2
     [line] = result.stderr.splitlines()
     assert "does not exist" in line
+
+
+# --- What availability says when it knows nothing, and a damaged stored catalog ----------------
+
+STORED = '"spot_id","zone","level","bay_type","max_stay_minutes"\n"A1","North","0","ev","120"\n'
+DAMAGED = [
+    ("a header changed by hand", STORED.replace('"zone"', '"area"'), "line 1: the header is not"),
+    ("a quote left open", STORED + '"A2","North\n', "line 3: not valid CSV (unexpected end of data)"),
+    ("a cell too many", STORED + '"A2","North","","standard","","x"\n', "line 3: 6 cells, not 5"),
+    ("a cell too few", STORED + '"A2","North"\n', "line 3: 2 cells, not 5"),
+    ("a maximum stay that is no number", STORED.replace('"120"', '"two hours"'), "line 2: max_stay_minutes"),
+    ("bytes that are not UTF-8", STORED + '"A\xff2","North","","standard",""\n', "line 3: not UTF-8 text"),
+    ("emptied", "", "line 1: the header is not"),
+]
+QUERIES = [["availability"], ["overstays"], ["alerts"], ["occupancy", "--date", "2024-03-20", "--by", "zone"],
+           ["plot", "availability", "--out", "{lake}/bays.png"], ["spots", "show"]]
+
+
+@pytest.fixture
+def lake(tmp_path):
+    (tmp_path / "parking-data").mkdir()
+    return tmp_path
+
+
+@pytest.mark.parametrize("command", QUERIES, ids=lambda c: " ".join(c[:2]))
+@pytest.mark.parametrize(("body", "reason"), [d[1:] for d in DAMAGED], ids=[d[0] for d in DAMAGED])
+def test_a_damaged_stored_catalog_is_one_line_naming_the_file_and_the_fix(lake, command, body, reason) -> None:
+    (lake / CATALOG_KEY).parent.mkdir()
+    (lake / CATALOG_KEY).write_bytes(body.encode("latin-1"))
+    result = CliRunner().invoke(cli, [*(a.format(lake=lake) for a in command), "--data-dir", str(lake)])
+    assert result.exit_code == 1, result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"Error: the stored spot catalog {lake / CATALOG_KEY} is damaged (")
+    assert reason in line
+    assert line.endswith("); load the catalog again with `parking-cli spots load FILE.csv`")
+    assert not (lake / "bays.png").exists()
+
+
+def test_the_damage_check_passes_every_file_the_store_writes(tmp_path) -> None:
+    rows = [CatalogRow('A "1" \\ ,', "North\nEast", "", "ev", 10**9), CatalogRow("B", "é", "-1", "standard", None)]
+    CatalogStore(tmp_path).replace(rows)
+    catalog.check_stored_file(tmp_path / CATALOG_KEY)
+
+
+CASES = {  # catalog file (None: none loaded), then what availability says with no event at all
+    "no catalog": (None, "no catalog loaded, and no spot reported in the 7 days before that instant"),
+    "an empty catalog": ("spot_id,zone\n", "the catalog is empty, and no spot reported in the 7 days before that instant"),
+    "a catalog, no event": (GOOD, "all 2 bays are unknown: no spot reported in the 24 hours (--lookback) before that instant"),
+    "one bay, no event": ("spot_id,zone\nA1,North\n",
+                          "the one bay is unknown: no spot reported in the 24 hours (--lookback) before that instant"),
+}
+
+
+@pytest.mark.parametrize(("plot", "suffix", "code"), [(False, ".", 0), (True, "; nothing written.", 3)],
+                         ids=["availability", "plot availability"])
+@pytest.mark.parametrize(("csv_text", "said"), list(CASES.values()), ids=list(CASES))
+def test_availability_with_nothing_known_says_what_is_the_case(lake, csv_text, said, plot, suffix, code) -> None:
+    if csv_text is not None:
+        (lake / "spots.csv").write_text(csv_text)
+        assert CliRunner().invoke(cli, ["spots", "load", str(lake / "spots.csv"), "--data-dir", str(lake)]).exit_code == 0
+    command = ["plot", "availability", "--out", str(lake / "bays.png")] if plot else ["availability"]
+    result = CliRunner().invoke(cli, [*command, "--data-dir", str(lake)])
+    assert (result.exit_code, result.stderr) == (code, f"Nothing observed: {said}{suffix}\n")
+    assert not (lake / "bays.png").exists()
+
+
+@pytest.mark.parametrize(("csv_text", "said"), [
+    (None, "no catalog loaded, so no bay has a maximum stay"),
+    (GOOD, "no car has overstayed"),
+], ids=["no catalog", "a catalog with a maximum stay"])
+def test_overstays_with_none_says_why(lake, csv_text, said) -> None:
+    if csv_text is not None:
+        (lake / "spots.csv").write_text(csv_text)
+        assert CliRunner().invoke(cli, ["spots", "load", str(lake / "spots.csv"), "--data-dir", str(lake)]).exit_code == 0
+    result = CliRunner().invoke(cli, ["overstays", "--data-dir", str(lake)])
+    assert (result.exit_code, result.stderr) == (0, f"Nothing observed: {said}.\n")
+
+
+@pytest.mark.parametrize(("engine", "warned"), [("athena", True), ("local", False)])
+def test_spots_load_without_a_bucket_warns_when_athena_is_the_engine(tmp_path, monkeypatch, engine, warned) -> None:
+    """Athena reads the catalog from the bucket: a local load would change nothing it answers."""
+    monkeypatch.setenv("PARKING_ENGINE", engine)
+    path = tmp_path / "spots.csv"
+    path.write_text(GOOD)
+    result = CliRunner().invoke(cli, ["spots", "load", str(path), "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("loaded 2 spots")
+    assert ("PARKING_ENGINE is athena, which reads the catalog from the bucket" in result.stderr) is warned
+    assert ("--bucket NAME" in result.stderr) is warned

@@ -316,6 +316,8 @@ BAD_ARGUMENTS = [
     (["occupancy", "--date", "2024-03-20", "--tz", "/usr/share/zoneinfo/UTC"], "unknown time zone"),
     (["status", "--tz", "Europe"], "unknown time zone"),
     (["health", "--tz", "localtime"], "unknown time zone"),
+    (["occupancy", "--date", "2024-03-20", "--tz", "Etc/GMT+5"], "'Etc/GMT+5' is UTC-05:00 (POSIX inverts the sign)"),
+    (["status", "--tz", "Etc/GMT-14"], "'Etc/GMT-14' is UTC+14:00"),
     # numbers beyond what the engine's arithmetic holds
     (["health", "--flapping-changes", "99999999999999999999999"], "--flapping-changes"),
     (["health", "--stuck-hours", "1e300"], "--stuck-hours"),
@@ -371,7 +373,8 @@ def test_a_group_named_alone_shows_its_help_not_an_error(runner: CliRunner, args
 def test_unknown_engine_in_the_environment_is_a_usage_error(runner: CliRunner, monkeypatch) -> None:
     monkeypatch.setenv("PARKING_ENGINE", "sqlite")
     result = runner.invoke(parking_cli, ["status"])
-    assert result.exit_code == 2 and result.stderr.strip() == "Error: unknown engine 'sqlite': choose one of local, athena"
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "Error: PARKING_ENGINE='sqlite' is not an engine: choose one of local, athena"
 
 
 def test_simulate_is_deterministic_and_ingestible(tmp_path: Path, runner: CliRunner) -> None:
@@ -436,6 +439,37 @@ def test_simulate_to_a_file_says_what_it_wrote(tmp_path: Path, runner: CliRunner
     written = len(out.read_text().splitlines())
     assert result.exit_code == 0 and result.stdout == ""
     assert result.stderr.strip() == f"wrote {written:,} records (3 spots, 2024-03-18 to 2024-03-19 UTC) to {out}"
+
+
+SIMULATED_NOW = datetime(2026, 11, 30, 7, 42, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("target", [["--out", "week.jsonl"], [], ["--kafka", "127.0.0.1:9"]],
+                         ids=["to a file", "to stdout", "to Kafka"])
+@pytest.mark.parametrize("start", ["2026-12-01", "2261-12-31"])
+def test_simulate_refuses_a_start_in_the_future_touching_nothing(
+    tmp_path: Path, runner: CliRunner, monkeypatch, target: list[str], start: str
+) -> None:
+    monkeypatch.setattr(parking.cli.main, "now", lambda: SIMULATED_NOW)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(parking_cli, ["simulate", "--start", start, "--catalog", "spots.csv", *target])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: Invalid value for --start: {start} is in the future (today is 2026-11-30 UTC); "
+        "events are simulated up to now only")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_simulate_reaching_past_now_says_where_it_stopped(tmp_path: Path, runner: CliRunner, monkeypatch) -> None:
+    monkeypatch.setattr(parking.cli.main, "now", lambda: SIMULATED_NOW)
+    out = tmp_path / "days.jsonl"
+    result = runner.invoke(parking_cli, ["simulate", "--spots", "3", "--days", "3", "--start", "2026-11-29",
+                                         "--out", str(out)])
+    written = out.read_text().splitlines()
+    assert result.exit_code == 0 and written
+    assert max(json.loads(line).get("timestamp", "")[:16] for line in written if line.startswith("{")) < "2026-11-30T07:43"
+    assert result.stderr.strip() == (
+        f"wrote {len(written):,} records (3 spots, 2026-11-29 to now, 2026-11-30 07:42 UTC) to {out}")
 
 
 def test_simulate_to_stdout_prints_only_the_records(runner: CliRunner) -> None:

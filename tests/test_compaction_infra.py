@@ -20,10 +20,11 @@ import pytest
 
 from parking.lake.compaction import PARQUET_COLUMNS
 from parking.layout import COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX, DATA_PREFIX
-from scripts.build_compact_lambda import ARTIFACT, LAMBDA_UNZIPPED_LIMIT, handler_modules
+from scripts.build_lambda import ARTIFACTS, LAMBDA_UNZIPPED_LIMIT, handler_modules
 from tests.test_serverless import package_dir, schedule_of, statements, template  # noqa: F401  (module fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
+COMPACT_ZIP = ARTIFACTS["compact"].path
 
 # One worker for every test that runs `sls`: it writes .serverless/ in the repository.
 pytestmark = [pytest.mark.serverless, pytest.mark.xdist_group("serverless")]
@@ -94,12 +95,12 @@ def test_every_analyst_team_reads_the_compacted_table_and_prefix(template) -> No
 
 
 def test_the_artifact_fits_lambda_and_holds_the_compaction_only() -> None:
-    with zipfile.ZipFile(ARTIFACT) as archive:
+    with zipfile.ZipFile(COMPACT_ZIP) as archive:
         infos = archive.infolist()
     assert sum(info.file_size for info in infos) < LAMBDA_UNZIPPED_LIMIT
     names = [info.filename for info in infos]
     ours = sorted(n for n in names if n == "compact_handler.py" or n.startswith("parking/"))
-    assert ours == sorted(str(p.relative_to(ROOT)) for p in handler_modules())
+    assert ours == sorted(str(p.relative_to(ROOT)) for p in handler_modules("compact_handler.py"))
     # Of the ingest path only the event validator, which lake check and compact share (parking/lake/objects.py).
     ingest = {n for n in ours if n.startswith("parking/ingest/")}
     assert ingest == {"parking/ingest/__init__.py", "parking/ingest/events.py"}
@@ -111,7 +112,7 @@ def test_the_artifact_fits_lambda_and_holds_the_compaction_only() -> None:
 
 def test_the_artifact_imports_on_its_own(tmp_path: Path) -> None:
     """compact_handler.py and parking/ from the zip, with this machine's DuckDB and orjson."""
-    with zipfile.ZipFile(ARTIFACT) as archive:
+    with zipfile.ZipFile(COMPACT_ZIP) as archive:
         for name in archive.namelist():
             if name == "compact_handler.py" or name.startswith("parking/"):
                 archive.extract(name, tmp_path)
@@ -122,4 +123,4 @@ def test_the_artifact_imports_on_its_own(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     imported = set(ast.literal_eval(result.stdout))
     assert imported == {module.replace("/", ".").removesuffix(".py").removesuffix(".__init__")
-                        for module in (str(p.relative_to(ROOT)) for p in handler_modules()[1:])}
+                        for module in (str(p.relative_to(ROOT)) for p in handler_modules("compact_handler.py")[1:])}

@@ -226,6 +226,7 @@ def test_compact_meeting_a_damaged_day_file_says_what_to_run_in_one_line(
     assert result.stderr.startswith(f"Error: {compacted}/parking-compacted/{day}/")
     assert problem in result.stderr and "run `parking-cli lake check --repair`" in result.stderr
     assert json_days(compacted) == {day}, "every other day compacted, the damaged one left as it was"
+    assert f"days compacted  {len(parquet_files(compacted)) - 1 - (problem == 'foreign'):>10,}" in result.stdout
 
     assert check(compacted, "--repair").exit_code == 0
     assert CliRunner().invoke(cli, ["compact", "--data-dir", str(compacted)]).exit_code == 0
@@ -252,3 +253,18 @@ def test_a_query_meeting_a_damaged_day_file_says_what_to_run_in_one_line(compact
     message = str(caught.value)
     assert "\n" not in message and "run `parking-cli lake check --repair`" in message
     assert f"cannot read compacted day file {compacted / key} (" in message or "TProtocolException" in message
+
+
+def test_repair_finishes_a_day_a_compaction_left_unfinished(case, uncompacted, compacted) -> None:  # noqa: F811
+    ingest(case, compacted, case.lines, partition=1)
+    with pytest.raises(Crash):
+        compact(LocalStore(compacted), EVERYTHING, checkpoint=lambda step: _raise(Crash(step)))
+    assert {f.problem for f in check_compacted(LocalStore(compacted))} == {"unfinished"}
+    result = check(compacted, "--repair")
+    assert result.exit_code == 0, result.output
+    assert "set aside 0 files" in result.stdout and check_compacted(LocalStore(compacted)) == []
+    assert_same_answers(uncompacted, answers(case, DuckDBEngine(compacted, threads=1)))
+
+
+def _raise(error: Exception) -> None:
+    raise error

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
@@ -22,7 +23,7 @@ from parking import queries
 from parking.analytics.catalog import CatalogStore, parse
 from parking.analytics.engines import DuckDBEngine, bind
 from parking.analytics.registry import GROUP_COLUMN, QUERIES
-from parking.analytics.saved import saved_sql
+from parking.analytics.saved import GROUPED_BY, UNGROUPED, saved_columns, saved_sql
 from parking.analytics.windows import days_window, zone
 from parking.ingest.files import ingest_lines
 from parking.ingest.sinks import LocalSink
@@ -109,11 +110,31 @@ def test_a_saved_query_has_no_placeholder_and_parses_with_both_grammars(name) ->
 
 
 @pytest.mark.parametrize("name", QUERIES)
-def test_a_saved_query_is_its_file_with_only_the_placeholders_replaced(name) -> None:
-    pattern = re.escape(QUERIES[name].sql)
+def test_a_saved_query_is_its_file_with_only_the_placeholders_and_the_group_column_replaced(name) -> None:
+    pattern = re.escape(saved_columns(name, QUERIES[name].sql))
     for placeholder in set(re.findall(r"%\\\(\w+\\\)s", pattern)):
         pattern = pattern.replace(placeholder, r"[^%]+?")
     assert re.fullmatch(r"(?:--[^\n]*\n)*" + pattern, saved_sql(name), re.DOTALL)
+
+
+def console_columns(name: str) -> list[str]:
+    """The columns the CLI prints for the saved query's options: no group column ungrouped, ``zone`` by zone."""
+    columns = list(QUERIES[name].columns)
+    if name in UNGROUPED:
+        return [c for c in columns if c != GROUP_COLUMN]
+    return [GROUPED_BY.get(name, c) if c == GROUP_COLUMN else c for c in columns]
+
+
+@pytest.mark.parametrize("name", QUERIES)
+def test_a_saved_query_returns_the_clis_columns(name) -> None:
+    """As the Athena console shows them (METRICS.md section 7: availability and alerts name the zone column)."""
+    assert parse_sqlglot(saved_sql(name)).named_selects == console_columns(name)
+
+
+def test_every_grouped_query_has_its_group_column_first_in_its_final_select() -> None:
+    """What saved_columns rewrites: the five window queries and availability and alerts, once each."""
+    for name in UNGROUPED | set(GROUPED_BY):
+        assert re.search(r"^SELECT\n    (\w+\.)?group_value,\n", QUERIES[name].sql, re.MULTILINE), name
 
 
 @pytest.fixture(scope="module")
@@ -142,8 +163,8 @@ DEFAULT_WINDOW_CALLS = {
     "turnover": lambda e, now: queries.turnover(*_last_seven_days(now), engine=e, now=now),
     "dwell": lambda e, now: queries.dwell(*_last_seven_days(now), engine=e, now=now),
     "health": lambda e, now: queries.health(engine=e, now=now),
-    "availability": lambda e, now: queries.availability(engine=e, now=now).rename(columns={"zone": GROUP_COLUMN}),
-    "alerts": lambda e, now: queries.alerts(engine=e, now=now).rename(columns={"zone": GROUP_COLUMN}),
+    "availability": lambda e, now: queries.availability(engine=e, now=now),
+    "alerts": lambda e, now: queries.alerts(engine=e, now=now),
     "overstays": lambda e, now: queries.overstays(engine=e, now=now),
 }
 
@@ -159,9 +180,13 @@ def test_a_saved_query_answers_for_its_documented_default_window(recent, name) -
     connection.execute("BEGIN TRANSACTION")
     try:
         [(now,)] = connection.execute("SELECT current_timestamp").fetchall()
-        saved = queries.typed(recent.run(saved_sql(name), {}), QUERIES[name])
+        answer = recent.run(saved_sql(name), {})
         expected = DEFAULT_WINDOW_CALLS[name](recent, now.astimezone(timezone.utc))
     finally:
         connection.execute("ROLLBACK")
+    assert list(answer.columns) == list(expected.columns) == console_columns(name)
+    shape = {column: QUERIES[name].columns[GROUP_COLUMN if column in GROUPED_BY.values() and name in GROUPED_BY
+                                            else column] for column in answer.columns}
+    saved = queries.typed(answer, replace(QUERIES[name], columns=shape))
     assert len(expected) > 0
     pd.testing.assert_frame_equal(saved, expected, check_exact=False, atol=1e-3, rtol=0)

@@ -325,11 +325,53 @@ def test_a_team_reads_and_lists_only_its_results_and_the_events(template: dict) 
         resources = [r for s in s3 for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
         objects = {r["Fn::Sub"] for r in resources if isinstance(r, dict) and "Fn::Sub" in r}
         assert objects == {"${DataBucket.Arn}/parking-data/*", "${DataBucket.Arn}/parking-compacted/*",
-                           f"${{DataBucket.Arn}}/athena-results/{team}/*"}
+                           "${DataBucket.Arn}/parking-catalog/*", f"${{DataBucket.Arn}}/athena-results/{team}/*"}
         [listing] = [s for s in s3 if s["Action"] == "s3:ListBucket"]
-        assert listing["Condition"] == {
-            "StringLike": {"s3:prefix": ["parking-data/*", "parking-compacted/*", f"athena-results/{team}/*"]}}
+        assert listing["Condition"] == {"StringLike": {"s3:prefix": [
+            "parking-data/*", "parking-compacted/*", "parking-catalog/*", f"athena-results/{team}/*"]}}
         assert not any("quarantine" in json.dumps(s) for s in statements)
+
+
+def tables_read(sql: str) -> set[str]:
+    """The tables a named query reads (its CTEs aside), by their names in the SQL."""
+    import re
+
+    import sqlglot
+    from sqlglot import exp
+
+    statement = sqlglot.parse_one(re.sub(r"%\(\w+\)s", "NULL", sql), read="athena")
+    ctes = {cte.alias for cte in statement.find_all(exp.CTE)}
+    return {table.name for table in statement.find_all(exp.Table) if table.name and table.name not in ctes}
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def test_a_team_may_run_every_named_query_and_write_only_its_results(template: dict) -> None:
+    """Athena needs glue:GetTable on every table a query names and S3 reads under its location:
+    occupancy and most others LEFT JOIN spot_catalog even ungrouped."""
+    glue_tables = {r["Properties"]["TableInput"]["Name"]: (name, r["Properties"]["TableInput"])
+                   for name, r in resources_of(template, "AWS::Glue::Table").items()}
+    needed = {table for query in QUERIES.values() for table in tables_read(query.sql)}
+    assert {"parking_events", "parking_events_compacted", "spot_catalog"} <= needed
+    for workgroup, statements in team_policies(template).items():
+        allowed = [s for s in statements if s["Effect"] == "Allow"]
+        glue = {r["Fn::Sub"] for s in allowed if "glue:GetTable" in as_list(s["Action"]) for r in as_list(s["Resource"])}
+        reads = {r["Fn::Sub"] for s in allowed if "s3:GetObject" in as_list(s["Action"]) for r in as_list(s["Resource"])}
+        [listing] = [s for s in allowed if as_list(s["Action"]) == ["s3:ListBucket"]]
+        for table in needed:
+            logical_id, table_input = glue_tables[table]
+            assert any(arn.endswith(f":table/${{GlueDatabase}}/${{{logical_id}}}") for arn in glue), (workgroup, table)
+            prefix = table_input["StorageDescriptor"]["Location"]["Fn::Sub"].removeprefix("s3://${DataBucket}/")
+            assert f"${{DataBucket.Arn}}/{prefix}*" in reads, (workgroup, table)
+            assert f"{prefix}*" in listing["Condition"]["StringLike"]["s3:prefix"], (workgroup, table)
+        team_results = f"${{DataBucket.Arn}}/athena-results/{workgroup.removeprefix('parking-analytics-')}/*"
+        for statement in allowed:
+            actions = as_list(statement["Action"])
+            assert not any(a.startswith("glue:") and not a.startswith("glue:Get") for a in actions), statement
+            if any(a.startswith("s3:") and a.split(":")[1].startswith(("Put", "Delete", "Abort")) for a in actions):
+                assert as_list(statement["Resource"]) == [{"Fn::Sub": team_results}], statement
 
 
 def test_another_stage_names_its_own_analyst_teams(tmp_path: Path) -> None:

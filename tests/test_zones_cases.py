@@ -221,3 +221,67 @@ def test_a_data_directory_named_like_a_glob_reads_its_own_catalog_and_compacted_
     assert rows(queries.availability(AT, engine=own, now=NOW)) == rows(queries.availability(AT, engine=plain, now=NOW))
     mine = queries.utilization("2024-03-20", "2024-03-20", by="zone", engine=own, now=NOW)
     assert rows(mine) == rows(queries.utilization("2024-03-20", "2024-03-20", by="zone", engine=plain, now=NOW))
+
+
+def first_cells(output: str, fmt: str) -> list:
+    """The group column of each row, as printed."""
+    if fmt == "json":
+        return [row["level"] for row in json.loads(output)]
+    lines = output.splitlines()[1:]
+    return [line.split(",")[0] for line in lines] if fmt == "csv" else [line.split()[0] for line in lines]
+
+
+@pytest.mark.parametrize(("fmt", "levels"), [
+    ("table", ['""', "1", "2", "(uncatalogued)"]),
+    ("csv", ['""', "1", "2", ""]),
+    ("json", ["", "1", "2", None]),
+])
+@pytest.mark.parametrize("command", [["availability", "--at", AT],
+                                     ["utilization", "--from", "2024-03-20", "--to", "2024-03-20"]])
+def test_every_format_tells_the_empty_level_from_the_uncatalogued(tmp_path, fmt, levels, command) -> None:
+    """METRICS.md section 7: an empty level is the group "", the uncatalogued spots the null group."""
+    result = CliRunner().invoke(cli, ["--data-dir", str(lake_root(tmp_path)), *command, "--by", "level",
+                                      "--format", fmt])
+    assert result.exit_code == 0, result.output
+    assert first_cells(result.stdout, fmt) == levels
+
+
+def test_csv_quotes_the_empty_group_and_leaves_the_null_group_empty(tmp_path) -> None:
+    result = CliRunner().invoke(cli, ["--data-dir", str(lake_root(tmp_path)), "availability", "--at", AT,
+                                      "--by", "level", "--format", "csv"])
+    assert result.stdout.splitlines()[1:] == ['"",2,0,1,1,0.0', "1,2,2,0,0,1.0", "2,1,1,0,0,1.0", ",2,1,0,1,1.0"]
+
+
+@pytest.mark.parametrize("args", [["utilization", "--from", "2024-03-20", "--to", "2024-03-20", "--zone", "Nowhere"],
+                                  ["occupancy", "--date", "2024-03-20", "--by", "zone", "--zone", "North",
+                                   "--zone", " Nowhere "],
+                                  ["plot", "patterns", "--from", "2024-03-20", "--to", "2024-03-20",
+                                   "--zone", "Nowhere", "--out", "x.png"]])
+def test_a_zone_not_in_the_catalog_is_a_usage_error_naming_the_known_ones(tmp_path, args) -> None:
+    result = CliRunner().invoke(cli, ["--data-dir", str(lake_root(tmp_path)), *args])
+    assert (result.exit_code, result.output) == (
+        2, "Error: zone 'Nowhere' is not in the spot catalog (known: North, South)\n")
+
+
+def test_a_zone_without_any_catalog_says_no_catalog_is_loaded(tmp_path) -> None:
+    lake_with(tmp_path, EVENTS, catalog_text=None)
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "dwell", "--from", "2024-03-20", "--to",
+                                      "2024-03-20", "--zone", "North"])
+    assert result.exit_code == 2
+    assert "zone 'North' is not in the spot catalog: no catalog is loaded" in result.output
+
+
+def test_a_known_zone_with_nothing_observed_says_which_zone(tmp_path) -> None:
+    result = CliRunner().invoke(cli, ["--data-dir", str(lake_root(tmp_path)), "utilization", "--from", "2024-03-01",
+                                      "--to", "2024-03-01", "--zone", "North"])
+    assert result.exit_code == 0
+    assert "no catalogued bay of zone 'North' was observed" in result.stderr
+
+
+@pytest.mark.parametrize(("threshold", "line"), [("0.95", "No zone at or above 95% occupancy."),
+                                                 ("0.955", "No zone at or above 95.5% occupancy.")])
+def test_alerts_with_no_zone_over_the_threshold_say_so_without_nothing_observed(tmp_path, threshold, line) -> None:
+    result = CliRunner().invoke(cli, ["--data-dir", str(lake_root(tmp_path)), "alerts", "--at",
+                                      "2024-03-20T09:30:00Z", "--threshold", threshold])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [line]

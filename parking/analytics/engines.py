@@ -21,8 +21,9 @@ import pandas as pd
 from pyathena.formatter import DefaultParameterFormatter
 
 from parking.analytics.catalog import CATALOG_TABLE, duckdb_view_body
-from parking.config import Settings
-from parking.errors import ConfigurationError, InvalidArgument, QueryCancelled, QueryError
+from parking.aws import DENIED, THROTTLED, botocore_error, check_session, error_code, explain
+from parking.config import SQL_IDENTIFIER, Settings
+from parking.errors import AwsError, ConfigurationError, InvalidArgument, QueryCancelled, QueryError
 from parking.layout import DATA_PREFIX, compacted_glob, data_glob, glob_escape
 
 QUERY_TABLE = "parking_events"  # the name the SQL files use
@@ -31,7 +32,6 @@ USD_PER_TB_SCANNED = 5.0
 MEGABYTE = 2**20  # AWS bills in binary units: 1 TB = 2**20 MB
 BILLED_MINIMUM_MB = 10
 VANISHED_RETRIES = 2  # a query that met a file compaction moved away is run again, this many times at most
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 
 # PyAthena logs a failed query with its traceback before raising; with no
 # logging configured, Python would print that to stderr. The QueryError raised
@@ -62,18 +62,17 @@ ATHENA_ZONE_NAMES = {
 NOT_IN_ATHENA = frozenset({
     "America/Ciudad_Juarez", "America/Coyhaique", "EST", "HST", "MST", "ROC", "Factory", "localtime",
 })
-AWS_SETUP = (
-    "--engine athena needs AWS_REGION (or a region in the AWS profile) and credentials: AWS_PROFILE "
-    "(after `aws sso login` for an SSO profile) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-)
-_CREDENTIAL_ERRORS = frozenset({
-    "UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
-    "InvalidSignatureException", "SignatureDoesNotMatch", "IncompleteSignature", "MissingAuthenticationToken",
-})
+ATHENA = "--engine athena"  # what chose AWS, in the set-up messages (parking/aws.py)
+# Throttled Athena calls: PyAthena retries them this often (waits of about 1, 2 and 4 s, plus
+# jitter), each call with botocore's standard retries (3 attempts) inside; then one line. Its
+# default (8 attempts, up to 100 s apart) kept a throttled user waiting minutes in silence.
+THROTTLE_ATTEMPTS = 4
+THROTTLE_MAX_DELAY_SECONDS = 8
 
 
-class AthenaSetupError(QueryError):
-    """AWS is not set up for the Athena engine (region, profile, credentials); the message says what to set."""
+class AthenaSetupError(QueryError, AwsError):
+    """AWS is not set up for the Athena engine (region, profile, credentials, endpoint,
+    workgroup, permission) or kept throttling; the message says what to set."""
 
 
 def athena_zone(name: str) -> str:
@@ -92,6 +91,10 @@ class Engine(Protocol):
 
     def run(self, sql: str, params: Mapping[str, Any]) -> pd.DataFrame: ...
 
+    def zone_name(self, tz: str) -> str:
+        """The name this engine knows ``tz`` by; :class:`InvalidArgument` when it knows none."""
+        ...
+
 
 def bind(sql: str, params: Mapping[str, Any]) -> str:
     """The query text with parameters bound as escaped literals (PyAthena's formatter)."""
@@ -102,8 +105,8 @@ def retarget(sql: str, table: str) -> str:
     """Point the query at another table name; the name must be a plain identifier."""
     if table == QUERY_TABLE:
         return sql
-    if not _IDENTIFIER.fullmatch(table):
-        raise ConfigurationError(f"table name {table!r} is not a plain SQL identifier")
+    if not SQL_IDENTIFIER.fullmatch(table):
+        raise ConfigurationError(f"PARKING_TABLE={table!r} is not a plain SQL identifier")
     sql = re.sub(rf"\bFROM {COMPACTED_TABLE}\b", f'FROM "{table}_compacted"', sql)
     return re.sub(rf"\bFROM {QUERY_TABLE}\b", f'FROM "{table}"', sql)
 
@@ -125,6 +128,10 @@ class DuckDBEngine:
     @property
     def has_data(self) -> bool:
         return _lake_files(self.data_dir.resolve(), data_glob("", self.data_prefix).lstrip("/")) is not None
+
+    def zone_name(self, tz: str) -> str:
+        """DuckDB knows every zone Python's ``zoneinfo`` does: the name itself."""
+        return tz
 
     def run(self, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
         """The query's rows; :class:`QueryError` (one line) when it fails.
@@ -264,20 +271,27 @@ class QueryProgress:
 
 @dataclass(frozen=True, slots=True)
 class QueryStats:
-    """What a finished Athena query cost."""
+    """What an Athena query that reached an end (``state``) scanned and cost."""
 
     query_id: str
     data_scanned_bytes: int
     engine_milliseconds: int
     reused_result: bool
+    state: str = "SUCCEEDED"  # or CANCELLED, FAILED
+
+    @property
+    def billed(self) -> bool:
+        """Whether Athena bills the query: not for a reused result, nor for a failed query."""
+        return not self.reused_result and self.state != "FAILED"
 
     @property
     def billed_megabytes(self) -> int:
         """What Athena bills: bytes scanned rounded up to the megabyte, at least 10 MB a query.
 
-        A query answered from a reused result scans nothing and is not billed.
+        A query answered from a reused result scans nothing and is not billed;
+        a failed query is not billed; a cancelled one is, for what it scanned.
         """
-        if self.reused_result:
+        if not self.billed:
             return 0
         return max(BILLED_MINIMUM_MB, -(-self.data_scanned_bytes // MEGABYTE))
 
@@ -290,8 +304,13 @@ class QueryStats:
 class AthenaEngine:
     """Athena through PyAthena's PandasCursor; Ctrl-C cancels the running query.
 
-    ``on_progress`` is called at every poll and ``on_finished`` once with the
-    query's cost, so a caller (the CLI) can show them; the engine never prints.
+    ``on_progress`` is called at every poll, ``on_finished`` once with the
+    query's cost (:class:`QueryStats`), also for a query that was cancelled or
+    failed when Athena reported what it scanned, and ``on_throttled`` with a
+    line to show each time AWS throttles a call that will be retried, so a
+    caller (the CLI) can show them; the engine never prints.
+    ``throttle_attempts`` and ``throttle_max_delay`` (seconds) bound PyAthena's
+    retries of a throttled call (:data:`THROTTLE_ATTEMPTS`).
     """
 
     name = "athena"
@@ -304,17 +323,28 @@ class AthenaEngine:
         poll_interval: float = 1.0,
         on_progress: Callable[[QueryProgress], None] | None = None,
         on_finished: Callable[[QueryStats], None] | None = None,
+        on_throttled: Callable[[str], None] | None = None,
+        throttle_attempts: int | None = None,
+        throttle_max_delay: float | None = None,
     ) -> None:
         self.settings = settings
         self.result_reuse_minutes = result_reuse_minutes
         self.poll_interval = poll_interval
         self.on_progress = on_progress
         self.on_finished = on_finished
+        self._last_execution: Any = None
+        self.on_throttled = on_throttled
+        self.throttle_attempts = throttle_attempts or THROTTLE_ATTEMPTS
+        self.throttle_max_delay = THROTTLE_MAX_DELAY_SECONDS if throttle_max_delay is None else throttle_max_delay
         # PyAthena logs a failed query's traceback; with no logging configured Python
         # would print it on stderr before our one-line error.
         pyathena_logger = logging.getLogger("pyathena")
         if not any(isinstance(h, logging.NullHandler) for h in pyathena_logger.handlers):
             pyathena_logger.addHandler(logging.NullHandler())
+
+    def zone_name(self, tz: str) -> str:
+        """The name Athena knows ``tz`` by (:func:`athena_zone`); :class:`InvalidArgument` for none."""
+        return athena_zone(tz)
 
     def check_setup(self) -> None:
         """Fail with one line saying what to set when AWS has no region, profile or credentials.
@@ -322,37 +352,27 @@ class AthenaEngine:
         Raises :class:`AthenaSetupError`. Reads the local AWS configuration only:
         credentials that AWS rejects are reported when the query starts.
         """
-        import boto3
-        from botocore.exceptions import BotoCoreError, ProfileNotFound
-
         try:
-            session = boto3.Session(profile_name=self.settings.profile, region_name=self.settings.region)
-        except ProfileNotFound:
-            raise AthenaSetupError(
-                f"AWS profile {self.settings.profile!r} is not in the AWS config files: "
-                "set AWS_PROFILE to one that is, or unset it"
-            ) from None
-        if not session.region_name:
-            raise AthenaSetupError(f"no AWS region: {AWS_SETUP}")
-        try:
-            credentials = session.get_credentials()
-        except BotoCoreError as exc:
-            raise AthenaSetupError(f"AWS credentials could not be loaded ({_one_line(exc)}): {AWS_SETUP}") from None
-        if credentials is None:
-            raise AthenaSetupError(f"no AWS credentials: {AWS_SETUP}")
+            check_session(self.settings.region, self.settings.profile, ATHENA)
+        except AwsError as exc:
+            raise AthenaSetupError(str(exc)) from None
 
     def connect(self) -> Any:
+        from botocore.config import Config
         from pyathena import connect
         from pyathena.pandas.cursor import PandasCursor
+        from pyathena.util import RetryConfig
 
         started = time.monotonic()
+        self._last_execution = None
 
         def poll(execution: Any) -> None:
+            self._last_execution = execution  # what Athena last said, for the cost of a query that fails
             if self.on_progress is not None:
                 progress = QueryProgress(execution.query_id, execution.state, time.monotonic() - started)
                 self.on_progress(progress)
 
-        return connect(
+        connection = connect(
             schema_name=self.settings.database,
             work_group=self.settings.workgroup,
             s3_staging_dir=self.settings.output_location,
@@ -364,25 +384,41 @@ class AthenaEngine:
             result_reuse_enable=self.result_reuse_minutes is not None,
             result_reuse_minutes=self.result_reuse_minutes or 60,
             on_poll=poll,
+            retry_config=RetryConfig(attempt=self.throttle_attempts, max_delay=self.throttle_max_delay,
+                                     multiplier=min(1, self.throttle_max_delay)),
+            config=Config(retries={"mode": "standard"}),
         )
+        connection.client.meta.events.register("after-call.athena", self._after_call)
+        return connection
+
+    def _after_call(self, http_response: Any = None, parsed: Any = None, model: Any = None, **_: Any) -> None:
+        """Tell the caller each time Athena throttled a call PyAthena will retry: no silent waits."""
+        code = error_code(_Response(parsed)) if isinstance(parsed, dict) else None
+        operation = getattr(model, "name", "a call")
+        if code not in THROTTLED:
+            self._throttled.pop(operation, None)
+            return
+        attempt = self._throttled[operation] = self._throttled.get(operation, 0) + 1
+        if attempt < self.throttle_attempts and self.on_throttled is not None:
+            self.on_throttled(f"AWS is throttling the requests ({code} on {operation}); retrying, "
+                              f"attempt {attempt + 1} of {self.throttle_attempts}")
 
     def run(self, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
-        """Run on Athena; :class:`InvalidArgument` for a zone Athena lacks, before anything is sent.
+        """Run on Athena; the query API has mapped ``time_zone`` (:meth:`zone_name`) before.
 
-        Raises :class:`AthenaSetupError` (region, profile, credentials),
-        :class:`QueryCancelled` on Ctrl-C, :class:`QueryError` for any other failure.
+        Raises :class:`AthenaSetupError` (region, profile, credentials, endpoint,
+        workgroup, permission, throttling), :class:`QueryCancelled` on Ctrl-C,
+        :class:`QueryError` for any other failure, each one line.
         """
-        from botocore.exceptions import BotoCoreError
-        from pyathena.error import Error as AthenaError
-
-        if "time_zone" in params:
-            params = {**params, "time_zone": athena_zone(params["time_zone"])}
         sql = retarget(sql, self.settings.table)
         self.check_setup()
+        self._last_execution = None
+        self._throttled: dict[str, int] = {}  # consecutive throttled attempts, by operation
         try:
             with self.connect() as connection:
                 cursor = connection.cursor()
                 frame = cursor.execute(sql, dict(params)).as_pandas()
+                self._last_execution = None  # reported below, from the cursor
                 if self.on_finished is not None:
                     self.on_finished(
                         QueryStats(
@@ -394,43 +430,89 @@ class AthenaEngine:
                     )
                 return frame
         except KeyboardInterrupt:
+            self._report_ended()
             raise QueryCancelled("query cancelled; Athena was asked to stop it") from None
-        except BotoCoreError as exc:
-            raise _setup_error(exc) from None
-        except AthenaError as exc:
-            code = _credential_error(exc)
-            if code is not None:
-                raise AthenaSetupError(f"AWS rejected the credentials ({code}): {AWS_SETUP}") from None
-            if isinstance(exc.__cause__, BotoCoreError):
-                raise _setup_error(exc.__cause__) from None
-            raise QueryError(f"Athena query failed: {_one_line(exc)}") from exc
+        except Exception as exc:
+            self._report_ended()
+            raise self._failure(exc) from None
+
+    def _failure(self, exc: Exception) -> Exception:
+        """One line for any failure of a run: what to set when the settings or AWS are the cause."""
+        from pyathena.error import Error as AthenaError
+
+        settings = self.settings
+        error = botocore_error(exc)
+        if error is not None and error_code(error) in DENIED and getattr(error, "operation_name", "") in (
+            "HeadObject", "GetObject"
+        ):
+            where = settings.output_location or "the workgroup's output location"
+            return AthenaSetupError(
+                f"the query ran, but S3 refused its result ({error_code(error)} on {error.operation_name}): "
+                f"your credentials must read {where}, the results of workgroup {settings.workgroup!r} "
+                "(PARKING_WORKGROUP, PARKING_OUTPUT_LOCATION; each team reads only its own workgroup's)"
+            )
+        explained = explain(exc, ATHENA, settings.endpoint_url)
+        if explained is not None:
+            return AthenaSetupError(explained)
+        if not isinstance(exc, AthenaError):
+            if error is not None:  # botocore, but nothing the settings can fix
+                return QueryError(f"Athena query failed: {_one_line(error)}")
+            raise exc  # a bug: the CLI reports it as one
+        message = _one_line(exc)
+        if _NO_WORKGROUP.search(message):
+            return AthenaSetupError(
+                f"Athena workgroup {settings.workgroup!r} does not exist ({message}): set PARKING_WORKGROUP to "
+                "one that does (analysts use parking-analytics-<team>)"
+            )
+        if _NO_SCHEMA.search(message):
+            return QueryError(f"Athena query failed: {message}; check PARKING_DATABASE (now {settings.database!r})")
+        if _NO_TABLE.search(message):
+            return QueryError(
+                f"Athena query failed: {message}; check PARKING_DATABASE (now {settings.database!r}) and "
+                f"PARKING_TABLE (now {settings.table!r}): the database holds {settings.table}, "
+                f"{settings.table}_compacted and {CATALOG_TABLE}"
+            )
+        return QueryError(f"Athena query failed: {message}")
+
+    def _report_ended(self) -> None:
+        """Call ``on_finished`` for a query that ended without an answer, when Athena said what it scanned.
+
+        A cancelled query is billed for the data it scanned; a failed one is
+        not billed; a query that succeeded but whose result could not be read
+        was billed like any other.
+        """
+        execution, self._last_execution = self._last_execution, None
+        if execution is None or self.on_finished is None:
+            return
+        scanned = getattr(execution, "data_scanned_in_bytes", None)
+        state = getattr(execution, "state", None)
+        if scanned is None or state not in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            return
+        self.on_finished(
+            QueryStats(
+                query_id=execution.query_id,
+                data_scanned_bytes=int(scanned),
+                engine_milliseconds=int(getattr(execution, "engine_execution_time_in_millis", None) or 0),
+                reused_result=bool(getattr(execution, "reused_previous_result", False)),
+                state=state,
+            )
+        )
 
 
-def _setup_error(exc: BaseException) -> AthenaSetupError:
-    """A botocore failure before Athena answered, as one line saying what to check or set."""
-    from botocore.exceptions import ConnectionError as AwsConnectionError
+_NO_WORKGROUP = re.compile(r"WorkGroup\b.*\b(is not found|not found|does not exist)", re.IGNORECASE)
+_NO_SCHEMA = re.compile(r"SCHEMA_NOT_FOUND|Schema '[^']*' does not exist|Database .* not found", re.IGNORECASE)
+_NO_TABLE = re.compile(r"TABLE_NOT_FOUND|Table '[^']*' does not exist", re.IGNORECASE)
 
-    if isinstance(exc, AwsConnectionError):
-        return AthenaSetupError(f"AWS could not be reached ({_one_line(exc)}): check the network and AWS_REGION")
-    return AthenaSetupError(f"AWS set-up problem ({_one_line(exc)}): {AWS_SETUP}")
+
+class _Response:
+    """A parsed botocore response seen as an error with one, for :func:`parking.aws.error_code`."""
+
+    def __init__(self, parsed: dict[str, Any]) -> None:
+        self.response = parsed
 
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
-
-
-def _credential_error(exc: BaseException) -> str | None:
-    """The AWS error code when a PyAthena error is AWS refusing the credentials, else None.
-
-    PyAthena keeps botocore's ClientError as the cause; its code is read from
-    there, or from the message when the error body was not the JSON botocore
-    expects.
-    """
-    response = getattr(exc.__cause__, "response", None)
-    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-    if code in _CREDENTIAL_ERRORS:
-        return code
-    return next((name for name in sorted(_CREDENTIAL_ERRORS) if name in str(exc)), None)
 
 
 def engine_from_settings(settings: Settings, **athena_options: Any) -> Engine:

@@ -391,7 +391,9 @@ def build_report(
     """Ask every section's questions of the window ``first`` to ``last`` (local days in ``tz``, both included).
 
     Raises :class:`~parking.errors.InvalidArgument` for a bad window or zone
-    (at most :data:`MAX_REPORT_DAYS` days) and what the engine raises.
+    (at most :data:`MAX_REPORT_DAYS` days; a zone the engine has no name for,
+    as the weekday x hour heatmap sends it) before any query runs, and what the
+    engine raises.
     """
     check_days(first, last)
     zone(tz)
@@ -399,6 +401,8 @@ def build_report(
         from parking.errors import InvalidArgument
 
         raise InvalidArgument(f"a report covers at most {MAX_REPORT_DAYS} days, got {(last - first).days + 1}")
+    engine = queries.engine_or_default(engine)
+    queries.check_zone(tz, engine)  # the heatmap sends the zone to the engine: refused before any query
     current = now or datetime.now(timezone.utc)
     inputs = ReportInputs(first, last, tz, lookback_hours, engine, current)
     observed = bool(inputs.hourly["occupancy_rate"].notna().any())

@@ -14,8 +14,14 @@ per query: this module derives the saved text from it, and the deployment
 | occupancy | yesterday, UTC |
 | utilization, patterns, turnover, dwell | the last 7 whole UTC days: yesterday and the 6 days before |
 
-Windows and columns follow docs/METRICS.md sections 4 and 6. Run
-``python -m parking.analytics.saved`` for every saved text as one JSON object.
+availability, alerts and overstays are asked about now, availability and
+alerts grouped by zone (alerts at 0.9).
+
+Columns are those the CLI prints (docs/METRICS.md sections 4, 6 and 7): the
+SQL's ``group_value`` column, which the CLI drops or renames after ``--by``,
+is left out of the five window queries (they answer ungrouped) and named
+``zone`` in availability and alerts. Run ``python -m parking.analytics.saved``
+for every saved text as one JSON object.
 """
 
 from __future__ import annotations
@@ -88,6 +94,10 @@ DEFAULT_OPTIONS = {
 }
 # Saved occupancy, utilization, patterns, turnover and dwell answer ungrouped, as the CLI without --by.
 UNGROUPED = frozenset({"occupancy", "utilization", "patterns", "turnover", "dwell"})
+# The saved availability and alerts group by zone (DEFAULT_OPTIONS) and name the column so.
+GROUPED_BY = {"availability": "zone", "alerts": "zone"}
+# The first item of a query's final SELECT, the group column (a test checks each query has it once).
+_GROUP_ITEM = re.compile(r"^SELECT\n    (?P<source>(?:\w+\.)?group_value),\n", re.MULTILINE)
 
 
 def _part(part: str, instant: str) -> str:
@@ -140,7 +150,12 @@ def saved_parameters(name: str) -> dict[str, str]:
 
 
 def saved_sql(query: NamedQuery | str) -> str:
-    """The text saved as the Athena named query: the file, runnable as it stands."""
+    """The text saved as the Athena named query: the file, runnable as it stands.
+
+    Placeholders are replaced by the default window's expressions, and the
+    final SELECT's group column is dropped (ungrouped queries) or named after
+    its grouping (``zone``), so the console shows the CLI's columns.
+    """
     query = QUERIES[query] if isinstance(query, str) else query
     expressions = saved_parameters(query.name)
     header = (
@@ -148,7 +163,19 @@ def saved_sql(query: NamedQuery | str) -> str:
         "-- lookback 24 hours and the CLI's default options. parking-cli runs the same\n"
         f"-- queries/{query.name}.sql with its own window: parking-cli {query.name} --help.\n"
     )
-    return header + _PLACEHOLDER.sub(lambda match: expressions[match.group(1)], query.sql)
+    return header + saved_columns(query.name, _PLACEHOLDER.sub(lambda match: expressions[match.group(1)], query.sql))
+
+
+def saved_columns(name: str, sql: str) -> str:
+    """``sql`` with its final SELECT's ``group_value`` item dropped (:data:`UNGROUPED`) or renamed (:data:`GROUPED_BY`)."""
+    found = list(_GROUP_ITEM.finditer(sql))
+    if name not in UNGROUPED and name not in GROUPED_BY:
+        return sql
+    if not found:
+        raise ValueError(f"queries/{name}.sql: no group_value as the first item of its final SELECT")
+    item = found[-1]
+    kept = "" if name in UNGROUPED else f"    {item['source']} AS {GROUPED_BY[name]},\n"
+    return sql[: item.start()] + "SELECT\n" + kept + sql[item.end():]
 
 
 def main() -> None:

@@ -26,6 +26,9 @@ LAST_DAY = date(2261, 12, 31)
 # Names the zone database holds that are not time zones of a place: the host's
 # own setting, the template of POSIX rules and the zone for unset clocks.
 NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+# Fixed offsets named the POSIX way, east negative: Etc/GMT+5 is UTC-05:00.
+# Refused (docs/CHOICES.md, "The command line"): a garage's days follow its place.
+_POSIX_OFFSET = re.compile(r"Etc/GMT([+-])(\d{1,2})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +50,18 @@ def zone_names() -> frozenset[str]:
 
     ``zoneinfo.available_timezones()`` leaves out folders (``Europe``), the
     ``right/`` and ``posix/`` trees; :data:`NOT_ZONES` takes out the rest that
-    DuckDB and Athena do not know.
+    DuckDB and Athena do not know, and the ``Etc/GMT+N`` / ``Etc/GMT-N``
+    offsets (N not 0) go too: their sign is POSIX's, the inverse of ISO 8601's.
     """
-    return frozenset(available_timezones() - NOT_ZONES)
+    return frozenset(name for name in available_timezones() - NOT_ZONES if not _posix_offset(name))
+
+
+def _posix_offset(name: str) -> str | None:
+    """``UTC-05:00`` for ``Etc/GMT+5``: the ISO offset a POSIX-signed zone name stands for; None otherwise."""
+    match = _POSIX_OFFSET.fullmatch(name)
+    if match is None or int(match[2]) == 0:
+        return None
+    return f"UTC{'-' if match[1] == '+' else '+'}{int(match[2]):02d}:00"
 
 
 def zone(name: str) -> ZoneInfo:
@@ -59,6 +71,12 @@ def zone(name: str) -> ZoneInfo:
     a folder of the zone database, an over-long name or a path is refused
     with the same message as a misspelt zone.
     """
+    offset = _posix_offset(name) if isinstance(name, str) else None
+    if offset is not None:
+        raise InvalidArgument(
+            f"time zone {name!r} is {offset} (POSIX inverts the sign); name the zone of the garage's place, "
+            "such as Europe/Paris"
+        )
     if not isinstance(name, str) or name not in zone_names():
         shown = name if len(str(name)) <= 64 else f"{str(name)[:61]}..."
         raise InvalidArgument(f"unknown time zone {shown!r} (use an IANA name such as Europe/Paris)")
@@ -116,6 +134,22 @@ def to_ms(instant: datetime) -> int:
     """Epoch milliseconds of an aware datetime, exactly."""
     delta = instant - datetime(1970, 1, 1, tzinfo=timezone.utc)
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def reuse_grid(instant: datetime, minutes: int) -> datetime:
+    """``instant`` taken down to a whole multiple of ``minutes`` since 1970-01-01T00:00Z.
+
+    With Athena's result reuse (``--reuse-results MINUTES``), a question about
+    now is asked about this instant instead, so two runs within one step of the
+    grid send byte-identical SQL, which is what Athena reuses; the answer is
+    then at most ``minutes`` old, as a reused result is anyway (docs/CHOICES.md,
+    "Queries and windows": reusing Athena results). Raises :class:`InvalidArgument` for ``minutes`` < 1.
+    """
+    if minutes < 1:
+        raise InvalidArgument(f"a reuse grid needs at least 1 minute, got {minutes}")
+    step = minutes * 60_000
+    epoch_ms = to_ms(instant.astimezone(timezone.utc))
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=epoch_ms - epoch_ms % step)
 
 
 def partition_params(first: datetime, last: datetime) -> dict[str, Any]:

@@ -44,6 +44,11 @@ COMPRESS_LEVEL = 2
 #: ``{"key": ..., "bytes": n, "sha256": hex}``; the record's ``value`` is null.
 VALUE_OBJECT = "valueObject"
 
+#: A record's key naming where it was before quarantine when that was not a
+#: Kafka record (``lake check --repair``: the lake object, and its line). Kept
+#: as the quarantine line's ``origin`` through every replay.
+ORIGIN = "origin"
+
 #: Quarantine hour of a record without a Kafka timestamp (a file or stdin
 #: load): fixed, so loading the same lines again names the same objects.
 NO_TIMESTAMP_HOUR = "1970-01-01T00"
@@ -190,6 +195,8 @@ def _identity(record: Mapping[str, Any]) -> str:
     """Everything a quarantine line keeps of a record except the ingestion time."""
     fields = [record.get(name) for name in ("offset", "timestamp", "timestampType", "key", "value", "headers",
                                               VALUE_OBJECT)]
+    if record.get(ORIGIN) is not None:  # only then: names of records without one stay as they were
+        fields.append(record[ORIGIN])
     return json.dumps(fields, default=repr, sort_keys=True)
 
 
@@ -207,8 +214,12 @@ def quarantine_hour(timestamp: object) -> str:
 
 
 def _quarantine_line(record: Mapping[str, Any], invalid: InvalidEvent, ingested_at: str) -> tuple[str, bytes]:
-    """Everything needed to replay the record, under the hour Kafka stamped it."""
-    value = record.get("value")
+    """Everything needed to replay the record, under the hour Kafka stamped it.
+
+    A value kept as an object of its own stays there (``value`` null), even
+    when the record also carries it read back (a replay).
+    """
+    value = None if isinstance(record.get(VALUE_OBJECT), Mapping) else record.get("value")
     encoding = "base64"
     if isinstance(value, str):
         try:
@@ -233,6 +244,8 @@ def _quarantine_line(record: Mapping[str, Any], invalid: InvalidEvent, ingested_
     if isinstance(record.get(VALUE_OBJECT), Mapping):
         line["value_encoding"] = "object"
         line["value_object"] = dict(record[VALUE_OBJECT])
+    if record.get(ORIGIN) is not None:
+        line["origin"] = record[ORIGIN]
     try:
         body = orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS, default=repr)
     except (TypeError, orjson.JSONEncodeError):  # e.g. a header string with a lone surrogate

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from parking.errors import SinkWriteError
 
 CONTENT_TYPE = "application/x-ndjson"
+TEMP_NAME_HEAD = 128  # characters of an object's name its temporary file keeps
 
 
 class Sink(Protocol):
@@ -82,8 +83,10 @@ class LocalSink:
         folder, name = os.path.split(path)
         os.makedirs(folder, exist_ok=True)
         # Unique to this thread, so no other writer can be using it; a leftover
-        # from a crashed process is overwritten, never linked into place.
-        temp = os.path.join(folder, f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        # from a crashed process is overwritten, never linked into place. The
+        # name's head only, so the longest object name (parking.layout, 247
+        # bytes) still leaves a temporary name within the file system's 255.
+        temp = os.path.join(folder, f".{name[:TEMP_NAME_HEAD]}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             try:

@@ -14,9 +14,12 @@ holds to where the ingester would have put it, then removes the object:
   ingest path into their own hour, under names derived from their content;
 * invalid lines are quarantined one record each, reason ``lake_invalid_line``,
   the line's original bytes as the value;
-* bytes that cannot be read (a broken gzip stream, a foreign format) are
-  kept whole, gzip-compressed, as an object of their own beside a
-  quarantine line with reason ``lake_unreadable``;
+* bytes that cannot be read as lines (a gzip stream broken from some point
+  on) are kept, gzip-compressed, as an object of their own beside one
+  quarantine line with reason ``lake_unreadable``; what was read before the
+  break (a truncated stream's last, cut line too, and every line of a body
+  that is not gzip at all) is handled line by line as above, so each record
+  is counted, and kept, once;
 * an empty object holds nothing and is removed.
 
 New objects are written before the bad one is removed: a crash can repeat a
@@ -36,7 +39,7 @@ from __future__ import annotations
 import gzip
 from base64 import b64encode
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any
@@ -44,7 +47,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from parking.config import Settings
-from parking.ingest.batch import NO_TIMESTAMP_HOUR, VALUE_OBJECT, ingest_batch, quarantine_records
+from parking.errors import ConfigurationError
+from parking.ingest.batch import NO_TIMESTAMP_HOUR, ORIGIN, VALUE_OBJECT, ingest_batch, quarantine_records
 from parking.ingest.msk import msk_event
 from parking.ingest.sinks import LocalSink, S3Sink, Sink
 from parking.lake.objects import (  # noqa: F401  (the problems' names, re-exported)
@@ -60,7 +64,16 @@ from parking.lake.objects import (  # noqa: F401  (the problems' names, re-expor
     read_lines,
 )
 from parking.lake.stores import LocalStore, S3Store, Store
-from parking.layout import VALUE_SUFFIX, HourPartition, object_key, parse_name, value_name
+from parking.layout import (
+    MAX_PARTITION,
+    VALUE_SUFFIX,
+    HourPartition,
+    check_topic,
+    name_source_topic,
+    object_key,
+    parse_name,
+    value_name,
+)
 
 if TYPE_CHECKING:
     from parking.lake.compaction import CompactedFinding, RepairReport
@@ -153,14 +166,16 @@ def _refile(store: Store, inspection: Inspection, settings: Settings, now: datet
     objects: dict[str, bytes] = {}
     if valid:
         event = msk_event(_record(topic, partition, number, line) for number, line in valid)
-        report.refiled += ingest_batch(event, sink_of(store), settings, now=now).stored
+        refile = replace(settings, max_value_bytes=inspection.limit)  # re-filed by the limit they were judged by
+        report.refiled += ingest_batch(event, sink_of(store), refile, now=now).stored
     if invalid:
-        records = [_record(topic, partition, number, line) for number, line, _ in invalid]
+        records = [_record(topic, partition, number, line) | {ORIGIN: f"{key} line {number}"}
+                   for number, line, _ in invalid]
         details = "; ".join(sorted({f"{error.reason}" for _, _, error in invalid}))
         objects |= quarantine_records(records, "lake_invalid_line", f"from {key}: {details}", settings, now)
         report.quarantined += len(records)
-    if inspection.unreadable:
-        objects |= _kept_whole(store, inspection.body, topic, partition, "lake_unreadable",
+    if inspection.rest:
+        objects |= _kept_whole(store, inspection.rest, topic, partition, key, "lake_unreadable",
                                f"from {key}: {inspection.unreadable}", settings, now)
         report.quarantined += 1
     if objects:
@@ -179,15 +194,20 @@ def sink_of(store: Store) -> Sink:
 
 
 def _kept_whole(
-    store: Store, body: bytes, topic: str, partition: int, reason: str, detail: str, settings: Settings, now: datetime
+    store: Store, body: bytes, topic: str, partition: int, origin: str, reason: str, detail: str, settings: Settings,
+    now: datetime,
 ) -> dict[str, bytes]:
-    """Write ``body`` gzip-compressed as a kept value; return the quarantine object pointing at it (to write)."""
+    """Write ``body`` gzip-compressed as a kept value; return the quarantine object pointing at it (to write).
+
+    ``origin`` is the lake object the bytes came from (the quarantine line's ``origin``).
+    """
     digest = sha256(body).hexdigest()
     value_key = object_key(settings.quarantine_prefix, HourPartition.from_iso(NO_TIMESTAMP_HOUR),
                            value_name(topic, partition, 0, digest[:24]))
     sink_of(store).write({value_key: gzip.compress(body, mtime=0)})
     record = _record(topic, partition, 0, None)
     record[VALUE_OBJECT] = {"key": value_key, "bytes": len(body), "sha256": digest, "compression": "gzip"}
+    record[ORIGIN] = origin
     return quarantine_records([record], reason, detail, settings, now)
 
 
@@ -232,8 +252,8 @@ def repair_compacted_tier(
     def set_aside(key: str, body: bytes, finding: CompactedFinding) -> None:
         if body:
             detail = f"from {key}: {finding.problem} ({finding.detail})"
-            sink_of(store).write(_kept_whole(store, body, LAKE_TOPIC, 0, f"lake_compacted_{finding.problem}", detail,
-                                         settings, now))
+            sink_of(store).write(_kept_whole(store, body, LAKE_TOPIC, 0, key, f"lake_compacted_{finding.problem}",
+                                         detail, settings, now))
 
     report = repair_compacted(store, set_aside, data_prefix=settings.data_prefix, settings=settings, now=now,
                               findings=findings, checkpoint=checkpoint)
@@ -266,9 +286,15 @@ def _check_quarantine_object(store: Store, key: str, settings: Settings, found: 
 
 
 def _source(parts: dict[str, str] | None) -> tuple[str, int]:
+    """Topic and partition for what an object holds: its name's, or ``lake`` 0 when the name gives none."""
     if parts is None:
         return LAKE_TOPIC, 0
-    return parts["topic"].removeprefix("~"), int(parts["partition"])
+    topic, partition = name_source_topic(parts["topic"]), int(parts["partition"])
+    try:
+        check_topic(topic)
+    except ConfigurationError:  # a foreign name such as '~..'
+        return LAKE_TOPIC, 0
+    return topic, partition if partition <= MAX_PARTITION else 0
 
 
 def _record(topic: str, partition: int, offset: int, line: bytes | None) -> dict[str, Any]:

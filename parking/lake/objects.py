@@ -38,6 +38,7 @@ class Contents:
     lines: list[bytes]
     unreadable: str | None
     last_line_open: bool = False  # the body's last line has no newline after it
+    rest: bytes = b""  # the bytes not read as lines: a gzip stream from the member that breaks on
 
 
 @dataclass
@@ -54,6 +55,8 @@ class Inspection:
     problems: list[tuple[str, str]] = field(default_factory=list)
     lines: list[bytes] = field(default_factory=list)
     unreadable: str | None = None
+    rest: bytes = b""  # what could not be read as lines (:class:`Contents`)
+    limit: int = 0  # the value size limit its lines were judged by
     valid: list[tuple[int, bytes]] = field(default_factory=list)
     invalid: list[tuple[int, bytes, InvalidEvent]] = field(default_factory=list)
 
@@ -79,11 +82,14 @@ def inspect_object(key: str, body: bytes, prefix: str, settings: Settings, now: 
         found.problems.append((EMPTY, "holds no bytes"))
         return found
     contents = read_lines(body)
-    found.lines, found.unreadable = contents.lines, contents.unreadable
+    found.lines, found.unreadable, found.rest = contents.lines, contents.unreadable, contents.rest
     if contents.unreadable:
         found.problems.append((UNREADABLE, contents.unreadable))
     expected_hour = f"{path['year']}-{path['month']}-{path['day']}T{path['hour']}" if path else None
-    validator = Validator.at(now, settings.max_value_bytes, settings.earliest_event)
+    # A stored line is judged by what was stored, not by today's size limit: the
+    # limit in force when it was ingested (a replay with a raised one) let it in.
+    found.limit = max([settings.max_value_bytes, *map(len, contents.lines)])
+    validator = Validator.at(now, found.limit, settings.earliest_event)
     misfiled = restyled = 0
     for number, line in enumerate(contents.lines, start=1):
         try:  # a blank line is not an event either: the ingester never writes one
@@ -111,9 +117,12 @@ def inspect_object(key: str, body: bytes, prefix: str, settings: Settings, now: 
 
 
 def read_lines(body: bytes) -> Contents:
-    """The complete lines of a gzip body (every member), and why the rest cannot be read, if it cannot.
+    """The lines of a gzip body (every member), why the rest cannot be read, and that rest.
 
-    A body that is not gzip at all is read as plain lines (and still reported).
+    A body that is not gzip at all is read as plain lines (and still
+    reported); a truncated stream's cut last line is a line (it is checked
+    like any other); the rest is the compressed bytes from the member where
+    the stream breaks on, which no reader can turn into lines.
     """
     if body[:2] != b"\x1f\x8b":
         plain = body.split(b"\n")
@@ -123,6 +132,7 @@ def read_lines(body: bytes) -> Contents:
     out = bytearray()
     rest = body
     problem = None
+    unread = b""
     try:
         while rest:
             inflater = zlib.decompressobj(wbits=31)
@@ -133,10 +143,11 @@ def read_lines(body: bytes) -> Contents:
             rest = inflater.unused_data
     except zlib.error as error:
         problem = f"not readable as gzip: {error}"
+        unread = rest
     lines = bytes(out).split(b"\n")
     tail = lines.pop()  # after the last newline: empty when the body ends cleanly
-    if tail and problem is None:
-        lines.append(tail)  # a last line without its newline still reads
-    elif tail:
-        problem += "; its last line is cut"
-    return Contents(lines, problem, last_line_open=bool(tail))
+    if tail:
+        lines.append(tail)  # a last line without its newline still reads; a cut one is checked like any
+        if problem is not None:
+            problem += "; its last line is cut"
+    return Contents(lines, problem, last_line_open=bool(tail), rest=unread)
