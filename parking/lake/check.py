@@ -236,15 +236,14 @@ def repair_compacted_tier(
     days are rebuilt. Returns the repair's report; ``refiled`` and
     ``quarantined`` count what the kept sources gave.
     """
-    from parking.lake.compaction import COMPACTED_SOURCES_PREFIX, LINE_PROBLEMS, check_compacted, repair_compacted
+    from parking.lake.compaction import COMPACTED_SOURCES_PREFIX, check_compacted, repair_compacted, returned_sources
 
     settings = settings or Settings()
     now = now or datetime.now(timezone.utc)
     if findings is None:
         findings = check_compacted(store, settings, now=now)
     counts = CheckReport()
-    for key in sorted({f.key for f in findings
-                       if f.key.startswith(COMPACTED_SOURCES_PREFIX) and f.problem in LINE_PROBLEMS}):
+    for key in sorted(returned_sources(findings)):
         inspection = inspect_object(key, store.read(key), COMPACTED_SOURCES_PREFIX, settings, now)
         if inspection.body:
             _refile(store, inspection, settings, now, counts)

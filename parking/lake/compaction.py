@@ -377,6 +377,20 @@ class RepairReport:
     quarantined: int = 0  # records of them quarantined
 
 
+def returned_sources(findings: list[CompactedFinding]) -> set[str]:
+    """The kept sources whose lines ``lake check`` flags and that are otherwise whole.
+
+    Their events are re-filed and their rows left out of their day. A kept
+    source also damaged as a whole (unreadable, cut short, a bad name) is
+    set aside whole instead, and its day file keeps its rows: its lines may
+    be only the part that still reads.
+    """
+    flagged = {f.key for f in findings if f.key.startswith(COMPACTED_SOURCES_PREFIX) and f.problem in LINE_PROBLEMS}
+    whole = {f.key for f in findings
+             if f.key.startswith(COMPACTED_SOURCES_PREFIX) and f.problem not in LINE_PROBLEMS | REBUILT_ONLY}
+    return flagged - whole
+
+
 def repair_compacted(
     store: Store,
     set_aside: Callable[[str, bytes, CompactedFinding], None],
@@ -406,14 +420,11 @@ def repair_compacted(
     now = now or datetime.now(timezone.utc)
     if findings is None:
         findings = check_compacted(store, settings, now=now)
+    returned = returned_sources(findings)
     bad: dict[str, CompactedFinding] = {}
-    returned: set[str] = set()
     for finding in findings:
-        if finding.key.startswith(COMPACTED_SOURCES_PREFIX) and finding.problem in LINE_PROBLEMS:
-            returned.add(finding.key)
-        elif finding.problem not in REBUILT_ONLY:
+        if finding.key not in returned and finding.problem not in REBUILT_ONLY:
             bad.setdefault(finding.key, finding)
-    bad = {key: finding for key, finding in bad.items() if key not in returned}
     dropped = frozenset(key[len(COMPACTED_SOURCES_PREFIX):] for key in returned)
     days = sorted({_day_of(f.key) for f in findings} - {None})
     with _workspace() as (connection, workdir):
