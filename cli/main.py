@@ -93,7 +93,7 @@ class OneLineErrors(click.Group):
 
 def _aws_problem(exc: BaseException) -> str | None:
     """What to set or check when AWS is why a command failed (parking/aws.py), else None."""
-    from parking.aws import botocore_error, explain
+    from parking.aws import botocore_error, explain, service_failure
 
     if botocore_error(exc) is None:  # botocore is imported only when it raised
         return None
@@ -101,7 +101,7 @@ def _aws_problem(exc: BaseException) -> str | None:
         endpoint_url = Settings.from_env().endpoint_url
     except ParkingError:
         endpoint_url = None
-    return explain(exc, endpoint_url=endpoint_url)
+    return explain(exc, endpoint_url=endpoint_url) or service_failure(exc, endpoint_url)
 
 
 def _fail(message: str, code: int) -> None:

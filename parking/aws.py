@@ -172,6 +172,28 @@ def _client_error(error: Any, who: str | None) -> str | None:
     return None
 
 
+def service_failure(exc: BaseException, endpoint_url: str | None = None) -> str | None:
+    """One line for an AWS service that answered with an error no setting explains (a 5xx, an odd 404), else None.
+
+    Not our bug and not the user's set-up: AWS (or what AWS_ENDPOINT_URL
+    points at) failed the request. None when ``exc`` holds no such answer.
+    """
+    from botocore.exceptions import ClientError
+
+    error = botocore_error(exc)
+    if not isinstance(error, ClientError):
+        return None
+    code = error_code(error) or "an error"
+    operation = getattr(error, "operation_name", "") or "a request"
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    answer = f"AWS answered {code} to {operation}" + (f" (HTTP {status})" if status else "")
+    if endpoint_url:
+        return f"{answer}: check AWS_ENDPOINT_URL (set to {endpoint_url}), then try again"
+    if isinstance(status, int) and status >= 500:
+        return f"{answer}: AWS failed the request; try again in a few minutes"
+    return f"{answer} ({_one_line(error)})"
+
+
 def _fallback(error: BaseException, who: str | None) -> str:
     return f"AWS set-up problem ({_one_line(error)}): {needs(who)}"
 

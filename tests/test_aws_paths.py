@@ -267,3 +267,61 @@ def test_every_bucket_option_says_what_aws_needs() -> None:
                           ("consume",), ("lake", "replay-failed")}
     for path, text in helps.items():
         assert "AWS_REGION" in text and "AWS_PROFILE" in text and "AWS_ACCESS_KEY_ID" in text, path
+
+
+@pytest.mark.parametrize(
+    ("make", "endpoint_url", "expected"),
+    [
+        (lambda: client_error("InternalError", 500), None,
+         "AWS answered InternalError to ListObjectsV2 (HTTP 500): AWS failed the request; try again in a few minutes"),
+        (lambda: client_error("404", 404), "http://127.0.0.1:9",
+         "AWS answered 404 to ListObjectsV2 (HTTP 404): check AWS_ENDPOINT_URL (set to http://127.0.0.1:9)"),
+        (lambda: client_error("NoSuchKey", 404, "get_object", Key="k"), None,
+         "AWS answered NoSuchKey to GetObject (HTTP 404) ("),
+    ],
+)
+def test_an_aws_answer_no_setting_explains_is_said_as_aws_failing(make, endpoint_url, expected) -> None:
+    from parking.aws import service_failure
+
+    assert service_failure(make(), endpoint_url).startswith(expected)
+
+
+def test_service_failure_is_none_for_what_aws_did_not_answer() -> None:
+    from parking.aws import service_failure
+
+    assert service_failure(ValueError("not AWS")) is None
+    assert service_failure(ParamValidationError(report="Bucket is required")) is None
+
+
+@pytest.fixture
+def not_s3(no_aws, monkeypatch):
+    """AWS_ENDPOINT_URL pointing at a web server that is not S3 (it answers 404 to everything)."""
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class NotFound(SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802  (http.server's name)
+            self.send_error(404)
+
+        do_PUT = do_POST = do_HEAD = do_DELETE = do_GET  # noqa: N815
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    for name, value in {"AWS_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_ENDPOINT_URL": url, "AWS_MAX_ATTEMPTS": "1"}.items():
+        monkeypatch.setenv(name, value)
+    yield url
+    server.shutdown()
+    thread.join()
+
+
+@pytest.mark.parametrize("path", ["lake check", "compact", "spots show"])
+def test_an_endpoint_that_is_not_s3_is_one_line_naming_aws_endpoint_url(not_s3, files, path) -> None:
+    code, line = one_error_line(s3_paths(files)[path])
+    assert code == 1
+    assert f"check AWS_ENDPOINT_URL (set to {not_s3})" in line
