@@ -124,15 +124,19 @@ class Settings:
             raise ConfigurationError(
                 f"{label['engine']}={self.engine!r} is not an engine: choose one of {', '.join(ENGINES)}"
             )
-        self._validate_athena(label)
+        if self.engine == "athena":
+            self._validate_athena(label)
         for name in ("data_prefix", "quarantine_prefix"):
-            check_prefix(name, getattr(self, name))
+            check_prefix(label[name], getattr(self, name))
         if self.data_prefix.startswith(self.quarantine_prefix) or self.quarantine_prefix.startswith(self.data_prefix):
-            raise ConfigurationError("data_prefix and quarantine_prefix must not contain one another")
+            raise ConfigurationError(
+                f"{label['data_prefix']} and {label['quarantine_prefix']} must not contain one another: "
+                f"{self.data_prefix!r}, {self.quarantine_prefix!r}"
+            )
         if self.max_value_bytes < 1:
-            raise ConfigurationError("max_value_bytes must be positive")
+            raise ConfigurationError(f"{label['max_value_bytes']} must be positive: {self.max_value_bytes}")
         if self.earliest_event.tzinfo is None:
-            raise ConfigurationError("earliest_event must be timezone-aware")
+            raise ConfigurationError(f"{label['earliest_event']} must be timezone-aware (end in Z or +HH:MM)")
         if not 0 <= self.compaction_lateness_days <= 3660:
             raise ConfigurationError(
                 f"{_ENVIRONMENT['compaction_lateness_days']} must be a whole number of days from 0 to 3660: "
@@ -140,7 +144,7 @@ class Settings:
             )
 
     def _validate_athena(self, label: Mapping[str, str]) -> None:
-        """The Athena settings, checked whichever engine runs: a bad value is a mistake either way."""
+        """The Athena settings, checked when Athena runs: a typo in one must not stop local or S3 work."""
         if not WORKGROUP_NAME.fullmatch(self.workgroup):
             raise ConfigurationError(f"{label['workgroup']}={self.workgroup!r} is not an Athena workgroup name "
                                      "(1-128 letters, digits, '.', '_', '-'; analysts use parking-analytics-<team>)")

@@ -124,6 +124,44 @@ def test_a_bad_setting_is_refused_up_front_naming_its_variable(athena, monkeypat
     assert executions(athena) == []
 
 
+ATHENA_ONLY = {
+    "PARKING_OUTPUT_LOCATION": "/tmp/foo",
+    "PARKING_WORKGROUP": "bad name!",
+    "PARKING_DATABASE": 'bad"db',
+    "PARKING_TABLE": "x-y",
+}
+
+
+@pytest.mark.parametrize(("variable", "value"), list(ATHENA_ONLY.items()))
+@pytest.mark.parametrize("command", [["status"], ["lake", "check"], ["spots", "show"]], ids=" ".join)
+def test_a_bad_athena_setting_does_not_stop_work_athena_takes_no_part_in(tmp_path, monkeypatch, variable, value,
+                                                                        command) -> None:
+    (tmp_path / "parking-data").mkdir()
+    monkeypatch.setenv("PARKING_ENGINE", "local")
+    monkeypatch.setenv(variable, value)
+    result = CliRunner().invoke(cli, [*command, "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("PARKING_DATA_PREFIX", "data", "PARKING_DATA_PREFIX must be relative, end with '/'"),
+        ("PARKING_QUARANTINE_PREFIX", "/abs/", "PARKING_QUARANTINE_PREFIX must be relative"),
+        ("PARKING_QUARANTINE_PREFIX", "parking-data/q/", "PARKING_DATA_PREFIX and PARKING_QUARANTINE_PREFIX must not"),
+        ("PARKING_MAX_VALUE_BYTES", "-5", "PARKING_MAX_VALUE_BYTES must be positive: -5"),
+        ("PARKING_COMPACTION_LATENESS_DAYS", "-1", "PARKING_COMPACTION_LATENESS_DAYS must be a whole number of days"),
+    ],
+)
+def test_every_bad_setting_names_its_variable(tmp_path, monkeypatch, variable, value, message) -> None:
+    (tmp_path / "parking-data").mkdir()
+    monkeypatch.setenv(variable, value)
+    result = CliRunner().invoke(cli, ["status", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert message in line
+
+
 def test_an_output_location_in_s3_is_used_as_given(athena, monkeypatch) -> None:
     monkeypatch.setenv("PARKING_OUTPUT_LOCATION", f"s3://{BUCKET}/athena-results/operations/mine/")
     seed("occupancy")

@@ -95,8 +95,8 @@ def test_a_mostly_rejected_file_warns_and_exits_1_naming_the_top_reasons(tmp_pat
     ("args", "env", "message"),
     [
         (["--topic", "../../../../../../tmp/x"], {}, "topic '../../../../../../tmp/x' is not a Kafka topic name"),
-        ([], {"PARKING_DATA_PREFIX": "../x/"}, "data_prefix must be relative"),
-        ([], {"PARKING_QUARANTINE_PREFIX": "_hidden/"}, "quarantine_prefix must be relative"),
+        ([], {"PARKING_DATA_PREFIX": "../x/"}, "PARKING_DATA_PREFIX must be relative"),
+        ([], {"PARKING_QUARANTINE_PREFIX": "_hidden/"}, "PARKING_QUARANTINE_PREFIX must be relative"),
     ],
 )
 def test_a_topic_or_prefix_never_leads_a_write_outside_its_prefix(tmp_path: Path, args, env, message) -> None:
