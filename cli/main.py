@@ -264,19 +264,28 @@ def clock() -> datetime:
 def now() -> datetime:
     """The instant a question about "now" is asked about.
 
-    With ``--reuse-results MINUTES`` on Athena, the current instant taken down
-    to a multiple of MINUTES (:func:`parking.analytics.windows.reuse_grid`), so
-    repeated runs send identical SQL and Athena can reuse the result;
-    otherwise the current instant (docs/CHOICES.md, "Queries and windows": reusing Athena results).
+    With ``--reuse-results MINUTES`` on Athena and no ``--at``, the current
+    instant taken down to a multiple of MINUTES
+    (:func:`parking.analytics.windows.reuse_grid`), so repeated runs send
+    identical SQL and Athena can reuse the result, said once on stderr; an
+    explicit ``--at`` is already the same text each run and is never moved.
+    Otherwise the current instant (docs/CHOICES.md, "Queries and windows": reusing Athena results).
     """
     from parking.analytics.windows import reuse_grid
 
     current = clock()
     ctx = click.get_current_context(silent=True)
     minutes = reuse_minutes(ctx)
-    if minutes is None or ctx is None or settings_for(ctx, ctx.params.get("engine")).engine != "athena":
+    if minutes is None or ctx is None or ctx.params.get("at") is not None:
         return current
-    return reuse_grid(current, minutes)
+    if settings_for(ctx, ctx.params.get("engine")).engine != "athena":
+        return current
+    as_of = reuse_grid(current, minutes)
+    if as_of != current and not ctx.meta.get("parking.as_of_said"):
+        ctx.meta["parking.as_of_said"] = True
+        click.echo(f"Note: answering as of {as_of:%Y-%m-%dT%H:%MZ}: --reuse-results {minutes} takes now down to a "
+                   f"multiple of {minutes} minutes, so runs until the next one reuse one result", err=True)
+    return as_of
 
 
 def status_counts(frame: pd.DataFrame) -> str:

@@ -77,6 +77,33 @@ def test_two_runs_within_one_reuse_step_send_identical_sql(sent, monkeypatch, na
 
 
 @pytest.mark.usefixtures("athena")
+@pytest.mark.parametrize(("instant", "note"), [
+    ("2024-03-21T10:47:31", "Note: answering as of 2024-03-21T10:45Z: --reuse-results 15 takes now down to a "
+                            "multiple of 15 minutes, so runs until the next one reuse one result\n"),
+    ("2024-03-21T10:45:00", ""),  # now is on the grid: nothing moved, nothing to say
+])
+def test_a_moved_now_is_said_once_with_its_instant(monkeypatch, instant, note) -> None:
+    monkeypatch.setattr(main, "clock", lambda: at(instant))
+    seed("status", [])
+    result = CliRunner().invoke(main.cli, ["--engine", "athena", "status", "--reuse-results", "15"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("Note: ") == len(note.splitlines())
+    assert note in result.stderr
+
+
+@pytest.mark.usefixtures("athena")
+@pytest.mark.parametrize("name", ["status", "availability", "health"])
+def test_an_explicit_at_is_never_moved_by_reuse(sent, monkeypatch, name) -> None:
+    monkeypatch.setattr(main, "clock", lambda: at("2024-03-21T10:47:31"))
+    seed(name, [])
+    args = ["--engine", "athena", name, "--at", "2024-03-21T10:22:20Z", "--reuse-results", "60"]
+    result = CliRunner().invoke(main.cli, args)
+    assert result.exit_code == 0, result.output
+    assert "Note: " not in result.stderr
+    assert f"CAST({int(at('2024-03-21T10:22:20').timestamp() * 1000)} AS bigint) AS at_ms" in sent[0]["QueryString"]
+
+
+@pytest.mark.usefixtures("athena")
 @pytest.mark.parametrize("name", NOW_QUESTIONS)
 def test_without_reuse_now_is_the_instant_itself(sent, monkeypatch, name) -> None:
     for instant in ("2024-03-21T10:30:00", "2024-03-21T10:30:00.001"):
