@@ -588,7 +588,7 @@ def with_zones(ctx: click.Context | None, what: str) -> str:
         return what
     names = ", ".join(repr(name.strip()) for name in zones)
     return (f"{what} (no catalogued bay of zone {names} was observed: a zone not in the spot catalog "
-            "matches no bay; see parking-cli spots show)")
+            "matches no bay; see the catalog Athena reads with parking-cli spots show --bucket BUCKET)")
 
 
 @plot.command("patterns")

@@ -302,4 +302,4 @@ def test_on_athena_a_zone_that_matched_nothing_is_named(monkeypatch) -> None:
                                            "2024-03-20", "--zone", "O'Brien"])
     assert result.exit_code == 0, result.output
     assert ("Nothing observed: no spot was observed in that window (no catalogued bay of zone \"O'Brien\" was "
-            "observed: a zone not in the spot catalog matches no bay; see parking-cli spots show).") in result.stderr
+            "observed: a zone not in the spot catalog matches no bay; see the catalog Athena reads with parking-cli spots show --bucket BUCKET).") in result.stderr
