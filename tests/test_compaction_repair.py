@@ -268,3 +268,16 @@ def test_repair_finishes_a_day_a_compaction_left_unfinished(case, uncompacted, c
 
 def _raise(error: Exception) -> None:
     raise error
+
+
+def test_a_query_meeting_a_foreign_parquet_file_says_what_to_run_in_one_line(compacted) -> None:
+    import duckdb
+
+    foreign = parquet_files(compacted)[0].parent / "extra.parquet"
+    duckdb.execute(f"COPY (SELECT 1 AS a, 2 AS b) TO '{foreign}' (FORMAT parquet)")
+    with pytest.raises(QueryError) as caught:
+        DuckDBEngine(compacted, threads=1).run("SELECT count(spot_id) FROM parking_events_compacted", {})
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"cannot read compacted day file {foreign} (")
+    assert message.endswith("run `parking-cli lake check --repair` to rebuild its day from its sources")

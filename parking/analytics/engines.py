@@ -233,7 +233,7 @@ def _vanished(exc: duckdb.Error, data_dir: Path) -> bool:
 
 
 _OBJECT_IN_ERROR = re.compile(r'(?:in file "|: )(/[^"\n]+?\.json\.gz)')
-_DAY_FILE_IN_ERROR = re.compile(r"'(/[^'\n]+?\.parquet)'")
+_DAY_FILE_IN_ERROR = re.compile(r"""['"](/[^'"\n]+?\.parquet)['"]""")  # 'file' or "file": DuckDB uses both
 
 
 def _unreadable_object(message: str) -> str | None:
