@@ -68,9 +68,9 @@ def check(data_dir: str | None, bucket: str | None, repair: bool) -> None:
     left = len(report.bad_objects) - report.repaired + compacted
     if left:
         hint = f"; run `{LAKE_CHECK}`"
-        if repair and left == sum(key.startswith(settings.quarantine_prefix) for key in report.bad_objects):
-            hint = (f" (listed above): objects under {settings.quarantine_prefix} are reported, never changed; "
-                    "move them out by hand")
+        if left == sum(key.startswith(settings.quarantine_prefix) for key in report.bad_objects):
+            hint = (f" (listed above): objects under {settings.quarantine_prefix} are reported, never changed, "
+                    "even by --repair; move them out by hand")
         elif repair:
             hint = f" after the repair (listed above); run `{LAKE_CHECK}` again"
         click.echo(f"Error: {left:,} objects need attention{hint}", err=True)

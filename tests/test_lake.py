@@ -180,13 +180,16 @@ def test_a_clean_lake_checks_clean_and_exits_0(lake: Path) -> None:
     ]
 
 
-def test_a_broken_quarantine_object_is_reported_not_touched(lake: Path) -> None:
+@pytest.mark.parametrize("repair", [[], ["--repair"]], ids=["check", "check --repair"])
+def test_a_broken_quarantine_object_is_reported_not_touched(lake: Path, repair: list[str]) -> None:
     key = "parking-quarantine/year=2024/month=03/day=20/hour=10/notes.json.gz"
     put(lake, key, b"scribbles")
-    result = CliRunner().invoke(cli, ["lake", "check", "--repair", "--data-dir", str(lake)])
+    result = CliRunner().invoke(cli, ["lake", "check", *repair, "--data-dir", str(lake)])
     assert result.exit_code == 1
     assert f"bad_name       {key}:" in result.stdout
     assert (lake / key).read_bytes() == b"scribbles"
+    assert result.stderr == ("Error: 1 objects need attention (listed above): objects under parking-quarantine/ are "
+                             "reported, never changed, even by --repair; move them out by hand\n")
 
 
 def test_check_and_repair_an_s3_lake() -> None:
