@@ -59,6 +59,7 @@ from parking.lake.objects import (  # noqa: F401  (the problems' names, re-expor
     PARTITION_PATH,
     UNREADABLE,
     WRONG_HOUR,
+    Finding,
     Inspection,
     inspect_object,
     read_lines,
@@ -76,19 +77,11 @@ from parking.layout import (
 )
 
 if TYPE_CHECKING:
-    from parking.lake.compaction import CompactedFinding, RepairReport
+    from parking.lake.compaction import RepairReport
 
 LAKE_TOPIC = "lake"
 
 
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One problem of one object."""
-
-    key: str
-    problem: str
-    detail: str
 
 
 @dataclass
@@ -216,7 +209,7 @@ def repair_compacted_tier(
     settings: Settings | None = None,
     *,
     now: datetime | None = None,
-    findings: list[CompactedFinding] | None = None,
+    findings: list[Finding] | None = None,
     checkpoint: Callable[[str], None] | None = None,
 ) -> RepairReport:
     """Mend what :func:`parking.lake.compaction.check_compacted` reports (``findings``, else checked now).
@@ -248,7 +241,7 @@ def repair_compacted_tier(
         if inspection.body:
             _refile(store, inspection, settings, now, counts)
 
-    def set_aside(key: str, body: bytes, finding: CompactedFinding) -> None:
+    def set_aside(key: str, body: bytes, finding: Finding) -> None:
         if body:
             detail = f"from {key}: {finding.problem} ({finding.detail})"
             sink_of(store).write(_kept_whole(store, body, LAKE_TOPIC, 0, key, f"lake_compacted_{finding.problem}",

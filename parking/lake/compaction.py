@@ -50,7 +50,7 @@ import orjson
 
 from parking.config import Settings
 from parking.errors import CompactionError, InvalidArgument
-from parking.lake.objects import INVALID_LINES, NOT_AS_STORED, WRONG_HOUR, Inspection, inspect_object
+from parking.lake.objects import INVALID_LINES, NOT_AS_STORED, WRONG_HOUR, Finding, Inspection, inspect_object
 from parking.lake.stores import LocalStore as LocalStore  # re-exported: the stores compaction runs on
 from parking.lake.stores import S3Store as S3Store
 from parking.lake.stores import Store
@@ -295,9 +295,9 @@ def _fold_day(
     sources: list[Inspection],
     kept: list[Inspection],
     good: list[str],
-    bad: dict[str, CompactedFinding],
+    bad: dict[str, Finding],
     checkpoint: Callable[[str], None] | None,
-    set_aside: Callable[[str, bytes, CompactedFinding], None] | None = None,
+    set_aside: Callable[[str, bytes, Finding], None] | None = None,
     dropped: frozenset[str] = frozenset(),
 ) -> DayResult:
     """Write one file of the day's lines and good files, then remove what it replaces.
@@ -377,7 +377,7 @@ class RepairReport:
     quarantined: int = 0  # records of them quarantined
 
 
-def returned_sources(findings: list[CompactedFinding]) -> set[str]:
+def returned_sources(findings: list[Finding]) -> set[str]:
     """The kept sources whose lines ``lake check`` flags and that are otherwise whole.
 
     Their events are re-filed and their rows left out of their day. A kept
@@ -393,12 +393,12 @@ def returned_sources(findings: list[CompactedFinding]) -> set[str]:
 
 def repair_compacted(
     store: Store,
-    set_aside: Callable[[str, bytes, CompactedFinding], None],
+    set_aside: Callable[[str, bytes, Finding], None],
     *,
     data_prefix: str = DATA_PREFIX,
     settings: Settings | None = None,
     now: datetime | None = None,
-    findings: list[CompactedFinding] | None = None,
+    findings: list[Finding] | None = None,
     checkpoint: Callable[[str], None] | None = None,
 ) -> RepairReport:
     """Rebuild every day :func:`check_compacted` reports (``findings``, else checked now); set each bad file aside.
@@ -421,7 +421,7 @@ def repair_compacted(
     if findings is None:
         findings = check_compacted(store, settings, now=now)
     returned = returned_sources(findings)
-    bad: dict[str, CompactedFinding] = {}
+    bad: dict[str, Finding] = {}
     for finding in findings:
         if finding.key not in returned and finding.problem not in REBUILT_ONLY:
             bad.setdefault(finding.key, finding)
@@ -470,18 +470,9 @@ def source_lines(parquet: Path | str) -> dict[str, list[bytes]]:
     return objects
 
 
-@dataclass(frozen=True, slots=True)
-class CompactedFinding:
-    """One problem of one compacted day file (or of a day with several)."""
-
-    key: str
-    problem: str
-    detail: str
-
-
 def check_compacted(
     store: Store, settings: Settings | None = None, *, now: datetime | None = None
-) -> list[CompactedFinding]:
+) -> list[Finding]:
     """Everything in the compacted tiers that is not what :func:`compact_day` leaves.
 
     Under ``parking-compacted/``: ``hidden`` (a name starting ``.`` or
@@ -502,13 +493,13 @@ def check_compacted(
     """
     settings = settings or Settings()
     now = now or datetime.now(timezone.utc)
-    findings: list[CompactedFinding] = []
+    findings: list[Finding] = []
     files: dict[date, list[str]] = {}
     for key in store.keys(COMPACTED_PREFIX, hidden=True):
         if any(part.startswith((".", "_")) for part in key[len(COMPACTED_PREFIX):].split("/")):
-            findings.append(CompactedFinding(key, HIDDEN, "a hidden name (starts with . or _): no query reads it"))
+            findings.append(Finding(key, HIDDEN, "a hidden name (starts with . or _): no query reads it"))
         elif (day := _day_file_name(key)) is None:
-            findings.append(CompactedFinding(key, FOREIGN, "not a day file `compact` writes "
+            findings.append(Finding(key, FOREIGN, "not a day file `compact` writes "
                                                            "(year=/month=/day=/<day>-<digest>.parquet)"))
         else:
             files.setdefault(day, []).append(key)
@@ -521,7 +512,7 @@ def check_compacted(
         for day in sorted(set(files) | set(kept)):
             keys = files.get(day, [])
             if len(keys) > 1:
-                findings.append(CompactedFinding(_folder(day), UNFINISHED, f"{len(keys)} files for {day}"))
+                findings.append(Finding(_folder(day), UNFINISHED, f"{len(keys)} files for {day}"))
             readable: dict[str, str] = {}
             for key in keys:
                 path = store.fetch(key, workdir)
@@ -539,17 +530,17 @@ def check_compacted(
 
 def _kept_findings(
     store: Store, keys: list[str], settings: Settings, now: datetime
-) -> tuple[list[Inspection], list[CompactedFinding]]:
+) -> tuple[list[Inspection], list[Finding]]:
     """The clean kept sources among ``keys``, and the problems of the others (as ``lake check`` reports them)."""
     clean, flagged = _inspected(store, keys, COMPACTED_SOURCES_PREFIX, settings, now)
-    return clean, [CompactedFinding(i.key, problem, f"{detail} (a kept source)")
+    return clean, [Finding(i.key, problem, f"{detail} (a kept source)")
                    for i in flagged for problem, detail in i.problems]
 
 
 def _against_sources(
     connection: duckdb.DuckDBPyConnection, store: Store, day: date, kept: list[Inspection],
     readable: dict[str, str], any_file: bool, workdir: Path,
-) -> list[CompactedFinding]:
+) -> list[Finding]:
     """``lost``, ``shortened`` and ``disagrees``: the day's files (``readable``, path -> key) against its kept sources."""
     rows_path = workdir / "kept.ndjson"
     events = 0
@@ -563,7 +554,7 @@ def _against_sources(
     if not readable:
         if any_file:  # its only files are bad: they are reported, and the repair rebuilds the day
             return []
-        return [CompactedFinding(_folder(day), LOST, f"no day file, though {len(kept)} kept sources hold "
+        return [Finding(_folder(day), LOST, f"no day file, though {len(kept)} kept sources hold "
                                                      f"{events} events of {day}")]
     files = ", ".join(f"'{_sql_text(path)}'" for path in readable)
     connection.execute(
@@ -584,10 +575,10 @@ def _against_sources(
         "WHERE k.source = f.source AND k.line_number = f.line_number AND k.line = f.line) GROUP BY filename"
     ).fetchall()
     connection.execute("DROP TABLE kept_rows; DROP TABLE file_rows")
-    found = [CompactedFinding(readable[path], DISAGREES, f"{count} rows differ from the kept source they came from")
+    found = [Finding(readable[path], DISAGREES, f"{count} rows differ from the kept source they came from")
              for path, count in sorted(altered)]
     if missing:
-        found.append(CompactedFinding(_folder(day), SHORTENED, f"{missing} of {events} events of its kept sources "
+        found.append(Finding(_folder(day), SHORTENED, f"{missing} of {events} events of its kept sources "
                                                                "are not in its day file"))
     return found
 
@@ -605,19 +596,19 @@ def _day_file_name(key: str) -> date | None:
 
 def _day_file_findings(
     connection: duckdb.DuckDBPyConnection, key: str, file: Store | Path, day: date | None, workdir: Path
-) -> list[CompactedFinding]:
+) -> list[Finding]:
     """What is wrong with one day file (nothing: ``[]``); ``file`` is its store, or a local copy of it."""
     import duckdb
 
     if day is None or _day_file_name(key) != day:
-        return [CompactedFinding(key, FOREIGN, "not a day file `compact` writes "
+        return [Finding(key, FOREIGN, "not a day file `compact` writes "
                                                "(year=/month=/day=/<day>-<digest>.parquet)")]
     path = _sql_text(str(file if isinstance(file, Path) else file.fetch(key, workdir)))
     try:
         columns = [row[0] for row in connection.execute(
             f"DESCRIBE SELECT * FROM read_parquet('{path}', hive_partitioning = false)").fetchall()]
         if columns != list(PARQUET_COLUMNS):
-            return [CompactedFinding(key, UNREADABLE, f"columns {columns}")]
+            return [Finding(key, UNREADABLE, f"columns {columns}")]
         misfiled, disagrees, sourceless = connection.execute(  # every column read: a corrupt page fails here
             "SELECT count(*) FILTER (WHERE CAST(to_timestamp(ts_ms / 1000) AS DATE) <> ? "
             "OR hour IS DISTINCT FROM strftime(to_timestamp(ts_ms // 1000), '%H')), "
@@ -631,14 +622,14 @@ def _day_file_findings(
             [day],
         ).fetchone()
     except duckdb.Error as exc:
-        return [CompactedFinding(key, UNREADABLE, str(exc).splitlines()[0])]
+        return [Finding(key, UNREADABLE, str(exc).splitlines()[0])]
     found = []
     if misfiled:
-        found.append(CompactedFinding(key, MISFILED, f"{misfiled} events of another UTC day or hour"))
+        found.append(Finding(key, MISFILED, f"{misfiled} events of another UTC day or hour"))
     if disagrees:
-        found.append(CompactedFinding(key, DISAGREES, f"{disagrees} rows differ from their stored line"))
+        found.append(Finding(key, DISAGREES, f"{disagrees} rows differ from their stored line"))
     if sourceless:
-        found.append(CompactedFinding(key, DISAGREES, f"{sourceless} rows lack their source, line number or hour"))
+        found.append(Finding(key, DISAGREES, f"{sourceless} rows lack their source, line number or hour"))
     return found
 
 

@@ -31,6 +31,15 @@ EMPTY, UNREADABLE, INVALID_LINES, WRONG_HOUR, BAD_NAME = "empty", "unreadable", 
 NOT_AS_STORED = "not_as_stored"
 
 
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem of one object: a stored object, a kept source, a compacted day file (or a day's folder)."""
+
+    key: str
+    problem: str
+    detail: str
+
+
 @dataclass
 class Contents:
     """An object's lines and what could not be read of it."""
