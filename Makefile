@@ -8,24 +8,51 @@ BIN := $(VENV)/bin
 TOOLS := .venv-tools
 SLS := node_modules/.bin/sls
 PYTEST_ARGS ?=
+# uv installs every environment from a committed lock; it comes itself from
+# requirements-uv.txt (one hash-pinned wheel) and never downloads a Python.
+UV_HOME := .venv-uv
+UV := $(UV_HOME)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+# The Lambda's platform, for the artifacts' locks (requirements*.txt).
+LAMBDA_PLATFORM := --python-version 3.12 --python-platform x86_64-manylinux_2_28
 
-.PHONY: install tools node chromium demo demo-kafka lint test bench package lambda-package deploy-local clean
+.PHONY: install install-dev tools node chromium demo demo-kafka lint lock test bench package lambda-package deploy-local clean
 
-$(BIN)/.installed: pyproject.toml requirements.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(UV): requirements-uv.txt
+	test -x $(UV_HOME)/bin/python || $(PYTHON) -m venv $(UV_HOME)
+	$(UV_HOME)/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements-uv.txt
+	touch $@
+
+# The runtime alone (what `make demo` runs), from uv.lock.
+$(BIN)/.installed: pyproject.toml uv.lock $(UV)
+	$(UV) sync --quiet --frozen --no-dev
 	touch $@
 
 install: $(BIN)/.installed
 
-$(TOOLS)/.installed: requirements-tools.txt
-	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
-	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.txt
+# The runtime and the dev group (the test tools), from uv.lock.
+$(BIN)/.installed-dev: pyproject.toml uv.lock $(UV)
+	$(UV) sync --quiet --frozen
+	touch $(BIN)/.installed $@
+
+install-dev: $(BIN)/.installed-dev
+
+$(TOOLS)/.installed: requirements-tools.txt $(UV)
+	test -x $(TOOLS)/bin/python || $(UV) venv --quiet $(TOOLS)
+	$(UV) pip sync --no-config --quiet --require-hashes --python $(TOOLS)/bin/python requirements-tools.txt
 	touch $@
 
 tools: $(TOOLS)/.installed
+
+# Re-resolve every lock from its source: uv.lock from pyproject.toml, the tools'
+# and the Lambda artifacts' requirements*.txt from their .in files. Bump a
+# package by editing its floor (pyproject) or pin (.in), then run this.
+lock: $(UV)
+	$(UV) lock
+	$(UV) pip compile --no-config --quiet --generate-hashes --python-version 3.11 requirements-tools.in -o requirements-tools.txt
+	$(UV) pip compile --no-config --quiet --generate-hashes $(LAMBDA_PLATFORM) requirements.in -o requirements.txt
+	$(UV) pip compile --no-config --quiet --generate-hashes $(LAMBDA_PLATFORM) requirements-compact.in -o requirements-compact.txt
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -42,11 +69,11 @@ chromium: /usr/bin/chromium
 
 # The Lambda packages: each entry point (handler.py, zones_handler.py), the
 # parking modules it imports, and requirements.txt built for python3.12 on x86_64 Linux.
-build/ingest.zip build/zones.zip &: requirements.txt handler.py zones_handler.py $(shell find parking -name "*.py") $(wildcard queries/*.sql) scripts/build_lambda.py | install
+build/ingest.zip build/zones.zip &: requirements.txt handler.py zones_handler.py $(shell find parking -name "*.py") $(wildcard queries/*.sql) scripts/build_lambda.py | install-dev
 	$(BIN)/python scripts/build_lambda.py ingest zones
 
 # The compaction Lambda's own artifact: compact_handler.py, its parking modules, DuckDB and orjson.
-build/compact.zip: requirements-compact.txt compact_handler.py $(shell find parking -name "*.py") scripts/build_lambda.py | install
+build/compact.zip: requirements-compact.txt compact_handler.py $(shell find parking -name "*.py") scripts/build_lambda.py | install-dev
 	$(BIN)/python scripts/build_lambda.py compact
 
 lambda-package: build/ingest.zip build/zones.zip build/compact.zip
@@ -57,7 +84,7 @@ package: lambda-package node
 demo: install
 	$(BIN)/python scripts/demo.py
 
-demo-kafka: install
+demo-kafka: install-dev
 	$(BIN)/python scripts/demo_kafka.py
 
 # ruff, pinned in requirements-tools.txt, with the rules in pyproject.toml.
@@ -67,19 +94,19 @@ lint: tools
 # tests/test_wheel.py builds the wheel and runs it from a fresh venv, offline.
 # Two workers for the suite; the tests that run `sls` (it writes .serverless/ in the
 # repository) alone afterwards, one at a time.
-test: lint install tools node lambda-package chromium
+test: lint install-dev tools node lambda-package chromium
 	$(BIN)/python -m pytest -n 2 -m "not serverless" $(PYTEST_ARGS)
 	$(BIN)/python -m pytest -m serverless $(PYTEST_ARGS)
 
-bench: install
+bench: install-dev
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/queries.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/freshness.py
 	$(BIN)/python bench/compaction.py
 
-deploy-local: install lambda-package node
+deploy-local: install-dev lambda-package node
 	$(BIN)/python scripts/deploy_local.py
 
 clean:
-	rm -rf $(VENV) $(TOOLS) node_modules build .serverless .pytest_cache .hypothesis
+	rm -rf $(VENV) $(TOOLS) $(UV_HOME) node_modules build .serverless .pytest_cache .hypothesis

@@ -1,9 +1,10 @@
 """Build the Lambda artifacts: build/ingest.zip, build/zones.zip and build/compact.zip.
 
 Each holds its entry point, the parking modules it imports, the package data
-it reads, and its requirements file built for the Lambda platform (python3.12,
-x86_64 manylinux): requirements.txt for ingest and zones, requirements-compact.txt
-(DuckDB, orjson) for the compaction function. The module list is not kept by hand: it is what the entry
+it reads, and its locked requirements installed for the Lambda platform
+(python3.12, x86_64 manylinux) by uv with every hash checked: requirements.txt
+for ingest and zones, requirements-compact.txt (DuckDB, orjson) for the
+compaction function (both compiled from their .in files by `make lock`). The module list is not kept by hand: it is what the entry
 point imports from ``parking``, found by following imports, so the query
 engines, CLI and plots never reach a Lambda (the zones monitor takes the
 section 7 SQL files and the stdlib-only modules that bind them, not pandas
@@ -35,24 +36,24 @@ class Dependencies:
 
     requirements: str
     folder: str
-    platforms: tuple[str, ...] = ("manylinux2014_x86_64",)
 
     @property
     def target(self) -> Path:
         return BUILD / self.folder
 
     def install(self) -> None:
-        """pip-install the requirements for python3.12 x86_64, unless the folder already holds them."""
+        """Install the locked requirements for python3.12 x86_64, unless the folder already holds them."""
         marker = self.target / ".requirements"
         wanted = (ROOT / self.requirements).read_text()
         if marker.exists() and marker.read_text() == wanted:
             return
         subprocess.run(["rm", "-rf", str(self.target)], check=True)
-        platforms = [arg for platform in self.platforms for arg in ("--platform", platform)]
+        from uv import find_uv_bin
+
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target",
-             str(self.target), "--only-binary=:all:", *platforms, "--implementation", "cp",
-             "--python-version", "3.12", "-r", str(ROOT / self.requirements)],
+            [find_uv_bin(), "pip", "install", "--no-config", "--quiet", "--target", str(self.target), "--only-binary", ":all:",
+             "--python-platform", LAMBDA_PLATFORM, "--python-version", "3.12", "--require-hashes", "--no-deps",
+             "-r", str(ROOT / self.requirements)],
             check=True,
         )
         marker.write_text(wanted)
@@ -66,11 +67,10 @@ class Dependencies:
         )
 
 
-LAMBDA_DEPENDENCIES = Dependencies("requirements.txt", "lambda-dependencies")
 # DuckDB's wheels need glibc 2.28 (manylinux_2_28); Lambda's python3.12 runs on Amazon Linux 2023 (glibc 2.34).
-COMPACT_DEPENDENCIES = Dependencies(
-    "requirements-compact.txt", "compact-dependencies", ("manylinux_2_28_x86_64", "manylinux2014_x86_64")
-)
+LAMBDA_PLATFORM = "x86_64-manylinux_2_28"
+LAMBDA_DEPENDENCIES = Dependencies("requirements.txt", "lambda-dependencies")
+COMPACT_DEPENDENCIES = Dependencies("requirements-compact.txt", "compact-dependencies")
 
 
 @dataclass(frozen=True)
