@@ -681,6 +681,9 @@ def report(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -> None:
 from parking.cli.lake import lake  # noqa: E402  (storage maintenance: cli/lake.py)
 
 cli.add_command(lake)
+from parking.cli.forecast import forecast  # noqa: E402  (forecasts and their backtest: cli/forecast.py)
+
+cli.add_command(forecast)
 cli.add_command(compact_command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -182,10 +182,13 @@ def _lagged(values: np.ndarray, hours: int) -> np.ndarray:
 
 def profile(rates: np.ndarray, weeks: int) -> np.ndarray:
     """Per grid hour and group, the mean of the non-null rates 1..``weeks`` weeks before (NaN when none)."""
-    stack = np.stack([_lagged(rates, WEEK_HOURS * k) for k in range(1, weeks + 1)])
+    return _nanmean(np.stack([_lagged(rates, WEEK_HOURS * k) for k in range(1, weeks + 1)]))
+
+
+def _nanmean(stack: np.ndarray) -> np.ndarray:
+    """The mean over the first axis of the non-NaN values; NaN where there is none (no warning)."""
     counts = np.sum(~np.isnan(stack), axis=0)
-    with np.errstate(invalid="ignore"):
-        return np.where(counts > 0, np.nansum(stack, axis=0) / np.maximum(counts, 1), np.nan)
+    return np.where(counts > 0, np.nansum(stack, axis=0) / np.maximum(counts, 1), np.nan)
 
 
 @dataclass(frozen=True)
@@ -204,8 +207,7 @@ class Model:
     def __init__(self, history: History) -> None:
         self.history = history
         self.profile = profile(history.rates, PROFILE_WEEKS)
-        now_profile = np.nanmean(np.stack([self.profile, _lagged(self.profile, 1)]), axis=0) \
-            if len(self.profile) else self.profile
+        now_profile = _nanmean(np.stack([self.profile, _lagged(self.profile, 1)]))
         self.state_deviation = history.states - now_profile
         self.last_rates = _lagged(history.rates, 1)
         self.last_deviation = self.last_rates - _lagged(self.profile, 1)
@@ -382,3 +384,26 @@ def evaluate(history: History, first_origin: datetime, end: datetime, hours: int
 
 def _mean(values: np.ndarray) -> float:
     return float(values.mean()) if len(values) else float("nan")
+
+
+def alerts_ahead(availability: pd.DataFrame, predicted: pd.DataFrame, by: str, threshold: float) -> pd.DataFrame:
+    """Alerts with ``--ahead``: availability rows at or above ``threshold`` now or forecast to be (section 8).
+
+    ``availability`` is section 7's answer, ``predicted`` :func:`forecast`'s
+    for the hours ahead. Adds ``reaches`` (``datetime64[ns, UTC]``): the
+    start of the first hour forecast at or above the threshold, NaT for a
+    group already there. Ordered as availability (group, nulls last).
+    """
+    hot = predicted[(predicted["occupancy_rate"] >= threshold).fillna(False).astype(bool)]
+    first = {}
+    for group, hour in zip(hot[by], hot["hour"].dt.tz_convert("UTC"), strict=True):
+        first.setdefault(_key(group), hour)  # forecast rows are in hour order within a group
+    now_full = (availability["occupancy_rate"] >= threshold).fillna(False).astype(bool).to_numpy()
+    reaches = pd.Series(pd.to_datetime([first.get(_key(g), pd.NaT) for g in availability[by]], utc=True),
+                        index=availability.index).astype("datetime64[ns, UTC]")
+    rows = availability.assign(reaches=reaches.where(~now_full))
+    return rows[now_full | reaches.notna().to_numpy()].reset_index(drop=True)
+
+
+def _key(group: object) -> str | None:
+    return None if pd.isna(group) else str(group)
