@@ -48,6 +48,7 @@ BASELINE_WEEKS = 4  # the profile baseline: 7, 14, 21 and 28 days before (sectio
 PROFILE_WEEKS = 4  # the forecast's own profile (docs/CHOICES.md, "Forecast")
 FIT_DAYS = 28  # pairs the coefficients and interval are fitted on
 MIN_FIT_PAIRS = 50  # fewer: default coefficients and the interval [0, 1]
+HOUR_WINDOW: int | None = None  # hours either side for weights per origin hour of day; None: one fit for all
 DEFAULT_DECAY = 0.8  # a_h = DEFAULT_DECAY ** h when there is too little to fit on
 INTERVAL = (0.10, 0.90)  # the 80 % interval's residual quantiles
 MIN_HISTORY = timedelta(days=14)  # section 8: an origin needs an event 14 days before it
@@ -211,7 +212,7 @@ class Model:
         self.state_deviation = history.states - now_profile
         self.last_rates = _lagged(history.rates, 1)
         self.last_deviation = self.last_rates - _lagged(self.profile, 1)
-        self._fits: dict[tuple[int, int], tuple[np.ndarray, float, float]] = {}
+        self._fits: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def features(self, origins: np.ndarray, horizon: int) -> Features:
         """Row ``i`` of ``origins`` is the origin at grid row i: the target is row i + horizon - 1."""
@@ -220,42 +221,78 @@ class Model:
                             self.history.states[origins])
         return Features(self.profile[target], self.state_deviation[origins], self.last_deviation[origins], fallback)
 
-    def day_of(self, row: int) -> int:
-        """The grid row of the UTC midnight starting row ``row``'s day."""
-        return row - (row + self.history.start.hour) % 24
+    def hour_of_day(self, rows: np.ndarray) -> np.ndarray:
+        """The UTC hour of day (0-23) of grid rows."""
+        return (rows + self.history.start.hour) % 24
 
     @staticmethod
     def combine(f: Features, coefficients: np.ndarray) -> np.ndarray:
-        c, a, b = coefficients
+        """The point forecast, (origins x groups); ``coefficients`` is (c, a, b) or one (c, a, b) row per origin."""
+        c, a, b = (np.asarray(coefficients, dtype=float).reshape(-1, 3).T[:, :, np.newaxis])
         correction = c + a * np.nan_to_num(f.state_deviation) + b * np.nan_to_num(f.last_deviation)
         return np.where(np.isnan(f.profile), f.fallback, f.profile + correction)
 
-    def fit(self, day: int, horizon: int) -> tuple[np.ndarray, float, float]:
-        """(c, a, b) and the residual quantiles for origins of the day starting at grid row ``day``.
+    def predict(self, origins: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(forecast, low, high) for origins at grid rows ``origins`` (any days), each (origins x groups) in [0, 1]."""
+        shape = (len(origins), len(self.history.groups))
+        estimate, low, high = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+        days = origins - self.hour_of_day(origins)
+        for day in np.unique(days):
+            chosen = days == day
+            coefficients, lows, highs = self.fit(int(day), horizon)
+            hours = self.hour_of_day(origins[chosen])
+            point = self.combine(self.features(origins[chosen], horizon), coefficients[hours])
+            estimate[chosen] = np.clip(point, 0, 1)
+            low[chosen] = np.clip(point + lows[hours][:, np.newaxis], 0, 1)
+            high[chosen] = np.clip(point + highs[hours][:, np.newaxis], 0, 1)
+        return estimate, low, high
 
-        From the pairs whose target hour ended by that midnight, with origins in
-        the :data:`FIT_DAYS` days before it: data at or before every such origin.
+    def fit(self, day: int, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per UTC hour of day of the origin: (c, a, b), (24, 3), and the residual quantiles, (24,) each.
+
+        For origins of the day starting at grid row ``day``, from the pairs whose
+        target hour ended by that midnight, with origins in the :data:`FIT_DAYS`
+        days before it (data at or before every such origin) and an origin hour
+        within :data:`HOUR_WINDOW` of the hour fitted (all hours when that
+        leaves fewer than :data:`MIN_FIT_PAIRS`; defaults when all hours do).
         """
         key = (day, horizon)
         if key in self._fits:
             return self._fits[key]
+        coefficients = np.tile([0.0, DEFAULT_DECAY**horizon, 0.0], (24, 1))
+        lows, highs = np.full(24, -1.0), np.full(24, 1.0)
         first = max(day - FIT_DAYS * 24, 1)
         origins = np.arange(first, max(day - horizon + 1, first))
-        coefficients = np.array([0.0, DEFAULT_DECAY**horizon, 0.0])
-        low, high = -1.0, 1.0
         if len(origins):
             f = self.features(origins, horizon)
             actual = self.history.rates[origins + horizon - 1]
             usable = ~np.isnan(f.profile) & ~np.isnan(actual) & ~np.isnan(f.state_deviation)
             usable &= ~np.isnan(f.last_deviation)
-            if usable.sum() >= MIN_FIT_PAIRS:
-                design = np.column_stack([np.ones(usable.sum()), f.state_deviation[usable], f.last_deviation[usable]])
-                coefficients = np.linalg.lstsq(design, actual[usable] - f.profile[usable], rcond=None)[0]
-                fitted = np.clip(self.combine(f, coefficients), 0, 1)
-                residuals = (actual - fitted)[~np.isnan(actual) & ~np.isnan(fitted)]
-                low, high = (float(q) for q in np.quantile(residuals, INTERVAL))
-        self._fits[key] = (coefficients, low, high)
+            distance = np.abs(self.hour_of_day(origins)[:, np.newaxis] - np.arange(24)[np.newaxis, :])
+            near = np.minimum(distance, 24 - distance) <= HOUR_WINDOW if HOUR_WINDOW is not None \
+                else np.ones((len(origins), 24), dtype=bool)
+            pooled = _least_squares(f, actual, usable)
+            for hour in range(24 if HOUR_WINDOW is not None else 1):
+                chosen = usable & near[:, hour][:, np.newaxis]
+                fitted = _least_squares(f, actual, chosen) if chosen.sum() >= MIN_FIT_PAIRS else pooled
+                if fitted is None:
+                    continue
+                coefficients[hour] = fitted
+                point = np.clip(self.combine(f, fitted), 0, 1)
+                residuals = (actual - point)[chosen if chosen.sum() >= MIN_FIT_PAIRS else usable]
+                lows[hour], highs[hour] = np.quantile(residuals, INTERVAL)
+            if HOUR_WINDOW is None:  # one fit for every hour of day
+                coefficients[:], lows[:], highs[:] = coefficients[0], lows[0], highs[0]
+        self._fits[key] = (coefficients, lows, highs)
         return self._fits[key]
+
+
+def _least_squares(f: Features, actual: np.ndarray, chosen: np.ndarray) -> np.ndarray | None:
+    """(c, a, b) minimising the squared error of the chosen pairs; None with fewer than MIN_FIT_PAIRS."""
+    if chosen.sum() < MIN_FIT_PAIRS:
+        return None
+    design = np.column_stack([np.ones(chosen.sum()), f.state_deviation[chosen], f.last_deviation[chosen]])
+    return np.linalg.lstsq(design, actual[chosen] - f.profile[chosen], rcond=None)[0]
 
 
 def forecast(
@@ -284,15 +321,13 @@ def forecast(
     row = history.index(origin)
     frames = []
     for horizon in range(1, hours + 1):
-        coefficients, low, high = model.fit(model.day_of(row), horizon)
-        f = model.features(np.array([row]), horizon)
-        estimate = model.combine(f, coefficients)[0]
+        estimate, low, high = (values[0] for values in model.predict(np.array([row]), horizon))
         frames.append(pd.DataFrame({
             by: pd.array(history.groups, dtype="string"),
             "hour": pd.Timestamp(origin + (horizon - 1) * HOUR),
-            "occupancy_rate": np.clip(estimate, 0, 1),
-            "low": np.clip(estimate + low, 0, 1),
-            "high": np.clip(estimate + high, 0, 1),
+            "occupancy_rate": estimate,
+            "low": low,
+            "high": high,
             "_order": np.arange(len(history.groups)),
         }))
     if not frames or not history.groups:
@@ -349,13 +384,9 @@ def evaluate(history: History, first_origin: datetime, end: datetime, hours: int
         errors: dict[str, list[np.ndarray]] = {name: [] for name in ("forecast", "persistence", "seasonal", "profile")}
         covered: list[np.ndarray] = []
         kept = origins[origins + horizon <= e]
-        for day in np.unique([model.day_of(int(row)) for row in kept]) if len(kept) else []:
+        for day in np.unique(kept - model.hour_of_day(kept)):
             chunk = kept[(kept >= day) & (kept < day + 24)]
-            coefficients, low, high = model.fit(int(day), horizon)
-            f = model.features(chunk, horizon)
-            estimate = model.combine(f, coefficients)
-            forecast_ = np.clip(estimate, 0, 1)
-            lower, upper = np.clip(estimate + low, 0, 1), np.clip(estimate + high, 0, 1)
+            forecast_, lower, upper = model.predict(chunk, horizon)
             target = chunk + horizon - 1
             actual = history.rates[target]
             persistence = history.states[chunk]
