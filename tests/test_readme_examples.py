@@ -26,7 +26,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=timezone.utc)  # the README's examples were run that morning
 SPOTS = 300  # README: a 300-bay garage, levels 0 and 1, six zones
 TABLE_COMMANDS = ("status", "occupancy", "utilization", "patterns", "turnover", "dwell", "health", "availability",
-                  "overstays", "alerts", "spots show")
+                  "overstays", "alerts", "spots show", "forecast")
 
 
 def examples() -> list[tuple[str, list[str], list[str]]]:
