@@ -293,3 +293,21 @@ def test_the_profile_is_the_mean_of_the_same_hour_in_earlier_weeks(rates: np.nda
             earlier = [rates[k - 168 * w, g] for w in range(1, weeks + 1) if k - 168 * w >= 0]
             known = [v for v in earlier if not math.isnan(v)]
             assert got[k, g] == pytest.approx(sum(known) / len(known)) if known else math.isnan(got[k, g])
+
+
+def test_the_states_query_is_athena_sql_with_an_equality_in_every_join() -> None:
+    from parking.analytics.engines import bind
+    from parking.analytics.windows import partition_params, to_ms
+    from tests.sql_shape import (
+        parse_sqlglot,
+        parse_trino,
+        sqlglot_joins_without_equality,
+        trino_joins_without_equality,
+    )
+
+    start, end = datetime(2024, 3, 18, tzinfo=timezone.utc), datetime(2024, 3, 21, tzinfo=timezone.utc)
+    params = {"start_ms": to_ms(start), "end_ms": to_ms(end), "lookback_ms": 86_400_000, "group_by": "zone",
+              "filter_zones": 1, "zones": ["North", "O'Hare"], **partition_params(start - timedelta(days=1), end)}
+    sql = bind(fc.STATES.sql, {key: value for key, value in params.items() if key in fc.STATES.placeholders()})
+    assert trino_joins_without_equality(parse_trino(sql)) == []
+    assert sqlglot_joins_without_equality(parse_sqlglot(sql)) == []
