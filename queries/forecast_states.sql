@@ -11,8 +11,10 @@
 --                         zones (--zone); 0 and a placeholder list to keep every spot
 --   years, months, days, first_hour, last_hour
 --                         the partitions of [start - lookback, end], for pruning
--- Columns: group_value, at_ms (the instant), occupied, free, and first_ms, the
--- group's earliest event read (the backtest's 14-day history rule).
+-- Columns: group_value, at_ms (an instant), occupied_change and free_change (how
+-- the group's occupied and free bays change at that instant: their running sums
+-- over the hours are the counts), and first_ms, the group's earliest event read
+-- (the backtest's 14-day history rule).
 WITH params AS (
     SELECT
         CAST(%(start_ms)s AS bigint) AS start_ms,
@@ -45,6 +47,7 @@ instants AS (
 members AS (
     SELECT
         s.spot_id,
+        c.spot_id IS NOT NULL AS catalogued,
         CASE p.group_by WHEN 'level' THEN c.level WHEN 'bay_type' THEN c.bay_type ELSE c.zone END AS group_value
     FROM (SELECT DISTINCT spot_id FROM instants) s
     LEFT JOIN spot_catalog c ON c.spot_id = s.spot_id
@@ -53,47 +56,60 @@ members AS (
 ),
 held AS (
     -- The state at instant t is the latest instant in [t - lookback, t]: instant ts
-    -- answers for every t in [ts, min(next instant, ts + lookback + 1 ms)).
+    -- answers for every t in [ts, min(next instant, ts + lookback + 1 ms)); an
+    -- uncatalogued spot counts, as in availability, only while seen in (t - 7 days, t].
     SELECT
         m.group_value,
         i.occupied,
         i.ts_ms AS from_ms,
         least(
             coalesce(lead(i.ts_ms) OVER (PARTITION BY i.spot_id ORDER BY i.ts_ms), i.ts_ms + p.lookback_ms + 1),
-            i.ts_ms + p.lookback_ms + 1
+            i.ts_ms + p.lookback_ms + 1,
+            CASE WHEN m.catalogued THEN i.ts_ms + p.lookback_ms + 1 ELSE i.ts_ms + 604800000 END
         ) AS to_ms
     FROM instants i
     JOIN members m ON m.spot_id = i.spot_id
     CROSS JOIN params p
 ),
 grid AS (
-    -- The whole hours of the window each held state answers for.
+    -- The whole hours of the window each held state answers for: first_ms, then
+    -- every hour up to last_ms; after_ms is the hour after the last one.
     SELECT
-        h.group_value,
-        h.occupied,
-        greatest(p.start_ms, h.from_ms + mod(p.start_ms - h.from_ms + 3600000000000, 3600000)) AS first_ms,
-        least(p.end_ms, h.to_ms - 1) AS last_ms
-    FROM held h CROSS JOIN params p
+        c.group_value,
+        c.occupied,
+        c.first_ms,
+        c.first_ms + (CAST(floor((c.last_ms - c.first_ms) / 3600000.0) AS bigint) + 1) * 3600000 AS after_ms
+    FROM (
+        SELECT
+            h.group_value,
+            h.occupied,
+            greatest(p.start_ms, h.from_ms + mod(p.start_ms - h.from_ms + 3600000000000, 3600000)) AS first_ms,
+            least(p.end_ms, h.to_ms - 1) AS last_ms
+        FROM held h CROSS JOIN params p
+    ) c
+    WHERE c.last_ms >= c.first_ms
 ),
-states AS (
-    SELECT g.group_value, g.first_ms + t.k * 3600000 AS at_ms, g.occupied
-    FROM grid g
-    CROSS JOIN UNNEST(sequence(0, CAST(floor((g.last_ms - g.first_ms) / 3600000.0) AS bigint), 1)) AS t (k)
-    WHERE g.last_ms >= g.first_ms
+changes AS (
+    -- A state counts from its first hour and stops counting at the hour after its last:
+    -- the counts at each hour are the running sums of these changes (done by the caller).
+    SELECT group_value, first_ms AS at_ms, occupied AS occupied_change, 1 - occupied AS free_change FROM grid
+    UNION ALL
+    SELECT g.group_value, g.after_ms, -g.occupied, g.occupied - 1
+    FROM grid g CROSS JOIN params p
+    WHERE g.after_ms <= p.end_ms
 ),
 firsts AS (
     SELECT m.group_value, min(i.ts_ms) AS first_ms
     FROM instants i JOIN members m ON m.spot_id = i.spot_id
     GROUP BY m.group_value
+),
+totals AS (
+    SELECT group_value, at_ms, sum(occupied_change) AS occupied_change, sum(free_change) AS free_change
+    FROM changes
+    GROUP BY group_value, at_ms
 )
-SELECT
-    s.group_value,
-    s.at_ms,
-    sum(s.occupied) AS occupied,
-    sum(1 - s.occupied) AS free,
-    min(f.first_ms) AS first_ms
-FROM states s
-JOIN firsts f ON coalesce(f.group_value, '') = coalesce(s.group_value, '')
-    AND (f.group_value IS NULL) = (s.group_value IS NULL)
-GROUP BY s.group_value, s.at_ms
-ORDER BY s.group_value NULLS LAST, s.at_ms
+SELECT t.group_value, t.at_ms, t.occupied_change, t.free_change, f.first_ms
+FROM totals t
+JOIN firsts f ON coalesce(f.group_value, '') = coalesce(t.group_value, '')
+    AND (f.group_value IS NULL) = (t.group_value IS NULL)
+ORDER BY t.group_value NULLS LAST, t.at_ms

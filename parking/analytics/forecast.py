@@ -55,7 +55,7 @@ MIN_HISTORY = timedelta(days=14)  # section 8: an origin needs an event 14 days 
 MAX_BACKTEST_DAYS = 366
 STATES = NamedQuery(
     "forecast_states",
-    {GROUP_COLUMN: "string", "at_ms": "int64", "occupied": "int64", "free": "int64", "first_ms": "int64"},
+    {GROUP_COLUMN: "string", "at_ms": "int64", "occupied_change": "int64", "free_change": "int64", "first_ms": "int64"},
 )
 BACKTEST_COLUMNS = ("horizon", "origins", "mae_forecast", "mae_persistence", "mae_seasonal_naive", "mae_profile",
                     "coverage")
@@ -151,10 +151,13 @@ def _history(start: datetime, end: datetime, pad_hours: int, rate_rows: pd.DataF
         at = pd.to_numeric(state_rows["at_ms"]).to_numpy(dtype=np.int64)
         rows = (at - to_ms(start)) // 3_600_000
         cols = np.array([column[g] for g in state_groups])
-        occupied = pd.to_numeric(state_rows["occupied"]).to_numpy(dtype=float)
-        known = occupied + pd.to_numeric(state_rows["free"]).to_numpy(dtype=float)
+        occupied, free = np.zeros((hours, len(groups))), np.zeros((hours, len(groups)))
+        np.add.at(occupied, (rows, cols), pd.to_numeric(state_rows["occupied_change"]).to_numpy(dtype=float))
+        np.add.at(free, (rows, cols), pd.to_numeric(state_rows["free_change"]).to_numpy(dtype=float))
+        occupied, known = np.cumsum(occupied, axis=0), np.cumsum(occupied + free, axis=0)
+        last = int((end - start) / HOUR)  # no state is asked after the origin
         with np.errstate(invalid="ignore", divide="ignore"):
-            states[rows, cols] = np.where(known > 0, occupied / known, np.nan)
+            states[: last + 1] = np.where(known > 0.5, occupied / np.maximum(known, 1), np.nan)[: last + 1]
         firsts = pd.to_numeric(state_rows["first_ms"]).to_numpy(dtype=float)
         np.fmin.at(first, cols, firsts)
     return History(start, groups, rates, states, first)
