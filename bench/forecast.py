@@ -184,7 +184,8 @@ def main() -> int:
 
     seconds, table = timed(lambda: queries.forecast_backtest(at, days=args.backtest_days, engine=engine, now=end),
                            "backtest")
-    read_from = (at - timedelta(days=args.backtest_days)).replace(hour=0) - timedelta(days=56) - forecast.HOUR
+    read_from = (at - timedelta(days=args.backtest_days)).replace(hour=0) - timedelta(
+        days=forecast.FIT_DAYS + 7 * max(forecast.PROFILE_WEEKS, forecast.BASELINE_WEEKS)) - forecast.HOUR
     base = scan(engine, read_from, at)
     verdict = "ok" if seconds <= BACKTEST_TARGET_S else f"OVER {BACKTEST_TARGET_S:g} s"
     print(f"backtest, {args.backtest_days} days x {zones} zones: {seconds:.2f} s ({CPU['backtest']:.2f} s CPU); scan of its "

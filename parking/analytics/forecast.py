@@ -46,7 +46,7 @@ WEEK_HOURS = 168
 MAX_HORIZON = 24  # section 8: horizons 1 to 24
 BASELINE_WEEKS = 4  # the profile baseline: 7, 14, 21 and 28 days before (section 8)
 PROFILE_WEEKS = 4  # the forecast's own profile (docs/CHOICES.md, "Forecast")
-FIT_DAYS = 28  # pairs the coefficients and interval are fitted on
+FIT_DAYS = 7  # days of pairs the coefficients and interval are fitted on (docs/CHOICES.md, "Forecast")
 MIN_FIT_PAIRS = 50  # fewer: default coefficients and the interval [0, 1]
 HOUR_WINDOW: int | None = None  # hours either side for weights per origin hour of day; None: one fit for all
 DEFAULT_DECAY = 0.8  # a_h = DEFAULT_DECAY ** h when there is too little to fit on
