@@ -323,3 +323,51 @@ def test_the_states_query_is_athena_sql_with_an_equality_in_every_join() -> None
     sql = bind(fc.STATES.sql, {key: value for key, value in params.items() if key in fc.STATES.placeholders()})
     assert trino_joins_without_equality(parse_trino(sql)) == []
     assert sqlglot_joins_without_equality(parse_sqlglot(sql)) == []
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 3), st.integers(1, 6), st.integers(0, 23),
+       st.floats(0.0, 0.6))
+def test_the_backtests_baselines_and_counts_on_any_history(seed: int, groups: int, hours: int, start_hour: int,
+                                                          missing: float) -> None:
+    """On a random grid with holes, the backtest's counts and baseline errors are those of a plain loop (section 8)."""
+    rng = np.random.default_rng(seed)
+    start = datetime(2024, 1, 1, start_hour, tzinfo=timezone.utc)
+    n = 24 * 40
+    rates = np.where(rng.random((n, groups)) < missing, np.nan, rng.random((n, groups)))
+    states = np.where(rng.random((n, groups)) < missing, np.nan, rng.random((n, groups)))
+    first_ms = np.array([fc.to_ms(start) + int(rng.integers(0, 24 * 30)) * 3_600_000 for _ in range(groups)], float)
+    history = fc.History(start, [f"z{g}" for g in range(groups)], rates, states, first_ms)
+    end = start + timedelta(hours=n - 1 - int(rng.integers(0, 24)))
+    first_origin = end - timedelta(days=3)
+    got = fc.evaluate(history, first_origin, end, hours)
+    model, e = fc.Model(history), history.index(end)
+    estimates = {h: model.predict(np.arange(history.index(first_origin), e - h + 1), h) for h in range(1, hours + 1)}
+    for h in range(1, hours + 1):
+        errors: dict[str, list[float]] = {"f": [], "p": [], "s": [], "r": []}
+        for i in range(history.index(first_origin), history.index(end)):
+            if i + h > history.index(end):
+                continue
+            t0_ms = fc.to_ms(start) + i * 3_600_000
+            for g in range(groups):
+                if first_ms[g] > t0_ms - 14 * 86_400_000:
+                    continue
+                j = i + h - 1
+                weeks = [rates[j - 168 * k, g] for k in (1, 2, 3, 4) if j - 168 * k >= 0]
+                known = [w for w in weeks if not math.isnan(w)]
+                f = estimates[h][0][i - history.index(first_origin), g]
+                values = (rates[j, g], states[i, g], rates[j - 168, g] if j >= 168 else math.nan,
+                          sum(known) / len(known) if known else math.nan, f)
+                if any(math.isnan(v) for v in values):
+                    continue
+                a, p, s, r, f = values
+                errors["f"].append(abs(f - a))
+                errors["p"].append(abs(p - a))
+                errors["s"].append(abs(s - a))
+                errors["r"].append(abs(r - a))
+        row = got[got["horizon"] == h].iloc[0]
+        assert row["origins"] == len(errors["p"])
+        for column, key in (("mae_forecast", "f"), ("mae_persistence", "p"), ("mae_seasonal_naive", "s"),
+                            ("mae_profile", "r")):
+            want = sum(errors[key]) / len(errors[key]) if errors[key] else math.nan
+            assert row[column] == pytest.approx(want, nan_ok=True)
