@@ -3,8 +3,9 @@
 The history comes from two queries per run, whatever the number of origins:
 ``queries/occupancy.sql`` over the whole window (the actual rate of every
 group and UTC hour, section 7's grouping) and ``queries/forecast_states.sql``
-(each group's availability rate at every whole hour: the persistence
-baseline). Everything after that is numpy on an (hours x groups) grid.
+(how each group's occupied and free bays change, summed here into its
+availability rate at every whole hour: the persistence baseline). Everything
+after that is numpy on an (hours x groups) grid.
 
 The method (docs/CHOICES.md, "Forecast", has the numbers that chose it): for
 origin ``t0`` and horizon ``h`` the forecast of the target hour is its
