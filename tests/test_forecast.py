@@ -371,3 +371,13 @@ def test_the_backtests_baselines_and_counts_on_any_history(seed: int, groups: in
                             ("mae_profile", "r")):
             want = sum(errors[key]) / len(errors[key]) if errors[key] else math.nan
             assert row[column] == pytest.approx(want, nan_ok=True)
+
+
+def test_with_under_a_week_of_history_the_forecast_is_persistence_with_no_claim(engine: DuckDBEngine) -> None:
+    """No profile yet: the state at t0, and the interval [0, 1] (nothing to calibrate it on)."""
+    t0 = datetime(2024, 1, 3, 10, tzinfo=timezone.utc)
+    frame = queries.forecast(t0, hours=3, lookback_hours=1, engine=engine, now=END)
+    for zone in ("north", "south"):
+        rows = frame[frame["zone"] == zone]
+        assert rows["occupancy_rate"].tolist() == pytest.approx([state(zone, t0)] * 3)
+        assert rows["low"].tolist() == [0.0] * 3 and rows["high"].tolist() == [1.0] * 3
