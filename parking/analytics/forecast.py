@@ -51,6 +51,9 @@ FIT_DAYS = 7  # days of pairs the coefficients and interval are fitted on (docs/
 MIN_FIT_PAIRS = 50  # fewer: default coefficients and the interval [0, 1]
 HOUR_WINDOW: int | None = None  # hours either side for weights per origin hour of day; None: one fit for all
 DEFAULT_DECAY = 0.8  # a_h = DEFAULT_DECAY ** h when there is too little to fit on
+GROUP_SCALE = True  # intervals scaled by each group's mean absolute residual (docs/CHOICES.md, "Forecast")
+MIN_GROUP_PAIRS = 24  # a group with fewer fitted pairs takes the pooled scale
+MIN_SCALE = 0.002  # a group that never changes still gets an interval
 INTERVAL = (0.10, 0.90)  # the 80 % interval's residual quantiles
 MIN_HISTORY = timedelta(days=14)  # section 8: an origin needs an event 14 days before it
 MAX_BACKTEST_DAYS = 366
@@ -216,7 +219,7 @@ class Model:
         self.state_deviation = history.states - now_profile
         self.last_rates = _lagged(history.rates, 1)
         self.last_deviation = self.last_rates - _lagged(self.profile, 1)
-        self._fits: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._fits: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def features(self, origins: np.ndarray, horizon: int) -> Features:
         """Row ``i`` of ``origins`` is the origin at grid row i: the target is row i + horizon - 1."""
@@ -243,16 +246,17 @@ class Model:
         days = origins - self.hour_of_day(origins)
         for day in np.unique(days):
             chosen = days == day
-            coefficients, lows, highs = self.fit(int(day), horizon)
+            coefficients, lows, highs, scale = self.fit(int(day), horizon)
             hours = self.hour_of_day(origins[chosen])
             point = self.combine(self.features(origins[chosen], horizon), coefficients[hours])
             estimate[chosen] = np.clip(point, 0, 1)
-            low[chosen] = np.clip(point + lows[hours][:, np.newaxis], 0, 1)
-            high[chosen] = np.clip(point + highs[hours][:, np.newaxis], 0, 1)
+            low[chosen] = np.clip(point + lows[hours][:, np.newaxis] * scale, 0, 1)
+            high[chosen] = np.clip(point + highs[hours][:, np.newaxis] * scale, 0, 1)
         return estimate, low, high
 
-    def fit(self, day: int, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per UTC hour of day of the origin: (c, a, b), (24, 3), and the residual quantiles, (24,) each.
+    def fit(self, day: int, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per UTC hour of day of the origin: (c, a, b), (24, 3), and the residual quantiles, (24,) each,
+        in units of each group's scale, (groups,): its mean absolute residual (:data:`GROUP_SCALE`).
 
         For origins of the day starting at grid row ``day``, from the pairs whose
         target hour ended by that midnight, with origins in the :data:`FIT_DAYS`
@@ -265,6 +269,7 @@ class Model:
             return self._fits[key]
         coefficients = np.tile([0.0, DEFAULT_DECAY**horizon, 0.0], (24, 1))
         lows, highs = np.full(24, -1.0), np.full(24, 1.0)
+        scale = np.ones(len(self.history.groups))
         first = max(day - FIT_DAYS * 24, 1)
         origins = np.arange(first, max(day - horizon + 1, first))
         if len(origins):
@@ -276,6 +281,8 @@ class Model:
             near = np.minimum(distance, 24 - distance) <= HOUR_WINDOW if HOUR_WINDOW is not None \
                 else np.ones((len(origins), 24), dtype=bool)
             pooled = _least_squares(f, actual, usable)
+            if pooled is not None and GROUP_SCALE:
+                scale = _scales(actual - np.clip(self.combine(f, pooled), 0, 1), usable)
             for hour in range(24 if HOUR_WINDOW is not None else 1):
                 chosen = usable & near[:, hour][:, np.newaxis]
                 fitted = _least_squares(f, actual, chosen) if chosen.sum() >= MIN_FIT_PAIRS else pooled
@@ -283,12 +290,21 @@ class Model:
                     continue
                 coefficients[hour] = fitted
                 point = np.clip(self.combine(f, fitted), 0, 1)
-                residuals = (actual - point)[chosen if chosen.sum() >= MIN_FIT_PAIRS else usable]
+                residuals = ((actual - point) / scale)[chosen if chosen.sum() >= MIN_FIT_PAIRS else usable]
                 lows[hour], highs[hour] = np.quantile(residuals, INTERVAL)
             if HOUR_WINDOW is None:  # one fit for every hour of day
                 coefficients[:], lows[:], highs[:] = coefficients[0], lows[0], highs[0]
-        self._fits[key] = (coefficients, lows, highs)
+        self._fits[key] = (coefficients, lows, highs, scale)
         return self._fits[key]
+
+
+def _scales(residuals: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """Each group's mean absolute residual (pairs x groups in); the pooled one for a group with few pairs."""
+    absolute = np.where(usable, np.abs(residuals), 0.0)
+    counts = usable.sum(axis=0)
+    pooled = absolute.sum() / max(int(counts.sum()), 1)
+    own = absolute.sum(axis=0) / np.maximum(counts, 1)
+    return np.maximum(np.where(counts >= MIN_GROUP_PAIRS, own, pooled), MIN_SCALE)
 
 
 def _least_squares(f: Features, actual: np.ndarray, chosen: np.ndarray) -> np.ndarray | None:
