@@ -90,3 +90,21 @@ def test_a_deviation_from_the_usual_persists_for_hours(history: fc.History) -> N
         both = ~np.isnan(d[:-3]) & ~np.isnan(d[3:])
         correlations.append(np.corrcoef(d[:-3][both], d[3:][both])[0, 1])
     assert min(correlations) > 0.4, correlations
+
+
+def test_every_groups_interval_is_honest_not_just_the_average(engine: DuckDBEngine) -> None:
+    """By bay type (3 accessible bays, 6 EV, 141 standard) each group's coverage is near 80 %, not only the mean."""
+    first = END - timedelta(days=28)
+    start = first - timedelta(days=fc.FIT_DAYS + 28) - fc.HOUR
+    history = fc.load_history(engine, start, END, by="bay_type", lookback=timedelta(hours=24))
+    model = fc.Model(history)
+    origins = np.arange(history.index(first), history.index(END) - 5)
+    assert history.groups == ["accessible", "ev", "standard"]
+    for horizon in (1, 6):
+        estimate, low, high = model.predict(origins, horizon)
+        actual = history.rates[origins + horizon - 1]
+        for column in range(len(history.groups)):
+            known = ~np.isnan(actual[:, column]) & ~np.isnan(estimate[:, column])
+            a = actual[known, column]
+            coverage = ((low[known, column] <= a) & (a <= high[known, column])).mean()
+            assert 0.7 <= coverage <= 0.9, (history.groups[column], horizon, coverage)
