@@ -53,6 +53,7 @@ lock: $(UV)
 	$(UV) pip compile --no-config --quiet --generate-hashes --python-version 3.11 requirements-tools.in -o requirements-tools.txt
 	$(UV) pip compile --no-config --quiet --generate-hashes $(LAMBDA_PLATFORM) requirements.in -o requirements.txt
 	$(UV) pip compile --no-config --quiet --generate-hashes $(LAMBDA_PLATFORM) requirements-compact.in -o requirements-compact.txt
+	$(UV) pip compile --no-config --quiet --generate-hashes requirements-uv.in -o requirements-uv.txt
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -87,9 +88,15 @@ demo: install
 demo-kafka: install-dev
 	$(BIN)/python scripts/demo_kafka.py
 
-# ruff, pinned in requirements-tools.txt, with the rules in pyproject.toml.
-lint: tools
+# ruff and mypy, pinned in requirements-tools.txt, with their rules in pyproject.toml. mypy
+# reads .venv's packages and a tree of links laid out as the wheel is (cli/ is parking.cli).
+lint: tools install-dev
 	$(TOOLS)/bin/ruff check .
+	rm -rf build/typecheck && mkdir -p build/typecheck
+	cp -rs $(CURDIR)/parking build/typecheck/parking && cp -rs $(CURDIR)/cli build/typecheck/parking/cli
+	ln -s $(CURDIR)/handler.py $(CURDIR)/zones_handler.py $(CURDIR)/compact_handler.py build/typecheck/
+	cd build/typecheck && $(CURDIR)/$(TOOLS)/bin/mypy --config-file $(CURDIR)/pyproject.toml \
+		--python-executable $(CURDIR)/$(BIN)/python parking handler.py zones_handler.py compact_handler.py
 
 # tests/test_wheel.py builds the wheel and runs it from a fresh venv, offline.
 # Two workers for the suite; the tests that run `sls` (it writes .serverless/ in the
