@@ -74,3 +74,19 @@ def command_tree(group: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple
             yield from command_tree(command, (*path, name))
         else:
             yield (*path, name), command
+
+
+@pytest.fixture(scope="session")
+def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `sls package --stage dev` writes, packaged once for every infra test."""
+    from tests.cloudformation import sls
+
+    out = tmp_path_factory.mktemp("sls-package")
+    sls("package", "--stage", "dev", "--package", str(out))
+    return out
+
+
+@pytest.fixture(scope="session")
+def template(package_dir: Path) -> dict[str, Any]:
+    """The packaged CloudFormation template."""
+    return json.loads((package_dir / "cloudformation-template-update-stack.json").read_text())

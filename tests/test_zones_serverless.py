@@ -18,7 +18,7 @@ import pytest
 
 from parking.analytics.catalog import CATALOG_PREFIX, CATALOG_TABLE, COLUMNS
 from scripts.build_lambda import ARTIFACTS, handler_modules
-from tests.test_serverless import ROOT, package_dir, resources_of, schedule_of, sls, template  # noqa: F401 (fixtures)
+from tests.cloudformation import ROOT, resources_of, schedule_of, sls
 
 ZONES_ZIP = ARTIFACTS["zones"].path
 
