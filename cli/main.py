@@ -543,7 +543,7 @@ def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstra
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Handler processes: partitions are handled at once, each in order. "
                    "1 runs the handler in this process. [default: CPUs, at most 4]")
-@click.option("--connect-timeout", type=Number(min=0, min_open=True), default=30.0, show_default=True,
+@click.option("--connect-timeout", type=Number(min=0, min_open=True, max=3600), default=30.0, show_default=True,
               metavar="SECONDS", help="Give up when no broker has answered for this long since the start; "
                                       "a broker lost later is retried without end.")
 @click.pass_context

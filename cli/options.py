@@ -55,12 +55,14 @@ class ZoneType(_Parsed):
 
 
 class Number(click.FloatRange):
-    """click's FloatRange without ``nan``, which passes every bound it is compared with."""
+    """click's FloatRange without ``nan``, which passes every bound it is compared with, or an infinity."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         number = super().convert(value, param, ctx)
         if math.isnan(number):
             self.fail(f"{value!r} is not a number", param, ctx)
+        if math.isinf(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
         return number
 
 
