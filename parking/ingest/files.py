@@ -12,7 +12,10 @@ Choices (docs/CHOICES.md):
   ``too_large``, so a 300 MB line needs a few MB of memory.
 * Gzip input is recognised by its magic bytes; a UTF-8 byte order mark at the
   start and blank lines are ignored (blank lines are not records, but keep
-  their line number: offsets are the file's line numbers).
+  their line number: offsets are the file's line numbers). A line is blank
+  when it holds nothing but JSON's whitespace (space, tab, CR): a vertical
+  tab or a form feed is a record, quarantined as ``not_json`` as Kafka's path
+  does. Runs of blank lines are skipped a buffer at a time, not line by line.
 * A file's batches are cut at fixed line counts (:data:`FILE_BATCH_RECORDS`)
   and sizes, and its records carry no Kafka timestamp, so their quarantine
   hour is the fixed ``1970-01-01T00``: what a load writes depends only on the
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -46,6 +50,14 @@ FILE_BATCH_BYTES = 6 * 1024 * 1024
 READ_CHUNK = 1 << 20
 BOM = b"\xef\xbb\xbf"
 GZIP_MAGIC = b"\x1f\x8b"
+#: What a blank line may hold besides its newline: JSON's whitespace (RFC 8259), no other.
+BLANK = b" \t\r"
+_BLANK_RUN = re.compile(rb"[ \t\r\n]*")
+
+
+def is_blank(line: bytes) -> bool:
+    """Whether a line (with or without its newline) is blank: nothing but JSON whitespace; not a record."""
+    return not line.strip(BLANK + b"\n")
 
 
 @dataclass
@@ -155,7 +167,7 @@ def ingest_lines(
             value = line.rstrip(b"\r\n")
             if number == 1:
                 value = value.removeprefix(BOM)
-            if value.strip():
+            if not is_blank(value):
                 yield number, value
 
     return _ingest_records(records(), sink, settings, topic, partition, batch_size, now, on_batch, timestamp_ms)
@@ -211,13 +223,17 @@ class _ChunkStream(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            self._pending = next(self._chunks, b"")
+        """Fill ``buffer`` from as many chunks as it takes (a peek at the magic bytes must see both)."""
+        count = 0
+        while count < len(buffer):
             if not self._pending:
-                return 0
-        count = min(len(buffer), len(self._pending))
-        buffer[:count] = self._pending[:count]
-        self._pending = self._pending[count:]
+                self._pending = next(self._chunks, b"")
+                if not self._pending:
+                    break
+            taken = min(len(buffer) - count, len(self._pending))
+            buffer[count:count + taken] = self._pending[:taken]
+            self._pending = self._pending[taken:]
+            count += taken
         return count
 
 
@@ -237,6 +253,8 @@ def _read_records(
     number = 0
     while True:
         try:
+            skipped = _skip_blank_lines(stream)
+            number += skipped
             head = stream.readline(limit)
         except (OSError, EOFError, ValueError) as error:
             raise InputError(f"input is not readable after line {number}: {error}") from error
@@ -248,10 +266,28 @@ def _read_records(
         if head.endswith(b"\n") or len(head) < limit:
             value = head.rstrip(b"\r\n")
             if len(value) <= settings.max_value_bytes:
-                if value.strip():
+                if not is_blank(value):
                     yield number, value
                 continue
         yield number, _store_large(head, stream, settings, sink, topic, partition, number, spool)
+
+
+def _skip_blank_lines(stream: BinaryIO) -> int:
+    """Consume the whole blank lines at the stream's position, a buffer at a time; how many there were.
+
+    A line by line read costs about a microsecond a line: a gzip file of
+    100 MiB of newlines took 90 s. Whitespace after the run's last newline
+    is left: it may start a record.
+    """
+    skipped = 0
+    while True:
+        buffered = stream.peek(READ_CHUNK)  # type: ignore[attr-defined]
+        run = _BLANK_RUN.match(buffered)
+        end = buffered.rfind(b"\n", 0, run.end()) + 1 if run else 0
+        if not end:
+            return skipped
+        skipped += buffered.count(b"\n", 0, end)
+        stream.read(end)
 
 
 def _store_large(
