@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -166,6 +167,30 @@ class S3Store:
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
+
+
+#: A writer's temporary file: ``.<name>.<pid>.tmp`` (this module's) or ``.<name head>.<pid>.<thread>.tmp``
+#: (``parking.ingest.sinks.LocalSink``); linked or renamed into place once whole, so never data.
+WRITER_TEMP = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d{1,10})(?:\.\d{1,20})?\.tmp")
+
+
+def writer_temp(key: str) -> int | None:
+    """The process id in a local writer's temporary file name, else None (any other key)."""
+    found = WRITER_TEMP.fullmatch(key.rsplit("/", 1)[-1])
+    return int(found["pid"]) if found else None
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process of this id runs on this machine (its writer may still be writing)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _hidden(name: str) -> bool:
