@@ -152,6 +152,35 @@ def test_a_broken_gzip_input_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert result.stderr.startswith("Error: input is not readable after line")
 
 
+@pytest.mark.parametrize("garbage", [b"garbage after the stream\n", b"\x00\x00\x00junk", b"\x1f", b"x" * 3_000_000])
+@pytest.mark.parametrize("chunk", [7, 1 << 20])
+def test_a_gzip_input_with_trailing_garbage_stores_its_records_and_keeps_the_garbage(garbage, chunk) -> None:
+    """`gzip -t` accepts such a file: its intact records are stored, the rest kept in quarantine with its reason."""
+    members = gzip.compress(b"\n".join(LINES[:20]) + b"\n") + gzip.compress(b"\n".join(LINES[20:]) + b"\n")
+    totals, sink = load(members + b"\x00\x00" + garbage, chunk=chunk)
+    assert (totals.records_in, totals.stored, totals.quarantined) == (31, 30, 1)
+    assert dict(totals.reasons) == {"trailing_garbage": 1}
+    [line] = [line for key, body in sink.objects.items() if key.endswith(".json.gz") and "quarantine" in key
+              for line in read_lines(body)]
+    assert (line["reason"], line["offset"], line["value"]) == ("trailing_garbage", 31, None)
+    kept = gzip.decompress(sink.objects[line["value_object"]["key"]])
+    assert kept == garbage.lstrip(b"\x00")
+
+
+def test_zero_padding_after_the_last_member_is_not_garbage() -> None:
+    totals, _ = load(gzip.compress(TEXT) + b"\x00" * 1000)
+    assert (totals.records_in, totals.stored, totals.quarantined) == (32, 30, 2)
+    assert "trailing_garbage" not in totals.reasons
+
+
+def test_ingest_of_a_gzip_file_with_trailing_garbage_exits_0_and_counts_it(tmp_path: Path) -> None:
+    source = tmp_path / "events.jsonl.gz"
+    source.write_bytes(gzip.compress(b"\n".join(LINES) + b"\n") + b"trailing garbage")
+    result = CliRunner().invoke(cli, ["ingest", str(source), "--data-dir", str(tmp_path / "d")])
+    assert result.exit_code == 0, result.output
+    assert "trailing_garbage 1" in result.stdout
+
+
 # --- A record over the size limit, in bounded memory ----------------------------------------
 
 def test_a_line_over_the_limit_is_kept_as_an_object_of_its_own_and_replays(tmp_path: Path) -> None:
