@@ -39,6 +39,7 @@ from parking.cli.options import (
     check_range,
     engine_options,
     lookback_option,
+    os_error_line,
     output_options,
     picture_option,
     range_options,
@@ -85,8 +86,7 @@ class OneLineErrors(click.Group):
         except click.Abort:
             _fail("aborted", 130)
         except OSError as exc:  # a file that cannot be read or written, a full disk
-            where = f": {exc.filename}" if exc.filename else ""
-            _fail(f"{exc.strerror or exc}{where}", 1)
+            _fail(os_error_line(exc), 1)
         except Exception as exc:  # a bug: one line the user can report, not a traceback
             _fail(_aws_problem(exc) or f"internal error ({type(exc).__name__}: {exc}); please report it", 1)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import re
 from collections.abc import Callable
@@ -52,6 +53,20 @@ class ZoneType(_Parsed):
     def parser(value: str) -> str:
         zone(value)
         return value
+
+
+def os_error_line(error: OSError) -> str:
+    """One line for a file that could not be read or written: what the system said, the file, and why if known."""
+    where = error.filename2 if error.errno in _FULL and error.filename2 else error.filename
+    line = f"{error.strerror or error}" + (f": {where}" if where else "")
+    if error.errno == errno.EFBIG:
+        line += " (a file size limit stopped the write: see `ulimit -f`)"
+    elif error.errno in (errno.ENOSPC, errno.EDQUOT):
+        line += " (the device or quota holding it is full: free space there and run the command again)"
+    return line
+
+
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 class Number(click.FloatRange):

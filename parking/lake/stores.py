@@ -12,6 +12,7 @@ relative to the bucket (or directory).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -119,6 +120,12 @@ class LocalStore:
                 with open(temp, "rb") as handle:
                     os.fsync(handle.fileno())
             os.replace(temp, target)
+        except OSError as error:
+            if os.path.lexists(temp):
+                os.unlink(temp)
+            if error.errno in FULL:  # name the file that did not fit (a copy's error names its source)
+                raise OSError(error.errno, error.strerror, str(target)) from error
+            raise
         except BaseException:
             if os.path.lexists(temp):
                 os.unlink(temp)
@@ -172,6 +179,10 @@ class S3Store:
 #: A writer's temporary file: ``.<name>.<pid>.tmp`` (this module's) or ``.<name head>.<pid>.<thread>.tmp``
 #: (``parking.ingest.sinks.LocalSink``); linked or renamed into place once whole, so never data.
 WRITER_TEMP = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d{1,10})(?:\.\d{1,20})?\.tmp")
+
+
+#: A write refused for want of room: a full device, a quota, a file size limit (``ulimit -f``).
+FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 def writer_temp(key: str) -> int | None:
