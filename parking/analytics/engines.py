@@ -123,7 +123,7 @@ class DuckDBEngine:
         self._connection.execute("SET TimeZone = 'UTC'")
         for macro in DUCKDB_MACROS:
             self._connection.execute(macro)
-        self._create_view()
+        self._create_view(reads_catalog=False)  # each query makes the catalog's view when it reads it
 
     @property
     def has_data(self) -> bool:
@@ -141,7 +141,7 @@ class DuckDBEngine:
         tiers are listed afresh, so the retry still sees every event.
         """
         for attempt in range(VANISHED_RETRIES + 1):
-            self._create_view()
+            self._create_view(reads_catalog=CATALOG_TABLE in sql)
             try:
                 return self._connection.execute(bind(sql, params)).df()
             except duckdb.Error as exc:
@@ -155,7 +155,9 @@ class DuckDBEngine:
         self._create_view()
         return self._connection.execute("EXPLAIN ANALYZE " + bind(sql, params)).fetchall()[0][1]
 
-    def _create_view(self) -> None:
+    def _create_view(self, reads_catalog: bool = True) -> None:
+        """The views a query reads; the spot catalog's only for a query that names it (status and health
+        do not: a damaged catalog must not stop them)."""
         if not self.has_data:
             body = (
                 "SELECT CAST(NULL AS VARCHAR) AS spot_id, CAST(NULL AS VARCHAR) AS status, "
@@ -175,7 +177,8 @@ class DuckDBEngine:
         self._connection.execute(
             f"CREATE OR REPLACE VIEW {COMPACTED_TABLE} AS {compacted_view(self.data_dir, self.data_prefix)}")
         # The spot catalog in force (METRICS.md section 7), read again at every run.
-        self._connection.execute(f"CREATE OR REPLACE VIEW {CATALOG_TABLE} AS {duckdb_view_body(self.data_dir)}")
+        if reads_catalog:
+            self._connection.execute(f"CREATE OR REPLACE VIEW {CATALOG_TABLE} AS {duckdb_view_body(self.data_dir)}")
 
 
 def compacted_view(data_dir: Path, data_prefix: str = DATA_PREFIX) -> str:
