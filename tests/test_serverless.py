@@ -251,7 +251,7 @@ def test_every_named_query_is_deployed_from_its_file(template: dict) -> None:
 def test_the_workgroup_enforces_encrypted_results_and_a_scan_limit(template: dict) -> None:
     config = template["Resources"]["AthenaWorkGroup"]["Properties"]["WorkGroupConfiguration"]
     assert config["EnforceWorkGroupConfiguration"] and config["PublishCloudWatchMetricsEnabled"]
-    assert config["ResultConfiguration"]["OutputLocation"] == {"Fn::Sub": "s3://${DataBucket}/athena-results/"}
+    assert config["ResultConfiguration"]["OutputLocation"] == {"Fn::Sub": "s3://${DataBucket}/athena-results/_main/"}
     assert config["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"] == "SSE_KMS"
     assert config["BytesScannedCutoffPerQuery"] == 10737418240
 
