@@ -8,6 +8,9 @@ line and exit 2 before any query runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
 from parking.cli.options import ZONE, at_option, lookback_option, output_options, reuse_option
@@ -15,14 +18,15 @@ from parking.cli.zones import GROUPINGS, zone_filter_option
 
 MAX_HORIZON = 24  # parking.analytics.forecast.MAX_HORIZON; a test ties them
 MAX_DAYS = 366  # parking.analytics.forecast.MAX_BACKTEST_DAYS
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _by(command):  # noqa: ANN001, ANN202
+def _by(command: F) -> F:
     return click.option("--by", type=click.Choice(GROUPINGS), default="zone", show_default=True,
                         help="Catalog column to group spots by.")(command)
 
 
-def _hours(command):  # noqa: ANN001, ANN202
+def _hours(command: F) -> F:
     return click.option("--hours", type=click.IntRange(1, MAX_HORIZON), default=6, show_default=True,
                         help=f"Hours ahead, 1-{MAX_HORIZON}.")(command)
 

@@ -381,3 +381,9 @@ def test_with_under_a_week_of_history_the_forecast_is_persistence_with_no_claim(
         rows = frame[frame["zone"] == zone]
         assert rows["occupancy_rate"].tolist() == pytest.approx([state(zone, t0)] * 3)
         assert rows["low"].tolist() == [0.0] * 3 and rows["high"].tolist() == [1.0] * 3
+
+
+def test_the_cli_bounds_are_the_librarys() -> None:
+    from parking.cli import forecast as command
+
+    assert (command.MAX_HORIZON, command.MAX_DAYS) == (fc.MAX_HORIZON, fc.MAX_BACKTEST_DAYS)
