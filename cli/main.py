@@ -682,6 +682,7 @@ from parking.cli.lake import lake  # noqa: E402  (storage maintenance: cli/lake.
 
 cli.add_command(lake)
 cli.add_command(compact_command)
+cli.add_command(__import__("parking.cli.serve").cli.serve.serve)  # the live page, API and feeds: cli/serve.py
 
 if __name__ == "__main__":  # pragma: no cover
     cli()

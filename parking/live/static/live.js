@@ -47,6 +47,7 @@ function drawSummary(doc) {
   parts.push(`${s.sensors_to_check} ${s.sensors_to_check === 1 ? "sensor" : "sensors"} to check`);
   summary.append(text("span", "rest", " · " + parts.join(" · ")));
   const at = new Date(doc.at);
+  document.getElementById("meta").className = "meta";
   document.getElementById("meta").textContent =
     `${s.capacity.toLocaleString()} bays, ${s.unknown.toLocaleString()} unknown · as of ${at.toLocaleTimeString()} ` +
     `(updates by itself) · a sensor silent for ${doc.lookback_hours} h is unknown`;
