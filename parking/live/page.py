@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +47,17 @@ def layout(rows: Sequence[CatalogRow]) -> list[Level]:
     by_level: dict[str, list[CatalogRow]] = {}
     for row in rows:
         by_level.setdefault(row.level, []).append(row)
-    return [_level(name, by_level[name]) for name in sorted(by_level, key=_level_order)]
+    levels = [_level(name, by_level[name]) for name in sorted(by_level, key=_level_order)]
+    plans = [level for level in levels if level.kind == "plan"]
+    if len(plans) > 1:  # the levels of one garage share a frame, so each reads at the same scale
+        left = min(level.bounds[0] for level in plans)
+        top = min(level.bounds[1] for level in plans)
+        right = max(level.bounds[0] + level.bounds[2] for level in plans)
+        bottom = max(level.bounds[1] + level.bounds[3] for level in plans)
+        radius = min(level.radius for level in plans)
+        levels = [replace(level, bounds=(left, top, right - left, bottom - top), radius=radius)
+                  if level.kind == "plan" else level for level in levels]
+    return levels
 
 
 def _level_order(name: str) -> tuple[int, float, str]:
