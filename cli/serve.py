@@ -69,7 +69,8 @@ def serve(ctx: click.Context, host: str, port: int, data_dir: str | None, bucket
 
     source, where = live_source(ctx, data_dir, bucket, lookback(ctx, lookback_hours))
     app = create_app(source, feed_settings=FeedSettings.from_env())
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
+                            http="httptools")
     if not is_loopback(host):
         click.echo(f"Warning: listening on {host}: anyone who can reach it sees the live answers, "
                    "with no sign-in (deploy with sls for an authorizer)", err=True)

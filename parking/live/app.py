@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from importlib import resources
 from typing import Annotated, Any, Literal
 
@@ -22,6 +23,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from parking.errors import InvalidArgument, ParkingError
 from parking.live.answers import LiveSource, live_answer
@@ -45,6 +47,11 @@ class Live:
         key = (name, *sorted(params.items()))
         return self.cache.get(key, lambda: live_answer(self.source, name, **params))
 
+    async def fast(self, key: Any, make: Callable[[], bytes]) -> bytes:
+        """The kept body of ``key`` without leaving the event loop, else ``make()`` in a worker thread."""
+        kept = self.cache.peek(key)
+        return kept if kept is not None else await run_in_threadpool(make)
+
     def body(self, name: str, **params: Any) -> bytes:
         """The API's JSON of a live answer."""
         def make() -> bytes:
@@ -55,7 +62,11 @@ class Live:
             return (f'{{"at": {json.dumps(iso(at))}, "lookback_hours": {json.dumps(self.source.lookback_hours)}, '
                     f'"rows": {rows}}}').encode()
 
-        return self.cache.get(("body", name, *sorted(params.items())), make)
+        return self.cache.get(body_key(name, params), make)
+
+    def body_of(self, name: str, **params: Any) -> Callable[[], bytes]:
+        """A maker of :meth:`body`, for :meth:`fast`."""
+        return lambda: self.body(name, **params)
 
     def page(self) -> bytes:
         """The page's document (:mod:`parking.live.page`)."""
@@ -92,6 +103,50 @@ class Live:
             return datex2(at, availability, settings)
 
         return self.cache.get("datex2", make)
+
+
+class KeptAnswers:
+    """ASGI middleware: a GET of a live answer whose body is kept and current is answered here, in the
+    event loop, without FastAPI's routing and validation (a few hundred microseconds a request); any
+    other request, or one whose parameters are not exactly the plain ones, goes on to the app."""
+
+    def __init__(self, app: Any, live: Live) -> None:
+        self.app = app
+        self.live = live
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            key = _plain_key(scope["path"], scope["query_string"])
+            body = self.live.cache.peek(key) if key is not None else None
+            if body is not None:
+                await send({"type": "http.response.start", "status": 200, "headers": [
+                    (b"content-type", b"application/json"), (b"cache-control", b"no-store"),
+                    (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+_PLAIN = {f"{API}/availability": ("availability", {b"": "zone", b"by=zone": "zone", b"by=level": "level",
+                                                   b"by=bay_type": "bay_type"}),
+          f"{API}/status": ("status", {b"": None}), f"{API}/overstays": ("overstays", {b"": None})}
+
+
+def _plain_key(path: str, query: bytes) -> tuple[Any, ...] | str | None:
+    if path == f"{API}/page":
+        return "page" if query == b"" else None
+    if path not in _PLAIN:
+        return None
+    name, queries = _PLAIN[path]
+    if query not in queries:
+        return None
+    by = queries[query]
+    return body_key(name, {"by": by} if by else {})
+
+
+def body_key(name: str, params: dict[str, Any]) -> tuple[Any, ...]:
+    """The cache key of an answer's rendered body."""
+    return ("body", name, *sorted(params.items()))
 
 
 def _unexpected(request: Request, allowed: set[str]) -> None:
@@ -158,35 +213,37 @@ def create_app(source: LiveSource, *, feeds_only: bool = False, feed_settings: F
         return app
 
     @app.get(f"{API}/status", tags=["live answers"], summary="Each spot's state now (parking-cli status)")
-    def status(request: Request) -> Response:
+    async def status(request: Request) -> Response:
         _unexpected(request, set())
-        return _json(live.body("status"))
+        return _json(await live.fast(body_key("status", {}), live.body_of("status")))
 
     @app.get(f"{API}/availability", tags=["live answers"],
              summary="Bays occupied, free and unknown per group now (parking-cli availability)")
-    def availability(request: Request, by: Annotated[Grouping, Query(description="Catalog column to group by")] = "zone",
-                     ) -> Response:
+    async def availability(request: Request,
+                           by: Annotated[Grouping, Query(description="Catalog column to group by")] = "zone",
+                           ) -> Response:
         _unexpected(request, {"by"})
-        return _json(live.body("availability", by=by))
+        return _json(await live.fast(body_key("availability", {"by": by}), live.body_of("availability", by=by)))
 
     @app.get(f"{API}/overstays", tags=["live answers"], summary="The enforcement list now (parking-cli overstays)")
-    def overstays(request: Request) -> Response:
+    async def overstays(request: Request) -> Response:
         _unexpected(request, set())
-        return _json(live.body("overstays"))
+        return _json(await live.fast(body_key("overstays", {}), live.body_of("overstays")))
 
     @app.get(f"{API}/alerts", tags=["live answers"],
              summary="Groups at or above an occupancy threshold now (parking-cli alerts)")
-    def alerts(request: Request,
+    async def alerts(request: Request,
                threshold: Annotated[float, Query(ge=0, le=1, allow_inf_nan=False,
                                                  description="Occupancy rate (0-1)")] = 0.9,
                by: Annotated[Grouping, Query(description="Catalog column to group by")] = "zone") -> Response:
         _unexpected(request, {"threshold", "by"})
-        return _json(live.body("alerts", threshold=threshold, by=by))
+        params = {"threshold": threshold, "by": by}
+        return _json(await live.fast(body_key("alerts", params), live.body_of("alerts", **params)))
 
     @app.get(f"{API}/page", tags=["page"], summary="What the live page draws: summary, zones, bay maps")
-    def page_document(request: Request) -> Response:
+    async def page_document(request: Request) -> Response:
         _unexpected(request, set())
-        return _json(live.page())
+        return _json(await live.fast("page", live.page))
 
     static = resources.files("parking.live").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
@@ -219,4 +276,5 @@ def create_app(source: LiveSource, *, feeds_only: bool = False, feed_settings: F
                               redoc_js_url=f"{root}/docs-assets/redoc.standalone.js",
                               redoc_favicon_url=f"{root}/docs-assets/favicon.png", with_google_fonts=False)
 
+    app.add_middleware(KeptAnswers, live=live)
     return app

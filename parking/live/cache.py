@@ -52,6 +52,11 @@ class LiveCache:
             self._version, self._checked = current, now
         return current
 
+    def peek(self, key: Hashable) -> Any:
+        """The kept value of ``key`` when it is current, else None; never makes one (cheap: for an event loop)."""
+        entry = self._entries.get(key)
+        return entry.value if entry is not None and self._current(entry, self.version()) else None
+
     def get(self, key: Hashable, make: Callable[[], T]) -> T:
         """The value of ``key``: the kept one while current, else ``make()``'s (one maker at a time)."""
         version = self.version()
