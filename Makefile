@@ -104,6 +104,7 @@ bench: install-dev
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/freshness.py
 	$(BIN)/python bench/compaction.py
+	$(BIN)/python bench/serve.py
 
 deploy-local: install-dev lambda-package node
 	$(BIN)/python scripts/deploy_local.py
