@@ -158,6 +158,18 @@ def _unexpected(request: Request, allowed: set[str]) -> None:
                                      ": this endpoint takes none"))
 
 
+def _with_sign_in(html: str) -> str:
+    """The page with the user pool's sign-in (PARKING_AUTH_DOMAIN, PARKING_AUTH_CLIENT_ID) when deployed; as is locally."""
+    import html as markup
+    import os
+
+    for name, variable in (("parking-auth", "PARKING_AUTH_DOMAIN"), ("parking-client", "PARKING_AUTH_CLIENT_ID")):
+        value = os.environ.get(variable, "")
+        html = html.replace(f'<meta name="{name}" content="">',
+                            f'<meta name="{name}" content="{markup.escape(value, quote=True)}">')
+    return html
+
+
 def _json(body: bytes) -> Response:
     return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
 
@@ -251,10 +263,11 @@ def create_app(source: LiveSource, *, feeds_only: bool = False, feed_settings: F
 
     app.mount("/docs-assets", StaticFiles(directory=str(_STATIC_PATH)), name="docs-assets")
 
+    page_html = _with_sign_in(static.joinpath("index.html").read_text(encoding="utf-8"))
+
     @app.get("/", include_in_schema=False)
     def index() -> HTMLResponse:
-        return HTMLResponse(static.joinpath("index.html").read_text(encoding="utf-8"),
-                            headers={"Cache-Control": "no-cache"})
+        return HTMLResponse(page_html, headers={"Cache-Control": "no-cache"})
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:

@@ -7,14 +7,51 @@ const SVG = "http://www.w3.org/2000/svg";
 let baysBySpot = new Map();
 let layoutKey = "";
 
+// On AWS the API is behind a JWT authorizer: an operator signs in on the user pool's hosted page
+// (authorization code flow with PKCE; the server fills the two meta tags there, and leaves them
+// empty when it serves this machine's lake, which needs no sign-in).
+function meta(name) {
+  const tag = document.querySelector(`meta[name="${name}"]`);
+  return tag ? tag.content : "";
+}
+
+function base64url(bytes) {
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function redirectUri() {
+  return window.location.origin + window.location.pathname;
+}
+
+async function signIn() {
+  const auth = meta("parking-auth");
+  const client = meta("parking-client");
+  if (!auth || !client) return false;
+  const verifier = base64url(crypto.getRandomValues(new Uint8Array(32)));
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
+  sessionStorage.setItem("parking-verifier", verifier);
+  const query = new URLSearchParams({ response_type: "code", client_id: client, redirect_uri: redirectUri(),
+    scope: "openid email", code_challenge: base64url(new Uint8Array(digest)), code_challenge_method: "S256" });
+  window.location.assign(`${auth}/oauth2/authorize?${query}`);
+  return true;
+}
+
+async function redeemCode() {
+  const code = new URLSearchParams(window.location.search).get("code");
+  const verifier = sessionStorage.getItem("parking-verifier");
+  if (!code || !verifier || !meta("parking-auth")) return;
+  history.replaceState(null, "", window.location.pathname);
+  const response = await fetch(`${meta("parking-auth")}/oauth2/token`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "authorization_code", client_id: meta("parking-client"), code,
+      redirect_uri: redirectUri(), code_verifier: verifier }),
+  });
+  sessionStorage.removeItem("parking-verifier");
+  if (response.ok) sessionStorage.setItem("parking-token", (await response.json()).id_token);
+}
+
 function token() {
-  // On AWS the API is behind a JWT authorizer: the sign-in page hands back a token in the fragment.
-  const fragment = new URLSearchParams(window.location.hash.slice(1));
-  const fresh = fragment.get("id_token") || fragment.get("access_token");
-  if (fresh) {
-    sessionStorage.setItem("parking-token", fresh);
-    history.replaceState(null, "", window.location.pathname + window.location.search);
-  }
   return sessionStorage.getItem("parking-token");
 }
 
@@ -121,8 +158,8 @@ async function refresh() {
   try {
     const response = await fetch("api/v1/page", { cache: "no-store", headers });
     if (response.status === 401) {
-      const login = document.querySelector('meta[name="parking-login"]');
-      if (login && login.content) window.location.assign(login.content);
+      sessionStorage.removeItem("parking-token");
+      if (await signIn()) return;
       throw new Error("sign in to see the live answers");
     }
     if (!response.ok) throw new Error((await response.json()).detail || response.statusText);
@@ -140,4 +177,4 @@ async function refresh() {
   }
 }
 
-refresh();
+redeemCode().finally(refresh);
