@@ -16,7 +16,16 @@ from pathlib import Path
 import pytest
 
 from scripts.build_lambda import ARTIFACTS
-from tests.test_serverless import ROOT, TOOLS, package_dir, resources_of, sls, template  # noqa: F401 (fixtures)
+from tests.test_serverless import (  # noqa: F401 (fixtures)
+    ROOT,
+    TOOLS,
+    deployed,
+    emulator,
+    package_dir,
+    resources_of,
+    sls,
+    template,
+)
 
 pytestmark = [pytest.mark.serverless, pytest.mark.xdist_group("serverless")]
 DATA_ROUTES = {"GET /api/v1/{answer}", "GET /feeds/{feed}"}
@@ -123,3 +132,17 @@ def test_the_live_artifact_holds_the_page_the_sql_and_the_json_rendering() -> No
             "parking/cli/render.py", "fastapi_offline/static/swagger-ui-bundle.js", "mangum/__init__.py"} <= names
     assert not any(name.startswith(("boto3/", "botocore/")) for name in names), "the runtime provides boto3"
     assert not any(name.startswith(("parking/ingest/", "parking/kafka/")) for name in names)
+
+
+def test_deploy_rehearsal_creates_the_live_functions_and_their_api(deployed) -> None:
+    """The real `sls deploy` against moto creates both functions from live.zip with their role and settings."""
+    from tests.test_serverless import STACK, client
+
+    lam = client(deployed, "lambda")
+    for name, handler in (("live", "live_handler.handler"), ("feeds", "live_handler.feeds")):
+        config = lam.get_function(FunctionName=f"{STACK}-{name}")["Configuration"]
+        assert (config["Runtime"], config["Handler"]) == ("python3.12", handler)
+        assert config["Role"].endswith("/ParkingLiveRole-dev")
+        assert config["Environment"]["Variables"]["PARKING_LOOKBACK_HOURS"] == "24"
+    # moto's CloudFormation does not create the HTTP API, its routes or its authorizer:
+    # test_every_route_with_data_needs_an_operators_token checks them on the template.
