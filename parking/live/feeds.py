@@ -71,7 +71,7 @@ def zone_positions(rows: Iterable[CatalogRow]) -> dict[str, tuple[float, float]]
     return {zone: (lat / n, lon / n) for zone, (lat, lon, n) in sums.items()}
 
 
-def _zones(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def zone_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """The availability rows of catalogued zones, as plain values, in zone order."""
     import pandas as pd
 
@@ -102,7 +102,7 @@ def parkapi(at: datetime, availability: pd.DataFrame, catalog: Iterable[CatalogR
     updated = iso(at)
     static = iso(catalog_loaded_at or at)
     items = []
-    for row in _zones(availability):
+    for row in zone_rows(availability):
         if row["zone"] not in positions:
             continue
         lat, lon = positions[row["zone"]]
@@ -142,7 +142,7 @@ def datex2(at: datetime, availability: pd.DataFrame, settings: FeedSettings) -> 
     ET.SubElement(header, f"{{{COM}}}informationStatus").text = "real"
     ET.SubElement(root, f"{{{PRK}}}parkingTableReference",
                   {"targetClass": "prk:ParkingTable", "id": f"{settings.publisher}-zones", "version": "1"})
-    for row in _zones(availability):
+    for row in zone_rows(availability):
         status = ET.SubElement(root, f"{{{PRK}}}parkingRecordStatus", {f"{{{XSI}}}type": "prk:ParkingSiteStatus"})
         ET.SubElement(status, f"{{{PRK}}}parkingRecordReference",
                       {"targetClass": "prk:ParkingSite", "id": row["zone"], "version": "1"})

@@ -107,11 +107,10 @@ def _spacing(points: list[tuple[float, float]]) -> float:
     """The median distance from a bay to its nearest neighbour (a sample of 200 bays), or 1."""
     if len(points) < 2:
         return 1.0
+    if len(set(points)) < 2:
+        return 1.0
     sample = random.Random(0).sample(points, min(200, len(points)))
-    nearest = []
-    for x, y in sample:
-        best = min(math.hypot(x - u, y - v) for u, v in points if (u, v) != (x, y)) if len(set(points)) > 1 else 1.0
-        nearest.append(best)
+    nearest = [min(math.hypot(x - u, y - v) for u, v in points if (u, v) != (x, y)) for x, y in sample]
     nearest.sort()
     spacing = nearest[len(nearest) // 2]
     return spacing if spacing > 0 and math.isfinite(spacing) else 1.0
@@ -130,9 +129,9 @@ def bay_states(status: pd.DataFrame, overstays: pd.DataFrame) -> dict[str, str]:
 def page(at: datetime, lookback_hours: float, levels: Iterable[Level], states: dict[str, str],
          availability: pd.DataFrame, overstays: pd.DataFrame) -> dict[str, Any]:
     """The page's document: summary, zones fullest first, and each level's bays with their states."""
-    from parking.live.feeds import _zones
+    from parking.live.feeds import zone_rows
 
-    zones = _zones(availability)
+    zones = zone_rows(availability)
     unzoned = availability[availability["zone"].isna()]
     zones.sort(key=lambda z: (-(z["occupancy_rate"] if z["occupancy_rate"] is not None else -1), z["free"], z["zone"]))
     fullest = [{"zone": z["zone"], "occupancy_rate": z["occupancy_rate"]} for z in zones
