@@ -99,8 +99,8 @@ def spots() -> None:
 def spots_load(file: str, data_dir: str | None, bucket: str | None) -> None:
     """Validate FILE.csv and make it the catalog in force.
 
-    The header names spot_id and zone, and optionally level, bay_type and
-    max_stay_minutes. A bad file is rejected whole, naming its line; the
+    The header names spot_id and zone, and optionally level, bay_type,
+    max_stay_minutes and a position (lat and lon, x and y). A bad file is rejected whole, naming its line; the
     catalog in force then stays as it was.
     """
     from parking.analytics.catalog import load_file

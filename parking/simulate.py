@@ -123,14 +123,45 @@ def spot_place(number: int) -> tuple[str, str, str, int | None]:
     return zone, level, "standard", None
 
 
+# The garage's plan (METRICS.md section 7's x/y, in metres, y down the page):
+# every level is the same 85 m x 80 m deck. Each zone is two facing rows of
+# 25 bays 2.4 m wide and 5 m deep; north and south run along the top and
+# bottom walls, west and east along the side walls, centre across the middle.
+# The deck stands in Munich (ParkAPI accepts only European positions): lat/lon
+# is its corner plus the plan's offsets.
+BAY_WIDTH, BAY_DEPTH, ROW_BAYS = 2.4, 5.0, 25
+GARAGE_LAT, GARAGE_LON = 48.137154, 11.576124
+_METRES_PER_DEGREE = 111_320.0
+_SECTOR_ORIGIN = {  # (x, y) of the first bay's centre, and whether the rows run down the page
+    "north": (12.5 + BAY_WIDTH / 2, BAY_DEPTH / 2, False),
+    "south": (12.5 + BAY_WIDTH / 2, 80 - 1.5 * BAY_DEPTH, False),
+    "west": (BAY_DEPTH / 2, 10 + BAY_WIDTH / 2, True),
+    "east": (85 - 1.5 * BAY_DEPTH, 10 + BAY_WIDTH / 2, True),
+    "centre": (12.5 + BAY_WIDTH / 2, 40 - BAY_DEPTH, False),
+}
+
+
+def spot_position(number: int) -> tuple[float, float, float, float]:
+    """(lat, lon, x, y) of the simulated spot ``number``: its bay's centre on its level's plan."""
+    bay = number % 250
+    sector = ZONE_SECTORS[bay // BAYS_PER_ZONE]
+    row, along = divmod(bay % BAYS_PER_ZONE, ROW_BAYS)
+    x0, y0, down = _SECTOR_ORIGIN[sector]
+    x, y = (x0 + row * BAY_DEPTH, y0 + along * BAY_WIDTH) if down else (x0 + along * BAY_WIDTH, y0 + row * BAY_DEPTH)
+    lat = GARAGE_LAT - y / _METRES_PER_DEGREE
+    lon = GARAGE_LON + x / (_METRES_PER_DEGREE * math.cos(math.radians(GARAGE_LAT)))
+    return round(lat, 7), round(lon, 7), round(x, 2), round(y, 2)
+
+
 def catalog_csv(spots: int) -> str:
-    """The catalog CSV of a simulated garage of ``spots`` bays, ready for ``spots load``."""
+    """The catalog CSV of a simulated garage of ``spots`` bays, with each bay's position, ready for ``spots load``."""
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(("spot_id", "zone", "level", "bay_type", "max_stay_minutes"))
+    writer.writerow(("spot_id", "zone", "level", "bay_type", "max_stay_minutes", "lat", "lon", "x", "y"))
     for number in range(spots):
         zone, level, bay_type, max_stay = spot_place(number)
-        writer.writerow((spot_name(number), zone, level, bay_type, "" if max_stay is None else max_stay))
+        writer.writerow((spot_name(number), zone, level, bay_type, "" if max_stay is None else max_stay,
+                         *spot_position(number)))
     return out.getvalue()
 
 
