@@ -34,6 +34,7 @@ from parking.errors import InvalidEvent
 from parking.ingest.events import Reason, Validator, format_instant, parse_value
 from parking.ingest.sinks import Sink
 from parking.layout import DIGEST_HEX, HourPartition, object_key, object_name
+from parking.state.update import record_batch
 
 # ISA-L's gzip at its default level: several times zlib's speed at level 1,
 # with smaller output. Any gzip reader (Athena, DuckDB) reads it.
@@ -118,6 +119,7 @@ def ingest_batch(
     quarantine: dict[tuple[str, int], dict[str, _Group]] = {}
     reasons: Counter[str] = Counter()
     records_in = 0
+    lines: list[bytes] = []  # the stored event lines, for the current-state table
     for records in event.get("records", {}).values():
         if not records:
             continue
@@ -141,6 +143,7 @@ def ingest_batch(
                 if group is None:
                     group = hours[hour] = _Group(offset)
                 group.identities.append(value)
+                lines.append(line)
             group.body += line
             group.offsets.append(offset)
             if offset > group.last:
@@ -151,6 +154,7 @@ def ingest_batch(
 
     objects = _objects(data, settings.data_prefix) | _objects(quarantine, settings.quarantine_prefix)
     sink.write(objects)
+    record_batch(sink, settings, lines, objects, now)  # the live answers' table, once the events are stored
 
     stored = _count(data)
     quarantined = _count(quarantine)
