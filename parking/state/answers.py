@@ -9,9 +9,11 @@ dicts; :mod:`parking.state.live` types them as the queries do.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from parking.analytics.catalog import CatalogRow
+from parking.analytics.zone_report import ZoneFigures
 from parking.state.spot import (
     DAY_MS,
     OCCUPIED,
@@ -19,6 +21,7 @@ from parking.state.spot import (
     STUCK_MS,
     Live,
     live_at,
+    status_reach,
     unpack_instants,
     unpack_summary,
 )
@@ -112,3 +115,16 @@ def overstay_rows(
     rows.sort(key=lambda row: (-row[5], row[0]))
     return rows
 
+
+
+def complete_for(complete_from: int | None, at: int, lookback: int) -> bool:
+    """Whether a table complete from ``complete_from`` (ms; None: never written) holds all that the views read at ``at``."""
+    return complete_from is not None and complete_from <= at - status_reach(lookback)
+
+
+def zone_figures(spots: dict[str, Live], catalog: Sequence[CatalogRow], at: int, lookback: int) -> list[ZoneFigures]:
+    """Per catalogued zone: availability by zone and its overstays at ``at`` (what the zones function publishes)."""
+    over = Counter(row[1] for row in overstay_rows(spots, catalog, at, lookback))
+    return [ZoneFigures(zone, capacity, occupied, free, unknown, rate, over[zone])
+            for zone, capacity, occupied, free, unknown, rate in availability_rows(spots, catalog, at, lookback, "zone")
+            if zone is not None]

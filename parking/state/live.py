@@ -73,8 +73,7 @@ def table_of(settings: Settings) -> StateStore:
 
 def complete_for(store: StateStore, at_ms: int, lookback: int) -> bool:
     """Whether every row holds every stored instant the live views read at ``at_ms``."""
-    since = store.complete_from()
-    return since is not None and since <= at_ms - status_reach(lookback)
+    return answers.complete_for(store.complete_from(), at_ms, lookback)
 
 
 def frame_of(name, spots, catalog, at_ms: int, lookback: int, by: str, threshold: float) -> pd.DataFrame:
