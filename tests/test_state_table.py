@@ -97,7 +97,8 @@ def test_a_summary_equals_recomputing_at_every_later_instant(case, later) -> Non
     instants: dict[int, int] = {}
     for event in events:
         instants[event.ms] = instants.get(event.ms, 0) | MASKS[event.status]
-    times, masks = unpack_instants(pack_instants(instants))
+    times = sorted(instants)
+    times, masks = unpack_instants(pack_instants(times, [instants[ms] for ms in times]))
     summary, valid = live_at(times, masks, at, lookback)
     if at + later < valid:
         assert summary == live_at(times, masks, at + later, lookback)[0]

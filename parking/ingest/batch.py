@@ -34,7 +34,7 @@ from parking.errors import InvalidEvent
 from parking.ingest.events import Reason, Validator, format_instant, parse_value
 from parking.ingest.sinks import Sink
 from parking.layout import DIGEST_HEX, HourPartition, object_key, object_name
-from parking.state.update import record_batch
+from parking.state.update import record_batch, table_hours_from
 
 # ISA-L's gzip at its default level: several times zlib's speed at level 1,
 # with smaller output. Any gzip reader (Athena, DuckDB) reads it.
@@ -119,7 +119,8 @@ def ingest_batch(
     quarantine: dict[tuple[str, int], dict[str, _Group]] = {}
     reasons: Counter[str] = Counter()
     records_in = 0
-    lines: list[bytes] = []  # the stored event lines, for the current-state table
+    lines: list[bytes] = []  # the stored event lines the current-state table keeps (recent hours only)
+    recent = table_hours_from(settings, now)
     for records in event.get("records", {}).values():
         if not records:
             continue
@@ -143,7 +144,8 @@ def ingest_batch(
                 if group is None:
                     group = hours[hour] = _Group(offset)
                 group.identities.append(value)
-                lines.append(line)
+                if hour >= recent:
+                    lines.append(line)
             group.body += line
             group.offsets.append(offset)
             if offset > group.last:

@@ -196,9 +196,9 @@ def unpack_summary(blob: bytes) -> tuple[int, int, Live]:
     return computed_at, valid_until, live
 
 
-def pack_instants(instants: dict[int, int]) -> bytes:
-    """Sorted instants as bytes: ``ms << 2 | mask`` as little-endian int64 each."""
-    packed = array("q", sorted((ms << 2) | mask for ms, mask in instants.items()))
+def pack_instants(times: list[int], masks: list[int]) -> bytes:
+    """Instants sorted by time as bytes: ``ms << 2 | mask`` as little-endian int64 each."""
+    packed = array("q", [(ms << 2) | mask for ms, mask in zip(times, masks, strict=True)])
     if packed.itemsize != 8:  # pragma: no cover - every CPython platform has an 8-byte long long
         raise RuntimeError("array('q') is not 8 bytes")
     return packed.tobytes()

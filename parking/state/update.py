@@ -12,9 +12,10 @@ only: the ingest Lambda runs this.
 from __future__ import annotations
 
 import os
+from bisect import bisect_left
 from calendar import timegm
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,12 @@ def instant_ms(stamp: str, hours: dict[str, int]) -> int:
     return start + int(stamp[14:16]) * 60_000 + int(stamp[17:19]) * 1000 + millis
 
 
+def table_hours_from(settings: Settings, now: datetime) -> str:
+    """The first event hour (``YYYY-MM-DDTHH``) the table keeps at ``now``: older events change no live answer."""
+    floor = now.timestamp() - retention(lookback_ms(settings)) / 1000
+    return datetime.fromtimestamp(max(floor, 0), timezone.utc).strftime("%Y-%m-%dT%H")
+
+
 def events_of(lines: Iterable[bytes], since_ms: int) -> Events:
     """``spot_id -> [(ms, mask)]`` of stored event lines with a timestamp at or after ``since_ms``."""
     found: Events = {}
@@ -58,18 +65,26 @@ def events_of(lines: Iterable[bytes], since_ms: int) -> Events:
 
 def merge_for(events: list[tuple[int, int]], now_ms: int, lookback: int) -> Merge:
     """The merge of one spot's new instants into its row, pruned to the retention, with its summary at ``now_ms``."""
+    floor = now_ms - retention(lookback)
+    fresh: dict[int, int] = {}
+    merge(fresh, events)
+
     def apply(old: Row | None) -> tuple[int, bytes, bytes]:
-        instants: dict[int, int] = {}
-        if old is not None:
-            times, masks = unpack_instants(old.instants)
+        times, masks = unpack_instants(old.instants) if old is not None else ([], [])
+        start = bisect_left(times, floor)
+        if start:
+            times, masks = times[start:], masks[start:]
+        if times and fresh and min(fresh) > times[-1]:  # the usual case: only newer instants
+            for ms in sorted(fresh):
+                times.append(ms)
+                masks.append(fresh[ms])
+        else:
             instants = dict(zip(times, masks, strict=True))
-        merge(instants, events)
-        floor = now_ms - retention(lookback)
-        kept = {ms: mask for ms, mask in instants.items() if ms >= floor}
-        blob = pack_instants(kept)
-        times, masks = unpack_instants(blob)
+            merge(instants, [(ms, mask) for ms, mask in fresh.items() if ms >= floor])
+            times = sorted(instants)
+            masks = [instants[ms] for ms in times]
         live, valid = live_at(times, masks, now_ms, lookback)
-        return lookback, blob, pack_summary(live, now_ms, valid)
+        return lookback, pack_instants(times, masks), pack_summary(live, now_ms, valid)
 
     return apply
 
