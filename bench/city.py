@@ -62,7 +62,7 @@ from parking.simulate import catalog_csv, lines, plan  # noqa: E402
 from parking.state import update  # noqa: E402
 from parking.state.live import live_answer  # noqa: E402
 from parking.state.spot import status_reach  # noqa: E402
-from parking.state.stores import SqliteState  # noqa: E402
+from parking.state.stores import Row, SqliteState  # noqa: E402
 
 PARTITIONS = 3
 WINDOW_S = 5.0
@@ -187,7 +187,7 @@ def objects_read(root: Path, first: datetime, last: datetime) -> tuple[int, int,
 def table_bytes(store: SqliteState) -> tuple[int, int]:
     """(items, bytes) as DynamoDB counts an item: attribute names and values."""
     items = size = 0
-    for row in store.rows():
+    for row in map(Row._make, store.rows()):
         items += 1
         size += (len("spot_id") + len(row.spot_id.encode()) + len("v") + len(str(row.version)) + len("lb")
                  + len(str(row.lookback)) + len("h") + len(row.instants) + len("s") + len(row.summary))

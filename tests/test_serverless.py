@@ -398,7 +398,11 @@ def test_vpc_endpoints_come_only_when_asked(template: dict, tmp_path: Path) -> N
         "--param", "vpcId=vpc-0a1b2c3d4e5f60718", "--param", "routeTableIds=rtb-0a1b2c3d4e5f60718")
     with_endpoints = json.loads((tmp_path / "cloudformation-template-update-stack.json").read_text())
     kinds = sorted(r["Properties"]["VpcEndpointType"] for r in resources_of(with_endpoints, "AWS::EC2::VPCEndpoint").values())
-    assert kinds == ["Gateway", "Interface"]
+    assert kinds == ["Gateway", "Gateway", "Interface"]  # S3, DynamoDB (the state table), Logs
+    [dynamodb] = with_endpoints["Resources"]["DynamoDBGatewayEndpoint"]["Properties"]["PolicyDocument"]["Statement"]
+    assert dynamodb["Resource"] == {"Fn::GetAtt": ["StateTable", "Arn"]}
+    assert sorted(dynamodb["Action"]) == ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem"]
+    assert dynamodb["Condition"] == {"StringEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}}
     [statement] = with_endpoints["Resources"]["S3GatewayEndpoint"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}}
     assert statement["Resource"] == [
@@ -508,7 +512,7 @@ def test_deploy_rehearsal_creates_the_stack(deployed) -> None:
     iam = client(emulator, "iam")
     role = config["Role"].rsplit("/", 1)[1]
     assert sorted(iam.list_role_policies(RoleName=role)["PolicyNames"]) == [
-        "msk-event-source", "own-log-group", "vpc-network-interfaces", "write-parking-objects",
+        "current-state-table", "msk-event-source", "own-log-group", "vpc-network-interfaces", "write-parking-objects",
     ]
     assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
     written = iam.get_role_policy(RoleName=role, PolicyName="write-parking-objects")["PolicyDocument"]

@@ -105,7 +105,7 @@ def test_replay_and_lake_repair_write_the_table(tmp_path: Path) -> None:
                                                separators=(",", ":")).encode() + b"\n"))
     check_lake(LocalStore(tmp_path), Settings(data_dir=tmp_path), repair=True, now=later)
     assert_equal_to_queries(tmp_path, later)
-    assert "R2" in {row.spot_id for row in SqliteState(tmp_path).rows()}
+    assert "R2" in {row[0] for row in SqliteState(tmp_path).rows()}
 
 
 @pytest.fixture

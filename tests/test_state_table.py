@@ -209,7 +209,7 @@ def test_rows_unknown_to_the_writer_lookback_are_recomputed(tmp_path) -> None:
     events = [Event("a", "occupied", BASE), Event("a", "occupied", BASE + 5 * HOUR_MS)]
     store = SqliteState(tmp_path)
     write(store, [(0, BASE + 6 * HOUR_MS, events)], DAY_MS)
-    (row,) = list(store.rows())
+    (row,) = [Row(*row) for row in store.rows()]
     at = BASE + 7 * HOUR_MS
     changed = Row(row.spot_id, row.version, row.lookback, row.instants, row.summary)
     lives = answers.lives([changed], at, 6 * HOUR_MS)

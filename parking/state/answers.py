@@ -16,14 +16,15 @@ from parking.analytics.catalog import CatalogRow
 from parking.analytics.zone_report import ZoneFigures
 from parking.state.spot import (
     DAY_MS,
+    NEVER,
     OCCUPIED,
     STATUS_WINDOW_MS,
     STUCK_MS,
+    SUMMARY,
     Live,
     live_at,
     status_reach,
     unpack_instants,
-    unpack_summary,
 )
 from parking.state.stores import Row
 
@@ -33,12 +34,17 @@ STATUS_WORDS = {OCCUPIED: "occupied", 1: "free"}
 def lives(rows: Iterable[Row], at: int, lookback: int) -> dict[str, Live]:
     """Each stored spot's :class:`Live` at ``at`` (ms) under ``lookback`` (ms)."""
     found = {}
-    for row in rows:
-        computed_at, valid_until, live = unpack_summary(row.summary)
-        if row.lookback != lookback or not computed_at <= at < valid_until:
-            times, masks = unpack_instants(row.instants)
+    unpack = SUMMARY.unpack_from
+    for spot, _, row_lookback, instants, summary in rows:
+        computed_at, valid_until, latest, held, since, over_latest, over_held, over_since, stuck, flapping = (
+            unpack(summary))
+        if row_lookback == lookback and computed_at <= at < valid_until:
+            live = Live(None if latest == NEVER else latest, held, since,
+                        None if over_latest == NEVER else over_latest, over_held, over_since, stuck, flapping)
+        else:
+            times, masks = unpack_instants(instants)
             live = live_at(times, masks, at, lookback)[0]
-        found[row.spot_id] = live
+        found[spot] = live
     return found
 
 
@@ -61,28 +67,37 @@ def availability_rows(
 ) -> list[tuple[str | None, int, int, int, int, float | None]]:
     """``(group, capacity, occupied, free, unknown, occupancy_rate)`` per group, null group last (section 7)."""
     counts: dict[str | None, list[int]] = {}
+    known_from = at - lookback
     catalogued = set()
     for entry in catalog:
         catalogued.add(entry.spot_id)
-        _count(counts, getattr(entry, by), state_now(spots.get(entry.spot_id), at, lookback))
+        group = entry.zone if by == "zone" else getattr(entry, by)
+        figures = counts.get(group)
+        if figures is None:
+            figures = counts[group] = [0, 0, 0]
+        figures[0] += 1
+        live = spots.get(entry.spot_id)
+        if live is not None and live.latest is not None and live.latest >= known_from:
+            figures[2 if live.held == OCCUPIED else 1] += 1
     for spot, live in spots.items():
         if spot not in catalogued and live.latest is not None and live.latest > at - STATUS_WINDOW_MS:
             _count(counts, None, state_now(live, at, lookback))
     rows = []
     for group in sorted(counts, key=lambda name: (name is None, name or "")):
-        capacity, occupied, free = counts[group]
+        capacity, free, occupied = counts[group]
         rate = occupied / (occupied + free) if occupied + free else None
         rows.append((group, capacity, occupied, free, capacity - occupied - free, rate))
     return rows
 
 
 def _count(counts: dict[str | None, list[int]], group: str | None, state: int | None) -> None:
+    """Add one spot to ``counts[group]`` = [capacity, free, occupied]."""
     figures = counts.setdefault(group, [0, 0, 0])
     figures[0] += 1
     if state == OCCUPIED:
-        figures[1] += 1
-    elif state is not None:
         figures[2] += 1
+    elif state is not None:
+        figures[1] += 1
 
 
 def sensor_flags(live: Live, at: int, lookback: int) -> str:

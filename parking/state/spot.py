@@ -21,6 +21,7 @@ import struct
 from array import array
 from bisect import bisect_right
 from dataclasses import dataclass
+from typing import NamedTuple
 
 FREE = 1
 OCCUPIED = 2
@@ -133,8 +134,7 @@ def changes(times: list[int], masks: list[int], at: int, reach: int, lookback: i
 SUMMARY = struct.Struct("<qqqbqqbqqq")
 
 
-@dataclass(frozen=True, slots=True)
-class Live:
+class Live(NamedTuple):
     """What the live answers need of one spot at one instant (METRICS.md section 8).
 
     ``latest``: the latest instant read by status (None: none in its reach);

@@ -54,7 +54,7 @@ class StateStore(Protocol):
         ...
 
     def rows(self) -> Iterator[Row]:
-        """Every spot's row (the meta row left out)."""
+        """Every spot's row (the meta row left out), as :class:`Row` or a plain tuple in its order."""
         ...
 
     def complete_from(self) -> int | None:
@@ -125,8 +125,7 @@ class SqliteState:
     def rows(self) -> Iterator[Row]:
         if not self.exists():
             return iter(())
-        cursor = self._connection().execute("SELECT spot_id, v, lb, h, s FROM spots")
-        return (Row(*row) for row in cursor)
+        return iter(self._connection().execute("SELECT spot_id, v, lb, h, s FROM spots").fetchall())
 
     def complete_from(self) -> int | None:
         if not self.exists():
