@@ -60,3 +60,27 @@ def rebuild(store: StateStore, engine: Engine, lookback: int, now: datetime | No
     if previous is None or previous > start_ms:
         store.set_complete_from(start_ms)
     return len(frame)
+
+
+def main() -> None:
+    """``python -m parking.state.rebuild``: fill in the settings' table from their engine's events (one line out)."""
+    import sys
+
+    from parking.analytics.engines import engine_from_settings
+    from parking.config import Settings
+    from parking.errors import ParkingError
+    from parking.state.live import table_of
+    from parking.state.update import lookback_ms
+
+    try:
+        settings = Settings.from_env()
+        store = table_of(settings)
+        events = rebuild(store, engine_from_settings(settings), lookback_ms(settings))
+    except ParkingError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+    print(f"rebuilt {store.where} from {events:,} events; complete from {store.complete_from()}")
+
+
+if __name__ == "__main__":
+    main()
