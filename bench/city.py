@@ -287,6 +287,11 @@ def zones_cost(store: SqliteState, root: Path, at: datetime, lookback: int, sett
     print(f"zones function, per month at one run a minute: table ${table_month:.2f} + Lambda ${lambda_month:.2f} + "
           f"catalog ${catalog_month:.2f} = ${table_month + lambda_month + catalog_month:.2f} (target $5); "
           f"Athena as before ${athena_month:,.2f}")
+    if items and items != 10_000:
+        scale = 10_000 / items
+        print(f"zones function, per month at 10,000 bays of these ({size / items:.0f} bytes an item): table "
+              f"${table_month * scale:.2f} + Lambda ${lambda_month * scale:.2f} + catalog ${catalog_month:.2f} = "
+              f"${(table_month + lambda_month) * scale + catalog_month:.2f}")
 
 
 def _equal(left: pd.DataFrame, right: pd.DataFrame) -> bool:

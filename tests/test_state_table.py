@@ -238,3 +238,15 @@ def test_a_run_that_grows_back_when_an_instant_leaves_the_window_is_recomputed(t
     at = q + reach + 1
     (row,) = answers.status_rows(answers.lives(store.rows(), at, lookback), at, lookback)
     assert row[2] == p
+
+
+@given(st.lists(st.tuples(st.integers(0, 2**40), st.sampled_from([1, 2, 3])), unique_by=lambda pair: pair[0],
+                max_size=50), st.integers(-2**40, 2**50))
+def test_instants_come_back_as_packed(pairs, shift) -> None:
+    """Both formats: offsets within 49.7 days (5 bytes an instant) and wider spans (8 bytes)."""
+    pairs = sorted((ms + shift, mask) for ms, mask in pairs)
+    times, masks = [ms for ms, _ in pairs], [mask for _, mask in pairs]
+    blob = pack_instants(times, masks)
+    assert unpack_instants(blob) == (times, masks)
+    if times and times[-1] - times[0] < 2**32:
+        assert len(blob) == 9 + 5 * len(times)

@@ -18,6 +18,7 @@ start of its current run (``since``).
 from __future__ import annotations
 
 import struct
+import sys
 from array import array
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -196,16 +197,45 @@ def unpack_summary(blob: bytes) -> tuple[int, int, Live]:
     return computed_at, valid_until, live
 
 
+_WIDE, _NARROW = b"\x00", b"\x01"
+_NARROW_SPAN = 2**32  # ms: offsets from the first instant fit in 4 bytes within 49.7 days
+
+
 def pack_instants(times: list[int], masks: list[int]) -> bytes:
-    """Instants sorted by time as bytes: ``ms << 2 | mask`` as little-endian int64 each."""
+    """Instants sorted by time as bytes: 5 a instant (an offset from the first, in ms, and the mask).
+
+    The first byte says the format: ``\x01`` then the first instant (int64),
+    the offsets (uint32 each) and the masks (a byte each), all little-endian;
+    ``\x00`` then ``ms << 2 | mask`` as int64 each, when the instants span
+    49.7 days or more (a lookback of three weeks or more). The table's scans
+    are billed by the byte (README, "Live answers").
+    """
+    if not times or times[-1] - times[0] < _NARROW_SPAN:
+        first = times[0] if times else 0
+        offsets = array("I", [ms - first for ms in times])
+        if offsets.itemsize != 4:  # pragma: no cover - every CPython platform has a 4-byte unsigned int
+            raise RuntimeError("array('I') is not 4 bytes")
+        if sys.byteorder != "little":  # pragma: no cover
+            offsets.byteswap()
+        return _NARROW + struct.pack("<q", first) + offsets.tobytes() + bytes(masks)
     packed = array("q", [(ms << 2) | mask for ms, mask in zip(times, masks, strict=True)])
-    if packed.itemsize != 8:  # pragma: no cover - every CPython platform has an 8-byte long long
-        raise RuntimeError("array('q') is not 8 bytes")
-    return packed.tobytes()
+    if sys.byteorder != "little":  # pragma: no cover
+        packed.byteswap()
+    return _WIDE + packed.tobytes()
 
 
 def unpack_instants(blob: bytes) -> tuple[list[int], list[int]]:
     """``(times, masks)``, sorted by time, from :func:`pack_instants`' bytes."""
+    if blob[:1] == _NARROW:
+        (first,) = struct.unpack_from("<q", blob, 1)
+        count = (len(blob) - 9) // 5
+        offsets = array("I")
+        offsets.frombytes(blob[9:9 + 4 * count])
+        if sys.byteorder != "little":  # pragma: no cover
+            offsets.byteswap()
+        return [first + offset for offset in offsets], list(blob[9 + 4 * count:])
     packed = array("q")
-    packed.frombytes(blob)
+    packed.frombytes(blob[1:])
+    if sys.byteorder != "little":  # pragma: no cover
+        packed.byteswap()
     return [value >> 2 for value in packed], [value & 3 for value in packed]
