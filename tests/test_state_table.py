@@ -250,3 +250,20 @@ def test_instants_come_back_as_packed(pairs, shift) -> None:
     assert unpack_instants(blob) == (times, masks)
     if times and times[-1] - times[0] < 2**32:
         assert len(blob) == 9 + 5 * len(times)
+
+
+def test_sensor_flags_of_an_overstay_follow_sensor_health(tmp_path) -> None:
+    """A flapping sensor (20 changes in 24 h) and a stuck one (occupied over 72 h) as overstays shows them."""
+    lookback = DAY_MS
+    flapping = [Event("a", ("occupied", "free")[n % 2], BASE + n * 60_000) for n in range(25)]
+    flapping.append(Event("a", "occupied", BASE + 30 * 60_000))
+    stuck = [Event("b", "occupied", BASE - 4 * DAY_MS + n * 6 * HOUR_MS) for n in range(17)]
+    events = flapping + stuck
+    store = SqliteState(tmp_path)
+    write(store, [(0, BASE + 31 * 60_000, events)], lookback)
+    for at in (BASE + 100 * 60_000, BASE + DAY_MS - 1, BASE + DAY_MS + 20 * 60_000):
+        rows = answers.overstay_rows(answers.lives(store.rows(), at, lookback), CATALOG, at, lookback)
+        assert rows == ref.overstays(events, REF_CATALOG, at, lookback)
+    at = BASE + 100 * 60_000  # a: 70 minutes in a 60-minute bay
+    rows = answers.overstay_rows(answers.lives(store.rows(), at, lookback), CATALOG, at, lookback)
+    assert {row[0]: row[6] for row in rows} == {"a": "flapping", "b": "stuck"}
