@@ -104,6 +104,7 @@ bench: install-dev
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/freshness.py
 	$(BIN)/python bench/compaction.py
+	$(BIN)/python bench/city.py --spots 10000 --days 1
 
 deploy-local: install-dev lambda-package node
 	$(BIN)/python scripts/deploy_local.py

@@ -210,3 +210,13 @@ def test_old_events_cost_the_table_nothing(tmp_path: Path) -> None:
     assert list(SqliteState(tmp_path).rows()) == []
     assert date(2024, 3, 20)  # the event is in the lake all the same
     assert list((tmp_path / "parking-data").rglob("*.json.gz"))
+
+
+@pytest.mark.parametrize("number", ["1e400", "-" + "9" * 5000, "1E2", "-0"])
+def test_numbers_orjson_cannot_hold_do_not_stop_the_table(tmp_path: Path, number: str) -> None:
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    stamp = iso(now - timedelta(minutes=1))
+    line = f'{{"spot_id":"N1","status":"occupied","timestamp":"{stamp}","reading":{number}}}'
+    totals = ingest_lines([line.encode()], LocalSink(tmp_path), Settings(data_dir=tmp_path), now=now)
+    assert totals.as_dict()["stored"] == 1
+    assert [row[0] for row in SqliteState(tmp_path).rows()] == ["N1"]

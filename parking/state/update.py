@@ -11,6 +11,7 @@ only: the ingest Lambda runs this.
 
 from __future__ import annotations
 
+import json
 import os
 from bisect import bisect_left
 from calendar import timegm
@@ -56,7 +57,10 @@ def events_of(lines: Iterable[bytes], since_ms: int) -> Events:
     found: Events = {}
     hours: dict[str, int] = {}
     for line in lines:
-        event = orjson.loads(line)
+        try:
+            event = orjson.loads(line)
+        except orjson.JSONDecodeError:  # a number orjson cannot hold (1e400, 5,000 digits): kept as text here
+            event = json.loads(line, parse_float=str, parse_int=str, parse_constant=str)
         ms = instant_ms(event["timestamp"], hours)
         if ms >= since_ms:
             found.setdefault(event["spot_id"], []).append((ms, MASKS[event["status"]]))
