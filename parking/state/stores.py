@@ -19,6 +19,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -142,14 +143,15 @@ class DynamoState:
     """The table in DynamoDB: one item per spot, conditional writes on ``v`` (optimistic concurrency).
 
     ``client`` is a boto3 DynamoDB client. Reads before a write are strongly
-    consistent; :meth:`rows` is a parallel eventually-consistent scan
+    consistent; writes go out ``workers`` at once; :meth:`rows` is a parallel eventually-consistent scan
     (``segments`` at once), which is what the zones function and the live
     surfaces pay for (README, "Live answers").
     """
 
-    def __init__(self, table: str, client: Any, *, segments: int = 4, attempts: int = 20) -> None:
+    def __init__(self, table: str, client: Any, *, segments: int = 4, attempts: int = 20, workers: int = 16) -> None:
         self.table = table
         self.client = client
+        self.workers = workers
         self.segments = segments
         self.attempts = attempts
         self.where = f"dynamodb table {table}"
@@ -163,11 +165,13 @@ class DynamoState:
                 if not pending:
                     return
                 current = self._get(list(pending))
-                raced = {}
-                for spot, merge in pending.items():
-                    if not self._put(spot, current.get(spot), merge):
-                        raced[spot] = merge
-                pending = raced
+                jobs = [(spot, current.get(spot), merge) for spot, merge in pending.items()]
+                if len(jobs) == 1:
+                    written = [self._put(*jobs[0])]
+                else:  # one request a spot (conditional writes do not batch): in parallel, as the S3 sink writes
+                    with ThreadPoolExecutor(max_workers=min(self.workers, len(jobs))) as pool:
+                        written = list(pool.map(lambda job: self._put(*job), jobs))
+                pending = {spot: merge for (spot, _, merge), done in zip(jobs, written, strict=True) if not done}
         except (BotoCoreError, ClientError) as error:
             raise SinkWriteError(f"current-state table not written: {self.where}: {error}") from error
         raise SinkWriteError(f"current-state table not written: {self.where}: {len(pending)} spots lost "
@@ -202,8 +206,6 @@ class DynamoState:
         return True
 
     def rows(self) -> Iterator[Row]:
-        from concurrent.futures import ThreadPoolExecutor
-
         def segment(number: int) -> list[Row]:
             found, start = [], None
             while True:
