@@ -220,3 +220,14 @@ def test_numbers_orjson_cannot_hold_do_not_stop_the_table(tmp_path: Path, number
     totals = ingest_lines([line.encode()], LocalSink(tmp_path), Settings(data_dir=tmp_path), now=now)
     assert totals.as_dict()["stored"] == 1
     assert [row[0] for row in SqliteState(tmp_path).rows()] == ["N1"]
+
+
+def test_athena_without_a_table_answers_through_the_events(monkeypatch) -> None:
+    from parking.state import live
+
+    asked = []
+    monkeypatch.setattr(live, "_from_events", lambda name, *args: asked.append(name) or "events")
+    settings = Settings(engine="athena", bucket="lake")
+    assert live.table_of(settings) is None
+    assert live.live_answer("status", settings)[1] == "events"
+    assert asked == ["status"]

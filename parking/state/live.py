@@ -58,17 +58,20 @@ def live_answer(
     at = datetime.fromtimestamp(at_ms / 1000, timezone.utc)  # the instant answered, to the millisecond
     lookback = lookback_ms(settings)
     store = store or table_of(settings)
-    if not _ready(store, settings, at_ms, lookback):
+    if store is None or not _ready(store, settings, at_ms, lookback):
         return at, _from_events(name, settings, at, by, threshold)
     spots = answers.lives(store.rows(), at_ms, lookback)
     return at, frame_of(name, spots, lambda: _catalog(settings), at_ms, lookback, by, threshold)
 
 
-def table_of(settings: Settings) -> StateStore:
-    """The settings' table: DynamoDB when a bucket and ``PARKING_STATE_TABLE`` are set, else the data directory's."""
+def table_of(settings: Settings) -> StateStore | None:
+    """The settings' table: DynamoDB with a bucket and ``PARKING_STATE_TABLE``; the data directory's for the
+    local engine; else None (Athena without a table: the live answers come from the events)."""
     if settings.bucket and settings.state_table:
         return dynamo_state(settings.state_table, settings.region, settings.endpoint_url)
-    return local_state(settings.data_dir)
+    if settings.engine == "local":
+        return local_state(settings.data_dir)
+    return None
 
 
 def complete_for(store: StateStore, at_ms: int, lookback: int) -> bool:
@@ -140,7 +143,7 @@ def _ready(store: StateStore, settings: Settings, at_ms: int, lookback: int) -> 
     """Whether the table answers exactly at ``at_ms``; a local table is rebuilt from its lake when it would not."""
     if complete_for(store, at_ms, lookback):
         return True
-    if isinstance(store, SqliteState):
+    if isinstance(store, SqliteState) and settings.engine == "local":
         from parking.analytics.engines import DuckDBEngine
         from parking.state.rebuild import rebuild
 

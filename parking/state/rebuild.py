@@ -75,6 +75,10 @@ def main() -> None:
     try:
         settings = Settings.from_env()
         store = table_of(settings)
+        if store is None:
+            print("Error: no current-state table: set PARKING_STATE_TABLE (and PARKING_BUCKET), or use the local engine",
+                  file=sys.stderr)
+            raise SystemExit(2)
         events = rebuild(store, engine_from_settings(settings), lookback_ms(settings))
     except ParkingError as error:
         print(f"Error: {error}", file=sys.stderr)
