@@ -161,13 +161,18 @@ def live_at(times: list[int], masks: list[int], at: int, lookback: int) -> tuple
 
     It holds while no stored instant lies in ``(at, t]`` and each view still
     reads every instant its answer depends on (those from ``since - 2
-    lookbacks`` on): past that, recompute from the instants.
+    lookbacks`` on): past that, recompute from the instants. Sensor health
+    (``stuck_since``, ``flapping_from``) is computed only for a spot that
+    holds occupied, the only ones overstays lists; no instant is added
+    while a summary holds, so the state it holds cannot change.
     """
     status = view(times, masks, at, status_reach(lookback), lookback)
     over = view(times, masks, at, overstays_reach(lookback), lookback)
-    health = view(times, masks, at, health_reach(lookback), lookback)
-    recent = changes(times, masks, at, DAY_MS + 2 * lookback, lookback)
-    flapping_from = recent[-FLAPPING_CHANGES] if len(recent) >= FLAPPING_CHANGES else -NEVER
+    health, flapping_from = View(None, 0, NEVER), -NEVER
+    if OCCUPIED in (status.held, over.held):  # sensor flags show only on overstays, which are occupied
+        health = view(times, masks, at, health_reach(lookback), lookback)
+        recent = changes(times, masks, at, DAY_MS + 2 * lookback, lookback)
+        flapping_from = recent[-FLAPPING_CHANGES] if len(recent) >= FLAPPING_CHANGES else -NEVER
     following = bisect_right(times, at)
     valid = times[following] if following < len(times) else NEVER
     for result, reach in ((status, status_reach(lookback)), (over, overstays_reach(lookback)),
