@@ -118,6 +118,7 @@ bench: install-dev
 	$(BIN)/python bench/compaction.py
 	$(BIN)/python bench/forecast.py
 	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/city.py --spots 10000 --days 1
 
 deploy-local: install-dev lambda-package node
 	$(BIN)/python scripts/deploy_local.py

@@ -3,7 +3,9 @@
 Reads its configuration from the environment (see ``parking/config.py``):
 ``PARKING_BUCKET`` (required), ``PARKING_DATA_PREFIX``,
 ``PARKING_QUARANTINE_PREFIX``, ``PARKING_MAX_VALUE_BYTES``,
-``PARKING_QUARANTINE_KMS_KEY`` (the quarantine's own key), ``PARKING_EARLIEST_EVENT``. Powertools reads
+``PARKING_QUARANTINE_KMS_KEY`` (the quarantine's own key), ``PARKING_EARLIEST_EVENT``,
+``PARKING_STATE_TABLE`` and ``PARKING_LOOKBACK_HOURS`` (the current-state table each
+batch's events are merged into once stored, ``parking/state/``). Powertools reads
 ``POWERTOOLS_SERVICE_NAME``, ``POWERTOOLS_METRICS_NAMESPACE`` and
 ``POWERTOOLS_LOG_LEVEL``.
 """

@@ -31,8 +31,7 @@ def _adapter(feeds_only: bool) -> Any:
 
     settings = Settings.from_env(engine="athena")
     store = CatalogStore(bucket=settings.require_bucket(), client=boto3.client("s3"))
-    hours = float(os.environ.get("PARKING_LOOKBACK_HOURS") or 24)
-    source = LiveSource(engine_from_settings(settings), store, hours)
+    source = LiveSource(engine_from_settings(settings), store, settings.lookback_hours, settings=settings)
     app = create_app(source, feeds_only=feeds_only, max_age=float(os.environ.get("PARKING_LIVE_MAX_AGE") or 5))
     return Mangum(app, lifespan="off")
 

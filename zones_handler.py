@@ -1,15 +1,21 @@
 """AWS Lambda entry point of the zones monitor, on an EventBridge schedule: wiring only.
 
-Every run asks Athena for availability by zone and for overstays at that
-instant (docs/METRICS.md section 7) and publishes, through Powertools'
+Every run reads availability by zone and overstays at that instant
+(docs/METRICS.md sections 7 and 8) from the current-state table
+(``PARKING_STATE_TABLE``, DynamoDB) and the spot catalog
+(``PARKING_BUCKET``), and publishes, through Powertools'
 embedded metric format, per zone (dimension ``zone``): ``FreeSpots``,
 ``OccupancyRate`` (percent; none when no bay of the zone is known) and
 ``Overstays``; and without the zone dimension, for the alarms:
 ``MaxZoneOccupancyRate`` (the fullest zone), ``Overstays`` (all zones) and
-``ZonesReported``. A failed query raises, so Lambda retries and then sends
-the event to the function's dead-letter queue.
+``ZonesReported``. Only while the table is not complete for the views of
+now (a new table on a bucket that held events, before
+``parking.state.rebuild``) does it ask Athena instead, as it did before the
+table. A failed run raises, so Lambda retries and then sends the event to
+the function's dead-letter queue.
 
-Reads ``PARKING_DATABASE`` and ``PARKING_WORKGROUP`` (see ``parking/config.py``);
+Reads ``PARKING_STATE_TABLE``, ``PARKING_BUCKET``, ``PARKING_LOOKBACK_HOURS``,
+``PARKING_DATABASE`` and ``PARKING_WORKGROUP`` (see ``parking/config.py``);
 Powertools reads ``POWERTOOLS_SERVICE_NAME`` and ``POWERTOOLS_METRICS_NAMESPACE``.
 """
 
@@ -24,10 +30,13 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from parking.analytics.athena_rows import AthenaRows
+from parking.analytics.catalog import CatalogStore
 from parking.analytics.zone_report import ZoneFigures, zone_figures
 from parking.config import Settings
+from parking.state import answers
+from parking.state.stores import DynamoState
+from parking.state.update import dynamo_state, lookback_ms
 
-LOOKBACK = timedelta(hours=24)  # METRICS.md section 3's default
 QUERY_TIMEOUT_SECONDS = 100.0  # under the function's timeout (serverless.yml), so a slow query is stopped
 
 logger = Logger()
@@ -35,11 +44,26 @@ metrics = Metrics()
 
 
 @cache
-def _athena() -> AthenaRows:
-    """Built once per container, so warm invocations reuse the client."""
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+@cache
+def _table() -> tuple[DynamoState, CatalogStore]:
+    """The table and the catalog, built once per container, so warm invocations reuse the clients."""
     import boto3
 
-    settings = Settings.from_env()
+    settings = _settings()
+    catalog = CatalogStore(bucket=settings.require_bucket(), client=boto3.client("s3", region_name=settings.region))
+    return dynamo_state(settings.state_table or "", settings.region, settings.endpoint_url), catalog
+
+
+@cache
+def _athena() -> AthenaRows:
+    """Built once per container (only when the table cannot answer yet)."""
+    import boto3
+
+    settings = _settings()
     return AthenaRows(boto3.client("athena", region_name=settings.region), database=settings.database,
                       workgroup=settings.workgroup, timeout_seconds=QUERY_TIMEOUT_SECONDS)
 
@@ -47,11 +71,22 @@ def _athena() -> AthenaRows:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Query, publish, and return what was published."""
-    athena = _athena()
-    scanned_before = athena.scanned_bytes
+    """Read the table (or, while it is not complete, query Athena), publish, and return what was published."""
+    settings = _settings()
+    lookback = lookback_ms(settings)
+    table, catalog = _table()
     at = datetime.now(timezone.utc)
-    figures = zone_figures(athena.run, at, LOOKBACK)
+    at_ms = round(at.timestamp() * 1000)
+    scanned = 0
+    source = "table"
+    if answers.complete_for(table.complete_from(), at_ms, lookback):
+        spots = answers.lives(table.rows(), at_ms, lookback)
+        figures = answers.zone_figures(spots, catalog.read() or [], at_ms, lookback)
+    else:
+        athena, source = _athena(), "athena"
+        scanned_before = athena.scanned_bytes
+        figures = zone_figures(athena.run, at, timedelta(milliseconds=lookback))
+        scanned = athena.scanned_bytes - scanned_before
     for zone in figures:
         _publish(zone)
     rates = [zone.occupancy_rate for zone in figures if zone.occupancy_rate is not None]
@@ -60,7 +95,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name="Overstays", unit=MetricUnit.Count, value=sum(zone.overstays for zone in figures))
     metrics.add_metric(name="ZonesReported", unit=MetricUnit.Count, value=len(figures))
     summary = {"at": at.isoformat(), "zones": len(figures), "max_occupancy_rate": max(rates, default=None),
-               "overstays": sum(zone.overstays for zone in figures), "scanned_bytes": athena.scanned_bytes - scanned_before}
+               "overstays": sum(zone.overstays for zone in figures), "source": source, "scanned_bytes": scanned}
     logger.info("zones reported", extra=summary)
     return summary
 

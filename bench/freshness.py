@@ -1,15 +1,20 @@
-"""Freshness: how soon after a car moves `status` shows it, with `consume` running.
+"""Freshness: how soon after a car moves the live answers show it, with `consume` running.
 
 Starts a Tansu broker and, for each batching window, a 3-partition topic and
 `parking-cli consume` on it (a subprocess, as an operator runs it, with its
 default workers and batch size). A producer sends events at a steady
 ``RATE`` per second (a busy city) for ``SECONDS``, each stamped with the
 moment it is produced and keyed by spot. Every ``SAMPLE_EVERY``-th event is
-sampled; meanwhile the local engine runs `status` over the consumer's data
-directory again and again, and a sample's freshness is the time from its
-produce until a `status` answer that shows its spot's ``last_event`` at or
-after the event's timestamp (the clock stops when that answer is in hand,
-so the query's own time is in the figure).
+sampled; meanwhile the live answer `status` (``parking.state.live.live_answer``,
+read from the current-state table that `consume`'s ingest path keeps in
+its data directory; METRICS.md section 8) is asked again and again, and a
+sample's freshness is the time from its produce until a `status` answer
+that shows its spot's ``last_event`` at or after the event's timestamp (the
+clock stops when that answer is in hand, so the answer's own time is in the
+figure). The four live answers read the same rows of the table, so what
+holds for `status` holds for `availability`, `overstays` and `alerts`.
+With ``events`` as the second argument it asks `status` through the events
+(DuckDB over the lake) instead, as before the table.
 
 Runs with the batching window `consume` defaults to and with the one the
 deployed MSK trigger uses (``mskBatchingWindowSeconds`` in serverless.yml),
@@ -17,7 +22,7 @@ that line last. A batch can wait a whole window before it is handled, so the
 baseline is W + 1 s (the window plus a second to store it and query it):
 R = p95 / (W + 1 s), target R <= 1.
 
-Run: ``.venv/bin/python bench/freshness.py [SECONDS]``.
+Run: ``.venv/bin/python bench/freshness.py [SECONDS] [table|events]``.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ sys.path.insert(0, str(ROOT))
 from parking import queries  # noqa: E402
 from parking.analytics.engines import DuckDBEngine  # noqa: E402
 from parking.cli.main import cli  # noqa: E402
+from parking.config import Settings  # noqa: E402
+from parking.state.live import live_answer  # noqa: E402
 from scripts.tansu_broker import create_topic, spawn, stop  # noqa: E402
 
 RATE = 200  # events per second
@@ -51,6 +58,7 @@ SECONDS = 20.0  # of steady production per window
 SAMPLE_EVERY = 20  # events: ten samples a second
 SPOTS = 2000
 CLI = str(Path(sys.executable).with_name("parking-cli"))
+SOURCE = "table"  # or "events": status through DuckDB over the lake
 
 
 def deployed_window() -> float:
@@ -149,6 +157,7 @@ def measure(bootstrap: str, window: float) -> list[float]:
         producer = threading.Thread(target=produce_steadily, args=(bootstrap, topic, samples, done))
         producer.start()
         engine = DuckDBEngine(data_dir, threads=1)
+        settings = Settings(data_dir=Path(data_dir))
         deadline = None
         try:
             while not done.is_set() or samples.waiting:
@@ -156,7 +165,10 @@ def measure(bootstrap: str, window: float) -> list[float]:
                     deadline = deadline or time.time() + window + 30
                     if time.time() > deadline:
                         raise RuntimeError(f"{samples.waiting} samples never showed in status")
-                frame = queries.status(engine=engine)
+                if SOURCE == "table":
+                    frame = live_answer("status", settings)[1]
+                else:
+                    frame = queries.status(engine=engine)
                 samples.check(frame, time.time())
         finally:
             producer.join()
@@ -166,17 +178,20 @@ def measure(bootstrap: str, window: float) -> list[float]:
 
 
 def main() -> None:
-    global SECONDS
+    global SECONDS, SOURCE
     if len(sys.argv) > 1:
         SECONDS = float(sys.argv[1])
+    if len(sys.argv) > 2:
+        SOURCE = sys.argv[2]
     windows = [default_window(), deployed_window()]
     broker, bootstrap = spawn()
     try:
         results = [(window, measure(bootstrap, window)) for window in windows]
     finally:
         stop(broker)
-    print(f"{RATE} events/s for {SECONDS:g} s a window, 1 sample in {SAMPLE_EVERY}, "
-          f"status on the local engine over consume's data directory")
+    where = ("the live answer from the current-state table" if SOURCE == "table"
+             else "status on the local engine over consume's data directory")
+    print(f"{RATE} events/s for {SECONDS:g} s a window, 1 sample in {SAMPLE_EVERY}, {where}")
     for window, seen in results:
         cuts = statistics.quantiles(seen, n=100)
         p50, p95 = statistics.median(seen), cuts[94]

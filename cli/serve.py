@@ -102,9 +102,10 @@ def live_source(ctx: click.Context, data_dir: str | None, bucket: str | None, ho
         settings = settings_for(ctx, "athena", data_dir)
         check_session(settings.region, settings.profile, "--bucket")
         store = CatalogStore(bucket=bucket, client=s3_client(settings.region, settings.profile))
-        return LiveSource(engine_from_settings(settings), store, hours), f"s3://{bucket}"
+        source = LiveSource(engine_from_settings(settings), store, hours, settings=settings)
+        return source, f"s3://{bucket}"
     settings = settings_for(ctx, "local", data_dir)
     check_lake(settings)
     source = LiveSource(engine_from_settings(settings), CatalogStore(settings.data_dir), hours,
-                        data_dir=settings.data_dir, data_prefix=settings.data_prefix)
+                        data_dir=settings.data_dir, data_prefix=settings.data_prefix, settings=settings)
     return source, f"{settings.data_dir}/"

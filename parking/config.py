@@ -22,6 +22,8 @@ AWS_ENDPOINT_URL           (none: AWS's own endpoints)  named in the message whe
 AWS_REGION                 (boto3's default chain)      Athena engine, S3 sink
 AWS_PROFILE                (boto3's default chain)      Athena engine, S3 sink
 PARKING_COMPACTION_LATENESS_DAYS ``2``                  ``compact``: a UTC day is compacted once it ended this long ago
+PARKING_LOOKBACK_HOURS     ``24``                       the deployment's lookback: the current-state table, live answers
+PARKING_STATE_TABLE        (none: no table on S3)       ingest to S3, live answers, zones Lambda: the DynamoDB table
 ========================== ============================ ==========================================
 """
 
@@ -73,6 +75,8 @@ _ENVIRONMENT = {
     "profile": "AWS_PROFILE",
     "endpoint_url": "AWS_ENDPOINT_URL",
     "compaction_lateness_days": "PARKING_COMPACTION_LATENESS_DAYS",
+    "lookback_hours": "PARKING_LOOKBACK_HOURS",
+    "state_table": "PARKING_STATE_TABLE",
 }
 
 
@@ -96,6 +100,8 @@ class Settings:
     profile: str | None = None
     endpoint_url: str | None = None
     compaction_lateness_days: int = 2
+    lookback_hours: float = 24.0
+    state_table: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -151,6 +157,10 @@ class Settings:
                 f"{self.compaction_lateness_days}"
             )
 
+        if not 0 < self.lookback_hours <= 24 * 366:
+            raise ConfigurationError(f"{label['lookback_hours']} must be a number of hours above 0 and at most 8784: "
+                                     f"{self.lookback_hours}")
+
     def _validate_athena(self, label: Mapping[str, str]) -> None:
         """The Athena settings, checked when Athena runs: a typo in one must not stop local or S3 work."""
         if not WORKGROUP_NAME.fullmatch(self.workgroup):
@@ -177,6 +187,14 @@ def _coerce(name: str, value: Any) -> Any:
         return Path(value)
     if name == "earliest_event":
         return _instant(value)
+    if name == "lookback_hours":
+        try:
+            hours = float(value)
+        except ValueError:
+            raise ConfigurationError(f"{_ENVIRONMENT[name]} is not a number of hours: {value!r}") from None
+        if hours != hours:  # NaN
+            raise ConfigurationError(f"{_ENVIRONMENT[name]} is not a number of hours: {value!r}")
+        return hours
     if name in ("max_value_bytes", "compaction_lateness_days"):
         try:
             return int(value)

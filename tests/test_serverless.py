@@ -135,6 +135,7 @@ def test_the_role_holds_only_what_ingestion_needs(template: dict) -> None:
         "kafka-cluster:AlterGroup", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
         "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses", "ec2:DescribeNetworkInterfaces",
         "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs",
+        "dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "kms:Decrypt", "kms:DescribeKey",
     }
     [denied] = [s for s in statements(role) if s["Effect"] == "Deny"]
     assert denied["Sid"] == "FunctionCodeManagesNoInterface"
@@ -198,6 +199,9 @@ def test_the_role_names_every_resource_it_can(template: dict) -> None:
     wildcard = [sid for sid, s in by_sid.items() if s["Resource"] == "*"]
     assert wildcard == ["DescribeNetworkForTheMapping"]
     assert all(action.startswith("ec2:Describe") for action in by_sid["DescribeNetworkForTheMapping"]["Action"])
+    assert by_sid["ReadAndWriteSpotsOfTheStateTable"]["Resource"] == {"Fn::GetAtt": ["StateTable", "Arn"]}
+    through = by_sid["UseTheDataKeyThroughDynamoDB"]  # the only decrypt: DynamoDB's, of the state table
+    assert through["Condition"] == {"StringEquals": {"kms:ViaService": {"Fn::Sub": "dynamodb.${AWS::Region}.amazonaws.com"}}}
 
 
 def test_the_bucket_is_encrypted_private_and_tls_only(template: dict) -> None:
@@ -357,7 +361,11 @@ def test_vpc_endpoints_come_only_when_asked(template: dict, tmp_path: Path) -> N
         "--param", "vpcId=vpc-0a1b2c3d4e5f60718", "--param", "routeTableIds=rtb-0a1b2c3d4e5f60718")
     with_endpoints = json.loads((tmp_path / "cloudformation-template-update-stack.json").read_text())
     kinds = sorted(r["Properties"]["VpcEndpointType"] for r in resources_of(with_endpoints, "AWS::EC2::VPCEndpoint").values())
-    assert kinds == ["Gateway", "Interface"]
+    assert kinds == ["Gateway", "Gateway", "Interface"]  # S3, DynamoDB (the state table), Logs
+    [dynamodb] = with_endpoints["Resources"]["DynamoDBGatewayEndpoint"]["Properties"]["PolicyDocument"]["Statement"]
+    assert dynamodb["Resource"] == {"Fn::GetAtt": ["StateTable", "Arn"]}
+    assert sorted(dynamodb["Action"]) == ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem"]
+    assert dynamodb["Condition"] == {"StringEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}}
     [statement] = with_endpoints["Resources"]["S3GatewayEndpoint"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}}
     assert statement["Resource"] == [
@@ -459,7 +467,7 @@ def test_deploy_rehearsal_creates_the_stack(deployed) -> None:
     iam = client(emulator, "iam")
     role = config["Role"].rsplit("/", 1)[1]
     assert sorted(iam.list_role_policies(RoleName=role)["PolicyNames"]) == [
-        "msk-event-source", "own-log-group", "vpc-network-interfaces", "write-parking-objects",
+        "current-state-table", "msk-event-source", "own-log-group", "vpc-network-interfaces", "write-parking-objects",
     ]
     assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
     written = iam.get_role_policy(RoleName=role, PolicyName="write-parking-objects")["PolicyDocument"]
@@ -509,12 +517,12 @@ def test_deploy_rehearsal_creates_the_zones_monitor(deployed) -> None:
     assert config["Role"].rsplit("/", 1)[1] == "ParkingZonesRole-dev"
     iam = client(deployed, "iam")
     assert sorted(iam.list_role_policies(RoleName="ParkingZonesRole-dev")["PolicyNames"]) == [
-        "own-log-group-and-dead-letters", "query-zones",
+        "own-log-group-and-dead-letters", "query-zones", "read-current-state",
     ]
     events = client(deployed, "events")
     [name] = events.list_rule_names_by_target(TargetArn=config["FunctionArn"])["RuleNames"]
     rule = events.describe_rule(Name=name)
-    assert (rule["ScheduleExpression"], rule["State"]) == ("rate(5 minutes)", "ENABLED")
+    assert (rule["ScheduleExpression"], rule["State"]) == ("rate(1 minute)", "ENABLED")
     [target] = client(deployed, "events").list_targets_by_rule(Rule=rule["Name"])["Targets"]
     assert target["Arn"] == config["FunctionArn"]
 

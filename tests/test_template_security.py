@@ -257,7 +257,7 @@ def test_the_data_key_serves_our_three_log_groups_by_name(template) -> None:
 def test_the_data_key_is_used_through_our_services_only(template) -> None:
     [use] = [s for s in key_statements(template)["DataKey"] if s["Sid"] == "AccountUsesItThroughOurServices"]
     services = sorted(v["Fn::Sub"].split(".")[0] for v in use["Condition"]["StringEquals"]["kms:ViaService"])
-    assert services == ["lambda", "s3", "sns", "sqs"]
+    assert services == ["dynamodb", "lambda", "s3", "sns", "sqs"]
 
 
 # --- Audit: logs and data nobody can rewrite ----------------------------------------------------

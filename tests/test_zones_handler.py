@@ -37,12 +37,26 @@ def athena(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("PARKING_WORKGROUP", WORKGROUP)
-    zones_handler._athena.cache_clear()
+    # A current-state table that was never written: until it is complete the monitor asks Athena.
+    monkeypatch.setenv("PARKING_BUCKET", "parking-monitoring-data")
+    monkeypatch.setenv("PARKING_STATE_TABLE", "parking-state")
+    clear_caches()
     with mock_aws():
+        boto3.client("dynamodb", region_name=REGION).create_table(
+            TableName="parking-state", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "spot_id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "spot_id", "KeyType": "HASH"}])
         client = boto3.client("athena", region_name=REGION)
         client.create_work_group(Name=WORKGROUP, Configuration={"ResultConfiguration": {"OutputLocation": OUTPUT}})
         yield client
-    zones_handler._athena.cache_clear()
+    clear_caches()
+
+
+def clear_caches() -> None:
+    from parking.state import update
+
+    for cached in (zones_handler._athena, zones_handler._settings, zones_handler._table, update.dynamo_state):
+        cached.cache_clear()
 
 
 def seed(*results: tuple[str, list[list[str | None]]]) -> None:

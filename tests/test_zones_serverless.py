@@ -42,7 +42,7 @@ def test_the_monitor_runs_outside_the_vpc_on_its_schedule(template) -> None:
     assert function["Role"] == {"Fn::Sub": "${ParkingZonesRole.Arn}"}
     assert function["ReservedConcurrentExecutions"] == 1
     assert function["Code"]["S3Key"].endswith("/zones.zip")
-    assert schedule_of(template, "ZonesLambdaFunction")["ScheduleExpression"] == "rate(5 minutes)"
+    assert schedule_of(template, "ZonesLambdaFunction")["ScheduleExpression"] == "rate(1 minute)"
 
 
 def test_its_dead_letter_queue_and_logs_are_encrypted(template) -> None:
@@ -59,8 +59,10 @@ def test_its_role_uses_our_workgroup_reads_our_prefixes_and_writes_only_results(
         "glue:GetDatabase", "glue:GetTable", "s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation", "s3:PutObject",
         "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "kms:Decrypt", "kms:GenerateDataKey",
         "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage",
+        "dynamodb:Scan", "dynamodb:GetItem", "kms:DescribeKey",
     }
     assert all(s["Resource"] != "*" for s in by_sid.values())
+    assert by_sid["ScanTheStateTable"]["Resource"] == {"Fn::GetAtt": ["StateTable", "Arn"]}
     assert by_sid["QueryInOurWorkgroup"]["Resource"]["Fn::Sub"].endswith(":workgroup/${AthenaWorkGroup}")
     assert by_sid["ReadOurDataAndCatalog"]["Resource"] == [
         {"Fn::Sub": "${DataBucket.Arn}/parking-data/*"}, {"Fn::Sub": "${DataBucket.Arn}/parking-compacted/*"},

@@ -34,6 +34,7 @@ from parking.errors import InvalidEvent
 from parking.ingest.events import Reason, Validator, format_instant, parse_value
 from parking.ingest.sinks import Sink
 from parking.layout import DIGEST_HEX, HourPartition, object_key, object_name
+from parking.state.update import record_batch, table_hours_from
 
 # ISA-L's gzip at its default level: several times zlib's speed at level 1,
 # with smaller output. Any gzip reader (Athena, DuckDB) reads it.
@@ -118,6 +119,8 @@ def ingest_batch(
     quarantine: dict[tuple[str, int], dict[str, _Group]] = {}
     reasons: Counter[str] = Counter()
     records_in = 0
+    lines: list[bytes] = []  # the stored event lines the current-state table keeps (recent hours only)
+    recent = table_hours_from(settings, now)
     for records in event.get("records", {}).values():
         if not records:
             continue
@@ -141,6 +144,8 @@ def ingest_batch(
                 if group is None:
                     group = hours[hour] = _Group(offset)
                 group.identities.append(value)
+                if hour >= recent:
+                    lines.append(line)
             group.body += line
             group.offsets.append(offset)
             if offset > group.last:
@@ -151,6 +156,7 @@ def ingest_batch(
 
     objects = _objects(data, settings.data_prefix) | _objects(quarantine, settings.quarantine_prefix)
     sink.write(objects)
+    record_batch(sink, settings, lines, objects, now)  # the live answers' table, once the events are stored
 
     stored = _count(data)
     quarantined = _count(quarantine)

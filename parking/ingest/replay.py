@@ -15,7 +15,7 @@ from base64 import b64encode
 from binascii import Error as BinasciiError
 from binascii import a2b_base64, b2a_base64
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timezone
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from parking.ingest.files import IngestTotals
 from parking.ingest.msk import msk_event
 from parking.ingest.sinks import LocalSink, MemorySink
 from parking.layout import DIGEST_HEX, HourPartition, object_key, value_name
+from parking.state.update import record_objects
 
 
 def kafka_record(
@@ -123,6 +124,7 @@ def replay_quarantine(
         records = (kafka_record(line, root, settings.max_value_bytes, settings) for line in lines)
         totals.add(ingest_batch(msk_event(records), staged, settings, now=now))
         LocalSink(root).write(staged.objects)
+        record_objects(LocalSink(root), settings, staged.objects, now or datetime.now(timezone.utc))
         if str(path.relative_to(root)) not in staged.objects:
             path.unlink()
             still = _value_objects(

@@ -1,9 +1,10 @@
 """The live answers (docs/METRICS.md section 8): ``status``, ``availability``, ``overstays`` and
 ``alerts`` asked about now, with the deployment's lookback.
 
-The one place the live side gets them from. Today each is the named query of
-:mod:`parking.queries` run at the current instant; when the current-state table
-lands, :func:`live_answer` and :meth:`LiveSource.version` are what change.
+The one place the live side gets them from: at now, with the deployment's
+lookback, the current-state table (:func:`parking.state.live.live_answer`, which
+itself answers through the events while the table cannot answer exactly);
+at another instant or lookback, the named query of :mod:`parking.queries`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
     from parking.analytics.catalog import CatalogRow, CatalogStore
     from parking.analytics.engines import Engine
+    from parking.config import Settings
 
 LIVE_ANSWERS = ("status", "availability", "overstays", "alerts")
 # How far the instant queries read (queries.STATUS_WINDOW, 7 days, plus twice the
@@ -42,6 +44,7 @@ class LiveSource:
     lookback_hours: float = 24.0
     data_dir: Path | None = None
     data_prefix: str = "parking-data/"
+    settings: Settings | None = None  # where the current-state table is; None: always the events
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -88,6 +91,10 @@ def live_answer(source: LiveSource, name: str, *, by: str = "zone", threshold: f
     instant = at or source.clock()
     hours = source.lookback_hours
     with source._lock:
+        if at is None and source.settings is not None and hours == source.settings.lookback_hours:
+            from parking.state.live import live_answer as from_table
+
+            return from_table(name, source.settings, by=by, threshold=threshold, now=instant)
         if name == "status":
             frame = queries.status(lookback_hours=hours, engine=source.engine, now=instant)
         elif name == "availability":
