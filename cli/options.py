@@ -16,7 +16,7 @@ from parking.config import ENGINES
 from parking.errors import ConfigurationError, InvalidArgument
 from parking.layout import check_topic
 
-FORMATS = ("table", "csv", "json")
+FORMATS = ("table", "csv", "json", "ndjson")
 PICTURE_FORMATS = ("png", "svg", "pdf")  # what parking.analytics.plots.save writes (checked by a test)
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -197,11 +197,34 @@ def engine_options(command: F) -> F:
     return command
 
 
+ALL_KEY = "parking.all_rows"  # ctx.meta: shared by the group's context and the command's
+
+
 def output_options(command: F) -> F:
-    """Engine, data directory and format: on the group, and repeatable on each command."""
+    """Engine, data directory, format and --all: on the group, and repeatable on each command."""
+    command = all_option(command)
     command = click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
-                           help="Output format [default table].")(command)
+                           help="Output format: table for people; csv, json, or ndjson (one JSON object a "
+                                "line) for programs [env PARKING_FORMAT; default table].")(command)
     return engine_options(command)
+
+
+def all_option(command: F) -> F:
+    """``--all``: every row of a table on a terminal, which otherwise shows the first 100."""
+    return click.option("--all", "all_rows", is_flag=True, expose_value=False, callback=_remember_all,
+                        help="Show every row of a table on a terminal (it shows the first 100 and says "
+                             "how many it left out).")(command)
+
+
+def _remember_all(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[ALL_KEY] = True
+    return value
+
+
+def show_all(ctx: click.Context | None) -> bool:
+    """Whether --all was given, before or after the command name."""
+    return ctx is not None and bool(ctx.meta.get(ALL_KEY))
 
 
 def bucket_option(what: str) -> Callable[[F], F]:
@@ -242,10 +265,8 @@ def check_range(first: date, last: date) -> None:
 
 REUSE_KEY = "parking.reuse_minutes"  # ctx.meta: shared by the group's context and the command's
 REUSE_HELP = (
-    "Athena: answer from the result of the same query run within MINUTES (1-10080; reused results are "
-    "not billed) instead of scanning again. With it, 'now' (no --at, or today) is taken down to a "
-    "multiple of MINUTES (UTC), so runs within one step send the same SQL and are reused: "
-    "answers are then up to MINUTES old. Ignored, with a note, by --engine local."
+    "Athena only: reuse (unbilled) the result of the same query run in the last MINUTES (1-10080); "
+    "'now' is taken down to a multiple of MINUTES, so answers are up to MINUTES old."
 )
 
 

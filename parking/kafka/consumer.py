@@ -358,9 +358,16 @@ class BatchConsumer:
             self.on_progress(self.progress)
 
     def _lag(self) -> int | None:
-        """Records on the broker not yet consumed, over this member's partitions."""
+        """Records on the broker not yet consumed, over this member's partitions.
+
+        None (unknown, shown as ``?``) before a partition is assigned or its
+        end offset fetched: a lag of 0 then would say nothing waits while
+        every record of the topic may.
+        """
         try:
             assignment = self._consumer.assignment()
+            if not assignment:
+                return None
             positions = self._consumer.position(assignment)
             lag = 0
             for partition in positions:
