@@ -52,7 +52,14 @@ from parking.cli.options import (
     show_all,
     zone_option,
 )
-from parking.cli.progress import AthenaProgress, ConsumeReporter, ingest_progress, simulate_progress, stop_on_signals
+from parking.cli.progress import (
+    AthenaProgress,
+    ConsumeReporter,
+    ingest_progress,
+    simulate_progress,
+    steps,
+    stop_on_signals,
+)
 from parking.cli.zones import zones_suffix
 from parking.config import Settings
 from parking.errors import AwsError, ConfigurationError, InvalidArgument, ParkingError, QueryCancelled
@@ -754,19 +761,22 @@ plot.add_command(zone_commands.plot_availability)
 def report(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -> None:
     """One self-contained HTML page on --from to --to, to open or mail on.
 
-    Availability by zone and level, occupancy over the window and by zone
-    and level, the weekday x hour heatmap, the last day's hourly curve, the
-    best- and worst-used bays, turnover and dwell (and by zone), the overstay
-    list and the sensors that need a visit. Pictures are embedded: no network
-    needed.
+    A summary first (the busiest hour, the fullest zones, stays to enforce
+    and sensors to check, the last 7 days against the 7 before), then
+    availability and occupancy by zone and level (fullest first), this week
+    against last week, the weekday x hour heatmap, the last day's hourly
+    curve, the best- and worst-used bays, turnover and dwell (and by zone),
+    the overstays and the sensors to check. Days are local days of --tz.
+    Pictures are embedded: no network needed. Progress shows on a terminal.
     """
     from parking.analytics.report import MAX_REPORT_DAYS, build_report, write_report
 
     check_range(first, last)
     if (last - first).days + 1 > MAX_REPORT_DAYS:
         raise click.UsageError(f"a report covers at most {MAX_REPORT_DAYS} days, got {(last - first).days + 1}")
-    content = build_report(first, last, tz=tz, lookback_hours=lookback(ctx, lookback_hours),
-                           engine=engine_for(ctx, engine, data_dir), now=now())
+    with steps("report") as advance:
+        content = build_report(first, last, tz=tz, lookback_hours=lookback(ctx, lookback_hours),
+                               engine=engine_for(ctx, engine, data_dir), now=now(), on_step=advance)
     if not content.observed:
         nothing_to_draw("no spot's state was known in that window")
     click.echo(f"wrote {write_report(content, out)}")
