@@ -367,7 +367,7 @@ def week_section(inputs: ReportInputs) -> Section | None:
         this_rates.append(now_rate)
         last_rates.append(then_rate)
         change = "-" if pd.isna(now_rate) or pd.isna(then_rate) else f"{(now_rate - then_rate) * 100:+.1f} pts"
-        rows.append([f"{day:%a %d %b}", _percent(now_rate), f"{before:%d %b}", _percent(then_rate), change])
+        rows.append([f"{day:%a %d %b}", _percent(now_rate), f"{before:%a %d %b}", _percent(then_rate), change])
     if all(pd.isna(rate) for rate in this_rates + last_rates):
         return None
     figure = plots.week_over_week(inputs.hourly_of(this_week, inputs.last),
@@ -377,7 +377,7 @@ def week_section(inputs: ReportInputs) -> Section | None:
         "This week against last week",
         figures=(Figure("hourly occupancy of the last 7 days and of the 7 days before", plots.data_uri(figure)),),
         tables=(Table("Mean hourly occupancy of each day and of the same weekday a week before",
-                      ("day", "occupancy", "a week before", "then", "change"), rows),),
+                      ("day", "occupancy", "a week before", "occupancy then", "change"), rows),),
         note="A change in percentage points (pts). Days before the window are asked for this comparison only.",
     )
 
