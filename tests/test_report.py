@@ -77,7 +77,7 @@ def section(content: ReportContent, title: str) -> Section:
 
 
 def percent(cell: str) -> float:
-    return float(cell.removesuffix(" %"))
+    return float(cell.removesuffix("\u00a0%"))
 
 
 class Page(HTMLParser):
@@ -150,7 +150,7 @@ def test_the_ten_best_and_worst_used_bays_count_the_report_s_local_days(lake: Pa
     ranked = local.sort_values(["utilization", "spot_id"], ascending=[False, True])
     assert [row[0] for row in best.rows] == ranked["spot_id"].tolist()[:10]
     assert [row[0] for row in worst.rows] == ranked["spot_id"].tolist()[::-1][:10]
-    assert [row[1] for row in best.rows] == [f"{value * 100:.1f} %" for value in ranked["utilization"][:10]]
+    assert [row[1] for row in best.rows] == [f"{value * 100:.1f}\u00a0%" for value in ranked["utilization"][:10]]
     differs = local.set_index("spot_id")["utilization"] - utc.set_index("spot_id")["utilization"]
     assert differs.abs().max() > 1e-3, "Paris days are not UTC days: the test tells them apart"
 
@@ -178,11 +178,11 @@ def test_the_summary_comes_first_and_keeps_enforcing_and_checking_apart(lake: Pa
     assert facts["stays to enforce"] == f"{len(set(overstays['spot_id']) - flagged):,}"
     zones = queries.utilization(FIRST, LAST, by="zone", tz=TZ, engine=engine, now=NOW).dropna(subset=["zone"])
     top = zones.sort_values(["utilization", "zone"], ascending=[False, True]).head(3)
-    assert facts["fullest zones"] == ", ".join(f"{row.zone} {row.utilization * 100:.1f} %" for row in top.itertuples())
+    assert facts["fullest zones"] == "\n".join(f"{row.zone}: {row.utilization * 100:.1f}\u00a0%" for row in top.itertuples())
     hourly = pd.concat([queries.occupancy(FIRST + timedelta(days=n), tz=TZ, engine=engine, now=NOW) for n in range(7)],
                        ignore_index=True)
     peak = hourly.loc[hourly["occupancy_rate"].idxmax()]
-    assert facts["busiest hour"] == f"{peak['hour']:%a %d %b %H:00}, {peak['occupancy_rate'] * 100:.1f} %"
+    assert facts["busiest hour"] == f"{peak['hour']:%a %d %b %H:00}, {peak['occupancy_rate'] * 100:.1f}\u00a0%"
 
 
 def test_this_week_is_set_against_the_same_weekday_last_week(lake: Path, week: ReportContent) -> None:
@@ -194,12 +194,12 @@ def test_this_week_is_set_against_the_same_weekday_last_week(lake: Path, week: R
         now_rate = queries.occupancy(day, tz=TZ, engine=engine, now=NOW)["occupancy_rate"].mean()
         then_rate = queries.occupancy(before, tz=TZ, engine=engine, now=NOW)["occupancy_rate"].mean()
         assert row[0] == f"{day:%a %d %b}" and row[2] == f"{before:%a %d %b}"
-        assert (row[1], row[3]) == (f"{now_rate * 100:.1f} %", f"{then_rate * 100:.1f} %")
+        assert (row[1], row[3]) == (f"{now_rate * 100:.1f}\u00a0%", f"{then_rate * 100:.1f}\u00a0%")
         assert row[4] == f"{(now_rate - then_rate) * 100:+.1f} pts"
     hourly = [queries.occupancy(FIRST + timedelta(days=n), tz=TZ, engine=engine, now=NOW) for n in range(-7, 7)]
     this, last = (pd.concat(part, ignore_index=True)["occupancy_rate"].mean() for part in (hourly[7:], hourly[:7]))
     assert dict(week.sections[0].facts)["last 7 days vs the 7 before"] == (
-        f"{this * 100:.1f} % vs {last * 100:.1f} % ({(this - last) * 100:+.1f} pts)")
+        f"{this * 100:.1f}\u00a0% vs {last * 100:.1f}\u00a0% ({(this - last) * 100:+.1f} pts)")
 
 
 @pytest.mark.parametrize(("title", "order"), [
@@ -346,6 +346,6 @@ def test_any_answer_plugs_in_as_a_table_section(lake: Path) -> None:
     [table] = section.tables
     assert table.columns == ["spot id", "status", "since", "last event", "stale", "occupancy rate", "observed"]
     first = table.rows[0]
-    assert first[5:] == ["50.0 %", "1 h"] and table.rows[1][5] == "-" and table.rows[1][6] == "2 h"
+    assert first[5:] == ["50.0\u00a0%", "1 h"] and table.rows[1][5] == "-" and table.rows[1][6] == "2 h"
     assert first[2] == frame["since"].iloc[0].tz_convert("Europe/Paris").strftime("%Y-%m-%d %H:%M")
     assert frame_section("Nothing", frame.iloc[0:0]) is None

@@ -216,7 +216,7 @@ class ReportContent:
 
 
 def _percent(value: float) -> str:
-    return "-" if pd.isna(value) else f"{value * 100:.1f} %"
+    return "-" if pd.isna(value) else f"{value * 100:.1f}\u00a0%"  # never a line between the number and its sign
 
 
 def _number(value: float, digits: int = 1) -> str:
@@ -230,7 +230,7 @@ def _time(value: pd.Timestamp, tz: str) -> str:
 def _group(value: Any) -> str:
     """A zone, level or bay type as a table shows it: the uncatalogued spots by name, an empty level as ""."""
     if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
-        return UNCATALOGUED
+        return UNCATALOGUED.replace("un", "un\u00ad", 1)  # a soft hyphen: a narrow screen may break it there
     return str(value) if str(value) else '""'
 
 
@@ -315,7 +315,7 @@ def summary_section(inputs: ReportInputs) -> Section | None:
     zones = inputs.grouped("utilization", "zone").dropna(subset=["utilization"])
     zones = zones[zones["zone"].notna()].sort_values(["utilization", "zone"], ascending=[False, True])
     if not zones.empty:
-        fullest = ", ".join(f"{row.zone} {_percent(row.utilization)}" for row in zones.head(FULLEST_ZONES).itertuples())
+        fullest = "\n".join(f"{row.zone}: {_percent(row.utilization)}" for row in zones.head(FULLEST_ZONES).itertuples())
         facts.append(("fullest zones" if len(zones) > 1 else "zone", fullest))
     checks = set(inputs.flagged["spot_id"])
     overstays = inputs.overstays
