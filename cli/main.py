@@ -55,6 +55,7 @@ from parking.cli.options import (
 from parking.cli.progress import (
     AthenaProgress,
     ConsumeReporter,
+    close_terminals,
     ingest_progress,
     simulate_progress,
     steps,
@@ -159,6 +160,7 @@ def _aws_problem(exc: BaseException) -> str | None:
 
 def _fail(message: str, code: int, exc: BaseException | None = None) -> None:
     """One line on stderr: the first non-blank line of the message (after the traceback, with --debug)."""
+    close_terminals()  # a progress display is erased first, so the line stands alone
     if exc is not None and OneLineErrors.debug:
         traceback.print_exception(exc, file=sys.stderr)
     first = next((line for line in str(message).splitlines() if line.strip()), "failed")

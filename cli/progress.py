@@ -55,9 +55,10 @@ class Terminal:
     def done(self, key: str) -> None:
         """Take the live line ``key`` away; the display ends with its last line."""
         task = self._tasks.pop(key, None)
-        if self._progress is None or task is None:
+        if self._progress is None:
             return
-        self._progress.remove_task(task)
+        if task is not None:
+            self._progress.remove_task(task)
         if not self._tasks:
             self.close()
 
@@ -69,13 +70,20 @@ class Terminal:
             click.echo(text, file=self.stream)
 
     def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-            self._tasks.clear()
+        """End the live display, erasing its lines (also when Ctrl-C came while it was drawn)."""
+        progress, self._progress = self._progress, None
+        self._tasks.clear()
+        if progress is not None:
+            progress.stop()
 
 
 _terminals: dict[int, Terminal] = {}
+
+
+def close_terminals() -> None:
+    """End every live display, before a command's last line (an error, Ctrl-C) is printed under it."""
+    for live in list(_terminals.values()):
+        live.close()
 
 
 def terminal(stream: IO[str] | None = None) -> Terminal:
