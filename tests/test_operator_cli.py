@@ -288,7 +288,8 @@ def test_every_command_s_help_ends_with_an_example() -> None:
                                   if any(param.name == "reuse_minutes" for param in command.params)])
 def test_athena_only_options_come_last_in_help(path: str) -> None:
     text = CliRunner().invoke(cli, [*path.split(), "--help"]).stdout
-    options = re.findall(r"^  (-[-\w]+|-h, --help)", text, re.MULTILINE)
+    listed = text.split("\nOptions:\n", 1)[1].split("\n  Example:", 1)[0]
+    options = re.findall(r"^  (-h, --help|--[\w-]+)", listed, re.MULTILINE)
     assert options[-2:] == ["--reuse-results", "-h, --help"], options
 
 
@@ -383,7 +384,7 @@ def test_a_zone_on_an_empty_local_window_says_the_window_holds_no_events(lake: P
     result = CliRunner().invoke(cli, ["dwell", "--from", "2023-01-02", "--to", "2023-01-03", "--zone", zone,
                                       "--data-dir", str(lake)])
     assert result.exit_code == 0
-    assert result.stderr == (f"Nothing observed: no spot was observed in that window (zone {zone!r} is in the spot "
+    assert result.stderr == (f"Nothing observed: no complete parking session in that window (zone {zone!r} is in the spot "
                              "catalog: the window holds no events of its bays).\n")
     assert "bucket" not in result.stderr
 
