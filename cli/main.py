@@ -27,7 +27,6 @@ from parking.cli.options import (
     DATA_DIR,
     DATE,
     DEFAULT_LOOKBACK_HOURS,
-    FORMATS,
     KAFKA_PARTITIONS,
     MAX_CHANGES,
     NON_EMPTY,
@@ -43,6 +42,7 @@ from parking.cli.options import (
     bucket_option,
     check_range,
     engine_options,
+    format_from_env,
     lookback_option,
     output_options,
     picture_option,
@@ -266,21 +266,12 @@ def sink_for(settings: Settings, bucket: str | None) -> tuple[Sink, str]:
     return LocalSink(settings.data_dir), f"{settings.data_dir}/"
 
 
-FORMAT_VARIABLE = "PARKING_FORMAT"
 TABLE_ROWS = 100  # a table on a terminal shows this many rows unless --all
 
 
 def output_format_for(ctx: click.Context, output_format: str | None) -> str:
     """--format after the command, else before it, else PARKING_FORMAT, else table."""
-    chosen = output_format or group_options(ctx).output_format
-    if chosen:
-        return chosen
-    from_env = os.environ.get(FORMAT_VARIABLE, "").strip()
-    if not from_env:
-        return "table"
-    if from_env.lower() not in FORMATS:
-        raise ConfigurationError(f"{FORMAT_VARIABLE}={from_env!r} is not a format: use one of {', '.join(FORMATS)}")
-    return from_env.lower()
+    return output_format or group_options(ctx).output_format or format_from_env() or "table"
 
 
 def on_terminal() -> bool:

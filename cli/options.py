@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable
 from datetime import date
@@ -204,9 +205,35 @@ def output_options(command: F) -> F:
     """Engine, data directory, format and --all: on the group, and repeatable on each command."""
     command = all_option(command)
     command = click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
+                           callback=check_format_env,
                            help="Output format: table for people; csv, json, or ndjson (one JSON object a "
                                 "line) for programs [env PARKING_FORMAT; default table].")(command)
     return engine_options(command)
+
+
+FORMAT_VARIABLE = "PARKING_FORMAT"
+
+
+def format_from_env() -> str | None:
+    """PARKING_FORMAT, lower-cased, or None when unset or blank; :class:`ConfigurationError` for another word."""
+    value = os.environ.get(FORMAT_VARIABLE, "").strip()
+    if not value:
+        return None
+    if value.lower() not in FORMATS:
+        raise ConfigurationError(f"{FORMAT_VARIABLE}={value!r} is not a format: use one of {', '.join(FORMATS)}")
+    return value.lower()
+
+
+def check_format_env(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A bad PARKING_FORMAT stops a command that prints rows while its arguments are read, before any query.
+
+    Not the group's own --format (every command has one: ``simulate`` prints
+    no rows), nor a command whose format was given before its name.
+    """
+    given_before = ctx.parent is not None and ctx.parent.params.get("output_format")
+    if value is None and not isinstance(ctx.command, click.Group) and not given_before:
+        format_from_env()
+    return value
 
 
 def all_option(command: F) -> F:

@@ -22,6 +22,7 @@ from parking.cli.options import (
     all_option,
     at_option,
     bucket_option,
+    check_format_env,
     engine_options,
     lookback_option,
     output_options,
@@ -132,6 +133,7 @@ def athena_is_the_engine() -> bool:
 @spots.command("show")
 @place_options
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
+              callback=check_format_env,
               help="Output format: table, csv, json or ndjson [env PARKING_FORMAT; default table].")
 @all_option
 @click.pass_context

@@ -218,10 +218,29 @@ def test_parking_format_sets_the_default_format(lake: Path, env, args, expected)
     assert [name for name, matches in looks.items() if matches] == [expected]
 
 
-def test_a_bad_parking_format_is_exit_2_naming_the_variable(lake: Path) -> None:
-    result = CliRunner().invoke(cli, ["availability", "--data-dir", str(lake)], env={"PARKING_FORMAT": "yaml"})
+@pytest.mark.parametrize("args", [["availability"], ["spots", "show"]], ids=" ".join)
+def test_a_bad_parking_format_is_exit_2_naming_the_variable_before_any_query(lake: Path, monkeypatch, args) -> None:
+    ran: list[str] = []
+    monkeypatch.setattr(DuckDBEngine, "run", lambda self, sql, params: ran.append(sql))
+    result = CliRunner().invoke(cli, [*args, "--data-dir", str(lake)], env={"PARKING_FORMAT": "yaml"})
     assert result.exit_code == 2
     assert result.stderr == ("Error: PARKING_FORMAT='yaml' is not a format: use one of table, csv, json, ndjson\n")
+    assert ran == []
+
+
+@pytest.mark.parametrize("args", [["--format", "csv", "availability"], ["availability", "--format", "csv"]],
+                         ids=["before", "after"])
+def test_a_format_given_makes_parking_format_irrelevant(lake: Path, args) -> None:
+    result = CliRunner().invoke(cli, [*args, "--at", "2024-03-25T12:00", "--data-dir", str(lake)],
+                                env={"PARKING_FORMAT": "yaml"})
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("zone,capacity,")
+
+
+def test_a_bad_parking_format_does_not_stop_a_command_that_prints_no_rows(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["simulate", "--spots", "2", "--days", "1", "--out", str(tmp_path / "e.jsonl")],
+                                env={"PARKING_FORMAT": "yaml"})
+    assert result.exit_code == 0, result.output
 
 
 def test_a_long_table_on_a_terminal_says_how_many_rows_it_left_out(lake: Path) -> None:
