@@ -45,6 +45,8 @@ EXAMPLES: dict[str, str] = {
     "lake check": "parking-cli lake check --bucket my-parking-lake",
     "lake replay-failed": "parking-cli lake replay-failed s3://my-failures/batch-0001.json --bucket my-parking-lake",
     "compact": "parking-cli compact --data-dir ./data",
+    "forecast": "parking-cli forecast --by zone --hours 6 --tz Europe/Paris",
+    "forecast backtest": "parking-cli forecast backtest --days 28 --by level",
 }
 
 

@@ -44,6 +44,7 @@ from parking.cli.options import (
     engine_options,
     format_from_env,
     lookback_option,
+    os_error_line,
     output_options,
     picture_option,
     range_options,
@@ -120,8 +121,7 @@ class OneLineErrors(click.Group):
         except (click.Abort, Interrupted, KeyboardInterrupt) as exc:
             _fail("aborted", INTERRUPTED, exc)
         except OSError as exc:  # a file that cannot be read or written, a full disk
-            where = f": {exc.filename}" if exc.filename else ""
-            _fail(f"{exc.strerror or exc}{where}", 1, exc)
+            _fail(os_error_line(exc), 1, exc)
         except Exception as exc:  # a bug: one line the user can report, not a traceback
             hint = "" if OneLineErrors.debug else f" (--debug or {DEBUG_VARIABLE}=1 shows where)"
             _fail(_aws_problem(exc) or f"internal error ({type(exc).__name__}: {exc}); please report it{hint}", 1,
@@ -627,7 +627,7 @@ def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstra
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Handler processes: partitions are handled at once, each in order. "
                    "1 runs the handler in this process. [default: CPUs, at most 4]")
-@click.option("--connect-timeout", type=Number(min=0, min_open=True), default=30.0, show_default=True,
+@click.option("--connect-timeout", type=Number(min=0, min_open=True, max=3600), default=30.0, show_default=True,
               metavar="SECONDS", help="Give up when no broker has answered for this long since the start; "
                                       "a broker lost later is retried without end.")
 @click.pass_context
@@ -777,6 +777,9 @@ def report(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -> None:
 from parking.cli.lake import lake  # noqa: E402  (storage maintenance: cli/lake.py)
 
 cli.add_command(lake)
+from parking.cli.forecast import forecast  # noqa: E402  (forecasts and their backtest: cli/forecast.py)
+
+cli.add_command(forecast)
 cli.add_command(compact_command)
 
 if __name__ == "__main__":  # pragma: no cover
