@@ -340,7 +340,7 @@ def test_the_first_progress_line_never_says_lag_0_while_records_wait(broker: str
     produce(simulated(3000, seed=8), broker, topic)
     seen = []
     options = ConsumeOptions(broker, topic, group="ingest", batch_size=200, batching_window=0.2, until_idle=2.0,
-                             max_records=3000)
+                             max_records=3000, progress_every=0.0)  # a line at every poll, from the first
     BatchConsumer(options, LocalSink(tmp_path), on_progress=lambda p: seen.append((p.records, p.lag))).run()
     first_records, first_lag = seen[0]
     assert first_records == 0, "the first line comes before any record is handled"
