@@ -11,6 +11,7 @@ from datetime import date, datetime, timezone
 import click
 
 from parking.cli.options import DATE, bucket_option
+from parking.cli.progress import steps
 
 
 def now() -> datetime:
@@ -57,7 +58,9 @@ def compact(ctx: click.Context, before: date | None, data_dir: str | None, bucke
         check_lake(settings)  # a typo must not look like a lake with nothing to compact
         store = LocalStore(settings.data_dir)
     try:
-        report = compact_lake(store, until, data_prefix=settings.data_prefix, settings=settings)
+        with steps("compact") as advance:
+            report = compact_lake(store, until, data_prefix=settings.data_prefix, settings=settings,
+                                  on_day=lambda day, done, total: advance(f"{day}", done, total))
     except CompactionError as error:  # the other days were compacted: say so, then the one line
         if getattr(error, "report", None) is not None:
             _print(store.where, error.report.as_dict())

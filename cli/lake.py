@@ -80,7 +80,8 @@ def check(data_dir: str | None, bucket: str | None, repair: bool) -> None:
                     "even by --repair; move them out by hand")
         elif repair:
             hint = f" after the repair (listed above); run `{LAKE_CHECK}` again"
-        click.echo(f"Error: {left:,} objects need attention{hint}", err=True)
+        needs = "object needs" if left == 1 else "objects need"
+        click.echo(f"Error: {left:,} {needs} attention{hint}", err=True)
         sys.exit(1)
 
 

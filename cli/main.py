@@ -3,13 +3,17 @@
 Each command parses its arguments, calls one library function and renders
 the DataFrame it returns. Exit codes: 0 done; 1 a failure outside the
 user's control (one line); 2 a bad argument or setting (one line, before
-any query runs); 3 nothing observed, so no picture or report was written.
-Never a traceback.
+any query runs); 3 nothing observed, so no picture or report was written
+(and, for ``alerts``, some group is full); 130 interrupted (Ctrl-C), after
+asking Athena to stop a running query. Never a traceback, unless ``--debug``
+(or PARKING_DEBUG=1) asks for the one behind an error.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -38,6 +42,7 @@ from parking.cli.options import (
     bucket_option,
     check_range,
     engine_options,
+    format_from_env,
     lookback_option,
     os_error_line,
     output_options,
@@ -45,12 +50,22 @@ from parking.cli.options import (
     range_options,
     reuse_minutes,
     reuse_option,
+    show_all,
     zone_option,
 )
-from parking.cli.progress import AthenaProgress, ConsumeReporter, ingest_progress, simulate_progress, stop_on_signals
+from parking.cli.progress import (
+    AthenaProgress,
+    ConsumeReporter,
+    close_terminals,
+    ingest_progress,
+    simulate_progress,
+    steps,
+    stop_on_signals,
+)
 from parking.cli.zones import zones_suffix
 from parking.config import Settings
-from parking.errors import AwsError, ConfigurationError, InvalidArgument, ParkingError
+from parking.errors import AwsError, ConfigurationError, InvalidArgument, ParkingError, QueryCancelled
+from parking.text import plural
 
 if TYPE_CHECKING:  # the query side's libraries load only when a command needs them
     import pandas as pd
@@ -64,10 +79,28 @@ if TYPE_CHECKING:  # the query side's libraries load only when a command needs t
 NOTHING_OBSERVED = 3  # exit code of `plot` and `report` when there is nothing to draw
 
 
+INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
+DEBUG_VARIABLE = "PARKING_DEBUG"
+
+
+class Interrupted(Exception):
+    """Ctrl-C reached a command: caught before click turns it into an Abort that prints a blank line."""
+
+
 class OneLineErrors(click.Group):
-    """Usage errors as one line and exit 2; library failures as one line and exit 1; never a traceback."""
+    """Usage errors as one line and exit 2; library failures as one line and exit 1; never a traceback.
+
+    Ctrl-C is one line and exit 130. With ``--debug`` or PARKING_DEBUG=1 the
+    traceback behind an error is printed before its line.
+    """
+
+    debug = False
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        from parking.cli.help import finish_help
+
+        OneLineErrors.debug = debug_from_env()
+        finish_help(self)  # every command registered by now: examples last, Athena-only options last
         try:
             return super().main(*args, standalone_mode=False, **kwargs)
         except click.exceptions.NoArgsIsHelpError as exc:  # a group named alone: its help, as click shows it
@@ -76,19 +109,40 @@ class OneLineErrors(click.Group):
         except click.UsageError as exc:
             _fail(f"{exc.format_message()}", 2)
         except (InvalidArgument, ConfigurationError) as exc:
-            _fail(str(exc), 2)
+            _fail(str(exc), 2, exc)
+        except QueryCancelled as exc:  # Ctrl-C while a query ran: it was stopped
+            _fail(f"aborted: {exc}", INTERRUPTED, exc)
         except AwsError as exc:  # already says what to set
-            _fail(str(exc), 1)
+            _fail(str(exc), 1, exc)
         except ParkingError as exc:
-            _fail(_aws_problem(exc) or str(exc), 1)
+            _fail(_aws_problem(exc) or str(exc), 1, exc)
         except click.ClickException as exc:
             _fail(exc.format_message(), exc.exit_code)
-        except click.Abort:
-            _fail("aborted", 130)
+        except (click.Abort, Interrupted, KeyboardInterrupt) as exc:
+            _fail("aborted", INTERRUPTED, exc)
         except OSError as exc:  # a file that cannot be read or written, a full disk
-            _fail(os_error_line(exc), 1)
+            _fail(os_error_line(exc), 1, exc)
         except Exception as exc:  # a bug: one line the user can report, not a traceback
-            _fail(_aws_problem(exc) or f"internal error ({type(exc).__name__}: {exc}); please report it", 1)
+            hint = "" if OneLineErrors.debug else f" (--debug or {DEBUG_VARIABLE}=1 shows where)"
+            _fail(_aws_problem(exc) or f"internal error ({type(exc).__name__}: {exc}); please report it{hint}", 1,
+                  exc)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise Interrupted() from exc
+
+
+def debug_from_env() -> bool:
+    """PARKING_DEBUG=1 (or true, yes, on) asks for tracebacks; anything else, or unset, does not."""
+    return os.environ.get(DEBUG_VARIABLE, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _remember_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        OneLineErrors.debug = True
+    return value
 
 
 def _aws_problem(exc: BaseException) -> str | None:
@@ -104,8 +158,11 @@ def _aws_problem(exc: BaseException) -> str | None:
     return explain(exc, endpoint_url=endpoint_url) or service_failure(exc, endpoint_url)
 
 
-def _fail(message: str, code: int) -> None:
-    """One line on stderr: the first non-blank line of the message."""
+def _fail(message: str, code: int, exc: BaseException | None = None) -> None:
+    """One line on stderr: the first non-blank line of the message (after the traceback, with --debug)."""
+    close_terminals()  # a progress display is erased first, so the line stands alone
+    if exc is not None and OneLineErrors.debug:
+        traceback.print_exception(exc, file=sys.stderr)
     first = next((line for line in str(message).splitlines() if line.strip()), "failed")
     click.echo(f"Error: {first.strip()}", err=True)
     sys.exit(code)
@@ -125,6 +182,8 @@ class Options:
 @output_options
 @lookback_option
 @reuse_option
+@click.option("--debug", is_flag=True, expose_value=False, callback=_remember_debug,
+              help=f"Print the traceback behind an error, for a bug report [env {DEBUG_VARIABLE}=1].")
 @click.version_option(package_name="parking-platform")
 @click.pass_context
 def cli(ctx: click.Context, engine: str | None, data_dir: str | None, output_format: str | None,
@@ -207,8 +266,17 @@ def sink_for(settings: Settings, bucket: str | None) -> tuple[Sink, str]:
     return LocalSink(settings.data_dir), f"{settings.data_dir}/"
 
 
+TABLE_ROWS = 100  # a table on a terminal shows this many rows unless --all
+
+
 def output_format_for(ctx: click.Context, output_format: str | None) -> str:
-    return output_format or group_options(ctx).output_format or "table"
+    """--format after the command, else before it, else PARKING_FORMAT, else table."""
+    return output_format or group_options(ctx).output_format or format_from_env() or "table"
+
+
+def on_terminal() -> bool:
+    """Whether stdout is a person's terminal (a pipe or a file gets every row)."""
+    return sys.stdout.isatty()
 
 
 def show(ctx: click.Context, frame: pd.DataFrame, output_format: str | None, empty: str,
@@ -230,7 +298,15 @@ def show(ctx: click.Context, frame: pd.DataFrame, output_format: str | None, emp
         click.echo(f"Nothing observed: {with_zones(ctx, empty)}.", err=True)
         if fmt == "table":
             return
-    click.echo(render(frame, fmt))
+    left_out = 0
+    if fmt == "table" and not show_all(ctx) and len(frame) > TABLE_ROWS and on_terminal():
+        left_out = len(frame) - TABLE_ROWS
+        frame = frame.head(TABLE_ROWS)
+    text = render(frame, fmt)
+    if text or fmt != "ndjson":  # ndjson of no rows is no line at all
+        click.echo(text)
+    if left_out:
+        click.echo(f"... and {plural(left_out, 'more row')} not shown (--all shows them, --format csv for a program)")
     if footer and fmt == "table":
         click.echo(footer)
 
@@ -481,18 +557,25 @@ def _totals_text(totals: IngestTotals, where: str, verb: str = "ingested into") 
 
 
 @cli.command()
-@click.option("--spots", type=click.IntRange(min=1, max=100_000), default=200, show_default=True)
-@click.option("--days", type=click.IntRange(min=1, max=366), default=7, show_default=True)
+@click.option("--spots", type=click.IntRange(min=1, max=100_000), default=200, show_default=True,
+              help="Bays in the simulated garage (1-100,000), named A-001 and on.")
+@click.option("--days", type=click.IntRange(min=1, max=366), default=7, show_default=True,
+              help="Days of events to simulate (1-366), from --start.")
 @click.option("--start", type=DATE, default=None, help="First UTC day [default: --days before today].")
-@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True,
+              help="Random seed: the same seed, spots, days and start give the same events.")
 @click.option("--out", type=OutputFile(allow_dash=True), default="-", show_default=True,
               help="JSON-lines file, - for stdout.")
 @click.option("--kafka", "bootstrap_servers", type=NON_EMPTY, metavar="HOST:PORT", default=None,
               help="Produce to this Kafka broker instead of writing lines.")
 @click.option("--topic", type=TOPIC, default="parking-events", show_default=True, help="Topic for --kafka.")
+@click.option("--connect-timeout", type=Number(min=0, min_open=True), default=30.0, show_default=True,
+              metavar="SECONDS", help="With --kafka: give up when no broker has answered for this long, "
+                                      "before any event is sent.")
 @click.option("--catalog", type=OutputFile(), default=None,
               help="Also write the garage's spot catalog (zones, levels, bay types, positions on a plan per level) as CSV for `spots load`.")
-def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstrap_servers, topic, catalog) -> None:
+def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstrap_servers, topic, connect_timeout,
+             catalog) -> None:
     """Write a realistic event stream (a few bad records included) for `ingest`,
     or produce it to Kafka keyed by spot_id."""
     from parking.simulate import catalog_csv, lines, plan
@@ -510,7 +593,8 @@ def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstra
     if bootstrap_servers:
         from parking.kafka.producer import produce
 
-        click.echo(f"produced {produce(stream, bootstrap_servers, topic):,} events to {topic}", err=True)
+        produced = produce(stream, bootstrap_servers, topic, connect_timeout=connect_timeout)
+        click.echo(f"produced {produced:,} events to {topic}", err=True)
         return
     to_file = out != "-"
     written = 0
@@ -561,10 +645,16 @@ def consume(ctx, bootstrap_servers, topic, group, batch_size, batching_window, d
     sink, _ = sink_for(settings, bucket)
     options = ConsumeOptions(bootstrap_servers, topic, group, batch_size, batching_window, max_records, until_idle,
                              workers=workers or default_workers(), connect_timeout=connect_timeout)
-    consumer = BatchConsumer(options, sink, settings, on_progress=ConsumeReporter(sys.stderr).update)
-    with stop_on_signals(consumer.stop):
-        progress = consumer.run()
+    reporter = ConsumeReporter(sys.stderr)
+    consumer = BatchConsumer(options, sink, settings, on_progress=reporter.update)
+    try:
+        with stop_on_signals(consumer.stop) as stop:
+            progress = consumer.run()
+    finally:
+        reporter.close()
     totals = progress.totals
+    if stop.signal_name:
+        click.echo(f"stopped cleanly on {stop.reason}: every stored batch committed", err=True)
     click.echo(f"consumed {totals.records_in:,} records: {totals.stored:,} stored, "
                f"{totals.quarantined:,} quarantined, in {totals.batches:,} batches")
 
@@ -587,6 +677,9 @@ def with_zones(ctx: click.Context | None, what: str) -> str:
     if not zones:
         return what
     names = ", ".join(repr(name.strip()) for name in zones)
+    engine = ctx.params.get("engine") if ctx is not None else None
+    if settings_for(ctx, engine).engine != "athena":  # local: every --zone was checked against the catalog
+        return f"{what} (zone {names} is in the spot catalog: the window holds no events of its bays)"
     return (f"{what} (no catalogued bay of zone {names} was observed: a zone not in the spot catalog "
             "matches no bay; see the catalog Athena reads with parking-cli spots show --bucket BUCKET)")
 
@@ -661,19 +754,22 @@ plot.add_command(zone_commands.plot_availability)
 def report(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -> None:
     """One self-contained HTML page on --from to --to, to open or mail on.
 
-    Availability by zone and level, occupancy over the window and by zone
-    and level, the weekday x hour heatmap, the last day's hourly curve, the
-    best- and worst-used bays, turnover and dwell (and by zone), the overstay
-    list and the sensors that need a visit. Pictures are embedded: no network
-    needed.
+    A summary first (the busiest hour, the fullest zones, stays to enforce
+    and sensors to check, the last 7 days against the 7 before), then
+    availability and occupancy by zone and level (fullest first), this week
+    against last week, the weekday x hour heatmap, the last day's hourly
+    curve, the best- and worst-used bays, turnover and dwell (and by zone),
+    the overstays and the sensors to check. Days are local days of --tz.
+    Pictures are embedded: no network needed. Progress shows on a terminal.
     """
     from parking.analytics.report import MAX_REPORT_DAYS, build_report, write_report
 
     check_range(first, last)
     if (last - first).days + 1 > MAX_REPORT_DAYS:
         raise click.UsageError(f"a report covers at most {MAX_REPORT_DAYS} days, got {(last - first).days + 1}")
-    content = build_report(first, last, tz=tz, lookback_hours=lookback(ctx, lookback_hours),
-                           engine=engine_for(ctx, engine, data_dir), now=now())
+    with steps("report") as advance:
+        content = build_report(first, last, tz=tz, lookback_hours=lookback(ctx, lookback_hours),
+                               engine=engine_for(ctx, engine, data_dir), now=now(), on_step=advance)
     if not content.observed:
         nothing_to_draw("no spot's state was known in that window")
     click.echo(f"wrote {write_report(content, out)}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import math
+import os
 import re
 from collections.abc import Callable
 from datetime import date
@@ -17,7 +18,7 @@ from parking.config import ENGINES
 from parking.errors import ConfigurationError, InvalidArgument
 from parking.layout import check_topic
 
-FORMATS = ("table", "csv", "json")
+FORMATS = ("table", "csv", "json", "ndjson")
 PICTURE_FORMATS = ("png", "svg", "pdf")  # what parking.analytics.plots.save writes (checked by a test)
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -214,11 +215,60 @@ def engine_options(command: F) -> F:
     return command
 
 
+ALL_KEY = "parking.all_rows"  # ctx.meta: shared by the group's context and the command's
+
+
 def output_options(command: F) -> F:
-    """Engine, data directory and format: on the group, and repeatable on each command."""
+    """Engine, data directory, format and --all: on the group, and repeatable on each command."""
+    command = all_option(command)
     command = click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
-                           help="Output format [default table].")(command)
+                           callback=check_format_env,
+                           help="Output format: table for people; csv, json, or ndjson (one JSON object a "
+                                "line) for programs [env PARKING_FORMAT; default table].")(command)
     return engine_options(command)
+
+
+FORMAT_VARIABLE = "PARKING_FORMAT"
+
+
+def format_from_env() -> str | None:
+    """PARKING_FORMAT, lower-cased, or None when unset or blank; :class:`ConfigurationError` for another word."""
+    value = os.environ.get(FORMAT_VARIABLE, "").strip()
+    if not value:
+        return None
+    if value.lower() not in FORMATS:
+        raise ConfigurationError(f"{FORMAT_VARIABLE}={value!r} is not a format: use one of {', '.join(FORMATS)}")
+    return value.lower()
+
+
+def check_format_env(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A bad PARKING_FORMAT stops a command that prints rows while its arguments are read, before any query.
+
+    Not the group's own --format (every command has one: ``simulate`` prints
+    no rows), nor a command whose format was given before its name.
+    """
+    given_before = ctx.parent is not None and ctx.parent.params.get("output_format")
+    if value is None and not isinstance(ctx.command, click.Group) and not given_before:
+        format_from_env()
+    return value
+
+
+def all_option(command: F) -> F:
+    """``--all``: every row of a table on a terminal, which otherwise shows the first 100."""
+    return click.option("--all", "all_rows", is_flag=True, expose_value=False, callback=_remember_all,
+                        help="Show every row of a table on a terminal (it shows the first 100 and says "
+                             "how many it left out).")(command)
+
+
+def _remember_all(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[ALL_KEY] = True
+    return value
+
+
+def show_all(ctx: click.Context | None) -> bool:
+    """Whether --all was given, before or after the command name."""
+    return ctx is not None and bool(ctx.meta.get(ALL_KEY))
 
 
 def bucket_option(what: str) -> Callable[[F], F]:
@@ -259,10 +309,8 @@ def check_range(first: date, last: date) -> None:
 
 REUSE_KEY = "parking.reuse_minutes"  # ctx.meta: shared by the group's context and the command's
 REUSE_HELP = (
-    "Athena: answer from the result of the same query run within MINUTES (1-10080; reused results are "
-    "not billed) instead of scanning again. With it, 'now' (no --at, or today) is taken down to a "
-    "multiple of MINUTES (UTC), so runs within one step send the same SQL and are reused: "
-    "answers are then up to MINUTES old. Ignored, with a note, by --engine local."
+    "Athena only: reuse (unbilled) the result of the same query run in the last MINUTES (1-10080); "
+    "'now' is taken down to a multiple of MINUTES, so answers are up to MINUTES old."
 )
 
 

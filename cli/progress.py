@@ -1,4 +1,10 @@
-"""Progress on stderr: a live line on a terminal, plain lines otherwise."""
+"""Progress on stderr: a live display on a terminal (rich), plain lines or nothing otherwise.
+
+One :class:`Terminal` per stream holds the live display, so a report's bar
+and the Athena query it is waiting for share it; its lines disappear when the
+work ends, leaving only what the command prints. Nothing live is written when
+stderr is not a terminal (a pipe, a file, a CI log).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,99 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import IO, TYPE_CHECKING, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 if TYPE_CHECKING:
     from parking.analytics.engines import QueryProgress, QueryStats
     from parking.kafka.consumer import ConsumeProgress
+
+
+class Terminal:
+    """The live lines of one command on ``stream``, drawn by rich; inert when ``stream`` is not a terminal.
+
+    Each line is a task keyed by a name: with a ``total`` it is a bar
+    (``done`` of ``total``), without one a spinner and its text. :meth:`echo`
+    prints a lasting line above the live ones.
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.live = stream.isatty()
+        self._progress: Progress | None = None
+        self._tasks: dict[str, Any] = {}
+
+    def show(self, key: str, text: str, done: int | None = None, total: int | None = None) -> None:
+        """Add or change the live line ``key``."""
+        if not self.live:
+            return
+        if self._progress is None:
+            console = Console(file=self.stream, highlight=False)
+            self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                      MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True)
+            self._progress.start()
+        if key not in self._tasks:
+            self._tasks[key] = self._progress.add_task(text, total=total, completed=done or 0)
+        self._progress.update(self._tasks[key], description=text, total=total, completed=done or 0)
+
+    def done(self, key: str) -> None:
+        """Take the live line ``key`` away; the display ends with its last line."""
+        task = self._tasks.pop(key, None)
+        if self._progress is None:
+            return
+        if task is not None:
+            self._progress.remove_task(task)
+        if not self._tasks:
+            self.close()
+
+    def echo(self, text: str) -> None:
+        """A lasting line, above the live ones when there are any."""
+        if self._progress is not None:
+            self._progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            click.echo(text, file=self.stream)
+
+    def close(self) -> None:
+        """End the live display, erasing its lines (also when Ctrl-C came while it was drawn)."""
+        progress, self._progress = self._progress, None
+        self._tasks.clear()
+        if progress is not None:
+            progress.stop()
+
+
+_terminals: dict[int, Terminal] = {}
+
+
+def close_terminals() -> None:
+    """End every live display, before a command's last line (an error, Ctrl-C) is printed under it."""
+    for live in list(_terminals.values()):
+        live.close()
+
+
+def terminal(stream: IO[str] | None = None) -> Terminal:
+    """The one :class:`Terminal` of ``stream`` (default: the current stderr)."""
+    stream = stream if stream is not None else sys.stderr
+    found = _terminals.get(id(stream))
+    if found is None or found.stream is not stream:
+        found = _terminals[id(stream)] = Terminal(stream)
+    return found
+
+
+@contextmanager
+def steps(label: str, stream: IO[str] | None = None) -> Iterator[Callable[[str, int, int], None]]:
+    """Yield ``advance(what, done, total)``: a bar with ``label`` on a terminal, nothing otherwise."""
+    live = terminal(stream)
+
+    def advance(what: str, done: int, total: int) -> None:
+        live.show(label, f"{label}: {what}", done, total)
+
+    try:
+        yield advance
+    finally:
+        live.done(label)
 
 
 class AthenaProgress:
@@ -26,7 +118,8 @@ class AthenaProgress:
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
-        self.live = stream.isatty()
+        self.terminal = terminal(stream)
+        self.live = self.terminal.live
         self.last_state: str | None = None
         self.queries = 0
         self.reused = 0
@@ -36,30 +129,29 @@ class AthenaProgress:
     def update(self, progress: QueryProgress) -> None:
         line = f"athena {progress.query_id}: {progress.state} {progress.elapsed_seconds:.1f}s"
         if self.live:
-            click.echo(f"\r{line}\033[K", file=self.stream, nl=False)
+            self.terminal.show("athena", line)
         elif progress.state != self.last_state:
             click.echo(line, file=self.stream)
         self.last_state = progress.state
 
     def finish(self, stats: QueryStats) -> None:
-        if self.live:
-            click.echo("\r\033[K", file=self.stream, nl=False)
+        self.terminal.done("athena")
         self.last_state = None
         self.queries += 1
         self.reused += stats.reused_result
         self.billed_megabytes += stats.billed_megabytes
         self.cost_usd += stats.cost_usd
-        click.echo(f"athena: {cost_line(stats)}", file=self.stream)
+        self.terminal.echo(f"athena: {cost_line(stats)}")
 
     def summary(self) -> None:
         """One total line when more than one query ran (nothing for one: its own line says it)."""
+        self.terminal.done("athena")
         if self.queries < 2:
             return
         reused = f", {self.reused:,} answered from reused results" if self.reused else ""
-        click.echo(
+        self.terminal.echo(
             f"athena: {self.queries:,} queries{reused}: billed {self.billed_megabytes:,} MB in total, "
-            f"cost ${self.cost_usd:.6f} at $5/TB",
-            file=self.stream,
+            f"cost ${self.cost_usd:.6f} at $5/TB"
         )
 
 
@@ -139,7 +231,8 @@ class ConsumeReporter:
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
-        self.live = stream.isatty()
+        self.terminal = terminal(stream)
+        self.live = self.terminal.live
 
     def update(self, progress: ConsumeProgress) -> None:
         lag = "?" if progress.lag is None else f"{progress.lag:,}"
@@ -148,15 +241,37 @@ class ConsumeReporter:
             f"quarantined {progress.totals.quarantined:,}), "
             f"lag {lag}, {progress.rate:,.0f} records/s, partitions {sorted(progress.assigned)}"
         )
-        click.echo(f"\r{line}\033[K" if self.live else line, file=self.stream, nl=not self.live)
+        if self.live:
+            self.terminal.show("consume", line)
+        else:
+            click.echo(line, file=self.stream)
+
+    def close(self) -> None:
+        self.terminal.done("consume")
+
+
+class Stop:
+    """Which signal asked a command to stop, if one did."""
+
+    signal_name: str | None = None
+
+    @property
+    def reason(self) -> str:
+        return {"SIGINT": "Ctrl-C (SIGINT)"}.get(self.signal_name or "", self.signal_name or "")
 
 
 @contextmanager
-def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
-    """Ctrl-C and SIGTERM ask for a clean stop instead of killing mid-batch."""
-    previous = {sig: signal.signal(sig, lambda *_: stop()) for sig in (signal.SIGINT, signal.SIGTERM)}
+def stop_on_signals(stop: Callable[[], None]) -> Iterator[Stop]:
+    """Ctrl-C and SIGTERM ask for a clean stop instead of killing mid-batch; the yielded :class:`Stop` says which."""
+    asked = Stop()
+
+    def handler(number: int, frame: Any) -> None:
+        asked.signal_name = signal.Signals(number).name
+        stop()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield asked
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig, previous_handler in previous.items():
+            signal.signal(sig, previous_handler)

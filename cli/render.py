@@ -36,6 +36,8 @@ def render(frame: pd.DataFrame, output_format: str) -> str:
     """The frame as text; timestamps are ISO-8601 with milliseconds and their offset (Z for UTC)."""
     if output_format == "json":
         return json.dumps([_json_row(row) for row in _plain(frame).to_dict(orient="records")], indent=2)
+    if output_format == "ndjson":  # one object a line, what jq and log shippers read; nothing for no rows
+        return "\n".join(json.dumps(_json_row(row)) for row in _plain(frame).to_dict(orient="records"))
     if output_format == "csv":
         return _csv(_plain(frame))
     return _table(frame)

@@ -16,10 +16,13 @@ import click
 
 from parking.cli.options import (
     DATA_DIR,
+    FORMATS,
     LocalPath,
     Number,
+    all_option,
     at_option,
     bucket_option,
+    check_format_env,
     engine_options,
     lookback_option,
     output_options,
@@ -129,8 +132,10 @@ def athena_is_the_engine() -> bool:
 
 @spots.command("show")
 @place_options
-@click.option("--format", "output_format", type=click.Choice(("table", "csv", "json")), default=None,
-              help="Output format [default table].")
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
+              callback=check_format_env,
+              help="Output format: table, csv, json or ndjson [env PARKING_FORMAT; default table].")
+@all_option
 @click.pass_context
 def spots_show(ctx: click.Context, data_dir: str | None, bucket: str | None, output_format: str | None) -> None:
     """Print the catalog in force."""

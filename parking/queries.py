@@ -90,13 +90,16 @@ def utilization(
     zones: Sequence[str] = (),
     engine: Engine | None = None,
     now: datetime | None = None,
+    tz: str = "UTC",
 ) -> pd.DataFrame:
     """Per spot observed from ``first`` to ``last`` (UTC days, both included): share occupied.
 
     With ``by``, one row per group instead of per spot (sums over its spots);
     ``zones`` keeps only the catalog's spots of those zones (section 7).
+    ``tz`` makes the days local days of that zone (the report's), as the
+    other window queries count them; the CLI's ``utilization`` keeps UTC days.
     """
-    return _over_days("utilization", first, last, "UTC", lookback_hours, engine, now, by=by, zones=zones)
+    return _over_days("utilization", first, last, tz, lookback_hours, engine, now, by=by, zones=zones)
 
 
 def patterns(

@@ -501,10 +501,37 @@ def test_a_bug_is_one_line_naming_it_not_a_traceback(runner: CliRunner, monkeypa
     def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
 
+    monkeypatch.delenv("PARKING_DEBUG", raising=False)
     monkeypatch.setattr(parking.cli.main, "engine_for", broken)
     result = runner.invoke(parking_cli, ["status"])
     assert result.exit_code == 1
-    assert result.stderr == "Error: internal error (ZeroDivisionError: division by zero); please report it\n"
+    assert result.stderr == ("Error: internal error (ZeroDivisionError: division by zero); please report it "
+                             "(--debug or PARKING_DEBUG=1 shows where)\n")
+
+
+@pytest.mark.parametrize(("args", "env"), [
+    (["--debug", "status"], {}),
+    (["status"], {"PARKING_DEBUG": "1"}),
+    (["status"], {"PARKING_DEBUG": "true"}),
+], ids=["--debug", "PARKING_DEBUG=1", "PARKING_DEBUG=true"])
+def test_debug_prints_the_traceback_an_internal_error_hides(runner: CliRunner, monkeypatch, args, env) -> None:
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(parking.cli.main, "engine_for", broken)
+    result = runner.invoke(parking_cli, args, env=env)
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert "in broken" in result.stderr and "ZeroDivisionError: division by zero" in lines
+    assert lines[-1] == "Error: internal error (ZeroDivisionError: division by zero); please report it"
+
+
+@pytest.mark.parametrize("env", [{}, {"PARKING_DEBUG": "0"}, {"PARKING_DEBUG": ""}], ids=["unset", "0", "empty"])
+def test_without_debug_a_library_error_has_no_traceback(lake: Path, runner: CliRunner, env) -> None:
+    result = runner.invoke(parking_cli, ["status", "--data-dir", str(lake / "missing")], env=env)
+    assert result.exit_code == 2
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
 
 
 def test_a_refused_simulate_touches_no_file(tmp_path: Path) -> None:

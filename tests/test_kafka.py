@@ -311,22 +311,40 @@ def test_max_records_stops_after_that_many(broker: str, topic: str, tmp_path: Pa
     assert progress.records == 1234
 
 
-def test_sigterm_stops_cleanly_and_commits(broker: str, topic: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("sent", "said"), [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "Ctrl-C (SIGINT)")],
+                         ids=["SIGTERM", "Ctrl-C"])
+def test_a_stop_signal_stops_cleanly_and_commits(broker: str, topic: str, tmp_path: Path, sent, said: str) -> None:
+    """Ctrl-C is the normal way to stop consume: exit 0, a line saying so, everything stored committed."""
     produce(simulated(6000, seed=6), broker, topic)
     process = subprocess.Popen(
         [CLI, "consume", "--bootstrap-servers", broker, "--topic", topic, "--group", "ingest",
          "--batch-size", "200", "--data-dir", str(tmp_path)],
         stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal's shell leaves it
     )
     for line in process.stderr:
         if line.startswith("consumed ") and int(line.split()[1].replace(",", "")) > 0:
             break
-    process.send_signal(signal.SIGTERM)
-    out, _ = process.communicate(timeout=60)
+    process.send_signal(sent)
+    out, err = process.communicate(timeout=60)
     assert process.returncode == 0
+    assert f"stopped cleanly on {said}: every stored batch committed\n" in err
+    assert "Error" not in err and "Traceback" not in err
     done = int(out.split()[1].replace(",", ""))
     resumed = consumer(broker, topic, tmp_path).run()
     assert resumed.records == 6000 - done, "everything handled before the stop was committed"
+
+
+def test_the_first_progress_line_never_says_lag_0_while_records_wait(broker: str, topic: str, tmp_path: Path) -> None:
+    """make demo-kafka's first line: records are waiting, so the lag is unknown (?) or counts them, never 0."""
+    produce(simulated(3000, seed=8), broker, topic)
+    seen = []
+    options = ConsumeOptions(broker, topic, group="ingest", batch_size=200, batching_window=0.2, until_idle=2.0,
+                             max_records=3000, progress_every=0.0)  # a line at every poll, from the first
+    BatchConsumer(options, LocalSink(tmp_path), on_progress=lambda p: seen.append((p.records, p.lag))).run()
+    first_records, first_lag = seen[0]
+    assert first_records == 0, "the first line comes before any record is handled"
+    assert first_lag is None or first_lag > 0, seen[:3]
 
 
 def test_simulate_produces_keyed_events(broker: str, topic: str, tmp_path: Path) -> None:

@@ -188,7 +188,7 @@ def test_a_broken_quarantine_object_is_reported_not_touched(lake: Path, repair: 
     assert result.exit_code == 1
     assert f"bad_name       {key}:" in result.stdout
     assert (lake / key).read_bytes() == b"scribbles"
-    assert result.stderr == ("Error: 1 objects need attention (listed above): objects under parking-quarantine/ are "
+    assert result.stderr == ("Error: 1 object needs attention (listed above): objects under parking-quarantine/ are "
                              "reported, never changed, even by --repair; move them out by hand\n")
 
 

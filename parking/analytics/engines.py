@@ -142,7 +142,7 @@ class DuckDBEngine:
         return tz
 
     def run(self, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
-        """The query's rows; :class:`QueryError` (one line) when it fails.
+        """The query's rows; :class:`QueryError` (one line) when it fails, :class:`QueryCancelled` on Ctrl-C.
 
         A lake whose layout is damaged where a look at its folders shows it
         (:func:`layout_damage`) is not answered from: the query fails naming it.
@@ -158,6 +158,13 @@ class DuckDBEngine:
             self._create_view(reads_catalog=CATALOG_TABLE in sql)
             try:
                 return self._connection.execute(bind(sql, params)).df()
+            except KeyboardInterrupt:
+                self._connection.interrupt()
+                raise QueryCancelled("the local query was stopped") from None
+            except RuntimeError as exc:  # DuckDB's answer to Ctrl-C (SIGINT) during a query
+                if "interrupted" not in str(exc).lower():
+                    raise
+                raise QueryCancelled("the local query was stopped") from None
             except duckdb.Error as exc:
                 if attempt < VANISHED_RETRIES and _vanished(exc, self.data_dir):
                     continue
@@ -511,8 +518,10 @@ class AthenaEngine:
                     )
                 return frame
         except KeyboardInterrupt:
+            query_id = getattr(self._last_execution, "query_id", None)
             self._report_ended()
-            raise QueryCancelled("query cancelled; Athena was asked to stop it") from None
+            stopped = f"query {query_id}" if query_id else "the query"
+            raise QueryCancelled(f"Athena was asked to stop {stopped} (StopQueryExecution)") from None
         except Exception as exc:
             self._report_ended()
             raise self._failure(exc) from None

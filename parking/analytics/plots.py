@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import io
 from pathlib import Path
+from typing import Any
 
+import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -72,10 +74,42 @@ def occupancy_line(frame: pd.DataFrame, title: str) -> Figure:
     axes = figure.add_subplot()
     axes.plot(frame["hour"].dt.tz_localize(None), frame["occupancy_rate"].to_numpy(dtype=float) * 100,
               color="#d95f02", linewidth=1.4)
+    _date_axis(axes)
     axes.set_ylim(0, 100)
     axes.set_ylabel("occupancy (%)")
     axes.set_xlabel(f"local time ({frame['hour'].dt.tz})" if len(frame) else "time")
     axes.set_title(title)
+    axes.grid(alpha=0.3)
+    return figure
+
+
+def _date_axis(axes: Any, most: int = 10) -> None:
+    """Dates on the x axis that never overlap: at most ``most`` ticks, each labelled once, concisely."""
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=most)
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def week_over_week(this_week: pd.DataFrame, last_week: pd.DataFrame, title: str) -> Figure:
+    """Hourly occupancy of the last 7 days over that of the 7 days before, weekday on weekday.
+
+    Both frames have the columns of ``queries.occupancy``; the earlier week is
+    drawn shifted by 7 days, grey and dashed.
+    """
+    figure = Figure(figsize=(12, 3.6), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    if len(last_week):
+        axes.plot(last_week["hour"].dt.tz_localize(None) + pd.Timedelta(days=7),  # wall clock on wall clock
+                  last_week["occupancy_rate"].to_numpy(dtype=float) * 100, color="#7f7f7f", linewidth=1.2,
+                  linestyle="--", label="the week before")
+    axes.plot(this_week["hour"].dt.tz_localize(None), this_week["occupancy_rate"].to_numpy(dtype=float) * 100,
+              color="#d95f02", linewidth=1.4, label="the last 7 days")
+    _date_axis(axes)
+    axes.set_ylim(0, 100)
+    axes.set_ylabel("occupancy (%)")
+    axes.set_title(title)
+    axes.legend(loc="upper right")
     axes.grid(alpha=0.3)
     return figure
 

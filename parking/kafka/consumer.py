@@ -364,9 +364,13 @@ class BatchConsumer:
         since a rebalance gave it over) has no position (-1001): its reading
         starts at the group's committed offset, or at the log's start when
         the group never committed one (``auto.offset.reset`` is earliest).
+        None (unknown, shown as ``?``) before a partition is assigned: a lag of
+        0 then would say nothing waits while every record of the topic may.
         """
         try:
             assignment = self._consumer.assignment()
+            if not assignment:
+                return None
             positions = self._consumer.position(assignment)
             unread = [TopicPartition(p.topic, p.partition) for p in positions if p.offset < 0]
             committed = {(p.topic, p.partition): p.offset

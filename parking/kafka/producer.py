@@ -24,11 +24,14 @@ def spot_key(line: str) -> bytes | None:
 DELIVERY_TIMEOUT = 30.0
 
 
-def produce(lines: Iterable[str], bootstrap_servers: str, topic: str, timeout: float = DELIVERY_TIMEOUT) -> int:
+def produce(lines: Iterable[str], bootstrap_servers: str, topic: str, timeout: float = DELIVERY_TIMEOUT,
+            connect_timeout: float | None = None) -> int:
     """Send every line to ``topic``; returns how many the broker acknowledged.
 
     Raises :class:`parking.errors.KafkaError` when any event is not acknowledged
-    within ``timeout`` seconds (no broker answering, say), in one line with the reason.
+    within ``timeout`` seconds, or, with ``connect_timeout``, when no broker
+    has answered within that many seconds, before any event is sent; each in
+    one line with the reason.
     """
     failures: list[str] = []
     broker_errors: list[str] = []
@@ -43,6 +46,13 @@ def produce(lines: Iterable[str], bootstrap_servers: str, topic: str, timeout: f
         if error is not None:
             failures.append(broker_errors[-1] if broker_errors else error.str())
 
+    if connect_timeout is not None:
+        try:
+            producer.list_topics(timeout=connect_timeout)
+        except KafkaException as exc:
+            reason = broker_errors[-1] if broker_errors else str(exc.args[0].str() if exc.args else exc)
+            raise KafkaError(f"no Kafka broker reachable at {bootstrap_servers} in {connect_timeout:g} s: "
+                             f"{reason}") from None
     sent = 0
     try:
         for line in lines:

@@ -172,9 +172,11 @@ def compact(
     checkpoint: Callable[[str], None] | None = None,
     keep_going: Callable[[], bool] | None = None,
     threads: int | None = None,
+    on_day: Callable[[date, int, int], None] | None = None,
 ) -> CompactionReport:
     """Compact every closed day before ``before`` (see the module docstring for the protocol).
 
+    ``on_day(day, done, total)`` is called before each day (for progress);
     ``checkpoint(step)`` is called after each step of :data:`STEPS`;
     ``keep_going()`` is asked before each day (a Lambda stops before its
     deadline; the next run continues). Only what ``lake check`` finds clean
@@ -190,7 +192,10 @@ def compact(
     report = CompactionReport(before)
     failures: list[str] = []
     with _workspace(threads) as (connection, workdir):
-        for day in pending_days(store, before, data_prefix):
+        days = pending_days(store, before, data_prefix)
+        for done, day in enumerate(days):
+            if on_day is not None:
+                on_day(day, done, len(days))
             if keep_going is not None and not keep_going():
                 report.stopped_early = True
                 break

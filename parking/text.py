@@ -1,0 +1,31 @@
+"""Numbers and durations as people read them, for tables, reports and messages."""
+
+from __future__ import annotations
+
+import math
+
+
+def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
+    """``1 row``, ``2 rows``, ``1,204 objects``: the count with thousands separators and the right noun."""
+    word = noun if count == 1 else (plural_noun or f"{noun}s")
+    return f"{count:,} {word}"
+
+
+def duration(minutes: float | None) -> str:
+    """A length of time as people say it: ``45 min``, ``1 h 12 min``, ``3 d 4 h``; ``-`` for none.
+
+    Rounded to the minute below 48 hours, to the hour from then on.
+    """
+    if minutes is None or (isinstance(minutes, float) and math.isnan(minutes)):
+        return "-"
+    total = round(float(minutes))
+    if total < 0:
+        return f"-{duration(-minutes)}"
+    if total < 60:
+        return f"{total} min"
+    hours, rest = divmod(total, 60)
+    if hours < 48:
+        return f"{hours} h" if rest == 0 else f"{hours} h {rest} min"
+    hours = round(minutes / 60)
+    days, rest_hours = divmod(hours, 24)
+    return f"{days} d" if rest_hours == 0 else f"{days} d {rest_hours} h"
