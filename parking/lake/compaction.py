@@ -83,6 +83,7 @@ STEPS = ("parquet-written", "parquet-removed", "source-copied", "source-moved")
 # The steps of a repair (:func:`repair_compacted`): a bad day file is set aside with its bytes.
 REPAIR_STEPS = ("parquet-written", "set-aside", "parquet-removed", "source-copied", "source-moved")
 REPAIR_COMMAND = "parking-cli lake check --repair"
+REMOVALS_BETWEEN_ASKS = 100  # remove_folded asks keep_going() this often
 _DAY = re.compile(r"year=(\d{4})/month=(\d{2})/day=(\d{2})/")
 _HOUR = re.compile(r"hour=(\d{2})/")
 # A day file, or an hour file (``<day>T<HH>-<digest>.parquet``): both in their day's folder, which every query reads.
@@ -167,6 +168,7 @@ class Removed:
 
     objects: int
     files: int
+    stopped: bool = False  # out of time: the next run removes the rest
 
 
 def latest_before(now: datetime, lateness_days: int) -> date:
@@ -280,7 +282,8 @@ def compact(
     failures: list[str] = []
     with _workspace(threads) as (connection, workdir):
         report.removed = remove_folded(store, connection, workdir, now=now, delay=removal_delay,
-                                       data_prefix=data_prefix, checkpoint=checkpoint)
+                                       data_prefix=data_prefix, checkpoint=checkpoint, keep_going=keep_going)
+        report.stopped_early = report.removed.stopped
 
         def groups() -> Iterator[tuple[date, int | None]]:
             if before is not None:
@@ -288,7 +291,7 @@ def compact(
             if hours_before is not None:  # listed once the days are done: their hours are folded by then
                 yield from ((hour.date(), hour.hour) for hour in pending_hours(store, hours_before, data_prefix))
 
-        for day, hour in groups():
+        for day, hour in [] if report.stopped_early else groups():
             if keep_going is not None and not keep_going():
                 report.stopped_early = True
                 break
@@ -739,6 +742,7 @@ def remove_folded(
     delay: timedelta,
     data_prefix: str = DATA_PREFIX,
     checkpoint: Callable[[str], None] | None = None,
+    keep_going: Callable[[], bool] | None = None,
 ) -> Removed:
     """Remove what a compacted file holds, once it has held it for ``delay`` (steps 3 and 4, delayed).
 
@@ -752,14 +756,25 @@ def remove_folded(
     that listed the object before the file holding it existed has ended
     before it goes (the delay is longer than any query runs), and every
     event stays in a file that stays. Idempotent; a crash at any point is
-    finished by the next run.
+    finished by the next run, and so is a run that stops because
+    ``keep_going()`` (asked every :data:`REMOVALS_BETWEEN_ASKS` removals)
+    said so (``stopped`` of the result).
     """
     mark = checkpoint or (lambda step: None)
+    asked = 0
+
+    def go_on() -> bool:
+        nonlocal asked
+        asked += 1
+        return keep_going is None or bool(asked % REMOVALS_BETWEEN_ASKS) or keep_going()
+
     limit = now - delay
     listed = {key: item for key, item in store.listing(data_prefix).items() if key.endswith(OBJECT_SUFFIX)}
     objects = 0
     for key, kept in sorted(_kept_copies(store, listed, data_prefix).items()):
         if max(kept.modified, listed[key].modified) <= limit:
+            if not go_on():
+                return Removed(objects, 0, stopped=True)
             store.delete(key)
             objects += 1
             mark("source-moved")
@@ -772,6 +787,8 @@ def remove_folded(
     for day, keys in sorted(files.items()):
         if not any(_may_hold(holder, key) for key in keys for holder in keys if holder != key):
             continue
+        if keep_going is not None and not keep_going():
+            return Removed(objects, removed, stopped=True)
         for key in sorted(_held(store, connection, workdir, day, keys)):
             store.delete(key)
             removed += 1
@@ -789,7 +806,10 @@ def _held(store: Store, connection: duckdb.DuckDBPyConnection, workdir: Path, da
     """Of one day's ``keys``, those another file among them holds (and may replace); only files that check clean."""
     paths: dict[str, str] = {}
     for key in keys:
-        path = store.fetch(key, workdir)
+        try:
+            path = store.fetch(key, workdir)
+        except FileNotFoundError:  # another run removed it meanwhile
+            continue
         if not _day_file_findings(connection, key, path, day, workdir):
             paths[str(path)] = key
     if len(paths) < 2:

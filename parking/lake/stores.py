@@ -189,11 +189,22 @@ class S3Store:
         return found
 
     def read(self, key: str) -> bytes:
-        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except Exception as error:
+            if _missing(error):
+                raise FileNotFoundError(2, "No such key", self.where + key) from error
+            raise
 
     def fetch(self, key: str, workdir: Path) -> Path:
+        """Raises :class:`FileNotFoundError` for a key removed since it was listed, as a local store does."""
         path = workdir / hashlib.sha256(key.encode()).hexdigest()
-        self.client.download_file(self.bucket, key, str(path))
+        try:
+            self.client.download_file(self.bucket, key, str(path))
+        except Exception as error:
+            if _missing(error):
+                raise FileNotFoundError(2, "No such key", self.where + key) from error
+            raise
         return path
 
     def upload(self, path: Path, key: str) -> None:
@@ -233,6 +244,12 @@ def process_alive(pid: int) -> bool:
     except PermissionError:  # another user's process
         return True
     return True
+
+
+def _missing(error: Exception) -> bool:
+    """Whether a boto3 error says the key does not exist (any more)."""
+    response = getattr(error, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", "")) in ("404", "NoSuchKey", "NotFound")
 
 
 def _hidden(name: str) -> bool:
