@@ -235,7 +235,8 @@ def _kept_copies(store: Store, listed: dict[str, Listed], data_prefix: str) -> d
     what an object holds (docs/METRICS.md section 2); the size guards
     against a hand-placed object of the same name.
     """
-    folders = sorted({key.rsplit("/", 1)[0] + "/" for key in listed})
+    # only hour partitions: compaction keeps nothing else (and a loose key must not list the whole kept tier)
+    folders = sorted({key.rsplit("/", 1)[0] + "/" for key in listed if _hour_of(key) is not None})
     kept: dict[str, Listed] = {}
     for folder in folders:
         for key, item in store.listing(COMPACTED_SOURCES_PREFIX + folder[len(data_prefix):]).items():
