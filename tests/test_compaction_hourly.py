@@ -291,3 +291,15 @@ def test_cli_compact_does_both_grains(lake, case, monkeypatch) -> None:
     assert counts["objects removed"] == counts["objects kept"] == len(kept_objects(lake)), "no delay locally"
     assert not json_objects(lake) and hour_files(lake) and check_compacted(LocalStore(lake)) == []
     assert COMPACTED_PREFIX in str(parquet_files(lake)[0])
+
+
+def test_a_damaged_hour_file_is_rebuilt_by_lake_check_repair(case, uncompacted, lake) -> None:  # noqa: F811
+    compact(LocalStore(lake), None, hours_before=ALL_HOURS, removal_delay=DELAY, now=wall())  # removals waiting
+    damaged = hour_files(lake)[0]
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    found = {(f.key, f.problem) for f in check_compacted(LocalStore(lake))}
+    assert found == {(damaged.relative_to(lake).as_posix(), "unreadable")}
+    repaired = CliRunner().invoke(cli, ["lake", "check", "--repair", "--data-dir", str(lake)])
+    assert repaired.exit_code == 0, repaired.output
+    assert check_compacted(LocalStore(lake)) == [] and not damaged.exists()
+    assert_same_answers(uncompacted, answers(case, DuckDBEngine(lake, threads=1)))
