@@ -11,6 +11,7 @@ write time, which a later ``now`` leaves behind).
 from __future__ import annotations
 
 import random
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -285,8 +286,8 @@ def test_cli_compact_does_both_grains(lake, case, monkeypatch) -> None:
     year, month, day = (part.split("=")[1] for part in days[len(days) // 2].split("/"))
     result = CliRunner().invoke(cli, ["compact", "--before", f"{year}-{month}-{day}", "--data-dir", str(lake)])
     assert result.exit_code == 0, result.output
-    counts = {line.split()[0] + " " + line.split()[1]: int(line.split()[2].replace(",", ""))
-              for line in result.output.splitlines()[1:]}
+    counts = {label: int(number.replace(",", "")) for label, number in
+              re.findall(r"^  (\w+(?: \w+)?) +([\d,]+)", result.output, re.MULTILINE)}
     assert counts["days compacted"] > 0 and counts["hours compacted"] > 0
     assert counts["objects removed"] == counts["objects kept"] == len(kept_objects(lake)), "no delay locally"
     assert not json_objects(lake) and hour_files(lake) and check_compacted(LocalStore(lake)) == []

@@ -292,7 +292,10 @@ def compact(
             if hours_before is not None:  # listed once the days are done: their hours are folded by then
                 yield from ((hour.date(), hour.hour) for hour in pending_hours(store, hours_before, data_prefix))
 
+        failed: set[date] = set()  # a day left for the repair: its hours are left too, and named once
         for day, hour in [] if report.stopped_early else groups():
+            if day in failed:
+                continue
             if keep_going is not None and not keep_going():
                 report.stopped_early = True
                 break
@@ -302,6 +305,7 @@ def compact(
                                      now=now, hour=hour, remove_now=not removal_delay)
             except CompactionError as error:
                 failures.append(str(error))
+                failed.add(day)
                 _clear(connection, workdir)
                 continue
             except FileNotFoundError as error:  # a local file moved between listing and reading it
@@ -375,8 +379,8 @@ def compact_day(
     parquets = [key for key in files if _day_file_name(key) == day and (hour is None or file_hour(key) == hour)]
     if not keys and len(parquets) <= 1 and all(file_hour(key) == hour for key in parquets):
         return DayResult(day, parquets[0] if parquets else None, 0, 0, 0, 0, hour=hour)
-    # a foreign file first; an hour reads only its own files (the others of the day it leaves alone)
-    checked = [key for key in files if _day_file_name(key) != day] + parquets
+    # a foreign file first: a day with a bad file is left as it is, by both grains, for the repair
+    checked = sorted(files, key=lambda k: _day_file_name(k) == day)
     for key in checked:
         problems = _day_file_findings(connection, key, store, day, workdir)
         if problems:
