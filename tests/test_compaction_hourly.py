@@ -157,14 +157,15 @@ def test_hourly_then_daily_compaction_gives_the_same_answers(case, uncompacted, 
 def test_removals_wait_for_the_delay_and_answers_never_change(case, uncompacted, lake) -> None:  # noqa: F811
     engine = DuckDBEngine(lake, threads=1)
     landed = json_objects(lake)
-    compact(LocalStore(lake), None, hours_before=ALL_HOURS, removal_delay=DELAY, now=wall())
+    started = wall()
+    compact(LocalStore(lake), None, hours_before=ALL_HOURS, removal_delay=DELAY, now=started)
     assert json_objects(lake) == landed == kept_objects(lake), "kept at once, removed later"
     assert unfolded(LocalStore(lake)) == [] and pending_hours(LocalStore(lake), ALL_HOURS) == []
     assert check_compacted(LocalStore(lake)) == []
     assert CliRunner().invoke(cli, ["lake", "check", "--data-dir", str(lake)]).exit_code == 0
     assert_same_answers(uncompacted, answers(case, engine))
 
-    report = compact(LocalStore(lake), EVERYTHING, removal_delay=DELAY, now=wall() + DELAY - timedelta(minutes=1))
+    report = compact(LocalStore(lake), EVERYTHING, removal_delay=DELAY, now=started + DELAY - timedelta(minutes=1))
     assert report.removed.objects == 0 and json_objects(lake) == landed, "not before the delay"
     assert hour_files(lake), "the hour files stay too: the day files are newer than the delay"
     assert_same_answers(uncompacted, answers(case, engine))

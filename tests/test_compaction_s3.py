@@ -179,6 +179,7 @@ def test_the_hourly_handler_folds_closed_hours_and_removes_them_after_the_delay(
 
     monkeypatch.setenv("PARKING_BUCKET", bucket)
     landed = {key for key in objects(bucket) if key.startswith(DATA_PREFIX)}
+    started = datetime.now(timezone.utc)
     result = compact_handler.hourly_handler({}, Context(remaining=600_000))
     assert result["hours_compacted"] > 0 and result["days_compacted"] == 0 and not result["stopped_early"]
     files = [key for key in objects(bucket) if key.startswith(COMPACTED_PREFIX)]
@@ -187,11 +188,11 @@ def test_the_hourly_handler_folds_closed_hours_and_removes_them_after_the_delay(
     assert_same_answers(uncompacted, answers_of(case, bucket, tmp_path))
     assert compact_handler.hourly_handler({}, Context(remaining=600_000))["hours_compacted"] == 0
 
-    monkeypatch.setenv("PARKING_COMPACTION_REMOVAL_DELAY_MINUTES", "5")
-    later = datetime.now(timezone.utc) + timedelta(minutes=4)
-    monkeypatch.setattr(compact_handler, "now", lambda: later)
+    monkeypatch.setenv("PARKING_COMPACTION_REMOVAL_DELAY_MINUTES", "30")
+    clock = {"now": started + timedelta(minutes=29)}  # every copy is younger than the delay
+    monkeypatch.setattr(compact_handler, "now", lambda: clock["now"])
     assert compact_handler.hourly_handler({}, Context(remaining=600_000))["sources_moved"] == 0
-    later += timedelta(minutes=2)
+    clock["now"] = datetime.now(timezone.utc) + timedelta(minutes=31)  # every copy is older
     assert compact_handler.hourly_handler({}, Context(remaining=600_000))["sources_moved"] == len(landed)
     assert not any(key.startswith(DATA_PREFIX) for key in objects(bucket))
     assert {key.replace(COMPACTED_SOURCES_PREFIX, DATA_PREFIX, 1) for key in objects(bucket)
@@ -200,7 +201,7 @@ def test_the_hourly_handler_folds_closed_hours_and_removes_them_after_the_delay(
 
     result = compact_handler.handler({}, Context(remaining=900_000))  # the daily run folds the hour files
     assert result["days_compacted"] > 0
-    later += timedelta(minutes=6)
+    clock["now"] = datetime.now(timezone.utc) + timedelta(minutes=31)
     assert compact_handler.hourly_handler({}, Context(remaining=600_000))["parquet_removed"] == len(files)
     assert fully_compacted(bucket)
     assert_same_answers(uncompacted, answers_of(case, bucket, tmp_path))
