@@ -283,7 +283,10 @@ def test_the_lambda_handler_fails_on_a_damaged_day_after_the_others(case, bucket
         compact_handler.handler({}, Context(remaining=900_000))
     [log] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert log["message"] == "compaction failed" and key in log["error"] and log["days_compacted"] > 0
-    left = {"/".join(k.split("/")[1:4]) for k in objects(bucket) if k.startswith(DATA_PREFIX)}
+    from parking.lake.compaction import unfolded
+
+    # (the folded objects wait for the removal delay beside their kept copies: only the damaged day is not folded)
+    left = {"/".join(k.split("/")[1:4]) for k in unfolded(S3Store(bucket))}
     assert left == {"/".join(key.split("/")[1:4])}, "every day compacted but the damaged one"
 
 
