@@ -305,3 +305,16 @@ def test_a_damaged_hour_file_is_rebuilt_by_lake_check_repair(case, uncompacted, 
     assert repaired.exit_code == 0, repaired.output
     assert check_compacted(LocalStore(lake)) == [] and not damaged.exists()
     assert_same_answers(uncompacted, answers(case, DuckDBEngine(lake, threads=1)))
+
+
+def test_copying_onto_a_kept_hard_link_of_the_same_file_leaves_no_temp_file(tmp_path) -> None:
+    """Repair re-keeps objects already kept (a hard link of the same file): rename(2) would leave the temp name."""
+    store = LocalStore(tmp_path)
+    source = tmp_path / DATA_PREFIX / "year=2024/month=03/day=01/hour=10/a.json.gz"
+    source.parent.mkdir(parents=True)
+    source.write_bytes(b"x")
+    kept = COMPACTED_SOURCES_PREFIX + "year=2024/month=03/day=01/hour=10/a.json.gz"
+    for _ in range(2):
+        store.copy(f"{DATA_PREFIX}year=2024/month=03/day=01/hour=10/a.json.gz", kept)
+    assert sorted(p.name for p in (tmp_path / kept).parent.iterdir()) == ["a.json.gz"]
+    assert store.keys(COMPACTED_SOURCES_PREFIX, hidden=True) == [kept]

@@ -143,6 +143,8 @@ class LocalStore:
                 with open(temp, "rb") as handle:
                     os.fsync(handle.fileno())
             os.replace(temp, target)
+            if os.path.lexists(temp):  # a hard link of the very file: rename(2) leaves both names in place
+                os.unlink(temp)
         except OSError as error:
             if os.path.lexists(temp):
                 os.unlink(temp)
