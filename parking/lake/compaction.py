@@ -124,10 +124,11 @@ class DayResult:
     left: tuple[tuple[str, str], ...] = ()  # (key, "problem (detail)") of each object lake check flags, left as is
     hour: int | None = None
     sources_kept: int = 0
+    written: bool = False  # a new file was written (as when a day folds only its hour files)
 
     @property
     def changed(self) -> bool:
-        return bool(self.lines_read or self.sources_moved or self.parquet_removed or self.sources_kept)
+        return bool(self.lines_read or self.sources_moved or self.parquet_removed or self.sources_kept or self.written)
 
 
 @dataclass
@@ -445,6 +446,7 @@ def _fold_day(
     inputs = [str(store.fetch(key, workdir)) for key in good]
     key = None
     events = 0
+    written = False
     if lines_read or inputs:
         events, digest = _build_day(connection, rows_path, inputs, dropped)
         name = day.isoformat() if hour is None else f"{day.isoformat()}T{hour:02d}"
@@ -462,6 +464,7 @@ def _fold_day(
         )
         store.upload(out, key)
         out.unlink()
+        written = True
         mark("parquet-written")
     for old, finding in sorted(bad.items()):
         if old != key and set_aside is not None:
@@ -482,7 +485,7 @@ def _fold_day(
             mark("source-moved")
     _clear(connection, workdir)
     return DayResult(day, key, events, lines_read, len(sources) if remove_now else 0, removed, hour=hour,
-                     sources_kept=len(sources))
+                     sources_kept=len(sources), written=written)
 
 
 def _rows(connection: duckdb.DuckDBPyConnection, path: str) -> int:
