@@ -1,4 +1,4 @@
-"""``parking-cli compact``: closed UTC days rewritten from hourly JSON into daily Parquet.
+"""``parking-cli compact``: closed UTC days, then closed hours, rewritten from JSON into Parquet.
 
 A thin layer over :mod:`parking.lake.compaction`; ``--before`` is checked
 against the lateness allowance before anything is read.
@@ -27,22 +27,30 @@ def now() -> datetime:
 @bucket_option("Compact this S3 bucket instead of the local directory.")
 @click.pass_context
 def compact(ctx: click.Context, before: date | None, data_dir: str | None, bucket: str | None) -> None:
-    """Rewrite each closed UTC day into one zstd Parquet file, sorted by spot and time.
+    """Rewrite each closed UTC day, then each closed hour, into one zstd Parquet file sorted by spot and time.
 
-    The JSON objects folded in move to parking-compacted-sources/. Every query
-    gives the same answers before, during and after; running it again changes
-    nothing; a run cut short is finished by the next. A day whose file is
-    damaged is left as it is (exit 1, after the other days): `parking-cli lake
-    check --repair` rebuilds it from its sources.
+    A day is closed PARKING_COMPACTION_LATENESS_DAYS (2) after it ended, an
+    hour PARKING_COMPACTION_HOUR_LATENESS_MINUTES (10) after; a day folds its
+    hour files. The JSON objects folded in are kept under
+    parking-compacted-sources/ and removed from parking-data/ (with the files
+    a newer one holds) once PARKING_COMPACTION_REMOVAL_DELAY_MINUTES have
+    passed (default 60 on a bucket, longer than any Athena query runs; 0
+    locally). Every query gives the same answers before, during and after;
+    running it again changes nothing; a run cut short is finished by the
+    next. A day whose file is damaged is left as it is (exit 1, after the
+    other days): `parking-cli lake check --repair` rebuilds it from its
+    sources.
     """
     from parking.cli.main import check_lake, settings_for
     from parking.errors import CompactionError, ConfigurationError
-    from parking.lake.compaction import LocalStore, S3Store, check_before
+    from parking.lake.compaction import LocalStore, S3Store, check_before, latest_hour_before
     from parking.lake.compaction import compact as compact_lake
     from parking.layout import DATA_PREFIX
 
     settings = settings_for(ctx, data_dir=data_dir)
-    until = check_before(before, now(), settings.compaction_lateness_days)
+    at = now()
+    until = check_before(before, at, settings.compaction_lateness_days)
+    hours_before = latest_hour_before(at, settings.compaction_hour_lateness_minutes)
     if settings.data_prefix != DATA_PREFIX:
         raise ConfigurationError(
             f"compaction reads only the default data prefix {DATA_PREFIX} (PARKING_DATA_PREFIX is "
@@ -59,8 +67,9 @@ def compact(ctx: click.Context, before: date | None, data_dir: str | None, bucke
         store = LocalStore(settings.data_dir)
     try:
         with steps("compact") as advance:
-            report = compact_lake(store, until, data_prefix=settings.data_prefix, settings=settings,
-                                  on_day=lambda day, done, total: advance(f"{day}", done, total))
+            report = compact_lake(store, until, hours_before=hours_before, data_prefix=settings.data_prefix,
+                                  settings=settings, now=at, removal_delay=settings.removal_delay(on_s3=bool(bucket)),
+                                  on_day=lambda what, done, total: advance(f"{what}", done, total))
     except CompactionError as error:  # the other days were compacted: say so, then the one line
         if getattr(error, "report", None) is not None:
             _print(store.where, error.report.as_dict())
@@ -70,9 +79,12 @@ def compact(ctx: click.Context, before: date | None, data_dir: str | None, bucke
 
 def _print(where: str, report: dict) -> None:
     click.echo(
-        f"compacted {where}: days before {report['before']}\n"
+        f"compacted {where}: days before {report['before']}, hours before {report['hours_before']}\n"
         f"  days compacted  {report['days_compacted']:>10,}\n"
+        f"  hours compacted {report['hours_compacted']:>10,}\n"
         f"  events          {report['events']:>10,}\n"
         f"  lines read      {report['lines_read']:>10,}\n"
-        f"  objects moved   {report['sources_moved']:>10,}  (to parking-compacted-sources/)"
+        f"  objects kept    {report['sources_kept']:>10,}  (copied to parking-compacted-sources/)\n"
+        f"  objects removed {report['sources_moved']:>10,}  (from parking-data/: a compacted file holds them)\n"
+        f"  files removed   {report['parquet_removed']:>10,}  (a newer file holds them)"
     )

@@ -24,6 +24,8 @@ AWS_PROFILE                (boto3's default chain)      Athena engine, S3 sink
 PARKING_COMPACTION_LATENESS_DAYS ``2``                  ``compact``: a UTC day is compacted once it ended this long ago
 PARKING_LOOKBACK_HOURS     ``24``                       the deployment's lookback: the current-state table, live answers
 PARKING_STATE_TABLE        (none: no table on S3)       ingest to S3, live answers, zones Lambda: the DynamoDB table
+PARKING_COMPACTION_HOUR_LATENESS_MINUTES ``10``         ``compact``: a UTC hour is compacted once it ended this long ago
+PARKING_COMPACTION_REMOVAL_DELAY_MINUTES ``60`` on S3, ``0`` locally  ``compact``: what a newer file holds is removed this long after
 ========================== ============================ ==========================================
 """
 
@@ -33,7 +35,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +79,15 @@ _ENVIRONMENT = {
     "compaction_lateness_days": "PARKING_COMPACTION_LATENESS_DAYS",
     "lookback_hours": "PARKING_LOOKBACK_HOURS",
     "state_table": "PARKING_STATE_TABLE",
+    "compaction_hour_lateness_minutes": "PARKING_COMPACTION_HOUR_LATENESS_MINUTES",
+    "compaction_removal_delay_minutes": "PARKING_COMPACTION_REMOVAL_DELAY_MINUTES",
 }
+#: Removal delay on a bucket when none is set: longer than Athena's 30-minute query
+#: timeout, so a query that listed an object a compaction folded has ended before
+#: the object is removed (README, "Two tiers"). A local directory is read only by
+#: the local engine, which lists again when a file vanished: no delay.
+S3_REMOVAL_DELAY_MINUTES = 60
+MINUTES_A_DAY = 1440
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,8 @@ class Settings:
     compaction_lateness_days: int = 2
     lookback_hours: float = 24.0
     state_table: str | None = None
+    compaction_hour_lateness_minutes: int = 10
+    compaction_removal_delay_minutes: int | None = None  # None: S3_REMOVAL_DELAY_MINUTES on S3, 0 locally
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -156,10 +168,22 @@ class Settings:
                 f"{_ENVIRONMENT['compaction_lateness_days']} must be a whole number of days from 0 to 3660: "
                 f"{self.compaction_lateness_days}"
             )
-
+        for name in ("compaction_hour_lateness_minutes", "compaction_removal_delay_minutes"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= MINUTES_A_DAY:
+                raise ConfigurationError(
+                    f"{_ENVIRONMENT[name]} must be a whole number of minutes from 0 to {MINUTES_A_DAY}: {value}"
+                )
         if not 0 < self.lookback_hours <= 24 * 366:
             raise ConfigurationError(f"{label['lookback_hours']} must be a number of hours above 0 and at most 8784: "
                                      f"{self.lookback_hours}")
+
+    def removal_delay(self, on_s3: bool) -> timedelta:
+        """How long after a newer file holds an object the compaction removes it: the setting, else the store's default."""
+        minutes = self.compaction_removal_delay_minutes
+        if minutes is None:
+            minutes = S3_REMOVAL_DELAY_MINUTES if on_s3 else 0
+        return timedelta(minutes=minutes)
 
     def _validate_athena(self, label: Mapping[str, str]) -> None:
         """The Athena settings, checked when Athena runs: a typo in one must not stop local or S3 work."""
@@ -195,7 +219,8 @@ def _coerce(name: str, value: Any) -> Any:
         if hours != hours:  # NaN
             raise ConfigurationError(f"{_ENVIRONMENT[name]} is not a number of hours: {value!r}")
         return hours
-    if name in ("max_value_bytes", "compaction_lateness_days"):
+    if name in ("max_value_bytes", "compaction_lateness_days", "compaction_hour_lateness_minutes",
+                "compaction_removal_delay_minutes"):
         try:
             return int(value)
         except ValueError:

@@ -154,6 +154,9 @@ def test_a_bad_athena_setting_does_not_stop_work_athena_takes_no_part_in(tmp_pat
         ("PARKING_MAX_VALUE_BYTES", "2147483648", "PARKING_MAX_VALUE_BYTES must be at most 2147483647"),
         pytest.param("PARKING_MAX_VALUE_BYTES", "9" * 5000, "PARKING_MAX_VALUE_BYTES is not an integer", id="5000-digits"),
         ("PARKING_COMPACTION_LATENESS_DAYS", "-1", "PARKING_COMPACTION_LATENESS_DAYS must be a whole number of days"),
+        ("PARKING_COMPACTION_HOUR_LATENESS_MINUTES", "1441",
+         "PARKING_COMPACTION_HOUR_LATENESS_MINUTES must be a whole number of minutes from 0 to 1440"),
+        ("PARKING_COMPACTION_REMOVAL_DELAY_MINUTES", "soon", "PARKING_COMPACTION_REMOVAL_DELAY_MINUTES is not an integer"),
     ],
 )
 def test_every_bad_setting_names_its_variable(tmp_path, monkeypatch, variable, value, message) -> None:

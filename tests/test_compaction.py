@@ -313,9 +313,11 @@ def test_cli_compacts_the_closed_days_of_the_local_lake(cli_now, tmp_path, monke
     monkeypatch.setenv("PARKING_COMPACTION_LATENESS_DAYS", "3")
     result = CliRunner().invoke(cli, ["compact", "--data-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "days compacted           1" in result.output and "events                   1" in result.output
-    assert json_days(tmp_path) == {"year=2024/month=03/day=18", "year=2024/month=03/day=19",
-                                   "year=2024/month=03/day=17"}
+    assert "days compacted           1" in result.output and "hours compacted          3" in result.output
+    assert "events                   4" in result.output and "objects removed          4" in result.output
+    assert not json_days(tmp_path), "the 16th as a day, the other days' closed hours as hour files"
+    names = sorted(p.name.rsplit("-", 1)[0] for p in parquet_files(tmp_path))
+    assert names == ["2024-03-16", "2024-03-17T10", "2024-03-18T10", "2024-03-19T10"]
 
 
 def _rows(root: Path) -> int:
@@ -335,9 +337,8 @@ def test_check_finds_each_kind_of_bad_day_file(lake) -> None:
     (first.parent / f"{first.name[:10]}-{'0' * 16}.parquet").write_bytes(second.read_bytes())  # another day's rows
     (second.parent / "by-hand.parquet").write_bytes(b"not parquet")
     problems = {(Path(f.key).name, f.problem) for f in check_compacted(LocalStore(lake))}
-    assert problems == {
-        (first.parent.name, "unfinished"), (f"{first.name[:10]}-{'0' * 16}.parquet", "misfiled"),
-        ("by-hand.parquet", "foreign"),
+    assert problems == {  # two files for a day are healthy (hour files, delayed removals): only what is bad
+        (f"{first.name[:10]}-{'0' * 16}.parquet", "misfiled"), ("by-hand.parquet", "foreign"),
     }
 
 

@@ -58,8 +58,33 @@ def test_the_compaction_runs_daily_from_its_own_artifact(template, package_dir) 
     assert schedule_of(template, "CompactLambdaFunction")["ScheduleExpression"] == "cron(30 2 * * ? *)"
 
 
-def test_the_compaction_role_reaches_only_the_tiers_it_moves_between(template) -> None:
-    by_sid = {s["Sid"]: s for s in statements(template["Resources"]["ParkingCompactionRole"])}
+def test_the_hourly_compaction_runs_every_ten_minutes_from_the_same_artifact(template, package_dir) -> None:
+    function = template["Resources"]["CompactHourlyLambdaFunction"]["Properties"]
+    assert (function["Runtime"], function["Handler"], function["Timeout"]) == (
+        "python3.12", "compact_handler.hourly_handler", 600)
+    assert function["Code"]["S3Key"].endswith("/compact.zip")
+    state = json.loads((package_dir / "serverless-state.json").read_text())
+    assert state["service"]["functions"]["compactHourly"]["package"] == {"artifact": "build/compact.zip"}
+    assert function["Role"] == {"Fn::Sub": "${ParkingHourlyCompactionRole.Arn}"}
+    assert function["ReservedConcurrentExecutions"] == 1, "never two hourly runs at once"
+    assert function["DeadLetterConfig"] == {"TargetArn": {"Ref": "AlarmTopic"}}
+    variables = function["Environment"]["Variables"]
+    assert variables["PARKING_COMPACTION_HOUR_LATENESS_MINUTES"] == "10"
+    assert variables["PARKING_COMPACTION_REMOVAL_DELAY_MINUTES"] == "60", "longer than Athena's 30-minute timeout"
+    daily = template["Resources"]["CompactLambdaFunction"]["Properties"]["Environment"]["Variables"]
+    assert daily["PARKING_COMPACTION_REMOVAL_DELAY_MINUTES"] == "60"
+    assert schedule_of(template, "CompactHourlyLambdaFunction")["ScheduleExpression"] == "rate(10 minutes)"
+    alarm = template["Resources"]["CompactHourlyErrorsAlarm"]["Properties"]
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "CompactHourlyLambdaFunction"}}]
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}] and alarm["Period"] == 3600
+    log_group = template["Resources"]["CompactHourlyLogGroup"]["Properties"]
+    assert log_group["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
+
+
+@pytest.mark.parametrize(("role", "log_group"), [("ParkingCompactionRole", "CompactLogGroup"),
+                                                 ("ParkingHourlyCompactionRole", "CompactHourlyLogGroup")])
+def test_each_compaction_role_reaches_only_the_tiers_it_moves_between(template, role, log_group) -> None:
+    by_sid = {s["Sid"]: s for s in statements(template["Resources"][role])}
 
     def prefixes(sid: str) -> set[str]:
         return {r["Fn::Sub"].removeprefix("${DataBucket.Arn}/") for r in by_sid[sid]["Resource"]}
@@ -67,8 +92,9 @@ def test_the_compaction_role_reaches_only_the_tiers_it_moves_between(template) -
     assert prefixes("ReadEventsAndCompactedDays") == {f"{DATA_PREFIX}*", f"{COMPACTED_PREFIX}*"}
     assert prefixes("WriteCompactedDaysAndFoldedObjects") == {f"{COMPACTED_PREFIX}*", f"{COMPACTED_SOURCES_PREFIX}*"}
     assert prefixes("RemoveWhatANewerFileHolds") == {f"{DATA_PREFIX}*", f"{COMPACTED_PREFIX}*"}
-    assert by_sid["ListTheTwoTiers"]["Condition"]["StringLike"]["s3:prefix"] == [f"{DATA_PREFIX}*", f"{COMPACTED_PREFIX}*"]
-    assert by_sid["WriteOwnLogs"]["Resource"] == {"Fn::Sub": "${CompactLogGroup.Arn}"}
+    assert by_sid["ListTheTwoTiers"]["Condition"]["StringLike"]["s3:prefix"] == [
+        f"{DATA_PREFIX}*", f"{COMPACTED_PREFIX}*", f"{COMPACTED_SOURCES_PREFIX}*"]  # the kept names: never read
+    assert by_sid["WriteOwnLogs"]["Resource"] == {"Fn::Sub": f"${{{log_group}.Arn}}"}
     assert by_sid["ReportAFailedRunToTheAlarmTopic"]["Resource"] == {"Ref": "AlarmTopic"}
     assert [sid for sid, s in by_sid.items() if s["Resource"] == "*"] == ["DescribeNetworkForTheFunction"]
     assert not any("quarantine" in str(s) or "athena" in str(s) for s in by_sid.values())

@@ -255,14 +255,19 @@ def test_a_query_meeting_a_damaged_day_file_says_what_to_run_in_one_line(compact
     assert f"cannot read compacted day file {compacted / key} (" in message or "TProtocolException" in message
 
 
-def test_repair_finishes_a_day_a_compaction_left_unfinished(case, uncompacted, compacted) -> None:  # noqa: F811
+def test_a_compaction_cut_short_checks_healthy_and_the_next_run_finishes(case, uncompacted, compacted) -> None:  # noqa: F811
     ingest(case, compacted, case.lines, partition=1)
     with pytest.raises(Crash):
         compact(LocalStore(compacted), EVERYTHING, checkpoint=lambda step: _raise(Crash(step)))
-    assert {f.problem for f in check_compacted(LocalStore(compacted))} == {"unfinished"}
+    days = [path.parent for path in parquet_files(compacted)]
+    assert len(days) > len(set(days)), "a day with its old and its new file"
+    assert check_compacted(LocalStore(compacted)) == [], "a file a newer one holds is healthy until it is removed"
     result = check(compacted, "--repair")
     assert result.exit_code == 0, result.output
-    assert "set aside 0 files" in result.stdout and check_compacted(LocalStore(compacted)) == []
+    assert ": 0 not as `compact` writes" in result.stdout and "rebuilt" not in result.stdout, "nothing to repair"
+    compact(LocalStore(compacted), EVERYTHING)
+    days = [path.parent for path in parquet_files(compacted)]
+    assert len(days) == len(set(days)) and check_compacted(LocalStore(compacted)) == []
     assert_same_answers(uncompacted, answers(case, DuckDBEngine(compacted, threads=1)))
 
 

@@ -489,8 +489,15 @@ def test_deploy_rehearsal_creates_the_stack(deployed) -> None:
     titles = [w["properties"]["title"] for w in json.loads(dashboard["DashboardBody"])["widgets"]]
     assert "MSK offset lag" in titles and "Free bays per zone" in titles and len(titles) == 9
     groups = client(emulator, "logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{STACK}")["logGroups"]
-    assert sorted(g["logGroupName"] for g in groups) == [f"/aws/lambda/{STACK}-{name}" for name in ("compact", "feeds", "ingest", "live", "zones")]
+    assert sorted(g["logGroupName"] for g in groups) == [
+        f"/aws/lambda/{STACK}-{name}" for name in ("compact", "compactHourly", "feeds", "ingest", "live", "zones")]
     assert {g["retentionInDays"] for g in groups} == {365}
+
+
+def test_deploy_rehearsal_creates_the_hourly_compaction(deployed) -> None:
+    config = client(deployed, "lambda").get_function(FunctionName=f"{STACK}-compactHourly")["Configuration"]
+    assert (config["Handler"], config["Timeout"]) == ("compact_handler.hourly_handler", 600)
+    assert config["Role"].endswith("/ParkingHourlyCompactionRole-dev")
 
 
 def test_deploy_rehearsal_creates_the_daily_compaction(deployed) -> None:

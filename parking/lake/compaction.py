@@ -1,10 +1,16 @@
-"""Compaction: each closed UTC day of hourly JSON objects becomes one Parquet file.
+"""Compaction: each closed UTC hour, then each closed day, of JSON objects becomes one Parquet file.
 
 The lake has two tiers (README, "Two tiers: hourly JSON and daily Parquet"):
 
-    parking-data/year=/month=/day=/hour=/<object>.json.gz     landed events, gzip JSON lines
-    parking-compacted/year=/month=/day=/<day>-<digest>.parquet a closed day, zstd Parquet
-    parking-compacted-sources/year=/month=/day=/hour=/<object> the JSON objects folded in
+    parking-data/year=/month=/day=/hour=/<object>.json.gz          landed events, gzip JSON lines
+    parking-compacted/year=/month=/day=/<day>T<HH>-<digest>.parquet a closed hour, zstd Parquet
+    parking-compacted/year=/month=/day=/<day>-<digest>.parquet      a closed day: its hours folded
+    parking-compacted-sources/year=/month=/day=/hour=/<object>      the JSON objects folded in
+
+An hour file lies in its day's folder and has a day file's columns, so every
+query and the Glue table read it as they read a day file. The same protocol
+serves both grains: an hour folds its JSON objects and its own hour files, a
+day its JSON objects, its hour files and its day files.
 
 Every query reads both tiers (the ``events`` CTE of ``queries/*.sql`` is a
 ``UNION ALL`` of them). That is correct at every instant of a compaction,
@@ -20,6 +26,13 @@ event is ever invisible, and it does so by order:
 3. delete the day's other Parquet files (each is contained in the new one);
 4. move the JSON objects it holds to ``parking-compacted-sources/`` (copy, then
    delete), where no query reads them and the lifecycle keeps them.
+
+On S3 the deletes of steps 3 and 4 wait: an Athena query lists its objects
+and reads them afterwards, so an object removed meanwhile fails it. The copy
+of step 4 is made at once; a later run (:func:`remove_folded`) removes a kept
+object, and a file another file holds, once both are older than the removal
+delay (longer than any query runs). Until then both are read, which changes
+nothing (exact duplicates).
 
 A crash between any two steps leaves a lake whose events are a superset of
 the events without duplicates, so every answer is unchanged; the next run
@@ -51,9 +64,9 @@ import orjson
 from parking.config import Settings
 from parking.errors import CompactionError, InvalidArgument
 from parking.lake.objects import INVALID_LINES, NOT_AS_STORED, WRONG_HOUR, Finding, Inspection, inspect_object
+from parking.lake.stores import Listed, Store
 from parking.lake.stores import LocalStore as LocalStore  # re-exported: the stores compaction runs on
 from parking.lake.stores import S3Store as S3Store
-from parking.lake.stores import Store
 from parking.layout import (
     COMPACTED_PREFIX,
     COMPACTED_SOURCES_PREFIX,
@@ -70,9 +83,13 @@ STEPS = ("parquet-written", "parquet-removed", "source-copied", "source-moved")
 # The steps of a repair (:func:`repair_compacted`): a bad day file is set aside with its bytes.
 REPAIR_STEPS = ("parquet-written", "set-aside", "parquet-removed", "source-copied", "source-moved")
 REPAIR_COMMAND = "parking-cli lake check --repair"
+REMOVALS_BETWEEN_ASKS = 100  # remove_folded asks keep_going() this often
 _DAY = re.compile(r"year=(\d{4})/month=(\d{2})/day=(\d{2})/")
 _HOUR = re.compile(r"hour=(\d{2})/")
-_DAY_FILE = re.compile(r"year=\d{4}/month=\d{2}/day=\d{2}/(?P<name>\d{4}-\d{2}-\d{2})-[0-9a-f]{16}\.parquet")
+# A day file, or an hour file (``<day>T<HH>-<digest>.parquet``): both in their day's folder, which every query reads.
+_DAY_FILE = re.compile(
+    r"year=\d{4}/month=\d{2}/day=\d{2}/(?P<name>\d{4}-\d{2}-\d{2})(?:T(?P<hour>[01]\d|2[0-3]))?-[0-9a-f]{16}\.parquet"
+)
 # The problems check_compacted finds; a repair rebuilds the day of each, and sets aside the file of all but these.
 UNFINISHED, LOST, SHORTENED = "unfinished", "lost", "shortened"
 FOREIGN, HIDDEN, UNREADABLE, MISFILED, DISAGREES = "foreign", "hidden", "unreadable", "misfiled", "disagrees"
@@ -91,7 +108,12 @@ _ROWS_JSON_COLUMNS = (
 
 @dataclass(frozen=True)
 class DayResult:
-    """What one day's compaction did. ``key`` is the day's Parquet file afterwards."""
+    """What one day's (or, with ``hour``, one hour's) compaction did. ``key`` is its Parquet file afterwards.
+
+    ``sources_kept`` JSON objects were copied to the sources prefix; of them
+    ``sources_moved`` were removed from the data prefix at once (no removal
+    delay), the others are removed by a later run (:func:`remove_folded`).
+    """
 
     day: date
     key: str | None
@@ -100,31 +122,54 @@ class DayResult:
     sources_moved: int
     parquet_removed: int
     left: tuple[tuple[str, str], ...] = ()  # (key, "problem (detail)") of each object lake check flags, left as is
+    hour: int | None = None
+    sources_kept: int = 0
+    written: bool = False  # a new file was written (as when a day folds only its hour files)
 
     @property
     def changed(self) -> bool:
-        return bool(self.lines_read or self.sources_moved or self.parquet_removed)
+        return bool(self.lines_read or self.sources_moved or self.parquet_removed or self.sources_kept or self.written)
 
 
 @dataclass
 class CompactionReport:
-    """Every day a run looked at, in order; ``stopped_early`` when it ran out of time."""
+    """Every day and hour a run looked at, in order; ``stopped_early`` when it ran out of time.
 
-    before: date
+    ``before`` is the first day the daily grain left alone (None: it did not
+    run), ``hours_before`` the first hour the hourly grain left alone;
+    ``removed`` counts the folded objects and the files a newer one holds
+    that the run removed once the removal delay had passed.
+    """
+
+    before: date | None
     days: list[DayResult] = field(default_factory=list)
     stopped_early: bool = False
+    hours_before: datetime | None = None
+    removed: Removed = field(default_factory=lambda: Removed(0, 0))
 
     def as_dict(self) -> dict[str, Any]:
         changed = [d for d in self.days if d.changed]
         return {
-            "before": self.before.isoformat(),
-            "days_compacted": len(changed),
+            "before": self.before.isoformat() if self.before else None,
+            "hours_before": self.hours_before.isoformat().replace("+00:00", "Z") if self.hours_before else None,
+            "days_compacted": sum(1 for d in changed if d.hour is None),
+            "hours_compacted": sum(1 for d in changed if d.hour is not None),
             "events": sum(d.events for d in changed),
             "lines_read": sum(d.lines_read for d in changed),
-            "sources_moved": sum(d.sources_moved for d in changed),
-            "parquet_removed": sum(d.parquet_removed for d in changed),
+            "sources_kept": sum(d.sources_kept for d in changed),
+            "sources_moved": sum(d.sources_moved for d in changed) + self.removed.objects,
+            "parquet_removed": sum(d.parquet_removed for d in changed) + self.removed.files,
             "stopped_early": self.stopped_early,
         }
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What :func:`remove_folded` removed: JSON objects a compacted file holds, and files a newer file holds."""
+
+    objects: int
+    files: int
+    stopped: bool = False  # out of time: the next run removes the rest
 
 
 def latest_before(now: datetime, lateness_days: int) -> date:
@@ -151,35 +196,80 @@ def check_before(before: date | None, now: datetime, lateness_days: int) -> date
     return before
 
 
+def latest_hour_before(now: datetime, lateness_minutes: int) -> datetime:
+    """The first UTC hour not yet closed: every hour before it ended ``lateness_minutes`` ago or more."""
+    if now.tzinfo is None:
+        raise InvalidArgument("now must be timezone-aware")
+    return (now.astimezone(timezone.utc) - timedelta(minutes=lateness_minutes)).replace(minute=0, second=0,
+                                                                                         microsecond=0)
+
+
 def pending_days(store: Store, before: date, data_prefix: str = DATA_PREFIX) -> list[date]:
-    """Days before ``before`` with a JSON object, or with more than one Parquet file (a crash's leftovers)."""
-    days = {_day_of(key) for key in store.keys(data_prefix) if key.endswith(OBJECT_SUFFIX)}
+    """Days before ``before`` with a JSON object not yet folded, an hour file, or several day files."""
+    days = {_day_of(key) for key in unfolded(store, data_prefix)}
     files: dict[date | None, int] = {}
     for key in store.keys(COMPACTED_PREFIX):
         if _day_file_name(key):
-            files[_day_of(key)] = files.get(_day_of(key), 0) + 1
+            files[_day_of(key)] = files.get(_day_of(key), 0) + (2 if file_hour(key) is not None else 1)
     days |= {day for day, count in files.items() if count > 1}
     return sorted(day for day in days if day is not None and day < before)
 
 
+def pending_hours(store: Store, before: datetime, data_prefix: str = DATA_PREFIX) -> list[datetime]:
+    """Hours before ``before`` (a whole UTC hour) with a JSON object not yet folded into a compacted file."""
+    hours = {_hour_of(key) for key in unfolded(store, data_prefix)}
+    return sorted(hour for hour in hours if hour is not None and hour < before)
+
+
+def unfolded(store: Store, data_prefix: str = DATA_PREFIX) -> list[str]:
+    """The JSON objects under ``data_prefix`` that no compacted file holds yet (none kept under the sources prefix)."""
+    listed = {key: item for key, item in store.listing(data_prefix).items() if key.endswith(OBJECT_SUFFIX)}
+    kept = _kept_copies(store, listed, data_prefix)
+    return sorted(key for key in listed if key not in kept)
+
+
+def _kept_copies(store: Store, listed: dict[str, Listed], data_prefix: str) -> dict[str, Listed]:
+    """Of the data objects ``listed``, those with a copy of their size kept under the sources prefix: that copy.
+
+    A copy is kept only after the compacted file that holds the object is
+    written (steps 2 and 4), so such an object is folded. Names identify
+    what an object holds (docs/METRICS.md section 2); the size guards
+    against a hand-placed object of the same name.
+    """
+    # only hour partitions: compaction keeps nothing else (and a loose key must not list the whole kept tier)
+    folders = sorted({key.rsplit("/", 1)[0] + "/" for key in listed if _hour_of(key) is not None})
+    kept: dict[str, Listed] = {}
+    for folder in folders:
+        for key, item in store.listing(COMPACTED_SOURCES_PREFIX + folder[len(data_prefix):]).items():
+            data_key = data_prefix + key[len(COMPACTED_SOURCES_PREFIX):]
+            if data_key in listed and listed[data_key].size == item.size:
+                kept[data_key] = item
+    return kept
+
+
 def compact(
     store: Store,
-    before: date,
+    before: date | None,
     *,
+    hours_before: datetime | None = None,
+    removal_delay: timedelta = timedelta(0),
     data_prefix: str = DATA_PREFIX,
     settings: Settings | None = None,
     now: datetime | None = None,
     checkpoint: Callable[[str], None] | None = None,
     keep_going: Callable[[], bool] | None = None,
     threads: int | None = None,
-    on_day: Callable[[date, int, int], None] | None = None,
+    on_day: Callable[[date | str, int, int], None] | None = None,
 ) -> CompactionReport:
-    """Compact every closed day before ``before`` (see the module docstring for the protocol).
+    """Compact every closed day before ``before``, then every closed hour before ``hours_before``.
 
-    ``on_day(day, done, total)`` is called before each day (for progress);
-    ``checkpoint(step)`` is called after each step of :data:`STEPS`;
-    ``keep_going()`` is asked before each day (a Lambda stops before its
-    deadline; the next run continues). Only what ``lake check`` finds clean
+    See the module docstring for the protocol. ``on_day(what, done, total)`` is
+    called before each day or hour is folded (for progress). Either grain may be None (not
+    run). First, what a compacted file already holds and was folded at least
+    ``removal_delay`` ago is removed (:func:`remove_folded`); with no delay a
+    fold removes what it replaces at once. ``checkpoint(step)`` is called
+    after each step of :data:`STEPS`; ``keep_going()`` is asked before each
+    day and hour (a Lambda stops before its deadline; the next run continues). Only what ``lake check`` finds clean
     is folded in (:func:`parking.lake.objects.inspect_object`, validated with
     ``settings`` at ``now``): a stored object it would flag is left where it
     is and the rest of its day compacted; a day whose day file is not what
@@ -189,24 +279,45 @@ def compact(
     """
     settings = settings or Settings()
     now = now or datetime.now(timezone.utc)
-    report = CompactionReport(before)
+    if hours_before is not None and (hours_before.tzinfo is None or hours_before.minute or hours_before.second
+                                     or hours_before.microsecond):
+        raise InvalidArgument(f"hours_before must be a whole UTC hour: {hours_before}")
+    report = CompactionReport(before, hours_before=hours_before)
     failures: list[str] = []
     with _workspace(threads) as (connection, workdir):
-        days = pending_days(store, before, data_prefix)
-        for done, day in enumerate(days):
+        report.removed = remove_folded(store, connection, workdir, now=now, delay=removal_delay,
+                                       data_prefix=data_prefix, checkpoint=checkpoint, keep_going=keep_going)
+        report.stopped_early = report.removed.stopped
+
+        def groups() -> Iterator[tuple[date, int | None, int, int]]:
+            """(day, hour or None, how many of its grain came before, how many in all)."""
+            if before is not None:
+                days = pending_days(store, before, data_prefix)
+                yield from ((day, None, done, len(days)) for done, day in enumerate(days))
+            if hours_before is not None:  # listed once the days are done: their hours are folded by then
+                hours = pending_hours(store, hours_before, data_prefix)
+                yield from ((hour.date(), hour.hour, done, len(hours)) for done, hour in enumerate(hours))
+
+        failed: set[date] = set()  # a day left for the repair: its hours are left too, and named once
+        for day, hour, done, total in iter(()) if report.stopped_early else groups():
             if on_day is not None:
-                on_day(day, done, len(days))
+                on_day(day if hour is None else f"{day}T{hour:02d}", done, total)
+            if day in failed:
+                continue
             if keep_going is not None and not keep_going():
                 report.stopped_early = True
                 break
+            what = day.isoformat() if hour is None else f"{day}T{hour:02d}"
             try:
-                result = compact_day(store, day, connection, workdir, data_prefix, checkpoint, settings=settings, now=now)
+                result = compact_day(store, day, connection, workdir, data_prefix, checkpoint, settings=settings,
+                                     now=now, hour=hour, remove_now=not removal_delay)
             except CompactionError as error:
                 failures.append(str(error))
+                failed.add(day)
                 _clear(connection, workdir)
                 continue
             except FileNotFoundError as error:  # a local file moved between listing and reading it
-                failures.append(f"{error.filename}: gone while this run compacted {day}; another `compact` or "
+                failures.append(f"{error.filename}: gone while this run compacted {what}; another `compact` or "
                                 f"`{REPAIR_COMMAND}` is running on {store.where}: let it finish, then run compact again")
                 _clear(connection, workdir)
                 continue
@@ -250,32 +361,46 @@ def compact_day(
     *,
     settings: Settings | None = None,
     now: datetime | None = None,
+    hour: int | None = None,
+    remove_now: bool = True,
 ) -> DayResult:
-    """Fold one day's clean JSON objects and Parquet files into one Parquet file (steps 1-4).
+    """Fold one day's (or one ``hour``'s) clean JSON objects and Parquet files into one Parquet file (steps 1-4).
 
-    A JSON object ``lake check`` would flag stays where it is (``left`` of
-    the result). Raises :class:`CompactionError` before changing anything
-    when a day file is not what this function writes (one line naming it
-    and the repair).
+    A day folds its JSON objects not yet folded, its hour files and its day
+    files into a day file; an hour folds its JSON objects not yet folded and
+    its own hour files into an hour file (``<day>T<HH>-<digest>.parquet``,
+    in the day's folder). With ``remove_now`` the files and objects folded
+    are removed at once (steps 3 and 4), else by a later run once the
+    removal delay has passed (:func:`remove_folded`). A JSON object ``lake
+    check`` would flag stays where it is (``left`` of the result). Raises
+    :class:`CompactionError` before changing anything when a file in the
+    day's folder is not what this function writes (one line naming it and
+    the repair).
     """
     settings = settings or Settings()
     now = now or datetime.now(timezone.utc)
-    partition = _partition(day)
-    keys = [key for key in store.keys(data_prefix + partition) if key.endswith(OBJECT_SUFFIX)]
-    files = store.keys(COMPACTED_PREFIX + partition)
-    parquets = [key for key in files if _day_file_name(key) == day]
-    if not keys and len(parquets) <= 1:
-        return DayResult(day, parquets[0] if parquets else None, 0, 0, 0, 0)
-    for key in sorted(files, key=lambda k: _day_file_name(k) == day):  # a foreign file first
+    partition = _partition(day) + (f"hour={hour:02d}/" if hour is not None else "")
+    listed = {key: item for key, item in store.listing(data_prefix + partition).items() if key.endswith(OBJECT_SUFFIX)}
+    kept = _kept_copies(store, listed, data_prefix)
+    keys = [key for key in sorted(listed) if key not in kept]
+    files = store.keys(COMPACTED_PREFIX + _partition(day))
+    parquets = [key for key in files if _day_file_name(key) == day and (hour is None or file_hour(key) == hour)]
+    if not keys and len(parquets) <= 1 and all(file_hour(key) == hour for key in parquets):
+        return DayResult(day, parquets[0] if parquets else None, 0, 0, 0, 0, hour=hour)
+    # a foreign file first: a day with a bad file is left as it is, by both grains, for the repair
+    checked = sorted(files, key=lambda k: _day_file_name(k) == day)
+    for key in checked:
         problems = _day_file_findings(connection, key, store, day, workdir)
         if problems:
             first = problems[0]
+            what = day.isoformat() if hour is None else f"{day}T{hour:02d}"
             raise CompactionError(
                 f"{store.where}{key}: {first.problem} ({first.detail}); run `{REPAIR_COMMAND}` "
-                f"to rebuild {day} from its sources"
+                f"to rebuild {what} from its sources"
             )
     sources, left = _inspected(store, keys, data_prefix, settings, now)
-    result = _fold_day(store, day, connection, workdir, data_prefix, sources, [], parquets, {}, checkpoint)
+    result = _fold_day(store, day, connection, workdir, data_prefix, sources, [], parquets, {}, checkpoint,
+                       hour=hour, remove_now=remove_now)
     return replace(result, left=tuple((i.key, i.first_problem()) for i in left))
 
 
@@ -304,6 +429,9 @@ def _fold_day(
     checkpoint: Callable[[str], None] | None,
     set_aside: Callable[[str, bytes, Finding], None] | None = None,
     dropped: frozenset[str] = frozenset(),
+    *,
+    hour: int | None = None,
+    remove_now: bool = True,
 ) -> DayResult:
     """Write one file of the day's lines and good files, then remove what it replaces.
 
@@ -312,7 +440,9 @@ def _fold_day(
     (read only), ``good`` day files folded in (but their rows from the
     objects named in ``dropped``, keys below the data prefix) and removed,
     ``bad`` day files given to ``set_aside`` (with their bytes) before they
-    are removed.
+    are removed. With ``hour`` the file written is that hour's file; without
+    ``remove_now`` the good files and the sources are left for
+    :func:`remove_folded` (the sources are kept at once).
     """
     mark = checkpoint or (lambda step: None)
     partition = _partition(day)
@@ -323,9 +453,11 @@ def _fold_day(
     inputs = [str(store.fetch(key, workdir)) for key in good]
     key = None
     events = 0
+    written = False
     if lines_read or inputs:
         events, digest = _build_day(connection, rows_path, inputs, dropped)
-        key = f"{COMPACTED_PREFIX}{partition}{day.isoformat()}-{digest}{COMPACTED_SUFFIX}"
+        name = day.isoformat() if hour is None else f"{day.isoformat()}T{hour:02d}"
+        key = f"{COMPACTED_PREFIX}{partition}{name}-{digest}{COMPACTED_SUFFIX}"
     if key is not None and (key not in good or _rows(connection, inputs[good.index(key)]) != events):
         # (a file of the very name with other rows: shortened in place, its name no longer its digest)
         if key in bad and set_aside is not None:  # the bad file has the very name: its bytes first
@@ -339,6 +471,7 @@ def _fold_day(
         )
         store.upload(out, key)
         out.unlink()
+        written = True
         mark("parquet-written")
     for old, finding in sorted(bad.items()):
         if old != key and set_aside is not None:
@@ -346,7 +479,7 @@ def _fold_day(
             store.delete(old)
             mark("set-aside")
     removed = 0
-    for old in good:
+    for old in good if remove_now else []:
         if old != key:
             store.delete(old)
             removed += 1
@@ -354,10 +487,12 @@ def _fold_day(
     for source in (i.key for i in sources):
         store.copy(source, COMPACTED_SOURCES_PREFIX + source[len(data_prefix):])
         mark("source-copied")
-        store.delete(source)
-        mark("source-moved")
+        if remove_now:
+            store.delete(source)
+            mark("source-moved")
     _clear(connection, workdir)
-    return DayResult(day, key, events, lines_read, len(sources), removed)
+    return DayResult(day, key, events, lines_read, len(sources) if remove_now else 0, removed, hour=hour,
+                     sources_kept=len(sources), written=written)
 
 
 def _rows(connection: duckdb.DuckDBPyConnection, path: str) -> int:
@@ -482,9 +617,8 @@ def check_compacted(
 
     Under ``parking-compacted/``: ``hidden`` (a name starting ``.`` or
     ``_``, such as a temp file a killed run left: no query reads it),
-    ``foreign`` (not ``<day>-<digest>.parquet`` in its own day's folder),
-    ``unfinished`` (a day with several files: a run was cut short; answers
-    are right, the next run finishes), ``unreadable`` (not Parquet, not its
+    ``foreign`` (not ``<day>[T<HH>]-<digest>.parquet`` in its own day's
+    folder), ``unreadable`` (not Parquet, not its
     columns, or a column that cannot be decoded), ``misfiled`` (an event of
     another UTC day or hour), ``disagrees`` (``spot_id``, ``status``,
     ``timestamp`` or ``ts_ms`` differ from what its stored ``line`` says, a
@@ -493,8 +627,11 @@ def check_compacted(
     sources hold events but which has no day file) and ``shortened`` (events
     of its kept sources missing from its day files). Each kept source is
     inspected as a stored object (:func:`parking.lake.objects.inspect_object`)
-    and reported with the same problems. For ``lake check``;
-    :func:`repair_compacted` mends each.
+    and reported with the same problems. Several files in a day's folder are
+    healthy: hour files, and files a newer one holds, which
+    :func:`remove_folded` removes once the removal delay has passed (as it
+    does a JSON object still under the data prefix once it is kept). For
+    ``lake check``; :func:`repair_compacted` mends each.
     """
     settings = settings or Settings()
     now = now or datetime.now(timezone.utc)
@@ -504,8 +641,8 @@ def check_compacted(
         if any(part.startswith((".", "_")) for part in key[len(COMPACTED_PREFIX):].split("/")):
             findings.append(Finding(key, HIDDEN, "a hidden name (starts with . or _): no query reads it"))
         elif (day := _day_file_name(key)) is None:
-            findings.append(Finding(key, FOREIGN, "not a day file `compact` writes "
-                                                           "(year=/month=/day=/<day>-<digest>.parquet)"))
+            findings.append(Finding(key, FOREIGN, "not a day or hour file `compact` writes "
+                                                  "(year=/month=/day=/<day>[T<HH>]-<digest>.parquet)"))
         else:
             files.setdefault(day, []).append(key)
     kept: dict[date | None, list[str]] = {}
@@ -515,9 +652,7 @@ def check_compacted(
         findings += _kept_findings(store, [key], settings, now)[1]
     with _workspace(threads=1) as (connection, workdir):
         for day in sorted(set(files) | set(kept)):
-            keys = files.get(day, [])
-            if len(keys) > 1:
-                findings.append(Finding(_folder(day), UNFINISHED, f"{len(keys)} files for {day}"))
+            keys = files.get(day, [])  # several: hour files, and files a newer one holds until their removal
             readable: dict[str, str] = {}
             for key in keys:
                 path = store.fetch(key, workdir)
@@ -593,10 +728,126 @@ def _folder(day: date) -> str:
 
 
 def _day_file_name(key: str) -> date | None:
-    """The day of a key named as :func:`compact_day` names a day file, else None."""
+    """The day of a key named as :func:`compact_day` names a day or hour file, else None."""
     match = _DAY_FILE.fullmatch(key[len(COMPACTED_PREFIX):]) if key.startswith(COMPACTED_PREFIX) else None
     day = _day_of(key) if match else None
     return day if day is not None and match["name"] == day.isoformat() else None
+
+
+def file_hour(key: str) -> int | None:
+    """The hour of an hour file (``<day>T<HH>-<digest>.parquet``); None for a day file or any other key."""
+    match = _DAY_FILE.fullmatch(key[len(COMPACTED_PREFIX):]) if _day_file_name(key) else None
+    return int(match["hour"]) if match and match["hour"] is not None else None
+
+
+def _hour_of(key: str) -> datetime | None:
+    """The UTC hour of a key under ``year=/month=/day=/hour=/``, else None."""
+    day, hour = _day_of(key), _HOUR.search(key)
+    if day is None or hour is None or int(hour.group(1)) > 23:
+        return None
+    return datetime(day.year, day.month, day.day, int(hour.group(1)), tzinfo=timezone.utc)
+
+
+def remove_folded(
+    store: Store,
+    connection: duckdb.DuckDBPyConnection,
+    workdir: Path,
+    *,
+    now: datetime,
+    delay: timedelta,
+    data_prefix: str = DATA_PREFIX,
+    checkpoint: Callable[[str], None] | None = None,
+    keep_going: Callable[[], bool] | None = None,
+) -> Removed:
+    """Remove what a compacted file holds, once it has held it for ``delay`` (steps 3 and 4, delayed).
+
+    A JSON object under ``data_prefix`` goes once its kept copy (made only
+    after the file holding it was written) and the object itself are older
+    than ``delay``. A day or hour file goes once another file of its day,
+    both older than ``delay``, holds every row of it (same source, line
+    number and line): an hour file may be held by its hour's newer file or
+    by a day file, a day file by another day file. A file ``lake check``
+    would flag is never removed here, nor trusted to hold another. So a query
+    that listed the object before the file holding it existed has ended
+    before it goes (the delay is longer than any query runs), and every
+    event stays in a file that stays. Idempotent; a crash at any point is
+    finished by the next run, and so is a run that stops because
+    ``keep_going()`` (asked every :data:`REMOVALS_BETWEEN_ASKS` removals)
+    said so (``stopped`` of the result).
+    """
+    mark = checkpoint or (lambda step: None)
+    asked = 0
+
+    def go_on() -> bool:
+        nonlocal asked
+        asked += 1
+        return keep_going is None or bool(asked % REMOVALS_BETWEEN_ASKS) or keep_going()
+
+    limit = now - delay
+    listed = {key: item for key, item in store.listing(data_prefix).items() if key.endswith(OBJECT_SUFFIX)}
+    objects = 0
+    for key, kept in sorted(_kept_copies(store, listed, data_prefix).items()):
+        if max(kept.modified, listed[key].modified) <= limit:
+            if not go_on():
+                return Removed(objects, 0, stopped=True)
+            store.delete(key)
+            objects += 1
+            mark("source-moved")
+    files: dict[date, list[str]] = {}
+    for key, item in store.listing(COMPACTED_PREFIX).items():
+        day = _day_file_name(key)
+        if day is not None and item.modified <= limit:
+            files.setdefault(day, []).append(key)
+    removed = 0
+    for day, keys in sorted(files.items()):
+        if not any(_may_hold(holder, key) for key in keys for holder in keys if holder != key):
+            continue
+        if keep_going is not None and not keep_going():
+            return Removed(objects, removed, stopped=True)
+        for key in sorted(_held(store, connection, workdir, day, keys)):
+            store.delete(key)
+            removed += 1
+            mark("parquet-removed")
+        _clear(connection, workdir)
+    return Removed(objects, removed)
+
+
+def _may_hold(holder: str, key: str) -> bool:
+    """Whether ``holder`` may replace ``key``: a day file any file of its day, an hour file its hour's files."""
+    return file_hour(holder) is None or file_hour(holder) == file_hour(key)
+
+
+def _held(store: Store, connection: duckdb.DuckDBPyConnection, workdir: Path, day: date, keys: list[str]) -> set[str]:
+    """Of one day's ``keys``, those another file among them holds (and may replace); only files that check clean."""
+    paths: dict[str, str] = {}
+    for key in keys:
+        try:
+            path = store.fetch(key, workdir)
+        except FileNotFoundError:  # another run removed it meanwhile
+            continue
+        if not _day_file_findings(connection, key, path, day, workdir):
+            paths[str(path)] = key
+    if len(paths) < 2:
+        return set()
+    files = ", ".join(f"'{_sql_text(path)}'" for path in paths)
+    connection.execute(
+        "CREATE OR REPLACE TABLE held_rows AS SELECT filename AS file, source, line_number, line FROM read_parquet("
+        f"[{files}], hive_partitioning = false, filename = true)"
+    )
+    sizes = dict(connection.execute("SELECT file, count(*) FROM held_rows GROUP BY file").fetchall())
+    shared = connection.execute(
+        "SELECT a.file, b.file, count(*) FROM held_rows a JOIN held_rows b ON a.source = b.source "
+        "AND a.line_number = b.line_number AND a.line = b.line AND a.file <> b.file GROUP BY a.file, b.file"
+    ).fetchall()
+    connection.execute("DROP TABLE held_rows")
+    within = {(paths[a], paths[b]) for a, b, count in shared if count == sizes.get(a, 0)}
+    within |= {(paths[a], paths[b]) for a in paths for b in paths if a != b and not sizes.get(a)}  # an empty file
+
+    def rank(key: str) -> tuple[int, str]:  # of two files holding the same rows, the day file, else the later name
+        return (file_hour(key) is None, key)
+
+    return {key for key, holder in within
+            if _may_hold(holder, key) and ((holder, key) not in within or rank(holder) > rank(key))}
 
 
 def _day_file_findings(
@@ -606,8 +857,8 @@ def _day_file_findings(
     import duckdb
 
     if day is None or _day_file_name(key) != day:
-        return [Finding(key, FOREIGN, "not a day file `compact` writes "
-                                               "(year=/month=/day=/<day>-<digest>.parquet)")]
+        return [Finding(key, FOREIGN, "not a day or hour file `compact` writes "
+                                      "(year=/month=/day=/<day>[T<HH>]-<digest>.parquet)")]
     path = _sql_text(str(file if isinstance(file, Path) else file.fetch(key, workdir)))
     try:
         columns = [row[0] for row in connection.execute(
@@ -616,7 +867,8 @@ def _day_file_findings(
             return [Finding(key, UNREADABLE, f"columns {columns}")]
         misfiled, disagrees, sourceless = connection.execute(  # every column read: a corrupt page fails here
             "SELECT count(*) FILTER (WHERE CAST(to_timestamp(ts_ms / 1000) AS DATE) <> ? "
-            "OR hour IS DISTINCT FROM strftime(to_timestamp(ts_ms // 1000), '%H')), "
+            "OR hour IS DISTINCT FROM strftime(to_timestamp(ts_ms // 1000), '%H') "
+            "OR hour IS DISTINCT FROM coalesce(?, hour)), "
             "count(*) FILTER (WHERE spot_id IS DISTINCT FROM json_extract_string(line, '$.spot_id') "
             "OR status IS DISTINCT FROM json_extract_string(line, '$.status') "
             "OR \"timestamp\" IS DISTINCT FROM json_extract_string(line, '$.timestamp') "
@@ -624,13 +876,14 @@ def _day_file_findings(
             "CAST(round(epoch(CAST(\"timestamp\" AS TIMESTAMPTZ)) * 1e3) AS BIGINT)), "
             "count(*) FILTER (WHERE source IS NULL OR line_number IS NULL OR hour IS NULL) "
             f"FROM read_parquet('{path}', hive_partitioning = false)",
-            [day],
+            [day, None if file_hour(key) is None else f"{file_hour(key):02d}"],
         ).fetchone()
     except duckdb.Error as exc:
         return [Finding(key, UNREADABLE, str(exc).splitlines()[0])]
     found = []
     if misfiled:
-        found.append(Finding(key, MISFILED, f"{misfiled} events of another UTC day or hour"))
+        found.append(Finding(key, MISFILED, f"{misfiled} events of another UTC day or hour"
+                                            + (" than its name's" if file_hour(key) is not None else "")))
     if disagrees:
         found.append(Finding(key, DISAGREES, f"{disagrees} rows differ from their stored line"))
     if sourceless:

@@ -18,8 +18,16 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
+
+
+class Listed(NamedTuple):
+    """What a listing says of one object: when it was last written (or linked) and its size in bytes."""
+
+    modified: datetime
+    size: int
 
 
 class Writer(Protocol):
@@ -36,6 +44,10 @@ class Store(Protocol):
 
     def keys(self, prefix: str, *, hidden: bool = False) -> list[str]:
         """Every key under ``prefix``, sorted; with ``hidden`` also those with a segment starting ``.`` or ``_``."""
+        ...
+
+    def listing(self, prefix: str) -> dict[str, Listed]:
+        """Every key under ``prefix`` that :meth:`keys` lists, with when it was written and its size."""
         ...
 
     def read(self, key: str) -> bytes: ...
@@ -74,6 +86,17 @@ class LocalStore:
             relative = Path(folder).relative_to(self.root).as_posix()
             found += [f"{relative}/{name}" for name in files if hidden or not _hidden(name)]
         return sorted(found)
+
+    def listing(self, prefix: str) -> dict[str, Listed]:
+        """The change time counts too: a copy made as a hard link keeps its original's mtime, not its own."""
+        found = {}
+        for key in self.keys(prefix):
+            try:
+                stat = (self.root / key).stat()
+            except FileNotFoundError:  # removed since it was listed
+                continue
+            found[key] = Listed(datetime.fromtimestamp(max(stat.st_mtime, stat.st_ctime), timezone.utc), stat.st_size)
+        return found
 
     def read(self, key: str) -> bytes:
         return (self.root / key).read_bytes()
@@ -120,6 +143,8 @@ class LocalStore:
                 with open(temp, "rb") as handle:
                     os.fsync(handle.fileno())
             os.replace(temp, target)
+            if os.path.lexists(temp):  # a hard link of the very file: rename(2) leaves both names in place
+                os.unlink(temp)
         except OSError as error:
             if os.path.lexists(temp):
                 os.unlink(temp)
@@ -157,12 +182,31 @@ class S3Store:
             found += [item["Key"] for item in page.get("Contents", [])]
         return sorted(key for key in found if hidden or not any(_hidden(part) for part in key.split("/")))
 
+    def listing(self, prefix: str) -> dict[str, Listed]:
+        found = {}
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                if not any(_hidden(part) for part in item["Key"].split("/")):
+                    found[item["Key"]] = Listed(item["LastModified"].astimezone(timezone.utc), item["Size"])
+        return found
+
     def read(self, key: str) -> bytes:
-        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except Exception as error:
+            if _missing(error):
+                raise FileNotFoundError(2, "No such key", self.where + key) from error
+            raise
 
     def fetch(self, key: str, workdir: Path) -> Path:
+        """Raises :class:`FileNotFoundError` for a key removed since it was listed, as a local store does."""
         path = workdir / hashlib.sha256(key.encode()).hexdigest()
-        self.client.download_file(self.bucket, key, str(path))
+        try:
+            self.client.download_file(self.bucket, key, str(path))
+        except Exception as error:
+            if _missing(error):
+                raise FileNotFoundError(2, "No such key", self.where + key) from error
+            raise
         return path
 
     def upload(self, path: Path, key: str) -> None:
@@ -202,6 +246,12 @@ def process_alive(pid: int) -> bool:
     except PermissionError:  # another user's process
         return True
     return True
+
+
+def _missing(error: Exception) -> bool:
+    """Whether a boto3 error says the key does not exist (any more)."""
+    response = getattr(error, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", "")) in ("404", "NoSuchKey", "NotFound")
 
 
 def _hidden(name: str) -> bool:
