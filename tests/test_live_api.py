@@ -174,3 +174,23 @@ def test_the_docs_and_schema_need_nothing_from_outside(base) -> None:
     for asset in ("/docs-assets/swagger-ui-bundle.js", "/docs-assets/swagger-ui.css", "/docs-assets/redoc.standalone.js",
                   "/static/live.js", "/static/live.css"):
         assert get(base + asset)[0] == 200, asset
+
+
+@pytest.mark.parametrize(("query", "command"), [
+    ("", ["forecast"]),
+    ("?by=level&hours=2", ["forecast", "--by", "level", "--hours", "2"]),
+])
+def test_the_forecast_is_the_clis_json_at_its_instant(lake, base, query, command) -> None:
+    code, headers, body = get(base + "/api/v1/forecast" + query)
+    assert code == 200 and headers["content-type"] == "application/json"
+    answer = json.loads(body)
+    assert list(answer) == ["at", "lookback_hours", "rows"]
+    assert answer["rows"] == cli_rows(lake, *command, "--at", answer["at"])
+    assert len({row["hour"] for row in answer["rows"]}) == (2 if "hours=2" in query else 6)
+
+
+@pytest.mark.parametrize(("query", "name"), [("?hours=0", "hours"), ("?hours=25", "hours"), ("?by=floor", "by"),
+                                              ("?hours=six", "hours"), ("?days=2", "days")])
+def test_a_bad_forecast_parameter_is_a_422_naming_it(base, query, name) -> None:
+    code, _, body = get(base + "/api/v1/forecast" + query)
+    assert code == 422 and name in body.decode()

@@ -88,6 +88,8 @@ def test_the_page_loads_with_no_error_and_nothing_from_outside(base, width, heig
         expect(view.locator("#zones li")).to_have_count(6)
         expect(view.locator("svg.map")).to_have_count(2)  # level 0 and level 1
         expect(view.locator("circle[data-state]")).to_have_count(SPOTS)
+        expect(view.locator("#forecast tr[data-zone]")).to_have_count(6, timeout=15_000)  # the next hours per zone
+        expect(view.locator("#forecast tr").first.locator("th")).to_have_count(7)  # zone, then 6 hours ahead
         first = view.locator("#summary").bounding_box()
         tiles = view.locator("#zones").bounding_box()
         overflow = view.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")

@@ -68,6 +68,26 @@ class Live:
         """A maker of :meth:`body`, for :meth:`fast`."""
         return lambda: self.body(name, **params)
 
+    def forecast(self, by: str, hours: int) -> bytes:
+        """The next ``hours`` per group from now's hour (``parking-cli forecast``, METRICS.md section 8), as JSON.
+
+        Kept like the live answers, and for one hour at most: a forecast starts
+        at a whole hour, so a new hour asks for a new one.
+        """
+        at = self.source.clock()
+
+        def make() -> bytes:
+            from parking import queries
+            from parking.cli.render import render
+
+            with self.source._lock:  # the local engine has one connection
+                frame = queries.forecast(at, by=by, hours=hours, lookback_hours=self.source.lookback_hours,
+                                         engine=self.source.engine)
+            return (f'{{"at": {json.dumps(iso(at))}, "lookback_hours": {json.dumps(self.source.lookback_hours)}, '
+                    f'"rows": {render(frame, "json")}}}').encode()
+
+        return self.cache.get(("forecast", by, hours, at.replace(minute=0, second=0, microsecond=0)), make)
+
     def page(self) -> bytes:
         """The page's document (:mod:`parking.live.page`)."""
         def make() -> bytes:
@@ -251,6 +271,14 @@ def create_app(source: LiveSource, *, feeds_only: bool = False, feed_settings: F
         _unexpected(request, {"threshold", "by"})
         params = {"threshold": threshold, "by": by}
         return _json(await live.fast(body_key("alerts", params), live.body_of("alerts", **params)))
+
+    @app.get(f"{API}/forecast", tags=["forecast"],
+             summary="Each group's occupancy over the next hours, with an 80 % interval (parking-cli forecast)")
+    async def forecast(request: Request,
+                       by: Annotated[Grouping, Query(description="Catalog column to group by")] = "zone",
+                       hours: Annotated[int, Query(ge=1, le=24, description="Hours ahead (1-24)")] = 6) -> Response:
+        _unexpected(request, {"by", "hours"})
+        return _json(await run_in_threadpool(live.forecast, by, hours))
 
     @app.get(f"{API}/page", tags=["page"], summary="What the live page draws: summary, zones, bay maps")
     async def page_document(request: Request) -> Response:

@@ -3,6 +3,7 @@
 "use strict";
 
 const POLL_MS = 1000;
+const FORECAST_MS = 60000;  // a forecast changes by the hour: once a minute is plenty
 const SVG = "http://www.w3.org/2000/svg";
 let baysBySpot = new Map();
 let layoutKey = "";
@@ -151,6 +152,44 @@ function drawMaps(levels) {
   }
 }
 
+function drawForecast(answer) {
+  // One row per zone, one column per hour ahead: the forecast occupancy (80 % interval in the title).
+  const table = document.getElementById("forecast");
+  const hours = [...new Set(answer.rows.map((row) => row.hour))].sort();
+  const zones = new Map();
+  for (const row of answer.rows) {
+    if (!zones.has(row.zone)) zones.set(row.zone, new Map());
+    zones.get(row.zone).set(row.hour, row);
+  }
+  const head = document.createElement("tr");
+  head.append(text("th", "", "zone"), ...hours.map((hour) => text("th", "", `${hour.slice(11, 16)} UTC`)));
+  const rows = [...zones.keys()].sort().map((zone) => {
+    const line = document.createElement("tr");
+    line.dataset.zone = zone ?? "";
+    line.append(text("th", "", zone ?? "uncatalogued"));
+    for (const hour of hours) {
+      const row = zones.get(zone).get(hour);
+      const cell = text("td", "", row ? percent(row.occupancy_rate) : "-");
+      if (row && row.low !== null) cell.title = `80 % interval ${percent(row.low)} to ${percent(row.high)}`;
+      line.append(cell);
+    }
+    return line;
+  });
+  table.replaceChildren(head, ...rows);
+}
+
+async function refreshForecast() {
+  const headers = {};
+  const bearer = token();
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
+  try {
+    const response = await fetch("api/v1/forecast?by=zone&hours=6", { cache: "no-store", headers });
+    if (response.ok) drawForecast(await response.json());
+  } finally {
+    setTimeout(refreshForecast, FORECAST_MS);
+  }
+}
+
 async function refresh() {
   const headers = {};
   const bearer = token();
@@ -177,4 +216,4 @@ async function refresh() {
   }
 }
 
-redeemCode().finally(refresh);
+redeemCode().finally(() => { refresh(); refreshForecast(); });
