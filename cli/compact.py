@@ -61,7 +61,7 @@ def compact(ctx: click.Context, before: date | None, data_dir: str | None, bucke
         from parking.ingest.sinks import s3_client
 
         check_session(settings.region, settings.profile, "--bucket")  # what to set, before any request
-        store = S3Store(bucket, s3_client(settings.region, settings.profile))
+        store: S3Store | LocalStore = S3Store(bucket, s3_client(settings.region, settings.profile))
     else:
         check_lake(settings)  # a typo must not look like a lake with nothing to compact
         store = LocalStore(settings.data_dir)
