@@ -100,9 +100,9 @@ lint: tools install-dev
 	$(TOOLS)/bin/ruff check .
 	rm -rf build/typecheck && mkdir -p build/typecheck
 	cp -rs $(CURDIR)/parking build/typecheck/parking && cp -rs $(CURDIR)/cli build/typecheck/parking/cli
-	ln -s $(CURDIR)/handler.py $(CURDIR)/zones_handler.py $(CURDIR)/compact_handler.py build/typecheck/
+	ln -s $(CURDIR)/handler.py $(CURDIR)/zones_handler.py $(CURDIR)/compact_handler.py $(CURDIR)/live_handler.py build/typecheck/
 	cd build/typecheck && $(CURDIR)/$(TOOLS)/bin/mypy --config-file $(CURDIR)/pyproject.toml \
-		--python-executable $(CURDIR)/$(BIN)/python parking handler.py zones_handler.py compact_handler.py
+		--python-executable $(CURDIR)/$(BIN)/python parking handler.py zones_handler.py compact_handler.py live_handler.py
 
 # tests/test_wheel.py builds the wheel and runs it from a fresh venv, offline.
 # Two workers; the tests that run `sls` (it writes .serverless/ in the repository)

@@ -61,6 +61,7 @@ def _run(settings: Settings, context: Any, margin_ms: int, at: datetime, **grain
         report = compact(store, data_prefix=settings.data_prefix, settings=settings, now=at, keep_going=keep_going,
                          removal_delay=settings.removal_delay(on_s3=True), **{"before": None, **grain}).as_dict()
     except CompactionError as error:  # a damaged day: the others are done; the failure raises the alarm
+        assert error.report is not None  # compact() raises CompactionError only with its report
         print(json.dumps({"message": "compaction failed", "error": str(error), **error.report.as_dict()}))
         raise
     print(json.dumps({"message": "compaction finished", **report}))

@@ -61,7 +61,7 @@ def compact(ctx: click.Context, before: date | None, data_dir: str | None, bucke
         from parking.ingest.sinks import s3_client
 
         check_session(settings.region, settings.profile, "--bucket")  # what to set, before any request
-        store = S3Store(bucket, s3_client(settings.region, settings.profile))
+        store: S3Store | LocalStore = S3Store(bucket, s3_client(settings.region, settings.profile))
     else:
         check_lake(settings)  # a typo must not look like a lake with nothing to compact
         store = LocalStore(settings.data_dir)
@@ -71,7 +71,7 @@ def compact(ctx: click.Context, before: date | None, data_dir: str | None, bucke
                                   settings=settings, now=at, removal_delay=settings.removal_delay(on_s3=bool(bucket)),
                                   on_day=lambda what, done, total: advance(f"{what}", done, total))
     except CompactionError as error:  # the other days were compacted: say so, then the one line
-        if getattr(error, "report", None) is not None:
+        if error.report is not None:
             _print(store.where, error.report.as_dict())
         raise
     _print(store.where, report.as_dict())

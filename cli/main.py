@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -96,13 +97,16 @@ class OneLineErrors(click.Group):
 
     debug = False
 
-    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+    def main(
+        self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
+        standalone_mode: bool = True, **kwargs: Any,
+    ) -> Any:
         from parking.cli.help import finish_help
 
         OneLineErrors.debug = debug_from_env()
         finish_help(self)  # every command registered by now: examples last, Athena-only options last
         try:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **kwargs)
         except click.exceptions.NoArgsIsHelpError as exc:  # a group named alone: its help, as click shows it
             exc.show()
             sys.exit(2)
@@ -676,6 +680,7 @@ def with_zones(ctx: click.Context | None, what: str) -> str:
     zones = (ctx.params.get("zones") if ctx is not None else None) or ()
     if not zones:
         return what
+    assert ctx is not None  # zones came from it
     names = ", ".join(repr(name.strip()) for name in zones)
     engine = ctx.params.get("engine") if ctx is not None else None
     if settings_for(ctx, engine).engine != "athena":  # local: every --zone was checked against the catalog

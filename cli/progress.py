@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import IO, TYPE_CHECKING, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -171,7 +171,7 @@ def cost_line(stats: QueryStats) -> str:
 
 
 @contextmanager
-def ingest_progress(total_bytes: int | None) -> Iterator[Callable[[BinaryIO], Iterator[bytes]]]:
+def ingest_progress(total_bytes: int | None) -> Iterator[Callable[[Iterable[bytes]], Iterator[bytes]]]:
     """Yield a function that iterates a file's lines, advancing a bar on a terminal.
 
     With a known size the bar counts bytes; from a pipe (no size) it counts lines.
@@ -182,7 +182,7 @@ def ingest_progress(total_bytes: int | None) -> Iterator[Callable[[BinaryIO], It
         return
     if total_bytes is None:
 
-        def count(file: BinaryIO) -> Iterator[bytes]:
+        def count(file: Iterable[bytes]) -> Iterator[bytes]:
             with click.progressbar(file, label="ingesting (lines)", file=stderr, update_min_steps=1000) as bar:
                 yield from bar
 
@@ -190,7 +190,7 @@ def ingest_progress(total_bytes: int | None) -> Iterator[Callable[[BinaryIO], It
         return
     with click.progressbar(length=total_bytes, label="ingesting", file=stderr) as bar:
 
-        def advance(file: BinaryIO) -> Iterator[bytes]:
+        def advance(file: Iterable[bytes]) -> Iterator[bytes]:
             for line in file:
                 bar.update(len(line))
                 yield line

@@ -81,7 +81,7 @@ def botocore_error(exc: BaseException) -> BaseException | None:
     return None
 
 
-def error_code(exc: BaseException) -> str | None:
+def error_code(exc: object) -> str | None:
     """The AWS error code of a botocore ``ClientError`` (``"NoSuchBucket"``, ``"403"``), else None."""
     response = getattr(exc, "response", None)
     error = response.get("Error") if isinstance(response, dict) else None

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from parking.lake.compaction import CompactionReport
+
 
 class ParkingError(Exception):
     """Base of every error this package raises on purpose."""
@@ -51,3 +56,6 @@ class InvalidEvent(ParkingError):
 
 class CompactionError(ParkingError):
     """A day could not be compacted; the lake is left as it was read, and a later run retries."""
+
+    #: What :func:`parking.lake.compaction.compact` did before it failed (it sets it on the error it raises).
+    report: CompactionReport | None = None

@@ -277,7 +277,7 @@ def _spot_lines(simulation: SimulationPlan, number: int, demand: Demand | None =
         for _ in range(2 if rng.random() < 0.01 else 1):  # an occasional duplicate
             sequence += 1
             word = rng.choice(OCCUPIED_WORDS if occupied else FREE_WORDS)
-            value = {"spot_id": spot, "status": word, "timestamp": _spell(moment, rng)}
+            value: dict[str, str | float] = {"spot_id": spot, "status": word, "timestamp": _spell(moment, rng)}
             if rng.random() < 0.3:
                 value["battery_v"] = round(rng.uniform(2.9, 3.6), 2)
             delivered = moment.timestamp() + rng.expovariate(1 / 20)  # seconds of delivery jitter

@@ -87,7 +87,7 @@ def parse(data: bytes | str, *, stored: bool = False) -> list[CatalogRow]:
     :class:`InvalidCatalog` naming the first bad line (1 is the header).
     """
     text = _decode(data) if isinstance(data, bytes) else data.removeprefix("\ufeff")
-    dialect = {"doublequote": False, "escapechar": "\\"} if stored else {}
+    dialect: dict[str, Any] = {"doublequote": False, "escapechar": "\\"} if stored else {}
     reader = csv.reader(io.StringIO(text, newline=""), strict=True, **dialect)
     try:
         header = next(reader, None)

@@ -472,8 +472,10 @@ class AthenaEngine:
             result_reuse_enable=self.result_reuse_minutes is not None,
             result_reuse_minutes=self.result_reuse_minutes or 60,
             on_poll=poll,
-            retry_config=RetryConfig(attempt=self.throttle_attempts, max_delay=self.throttle_max_delay,
-                                     multiplier=min(1, self.throttle_max_delay)),
+            # PyAthena annotates max_delay and multiplier int; tenacity's backoff takes any seconds (float)
+            retry_config=RetryConfig(attempt=self.throttle_attempts,
+                                     max_delay=self.throttle_max_delay,  # type: ignore[arg-type]
+                                     multiplier=min(1, self.throttle_max_delay)),  # type: ignore[arg-type]
             config=Config(retries={"mode": "standard"}),
         )
         connection.client.meta.events.register("after-call.athena", self._after_call)
@@ -532,12 +534,11 @@ class AthenaEngine:
 
         settings = self.settings
         error = botocore_error(exc)
-        if error is not None and error_code(error) in DENIED and getattr(error, "operation_name", "") in (
-            "HeadObject", "GetObject"
-        ):
+        operation = getattr(error, "operation_name", "")
+        if error is not None and error_code(error) in DENIED and operation in ("HeadObject", "GetObject"):
             where = settings.output_location or "the workgroup's output location"
             return AthenaSetupError(
-                f"the query ran, but S3 refused its result ({error_code(error)} on {error.operation_name}): "
+                f"the query ran, but S3 refused its result ({error_code(error)} on {operation}): "
                 f"your credentials must read {where}, the results of workgroup {settings.workgroup!r} "
                 "(PARKING_WORKGROUP, PARKING_OUTPUT_LOCATION; each team reads only its own workgroup's)"
             )

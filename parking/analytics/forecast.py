@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -446,7 +446,7 @@ def alerts_ahead(availability: pd.DataFrame, predicted: pd.DataFrame, by: str, t
     group already there. Ordered as availability (group, nulls last).
     """
     hot = predicted[(predicted["occupancy_rate"] >= threshold).fillna(False).astype(bool)]
-    first = {}
+    first: dict[str | None, Any] = {}  # group key -> first hot hour (a pandas Timestamp)
     for group, hour in zip(hot[by], hot["hour"].dt.tz_convert("UTC"), strict=True):
         first.setdefault(_key(group), hour)  # forecast rows are in hour order within a group
     now_full = (availability["occupancy_rate"] >= threshold).fillna(False).astype(bool).to_numpy()

@@ -33,6 +33,12 @@ class ZoneFigures:
     overstays: int
 
 
+def _count(value: str | None) -> int:
+    """A count column of availability: count(*) and sums over a group's rows, never null."""
+    assert value is not None
+    return int(value)
+
+
 def zone_figures(run: Callable[[str], Rows], at: datetime, lookback: timedelta) -> list[ZoneFigures]:
     """Run availability by zone and overstays at ``at``; one entry per zone of the catalog.
 
@@ -48,7 +54,7 @@ def zone_figures(run: Callable[[str], Rows], at: datetime, lookback: timedelta) 
             continue
         rate = row["occupancy_rate"]
         figures.append(ZoneFigures(
-            zone, int(row["capacity"]), int(row["occupied"]), int(row["free"]), int(row["unknown"]),
+            zone, _count(row["capacity"]), _count(row["occupied"]), _count(row["free"]), _count(row["unknown"]),
             None if rate is None else float(rate), over[zone],
         ))
     return figures

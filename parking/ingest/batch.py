@@ -20,7 +20,7 @@ from array import array
 from base64 import b64decode
 from binascii import Error as BinasciiError
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from hashlib import sha256
@@ -260,7 +260,7 @@ def _quarantine_line(record: Mapping[str, Any], invalid: InvalidEvent, ingested_
 
 
 def quarantine_records(
-    records: list[Mapping[str, Any]],
+    records: Sequence[Mapping[str, Any]],
     reason: str,
     detail: str,
     settings: Settings,

@@ -37,6 +37,7 @@ from binascii import a2b_base64
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
+from typing import Any, cast
 
 import orjson
 
@@ -221,7 +222,7 @@ def _slow_path(value: object, validator: Validator) -> tuple[str, bytes]:
     ):
         stamp = canonical_timestamp(stamp, validator.limit, validator.earliest)
     if surrogates:
-        event = _replace_surrogates(event)
+        event = cast("dict[str, Any]", _replace_surrogates(event))  # a dict comes back a dict
     event["status"] = word
     event["timestamp"] = stamp
     return stamp[:13], orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE)

@@ -252,8 +252,8 @@ def _open(chunks: Iterable[bytes]) -> tuple[BinaryIO, _Gunzip | None]:
     stream = io.BufferedReader(_ChunkStream(chunks), LINE_BUFFER)
     if stream.peek(2)[:2] == GZIP_MAGIC:
         gunzip = _Gunzip(stream)
-        return io.BufferedReader(gunzip, LINE_BUFFER), gunzip  # type: ignore[return-value]
-    return stream, None  # type: ignore[return-value]
+        return io.BufferedReader(gunzip, LINE_BUFFER), gunzip
+    return stream, None
 
 
 class _Gunzip(io.RawIOBase):
@@ -300,7 +300,7 @@ class _Gunzip(io.RawIOBase):
             if not data:
                 raise EOFError("Compressed file ended before the end-of-stream marker was reached")
             return inflater.decompress(data, READ_CHUNK)
-        except isal_zlib.error as error:
+        except isal_zlib.error as error:  # type: ignore[misc]  # isal's stub declares `error` an instance; it is the class
             raise OSError(f"not readable as gzip: {error}") from error
 
     def _next_member(self, head: bytes) -> bytes | None:

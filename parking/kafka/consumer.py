@@ -23,7 +23,7 @@ from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, wait
 from contextlib import suppress
 from dataclasses import dataclass, field
 from itertools import groupby
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka import KafkaError as KafkaErrorCode
@@ -32,7 +32,7 @@ from parking.config import Settings
 from parking.errors import KafkaError
 from parking.ingest.batch import BatchResult, ingest_batch
 from parking.ingest.files import IngestTotals
-from parking.ingest.msk import PartitionRecords
+from parking.ingest.msk import Headers, PartitionRecords
 from parking.ingest.sinks import Sink
 from parking.kafka import LIBRDKAFKA_LOG
 from parking.kafka.batching import READ_AHEAD, BatchingPolicy, Partition
@@ -266,8 +266,8 @@ class BatchConsumer:
 
     def _take(self, messages: list[Message], now: float) -> None:
         """Buffer records by partition; a fatal error stops the consumer."""
-        for _, run in groupby(messages, key=Message.partition):  # consume() yields partition runs
-            run = list(run)
+        for _, partition_run in groupby(messages, key=Message.partition):  # consume() yields partition runs
+            run = list(partition_run)
             kept = [message for message in run if message.error() is None]
             if len(kept) < len(run):
                 for message in run:
@@ -327,7 +327,10 @@ class BatchConsumer:
         if not offsets:
             return
         try:
-            self._consumer.commit(offsets=offsets, asynchronous=not wait)
+            if wait:  # the stub's overloads need a literal `asynchronous`
+                self._consumer.commit(offsets=offsets, asynchronous=False)
+            else:
+                self._consumer.commit(offsets=offsets, asynchronous=True)
         except KafkaException as exc:
             # Partitions already lost in a rebalance cannot be committed; their next
             # owner re-reads those records, and its objects overwrite ours.
@@ -401,13 +404,16 @@ def partition_records(messages: list[Message]) -> PartitionRecords:
     """One partition's run of messages as the columns its handler builds the MSK event from."""
     first = messages[0]
     stamps = [message.timestamp() for message in messages]
+    topic, partition = first.topic(), first.partition()
+    assert topic is not None and partition is not None  # set on every consumed record (None: a produced one)
     return PartitionRecords(
-        topic=first.topic(),
-        partition=first.partition(),
-        offsets=[message.offset() for message in messages],
+        topic=topic,
+        partition=partition,
+        offsets=cast("list[int]", [message.offset() for message in messages]),  # consumed: each has an offset
         timestamps=[stamp for _, stamp in stamps],
         timestamp_types=["LOG_APPEND_TIME" if kind == TIMESTAMP_LOG_APPEND_TIME else "CREATE_TIME" for kind, _ in stamps],
         keys=[message.key() for message in messages],
         values=[message.value() for message in messages],
-        headers=[message.headers() for message in messages],
+        # a consumed record's headers are a list of (key, bytes) pairs, or None (a dict only when producing)
+        headers=cast("list[Headers | None]", [message.headers() for message in messages]),
     )

@@ -61,7 +61,9 @@ class Invoker:
             raise ValueError(f"workers must be at least 1, got {workers}")
         if workers == 1:
             self._pool: ThreadPoolExecutor | ProcessPoolExecutor = ThreadPoolExecutor(1, thread_name_prefix="handler")
-            self._call = partial(invoke, sink=sink, settings=settings, handler=handler)
+            self._call: Callable[[PartitionRecords], BatchResult] = partial(
+                invoke, sink=sink, settings=settings, handler=handler
+            )
             return
         self._pool = ProcessPoolExecutor(
             workers, mp_context=multiprocessing.get_context("spawn"), initializer=_adopt, initargs=(sink, settings, handler)

@@ -42,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from hashlib import sha256
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
@@ -199,8 +199,8 @@ def _refile(store: Store, inspection: Inspection, settings: Settings, now: datet
 
 def sink_of(store: Store) -> Sink:
     """The sink the store carries, else the ingest path's plain sink for where it lives."""
-    if store.sink is not None:
-        return store.sink
+    if store.sink is not None:  # an ingest path sink (cli/lake.py gives S3Store an S3Sink): a Sink, not just a Writer
+        return cast(Sink, store.sink)
     if isinstance(store, LocalStore):
         return LocalSink(store.root)
     if isinstance(store, S3Store):

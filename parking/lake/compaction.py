@@ -326,9 +326,9 @@ def compact(
                          for key, problem in result.left]
     if failures:
         more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
-        error = CompactionError(f"{failures[0]}{more}")
-        error.report = report
-        raise error
+        failure = CompactionError(f"{failures[0]}{more}")
+        failure.report = report
+        raise failure
     return report
 
 
@@ -496,7 +496,9 @@ def _fold_day(
 
 
 def _rows(connection: duckdb.DuckDBPyConnection, path: str) -> int:
-    return connection.execute(f"SELECT count(*) FROM read_parquet('{_sql_text(path)}')").fetchone()[0]
+    row = connection.execute(f"SELECT count(*) FROM read_parquet('{_sql_text(path)}')").fetchone()
+    assert row is not None  # an aggregate returns one row
+    return row[0]
 
 
 def _clear(connection: duckdb.DuckDBPyConnection, workdir: Path) -> None:
@@ -566,7 +568,7 @@ def repair_compacted(
         if finding.key not in returned and finding.problem not in REBUILT_ONLY:
             bad.setdefault(finding.key, finding)
     dropped = frozenset(key[len(COMPACTED_SOURCES_PREFIX):] for key in returned)
-    days = sorted({_day_of(f.key) for f in findings} - {None})
+    days = sorted({day for f in findings if (day := _day_of(f.key)) is not None})
     with _workspace() as (connection, workdir):
         for day in days:
             partition = _partition(day)
@@ -645,10 +647,12 @@ def check_compacted(
                                                   "(year=/month=/day=/<day>[T<HH>]-<digest>.parquet)"))
         else:
             files.setdefault(day, []).append(key)
-    kept: dict[date | None, list[str]] = {}
+    kept: dict[date, list[str]] = {}
+    undated: list[str] = []  # outside any day's folder
     for key in store.keys(COMPACTED_SOURCES_PREFIX, hidden=True):
-        kept.setdefault(_day_of(key), []).append(key)
-    for key in kept.pop(None, []):
+        day_of = _day_of(key)
+        (undated if day_of is None else kept.setdefault(day_of, [])).append(key)
+    for key in undated:
         findings += _kept_findings(store, [key], settings, now)[1]
     with _workspace(threads=1) as (connection, workdir):
         for day in sorted(set(files) | set(kept)):
@@ -706,10 +710,12 @@ def _against_sources(
         "CREATE OR REPLACE TABLE file_rows AS SELECT source, line_number, line, filename FROM read_parquet("
         f"[{files}], hive_partitioning = false, filename = true) WHERE source IN (SELECT source FROM kept_rows)"
     )
-    [missing] = connection.execute(
+    counted = connection.execute(
         "SELECT count(*) FROM (SELECT source, line_number, line FROM kept_rows "
         "EXCEPT SELECT source, line_number, line FROM file_rows)"
     ).fetchone()
+    assert counted is not None  # an aggregate returns one row
+    [missing] = counted
     altered = connection.execute(
         "SELECT filename, count(*) FROM file_rows f WHERE NOT EXISTS (SELECT 1 FROM kept_rows k "
         "WHERE k.source = f.source AND k.line_number = f.line_number AND k.line = f.line) GROUP BY filename"
@@ -731,7 +737,7 @@ def _day_file_name(key: str) -> date | None:
     """The day of a key named as :func:`compact_day` names a day or hour file, else None."""
     match = _DAY_FILE.fullmatch(key[len(COMPACTED_PREFIX):]) if key.startswith(COMPACTED_PREFIX) else None
     day = _day_of(key) if match else None
-    return day if day is not None and match["name"] == day.isoformat() else None
+    return day if day is not None and match is not None and match["name"] == day.isoformat() else None
 
 
 def file_hour(key: str) -> int | None:
@@ -865,7 +871,7 @@ def _day_file_findings(
             f"DESCRIBE SELECT * FROM read_parquet('{path}', hive_partitioning = false)").fetchall()]
         if columns != list(PARQUET_COLUMNS):
             return [Finding(key, UNREADABLE, f"columns {columns}")]
-        misfiled, disagrees, sourceless = connection.execute(  # every column read: a corrupt page fails here
+        counts = connection.execute(  # every column read: a corrupt page fails here
             "SELECT count(*) FILTER (WHERE CAST(to_timestamp(ts_ms / 1000) AS DATE) <> ? "
             "OR hour IS DISTINCT FROM strftime(to_timestamp(ts_ms // 1000), '%H') "
             "OR hour IS DISTINCT FROM coalesce(?, hour)), "
@@ -878,6 +884,8 @@ def _day_file_findings(
             f"FROM read_parquet('{path}', hive_partitioning = false)",
             [day, None if file_hour(key) is None else f"{file_hour(key):02d}"],
         ).fetchone()
+        assert counts is not None  # an aggregate returns one row
+        misfiled, disagrees, sourceless = counts
     except duckdb.Error as exc:
         return [Finding(key, UNREADABLE, str(exc).splitlines()[0])]
     found = []

@@ -147,9 +147,12 @@ class KeptAnswers:
         await self.app(scope, receive, send)
 
 
-_PLAIN = {f"{API}/availability": ("availability", {b"": "zone", b"by=zone": "zone", b"by=level": "level",
-                                                   b"by=bay_type": "bay_type"}),
-          f"{API}/status": ("status", {b"": None}), f"{API}/overstays": ("overstays", {b"": None})}
+# path -> (query name, query string -> its `by`, if any)
+_PLAIN: dict[str, tuple[str, dict[bytes, str | None]]] = {
+    f"{API}/availability": ("availability", {b"": "zone", b"by=zone": "zone", b"by=level": "level",
+                                             b"by=bay_type": "bay_type"}),
+    f"{API}/status": ("status", {b"": None}), f"{API}/overstays": ("overstays", {b"": None}),
+}
 
 
 def _plain_key(path: str, query: bytes) -> tuple[Any, ...] | str | None:

@@ -12,6 +12,7 @@ the lake first, and otherwise answers through the events.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 import pandas as pd
 
@@ -89,12 +90,12 @@ def frame_of(name, spots, catalog, at_ms: int, lookback: int, by: str, threshold
         frame = pd.DataFrame(rows, columns=["spot_id", "status", "since", "last_event", "stale"])
         return typed(_instants(frame, "since", "last_event"), query)
     if name == "overstays":
-        rows = answers.overstay_rows(spots, catalog() or [], at_ms, lookback)
-        frame = pd.DataFrame(rows, columns=["spot_id", "zone", "since", "stay_minutes", "max_stay_minutes",
+        overstay_rows = answers.overstay_rows(spots, catalog() or [], at_ms, lookback)
+        frame = pd.DataFrame(overstay_rows, columns=["spot_id", "zone", "since", "stay_minutes", "max_stay_minutes",
                                             "over_minutes", "sensor_flags"])
         return typed(_instants(frame, "since"), query)  # sensor_flags kept only where the query has it
-    rows = answers.availability_rows(spots, catalog() or [], at_ms, lookback, by)
-    frame = pd.DataFrame(rows, columns=[GROUP_COLUMN, "capacity", "occupied", "free", "unknown", "occupancy_rate"])
+    availability_rows = answers.availability_rows(spots, catalog() or [], at_ms, lookback, by)
+    frame = pd.DataFrame(availability_rows, columns=[GROUP_COLUMN, "capacity", "occupied", "free", "unknown", "occupancy_rate"])
     if name == "alerts":
         frame = frame[frame["occupancy_rate"].notna() & (frame["occupancy_rate"] >= threshold)]
     return typed(frame, query).rename(columns={GROUP_COLUMN: by})
@@ -161,7 +162,7 @@ def _from_events(name: str, settings: Settings, at: datetime, by: str, threshold
     from parking.analytics.engines import engine_from_settings
 
     engine = engine_from_settings(settings)
-    common = {"lookback_hours": settings.lookback_hours, "engine": engine, "now": at}
+    common: dict[str, Any] = {"lookback_hours": settings.lookback_hours, "engine": engine, "now": at}
     if name == "status":
         return queries.status(**common)
     if name == "overstays":

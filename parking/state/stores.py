@@ -209,7 +209,7 @@ class DynamoState:
         def segment(number: int) -> list[Row]:
             found, start = [], None
             while True:
-                extra = {"ExclusiveStartKey": start} if start else {}
+                extra: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
                 answer = self.client.scan(TableName=self.table, Segment=number, TotalSegments=self.segments,
                                           **extra)
                 found += [_row(item) for item in answer.get("Items", []) if item["spot_id"]["S"] != META_KEY]
