@@ -87,8 +87,24 @@ class Artifact:
         return BUILD / f"{self.name}.zip"
 
 
-# queries/ is installed as the package parking.sql (pyproject's package-dir).
-_SQL = tuple((f"parking/sql/{name}", f"queries/{name}") for name in ("__init__.py", "availability.sql", "overstays.sql"))
+ZONES_QUERIES = ("availability", "overstays")  # what zones_handler.py runs (parking/analytics/zone_report.py)
+
+
+def sql_files(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(name in the zip, source) of the SQL the named queries read: their files and the parts spliced in.
+
+    queries/ is installed as the package parking.sql (pyproject's package-dir).
+    """
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from parking.analytics.registry import PARTS_FOLDER, named
+
+    files = ["__init__.py", *(f"{name}.sql" for name in names)]
+    files += sorted({f"{PARTS_FOLDER}/{part}.sql" for name in names for part in named(name).parts})
+    return tuple((f"parking/sql/{name}", f"queries/{name}") for name in files)
+
+
+_SQL = sql_files(ZONES_QUERIES)
 ARTIFACTS = {
     "ingest": Artifact("ingest", "handler.py"),
     "zones": Artifact("zones", "zones_handler.py", _SQL),
