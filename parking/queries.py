@@ -265,7 +265,8 @@ def query_params(
         "start_ms": to_ms(window.start),
         "end_ms": to_ms(max(window.end, window.start)),
         "lookback_ms": to_ms_delta(lookback),
-        **partition_params(window.start - lookback, read_end),
+        # A round trip looks one lookback further back (METRICS.md sections 3-4).
+        **partition_params(window.start - 2 * lookback, read_end),
         **extra,
     }
     wanted = query.placeholders()

@@ -8,7 +8,7 @@
 --   group_by              'zone', 'level' or 'bay_type': the catalog column to group by
 --   threshold             the occupancy rate (0-1) at or above which a group is listed
 --   years, months, days, first_hour, last_hour
---                         the partitions of (at - window - lookback, at], for pruning
+--                         the partitions of (at - window - 2 lookback, at], for pruning (a round trip looks back)
 -- Reads spot_catalog, the catalog in force (parking-cli spots load); every join
 -- is on spot_id.
 WITH params AS (

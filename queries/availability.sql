@@ -7,7 +7,7 @@
 --   lookback_ms           how long an event is trusted: an older state is unknown
 --   group_by              'zone', 'level' or 'bay_type': the catalog column to group by
 --   years, months, days, first_hour, last_hour
---                         the partitions of (at - window - lookback, at], for pruning
+--                         the partitions of (at - window - 2 lookback, at], for pruning (a round trip looks back)
 -- Reads spot_catalog, the catalog in force (parking-cli spots load); every join
 -- is on spot_id.
 WITH params AS (

@@ -11,7 +11,7 @@
 --   filter_zones, zones   1 and the zone names to keep only the catalog's spots of those
 --                         zones (--zone); 0 and a placeholder list to keep every spot
 --   years, months, days, first_hour, last_hour
---                         the partitions of [start - lookback, end), for pruning
+--                         the partitions of [start - 2 lookback, end), for pruning (a round trip looks back)
 WITH params AS (
     SELECT
         CAST(%(start_ms)s AS bigint) AS start_ms,
@@ -29,22 +29,29 @@ WITH params AS (
 boundaries AS (
     -- Where a run starts: an arrival, a departure, or anything after a gap longer
     -- than lookback (unknown before).
-    SELECT spot_id, ts_ms, arrival, departure
+    SELECT spot_id, ts_ms, arrival, departure, zero_stay
     FROM steps
     WHERE starts_run = 1
 ),
 sessions AS (
-    SELECT b.spot_id, b.ts_ms AS arrival_ms, b.next_ms AS departure_ms
+    -- An arrival and the departure at the next boundary; a round trip after free is a
+    -- session of its own, of zero minutes (METRICS.md section 6).
+    SELECT
+        b.spot_id,
+        b.ts_ms AS arrival_ms,
+        CASE WHEN b.zero_stay = 1 THEN b.ts_ms ELSE b.next_ms END AS departure_ms
     FROM (
         SELECT
             spot_id,
             ts_ms,
             arrival,
+            zero_stay,
             lead(ts_ms) OVER (PARTITION BY spot_id ORDER BY ts_ms) AS next_ms,
             lead(departure) OVER (PARTITION BY spot_id ORDER BY ts_ms) AS next_is_departure
         FROM boundaries
     ) b CROSS JOIN params p
-    WHERE b.arrival = 1 AND b.next_is_departure = 1 AND b.ts_ms >= p.start_ms AND b.next_ms < p.end_ms
+    WHERE b.arrival = 1 AND b.ts_ms >= p.start_ms
+      AND (b.zero_stay = 1 OR (b.next_is_departure = 1 AND b.next_ms < p.end_ms))
 ),
 grouped AS (
     -- Each session with its spot's group; row_spot is null when grouping.

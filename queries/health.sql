@@ -8,7 +8,7 @@
 --   silent_ms, flapping_changes, stuck_ms
 --                         the thresholds of the silent, flapping and stuck flags
 --   years, months, days, first_hour, last_hour
---                         the partitions of (at - window - lookback, at], for pruning
+--                         the partitions of (at - window - 2 lookback, at], for pruning (a round trip looks back)
 WITH params AS (
     SELECT
         CAST(%(at_ms)s AS bigint) AS at_ms,

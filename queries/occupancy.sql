@@ -11,7 +11,7 @@
 --   filter_zones, zones   1 and the zone names to keep only the catalog's spots of those
 --                         zones (--zone); 0 and a placeholder list to keep every spot
 --   years, months, days, first_hour, last_hour
---                         the partitions of [start - lookback, end), for pruning
+--                         the partitions of [start - 2 lookback, end), for pruning (a round trip looks back)
 WITH params AS (
     SELECT
         CAST(%(start_ms)s AS bigint) AS start_ms,

@@ -7,7 +7,7 @@
 --   window_ms             the stay is read from the events of (at - window, at] (7 days)
 --   lookback_ms           how long an event is trusted; a longer gap breaks a run
 --   years, months, days, first_hour, last_hour
---                         the partitions of (at - window, at], for pruning
+--                         the partitions of (at - window - lookback, at], for pruning (a round trip looks back)
 -- Reads spot_catalog, the catalog in force (parking-cli spots load); every join
 -- is on spot_id.
 WITH params AS (

@@ -6,7 +6,7 @@
 --   window_ms             how far back a spot's last event may lie to be listed (7 days)
 --   lookback_ms           how long an event is trusted; a longer gap breaks a run
 --   years, months, days, first_hour, last_hour
---                         the partitions of (at - window - lookback, at], for pruning
+--                         the partitions of (at - window - 2 lookback, at], for pruning (a round trip looks back)
 WITH params AS (
     SELECT
         CAST(%(at_ms)s AS bigint) AS at_ms,

@@ -37,7 +37,7 @@ def group_of(catalog: Catalog, spot_id: str, by: str) -> str | None:
 
 def availability(events, catalog: Catalog, at: int, lookback: int, by: str) -> dict[str | None, tuple]:
     """group -> (capacity, occupied, free, unknown, occupancy_rate or None)."""
-    spots = spots_in(events, at - SEEN_MS - lookback + 1, at, include_last=True)
+    spots = spots_in(events, at - SEEN_MS - lookback + 1, at, lookback, include_last=True)
     members: dict[str, str | None] = {spot_id: getattr(place, by) for spot_id, place in catalog.items()}
     for spot_id, spot in spots.items():
         if spot_id not in catalog and spot.instants[-1] > at - SEEN_MS:
@@ -65,7 +65,7 @@ def alerts(events, catalog: Catalog, at: int, lookback: int, by: str, threshold:
 def overstays(events, catalog: Catalog, at: int, lookback: int) -> list[tuple]:
     """(spot_id, zone, since, stay_minutes, max_stay_minutes, over_minutes), largest over first."""
     rows = []
-    for spot_id, spot in spots_in(events, at - SEEN_MS + 1, at, include_last=True).items():
+    for spot_id, spot in spots_in(events, at - SEEN_MS + 1, at, lookback, include_last=True).items():
         place = catalog.get(spot_id)
         if place is None or place.max_stay_minutes is None or spot.state(at, lookback) != "occupied":
             continue
@@ -114,7 +114,7 @@ def occupancy(events, catalog, day, zone, lookback, now, by, zones=()) -> dict:
     from tests.reference import HOUR_MS, rate, window
 
     start, end, nominal_end = window(day, day, zone, now)
-    spots = spots_in(events, start - lookback, end)
+    spots = spots_in(events, start - lookback, end, lookback)
     return {
         group: [(hour, rate([s.seconds(max(hour, start), min(hour + HOUR_MS, end), lookback) for s in members]))
                 for hour in range(start, nominal_end, HOUR_MS)]
@@ -130,7 +130,7 @@ def patterns(events, catalog, first, last, zone, lookback, now, by, zones=()) ->
     from tests.reference import HOUR_MS, rate, window
 
     start, end, _ = window(first, last, zone, now)
-    spots = spots_in(events, start - lookback, end)
+    spots = spots_in(events, start - lookback, end, lookback)
     result = {}
     for group, members in _groups(spots, catalog, by, zones, start, end, lookback).items():
         buckets: dict = defaultdict(list)
@@ -147,7 +147,7 @@ def utilization(events, catalog, first, last, lookback, now, by, zones=()) -> di
     from tests.reference import window
 
     start, end, _ = window(first, last, "UTC", now)
-    spots = spots_in(events, start - lookback, end)
+    spots = spots_in(events, start - lookback, end, lookback)
     rows = {}
     for group, members in _groups(spots, catalog, by, zones, start, end, lookback).items():
         pairs = [s.seconds(start, end, lookback) for s in members]
@@ -162,7 +162,7 @@ def turnover(events, catalog, first, last, zone, lookback, now, by, zones=()) ->
     from tests.reference import window
 
     start, end, _ = window(first, last, zone, now)
-    spots = spots_in(events, start - lookback, end)
+    spots = spots_in(events, start - lookback, end, lookback)
     rows = {}
     for group, members in _groups(spots, catalog, by, zones, start, end, lookback).items():
         arrivals = sum(1 for s in members for t, kind in s.transitions(lookback) if kind == "arrival" and start <= t < end)
@@ -179,7 +179,7 @@ def dwell(events, catalog, first, last, zone, lookback, now, by, zones=()) -> di
     from tests.reference import window
 
     start, end, _ = window(first, last, zone, now)
-    spots = spots_in(events, start - lookback, end)
+    spots = spots_in(events, start - lookback, end, lookback)
     rows = {}
     for group, members in _groups(spots, catalog, by, zones, start, end, lookback).items():
         minutes = sorted((d - a) / 60000 for s in members for a, d in s.sessions(lookback) if start <= a < end and d < end)

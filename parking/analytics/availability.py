@@ -7,10 +7,11 @@ nothing but the standard library, so the scheduled zones Lambda sends Athena
 exactly the SQL that ``parking.queries`` sends through either engine.
 
 Partitions read (the test on the bound SQL's predicates checks these):
-availability and alerts read ``(TS - 7 days - lookback, TS]`` (a catalogued
-spot's state needs its events of the lookback before ``TS``; the null group
-needs the spots seen in the 7 days); overstays reads ``(TS - 7 days, TS]``,
-since its ``since`` is computed over those 7 days only.
+availability and alerts read ``(TS - 7 days - 2 lookback, TS]`` (a catalogued
+spot's state needs its events of the lookback before ``TS``, and a round trip
+among them one lookback more; the null group needs the spots seen in the 7
+days); overstays reads ``(TS - 7 days - lookback, TS]``: its ``since`` is
+computed over those 7 days only, and a round trip looks one lookback back.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def instant_params(name: str, at: datetime, lookback: timedelta, **extra: Any) -
     ``extra`` carries ``group_by`` (availability, alerts) and ``threshold`` (alerts).
     """
     query = named(name)
-    read_from = at - SEEN_WINDOW - (timedelta(0) if name == "overstays" else lookback)
+    # A round trip looks one lookback further back (METRICS.md sections 3-4).
+    read_from = at - SEEN_WINDOW - (lookback if name == "overstays" else 2 * lookback)
     params = {
         "at_ms": to_ms(at),
         "window_ms": to_ms(at) - to_ms(at - SEEN_WINDOW),

@@ -108,12 +108,12 @@ def _part(part: str, instant: str) -> str:
 def _partitions(window: SavedWindow) -> dict[str, str]:
     """IN lists and the hour range of every UTC partition the default window reads.
 
-    The read range is the window plus the lookback before it, from
-    ``hours + lookback`` hours before the anchor to the anchor (at-instant
+    The read range is the window plus twice the lookback before it (a round
+    trip looks one lookback further back), from ``hours + 2 lookback`` hours before the anchor to the anchor (at-instant
     windows) or to the hour before it. An instant every 24 hours over that
     range names every calendar day it touches.
     """
-    first = window.hours + LOOKBACK_HOURS
+    first = window.hours + 2 * LOOKBACK_HOURS
     points = [window.instant(back) for back in range(0 if window.at_instant else 24, first + 1, 24)]
     last = window.instant(0) if window.at_instant else window.instant(1)
 
