@@ -77,7 +77,9 @@ def occupancy(
     lookback, zone_info = _lookback(lookback_hours), zone(tz)
     the_day = _date(day)
     window = days_window(the_day, the_day, zone_info, _now(now))
-    params = {"day_end_ms": to_ms(window.nominal_end), **grouping_params(by, zones)}
+    engine = engine_or_default(engine)
+    # The zone's clock makes the day's rows (section 6): by the name the engine knows, or refused now.
+    params = {"day_end_ms": to_ms(window.nominal_end), "time_zone": engine.zone_name(tz), **grouping_params(by, zones)}
     return _run("occupancy", window, lookback, params, engine, tz=tz, by=by)
 
 

@@ -15,6 +15,8 @@ WITH params AS (
     SELECT
         CAST(%(start_ms)s AS bigint) AS start_ms,
         CAST(%(end_ms)s AS bigint) AS end_ms,
+        CAST(%(end_ms)s AS bigint) AS grid_end_ms,
+        CAST(ceiling((%(end_ms)s - %(start_ms)s) / 3.6e6) AS bigint) AS grid_hours,
         CAST(%(start_ms)s AS bigint) - CAST(%(lookback_ms)s AS bigint) AS read_from_ms,
         CAST(%(end_ms)s AS bigint) AS read_to_ms,
         CAST(%(lookback_ms)s AS bigint) AS lookback_ms,
@@ -25,25 +27,12 @@ WITH params AS (
 {{instants}},
 {{members}},
 {{intervals}},
-{{hourly}},
-hours AS (
-    -- Every hour of the window, for each group. Hours are counted from the
-    -- window's start, so they follow local hours in any zone.
-    SELECT
-        g.group_value,
-        t.hour_ms,
-        day_of_week(from_unixtime_nanos(t.hour_ms * 1000000) AT TIME ZONE %(time_zone)s) AS day_of_week,
-        hour(from_unixtime_nanos(t.hour_ms * 1000000) AT TIME ZONE %(time_zone)s) AS hour_of_day
-    FROM groups g
-    CROSS JOIN params p
-    CROSS JOIN UNNEST(sequence(p.start_ms, p.end_ms - 1, 3600000)) AS t (hour_ms)
-)
+{{hourly}}
 SELECT
     h.group_value,
-    h.day_of_week,
-    h.hour_of_day AS hour,
-    CAST(sum(x.occupied_ms) AS double) / nullif(sum(x.observed_ms), 0) AS occupancy_rate
-FROM hours h LEFT JOIN hourly x ON x.hour_ms = h.hour_ms
-    AND coalesce(x.group_value, '') = coalesce(h.group_value, '') AND (x.group_value IS NULL) = (h.group_value IS NULL)
-GROUP BY h.group_value, h.day_of_week, h.hour_of_day
-ORDER BY h.group_value NULLS LAST, h.day_of_week, h.hour_of_day
+    day_of_week(from_unixtime_nanos(h.row_ms * 1000000) AT TIME ZONE %(time_zone)s) AS day_of_week,
+    hour(from_unixtime_nanos(h.row_ms * 1000000) AT TIME ZONE %(time_zone)s) AS hour,
+    CAST(sum(h.occupied_ms) AS double) / nullif(sum(h.observed_ms), 0) AS occupancy_rate
+FROM hours h
+GROUP BY 1, 2, 3
+ORDER BY 1 NULLS LAST, 2, 3

@@ -159,6 +159,23 @@ def window(first: date, last: date, zone: str, now: int) -> tuple[int, int, int]
     return start, min(nominal_end, now), nominal_end
 
 
+def local_rows(start: int, end: int, zone: str) -> list[tuple[int, int]]:
+    """(row start, row end) of the local hours of [start, end) (METRICS.md section 6).
+
+    A row starts at ``start``, wherever the zone's clock reads a whole hour and
+    wherever its UTC offset changes (asked of zoneinfo minute by minute), and
+    ends where the next starts.
+    """
+    info = ZoneInfo(zone)
+    starts = []
+    for t in range(start, end, 60_000):
+        local = datetime.fromtimestamp(t / 1000, info)
+        before = datetime.fromtimestamp((t - 60_000) / 1000, info)
+        if t == start or (local.minute == 0 and local.second == 0) or local.utcoffset() != before.utcoffset():
+            starts.append(t)
+    return list(zip(starts, [*starts[1:], end], strict=True))
+
+
 def rate(pairs: Iterable[tuple[float, float]]) -> float | None:
     pairs = list(pairs)
     observed = sum(o for _, o in pairs)
@@ -169,8 +186,8 @@ def occupancy(events, day: date, zone: str, lookback: int, now: int) -> list[tup
     start, end, nominal_end = window(day, day, zone, now)
     spots = spots_in(events, start - lookback, end, lookback)
     rows = []
-    for hour in range(start, nominal_end, HOUR_MS):
-        pieces = [spot.seconds(max(hour, start), min(hour + HOUR_MS, end), lookback) for spot in spots.values()]
+    for hour, hour_end in local_rows(start, nominal_end, zone):
+        pieces = [spot.seconds(max(hour, start), min(hour_end, end), lookback) for spot in spots.values()]
         rows.append((hour, rate(pieces)))
     return rows
 
@@ -189,10 +206,10 @@ def patterns(events, first: date, last: date, zone: str, lookback: int, now: int
     start, end, _ = window(first, last, zone, now)
     spots = spots_in(events, start - lookback, end, lookback)
     buckets: dict[tuple[int, int], list[tuple[float, float]]] = defaultdict(list)
-    for hour in range(start, end, HOUR_MS):
+    for hour, hour_end in local_rows(start, end, zone):
         local = datetime.fromtimestamp(hour / 1000, ZoneInfo(zone))
         key = (local.isoweekday(), local.hour)
-        buckets[key].extend(spot.seconds(hour, min(hour + HOUR_MS, end), lookback) for spot in spots.values())
+        buckets[key].extend(spot.seconds(hour, hour_end, lookback) for spot in spots.values())
         buckets[key].append((0.0, 0.0))
     return {key: rate(pieces) for key, pieces in buckets.items()}
 

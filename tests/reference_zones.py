@@ -111,13 +111,13 @@ def _groups(spots, catalog, by, zones, start, end, lookback) -> dict[str | None,
 
 def occupancy(events, catalog, day, zone, lookback, now, by, zones=()) -> dict:
     """group -> [(hour, rate)] for every hour of the local day."""
-    from tests.reference import HOUR_MS, rate, window
+    from tests.reference import local_rows, rate, window
 
     start, end, nominal_end = window(day, day, zone, now)
     spots = spots_in(events, start - lookback, end, lookback)
     return {
-        group: [(hour, rate([s.seconds(max(hour, start), min(hour + HOUR_MS, end), lookback) for s in members]))
-                for hour in range(start, nominal_end, HOUR_MS)]
+        group: [(hour, rate([s.seconds(max(hour, start), min(hour_end, end), lookback) for s in members]))
+                for hour, hour_end in local_rows(start, nominal_end, zone)]
         for group, members in _groups(spots, catalog, by, zones, start, end, lookback).items()
     }
 
@@ -127,16 +127,16 @@ def patterns(events, catalog, first, last, zone, lookback, now, by, zones=()) ->
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from tests.reference import HOUR_MS, rate, window
+    from tests.reference import local_rows, rate, window
 
     start, end, _ = window(first, last, zone, now)
     spots = spots_in(events, start - lookback, end, lookback)
     result = {}
     for group, members in _groups(spots, catalog, by, zones, start, end, lookback).items():
         buckets: dict = defaultdict(list)
-        for hour in range(start, end, HOUR_MS):
+        for hour, hour_end in local_rows(start, end, zone):
             local = datetime.fromtimestamp(hour / 1000, ZoneInfo(zone))
-            buckets[(local.isoweekday(), local.hour)] += [s.seconds(hour, min(hour + HOUR_MS, end), lookback)
+            buckets[(local.isoweekday(), local.hour)] += [s.seconds(hour, hour_end, lookback)
                                                           for s in members] + [(0.0, 0.0)]
         result[group] = {key: rate(pieces) for key, pieces in buckets.items()}
     return result

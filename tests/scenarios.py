@@ -21,9 +21,9 @@ from tests.reference import DAY_MS, HOUR_MS, Event, midnight_ms
 
 BASE_DAYS = (
     date(2024, 2, 28), date(2024, 3, 31), date(2023, 12, 31), date(2024, 6, 15), date(2024, 3, 10),
-    date(2024, 10, 27), date(2024, 11, 3),
+    date(2024, 10, 27), date(2024, 11, 3), date(2024, 4, 7), date(2024, 10, 6),
 )
-ZONES = ("UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata")
+ZONES = ("UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe")
 LOOKBACKS_HOURS = (24, 6, 1.5, 48)
 
 
