@@ -22,7 +22,6 @@ from parking.cli.compact import compact as compact_command
 from parking.cli.options import (
     DATA_DIR,
     DATE,
-    DEFAULT_LOOKBACK_HOURS,
     KAFKA_PARTITIONS,
     MAX_CHANGES,
     NON_EMPTY,
@@ -48,7 +47,7 @@ from parking.cli.options import (
 )
 from parking.cli.progress import AthenaProgress, ConsumeReporter, ingest_progress, simulate_progress, stop_on_signals
 from parking.cli.zones import zones_suffix
-from parking.config import Settings
+from parking.config import Settings, lookback_hours_from_env
 from parking.errors import AwsError, ConfigurationError, InvalidArgument, ParkingError
 
 if TYPE_CHECKING:  # the query side's libraries load only when a command needs them
@@ -151,7 +150,7 @@ def settings_for(ctx: click.Context, engine: str | None = None, data_dir: str | 
 def lookback(ctx: click.Context, hours: float | None) -> float:
     """The command's --lookback, else the group's, else the default."""
     group = group_options(ctx)
-    return hours or group.lookback_hours or DEFAULT_LOOKBACK_HOURS
+    return hours or group.lookback_hours or lookback_hours_from_env()
 
 
 def check_lake(settings: Settings) -> None:

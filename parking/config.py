@@ -22,6 +22,7 @@ AWS_ENDPOINT_URL           (none: AWS's own endpoints)  named in the message whe
 AWS_REGION                 (boto3's default chain)      Athena engine, S3 sink
 AWS_PROFILE                (boto3's default chain)      Athena engine, S3 sink
 PARKING_COMPACTION_LATENESS_DAYS ``2``                  ``compact``: a UTC day is compacted once it ended this long ago
+PARKING_LOOKBACK_HOURS     ``24``                       every query, saved query and the zones function: the default lookback (METRICS.md section 3)
 ========================== ============================ ==========================================
 """
 
@@ -68,7 +69,10 @@ _ENVIRONMENT = {
     "profile": "AWS_PROFILE",
     "endpoint_url": "AWS_ENDPOINT_URL",
     "compaction_lateness_days": "PARKING_COMPACTION_LATENESS_DAYS",
+    "lookback_hours": "PARKING_LOOKBACK_HOURS",
 }
+#: The longest lookback a query accepts, in hours (a leap year).
+MAX_LOOKBACK_HOURS = 24 * 366
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ class Settings:
     profile: str | None = None
     endpoint_url: str | None = None
     compaction_lateness_days: int = 2
+    lookback_hours: float = 24.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -143,6 +148,12 @@ class Settings:
                 f"{self.compaction_lateness_days}"
             )
 
+        if not 0 < self.lookback_hours <= MAX_LOOKBACK_HOURS:
+            raise ConfigurationError(
+                f"{label['lookback_hours']} must be a number of hours above 0 and at most {MAX_LOOKBACK_HOURS}: "
+                f"{self.lookback_hours:g}"
+            )
+
     def _validate_athena(self, label: Mapping[str, str]) -> None:
         """The Athena settings, checked when Athena runs: a typo in one must not stop local or S3 work."""
         if not WORKGROUP_NAME.fullmatch(self.workgroup):
@@ -164,6 +175,22 @@ class Settings:
         return self.bucket
 
 
+def lookback_hours_from_env(env: Mapping[str, str] | None = None) -> float:
+    """The deployment's default lookback in hours: ``PARKING_LOOKBACK_HOURS``, else 24 (METRICS.md section 3).
+
+    Only this variable is read, so a query's default does not depend on the
+    other settings; :class:`ConfigurationError` names it when it is not a
+    number of hours above 0 and at most :data:`MAX_LOOKBACK_HOURS`.
+    """
+    env = os.environ if env is None else env
+    value = env.get(_ENVIRONMENT["lookback_hours"]) or None
+    if value is None:
+        return Settings.lookback_hours
+    settings = Settings(lookback_hours=_coerce("lookback_hours", value))
+    settings.validate()
+    return settings.lookback_hours
+
+
 def _coerce(name: str, value: Any) -> Any:
     if name == "data_dir":
         return Path(value)
@@ -174,6 +201,14 @@ def _coerce(name: str, value: Any) -> Any:
             return int(value)
         except ValueError:
             raise ConfigurationError(f"{_ENVIRONMENT[name]} is not an integer: {value!r}") from None
+    if name == "lookback_hours":
+        try:
+            hours = float(value)
+        except (TypeError, ValueError):
+            raise ConfigurationError(f"{_ENVIRONMENT[name]} is not a number of hours: {value!r}") from None
+        if hours != hours:  # NaN
+            raise ConfigurationError(f"{_ENVIRONMENT[name]} is not a number of hours: {value!r}")
+        return hours
     return value
 
 

@@ -17,6 +17,9 @@ import pandas as pd
 
 from parking.analytics.availability import (
     DEFAULT_THRESHOLD,
+    FLAPPING_CHANGES,
+    HEALTH_WINDOW,
+    STUCK_HOURS,
     check_grouping,
     check_threshold,
     grouping_params,
@@ -33,21 +36,20 @@ from parking.analytics.windows import (
     to_ms,
     zone,
 )
-from parking.config import Settings
+from parking.config import Settings, lookback_hours_from_env
 from parking.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from parking.analytics.engines import Engine
 
 STATUS_WINDOW = timedelta(days=7)
-HEALTH_WINDOW = timedelta(days=30)
-DEFAULT_LOOKBACK_HOURS = 24.0
+DEFAULT_LOOKBACK_HOURS = 24.0  # METRICS.md section 3; a deployment sets its own (PARKING_LOOKBACK_HOURS)
 
 
 def status(
     at: datetime | str | None = None,
     *,
-    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    lookback_hours: float | None = None,
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
@@ -62,7 +64,7 @@ def occupancy(
     day: date | str,
     *,
     tz: str = "UTC",
-    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    lookback_hours: float | None = None,
     by: str | None = None,
     zones: Sequence[str] = (),
     engine: Engine | None = None,
@@ -87,7 +89,7 @@ def utilization(
     first: date | str,
     last: date | str,
     *,
-    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    lookback_hours: float | None = None,
     by: str | None = None,
     zones: Sequence[str] = (),
     engine: Engine | None = None,
@@ -106,7 +108,7 @@ def patterns(
     last: date | str,
     *,
     tz: str = "UTC",
-    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    lookback_hours: float | None = None,
     by: str | None = None,
     zones: Sequence[str] = (),
     engine: Engine | None = None,
@@ -126,7 +128,7 @@ def turnover(
     last: date | str,
     *,
     tz: str = "UTC",
-    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    lookback_hours: float | None = None,
     by: str | None = None,
     zones: Sequence[str] = (),
     engine: Engine | None = None,
@@ -144,7 +146,7 @@ def dwell(
     last: date | str,
     *,
     tz: str = "UTC",
-    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    lookback_hours: float | None = None,
     by: str | None = None,
     zones: Sequence[str] = (),
     engine: Engine | None = None,
@@ -160,10 +162,10 @@ def dwell(
 def health(
     at: datetime | str | None = None,
     *,
-    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    lookback_hours: float | None = None,
     silent_hours: float | None = None,
-    flapping_changes: int = 20,
-    stuck_hours: float = 72.0,
+    flapping_changes: int = FLAPPING_CHANGES,
+    stuck_hours: float = STUCK_HOURS,
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
@@ -192,7 +194,7 @@ def availability(
     at: datetime | str | None = None,
     *,
     by: str = "zone",
-    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    lookback_hours: float | None = None,
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
@@ -213,7 +215,7 @@ def alerts(
     *,
     threshold: float = DEFAULT_THRESHOLD,
     by: str = "zone",
-    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    lookback_hours: float | None = None,
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
@@ -225,7 +227,7 @@ def alerts(
 def overstays(
     at: datetime | str | None = None,
     *,
-    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    lookback_hours: float | None = None,
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
@@ -234,9 +236,22 @@ def overstays(
     One row per spot occupied at ``at`` whose catalog row has a maximum stay
     that its stay exceeds: ``spot_id``, ``zone`` (string), ``since`` (UTC),
     ``stay_minutes`` (float64), ``max_stay_minutes`` (int64), ``over_minutes``
-    (float64); largest ``over_minutes`` first, ties by ``spot_id``.
+    (float64), ``sensor_flags`` (string: :func:`health`'s flags at ``at`` with
+    its default thresholds; empty when the sensor looks healthy, so the stay is
+    worth an officer's visit, see :func:`to_enforce`); largest ``over_minutes``
+    first, ties by ``spot_id``.
     """
     return _at_instant("overstays", at, lookback_hours, engine, now)
+
+
+def to_enforce(stays: pd.DataFrame) -> pd.DataFrame:
+    """The :func:`overstays` rows whose sensor looks healthy (empty ``sensor_flags``): worth an officer's visit."""
+    return stays[stays["sensor_flags"] == ""].reset_index(drop=True)
+
+
+def to_check(stays: pd.DataFrame) -> pd.DataFrame:
+    """The :func:`overstays` rows whose sensor is flagged: the stay may be the sensor's fault, worth a technician's visit."""
+    return stays[stays["sensor_flags"] != ""].reset_index(drop=True)
 
 
 def _at_instant(
@@ -381,8 +396,14 @@ def _as_bool(value: Any) -> bool:
     return bool(value)
 
 
-def _lookback(hours: float) -> timedelta:
-    return _hours("--lookback", hours)
+def default_lookback_hours() -> float:
+    """The deployment's default lookback: ``PARKING_LOOKBACK_HOURS``, else 24 (METRICS.md section 3)."""
+    return lookback_hours_from_env()
+
+
+def _lookback(hours: float | None) -> timedelta:
+    """``hours`` as a lookback; None is the deployment's default (:func:`default_lookback_hours`)."""
+    return _hours("--lookback", default_lookback_hours() if hours is None else hours)
 
 
 def _hours(option: str, hours: float) -> timedelta:

@@ -23,29 +23,14 @@ WITH params AS (
 ),
 {{events}},
 {{instants}},
-{{latest}},
-changes AS (
-    -- Arrivals and departures in (at - 24 h, at].
-    SELECT s.spot_id, sum(CASE WHEN s.ts_ms > p.at_ms - 86400000 THEN s.arrival + s.departure ELSE 0 END) AS changes_24h
-    FROM steps s CROSS JOIN params p
-    GROUP BY s.spot_id
-),
-spots AS (
-    SELECT l.spot_id, l.occupied, l.last_ms, l.since_ms, c.changes_24h
-    FROM latest l JOIN changes c ON c.spot_id = l.spot_id
-)
+{{sensors}}
 SELECT
     s.spot_id,
     CAST(from_unixtime_nanos(s.last_ms * 1000000) AT TIME ZONE 'UTC' AS timestamp) AS last_event,
     (p.at_ms - s.last_ms) / 3.6e6 AS silent_hours,
     s.changes_24h,
     (p.at_ms - s.since_ms) / 3.6e6 AS state_hours,
-    concat_ws(
-        ',',
-        CASE WHEN s.changes_24h >= p.flapping_changes THEN 'flapping' END,
-        CASE WHEN p.at_ms - s.last_ms > p.silent_ms THEN 'silent' END,
-        CASE WHEN s.occupied = 1 AND p.at_ms - s.since_ms > p.stuck_ms THEN 'stuck' END
-    ) AS flags
-FROM spots s CROSS JOIN params p
+    s.flags
+FROM sensors s CROSS JOIN params p
 WHERE s.last_ms > p.at_ms - p.window_ms
 ORDER BY s.spot_id

@@ -27,12 +27,22 @@ WITH params AS (
 {{instants}},
 {{members}},
 {{intervals}},
-{{hourly}}
+{{hourly}},
+cells AS (
+    -- Each row's local weekday and the local hour it starts in.
+    SELECT
+        h.group_value,
+        day_of_week(from_unixtime_nanos(h.row_ms * 1000000) AT TIME ZONE %(time_zone)s) AS day_of_week,
+        hour(from_unixtime_nanos(h.row_ms * 1000000) AT TIME ZONE %(time_zone)s) AS hour_of_day,
+        h.occupied_ms,
+        h.observed_ms
+    FROM hours h
+)
 SELECT
-    h.group_value,
-    day_of_week(from_unixtime_nanos(h.row_ms * 1000000) AT TIME ZONE %(time_zone)s) AS day_of_week,
-    hour(from_unixtime_nanos(h.row_ms * 1000000) AT TIME ZONE %(time_zone)s) AS hour,
-    CAST(sum(h.occupied_ms) AS double) / nullif(sum(h.observed_ms), 0) AS occupancy_rate
-FROM hours h
-GROUP BY 1, 2, 3
-ORDER BY 1 NULLS LAST, 2, 3
+    c.group_value,
+    c.day_of_week,
+    c.hour_of_day AS hour,
+    CAST(sum(c.occupied_ms) AS double) / nullif(sum(c.observed_ms), 0) AS occupancy_rate
+FROM cells c
+GROUP BY c.group_value, c.day_of_week, c.hour_of_day
+ORDER BY c.group_value NULLS LAST, c.day_of_week, c.hour_of_day

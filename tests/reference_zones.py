@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from tests.reference import DAY_MS, spots_in
+from tests.reference import DAY_MS, HOUR_MS, health, spots_in
 
 SEEN_MS = 7 * DAY_MS
 
@@ -63,7 +63,12 @@ def alerts(events, catalog: Catalog, at: int, lookback: int, by: str, threshold:
 
 
 def overstays(events, catalog: Catalog, at: int, lookback: int) -> list[tuple]:
-    """(spot_id, zone, since, stay_minutes, max_stay_minutes, over_minutes), largest over first."""
+    """(spot_id, zone, since, stay_minutes, max_stay_minutes, over_minutes, sensor_flags), largest over first.
+
+    ``sensor_flags`` are sensor health's flags at ``at`` with its default
+    thresholds (silent: the lookback; flapping: 20; stuck: 72 hours), section 6.
+    """
+    flags = {name: row[4] for name, row in health(events, at, lookback, lookback, 20, 72 * HOUR_MS).items()}
     rows = []
     for spot_id, spot in spots_in(events, at - SEEN_MS + 1, at, lookback, include_last=True).items():
         place = catalog.get(spot_id)
@@ -72,7 +77,8 @@ def overstays(events, catalog: Catalog, at: int, lookback: int) -> list[tuple]:
         since = spot.run_start(lookback)
         stay = (at - since) / 60_000
         if stay > place.max_stay_minutes:
-            rows.append((spot_id, place.zone, since, stay, place.max_stay_minutes, stay - place.max_stay_minutes))
+            rows.append((spot_id, place.zone, since, stay, place.max_stay_minutes, stay - place.max_stay_minutes,
+                         flags[spot_id]))
     return sorted(rows, key=lambda row: (-row[5], row[0]))
 
 

@@ -6,7 +6,7 @@ statuses and plot."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
@@ -95,7 +95,7 @@ def test_without_a_catalog_every_spot_seen_is_in_the_null_group(tmp_path) -> Non
 def test_overstays_lists_only_bays_with_a_maximum_stay_that_was_exceeded(engine) -> None:
     frame = queries.overstays(AT, engine=engine, now=NOW)
     # A1: 240 min of 60. B1: 120 of 300 (not over). A3: no maximum. B2: unknown now. X1: uncatalogued.
-    assert rows(frame) == [("A1", "North", pd.Timestamp("2024-03-20T08:00:00Z"), 240.0, 60, 180.0)]
+    assert rows(frame) == [("A1", "North", pd.Timestamp("2024-03-20T08:00:00Z"), 240.0, 60, 180.0, "")]
     assert str(frame["since"].dtype) == "datetime64[ns, UTC]"
 
 
@@ -107,7 +107,37 @@ def test_a_stay_across_midnight_and_a_clock_change_counts_elapsed_minutes(tmp_pa
               ("E1", "occupied", "2024-03-31T01:00:00Z")]
     engine = lake_with(tmp_path, events, "spot_id,zone,bay_type,max_stay_minutes\nE1,Quai,ev,180\n")
     frame = queries.overstays("2024-03-31T04:30:00+02:00", engine=engine, now=NOW.replace(month=4))
-    assert rows(frame) == [("E1", "Quai", pd.Timestamp("2024-03-30T22:30:00Z"), 240.0, 180, 60.0)]
+    assert rows(frame) == [("E1", "Quai", pd.Timestamp("2024-03-30T22:30:00Z"), 240.0, 180, 60.0, "")]
+
+
+def heartbeats(spot: str, status: str, first: str, hours: int, every: int = 6) -> list[tuple[str, str, str]]:
+    """A sensor repeating ``status`` every ``every`` hours for ``hours`` hours from ``first``."""
+    start = datetime.fromisoformat(first.replace("Z", "+00:00"))
+    return [(spot, status, f"{start + timedelta(hours=h):%Y-%m-%dT%H:%M:%SZ}") for h in range(0, hours + 1, every)]
+
+
+# Section 7: overstays' sensor_flags are sensor health's flags at TS, default thresholds.
+FLAG_CASES = [
+    ("a stay of 3 hours", heartbeats("K1", "occupied", "2024-03-20T09:00:00Z", 3, 1), ""),
+    ("a stay of 80 hours", heartbeats("K1", "occupied", "2024-03-17T04:00:00Z", 80), "stuck"),
+    ("20 changes in the last day", [("K1", "occupied" if n % 2 else "free", f"2024-03-20T{n // 2:02d}:{n % 2 * 30:02d}:00Z")
+                                    for n in range(22)], "flapping"),
+]
+
+
+@pytest.mark.parametrize(("events", "flags"), [case[1:] for case in FLAG_CASES], ids=[case[0] for case in FLAG_CASES])
+def test_an_overstay_carries_its_sensors_health_flags(tmp_path, events, flags) -> None:
+    engine = lake_with(tmp_path, events, "spot_id,zone,max_stay_minutes\nK1,Kerb,60\n")
+    [stay] = rows(queries.overstays(AT, engine=engine, now=NOW))
+    [sensor] = rows(queries.health(AT, engine=engine, now=NOW))
+    assert stay[-1] == sensor[-1] == flags
+
+
+def test_the_two_lists_split_overstays_by_their_sensor_flags(tmp_path) -> None:
+    events = heartbeats("K1", "occupied", "2024-03-17T04:00:00Z", 80) + heartbeats("K2", "occupied", "2024-03-20T09:00:00Z", 3)
+    engine = lake_with(tmp_path, events, "spot_id,zone,max_stay_minutes\nK1,Kerb,60\nK2,Kerb,60\n")
+    stays = queries.overstays(AT, engine=engine, now=NOW)
+    assert (list(queries.to_enforce(stays)["spot_id"]), list(queries.to_check(stays)["spot_id"])) == (["K2"], ["K1"])
 
 
 def test_overstays_are_ordered_by_minutes_over_then_spot(tmp_path) -> None:

@@ -38,10 +38,10 @@ def hours_read(sql: str) -> tuple[str, str]:
         ("alerts", 24, "2024031112", "2024032012"),
         ("availability", 1.5, "2024031309", "2024032012"),
         ("availability", 24 * 30, "2024011312", "2024032012"),
-        # (at - 7 days - lookback, at]: the stay is read from those 7 days only, a round trip
-        # among them looks one lookback back.
-        ("overstays", 24, "2024031212", "2024032012"),
-        ("overstays", 24 * 30, "2024021212", "2024032012"),
+        # (at - 30 days - 2 lookback, at]: the stay is read from the 7 days, its sensor_flags
+        # are sensor health's, which reads 30 days (and a round trip one lookback more).
+        ("overstays", 24, "2024021712", "2024032012"),
+        ("overstays", 24 * 30, "2023122112", "2024032012"),
     ],
 )
 def test_each_query_reads_only_the_hours_its_answer_needs(name, lookback_hours, first, last) -> None:

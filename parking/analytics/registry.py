@@ -164,10 +164,10 @@ QUERIES: dict[str, NamedQuery] = _register(
         "overstays",
         {
             "spot_id": "string", "zone": "string", "since": UTC_TIME, "stay_minutes": "float64",
-            "max_stay_minutes": "int64", "over_minutes": "float64",
+            "max_stay_minutes": "int64", "over_minutes": "float64", "sensor_flags": "string",
         },
         at_instant=True,
-        never_null=frozenset({"spot_id", "zone"}),
+        never_null=frozenset({"spot_id", "zone", "sensor_flags"}),
     ),
 )
 

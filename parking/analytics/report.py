@@ -383,7 +383,7 @@ def build_report(
     last: date,
     *,
     tz: str = "UTC",
-    lookback_hours: float = queries.DEFAULT_LOOKBACK_HOURS,
+    lookback_hours: float | None = None,
     engine: Engine | None = None,
     now: datetime | None = None,
     sections: Sequence[Callable[[ReportInputs], Section | None]] = SECTIONS,
