@@ -309,8 +309,17 @@ def status(ctx, at, tz, lookback_hours, engine, data_dir, output_format) -> None
 
     frame = queries.status(at, lookback_hours=lookback(ctx, lookback_hours), engine=engine_for(ctx, engine, data_dir),
                            now=now())
+    if output_format_for(ctx, output_format) == "table":  # CSV and JSON keep section 4's columns as they are
+        frame = stale_as_unknown(frame)
     show(ctx, in_zone(frame, tz), output_format, "no spot reported in the 7 days before that instant",
          footer=status_counts(frame))
+
+
+def stale_as_unknown(frame: pd.DataFrame) -> pd.DataFrame:
+    """The status table for people: a stale spot's state is unknown (METRICS.md section 4), so its status says so."""
+    shown = frame.copy()
+    shown["status"] = shown["status"].mask(shown["stale"].astype(bool), "unknown")
+    return shown
 
 
 @cli.command()

@@ -140,6 +140,49 @@ def test_the_two_lists_split_overstays_by_their_sensor_flags(tmp_path) -> None:
     assert (list(queries.to_enforce(stays)["spot_id"]), list(queries.to_check(stays)["spot_id"])) == (["K2"], ["K1"])
 
 
+SPLIT_CATALOG = "spot_id,zone,max_stay_minutes\nK1,Kerb,60\nK2,Kerb,60\n"
+
+
+def split_lake(tmp_path) -> DuckDBEngine:
+    """K1: a stay of 80 hours (its sensor looks stuck); K2: 3 hours, a healthy sensor."""
+    events = heartbeats("K1", "occupied", "2024-03-17T04:00:00Z", 80) + heartbeats("K2", "occupied", "2024-03-20T09:00:00Z", 3)
+    return lake_with(tmp_path, events, SPLIT_CATALOG)
+
+
+def test_the_overstays_table_keeps_to_enforce_and_to_check_the_sensor_apart(tmp_path) -> None:
+    split_lake(tmp_path)
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "overstays", "--at", AT])
+    assert result.exit_code == 0, result.output
+    enforce, check = result.stdout.split("To check the sensor: 1")
+    assert enforce.startswith("To enforce: 1 (the sensor looks healthy)\n")
+    assert "K2" in enforce and "K1" not in enforce and "stuck" not in enforce
+    assert "K1" in check and "stuck" in check and "K2" not in check
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_overstays_csv_and_json_keep_one_list_with_sensor_flags(tmp_path, fmt) -> None:
+    split_lake(tmp_path)
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "--format", fmt, "overstays", "--at", AT])
+    assert result.exit_code == 0, result.output
+    if fmt == "json":
+        assert [(r["spot_id"], r["sensor_flags"]) for r in json.loads(result.stdout)] == [("K1", "stuck"), ("K2", "")]
+    else:
+        assert result.stdout.splitlines()[0].endswith(",over_minutes,sensor_flags")
+
+
+def test_the_reports_overstays_section_has_the_two_lists(tmp_path) -> None:
+    from parking.analytics.report import ReportInputs, overstays_section
+
+    engine = split_lake(tmp_path)
+    inputs = ReportInputs(date(2024, 3, 20), date(2024, 3, 20), "UTC", None, engine, datetime(2024, 3, 20, 12, tzinfo=timezone.utc))
+    section = overstays_section(inputs)
+    assert section.facts == (("To enforce", "1"), ("To check the sensor", "1"))
+    enforce, check = section.tables
+    assert enforce.caption.startswith("To enforce") and [row[0] for row in enforce.rows] == ["K2"]
+    assert "sensor flags" not in enforce.columns
+    assert check.caption.startswith("To check the sensor") and [(row[0], row[-1]) for row in check.rows] == [("K1", "stuck")]
+
+
 def test_overstays_are_ordered_by_minutes_over_then_spot(tmp_path) -> None:
     events = [(spot, "occupied", "2024-03-20T09:00:00Z") for spot in ("C2", "C1", "C3")]
     engine = lake_with(tmp_path, events, "spot_id,zone,max_stay_minutes\nC1,Z,60\nC2,Z,60\nC3,Z,30\n")
@@ -315,3 +358,16 @@ def test_alerts_with_no_zone_over_the_threshold_say_so_without_nothing_observed(
                                       "2024-03-20T09:30:00Z", "--threshold", threshold])
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == [line]
+
+
+@pytest.mark.parametrize(("fmt", "b2_status"), [("table", "unknown"), ("json", "occupied"), ("csv", "occupied")])
+def test_the_status_table_shows_a_stale_spots_status_as_unknown(engine, fmt, b2_status) -> None:
+    """B2 was last heard 50 hours before AT: stale, its state unknown (section 4); CSV and JSON keep the columns."""
+    result = CliRunner().invoke(cli, ["--data-dir", str(engine.data_dir), "--format", fmt, "status", "--at", AT])
+    assert result.exit_code == 0, result.output
+    if fmt == "json":
+        [b2] = [row for row in json.loads(result.stdout) if row["spot_id"] == "B2"]
+        assert (b2["status"], b2["stale"]) == (b2_status, True)
+    else:
+        [b2] = [line for line in result.stdout.splitlines() if line.split(",")[0].split()[:1] == ["B2"]]
+        assert b2_status in b2
