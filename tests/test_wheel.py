@@ -194,6 +194,7 @@ def test_the_wheel_holds_every_module_the_sql_and_py_typed(venv: Path) -> None:
     wanted = {str(path.relative_to(ROOT / "parking")) for path in (ROOT / "parking").rglob("*.py")}
     wanted |= {f"cli/{path.name}" for path in (ROOT / "cli").glob("*.py")}
     wanted |= {f"sql/{path.name}" for path in (ROOT / "queries").glob("*.sql")} | {"sql/__init__.py", "py.typed"}
+    wanted |= {f"sql/_parts/{path.name}" for path in (ROOT / "queries" / "_parts").glob("*.sql")}  # spliced in when read
     assert wanted <= installed, f"missing from the wheel: {sorted(wanted - installed)}"
 
 
