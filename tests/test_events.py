@@ -136,6 +136,14 @@ TIMESTAMP_DETAILS = [
 ]
 
 
+@pytest.mark.parametrize("status", ["parked", "FREEE", ""])
+def test_an_unknown_status_is_named_with_the_words_that_are_statuses(status: str) -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        parse_value(encode(event(status=status)), Validator.at(NOW, MAX_BYTES))
+    assert (caught.value.reason, caught.value.detail) == (
+        Reason.UNKNOWN_STATUS, f"status {status!r} is not a status word: occupied, or free, vacant, available, empty (any case)")
+
+
 @pytest.mark.parametrize(("stamp", "says"), TIMESTAMP_DETAILS, ids=[case[0] for case in TIMESTAMP_DETAILS])
 def test_a_bad_timestamps_detail_says_what_is_wrong_with_it(stamp: str, says: str) -> None:
     """Section 1: the quarantine detail names the piece that is wrong, never a blanket "not ISO-8601"."""

@@ -92,6 +92,8 @@ _TIMESTAMP_PIECES = (
     (re.compile(r"(?:[.,]\d+)?", re.ASCII), ""),
     (re.compile(r"(?:Z|[+-]\d{2}:\d{2})?", re.ASCII), ""),
 )
+# The detail of unknown_status: the words section 1 accepts, in any case.
+_STATUS_PROBLEM = "is not a status word: occupied, or free, vacant, available, empty (any case)"
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _REQUIRED = ("spot_id", "status", "timestamp")
 
@@ -161,7 +163,7 @@ def parse_value(value: object, validator: Validator) -> tuple[str, bytes]:
         _check_spot_id(spot_id)
     word = STATUS_WORDS.get(status) or STATUS_WORDS.get(status.lower())
     if word is None:
-        raise InvalidEvent(Reason.UNKNOWN_STATUS, f"status {status[:40]!r} is not occupied or free")
+        raise InvalidEvent(Reason.UNKNOWN_STATUS, f"status {status[:40]!r} {_STATUS_PROBLEM}")
 
     hour = stamp[:13]
     if hour not in validator.known_hours or (
@@ -223,7 +225,7 @@ def _slow_path(value: object, validator: Validator) -> tuple[str, bytes]:
     _check_spot_id(spot_id)
     word = STATUS_WORDS.get(status) or STATUS_WORDS.get(status.lower())
     if word is None:
-        raise InvalidEvent(Reason.UNKNOWN_STATUS, f"status {status[:40]!r} is not occupied or free")
+        raise InvalidEvent(Reason.UNKNOWN_STATUS, f"status {status[:40]!r} {_STATUS_PROBLEM}")
     hour = stamp[:13]
     if hour not in validator.known_hours or (
         stamp[13:] not in _MINUTE_SECOND_Z and not _canonical_millis(stamp)
