@@ -53,6 +53,7 @@ lock: $(UV)
 	$(UV) pip compile --no-config --quiet --generate-hashes --python-version 3.11 requirements-tools.in -o requirements-tools.txt
 	$(UV) pip compile --no-config --quiet --generate-hashes $(LAMBDA_PLATFORM) requirements.in -o requirements.txt
 	$(UV) pip compile --no-config --quiet --generate-hashes $(LAMBDA_PLATFORM) requirements-compact.in -o requirements-compact.txt
+	$(UV) pip compile --no-config --quiet --generate-hashes requirements-uv.in -o requirements-uv.txt
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -87,16 +88,21 @@ demo: install
 demo-kafka: install-dev
 	$(BIN)/python scripts/demo_kafka.py
 
-# ruff, pinned in requirements-tools.txt, with the rules in pyproject.toml.
-lint: tools
+# ruff and mypy, pinned in requirements-tools.txt, with their rules in pyproject.toml. mypy
+# reads .venv's packages and a tree of links laid out as the wheel is (cli/ is parking.cli).
+lint: tools install-dev
 	$(TOOLS)/bin/ruff check .
+	rm -rf build/typecheck && mkdir -p build/typecheck
+	cp -rs $(CURDIR)/parking build/typecheck/parking && cp -rs $(CURDIR)/cli build/typecheck/parking/cli
+	ln -s $(CURDIR)/handler.py $(CURDIR)/zones_handler.py $(CURDIR)/compact_handler.py build/typecheck/
+	cd build/typecheck && $(CURDIR)/$(TOOLS)/bin/mypy --config-file $(CURDIR)/pyproject.toml \
+		--python-executable $(CURDIR)/$(BIN)/python parking handler.py zones_handler.py compact_handler.py
 
 # tests/test_wheel.py builds the wheel and runs it from a fresh venv, offline.
-# Two workers for the suite; the tests that run `sls` (it writes .serverless/ in the
-# repository) alone afterwards, one at a time.
+# Two workers; the tests that run `sls` (it writes .serverless/ in the repository)
+# share one xdist group, so they run one at a time on one worker beside the rest.
 test: lint install-dev tools node lambda-package chromium
-	$(BIN)/python -m pytest -n 2 -m "not serverless" $(PYTEST_ARGS)
-	$(BIN)/python -m pytest -m serverless $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --durations=20 $(PYTEST_ARGS)
 
 bench: install-dev
 	$(BIN)/python bench/ingest.py

@@ -64,6 +64,13 @@ def check(data_dir: str | None, bucket: str | None, repair: bool) -> None:
         summary += (f"; repaired {report.repaired:,} (events re-filed {report.refiled:,}, "
                     f"records quarantined {report.quarantined:,})")
     click.echo(summary)
+    if report.leftovers:
+        count = len(report.leftovers)
+        done = (f"removed {report.removed_leftovers:,}" + (" (the rest belong to running writers)"
+                                                           if report.removed_leftovers < count else "")
+                if repair else "--repair removes them")
+        click.echo(f"{count:,} temporary files a stopped writer left (not data: what they held is stored or "
+                   f"will be redelivered): {done}")
     compacted = _check_compacted(store, settings, repair)
     left = len(report.bad_objects) - report.repaired + compacted
     if left:

@@ -38,6 +38,7 @@ from parking.cli.options import (
     check_range,
     engine_options,
     lookback_option,
+    os_error_line,
     output_options,
     picture_option,
     range_options,
@@ -84,8 +85,7 @@ class OneLineErrors(click.Group):
         except click.Abort:
             _fail("aborted", 130)
         except OSError as exc:  # a file that cannot be read or written, a full disk
-            where = f": {exc.filename}" if exc.filename else ""
-            _fail(f"{exc.strerror or exc}{where}", 1)
+            _fail(os_error_line(exc), 1)
         except Exception as exc:  # a bug: one line the user can report, not a traceback
             _fail(_aws_problem(exc) or f"internal error ({type(exc).__name__}: {exc}); please report it", 1)
 
@@ -551,7 +551,7 @@ def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstra
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Handler processes: partitions are handled at once, each in order. "
                    "1 runs the handler in this process. [default: CPUs, at most 4]")
-@click.option("--connect-timeout", type=Number(min=0, min_open=True), default=30.0, show_default=True,
+@click.option("--connect-timeout", type=Number(min=0, min_open=True, max=3600), default=30.0, show_default=True,
               metavar="SECONDS", help="Give up when no broker has answered for this long since the start; "
                                       "a broker lost later is retried without end.")
 @click.pass_context

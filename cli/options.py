@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import re
 from collections.abc import Callable
@@ -54,13 +55,29 @@ class ZoneType(_Parsed):
         return value
 
 
+def os_error_line(error: OSError) -> str:
+    """One line for a file that could not be read or written: what the system said, the file, and why if known."""
+    where = error.filename2 if error.errno in _FULL and error.filename2 else error.filename
+    line = f"{error.strerror or error}" + (f": {where}" if where else "")
+    if error.errno == errno.EFBIG:
+        line += " (a file size limit stopped the write: see `ulimit -f`)"
+    elif error.errno in (errno.ENOSPC, errno.EDQUOT):
+        line += " (the device or quota holding it is full: free space there and run the command again)"
+    return line
+
+
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
 class Number(click.FloatRange):
-    """click's FloatRange without ``nan``, which passes every bound it is compared with."""
+    """click's FloatRange without ``nan``, which passes every bound it is compared with, or an infinity."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         number = super().convert(value, param, ctx)
         if math.isnan(number):
             self.fail(f"{value!r} is not a number", param, ctx)
+        if math.isinf(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
         return number
 
 

@@ -52,6 +52,11 @@ S3_LOCATION = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/\S*)?")
 #: every partition the ingester can write is visible to Athena (section 2).
 EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
+#: The largest size limit a value may be given (bytes): Kafka sizes a record
+#: with a signed 32-bit integer, so no larger value can arrive, and file reads
+#: take the limit as a length (a larger one overflowed them).
+MAX_VALUE_BYTES_LIMIT = 2**31 - 1
+
 _ENVIRONMENT = {
     "bucket": "PARKING_BUCKET",
     "data_prefix": "PARKING_DATA_PREFIX",
@@ -140,6 +145,9 @@ class Settings:
             )
         if self.max_value_bytes < 1:
             raise ConfigurationError(f"{label['max_value_bytes']} must be positive: {self.max_value_bytes}")
+        if self.max_value_bytes > MAX_VALUE_BYTES_LIMIT:
+            raise ConfigurationError(f"{label['max_value_bytes']} must be at most {MAX_VALUE_BYTES_LIMIT} "
+                                     f"(Kafka's largest record): {self.max_value_bytes}")
         if self.earliest_event.tzinfo is None:
             raise ConfigurationError(f"{label['earliest_event']} must be timezone-aware (end in Z or +HH:MM)")
         if not 0 <= self.compaction_lateness_days <= 3660:
@@ -147,7 +155,6 @@ class Settings:
                 f"{_ENVIRONMENT['compaction_lateness_days']} must be a whole number of days from 0 to 3660: "
                 f"{self.compaction_lateness_days}"
             )
-
         if not 0 < self.lookback_hours <= MAX_LOOKBACK_HOURS:
             raise ConfigurationError(
                 f"{label['lookback_hours']} must be a number of hours above 0 and at most {MAX_LOOKBACK_HOURS}: "

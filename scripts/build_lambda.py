@@ -59,11 +59,11 @@ class Dependencies:
         marker.write_text(wanted)
 
     def files(self) -> list[Path]:
-        """The installed files the function needs (no scripts, caches or marker)."""
+        """The installed files the function needs (no scripts, caches, marker or uv's lock file)."""
         return sorted(
             path for path in self.target.rglob("*")
             if path.is_file() and "__pycache__" not in path.parts
-            and path.relative_to(self.target).parts[0] != "bin" and path.name != ".requirements"
+            and path.relative_to(self.target).parts[0] not in ("bin", ".requirements", ".lock")
         )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from parking.ingest.msk import msk_event, msk_record
 
@@ -74,3 +75,28 @@ def command_tree(group: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple
             yield from command_tree(command, (*path, name))
         else:
             yield (*path, name), command
+
+
+@pytest.fixture(scope="session")
+def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `sls package --stage dev` writes, packaged once for every infra test."""
+    from tests.cloudformation import sls
+
+    out = tmp_path_factory.mktemp("sls-package")
+    sls("package", "--stage", "dev", "--package", str(out))
+    return out
+
+
+@pytest.fixture(scope="session")
+def template(package_dir: Path) -> dict[str, Any]:
+    """The packaged CloudFormation template."""
+    return json.loads((package_dir / "cloudformation-template-update-stack.json").read_text())
+
+
+# Hypothesis: one profile for the suite, stated here. Each property test states its own
+# max_examples where it differs from the default 100; the suite's run is derandomized, so CI
+# repeats the same examples and a failure reproduces. HYPOTHESIS_PROFILE=thorough runs 10x more,
+# freshly random, to hunt for new cases by hand.
+settings.register_profile("suite", deadline=None, derandomize=True, database=None, print_blob=True)
+settings.register_profile("thorough", deadline=None, max_examples=1000, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))

@@ -112,3 +112,39 @@ def test_the_library_refuses_days_outside_the_range_too(first: date, last: date)
 def test_the_last_day_in_range_still_makes_a_window() -> None:
     window = days_window(LAST_DAY, LAST_DAY, zone("Pacific/Kiritimati"), datetime(2262, 4, 1, tzinfo=timezone.utc))
     assert window.end - window.start == timedelta(days=1)
+
+
+@pytest.mark.parametrize(("text", "days_before"), [
+    ("today", 0), ("yesterday", 1), ("-0d", 0), ("-1d", 1), ("-7d", 7), ("-30d", 30), (" Today ", 0), ("YESTERDAY", 1),
+])
+def test_a_relative_day_counts_back_from_today(text: str, days_before: int) -> None:
+    today = date(2026, 3, 1)
+    assert parse_date(text, today=today) == today - timedelta(days=days_before)
+
+
+def test_a_relative_day_without_a_given_today_is_this_machines_calendar() -> None:
+    assert parse_date("today") == date.today()
+
+
+@pytest.mark.parametrize("text", ["tomorrow", "+7d", "-7", "7d", "-d", "-7w", "-99999d", "today-1"])
+def test_other_relative_words_are_refused_with_the_forms_that_work(text: str) -> None:
+    with pytest.raises(InvalidArgument, match=r"today, yesterday, -7d|outside the days|too far before"):
+        parse_date(text, today=date(2026, 3, 1))
+
+
+def test_a_relative_day_on_the_command_line_asks_about_that_day(tmp_path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from parking.cli.main import cli
+
+    day = date.today() - timedelta(days=1)
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps({"spot_id": "A1", "status": "occupied", "timestamp": f"{day}T10:00:00Z"}) + "\n")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["ingest", str(events), "--data-dir", str(tmp_path)]).exit_code == 0
+    result = runner.invoke(cli, ["--data-dir", str(tmp_path), "occupancy", "--date", "yesterday", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    hours = result.output.splitlines()[1:]
+    assert len(hours) == 24 and all(line.startswith(day.isoformat()) for line in hours)

@@ -29,7 +29,7 @@ ARTIFACT = ROOT / "build" / "ingest.zip"
 EVENT = ROOT / "tests" / "events" / "msk_parking.json"
 BOTO = ("boto3", "botocore", "s3transfer", "dateutil", "urllib3", "six")  # what the runtime has beside the zip
 BUCKET = "parking-monitoring-data"
-pytestmark = pytest.mark.serverless  # with the other tests of `make package`'s artifact
+pytestmark = [pytest.mark.serverless, pytest.mark.xdist_group("serverless")]  # with the other tests of `make package`'s artifact
 
 INVOKE = """
 import json, sys

@@ -150,6 +150,9 @@ def test_a_bad_athena_setting_does_not_stop_work_athena_takes_no_part_in(tmp_pat
         ("PARKING_QUARANTINE_PREFIX", "/abs/", "PARKING_QUARANTINE_PREFIX must be relative"),
         ("PARKING_QUARANTINE_PREFIX", "parking-data/q/", "PARKING_DATA_PREFIX and PARKING_QUARANTINE_PREFIX must not"),
         ("PARKING_MAX_VALUE_BYTES", "-5", "PARKING_MAX_VALUE_BYTES must be positive: -5"),
+        ("PARKING_MAX_VALUE_BYTES", "9223372036854775807", "PARKING_MAX_VALUE_BYTES must be at most 2147483647"),
+        ("PARKING_MAX_VALUE_BYTES", "2147483648", "PARKING_MAX_VALUE_BYTES must be at most 2147483647"),
+        pytest.param("PARKING_MAX_VALUE_BYTES", "9" * 5000, "PARKING_MAX_VALUE_BYTES is not an integer", id="5000-digits"),
         ("PARKING_COMPACTION_LATENESS_DAYS", "-1", "PARKING_COMPACTION_LATENESS_DAYS must be a whole number of days"),
     ],
 )
@@ -160,6 +163,17 @@ def test_every_bad_setting_names_its_variable(tmp_path, monkeypatch, variable, v
     assert result.exit_code == 2
     [line] = result.stderr.splitlines()
     assert message in line
+
+
+@pytest.mark.parametrize("value", ["9223372036854775807", "2147483648"])
+def test_an_out_of_range_size_limit_stops_ingest_naming_its_variable(tmp_path, monkeypatch, value) -> None:
+    source = tmp_path / "events.jsonl"
+    source.write_text('{"spot_id": "A-001", "status": "free", "timestamp": "2024-03-20T08:00:00Z"}\n')
+    monkeypatch.setenv("PARKING_MAX_VALUE_BYTES", value)
+    result = CliRunner().invoke(cli, ["ingest", str(source), "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [f"Error: PARKING_MAX_VALUE_BYTES must be at most 2147483647 "
+                                          f"(Kafka's largest record): {value}"]
 
 
 def test_an_output_location_in_s3_is_used_as_given(athena, monkeypatch) -> None:

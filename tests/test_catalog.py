@@ -198,6 +198,16 @@ def test_a_damaged_stored_catalog_is_one_line_naming_the_file_and_the_fix(lake, 
     assert not (lake / "bays.png").exists()
 
 
+@pytest.mark.parametrize("command", [["status"], ["health"], ["health", "--flagged"]], ids=" ".join)
+@pytest.mark.parametrize(("body", "reason"), [d[1:] for d in DAMAGED], ids=[d[0] for d in DAMAGED])
+def test_a_damaged_stored_catalog_does_not_stop_the_queries_that_never_read_it(lake, command, body, reason) -> None:
+    (lake / CATALOG_KEY).parent.mkdir()
+    (lake / CATALOG_KEY).write_bytes(body.encode("latin-1"))
+    result = CliRunner().invoke(cli, [*command, "--data-dir", str(lake)])
+    assert result.exit_code == 0, result.output
+    assert "spot catalog" not in result.stderr
+
+
 def test_the_damage_check_passes_every_file_the_store_writes(tmp_path) -> None:
     rows = [CatalogRow('A "1" \\ ,', "North\nEast", "", "ev", 10**9), CatalogRow("B", "é", "-1", "standard", None)]
     CatalogStore(tmp_path).replace(rows)

@@ -333,6 +333,8 @@ BAD_ARGUMENTS = [
     (["consume", "--bootstrap-servers", "127.0.0.1:9", "--connect-timeout", "nan"], "'nan' is not a number"),
     (["consume", "--bootstrap-servers", "127.0.0.1:9", "--batching-window", "nan"], "'nan' is not a number"),
     (["consume", "--bootstrap-servers", "127.0.0.1:9", "--until-idle", "NaN"], "'NaN' is not a number"),
+    (["consume", "--bootstrap-servers", "127.0.0.1:9", "--until-idle", "inf"], "'inf' is not a finite number"),
+    (["consume", "--bootstrap-servers", "127.0.0.1:9", "--connect-timeout", "Infinity"], "not in the range 0<x<=3600"),
     (["status", "--lookback", "nan"], "'nan' is not a number"),
     (["consume", "--bootstrap-servers", "127.0.0.1:9", "--bucket", "Bad_Bucket!"], "not an S3 bucket name"),
     (["ingest", "-", "--bucket", "my..bucket"], "not an S3 bucket name"),

@@ -21,7 +21,7 @@ import pytest
 from parking.lake.compaction import PARQUET_COLUMNS
 from parking.layout import COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX, DATA_PREFIX
 from scripts.build_lambda import ARTIFACTS, LAMBDA_UNZIPPED_LIMIT, handler_modules
-from tests.test_serverless import package_dir, schedule_of, statements, template  # noqa: F401  (module fixtures)
+from tests.cloudformation import schedule_of, statements
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPACT_ZIP = ARTIFACTS["compact"].path

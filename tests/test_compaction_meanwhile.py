@@ -43,10 +43,10 @@ class Meanwhile(DuckDBEngine):
             self.meanwhile()
         return True
 
-    def _create_view(self) -> None:
+    def _create_view(self, reads_catalog: bool = True) -> None:
         self.attempts = getattr(self, "attempts", 0) + 1
         self._fired = False
-        super()._create_view()
+        super()._create_view(reads_catalog)
         if not self._registered:
             self._connection.create_function("meanwhile", self._hook, ["VARCHAR"], "BOOLEAN", side_effects=True)
             self._registered = True

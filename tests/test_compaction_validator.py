@@ -33,6 +33,7 @@ from tests.test_compaction import EVERYTHING, answers, assert_same_answers, full
 from tests.test_compaction import uncompacted as uncompacted  # noqa: F401  (the fixture)
 
 Corruption = Callable[[Path], Path]
+BOM = b"\xef\xbb\xbf"
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +88,9 @@ CORRUPTIONS = [
     ("unknown status", _body(_extra(lambda e: {**e, "status": "maybe"})), "invalid_lines"),
     ("timestamp without zone", _body(_extra(lambda e: {**e, "timestamp": e["timestamp"][:19]})), "invalid_lines"),
     ("byte order mark", _body(lambda lines: b"\n".join([b"\xef\xbb\xbf" + lines[0], *lines]) + b"\n"),
-     "invalid_lines"),
+     "not_as_stored"),
+    ("byte order mark before the only copy", _body(lambda lines: b"\n".join([BOM + lines[0], *lines[1:]]) + b"\n"),
+     "not_as_stored"),
     ("CRLF line ends", _body(lambda lines: b"".join(line + b"\r\n" for line in lines)), "not_as_stored"),
     ("a blank line", _body(lambda lines: b"\n".join([lines[0], b"", *lines[1:]]) + b"\n"), "invalid_lines"),
     ("no final newline", _body(lambda lines: b"\n".join(lines)), "not_as_stored"),
@@ -173,3 +176,16 @@ def test_a_flagged_object_folded_in_by_an_older_compact_is_found_and_mended(
     assert fully_compacted(lake) and run("lake", "check", "--data-dir", str(lake)).exit_code == 0
     assert_same_answers(uncompacted, answers(case, DuckDBEngine(lake, threads=1)))
 
+
+
+def test_a_byte_order_mark_before_the_first_line_is_refiled_not_quarantined(lake) -> None:
+    """A BOM is `not_as_stored`: its event, which every query reads, is re-filed by the repair (issue 23)."""
+    path = corrupt_one(lake, _body(lambda lines: b"\n".join([BOM + lines[0], *lines[1:]]) + b"\n"))
+    [first, *_] = gzip.decompress(path.read_bytes()).splitlines()
+    event = first.removeprefix(BOM)
+    repaired = run("lake", "check", "--repair", "--data-dir", str(lake))
+    assert repaired.exit_code == 0, repaired.output
+    assert not (lake / "parking-quarantine").exists() or not list((lake / "parking-quarantine").rglob("*.json.gz"))
+    stored = {line for p in (lake / DATA_PREFIX).rglob("*.json.gz") for line in gzip.decompress(p.read_bytes()).splitlines()}
+    assert event in stored
+    assert run("lake", "check", "--data-dir", str(lake)).exit_code == 0

@@ -371,3 +371,14 @@ def _raised_by(run) -> list[BaseException]:
     except BaseException as exc:  # noqa: BLE001 - handed to the test to inspect
         return [exc]
     return []
+
+
+def test_a_run_that_reads_nothing_reports_no_lag_over_a_consumed_topic(broker: str, topic: str, tmp_path: Path) -> None:
+    """With nothing read in this run, a partition's lag counts from the group's committed offset (issue 23)."""
+    produce(simulated(300, seed=8), broker, topic)
+    assert consumer(broker, topic, tmp_path, group="glag", until_idle=1.0).run().records == 300
+    again = consumer(broker, topic, tmp_path, group="glag", until_idle=1.0, progress_every=0.1)
+    progress = again.run()
+    assert progress.records == 0
+    assert progress.lag == 0
+

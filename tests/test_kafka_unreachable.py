@@ -44,8 +44,9 @@ def test_consume_says_so_in_one_line_and_exits_1(nowhere: str, tmp_path: Path) -
     assert line.startswith(f"Error: no Kafka broker reachable at {nowhere} in 0.5 s: ")
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "inf", "-inf", "nan", "1e300", "3600.5"])
 def test_a_bad_connect_timeout_is_a_usage_error(nowhere: str, value: str) -> None:
+    """Refused before any wait: an infinite, not-a-number or huge timeout would never give up (at most an hour)."""
     result = subprocess.run([CLI, "consume", "--bootstrap-servers", nowhere, "--connect-timeout", value],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2

@@ -251,3 +251,53 @@ def test_a_failure_record_without_its_payload_says_what_to_re_read(tmp_path: Pat
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: the on-failure record holds no MSK event payload: re-read {")
     assert '"topic":"parking-events","partition":0' in result.stderr
+
+
+@pytest.fixture
+def dead_pid() -> int:
+    """The id of a process that has ended."""
+    import subprocess
+    import sys
+
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                           check=True)
+    return int(child.stdout)
+
+
+@pytest.mark.parametrize("name", ["sink", "store"])
+@pytest.mark.parametrize("prefix", ["parking-data/", "parking-quarantine/"])
+def test_a_killed_writers_temporary_file_is_not_damage_and_is_not_refiled(lake: Path, dead_pid: int, name: str,
+                                                                         prefix: str) -> None:
+    """kill -9 of ingest leaves `.<name>.<pid>.<thread>.tmp` (a store's: `.<name>.<pid>.tmp`) beside its objects."""
+    [stored] = (lake / "parking-data").rglob("*.json.gz")
+    folder = lake / prefix / stored.parent.relative_to(lake / "parking-data")
+    suffix = f".{dead_pid}.140234.tmp" if name == "sink" else f".{dead_pid}.tmp"
+    temp = folder / f".{stored.name}{suffix}"
+    folder.mkdir(parents=True, exist_ok=True)
+    temp.write_bytes(stored.read_bytes())  # killed after the flush, before the link
+    before = spots(lake)
+
+    checked = CliRunner().invoke(cli, ["lake", "check", "--data-dir", str(lake)])
+    assert checked.exit_code == 0, checked.output
+    assert "1 temporary files a stopped writer left" in checked.stdout and "--repair removes them" in checked.stdout
+    assert temp.exists()
+
+    repaired = CliRunner().invoke(cli, ["lake", "check", "--repair", "--data-dir", str(lake)])
+    assert repaired.exit_code == 0, repaired.output
+    assert "repaired 0 (events re-filed 0, records quarantined 0)" in repaired.stdout
+    assert "removed 1" in repaired.stdout
+    assert not temp.exists()
+    assert spots(lake) == before
+    assert not (lake / "parking-quarantine").exists() or not list((lake / "parking-quarantine").rglob("*.json.gz"))
+
+
+def test_a_running_writers_temporary_file_is_left_alone(lake: Path) -> None:
+    import os
+
+    [stored] = (lake / "parking-data").rglob("*.json.gz")
+    temp = stored.parent / f".{stored.name}.{os.getpid()}.1.tmp"  # this process runs: its writer may be writing
+    temp.write_bytes(b"")
+    repaired = CliRunner().invoke(cli, ["lake", "check", "--repair", "--data-dir", str(lake)])
+    assert repaired.exit_code == 0, repaired.output
+    assert "removed 0 (the rest belong to running writers)" in repaired.stdout
+    assert temp.exists()

@@ -30,47 +30,14 @@ from parking.layout import DATA_PREFIX, QUARANTINE_PREFIX, location_template
 from scripts.build_lambda import handler_modules
 from scripts.deploy_local import STACK, emulator_environment
 from scripts.moto_msk_server import spawn
+from tests.cloudformation import ROOT, resources_of, sls, statements
 
-ROOT = Path(__file__).resolve().parent.parent
-SLS = ROOT / "node_modules" / ".bin" / "sls"
 TOOLS = ROOT / ".venv-tools" / "bin"
 ARTIFACT = ROOT / "build" / "ingest.zip"
 CLUSTER = "arn:aws:kafka:eu-west-1:111122223333:cluster/parking-msk/5c3a5a7e-1f1c-4a4b-9a53-2f7b8a1e0c11-2"
-OFFLINE = {**os.environ, "SLS_TELEMETRY_DISABLED": "1", "NODE_NO_WARNINGS": "1"}
 
 # One worker for every test that runs `sls`: it writes .serverless/ in the repository.
 pytestmark = [pytest.mark.serverless, pytest.mark.xdist_group("serverless")]
-
-
-def sls(*args: str, env: dict[str, str] | None = None) -> str:
-    result = subprocess.run(
-        [str(SLS), *args], cwd=ROOT, env=env or OFFLINE, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout + result.stderr
-
-
-@pytest.fixture(scope="module")
-def package_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("sls-package")
-    sls("package", "--stage", "dev", "--package", str(out))
-    return out
-
-
-@pytest.fixture(scope="module")
-def template(package_dir: Path) -> dict:
-    return json.loads((package_dir / "cloudformation-template-update-stack.json").read_text())
-
-
-def schedule_of(template: dict, function: str) -> dict:
-    """The properties of the one EventBridge rule whose target is ``function`` (a logical id)."""
-    [rule] = [r["Properties"] for r in resources_of(template, "AWS::Events::Rule").values()
-              if any(t["Arn"] == {"Fn::GetAtt": [function, "Arn"]} for t in r["Properties"]["Targets"])]
-    return rule
-
-
-def resources_of(template: dict, kind: str) -> dict[str, dict]:
-    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
 
 
 def test_cfn_lint_finds_no_problem(package_dir: Path) -> None:
@@ -153,10 +120,6 @@ def test_the_dead_letter_queue_skip_gives_the_true_reason(template: dict) -> Non
     assert skip["id"] == "CKV_AWS_116"
     assert "dead-letter queue" in skip["comment"] and "asynchronous" in skip["comment"]
     assert "on-failure destination" in skip["comment"]
-
-
-def statements(role: dict) -> list[dict]:
-    return [s for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]
 
 
 def test_the_role_holds_only_what_ingestion_needs(template: dict) -> None:
@@ -288,7 +251,7 @@ def test_every_named_query_is_deployed_from_its_file(template: dict) -> None:
 def test_the_workgroup_enforces_encrypted_results_and_a_scan_limit(template: dict) -> None:
     config = template["Resources"]["AthenaWorkGroup"]["Properties"]["WorkGroupConfiguration"]
     assert config["EnforceWorkGroupConfiguration"] and config["PublishCloudWatchMetricsEnabled"]
-    assert config["ResultConfiguration"]["OutputLocation"] == {"Fn::Sub": "s3://${DataBucket}/athena-results/"}
+    assert config["ResultConfiguration"]["OutputLocation"] == {"Fn::Sub": "s3://${DataBucket}/athena-results/_main/"}
     assert config["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"] == "SSE_KMS"
     assert config["BytesScannedCutoffPerQuery"] == 10737418240
 
@@ -319,9 +282,9 @@ def test_each_analyst_team_has_a_workgroup_with_its_own_results_prefix(template:
 
 
 def test_a_team_reads_and_lists_only_its_results_and_the_events(template: dict) -> None:
-    for workgroup, statements in team_policies(template).items():
+    for workgroup, team_statements in team_policies(template).items():
         team = workgroup.removeprefix("parking-analytics-")
-        s3 = [s for s in statements if any(a.startswith("s3:") for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))]
+        s3 = [s for s in team_statements if any(a.startswith("s3:") for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))]
         resources = [r for s in s3 for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
         objects = {r["Fn::Sub"] for r in resources if isinstance(r, dict) and "Fn::Sub" in r}
         assert objects == {"${DataBucket.Arn}/parking-data/*", "${DataBucket.Arn}/parking-compacted/*",
@@ -329,7 +292,7 @@ def test_a_team_reads_and_lists_only_its_results_and_the_events(template: dict) 
         [listing] = [s for s in s3 if s["Action"] == "s3:ListBucket"]
         assert listing["Condition"] == {"StringLike": {"s3:prefix": [
             "parking-data/*", "parking-compacted/*", "parking-catalog/*", f"athena-results/{team}/*"]}}
-        assert not any("quarantine" in json.dumps(s) for s in statements)
+        assert not any("quarantine" in json.dumps(s) for s in team_statements)
 
 
 def tables_read(sql: str) -> set[str]:
@@ -355,8 +318,8 @@ def test_a_team_may_run_every_named_query_and_write_only_its_results(template: d
                    for name, r in resources_of(template, "AWS::Glue::Table").items()}
     needed = {table for query in QUERIES.values() for table in tables_read(query.sql)}
     assert {"parking_events", "parking_events_compacted", "spot_catalog"} <= needed
-    for workgroup, statements in team_policies(template).items():
-        allowed = [s for s in statements if s["Effect"] == "Allow"]
+    for workgroup, team_statements in team_policies(template).items():
+        allowed = [s for s in team_statements if s["Effect"] == "Allow"]
         glue = {r["Fn::Sub"] for s in allowed if "glue:GetTable" in as_list(s["Action"]) for r in as_list(s["Resource"])}
         reads = {r["Fn::Sub"] for s in allowed if "s3:GetObject" in as_list(s["Action"]) for r in as_list(s["Resource"])}
         [listing] = [s for s in allowed if as_list(s["Action"]) == ["s3:ListBucket"]]

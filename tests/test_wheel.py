@@ -22,6 +22,7 @@ from pathlib import Path
 
 import click
 import pytest
+from uv import find_uv_bin
 
 from parking.analytics.registry import GROUP_COLUMN, QUERIES
 from parking.cli.main import cli
@@ -109,13 +110,14 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         else:
             shutil.copy2(origin, source / name)
     wheels = work / "dist"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--disable-pip-version-check", "--wheel-dir", str(wheels), str(source)], check=True)
+    # uv from the dev group (a uv venv has no pip); the build uses the setuptools installed here, offline.
+    subprocess.run([find_uv_bin(), "build", "--quiet", "--wheel", "--no-build-isolation", "--no-config",
+                    "--python", sys.executable, "--out-dir", str(wheels), str(source)], check=True)
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     [wheel] = wheels.glob("*.whl")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--quiet",
-                    "--no-deps", "--no-index", "--disable-pip-version-check", str(wheel)], check=True)
+    subprocess.run([find_uv_bin(), "pip", "install", "--quiet", "--no-config", "--no-deps", "--offline",
+                    "--python", str(venv / "bin" / "python"), str(wheel)], check=True)
     (site_packages(venv) / DEPENDENCIES_PTH).write_text(sysconfig.get_paths()["purelib"] + "\n")
     return venv
 

@@ -19,7 +19,7 @@ import pytest
 from parking.analytics.catalog import CATALOG_PREFIX, CATALOG_TABLE, COLUMNS
 from parking.analytics.registry import named
 from scripts.build_lambda import ARTIFACTS, handler_modules
-from tests.test_serverless import ROOT, package_dir, resources_of, schedule_of, sls, template  # noqa: F401 (fixtures)
+from tests.cloudformation import ROOT, resources_of, schedule_of, sls
 
 ZONES_ZIP = ARTIFACTS["zones"].path
 
@@ -68,7 +68,7 @@ def test_its_role_uses_our_workgroup_reads_our_prefixes_and_writes_only_results(
         {"Fn::Sub": f"${{DataBucket.Arn}}/{CATALOG_PREFIX}*"},
     ]
     writers = [s for s in by_sid.values() if "s3:PutObject" in as_list(s["Action"])]
-    assert [w["Resource"] for w in writers] == [{"Fn::Sub": "${DataBucket.Arn}/athena-results/*"}]
+    assert [w["Resource"] for w in writers] == [{"Fn::Sub": "${DataBucket.Arn}/athena-results/_main/*"}]
     tables = [r["Fn::Sub"] for r in by_sid["ReadOurTables"]["Resource"]]
     assert tables[-3:] == ["arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/${GlueDatabase}/"
                            + name for name in ("${ParkingEventsTable}", "${ParkingEventsCompactedTable}",

@@ -9,6 +9,7 @@ would get. DuckDB macros stand in for the few Trino functions DuckDB lacks.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -24,7 +25,14 @@ from parking.analytics.catalog import CATALOG_TABLE, duckdb_view_body
 from parking.aws import DENIED, THROTTLED, botocore_error, check_session, error_code, explain
 from parking.config import SQL_IDENTIFIER, Settings
 from parking.errors import AwsError, ConfigurationError, InvalidArgument, QueryCancelled, QueryError
-from parking.layout import DATA_PREFIX, compacted_glob, data_glob, glob_escape
+from parking.layout import (
+    COMPACTED_PREFIX,
+    COMPACTED_SOURCES_PREFIX,
+    DATA_PREFIX,
+    compacted_glob,
+    data_glob,
+    glob_escape,
+)
 
 QUERY_TABLE = "parking_events"  # the name the SQL files use
 COMPACTED_TABLE = "parking_events_compacted"  # the compacted days (parking/lake/compaction.py)
@@ -123,7 +131,7 @@ class DuckDBEngine:
         self._connection.execute("SET TimeZone = 'UTC'")
         for macro in DUCKDB_MACROS:
             self._connection.execute(macro)
-        self._create_view()
+        self._create_view(reads_catalog=False)  # each query makes the catalog's view when it reads it
 
     @property
     def has_data(self) -> bool:
@@ -136,12 +144,18 @@ class DuckDBEngine:
     def run(self, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
         """The query's rows; :class:`QueryError` (one line) when it fails.
 
+        A lake whose layout is damaged where a look at its folders shows it
+        (:func:`layout_damage`) is not answered from: the query fails naming it.
+
         A query that listed a lake file which then vanished (``compact``
         moved it) is run again, at most :data:`VANISHED_RETRIES` times: both
         tiers are listed afresh, so the retry still sees every event.
         """
+        damage = layout_damage(self.data_dir, self.data_prefix)
+        if damage is not None:
+            raise QueryError(damage)
         for attempt in range(VANISHED_RETRIES + 1):
-            self._create_view()
+            self._create_view(reads_catalog=CATALOG_TABLE in sql)
             try:
                 return self._connection.execute(bind(sql, params)).df()
             except duckdb.Error as exc:
@@ -155,7 +169,9 @@ class DuckDBEngine:
         self._create_view()
         return self._connection.execute("EXPLAIN ANALYZE " + bind(sql, params)).fetchall()[0][1]
 
-    def _create_view(self) -> None:
+    def _create_view(self, reads_catalog: bool = True) -> None:
+        """The views a query reads; the spot catalog's only for a query that names it (status and health
+        do not: a damaged catalog must not stop them)."""
         if not self.has_data:
             body = (
                 "SELECT CAST(NULL AS VARCHAR) AS spot_id, CAST(NULL AS VARCHAR) AS status, "
@@ -175,7 +191,72 @@ class DuckDBEngine:
         self._connection.execute(
             f"CREATE OR REPLACE VIEW {COMPACTED_TABLE} AS {compacted_view(self.data_dir, self.data_prefix)}")
         # The spot catalog in force (METRICS.md section 7), read again at every run.
-        self._connection.execute(f"CREATE OR REPLACE VIEW {CATALOG_TABLE} AS {duckdb_view_body(self.data_dir)}")
+        if reads_catalog:
+            self._connection.execute(f"CREATE OR REPLACE VIEW {CATALOG_TABLE} AS {duckdb_view_body(self.data_dir)}")
+
+
+_DATA_PLACE = re.compile(r"year=\d{4}/month=(0[1-9]|1[0-2])/day=(0[1-9]|[12]\d|3[01])/hour=([01]\d|2[0-3])/[^/]+")
+_DAY_PLACE = re.compile(r"year=\d{4}/month=(0[1-9]|1[0-2])/day=(0[1-9]|[12]\d|3[01])/[^/]+")
+
+
+def layout_damage(data_dir: Path, data_prefix: str = DATA_PREFIX) -> str | None:
+    """One line naming what a walk of the lake's folders shows to be damaged, with the repair; None if nothing.
+
+    What it finds without reading a file (README, "Two tiers"): a file under
+    the data prefix, ``parking-compacted/`` or ``parking-compacted-sources/``
+    in a place the layout never uses (``hour=10/sub/x.json.gz``, a file beside
+    the ``year=`` folders), which no query reads; and a compacted day whose
+    kept sources exist but whose day file does not (its events are nowhere a
+    query reads). Hidden names (``.x``, ``_x``) are skipped, as every reader
+    skips them. Costs a walk of the folders (no file is opened).
+    """
+    root = Path(data_dir)
+    misplaced: list[str] = []
+    tiers = [(data_prefix, _DATA_PLACE)]
+    if data_prefix == DATA_PREFIX:
+        tiers += [(COMPACTED_PREFIX, _DAY_PLACE), (COMPACTED_SOURCES_PREFIX, _DATA_PLACE)]
+    kept_days: set[str] = set()
+    day_files: set[str] = set()
+    for prefix, place in tiers:
+        for relative in _visible_files(root / prefix):
+            if not place.fullmatch(relative):
+                misplaced.append(f"{root / prefix / relative}")
+            elif prefix == COMPACTED_SOURCES_PREFIX:
+                kept_days.add(relative.rsplit("/", 2)[0])
+            elif prefix == COMPACTED_PREFIX:
+                day_files.add(relative.rsplit("/", 1)[0])
+    lost = [f"{root / COMPACTED_PREFIX / day}/" for day in sorted(kept_days - day_files)]
+    if misplaced:
+        what = f"{misplaced[0]} is a file where the lake's layout puts none, so no query reads it"
+        count = len(misplaced) + len(lost)
+    elif lost:
+        what = f"{lost[0]} has no day file, though that day's kept sources exist"
+        count = len(lost)
+    else:
+        return None
+    more = f" ({count - 1} more such)" if count > 1 else ""
+    return f"the lake is damaged: {what}{more}; run `parking-cli lake check --repair`"
+
+
+def _visible_files(base: Path) -> list[str]:
+    """Every file below ``base`` (paths relative to it), hidden names and folders left out."""
+    found: list[str] = []
+    stack = [("", str(base))]
+    while stack:
+        relative, folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.name.startswith((".", "_")):
+                continue
+            name = f"{relative}{entry.name}"
+            if entry.is_dir(follow_symlinks=True):
+                stack.append((name + "/", entry.path))
+            else:
+                found.append(name)
+    return found
 
 
 def compacted_view(data_dir: Path, data_prefix: str = DATA_PREFIX) -> str:

@@ -190,14 +190,33 @@ def parse_instant(text: str) -> datetime:
     return check_instant(value.astimezone(timezone.utc))
 
 
-def parse_date(text: str) -> date:
-    """A calendar date ``YYYY-MM-DD`` from the command line, from :data:`FIRST_DAY` to :data:`LAST_DAY`."""
+_RELATIVE_DAY = re.compile(r"(today|yesterday|-([0-9]{1,5})d)")
+
+
+def parse_date(text: str, today: date | None = None) -> date:
+    """A calendar date from the command line, from :data:`FIRST_DAY` to :data:`LAST_DAY`.
+
+    ``YYYY-MM-DD``, or a day relative to ``today`` (default: this machine's
+    calendar, the day the person typing it lives in): ``today``,
+    ``yesterday`` or ``-Nd`` (N days before today), so a copied example keeps
+    working on any date. Raises :class:`InvalidArgument` for anything else.
+    """
+    relative = _RELATIVE_DAY.fullmatch(text.strip().lower())
+    if relative:
+        base = today or date.today()
+        days = 0 if relative[1] == "today" else 1 if relative[1] == "yesterday" else int(relative[2])
+        try:
+            return check_day(base - timedelta(days=days))
+        except OverflowError:
+            raise InvalidArgument(f"invalid date {_shown(text)} (too far before today)") from None
     try:
         if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):  # fromisoformat also takes 2026-W47-1
             raise ValueError
         day = date.fromisoformat(text)
     except ValueError:
-        raise InvalidArgument(f"invalid date {_shown(text)} (expected YYYY-MM-DD, a real calendar day)") from None
+        raise InvalidArgument(
+            f"invalid date {_shown(text)} (expected YYYY-MM-DD, a real calendar day, or today, yesterday, -7d)"
+        ) from None
     return check_day(day)
 
 

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import errno
 import os
+import random
+import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +28,18 @@ from typing import Any, Protocol
 from parking.errors import SinkWriteError
 
 CONTENT_TYPE = "application/x-ndjson"
+
+# A PUT that S3 failed with a 5xx or throttled is tried again by us, this many
+# times in all, after waits of up to 0.05, 0.1, 0.2, ... s (capped at 2 s, full
+# jitter): botocore's own retries draw on a client-wide quota that a 412 on a
+# retried conditional PUT (the first attempt had landed) never refunds, so at a
+# 30% fault rate a few hundred PUTs drained it and every later fault failed the
+# batch. Each of our retries still has botocore's inside, so at most 8 x 5 requests.
+PUT_ATTEMPTS = 8
+PUT_RETRY_BASE = 0.05
+PUT_RETRY_CAP = 2.0
+RETRIED_CODES = frozenset({"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "Throttling",
+                           "ThrottlingException", "RequestTimeTooSkewed"})
 TEMP_NAME_HEAD = 128  # characters of an object's name its temporary file keeps
 
 
@@ -142,12 +157,14 @@ class S3Sink:
         max_workers: int = 16,
         quarantine_prefix: str | None = None,
         quarantine_kms_key: str | None = None,
+        on_retry: Callable[[str], None] | None = None,
     ) -> None:
         self.bucket = bucket
         self.client = client if client is not None else s3_client()
         self.max_workers = max_workers
         self.quarantine_prefix = quarantine_prefix
         self.quarantine_kms_key = quarantine_kms_key
+        self.on_retry = on_retry or say_on_stderr
 
     def write(self, objects: Mapping[str, bytes]) -> None:
         write_all(objects, self._put, self.max_workers, f"s3://{self.bucket}/")
@@ -171,14 +188,30 @@ class S3Sink:
         extra = {}
         if self.quarantine_kms_key and self.quarantine_prefix and key.startswith(self.quarantine_prefix):
             extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.quarantine_kms_key}
-        try:
-            self.client.put_object(
-                Bucket=self.bucket, Key=key, Body=body, ContentType=CONTENT_TYPE, IfNoneMatch="*", **extra
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "PreconditionFailed":
-                raise
-            # The name exists, so it holds these records already: stored.
+        for attempt in range(1, PUT_ATTEMPTS + 1):
+            try:
+                self.client.put_object(
+                    Bucket=self.bucket, Key=key, Body=body, ContentType=CONTENT_TYPE, IfNoneMatch="*", **extra
+                )
+                return
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code")
+                if code == "PreconditionFailed":
+                    return  # the name exists, so it holds these records already: stored (a landed earlier try too)
+                status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+                if attempt == PUT_ATTEMPTS or not (status >= 500 or code in RETRIED_CODES):
+                    raise
+                delay = random.uniform(0, min(PUT_RETRY_CAP, PUT_RETRY_BASE * 2 ** (attempt - 1)))
+                self.on_retry(f"S3 answered {code} (HTTP {status}) to the PUT of s3://{self.bucket}/{key}; "
+                              f"try {attempt + 1} of {PUT_ATTEMPTS} in {delay:.2f} s")
+                time.sleep(delay)
+                if hasattr(body, "seek"):
+                    body.seek(0)
+
+
+def say_on_stderr(line: str) -> None:
+    """One line on stderr (what a Lambda's log and a terminal both show)."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def write_all(

@@ -358,16 +358,30 @@ class BatchConsumer:
             self.on_progress(self.progress)
 
     def _lag(self) -> int | None:
-        """Records on the broker not yet consumed, over this member's partitions."""
+        """Records on the broker not yet consumed, over this member's partitions.
+
+        A partition this member has read nothing from yet (in this run, or
+        since a rebalance gave it over) has no position (-1001): its reading
+        starts at the group's committed offset, or at the log's start when
+        the group never committed one (``auto.offset.reset`` is earliest).
+        """
         try:
             assignment = self._consumer.assignment()
             positions = self._consumer.position(assignment)
+            unread = [TopicPartition(p.topic, p.partition) for p in positions if p.offset < 0]
+            committed = {(p.topic, p.partition): p.offset
+                         for p in (self._consumer.committed(unread, timeout=1.0) if unread else [])}
             lag = 0
             for partition in positions:
-                _, high = self._consumer.get_watermark_offsets(partition, cached=True)
+                low, high = self._consumer.get_watermark_offsets(partition, cached=True)
                 if high < 0:
                     return None  # not fetched yet: unknown, not zero
-                lag += high - partition.offset if partition.offset >= 0 else high
+                start = partition.offset
+                if start < 0:
+                    start = committed.get((partition.topic, partition.partition), -1)
+                if start < 0:
+                    start = max(low, 0)
+                lag += max(high - start, 0)
             return lag
         except KafkaException:
             return None

@@ -64,7 +64,7 @@ from parking.lake.objects import (  # noqa: F401  (the problems' names, re-expor
     inspect_object,
     read_lines,
 )
-from parking.lake.stores import LocalStore, S3Store, Store
+from parking.lake.stores import LocalStore, S3Store, Store, process_alive, writer_temp
 from parking.layout import (
     MAX_PARTITION,
     VALUE_SUFFIX,
@@ -94,6 +94,8 @@ class CheckReport:
     repaired: int = 0
     refiled: int = 0
     quarantined: int = 0
+    leftovers: list[str] = field(default_factory=list)  # a stopped local writer's temporary files: not data
+    removed_leftovers: int = 0
 
     @property
     def clean(self) -> bool:
@@ -121,12 +123,32 @@ def check_lake(
             on_finding(finding)
 
     for key in store.keys(settings.data_prefix, hidden=True):
-        report.objects += 1
-        _check_data_object(store, key, settings, now, found, report, repair)
+        if not _leftover(store, key, report, repair):
+            report.objects += 1
+            _check_data_object(store, key, settings, now, found, report, repair)
     for key in store.keys(settings.quarantine_prefix, hidden=True):
-        report.objects += 1
-        _check_quarantine_object(store, key, settings, found)
+        if not _leftover(store, key, report, repair):
+            report.objects += 1
+            _check_quarantine_object(store, key, settings, found)
     return report
+
+
+def _leftover(store: Store, key: str, report: CheckReport, repair: bool) -> bool:
+    """Whether ``key`` is a local writer's temporary file; with ``repair`` removed when its writer is gone.
+
+    A writer links its temporary file into place only once it is whole and
+    flushed, and acknowledges its batch only after that; one it left behind
+    (killed) holds nothing the lake lacks or a redelivery will not bring, so
+    it is neither damage nor events to re-file. A live writer's is left alone.
+    """
+    pid = writer_temp(key) if isinstance(store, LocalStore) else None
+    if pid is None:
+        return False
+    report.leftovers.append(key)
+    if repair and not process_alive(pid):
+        store.delete(key)
+        report.removed_leftovers += 1
+    return True
 
 
 def _check_data_object(

@@ -635,6 +635,15 @@ def _day_file_findings(
 
 def _write_rows(store: Store, sources: list[tuple[Inspection, str]], rows_path: Path) -> int:
     """One JSON row per stored line of each ``(object, prefix)``: its fields, where it came from, the line as text."""
+    try:
+        return _write_rows_to(store, sources, rows_path)
+    except OSError as error:
+        if error.filename is None:  # a write's error names no file: name the work file
+            error.filename = str(rows_path)
+        raise
+
+
+def _write_rows_to(store: Store, sources: list[tuple[Inspection, str]], rows_path: Path) -> int:
     count = 0
     with open(rows_path, "wb") as out:
         for inspection, prefix in sources:

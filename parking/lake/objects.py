@@ -29,6 +29,7 @@ PARTITION_PATH = re.compile(
 )
 EMPTY, UNREADABLE, INVALID_LINES, WRONG_HOUR, BAD_NAME = "empty", "unreadable", "invalid_lines", "wrong_hour", "bad_name"
 NOT_AS_STORED = "not_as_stored"
+BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,8 @@ class Inspection:
     """One stored object: its problems (``(problem, detail)``, none when it is what the ingester writes) and lines.
 
     ``valid`` and ``invalid`` hold ``(line number, line)`` (and the
-    :class:`InvalidEvent`), numbered from 1 as the object holds them.
+    :class:`InvalidEvent`), numbered from 1 as the object holds them; a
+    valid first line is held without the byte order mark before it.
     """
 
     key: str
@@ -101,12 +103,15 @@ def inspect_object(key: str, body: bytes, prefix: str, settings: Settings, now: 
     validator = Validator.at(now, found.limit, settings.earliest_event)
     misfiled = restyled = 0
     for number, line in enumerate(contents.lines, start=1):
+        # A byte order mark before the first line is how a text tool saved the object, not
+        # part of the event (every query reads past it): the event is valid, not as stored.
+        value = line.removeprefix(BOM) if number == 1 else line
         try:  # a blank line is not an event either: the ingester never writes one
-            hour, stored = parse_value(b2a_base64(line, newline=False).decode(), validator)
+            hour, stored = parse_value(b2a_base64(value, newline=False).decode(), validator)
         except InvalidEvent as error:
             found.invalid.append((number, line, error))
             continue
-        found.valid.append((number, line))
+        found.valid.append((number, value))
         if hour != expected_hour:
             misfiled += 1
         elif stored != line + b"\n":

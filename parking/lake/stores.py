@@ -12,8 +12,10 @@ relative to the bucket (or directory).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import re
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -118,6 +120,12 @@ class LocalStore:
                 with open(temp, "rb") as handle:
                     os.fsync(handle.fileno())
             os.replace(temp, target)
+        except OSError as error:
+            if os.path.lexists(temp):
+                os.unlink(temp)
+            if error.errno in FULL:  # name the file that did not fit (a copy's error names its source)
+                raise OSError(error.errno, error.strerror, str(target)) from error
+            raise
         except BaseException:
             if os.path.lexists(temp):
                 os.unlink(temp)
@@ -166,6 +174,34 @@ class S3Store:
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
+
+
+#: A writer's temporary file: ``.<name>.<pid>.tmp`` (this module's) or ``.<name head>.<pid>.<thread>.tmp``
+#: (``parking.ingest.sinks.LocalSink``); linked or renamed into place once whole, so never data.
+WRITER_TEMP = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d{1,10})(?:\.\d{1,20})?\.tmp")
+
+
+#: A write refused for want of room: a full device, a quota, a file size limit (``ulimit -f``).
+FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def writer_temp(key: str) -> int | None:
+    """The process id in a local writer's temporary file name, else None (any other key)."""
+    found = WRITER_TEMP.fullmatch(key.rsplit("/", 1)[-1])
+    return int(found["pid"]) if found else None
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process of this id runs on this machine (its writer may still be writing)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _hidden(name: str) -> bool:

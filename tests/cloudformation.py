@@ -1,0 +1,42 @@
+"""The packaged CloudFormation template, read by every infra test: `sls` and small lookups.
+
+`sls package` runs once per session (the ``package_dir`` and ``template``
+fixtures in conftest.py); the helpers here read what it wrote.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SLS = ROOT / "node_modules" / ".bin" / "sls"
+OFFLINE = {**os.environ, "SLS_TELEMETRY_DISABLED": "1", "NODE_NO_WARNINGS": "1"}
+
+
+def sls(*args: str, env: dict[str, str] | None = None) -> str:
+    """Run the Serverless CLI in the repository; its output, or an assertion error with it."""
+    result = subprocess.run(
+        [str(SLS), *args], cwd=ROOT, env=env or OFFLINE, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+def schedule_of(template: dict[str, Any], function: str) -> dict[str, Any]:
+    """The properties of the one EventBridge rule whose target is ``function`` (a logical id)."""
+    [rule] = [r["Properties"] for r in resources_of(template, "AWS::Events::Rule").values()
+              if any(t["Arn"] == {"Fn::GetAtt": [function, "Arn"]} for t in r["Properties"]["Targets"])]
+    return rule
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    """The template's resources of one type, by logical id."""
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every statement of a role's inline policies."""
+    return [s for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]

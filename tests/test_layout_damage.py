@@ -1,0 +1,142 @@
+"""A local query does not answer from a lake whose folders show it damaged (issue 23, README "Two tiers").
+
+Two kinds are seen without opening a file: a compacted day whose kept
+sources exist but whose day file is gone, and a file in a place the layout
+never uses (which no query reads). Each fails every query with one line
+naming it and the repair; after `lake check --repair` every answer is the
+uncompacted lake's again.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from parking.analytics.engines import DuckDBEngine, layout_damage
+from parking.cli.main import cli
+from parking.errors import QueryError
+from parking.lake.compaction import LocalStore, compact
+from parking.layout import COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX, DATA_PREFIX
+from tests.scenarios import Scenario, scenario
+from tests.test_compaction import answers, assert_same_answers, ingest, parquet_files
+from tests.test_compaction import uncompacted as uncompacted  # noqa: F401  (the fixture)
+
+Damage = Callable[[Path], Path]
+
+
+@pytest.fixture(scope="module")
+def case() -> Scenario:
+    return scenario(2)
+
+
+@pytest.fixture(scope="module")
+def compacted_source(case, tmp_path_factory) -> Path:
+    """Compacted but for its last day (whose JSON stays in the hot tier)."""
+    root = tmp_path_factory.mktemp("compacted")
+    ingest(case, root, case.lines)
+    days = sorted({p.parents[1] for p in (root / DATA_PREFIX).rglob("*.json.gz")})
+    last = days[-1]
+    year, month, day = (int(part.name.split("=")[1]) for part in (last.parents[1], last.parent, last))
+    compact(LocalStore(root), date(year, month, day))
+    assert parquet_files(root)
+    return root
+
+
+@pytest.fixture
+def lake(compacted_source, tmp_path) -> Path:
+    copy = tmp_path / "lake"
+    shutil.copytree(compacted_source, copy)
+    return copy
+
+
+def _day_file_deleted(root: Path) -> Path:
+    day_file = parquet_files(root)[len(parquet_files(root)) // 2]
+    day_file.unlink()
+    return day_file.parent
+
+
+def _moved_below_an_hour(prefix: str) -> Damage:
+    def damage(root: Path) -> Path:
+        objects = sorted((root / prefix).rglob("*.json.gz"))
+        source = objects[len(objects) // 2]
+        target = source.parent / "sub" / source.name
+        target.parent.mkdir()
+        source.rename(target)
+        return target
+    return damage
+
+
+def _beside_the_years(root: Path) -> Path:
+    [source, *_] = sorted((root / DATA_PREFIX).rglob("*.json.gz"))
+    target = root / DATA_PREFIX / "stray.json.gz"
+    source.rename(target)
+    return target
+
+
+def _day_file_in_an_hour_folder(root: Path) -> Path:
+    day_file = parquet_files(root)[0]
+    target = day_file.parent / "hour=10" / day_file.name
+    target.parent.mkdir()
+    day_file.rename(target)
+    return target
+
+
+DAMAGES = [
+    ("a day file deleted", _day_file_deleted, "has no day file, though that day's kept sources exist"),
+    ("a JSON object moved into hour=HH/sub/", _moved_below_an_hour(DATA_PREFIX), "is a file where the lake's layout"),
+    ("a kept source moved into hour=HH/sub/", _moved_below_an_hour(COMPACTED_SOURCES_PREFIX),
+     "is a file where the lake's layout"),
+    ("a JSON object beside the year folders", _beside_the_years, "is a file where the lake's layout"),
+    ("a day file moved into an hour folder", _day_file_in_an_hour_folder, "is a file where the lake's layout"),
+]
+IDS = [d[0] for d in DAMAGES]
+
+
+def test_an_undamaged_lake_has_no_layout_damage(lake: Path) -> None:
+    assert layout_damage(lake) is None
+
+
+@pytest.mark.parametrize(("damage", "said"), [d[1:] for d in DAMAGES], ids=IDS)
+def test_every_query_fails_naming_the_damage_and_the_repair(case, lake: Path, damage: Damage, said: str) -> None:
+    where = damage(lake)
+    engine = DuckDBEngine(lake, threads=1)
+    for name in ("status", "occupancy", "utilization", "health"):
+        with pytest.raises(QueryError) as raised:
+            answers(case, engine, only=name)
+        message = str(raised.value)
+        assert "\n" not in message
+        assert message.startswith(f"the lake is damaged: {where}")
+        assert said in message
+        assert message.endswith("; run `parking-cli lake check --repair`")
+
+
+@pytest.mark.parametrize(("damage", "said"), [d[1:] for d in DAMAGES], ids=IDS)
+def test_the_cli_says_it_in_one_line_and_exits_1(lake: Path, damage: Damage, said: str) -> None:
+    damage(lake)
+    result = CliRunner().invoke(cli, ["status", "--data-dir", str(lake)])
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith("Error: the lake is damaged: ") and said in line
+
+
+@pytest.mark.parametrize("damage", [d[1] for d in DAMAGES], ids=IDS)
+def test_after_the_repair_every_answer_is_the_uncompacted_lakes(case, uncompacted, lake: Path,  # noqa: F811
+                                                                 damage: Damage) -> None:
+    damage(lake)
+    repaired = CliRunner().invoke(cli, ["lake", "check", "--repair", "--data-dir", str(lake)])
+    assert repaired.exit_code == 0, repaired.output
+    assert layout_damage(lake) is None
+    assert_same_answers(uncompacted, answers(case, DuckDBEngine(lake, threads=1)))
+
+
+def test_hidden_names_are_not_damage(lake: Path) -> None:
+    [first, *_] = parquet_files(lake)
+    (first.parent / "._AppleDouble").write_bytes(b"x")
+    (lake / COMPACTED_PREFIX / ".hidden").mkdir()
+    (lake / COMPACTED_PREFIX / ".hidden" / "x.parquet").write_bytes(b"x")
+    assert layout_damage(lake) is None
