@@ -54,6 +54,8 @@ lock: $(UV)
 	$(UV) pip compile --no-config --quiet --generate-hashes $(LAMBDA_PLATFORM) requirements.in -o requirements.txt
 	$(UV) pip compile --no-config --quiet --generate-hashes $(LAMBDA_PLATFORM) requirements-compact.in -o requirements-compact.txt
 	$(UV) pip compile --no-config --quiet --generate-hashes requirements-uv.in -o requirements-uv.txt
+	$(UV) pip compile --no-config --quiet --generate-hashes $(LAMBDA_PLATFORM) --no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer requirements-live.in -o requirements-live.txt
+	$(UV) pip compile --no-config --quiet --generate-hashes --python-version 3.12 requirements-parkapi.in -o requirements-parkapi.txt
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -77,7 +79,11 @@ build/ingest.zip build/zones.zip &: requirements.txt handler.py zones_handler.py
 build/compact.zip: requirements-compact.txt compact_handler.py $(shell find parking -name "*.py") scripts/build_lambda.py | install-dev
 	$(BIN)/python scripts/build_lambda.py compact
 
-lambda-package: build/ingest.zip build/zones.zip build/compact.zip
+# The live functions' artifact (issue 26): live_handler.py, the live modules, FastAPI, Mangum, pandas, PyAthena.
+build/live.zip: requirements-live.txt live_handler.py $(shell find parking cli -name "*.py") $(wildcard queries/*.sql) $(wildcard parking/live/static/*) scripts/build_lambda.py | install-dev
+	$(BIN)/python scripts/build_lambda.py live
+
+lambda-package: build/ingest.zip build/zones.zip build/compact.zip build/live.zip
 
 package: lambda-package node
 	$(SLS) package --stage dev
@@ -110,6 +116,8 @@ bench: install-dev
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/freshness.py
 	$(BIN)/python bench/compaction.py
+	$(BIN)/python bench/forecast.py
+	$(BIN)/python bench/serve.py
 
 deploy-local: install-dev lambda-package node
 	$(BIN)/python scripts/deploy_local.py

@@ -499,7 +499,7 @@ def _totals_text(totals: IngestTotals, where: str, verb: str = "ingested into") 
               help="Produce to this Kafka broker instead of writing lines.")
 @click.option("--topic", type=TOPIC, default="parking-events", show_default=True, help="Topic for --kafka.")
 @click.option("--catalog", type=OutputFile(), default=None,
-              help="Also write the garage's spot catalog (zones, levels, bay types) as CSV for `spots load`.")
+              help="Also write the garage's spot catalog (zones, levels, bay types, positions on a plan per level) as CSV for `spots load`.")
 def simulate(spots: int, days: int, start: date | None, seed: int, out, bootstrap_servers, topic, catalog) -> None:
     """Write a realistic event stream (a few bad records included) for `ingest`,
     or produce it to Kafka keyed by spot_id."""
@@ -689,7 +689,11 @@ def report(ctx, first, last, tz, lookback_hours, out, engine, data_dir) -> None:
 from parking.cli.lake import lake  # noqa: E402  (storage maintenance: cli/lake.py)
 
 cli.add_command(lake)
+from parking.cli.forecast import forecast  # noqa: E402  (forecasts and their backtest: cli/forecast.py)
+
+cli.add_command(forecast)
 cli.add_command(compact_command)
+cli.add_command(__import__("parking.cli.serve").cli.serve.serve)  # the live page, API and feeds: cli/serve.py
 
 if __name__ == "__main__":  # pragma: no cover
     cli()

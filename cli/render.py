@@ -22,7 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-PERCENT_COLUMNS = ("occupancy_rate", "utilization")
+PERCENT_COLUMNS = ("occupancy_rate", "utilization", "low", "high", "coverage", "mae_forecast", "mae_persistence",
+                   "mae_seasonal_naive", "mae_profile")
 RATE_COLUMNS = ("occupancy_rate",)  # null where nothing was observed (METRICS.md section 4)
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 GROUP_COLUMNS = ("zone", "level", "bay_type")  # parking.analytics.catalog.GROUPINGS; a test ties them

@@ -99,8 +99,8 @@ def spots() -> None:
 def spots_load(file: str, data_dir: str | None, bucket: str | None) -> None:
     """Validate FILE.csv and make it the catalog in force.
 
-    The header names spot_id and zone, and optionally level, bay_type and
-    max_stay_minutes. A bad file is rejected whole, naming its line; the
+    The header names spot_id and zone, and optionally level, bay_type,
+    max_stay_minutes and a position (lat and lon, x and y). A bad file is rejected whole, naming its line; the
     catalog in force then stays as it was.
     """
     from parking.analytics.catalog import load_file
@@ -239,19 +239,24 @@ def overstays_tables(enforce: Any, check: Any) -> str:
 @click.option("--threshold", type=Number(0, 1), default=0.9, show_default=True,
               help="Occupancy rate (0-1) at or above which a group is listed.")
 @by_option
+@click.option("--ahead", type=click.IntRange(1, 24), default=None, metavar="HOURS",
+              help="Also the groups forecast to reach --threshold within HOURS (1-24) hours, "
+                   "with the hour they reach it (forecast).")
 @lookback_option
 @output_options
 @click.pass_context
-def alerts(ctx, at, threshold, by, lookback_hours, engine, data_dir, output_format) -> None:
+def alerts(ctx, at, threshold, by, ahead, lookback_hours, engine, data_dir, output_format) -> None:
     """Zones (levels, bay types) at or above --threshold occupancy at --at.
 
+    With --ahead HOURS, also those forecast to reach it within that many hours.
     Exit status 0 when none is, 3 when any is (1: a failure, 2: a bad argument),
     so cron and monitoring scripts can act on it.
     """
     from parking import queries
     from parking.cli.main import engine_for, lookback, now, show
 
-    frame = queries.alerts(at, threshold=threshold, by=by, lookback_hours=lookback(ctx, lookback_hours),
+    frame = queries.alerts(at, threshold=threshold, by=by, ahead=ahead or 0,
+                           lookback_hours=lookback(ctx, lookback_hours),
                            engine=engine_for(ctx, engine, data_dir), now=now())
     show(ctx, frame, output_format, f"no {by} at or above {threshold:.0%} occupancy",
          no_rows=f"No {by} at or above {threshold * 100:g}% occupancy.")

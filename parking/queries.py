@@ -215,13 +215,81 @@ def alerts(
     *,
     threshold: float = DEFAULT_THRESHOLD,
     by: str = "zone",
+    ahead: int = 0,
     lookback_hours: float | None = None,
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
-    """The :func:`availability` rows whose ``occupancy_rate >= threshold`` (0-1), section 7."""
+    """The :func:`availability` rows whose ``occupancy_rate >= threshold`` (0-1), section 7.
+
+    With ``ahead`` (1-24 hours), also the groups :func:`forecast` says reach the
+    threshold within that many hours, and a ``reaches`` column: the start of the
+    first such hour (NaT for a group at the threshold now); section 8.
+    """
     by, threshold = check_grouping(by), check_threshold(threshold)
+    if ahead:
+        from parking.analytics.forecast import alerts_ahead, check_hours
+
+        check_hours(ahead, "--ahead")
+        rows = _at_instant("availability", at, lookback_hours, engine, now, by=by, group_by=by)
+        predicted = forecast(at, by=by, hours=ahead, lookback_hours=lookback_hours, engine=engine, now=now)
+        return alerts_ahead(rows, predicted, by, threshold)
     return _at_instant("alerts", at, lookback_hours, engine, now, by=by, group_by=by, threshold=threshold)
+
+
+def forecast(
+    at: datetime | str | None = None,
+    *,
+    by: str = "zone",
+    zones: Sequence[str] = (),
+    hours: int = 6,
+    tz: str = "UTC",
+    lookback_hours: float | None = None,
+    engine: Engine | None = None,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """The next ``hours`` (1-24) hours' occupancy per group from ``at`` (default now) floored to its hour.
+
+    docs/METRICS.md section 8, "Forecast": one row per group and hour ahead,
+    ``<by>`` (string, null for uncatalogued), ``hour`` (the hour's start in
+    ``tz``), ``occupancy_rate``, ``low``, ``high`` (float64 in [0, 1], the 80 %
+    interval; NaN when nothing is known). :class:`InvalidArgument` for a bad
+    ``by``, ``zones``, ``hours`` or ``tz``, before any query runs.
+    """
+    from parking.analytics.forecast import check_hours
+    from parking.analytics.forecast import forecast as predict
+
+    by, lookback, hours = check_grouping(by), _lookback(lookback_hours), check_hours(hours)
+    zone(tz)
+    grouping_params(by, zones)
+    instant = _at(at, now)
+    return predict(engine_or_default(engine), instant, by=by, zones=zones, hours=hours, lookback=lookback, tz=tz)
+
+
+def forecast_backtest(
+    at: datetime | str | None = None,
+    *,
+    days: int = 28,
+    by: str = "zone",
+    zones: Sequence[str] = (),
+    hours: int = 6,
+    lookback_hours: float | None = None,
+    engine: Engine | None = None,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """The forecast's backtest ending at ``at`` (default now) floored to its hour: one row per horizon 1..``hours``.
+
+    docs/METRICS.md section 8: ``horizon``, ``origins`` (int64), ``mae_forecast``,
+    ``mae_persistence``, ``mae_seasonal_naive``, ``mae_profile``, ``coverage``
+    (float64). :class:`InvalidArgument` for a bad option, before any query runs.
+    """
+    from parking.analytics.forecast import backtest, check_days, check_hours
+
+    by, lookback = check_grouping(by), _lookback(lookback_hours)
+    days, hours = check_days(days), check_hours(hours)
+    grouping_params(by, zones)
+    return backtest(engine_or_default(engine), _at(at, now), days=days, by=by, zones=zones, hours=hours,
+                    lookback=lookback)
 
 
 def overstays(

@@ -1,10 +1,11 @@
-"""Build the Lambda artifacts: build/ingest.zip, build/zones.zip and build/compact.zip.
+"""Build the Lambda artifacts: build/ingest.zip, build/zones.zip, build/compact.zip and build/live.zip.
 
 Each holds its entry point, the parking modules it imports, the package data
 it reads, and its locked requirements installed for the Lambda platform
 (python3.12, x86_64 manylinux) by uv with every hash checked: requirements.txt
 for ingest and zones, requirements-compact.txt (DuckDB, orjson) for the
-compaction function (both compiled from their .in files by `make lock`). The module list is not kept by hand: it is what the entry
+compaction function, requirements-live.txt (FastAPI, Mangum, pandas, PyAthena, DuckDB)
+for the live functions (each compiled from its .in file by `make lock`). The module list is not kept by hand: it is what the entry
 point imports from ``parking``, found by following imports, so the query
 engines, CLI and plots never reach a Lambda (the zones monitor takes the
 section 7 SQL files and the stdlib-only modules that bind them, not pandas
@@ -12,7 +13,7 @@ or PyAthena). Entries carry a fixed date so an unchanged build is
 byte-identical and Serverless skips the upload. A build fails when the
 unzipped function would exceed Lambda's 250 MB limit.
 
-Run: ``python scripts/build_lambda.py [ingest|zones|compact ...]`` (none: all).
+Run: ``python scripts/build_lambda.py [ingest|zones|compact|live ...]`` (none: all).
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class Dependencies:
 LAMBDA_PLATFORM = "x86_64-manylinux_2_28"
 LAMBDA_DEPENDENCIES = Dependencies("requirements.txt", "lambda-dependencies")
 COMPACT_DEPENDENCIES = Dependencies("requirements-compact.txt", "compact-dependencies")
+LIVE_DEPENDENCIES = Dependencies("requirements-live.txt", "live-dependencies")
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class Artifact:
 
 
 ZONES_QUERIES = ("availability", "overstays")  # what zones_handler.py runs (parking/analytics/zone_report.py)
+LIVE_QUERIES = ("status", "availability", "overstays", "alerts")  # the four live answers (parking/live/answers.py)
 
 
 def sql_files(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
@@ -105,10 +108,17 @@ def sql_files(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 
 
 _SQL = sql_files(ZONES_QUERIES)
+# The live functions: the four live answers' SQL (with its parts), the page's files, and the CLI's JSON
+# rendering (cli/ is installed as parking.cli, which the import walk cannot see from the repository).
+_LIVE_SQL = sql_files(LIVE_QUERIES)
+_LIVE_DATA = (*_LIVE_SQL, ("parking/cli/__init__.py", "cli/__init__.py"), ("parking/cli/render.py", "cli/render.py"),
+              *((f"parking/live/static/{p.name}", f"parking/live/static/{p.name}")
+                for p in sorted((ROOT / "parking" / "live" / "static").iterdir())))
 ARTIFACTS = {
     "ingest": Artifact("ingest", "handler.py"),
     "zones": Artifact("zones", "zones_handler.py", _SQL),
     "compact": Artifact("compact", "compact_handler.py", dependencies=COMPACT_DEPENDENCIES),
+    "live": Artifact("live", "live_handler.py", _LIVE_DATA, dependencies=LIVE_DEPENDENCIES),
 }
 ARTIFACT = ARTIFACTS["ingest"].path  # the ingest function's, as before
 

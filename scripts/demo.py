@@ -62,6 +62,11 @@ def main() -> None:
     report = data / "report.html"
     run("--data-dir", str(data), "report", "--from", str(start), "--to", str(yesterday), "--out", str(report))
     print(f"\nThe report: {report.resolve().as_uri()}", flush=True)
+    cli = Path(sys.executable).with_name("parking-cli")
+    print("\nThe live page (bay map, zones, summary; it updates itself):\n"
+          f"    {os.path.relpath(cli)} serve --data-dir {data}\n"
+          "then open http://127.0.0.1:8000/ (API docs at /docs, feeds at /feeds/parkapi.json and /feeds/datex2.xml)",
+          flush=True)
 
 
 if __name__ == "__main__":

@@ -93,6 +93,30 @@ def template(package_dir: Path) -> dict[str, Any]:
     return json.loads((package_dir / "cloudformation-template-update-stack.json").read_text())
 
 
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[dict[str, str]]:
+    """A moto server of our own for the deploy rehearsals: the environment that points `sls` at it."""
+    from scripts.deploy_local import emulator_environment
+    from scripts.moto_msk_server import spawn
+
+    server, url = spawn()
+    try:
+        yield emulator_environment(url)
+    finally:
+        server.terminate()
+        server.wait()
+
+
+@pytest.fixture(scope="session")
+def deployed(emulator: dict[str, str]) -> dict[str, str]:
+    """The stack deployed once, for every rehearsal, by the real `sls deploy`."""
+    from scripts.deploy_local import STACK
+    from tests.cloudformation import sls
+
+    assert f"Service deployed to stack {STACK}" in sls("deploy", "--stage", "dev", env=emulator)
+    return emulator
+
+
 # Hypothesis: one profile for the suite, stated here. Each property test states its own
 # max_examples where it differs from the default 100; the suite's run is derandomized, so CI
 # repeats the same examples and a failure reproduces. HYPOTHESIS_PROFILE=thorough runs 10x more,

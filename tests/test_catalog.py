@@ -73,7 +73,8 @@ def test_line_numbers_count_blank_lines_and_quoted_line_breaks() -> None:
 def test_the_stored_file_has_the_fixed_columns_in_order() -> None:
     rows = parse("max_stay_minutes,zone,spot_id\n0090,Roof,R-1\n")
     assert to_csv(rows).decode() == (
-        '"spot_id","zone","level","bay_type","max_stay_minutes"\n"R-1","Roof","","standard","90"\n'
+        '"spot_id","zone","level","bay_type","max_stay_minutes","lat","lon","x","y"\n'
+        '"R-1","Roof","","standard","90","","","",""\n'
     )
 
 
@@ -117,8 +118,8 @@ def test_duckdb_reads_the_stored_file_as_written(tmp_path_factory, rows) -> None
     wanted = [CatalogRow(*row) for row in rows]
     CatalogStore(root).replace(wanted)
     read = duckdb.connect().execute(catalog.duckdb_view_body(root)).fetchall()
-    assert read == [(r.spot_id, r.zone, r.level, r.bay_type, "" if r.max_stay_minutes is None else str(r.max_stay_minutes))
-                    for r in wanted]
+    assert read == [(r.spot_id, r.zone, r.level, r.bay_type, "" if r.max_stay_minutes is None else str(r.max_stay_minutes),
+                     "", "", "", "") for r in wanted]
     assert CatalogStore(root).read() == wanted
 
 
@@ -139,7 +140,8 @@ def test_spots_load_then_show(tmp_path) -> None:
     assert loaded.exit_code == 0, loaded.output
     assert loaded.output.startswith("loaded 2 spots in 1 zones (1 with a maximum stay) into ")
     shown = CliRunner().invoke(cli, ["spots", "show", "--data-dir", str(tmp_path / "data"), "--format", "csv"])
-    assert shown.output == "spot_id,zone,level,bay_type,max_stay_minutes\nA1,North,0,ev,120\nA2,North,,standard,\n"
+    assert shown.output == ("spot_id,zone,level,bay_type,max_stay_minutes,lat,lon,x,y\n"
+                            "A1,North,0,ev,120,,,,\nA2,North,,standard,,,,,\n")
 
 
 def test_spots_load_rejects_a_bad_file_in_one_line_with_exit_2(tmp_path) -> None:

@@ -276,7 +276,7 @@ def test_a_query_on_a_directory_without_a_lake_says_so(tmp_path: Path, runner: C
 BAD_ARGUMENTS = [
     (["occupancy", "--date", "2024-02-30"], "invalid date '2024-02-30'"),
     (["occupancy", "--date", "2024-3-1"], "invalid date '2024-3-1'"),
-    (["occupancy", "--date", "yesterday"], "invalid date 'yesterday'"),
+    (["occupancy", "--date", "tomorrow"], "invalid date 'tomorrow'"),
     (["occupancy"], "Missing option '--date'"),
     (["occupancy", "--date", "2024-03-20", "--tz", "Mars/Olympus_Mons"], "unknown time zone 'Mars/Olympus_Mons'"),
     (["occupancy", "--date", "2024-03-20", "--tz", "../../etc/passwd"], "unknown time zone"),

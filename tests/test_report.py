@@ -31,7 +31,7 @@ HOSTILE_SPOT = "<img src=x onerror=alert(1)>"
 def lake(tmp_path_factory) -> Path:
     """Two weeks of a 40-bay garage, and one bay whose name is HTML."""
     root = tmp_path_factory.mktemp("report")
-    stream = [*lines(plan(40, 14, date(2024, 3, 18), seed=4, now=NOW))]
+    stream = [*lines(plan(40, 14, date(2024, 3, 18), seed=5, now=NOW))]  # seed 5: a stuck sensor to visit
     stream += [json.dumps({"spot_id": HOSTILE_SPOT, "status": status, "timestamp": f"2024-03-25T{hour}:00:00Z"})
                for hour, status in (("08", "occupied"), ("09", "free"), ("10", "occupied"))]
     ingest_lines((line.encode() for line in stream), LocalSink(root), now=NOW)

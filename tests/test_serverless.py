@@ -420,7 +420,6 @@ def running_emulator():
         server.wait()
 
 
-emulator = pytest.fixture(scope="module")(running_emulator)
 fresh_emulator = pytest.fixture(running_emulator)
 
 
@@ -429,13 +428,6 @@ def client(env: dict[str, str], name: str):
         name, endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"],
         aws_access_key_id="testing", aws_secret_access_key="testing",
     )
-
-
-@pytest.fixture(scope="module")
-def deployed(emulator) -> dict[str, str]:
-    """The stack deployed once by the real `sls deploy`."""
-    assert f"Service deployed to stack {STACK}" in sls("deploy", "--stage", "dev", env=emulator)
-    return emulator
 
 
 def test_deploy_rehearsal_creates_the_stack(deployed) -> None:
@@ -489,7 +481,7 @@ def test_deploy_rehearsal_creates_the_stack(deployed) -> None:
     titles = [w["properties"]["title"] for w in json.loads(dashboard["DashboardBody"])["widgets"]]
     assert "MSK offset lag" in titles and "Free bays per zone" in titles and len(titles) == 9
     groups = client(emulator, "logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{STACK}")["logGroups"]
-    assert sorted(g["logGroupName"] for g in groups) == [f"/aws/lambda/{STACK}-{name}" for name in ("compact", "ingest", "zones")]
+    assert sorted(g["logGroupName"] for g in groups) == [f"/aws/lambda/{STACK}-{name}" for name in ("compact", "feeds", "ingest", "live", "zones")]
     assert {g["retentionInDays"] for g in groups} == {365}
 
 

@@ -35,3 +35,65 @@ def test_every_spot_of_the_largest_garage_is_a_valid_event_spot_id() -> None:
 def test_the_catalog_of_the_largest_garage_loads() -> None:
     rows = parse(catalog_csv(LARGEST))
     assert len(rows) == LARGEST and rows[-1].spot_id == "OJ-250"
+
+
+# What real garages show (parking/simulate.py's docstring): the demand factors, from the seed alone.
+
+@pytest.mark.parametrize(("day", "holiday"), [
+    ("2024-01-01", True), ("2024-03-29", True), ("2024-04-01", True), ("2024-03-31", False),
+    ("2025-04-18", True), ("2025-04-21", True), ("2025-04-25", False), ("2026-04-03", True), ("2026-04-06", True),
+    ("2024-05-01", True), ("2024-12-25", True), ("2024-12-26", True), ("2024-12-27", False), ("2024-03-20", False),
+])
+def test_public_holidays(day: str, holiday: bool) -> None:
+    from datetime import date
+
+    from parking.simulate import public_holiday
+
+    assert public_holiday(date.fromisoformat(day)) is holiday
+
+
+def _demand(seed: int = 0, days: int = 730):
+    from datetime import date
+
+    from parking.simulate import Demand, plan
+
+    return Demand(plan(250, days, date(2024, 1, 1), seed=seed))
+
+
+def test_demand_depends_on_the_seed_alone() -> None:
+    assert _demand(1, 30).weather == _demand(1, 30).weather
+    assert _demand(1, 30).zone(3) == _demand(1, 30).zone(3)
+    assert _demand(1, 30).weather != _demand(2, 30).weather
+
+
+def test_the_garage_demand_swings_for_hours_not_days() -> None:
+    import numpy as np
+
+    weather = np.log(np.array(_demand(days=365).weather))
+    lag = {k: np.corrcoef(weather[:-k], weather[k:])[0, 1] for k in (1, 3, 24, 72)}
+    assert lag[1] > 0.85 and lag[3] > 0.7, lag  # a busy morning stays busy for the next hours
+    assert lag[24] < 0.4 and abs(lag[72]) < 0.2, lag  # and tomorrow is another day
+    assert 0.15 < weather.std() < 0.35
+
+
+def test_the_demand_has_holidays_a_trend_and_zone_timing() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from parking.simulate import HOURLY_ARRIVALS, SECTOR_SHIFT_HOURS, TREND_PER_YEAR, WEEKDAY_FACTOR, ZONE_SECTORS
+
+    demand = _demand()
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    for hour in (10, 34, 24 * 88 + 10, 24 * 500 + 15):  # New Year, a Tuesday, Good Friday 2024, a 2025 day
+        moment = start + timedelta(hours=hour)
+        weekday = 6 if hour in (10, 24 * 88 + 10) else moment.weekday()
+        years = hour / (365.25 * 24)
+        assert demand.garage[hour] == pytest.approx(
+            demand.weather[hour] * WEEKDAY_FACTOR[weekday] * (1 + TREND_PER_YEAR * years))
+    # Each zone's daily curve is its sector's shift of the garage's: the same weather, another peak hour.
+    monday = [start + timedelta(hours=h) for h in range(24)]
+    for zone, sector in enumerate(ZONE_SECTORS):
+        popularity, shift, daily, events = demand.zone(zone)
+        assert shift == SECTOR_SHIFT_HOURS[sector]
+        curve = [demand.rate(zone, m) / demand.garage[m.hour] for m in monday]
+        assert curve.index(max(curve)) == (HOURLY_ARRIVALS.index(max(HOURLY_ARRIVALS)) + shift) % 24
+    assert len({demand.zone(z)[1] for z in range(5)}) >= 4

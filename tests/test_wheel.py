@@ -189,7 +189,7 @@ def test_site_packages_gets_the_parking_package_and_its_metadata_only(venv: Path
     ] != []
 
 
-def test_the_wheel_holds_every_module_the_sql_and_py_typed(venv: Path) -> None:
+def test_the_wheel_holds_every_module_the_sql_the_page_and_py_typed(venv: Path) -> None:
     package = site_packages(venv) / "parking"
     installed = {str(path.relative_to(package)) for path in package.rglob("*") if path.is_file()
                  and "__pycache__" not in path.parts}
@@ -197,6 +197,7 @@ def test_the_wheel_holds_every_module_the_sql_and_py_typed(venv: Path) -> None:
     wanted |= {f"cli/{path.name}" for path in (ROOT / "cli").glob("*.py")}
     wanted |= {f"sql/{path.name}" for path in (ROOT / "queries").glob("*.sql")} | {"sql/__init__.py", "py.typed"}
     wanted |= {f"sql/_parts/{path.name}" for path in (ROOT / "queries" / "_parts").glob("*.sql")}  # spliced in when read
+    wanted |= {f"live/static/{path.name}" for path in (ROOT / "parking" / "live" / "static").iterdir()}  # the page
     assert wanted <= installed, f"missing from the wheel: {sorted(wanted - installed)}"
 
 

@@ -9,6 +9,11 @@ escape), so the local engine and Athena read the same rows. A new load
 replaces the object in one step (a rename on disk, one PutObject on S3); a
 rejected file leaves the catalog in force untouched.
 
+The positions (``lat``/``lon``, ``x``/``y``) came later: a file stored before
+them has only the first five columns (:data:`LEGACY_COLUMNS`) and still
+loads and reads, its positions empty; Athena reads its missing trailing
+columns as null, the local view as ``""``, and no SQL reads them.
+
 Only the query side uses it; the ingest Lambda never does.
 """
 
@@ -16,16 +21,20 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import astuple, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from parking.errors import ConfigurationError, InvalidArgument, QueryError
 
-COLUMNS = ("spot_id", "zone", "level", "bay_type", "max_stay_minutes")
+LEGACY_COLUMNS = ("spot_id", "zone", "level", "bay_type", "max_stay_minutes")  # a file stored before positions
+POSITION_COLUMNS = ("lat", "lon", "x", "y")
+COLUMNS = (*LEGACY_COLUMNS, *POSITION_COLUMNS)
 REQUIRED = ("spot_id", "zone")
 CATALOG_PREFIX = "parking-catalog/"
 CATALOG_KEY = f"{CATALOG_PREFIX}spots.csv"
@@ -37,6 +46,7 @@ MAX_STAY_LIMIT = 10**9  # minutes; far beyond any stay a 7-day window can see, a
 GROUPINGS = ("zone", "level", "bay_type")
 _BAY_TYPE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _DIGITS = re.compile(r"[0-9]+")
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 class InvalidCatalog(InvalidArgument):
@@ -56,13 +66,17 @@ class DamagedCatalog(QueryError):
 
 @dataclass(frozen=True, slots=True)
 class CatalogRow:
-    """One spot of the catalog; ``level`` is ``""`` when it does not apply."""
+    """One spot of the catalog; ``level`` is ``""`` when it does not apply, a position None when unknown."""
 
     spot_id: str
     zone: str
     level: str = ""
     bay_type: str = DEFAULT_BAY_TYPE
     max_stay_minutes: int | None = None
+    lat: float | None = None
+    lon: float | None = None
+    x: float | None = None
+    y: float | None = None
 
 
 def parse(data: bytes | str, *, stored: bool = False) -> list[CatalogRow]:
@@ -107,7 +121,7 @@ def to_csv(rows: Iterable[CatalogRow]) -> bytes:
     writer.writerow(COLUMNS)
     for row in rows:
         values = astuple(row)
-        writer.writerow([*values[:4], "" if row.max_stay_minutes is None else str(row.max_stay_minutes)])
+        writer.writerow([*values[:4], *("" if value is None else repr(value) for value in values[4:])])
     return out.getvalue().encode("utf-8")
 
 
@@ -146,6 +160,19 @@ class CatalogStore:
                 raise SinkWriteError(f"catalog not written to {self.where}: {exc}") from exc
             return
         _replace_file(self.path, body)
+
+    def loaded_at(self) -> datetime | None:
+        """When the catalog in force was loaded (the stored object's time), or None when none was."""
+        if self.bucket:
+            try:
+                head = self.client.head_object(Bucket=self.bucket, Key=CATALOG_KEY)
+            except Exception:  # botocore's ClientError for a missing key (a 404 has no NoSuchKey code)
+                return None
+            return head["LastModified"].astimezone(timezone.utc)
+        try:
+            return datetime.fromtimestamp(self.path.stat().st_mtime, timezone.utc)
+        except OSError:
+            return None
 
     def read(self) -> list[CatalogRow] | None:
         """The catalog in force, or None when none was ever loaded."""
@@ -209,14 +236,24 @@ def duckdb_view_body(data_dir: Path) -> str:
     from parking.layout import glob_escape  # DuckDB reads a path as a pattern
 
     literal = glob_escape(str(path.resolve())).replace("'", "''")
-    types = ", ".join(f"'{c}': 'VARCHAR'" for c in COLUMNS)
+    stored = stored_columns(path)
+    types = ", ".join(f"'{c}': 'VARCHAR'" for c in stored)
+    padding = "".join(f", '' AS {c}" for c in COLUMNS if c not in stored)  # a file stored before positions
     return (
-        f"SELECT * FROM read_csv('{literal}', header = true, delim = ',', quote = '\"', escape = '\\', "
-        f"columns = {{{types}}}, force_not_null = [{', '.join(repr(c) for c in COLUMNS)}], auto_detect = false)"
+        f"SELECT *{padding} FROM read_csv('{literal}', header = true, delim = ',', quote = '\"', escape = '\\', "
+        f"columns = {{{types}}}, force_not_null = [{', '.join(repr(c) for c in stored)}], auto_detect = false)"
     )
 
 
+def stored_columns(path: Path) -> tuple[str, ...]:
+    """The columns of a stored file: :data:`COLUMNS`, or :data:`LEGACY_COLUMNS` for one stored before positions."""
+    with open(path, "rb") as handle:
+        first = handle.readline().rstrip(b"\n").decode("utf-8", "replace")
+    return LEGACY_COLUMNS if first == _LEGACY_HEADER else COLUMNS
+
+
 _STORED_HEADER = ",".join(f'"{c}"' for c in COLUMNS)
+_LEGACY_HEADER = ",".join(f'"{c}"' for c in LEGACY_COLUMNS)
 
 
 def check_stored_file(path: Path) -> None:
@@ -224,7 +261,7 @@ def check_stored_file(path: Path) -> None:
 
     A structural check, about 80 ms per 100,000 spots (the full :func:`parse`
     takes ten times that): UTF-8, the stored header, five cells a row, and a
-    ``max_stay_minutes`` the SQL can cast. Remembered per file version, so the
+    ``max_stay_minutes`` the SQL can cast (positions are not read by SQL). Remembered per file version, so the
     views a process creates again for each query check it once.
     """
     try:
@@ -251,14 +288,16 @@ def _stored_damage(body: bytes) -> str | None:
     except UnicodeDecodeError as exc:
         line = body[: exc.start].count(b"\n") + 1
         return f"line {line}: not UTF-8 text"
-    if text.split("\n", 1)[0] != _STORED_HEADER:
+    header = text.split("\n", 1)[0]
+    if header not in (_STORED_HEADER, _LEGACY_HEADER):
         return f"line 1: the header is not {_STORED_HEADER}"
+    width = len(COLUMNS) if header == _STORED_HEADER else len(LEGACY_COLUMNS)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True, doublequote=False, escapechar="\\")
     try:
         next(reader)  # the header, checked above
         for cells in reader:
-            if len(cells) != len(COLUMNS):
-                return f"line {reader.line_num}: {len(cells)} cells, not {len(COLUMNS)}"
+            if len(cells) != width:
+                return f"line {reader.line_num}: {len(cells)} cells, not {width}"
             stay = cells[4]
             if stay and (not stay.isdigit() or not stay.isascii() or len(stay) > 10):
                 return f"line {reader.line_num}: max_stay_minutes {stay[:20]!r} is not a number"
@@ -301,7 +340,34 @@ def _row(values: dict[str, str], line: int) -> CatalogRow:
     bay_type = values.get("bay_type", "").lower() or DEFAULT_BAY_TYPE
     if not _BAY_TYPE.fullmatch(bay_type):
         raise InvalidCatalog(f"line {line}: bay_type must be one word (letters, digits, - or _), got {bay_type!r}")
-    return CatalogRow(spot_id, zone, values.get("level", ""), bay_type, _max_stay(values.get("max_stay_minutes", ""), line))
+    lat, lon = _pair(values, "lat", "lon", line)
+    x, y = _pair(values, "x", "y", line)
+    if lat is not None and not -90 <= lat <= 90:
+        raise InvalidCatalog(f"line {line}: lat must be from -90 to 90 degrees, got {values['lat']!r}")
+    if lon is not None and not -180 <= lon <= 180:
+        raise InvalidCatalog(f"line {line}: lon must be from -180 to 180 degrees, got {values['lon']!r}")
+    return CatalogRow(spot_id, zone, values.get("level", ""), bay_type,
+                      _max_stay(values.get("max_stay_minutes", ""), line), lat, lon, x, y)
+
+
+def _pair(values: dict[str, str], first: str, second: str, line: int) -> tuple[float | None, float | None]:
+    """A position's two halves (section 7): both empty, or both finite numbers."""
+    texts = values.get(first, ""), values.get(second, "")
+    if not any(texts):
+        return None, None
+    if not all(texts):
+        missing = first if not texts[0] else second
+        raise InvalidCatalog(f"line {line}: {first} and {second} go together, but {missing} is empty")
+    numbers = []
+    for name, text in zip((first, second), texts, strict=True):
+        try:
+            number = float(text) if _NUMBER.fullmatch(text) else math.nan
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise InvalidCatalog(f"line {line}: {name} must be a finite decimal number, got {text[:40]!r}")
+        numbers.append(number)
+    return numbers[0], numbers[1]
 
 
 def _max_stay(text: str, line: int) -> int | None:

@@ -20,9 +20,12 @@ class FunctionArtifactHashes {
   copyFunctionArtifacts() {
     const service = this.serverless.service;
     const serverlessDir = path.join(this.serverless.serviceDir, '.serverless');
+    const copied = new Set();
     for (const name of service.getAllFunctions()) {
       const artifact = (service.getFunction(name).package || {}).artifact;
-      if (!artifact || artifact === service.package.artifact) continue;
+      // One copy per artifact: the live and feeds functions share build/live.zip, uploaded once.
+      if (!artifact || artifact === service.package.artifact || copied.has(artifact)) continue;
+      copied.add(artifact);
       fs.mkdirSync(serverlessDir, { recursive: true });
       fs.copyFileSync(path.resolve(this.serverless.serviceDir, artifact), path.join(serverlessDir, `function-${name}.zip`));
     }

@@ -1,0 +1,89 @@
+"""parking-cli forecast and forecast backtest (docs/METRICS.md section 8, "Forecast").
+
+Registered on the group by ``cli/main.py`` with one line. Like every command,
+each only parses, calls one library function (:func:`parking.queries.forecast`,
+:func:`parking.queries.forecast_backtest`) and renders; bad options are one
+line and exit 2 before any query runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from parking.cli.options import ZONE, at_option, lookback_option, output_options, reuse_option
+from parking.cli.zones import GROUPINGS, zone_filter_option
+
+MAX_HORIZON = 24  # parking.analytics.forecast.MAX_HORIZON; a test ties them
+MAX_DAYS = 366  # parking.analytics.forecast.MAX_BACKTEST_DAYS
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _by(command: F) -> F:
+    return click.option("--by", type=click.Choice(GROUPINGS), default="zone", show_default=True,
+                        help="Catalog column to group spots by.")(command)
+
+
+def _hours(command: F) -> F:
+    return click.option("--hours", type=click.IntRange(1, MAX_HORIZON), default=6, show_default=True,
+                        help=f"Hours ahead, 1-{MAX_HORIZON}.")(command)
+
+
+@click.group(invoke_without_command=True)
+@reuse_option
+@at_option
+@_by
+@zone_filter_option
+@_hours
+@click.option("--tz", "tz", type=ZONE, default="UTC", show_default=True, help="IANA time zone to show hours in.")
+@lookback_option
+@output_options
+@click.pass_context
+def forecast(ctx, at, by, zones, hours, tz, lookback_hours, engine, data_dir, output_format) -> None:
+    """Occupancy of each zone (level, bay type) for the next --hours hours, with an 80 % interval.
+
+    The origin is --at (default now) taken down to its whole UTC hour; one row
+    per group and hour ahead: the hour's start, occupancy_rate, low and high.
+    `forecast backtest` measures the method against three baselines.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from parking import queries
+    from parking.cli.main import engine_for, lookback, now, show
+
+    query_engine = engine_for(ctx, engine, data_dir)
+    frame = queries.forecast(at, by=by, zones=zones, hours=hours, tz=tz, lookback_hours=lookback(ctx, lookback_hours),
+                             engine=query_engine, now=now())
+    show(ctx, frame, output_format, "no spot of any group reported in the history the forecast reads")
+
+
+@forecast.command("backtest")
+@reuse_option
+@at_option
+@click.option("--days", type=click.IntRange(1, MAX_DAYS), default=28, show_default=True,
+              help="Days of origins before the end (--at floored to its hour).")
+@_by
+@zone_filter_option
+@_hours
+@lookback_option
+@output_options
+@click.pass_context
+def backtest(ctx, at, days, by, zones, hours, lookback_hours, engine, data_dir, output_format) -> None:
+    """Per horizon, the forecast's mean absolute error next to persistence, seasonal naive and profile.
+
+    Origins are the whole hours of the --days days before --at (default now)
+    floored to its hour; METRICS.md section 8 defines every column. Use
+    --format csv for scripts.
+    """
+    from parking import queries
+    from parking.cli.main import engine_for, lookback, now, show
+
+    query_engine = engine_for(ctx, engine, data_dir)
+    frame = queries.forecast_backtest(at, days=days, by=by, zones=zones, hours=hours,
+                                      lookback_hours=lookback(ctx, lookback_hours), engine=query_engine, now=now())
+    show(ctx, frame, output_format, "no origin had 14 days of history and an actual rate to compare with")
+    if int(frame["origins"].sum()) == 0:
+        click.echo("Nothing to compare: no origin had 14 days of history, an actual rate and every baseline.",
+                   err=True)

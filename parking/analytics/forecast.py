@@ -1,0 +1,460 @@
+"""Occupancy forecasts for the next hours and their backtest (docs/METRICS.md section 8, "Forecast").
+
+The history comes from two queries per run, whatever the number of origins:
+``queries/occupancy.sql`` over the whole window (the actual rate of every
+group and UTC hour, section 7's grouping) and ``queries/forecast_states.sql``
+(how each group's occupied and free bays change, summed here into its
+availability rate at every whole hour: the persistence baseline). Everything
+after that is numpy on an (hours x groups) grid.
+
+The method (docs/CHOICES.md, "Forecast", has the numbers that chose it): for
+origin ``t0`` and horizon ``h`` the forecast of the target hour is its
+weekday-hour **profile** (the mean of the non-null actual rates of the same
+hour 1 to :data:`PROFILE_WEEKS` weeks before) plus the group's current
+deviation from its profile, weighted per horizon::
+
+    forecast = profile(target) + c_h + a_h * (state(t0) - profile(t0))
+                                     + b_h * (rate(hour before t0) - profile(hour before t0))
+
+``a_h``, ``b_h``, ``c_h`` are least squares over every group's pairs whose
+target hour ended by the midnight (UTC) starting ``t0``'s day, within
+:data:`FIT_DAYS` days of it, so they decay with the horizon as the data
+says; the 80 % interval adds the 10th and 90th percentiles of the same
+pairs' residuals. The live forecast and the backtest share this rule, so a
+backtest's forecast at ``t0`` is exactly what ``forecast --at t0`` said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from parking.analytics.availability import check_grouping, grouping_params
+from parking.analytics.registry import GROUP_COLUMN, NamedQuery, named
+from parking.analytics.windows import partition_params, to_ms
+from parking.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from parking.analytics.engines import Engine
+
+HOUR = timedelta(hours=1)
+WEEK_HOURS = 168
+MAX_HORIZON = 24  # section 8: horizons 1 to 24
+BASELINE_WEEKS = 4  # the profile baseline: 7, 14, 21 and 28 days before (section 8)
+PROFILE_WEEKS = 4  # the forecast's own profile (docs/CHOICES.md, "Forecast")
+FIT_DAYS = 7  # days of pairs the coefficients and interval are fitted on (docs/CHOICES.md, "Forecast")
+MIN_FIT_PAIRS = 50  # fewer: default coefficients and the interval [0, 1]
+HOUR_WINDOW: int | None = None  # hours either side for weights per origin hour of day; None: one fit for all
+DEFAULT_DECAY = 0.8  # a_h = DEFAULT_DECAY ** h when there is too little to fit on
+GROUP_SCALE = True  # intervals scaled by each group's mean absolute residual (docs/CHOICES.md, "Forecast")
+MIN_GROUP_PAIRS = 24  # a group with fewer fitted pairs takes the pooled scale
+MIN_SCALE = 0.002  # a group that never changes still gets an interval
+INTERVAL = (0.10, 0.90)  # the 80 % interval's residual quantiles
+MIN_HISTORY = timedelta(days=14)  # section 8: an origin needs an event 14 days before it
+MAX_BACKTEST_DAYS = 366
+STATES = NamedQuery(
+    "forecast_states",
+    {GROUP_COLUMN: "string", "at_ms": "int64", "occupied_change": "int64", "free_change": "int64", "first_ms": "int64"},
+)
+BACKTEST_COLUMNS = ("horizon", "origins", "mae_forecast", "mae_persistence", "mae_seasonal_naive", "mae_profile",
+                    "coverage")
+
+
+@dataclass(frozen=True)
+class History:
+    """The hourly grid of one run: ``start`` + k hours for k in 0..n-1 (UTC).
+
+    ``rates[k, g]``: group g's actual rate of hour k (float64, NaN when
+    nothing was observed or the hour has not ended); ``states[k, g]``: its
+    availability occupancy rate at the instant hour k starts (NaN: no bay
+    known); ``first_ms[g]``: its earliest event read (epoch ms, NaN: none).
+    """
+
+    start: datetime
+    groups: list[str | None]
+    rates: np.ndarray
+    states: np.ndarray
+    first_ms: np.ndarray
+
+    def index(self, instant: datetime) -> int:
+        """The grid index of a whole UTC hour."""
+        return int((instant - self.start) / HOUR)
+
+
+def check_hours(hours: int, option: str = "--hours") -> int:
+    """A horizon count from 1 to 24 (section 8); :class:`InvalidArgument` otherwise."""
+    if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= MAX_HORIZON:
+        raise InvalidArgument(f"{option} must be a whole number of hours from 1 to {MAX_HORIZON}, got {hours}")
+    return hours
+
+
+def check_days(days: int) -> int:
+    """Backtest days from 1 to 366; :class:`InvalidArgument` otherwise."""
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_BACKTEST_DAYS:
+        raise InvalidArgument(f"--days must be a whole number of days from 1 to {MAX_BACKTEST_DAYS}, got {days}")
+    return days
+
+
+def floor_hour(instant: datetime) -> datetime:
+    """``instant`` in UTC, taken down to its whole hour."""
+    return instant.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+
+def load_history(
+    engine: Engine,
+    start: datetime,
+    end: datetime,
+    *,
+    by: str,
+    zones: Sequence[str] = (),
+    lookback: timedelta,
+    pad_hours: int = 0,
+) -> History:
+    """Actual rates of the hours in ``[start, end)`` and states at the hours in ``[start, end]``: two queries.
+
+    ``start`` and ``end`` are whole UTC hours; the grid runs ``pad_hours``
+    past ``end`` (rates NaN there: the hours to forecast).
+    """
+    grouping = grouping_params(check_grouping(by), zones)
+    occupancy = named("occupancy")
+    rate_params = {
+        "start_ms": to_ms(start), "end_ms": to_ms(end), "day_end_ms": to_ms(end), "lookback_ms": _ms(lookback),
+        **partition_params(start - lookback, end - timedelta(milliseconds=1)), **grouping,
+    }
+    rate_rows = engine.run(occupancy.sql, _wanted(occupancy, rate_params))
+    state_params = {
+        "start_ms": to_ms(start), "end_ms": to_ms(end), "lookback_ms": _ms(lookback),
+        **partition_params(start - lookback, end), **grouping,
+    }
+    state_rows = engine.run(STATES.sql, _wanted(STATES, state_params))
+    return _history(start, end, pad_hours, rate_rows, state_rows)
+
+
+def _history(start: datetime, end: datetime, pad_hours: int, rate_rows: pd.DataFrame,
+             state_rows: pd.DataFrame) -> History:
+    """The engine's rows on the grid (both engines' spellings: ISO text or timestamps)."""
+    hours = int((end - start) / HOUR) + pad_hours + 1
+    rate_groups = _groups(rate_rows[GROUP_COLUMN])
+    state_groups = _groups(state_rows[GROUP_COLUMN])
+    groups = sorted(set(rate_groups) | set(state_groups), key=lambda g: (g is None, g or ""))
+    column = {group: n for n, group in enumerate(groups)}
+    rates = np.full((hours, len(groups)), np.nan)
+    states = np.full((hours, len(groups)), np.nan)
+    first = np.full(len(groups), np.nan)
+    if len(rate_rows):
+        stamps = pd.to_datetime(rate_rows["hour"], utc=True, format="ISO8601")
+        rows = ((stamps - pd.Timestamp(start)) / pd.Timedelta(hours=1)).to_numpy().astype(np.int64)
+        cols = np.array([column[g] for g in rate_groups])
+        rates[rows, cols] = pd.to_numeric(rate_rows["occupancy_rate"], errors="coerce").to_numpy(dtype=float)
+    if len(state_rows):
+        at = pd.to_numeric(state_rows["at_ms"]).to_numpy(dtype=np.int64)
+        rows = (at - to_ms(start)) // 3_600_000
+        cols = np.array([column[g] for g in state_groups])
+        occupied, free = np.zeros((hours, len(groups))), np.zeros((hours, len(groups)))
+        np.add.at(occupied, (rows, cols), pd.to_numeric(state_rows["occupied_change"]).to_numpy(dtype=float))
+        np.add.at(free, (rows, cols), pd.to_numeric(state_rows["free_change"]).to_numpy(dtype=float))
+        occupied, known = np.cumsum(occupied, axis=0), np.cumsum(occupied + free, axis=0)
+        last = int((end - start) / HOUR)  # no state is asked after the origin
+        with np.errstate(invalid="ignore", divide="ignore"):
+            states[: last + 1] = np.where(known > 0.5, occupied / np.maximum(known, 1), np.nan)[: last + 1]
+        firsts = pd.to_numeric(state_rows["first_ms"]).to_numpy(dtype=float)
+        np.fmin.at(first, cols, firsts)
+    return History(start, groups, rates, states, first)
+
+
+def _groups(values: pd.Series) -> list[str | None]:
+    return [None if pd.isna(v) else str(v) for v in values]
+
+
+def _wanted(query: NamedQuery, params: dict) -> dict:
+    wanted = query.placeholders()
+    return {key: value for key, value in params.items() if key in wanted}
+
+
+def _ms(delta: timedelta) -> int:
+    return round(delta.total_seconds() * 1000)
+
+
+def _lagged(values: np.ndarray, hours: int) -> np.ndarray:
+    """``values`` moved ``hours`` later along the grid (row k holds row k - hours), NaN before."""
+    out = np.full_like(values, np.nan)
+    if hours < len(values):
+        out[hours:] = values[: len(values) - hours]
+    return out
+
+
+def profile(rates: np.ndarray, weeks: int) -> np.ndarray:
+    """Per grid hour and group, the mean of the non-null rates 1..``weeks`` weeks before (NaN when none)."""
+    return _nanmean(np.stack([_lagged(rates, WEEK_HOURS * k) for k in range(1, weeks + 1)]))
+
+
+def _nanmean(stack: np.ndarray) -> np.ndarray:
+    """The mean over the first axis of the non-NaN values; NaN where there is none (no warning)."""
+    counts = np.sum(~np.isnan(stack), axis=0)
+    return np.where(counts > 0, np.nansum(stack, axis=0) / np.maximum(counts, 1), np.nan)
+
+
+@dataclass(frozen=True)
+class Features:
+    """For origins at grid rows ``origins`` and one horizon: every term of the model, (origins x groups)."""
+
+    profile: np.ndarray
+    state_deviation: np.ndarray
+    last_deviation: np.ndarray
+    fallback: np.ndarray
+
+
+class Model:
+    """The method on one run's grid: features for any origins, fitted per day (module docstring)."""
+
+    def __init__(self, history: History) -> None:
+        self.history = history
+        self.profile = profile(history.rates, PROFILE_WEEKS)
+        now_profile = _nanmean(np.stack([self.profile, _lagged(self.profile, 1)]))
+        self.state_deviation = history.states - now_profile
+        self.last_rates = _lagged(history.rates, 1)
+        self.last_deviation = self.last_rates - _lagged(self.profile, 1)
+        self._fits: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def features(self, origins: np.ndarray, horizon: int) -> Features:
+        """Row ``i`` of ``origins`` is the origin at grid row i: the target is row i + horizon - 1."""
+        target = origins + horizon - 1
+        fallback = np.where(np.isnan(self.history.states[origins]), self.last_rates[origins],
+                            self.history.states[origins])
+        return Features(self.profile[target], self.state_deviation[origins], self.last_deviation[origins], fallback)
+
+    def hour_of_day(self, rows: np.ndarray) -> np.ndarray:
+        """The UTC hour of day (0-23) of grid rows."""
+        return (rows + self.history.start.hour) % 24
+
+    @staticmethod
+    def combine(f: Features, coefficients: np.ndarray) -> np.ndarray:
+        """The point forecast, (origins x groups); ``coefficients`` is (c, a, b) or one (c, a, b) row per origin."""
+        c, a, b = (np.asarray(coefficients, dtype=float).reshape(-1, 3).T[:, :, np.newaxis])
+        correction = c + a * np.nan_to_num(f.state_deviation) + b * np.nan_to_num(f.last_deviation)
+        return np.where(np.isnan(f.profile), f.fallback, f.profile + correction)
+
+    def predict(self, origins: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(forecast, low, high) for origins at grid rows ``origins`` (any days), each (origins x groups) in [0, 1]."""
+        shape = (len(origins), len(self.history.groups))
+        estimate, low, high = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+        days = origins - self.hour_of_day(origins)
+        for day in np.unique(days):
+            chosen = days == day
+            coefficients, lows, highs, scale = self.fit(int(day), horizon)
+            hours = self.hour_of_day(origins[chosen])
+            point = self.combine(self.features(origins[chosen], horizon), coefficients[hours])
+            estimate[chosen] = np.clip(point, 0, 1)
+            low[chosen] = np.clip(point + lows[hours][:, np.newaxis] * scale, 0, 1)
+            high[chosen] = np.clip(point + highs[hours][:, np.newaxis] * scale, 0, 1)
+        return estimate, low, high
+
+    def fit(self, day: int, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per UTC hour of day of the origin: (c, a, b), (24, 3), and the residual quantiles, (24,) each,
+        in units of each group's scale, (groups,): its mean absolute residual (:data:`GROUP_SCALE`).
+
+        For origins of the day starting at grid row ``day``, from the pairs whose
+        target hour ended by that midnight, with origins in the :data:`FIT_DAYS`
+        days before it (data at or before every such origin) and an origin hour
+        within :data:`HOUR_WINDOW` of the hour fitted (all hours when that
+        leaves fewer than :data:`MIN_FIT_PAIRS`; defaults when all hours do).
+        """
+        key = (day, horizon)
+        if key in self._fits:
+            return self._fits[key]
+        coefficients = np.tile([0.0, DEFAULT_DECAY**horizon, 0.0], (24, 1))
+        lows, highs = np.full(24, -1.0), np.full(24, 1.0)
+        scale = np.ones(len(self.history.groups))
+        first = max(day - FIT_DAYS * 24, 1)
+        origins = np.arange(first, max(day - horizon + 1, first))
+        if len(origins):
+            f = self.features(origins, horizon)
+            actual = self.history.rates[origins + horizon - 1]
+            usable = ~np.isnan(f.profile) & ~np.isnan(actual) & ~np.isnan(f.state_deviation)
+            usable &= ~np.isnan(f.last_deviation)
+            distance = np.abs(self.hour_of_day(origins)[:, np.newaxis] - np.arange(24)[np.newaxis, :])
+            near = np.minimum(distance, 24 - distance) <= HOUR_WINDOW if HOUR_WINDOW is not None \
+                else np.ones((len(origins), 24), dtype=bool)
+            pooled = _least_squares(f, actual, usable)
+            if pooled is not None and GROUP_SCALE:
+                scale = _scales(actual - np.clip(self.combine(f, pooled), 0, 1), usable)
+            for hour in range(24 if HOUR_WINDOW is not None else 1):
+                chosen = usable & near[:, hour][:, np.newaxis]
+                fitted = _least_squares(f, actual, chosen) if chosen.sum() >= MIN_FIT_PAIRS else pooled
+                if fitted is None:
+                    continue
+                coefficients[hour] = fitted
+                point = np.clip(self.combine(f, fitted), 0, 1)
+                residuals = ((actual - point) / scale)[chosen if chosen.sum() >= MIN_FIT_PAIRS else usable]
+                lows[hour], highs[hour] = np.quantile(residuals, INTERVAL)
+            if HOUR_WINDOW is None:  # one fit for every hour of day
+                coefficients[:], lows[:], highs[:] = coefficients[0], lows[0], highs[0]
+        self._fits[key] = (coefficients, lows, highs, scale)
+        return self._fits[key]
+
+
+def _scales(residuals: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """Each group's mean absolute residual (pairs x groups in); the pooled one for a group with few pairs."""
+    absolute = np.where(usable, np.abs(residuals), 0.0)
+    counts = usable.sum(axis=0)
+    pooled = absolute.sum() / max(int(counts.sum()), 1)
+    own = absolute.sum(axis=0) / np.maximum(counts, 1)
+    return np.maximum(np.where(counts >= MIN_GROUP_PAIRS, own, pooled), MIN_SCALE)
+
+
+def _least_squares(f: Features, actual: np.ndarray, chosen: np.ndarray) -> np.ndarray | None:
+    """(c, a, b) minimising the squared error of the chosen pairs; None with fewer than MIN_FIT_PAIRS."""
+    if chosen.sum() < MIN_FIT_PAIRS:
+        return None
+    design = np.column_stack([np.ones(chosen.sum()), f.state_deviation[chosen], f.last_deviation[chosen]])
+    return np.linalg.lstsq(design, actual[chosen] - f.profile[chosen], rcond=None)[0]
+
+
+def forecast(
+    engine: Engine,
+    at: datetime,
+    *,
+    by: str = "zone",
+    zones: Sequence[str] = (),
+    hours: int = 6,
+    lookback: timedelta,
+    tz: str = "UTC",
+) -> pd.DataFrame:
+    """The next ``hours`` hours per group from the origin ``at`` floored to its UTC hour (section 8).
+
+    One row per group (observed in the history, ``zones`` kept) and horizon:
+    ``<by>`` (string, null for uncatalogued spots), ``hour`` (the target hour's
+    start, ``datetime64[ns, tz]``), ``occupancy_rate``, ``low``, ``high``
+    (float64 in [0, 1], NaN when nothing is known: the 80 % interval).
+    """
+    hours = check_hours(hours)
+    origin = floor_hour(at)
+    midnight = origin.replace(hour=0)
+    start = midnight - timedelta(days=FIT_DAYS + 7 * max(PROFILE_WEEKS, 1)) - HOUR
+    history = load_history(engine, start, origin, by=by, zones=zones, lookback=lookback, pad_hours=hours)
+    model = Model(history)
+    row = history.index(origin)
+    frames = []
+    for horizon in range(1, hours + 1):
+        estimate, low, high = (values[0] for values in model.predict(np.array([row]), horizon))
+        frames.append(pd.DataFrame({
+            by: pd.array(history.groups, dtype="string"),
+            "hour": pd.Timestamp(origin + (horizon - 1) * HOUR),
+            "occupancy_rate": estimate,
+            "low": low,
+            "high": high,
+            "_order": np.arange(len(history.groups)),
+        }))
+    if not frames or not history.groups:
+        return empty_forecast(by, tz)
+    frame = pd.concat(frames).sort_values(["_order", "hour"], kind="stable").drop(columns="_order")
+    frame["hour"] = frame["hour"].dt.tz_convert(tz).astype(f"datetime64[ns, {tz}]")
+    return frame.reset_index(drop=True)
+
+
+def empty_forecast(by: str, tz: str = "UTC") -> pd.DataFrame:
+    """No rows, with the forecast's columns and dtypes."""
+    return pd.DataFrame({
+        by: pd.array([], dtype="string"), "hour": pd.Series([], dtype=f"datetime64[ns, {tz}]"),
+        "occupancy_rate": pd.Series([], dtype="float64"), "low": pd.Series([], dtype="float64"),
+        "high": pd.Series([], dtype="float64"),
+    })
+
+
+def backtest(
+    engine: Engine,
+    end: datetime,
+    *,
+    days: int = 28,
+    by: str = "zone",
+    zones: Sequence[str] = (),
+    hours: int = 6,
+    lookback: timedelta,
+) -> pd.DataFrame:
+    """Per horizon 1..``hours``, the forecast's and the three baselines' errors over ``days`` days (section 8).
+
+    ``end`` is floored to its UTC hour (E). Columns: ``horizon``, ``origins``
+    (int64: counted origin-group pairs), ``mae_forecast``,
+    ``mae_persistence``, ``mae_seasonal_naive``, ``mae_profile``,
+    ``coverage`` (float64, NaN when no pair counts).
+    """
+    days, hours = check_days(days), check_hours(hours)
+    e = floor_hour(end)
+    first_origin = e - timedelta(days=days)
+    start = first_origin.replace(hour=0) - timedelta(days=FIT_DAYS + 7 * max(PROFILE_WEEKS, BASELINE_WEEKS)) - HOUR
+    history = load_history(engine, start, e, by=by, zones=zones, lookback=lookback)
+    return evaluate(history, first_origin, e, hours)
+
+
+def evaluate(history: History, first_origin: datetime, end: datetime, hours: int) -> pd.DataFrame:
+    """The backtest's table on a loaded history: origins in ``[first_origin, end)``, targets ending by ``end``."""
+    model = Model(history)
+    baseline_profile = profile(history.rates, BASELINE_WEEKS)
+    seasonal = _lagged(history.rates, WEEK_HOURS)
+    e = history.index(end)
+    origins = np.arange(history.index(first_origin), e)
+    first_ok = history.first_ms[np.newaxis, :]
+    rows = []
+    for horizon in range(1, hours + 1):
+        errors: dict[str, list[np.ndarray]] = {name: [] for name in ("forecast", "persistence", "seasonal", "profile")}
+        covered: list[np.ndarray] = []
+        kept = origins[origins + horizon <= e]
+        for day in np.unique(kept - model.hour_of_day(kept)):
+            chunk = kept[(kept >= day) & (kept < day + 24)]
+            forecast_, lower, upper = model.predict(chunk, horizon)
+            target = chunk + horizon - 1
+            actual = history.rates[target]
+            persistence = history.states[chunk]
+            naive, prof = seasonal[target], baseline_profile[target]
+            origin_ms = np.array([to_ms(history.start) + int(row) * 3_600_000 for row in chunk])[:, np.newaxis]
+            eligible = first_ok <= origin_ms - MIN_HISTORY.total_seconds() * 1000
+            counted = eligible & ~np.isnan(actual) & ~np.isnan(forecast_) & ~np.isnan(persistence)
+            counted &= ~np.isnan(naive) & ~np.isnan(prof)
+            a = actual[counted]
+            errors["forecast"].append(np.abs(forecast_[counted] - a))
+            errors["persistence"].append(np.abs(persistence[counted] - a))
+            errors["seasonal"].append(np.abs(naive[counted] - a))
+            errors["profile"].append(np.abs(prof[counted] - a))
+            covered.append((lower[counted] <= a) & (a <= upper[counted]))
+        joined = {name: np.concatenate(parts) if parts else np.array([]) for name, parts in errors.items()}
+        hits = np.concatenate(covered) if covered else np.array([], dtype=bool)
+        rows.append({
+            "horizon": horizon, "origins": len(hits),
+            "mae_forecast": _mean(joined["forecast"]), "mae_persistence": _mean(joined["persistence"]),
+            "mae_seasonal_naive": _mean(joined["seasonal"]), "mae_profile": _mean(joined["profile"]),
+            "coverage": _mean(hits.astype(float)),
+        })
+    frame = pd.DataFrame(rows, columns=list(BACKTEST_COLUMNS))
+    return frame.astype({"horizon": "int64", "origins": "int64", **{c: "float64" for c in BACKTEST_COLUMNS[2:]}})
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(values.mean()) if len(values) else float("nan")
+
+
+def alerts_ahead(availability: pd.DataFrame, predicted: pd.DataFrame, by: str, threshold: float) -> pd.DataFrame:
+    """Alerts with ``--ahead``: availability rows at or above ``threshold`` now or forecast to be (section 8).
+
+    ``availability`` is section 7's answer, ``predicted`` :func:`forecast`'s
+    for the hours ahead. Adds ``reaches`` (``datetime64[ns, UTC]``): the
+    start of the first hour forecast at or above the threshold, NaT for a
+    group already there. Ordered as availability (group, nulls last).
+    """
+    hot = predicted[(predicted["occupancy_rate"] >= threshold).fillna(False).astype(bool)]
+    first = {}
+    for group, hour in zip(hot[by], hot["hour"].dt.tz_convert("UTC"), strict=True):
+        first.setdefault(_key(group), hour)  # forecast rows are in hour order within a group
+    now_full = (availability["occupancy_rate"] >= threshold).fillna(False).astype(bool).to_numpy()
+    reaches = pd.Series(pd.to_datetime([first.get(_key(g), pd.NaT) for g in availability[by]], utc=True),
+                        index=availability.index).astype("datetime64[ns, UTC]")
+    rows = availability.assign(reaches=reaches.where(~now_full))
+    return rows[now_full | reaches.notna().to_numpy()].reset_index(drop=True)
+
+
+def _key(group: object) -> str | None:
+    return None if pd.isna(group) else str(group)

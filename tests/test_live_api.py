@@ -1,0 +1,176 @@
+"""The live API and feeds (issue 26, METRICS.md section 8) through a real uvicorn server on 127.0.0.1.
+
+The rows are exactly what the CLI's ``--format json`` prints at the answer's
+``at``; a bad parameter is a 422 naming it; the feeds say what section 8 says.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from parking.analytics.catalog import CatalogStore, parse
+from parking.cli.main import cli
+from parking.live.app import create_app
+from parking.live.feeds import COM, D2, PRK, XSI, FeedSettings
+from parking.simulate import catalog_csv
+from tests.live_support import get, make_garage, serving, source
+
+SPOTS = 120
+ROOF = "Roof-1,Roof,roof,standard,,48.1369,11.5765,,\nRoof-2,Roof,roof,standard,,48.1371,11.5767,,\n"
+KERB = "Kerb-1,Kerb,,standard,,,,,\n"  # a zone with no position: ParkAPI cannot list it
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory) -> Path:
+    root = make_garage(tmp_path_factory.mktemp("live-api"), SPOTS)
+    CatalogStore(root).replace(parse(catalog_csv(SPOTS) + ROOF + KERB))  # two zones whose bays never reported
+    return root
+
+
+@pytest.fixture(scope="module")
+def base(lake: Path):
+    with serving(create_app(source(lake), feed_settings=FeedSettings(operator_name="Demo garage"))) as url:
+        yield url
+
+
+def cli_rows(lake: Path, *args: str) -> list[dict]:
+    result = CliRunner().invoke(cli, ["--data-dir", str(lake), *args, "--format", "json"])
+    assert result.exit_code in (0, 3), result.output
+    return json.loads(result.stdout)
+
+
+ANSWERS = [  # (path, the CLI command that answers it)
+    ("/api/v1/status", ["status"]),
+    ("/api/v1/availability", ["availability"]),
+    ("/api/v1/availability?by=zone", ["availability", "--by", "zone"]),
+    ("/api/v1/availability?by=level", ["availability", "--by", "level"]),
+    ("/api/v1/availability?by=bay_type", ["availability", "--by", "bay_type"]),
+    ("/api/v1/overstays", ["overstays"]),
+    ("/api/v1/alerts", ["alerts"]),
+    ("/api/v1/alerts?threshold=0.1&by=level", ["alerts", "--threshold", "0.1", "--by", "level"]),
+    ("/api/v1/alerts?threshold=0", ["alerts", "--threshold", "0"]),
+]
+
+
+@pytest.mark.parametrize(("path", "command"), ANSWERS, ids=[p for p, _ in ANSWERS])
+def test_an_answer_is_the_clis_json_at_its_instant(lake, base, path, command) -> None:
+    code, headers, body = get(base + path)
+    assert code == 200 and headers["content-type"] == "application/json"
+    answer = json.loads(body)
+    assert list(answer) == ["at", "lookback_hours", "rows"] and answer["lookback_hours"] == 24.0
+    at = datetime.fromisoformat(answer["at"].replace("Z", "+00:00"))
+    assert abs(datetime.now(timezone.utc) - at) < timedelta(minutes=1)
+    assert answer["rows"] == cli_rows(lake, *command, "--at", answer["at"])
+    if path.startswith("/api/v1/availability"):
+        assert answer["rows"] and sum(row["capacity"] for row in answer["rows"]) == SPOTS + 3
+
+
+BAD = [  # (path, the parameter the 422 names)
+    ("/api/v1/availability?by=floor", "by"),
+    ("/api/v1/availability?by=", "by"),
+    ("/api/v1/alerts?threshold=1.5", "threshold"),
+    ("/api/v1/alerts?threshold=-0.1", "threshold"),
+    ("/api/v1/alerts?threshold=nan", "threshold"),
+    ("/api/v1/alerts?threshold=inf", "threshold"),
+    ("/api/v1/alerts?threshold=ninety", "threshold"),
+    ("/api/v1/alerts?by=../../etc/passwd", "by"),
+    ("/api/v1/alerts?treshold=0.5", "treshold"),
+    ("/api/v1/status?at=2024-01-01", "at"),
+    ("/feeds/parkapi.json?zone=A", "zone"),
+]
+
+
+@pytest.mark.parametrize(("path", "name"), BAD, ids=[p for p, _ in BAD])
+def test_a_bad_parameter_is_a_422_that_names_it(base, path, name) -> None:
+    code, headers, body = get(base + path)
+    assert code == 422 and headers["content-type"] == "application/json"
+    detail = json.loads(body)["detail"]
+    assert f"{name!r}" in detail or detail.startswith(f"{name}:"), detail
+    assert "Traceback" not in detail and "File " not in detail
+
+
+def test_an_unknown_path_is_a_404_and_no_file_is_served_from_outside_the_package(base) -> None:
+    for path in ("/static/../../pyproject.toml", "/static/%2e%2e/%2e%2e/pyproject.toml", "/api/v1/health"):
+        code, _, body = get(base + path)
+        assert code == 404, (path, body[:200])
+
+
+def test_the_parkapi_feed_is_one_site_per_zone_with_a_position(lake, base) -> None:
+    code, headers, body = get(base + "/feeds/parkapi.json")
+    assert code == 200 and headers["content-type"] == "application/json"
+    assert headers["cache-control"] == "public, max-age=5"
+    items = json.loads(body)["items"]
+    _, _, availability = get(base + "/api/v1/availability")
+    answer = json.loads(availability)
+    rows = {row["zone"]: row for row in answer["rows"] if row["zone"] is not None}
+    assert [item["uid"] for item in items] == sorted(set(rows) - {"Kerb"})  # Kerb has no position
+    catalog = CatalogStore(lake).read()
+    for item in items:
+        row = rows[item["uid"]]
+        bays = [r for r in catalog if r.zone == item["uid"]]
+        assert item["name"] == item["uid"] and item["capacity"] == row["capacity"]
+        assert item["realtime_capacity"] == row["capacity"] - row["unknown"]
+        assert item["realtime_data_updated_at"] == answer["at"] or item["realtime_data_updated_at"] >= answer["at"]
+        assert item["lat"] == pytest.approx(sum(b.lat for b in bays) / len(bays), abs=1e-7)
+        assert item["lon"] == pytest.approx(sum(b.lon for b in bays) / len(bays), abs=1e-7)
+        assert (item["realtime_opening_status"], item["has_realtime_data"], item["operator_name"]) == (
+            "OPEN", True, "Demo garage")
+        if item["uid"] == "Roof":  # no bay known: no free count, never 0
+            assert "realtime_free_capacity" not in item and item["realtime_capacity"] == 0
+        else:
+            assert item["realtime_free_capacity"] == row["free"]
+    loaded = CatalogStore(lake).loaded_at()
+    assert {item["static_data_updated_at"][:19] for item in items} == {f"{loaded:%Y-%m-%dT%H:%M:%S}"}
+
+
+def test_the_datex2_feed_has_the_part6_status_elements(base) -> None:
+    code, headers, body = get(base + "/feeds/datex2.xml")
+    assert code == 200 and headers["content-type"] == "application/xml"
+    root = ET.fromstring(body)
+    _, _, availability = get(base + "/api/v1/availability")
+    rows = {row["zone"]: row for row in json.loads(availability)["rows"] if row["zone"] is not None}
+    assert root.tag == f"{{{D2}}}payload"
+    assert root.get(f"{{{XSI}}}type") == "prk:ParkingStatusPublication" and root.get("modelBaseVersion") == "3"
+    assert root.get("lang")
+    published = root.findtext(f"{{{COM}}}publicationTime")
+    assert datetime.fromisoformat(published.replace("Z", "+00:00")).tzinfo is not None
+    creator = root.find(f"{{{COM}}}publicationCreator")
+    assert creator.findtext(f"{{{COM}}}country") == "de" and creator.findtext(f"{{{COM}}}nationalIdentifier")
+    header = root.find(f"{{{PRK}}}headerInformation")
+    assert header.findtext(f"{{{COM}}}confidentiality") and header.findtext(f"{{{COM}}}informationStatus")
+    statuses = root.findall(f"{{{PRK}}}parkingRecordStatus")
+    assert [s.find(f"{{{PRK}}}parkingRecordReference").get("id") for s in statuses] == sorted(rows)
+    for status in statuses:
+        reference = status.find(f"{{{PRK}}}parkingRecordReference")
+        assert reference.get("targetClass") and reference.get("version")
+        row = rows[reference.get("id")]
+        assert status.findtext(f"{{{PRK}}}parkingStatusOriginTime") == published
+        occupancy = status.find(f"{{{PRK}}}parkingOccupancy")
+        vacant = occupancy.findtext(f"{{{PRK}}}parkingNumberOfVacantSpaces")
+        rate = occupancy.findtext(f"{{{PRK}}}parkingOccupancy")
+        if row["occupied"] + row["free"] == 0:
+            assert vacant is None and rate is None
+        else:
+            assert int(vacant) == row["free"] and float(rate) == pytest.approx(row["occupancy_rate"] * 100, rel=1e-5)
+
+
+def test_the_docs_and_schema_need_nothing_from_outside(base) -> None:
+    code, _, schema = get(base + "/openapi.json")
+    assert code == 200
+    paths = json.loads(schema)["paths"]
+    assert {"/api/v1/status", "/api/v1/availability", "/api/v1/overstays", "/api/v1/alerts",
+            "/feeds/parkapi.json", "/feeds/datex2.xml"} <= set(paths)
+    for page in ("/docs", "/redoc", "/"):
+        code, _, html = get(base + page)
+        assert code == 200
+        text = html.decode()
+        assert "http://" not in text.replace("http://www.w3.org", "") and "https://" not in text, page
+    for asset in ("/docs-assets/swagger-ui-bundle.js", "/docs-assets/swagger-ui.css", "/docs-assets/redoc.standalone.js",
+                  "/static/live.js", "/static/live.css"):
+        assert get(base + asset)[0] == 200, asset
