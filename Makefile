@@ -72,7 +72,7 @@ chromium: /usr/bin/chromium
 
 # The Lambda packages: each entry point (handler.py, zones_handler.py), the
 # parking modules it imports, and requirements.txt built for python3.12 on x86_64 Linux.
-build/ingest.zip build/zones.zip &: requirements.txt handler.py zones_handler.py $(shell find parking -name "*.py") $(wildcard queries/*.sql) scripts/build_lambda.py | install-dev
+build/ingest.zip build/zones.zip &: requirements.txt handler.py zones_handler.py $(shell find parking -name "*.py") $(wildcard queries/*.sql queries/_parts/*.sql) scripts/build_lambda.py | install-dev
 	$(BIN)/python scripts/build_lambda.py ingest zones
 
 # The compaction Lambda's own artifact: compact_handler.py, its parking modules, DuckDB and orjson.

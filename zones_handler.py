@@ -5,14 +5,16 @@ Every run reads availability by zone and overstays at that instant
 (``PARKING_STATE_TABLE``, DynamoDB) and the spot catalog
 (``PARKING_BUCKET``), and publishes, through Powertools'
 embedded metric format, per zone (dimension ``zone``): ``FreeSpots``,
-``OccupancyRate`` (percent; none when no bay of the zone is known) and
-``Overstays``; and without the zone dimension, for the alarms:
-``MaxZoneOccupancyRate`` (the fullest zone), ``Overstays`` (all zones) and
-``ZonesReported``. Only while the table is not complete for the views of
-now (a new table on a bucket that held events, before
-``parking.state.rebuild``) does it ask Athena instead, as it did before the
-table. A failed run raises, so Lambda retries and then sends the event to
-the function's dead-letter queue.
+``OccupancyRate`` (percent; none when no bay of the zone is known),
+``Overstays`` (stays to enforce: the sensor looks healthy) and
+``OverstaysToCheck`` (stays whose sensor health flags, METRICS.md section 7's
+``sensor_flags``: a technician's visit, not an officer's); and without the
+zone dimension, for the alarms: ``MaxZoneOccupancyRate`` (the fullest zone),
+``Overstays`` and ``OverstaysToCheck`` (all zones) and ``ZonesReported``.
+Only while the table is not complete for the views of now (a new table on a
+bucket that held events, before ``parking.state.rebuild``) does it ask Athena
+instead, as it did before the table. A failed run raises, so Lambda retries
+and then sends the event to the function's dead-letter queue.
 
 Reads ``PARKING_STATE_TABLE``, ``PARKING_BUCKET``, ``PARKING_LOOKBACK_HOURS``,
 ``PARKING_DATABASE`` and ``PARKING_WORKGROUP`` (see ``parking/config.py``);
@@ -93,9 +95,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if rates:
         metrics.add_metric(name="MaxZoneOccupancyRate", unit=MetricUnit.Percent, value=max(rates) * 100)
     metrics.add_metric(name="Overstays", unit=MetricUnit.Count, value=sum(zone.overstays for zone in figures))
+    metrics.add_metric(name="OverstaysToCheck", unit=MetricUnit.Count,
+                       value=sum(zone.overstays_to_check for zone in figures))
     metrics.add_metric(name="ZonesReported", unit=MetricUnit.Count, value=len(figures))
     summary = {"at": at.isoformat(), "zones": len(figures), "max_occupancy_rate": max(rates, default=None),
-               "overstays": sum(zone.overstays for zone in figures), "source": source, "scanned_bytes": scanned}
+               "overstays": sum(zone.overstays for zone in figures),
+               "overstays_to_check": sum(zone.overstays_to_check for zone in figures), "source": source,
+               "scanned_bytes": scanned}
     logger.info("zones reported", extra=summary)
     return summary
 
@@ -108,4 +114,5 @@ def _publish(zone: ZoneFigures) -> None:
     if zone.occupancy_rate is not None:
         record.add_metric(name="OccupancyRate", unit=MetricUnit.Percent, value=zone.occupancy_rate * 100)
     record.add_metric(name="Overstays", unit=MetricUnit.Count, value=zone.overstays)
+    record.add_metric(name="OverstaysToCheck", unit=MetricUnit.Count, value=zone.overstays_to_check)
     record.flush_metrics()

@@ -27,7 +27,6 @@ from parking.cli.compact import compact as compact_command
 from parking.cli.options import (
     DATA_DIR,
     DATE,
-    DEFAULT_LOOKBACK_HOURS,
     KAFKA_PARTITIONS,
     MAX_CHANGES,
     NON_EMPTY,
@@ -64,7 +63,7 @@ from parking.cli.progress import (
     stop_on_signals,
 )
 from parking.cli.zones import zones_suffix
-from parking.config import Settings
+from parking.config import Settings, lookback_hours_from_env
 from parking.errors import AwsError, ConfigurationError, InvalidArgument, ParkingError, QueryCancelled
 from parking.text import plural
 
@@ -214,7 +213,7 @@ def settings_for(ctx: click.Context, engine: str | None = None, data_dir: str | 
 def lookback(ctx: click.Context, hours: float | None) -> float:
     """The command's --lookback, else the group's, else the default."""
     group = group_options(ctx)
-    return hours or group.lookback_hours or DEFAULT_LOOKBACK_HOURS
+    return hours or group.lookback_hours or lookback_hours_from_env()
 
 
 def check_lake(settings: Settings) -> None:
@@ -390,8 +389,17 @@ def status(ctx, at, tz, lookback_hours, engine, data_dir, output_format) -> None
 
     frame = queries.status(at, lookback_hours=lookback(ctx, lookback_hours), engine=engine_for(ctx, engine, data_dir),
                            now=now())
+    if output_format_for(ctx, output_format) == "table":  # CSV and JSON keep section 4's columns as they are
+        frame = stale_as_unknown(frame)
     show(ctx, in_zone(frame, tz), output_format, "no spot reported in the 7 days before that instant",
          footer=status_counts(frame))
+
+
+def stale_as_unknown(frame: pd.DataFrame) -> pd.DataFrame:
+    """The status table for people: a stale spot's state is unknown (METRICS.md section 4), so its status says so."""
+    shown = frame.copy()
+    shown["status"] = shown["status"].mask(shown["stale"].astype(bool), "unknown")
+    return shown
 
 
 @cli.command()

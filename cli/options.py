@@ -283,7 +283,8 @@ def lookback_option(command: F) -> F:
     """``--lookback``: on the group and on each query command; the command's wins, then the group's."""
     return click.option(
         "--lookback", "lookback_hours", type=POSITIVE_HOURS, default=None,
-        help=f"Hours an event is trusted; a sensor silent for longer is unknown [default: {DEFAULT_LOOKBACK_HOURS:g}].",
+        help="Hours an event is trusted; a sensor silent for longer is unknown "
+             f"[default: PARKING_LOOKBACK_HOURS, else {DEFAULT_LOOKBACK_HOURS:g}].",
     )(command)
 
 

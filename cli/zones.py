@@ -208,14 +208,34 @@ def _has_catalog(engine: Any) -> bool | None:
 @output_options
 @click.pass_context
 def overstays(ctx, at, lookback_hours, engine, data_dir, output_format) -> None:
-    """The enforcement list: cars parked longer than their bay's maximum stay at --at."""
+    """The enforcement list: cars parked longer than their bay's maximum stay at --at.
+
+    The table keeps two lists apart: stays to enforce (the sensor looks
+    healthy) and stays whose sensor health flags it, to check the sensor
+    first. CSV and JSON give one list with its sensor_flags column.
+    """
     from parking import queries
-    from parking.cli.main import engine_for, lookback, now, show
+    from parking.cli.main import engine_for, lookback, now, output_format_for, show
 
     query_engine = engine_for(ctx, engine, data_dir)
     frame = queries.overstays(at, lookback_hours=lookback(ctx, lookback_hours), engine=query_engine, now=now())
-    show(ctx, frame, output_format, "no car has overstayed" if _has_catalog(query_engine) is not False
-         else "no catalog loaded, so no bay has a maximum stay")
+    if frame.empty or output_format_for(ctx, output_format) != "table":
+        show(ctx, frame, output_format, "no car has overstayed" if _has_catalog(query_engine) is not False
+             else "no catalog loaded, so no bay has a maximum stay")
+        return
+    click.echo(overstays_tables(queries.to_enforce(frame), queries.to_check(frame)))
+
+
+def overstays_tables(enforce: Any, check: Any) -> str:
+    """The overstays table for people: to enforce, then to check the sensor (METRICS.md section 7's sensor_flags)."""
+    from parking.cli.render import render
+
+    parts = [f"To enforce: {len(enforce):,} (the sensor looks healthy)"]
+    parts.append(render(enforce.drop(columns="sensor_flags"), "table") if len(enforce) else "  none")
+    parts.append("")
+    parts.append(f"To check the sensor: {len(check):,} (sensor health flags it; the stay may be the sensor's fault)")
+    parts.append(render(check, "table") if len(check) else "  none")
+    return "\n".join(parts)
 
 
 @click.command()

@@ -22,7 +22,7 @@ AWS_ENDPOINT_URL           (none: AWS's own endpoints)  named in the message whe
 AWS_REGION                 (boto3's default chain)      Athena engine, S3 sink
 AWS_PROFILE                (boto3's default chain)      Athena engine, S3 sink
 PARKING_COMPACTION_LATENESS_DAYS ``2``                  ``compact``: a UTC day is compacted once it ended this long ago
-PARKING_LOOKBACK_HOURS     ``24``                       the deployment's lookback: the current-state table, live answers
+PARKING_LOOKBACK_HOURS     ``24``                       every query, saved query and the zones function: the default lookback (METRICS.md section 3)
 PARKING_STATE_TABLE        (none: no table on S3)       ingest to S3, live answers, zones Lambda: the DynamoDB table
 PARKING_COMPACTION_HOUR_LATENESS_MINUTES ``10``         ``compact``: a UTC hour is compacted once it ended this long ago
 PARKING_COMPACTION_REMOVAL_DELAY_MINUTES ``60`` on S3, ``0`` locally  ``compact``: what a newer file holds is removed this long after
@@ -88,6 +88,8 @@ _ENVIRONMENT = {
 #: the local engine, which lists again when a file vanished: no delay.
 S3_REMOVAL_DELAY_MINUTES = 60
 MINUTES_A_DAY = 1440
+#: The longest lookback a query accepts, in hours (a leap year).
+MAX_LOOKBACK_HOURS = 24 * 366
 
 
 @dataclass(frozen=True)
@@ -174,9 +176,11 @@ class Settings:
                 raise ConfigurationError(
                     f"{_ENVIRONMENT[name]} must be a whole number of minutes from 0 to {MINUTES_A_DAY}: {value}"
                 )
-        if not 0 < self.lookback_hours <= 24 * 366:
-            raise ConfigurationError(f"{label['lookback_hours']} must be a number of hours above 0 and at most 8784: "
-                                     f"{self.lookback_hours}")
+        if not 0 < self.lookback_hours <= MAX_LOOKBACK_HOURS:
+            raise ConfigurationError(
+                f"{label['lookback_hours']} must be a number of hours above 0 and at most {MAX_LOOKBACK_HOURS}: "
+                f"{self.lookback_hours:g}"
+            )
 
     def removal_delay(self, on_s3: bool) -> timedelta:
         """How long after a newer file holds an object the compaction removes it: the setting, else the store's default."""
@@ -206,6 +210,22 @@ class Settings:
         return self.bucket
 
 
+def lookback_hours_from_env(env: Mapping[str, str] | None = None) -> float:
+    """The deployment's default lookback in hours: ``PARKING_LOOKBACK_HOURS``, else 24 (METRICS.md section 3).
+
+    Only this variable is read, so a query's default does not depend on the
+    other settings; :class:`ConfigurationError` names it when it is not a
+    number of hours above 0 and at most :data:`MAX_LOOKBACK_HOURS`.
+    """
+    env = os.environ if env is None else env
+    value = env.get(_ENVIRONMENT["lookback_hours"]) or None
+    if value is None:
+        return Settings.lookback_hours
+    settings = Settings(lookback_hours=_coerce("lookback_hours", value))
+    settings.validate()
+    return settings.lookback_hours
+
+
 def _coerce(name: str, value: Any) -> Any:
     if name == "data_dir":
         return Path(value)
@@ -225,6 +245,14 @@ def _coerce(name: str, value: Any) -> Any:
             return int(value)
         except ValueError:
             raise ConfigurationError(f"{_ENVIRONMENT[name]} is not an integer: {value!r}") from None
+    if name == "lookback_hours":
+        try:
+            hours = float(value)
+        except (TypeError, ValueError):
+            raise ConfigurationError(f"{_ENVIRONMENT[name]} is not a number of hours: {value!r}") from None
+        if hours != hours:  # NaN
+            raise ConfigurationError(f"{_ENVIRONMENT[name]} is not a number of hours: {value!r}")
+        return hours
     return value
 
 

@@ -17,6 +17,9 @@ import pandas as pd
 
 from parking.analytics.availability import (
     DEFAULT_THRESHOLD,
+    FLAPPING_CHANGES,
+    HEALTH_WINDOW,
+    STUCK_HOURS,
     check_grouping,
     check_threshold,
     grouping_params,
@@ -33,21 +36,20 @@ from parking.analytics.windows import (
     to_ms,
     zone,
 )
-from parking.config import Settings
+from parking.config import Settings, lookback_hours_from_env
 from parking.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from parking.analytics.engines import Engine
 
 STATUS_WINDOW = timedelta(days=7)
-HEALTH_WINDOW = timedelta(days=30)
-DEFAULT_LOOKBACK_HOURS = 24.0
+DEFAULT_LOOKBACK_HOURS = 24.0  # METRICS.md section 3; a deployment sets its own (PARKING_LOOKBACK_HOURS)
 
 
 def status(
     at: datetime | str | None = None,
     *,
-    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    lookback_hours: float | None = None,
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
@@ -62,7 +64,7 @@ def occupancy(
     day: date | str,
     *,
     tz: str = "UTC",
-    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    lookback_hours: float | None = None,
     by: str | None = None,
     zones: Sequence[str] = (),
     engine: Engine | None = None,
@@ -77,7 +79,9 @@ def occupancy(
     lookback, zone_info = _lookback(lookback_hours), zone(tz)
     the_day = _date(day)
     window = days_window(the_day, the_day, zone_info, _now(now))
-    params = {"day_end_ms": to_ms(window.nominal_end), **grouping_params(by, zones)}
+    engine = engine_or_default(engine)
+    # The zone's clock makes the day's rows (section 6): by the name the engine knows, or refused now.
+    params = {"day_end_ms": to_ms(window.nominal_end), "time_zone": engine.zone_name(tz), **grouping_params(by, zones)}
     return _run("occupancy", window, lookback, params, engine, tz=tz, by=by)
 
 
@@ -85,7 +89,7 @@ def utilization(
     first: date | str,
     last: date | str,
     *,
-    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    lookback_hours: float | None = None,
     by: str | None = None,
     zones: Sequence[str] = (),
     engine: Engine | None = None,
@@ -107,7 +111,7 @@ def patterns(
     last: date | str,
     *,
     tz: str = "UTC",
-    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    lookback_hours: float | None = None,
     by: str | None = None,
     zones: Sequence[str] = (),
     engine: Engine | None = None,
@@ -127,7 +131,7 @@ def turnover(
     last: date | str,
     *,
     tz: str = "UTC",
-    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    lookback_hours: float | None = None,
     by: str | None = None,
     zones: Sequence[str] = (),
     engine: Engine | None = None,
@@ -145,7 +149,7 @@ def dwell(
     last: date | str,
     *,
     tz: str = "UTC",
-    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    lookback_hours: float | None = None,
     by: str | None = None,
     zones: Sequence[str] = (),
     engine: Engine | None = None,
@@ -161,10 +165,10 @@ def dwell(
 def health(
     at: datetime | str | None = None,
     *,
-    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    lookback_hours: float | None = None,
     silent_hours: float | None = None,
-    flapping_changes: int = 20,
-    stuck_hours: float = 72.0,
+    flapping_changes: int = FLAPPING_CHANGES,
+    stuck_hours: float = STUCK_HOURS,
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
@@ -193,7 +197,7 @@ def availability(
     at: datetime | str | None = None,
     *,
     by: str = "zone",
-    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    lookback_hours: float | None = None,
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
@@ -215,7 +219,7 @@ def alerts(
     threshold: float = DEFAULT_THRESHOLD,
     by: str = "zone",
     ahead: int = 0,
-    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    lookback_hours: float | None = None,
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
@@ -243,7 +247,7 @@ def forecast(
     zones: Sequence[str] = (),
     hours: int = 6,
     tz: str = "UTC",
-    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    lookback_hours: float | None = None,
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
@@ -272,7 +276,7 @@ def forecast_backtest(
     by: str = "zone",
     zones: Sequence[str] = (),
     hours: int = 6,
-    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    lookback_hours: float | None = None,
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
@@ -294,7 +298,7 @@ def forecast_backtest(
 def overstays(
     at: datetime | str | None = None,
     *,
-    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+    lookback_hours: float | None = None,
     engine: Engine | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
@@ -303,9 +307,22 @@ def overstays(
     One row per spot occupied at ``at`` whose catalog row has a maximum stay
     that its stay exceeds: ``spot_id``, ``zone`` (string), ``since`` (UTC),
     ``stay_minutes`` (float64), ``max_stay_minutes`` (int64), ``over_minutes``
-    (float64); largest ``over_minutes`` first, ties by ``spot_id``.
+    (float64), ``sensor_flags`` (string: :func:`health`'s flags at ``at`` with
+    its default thresholds; empty when the sensor looks healthy, so the stay is
+    worth an officer's visit, see :func:`to_enforce`); largest ``over_minutes``
+    first, ties by ``spot_id``.
     """
     return _at_instant("overstays", at, lookback_hours, engine, now)
+
+
+def to_enforce(stays: pd.DataFrame) -> pd.DataFrame:
+    """The :func:`overstays` rows whose sensor looks healthy (empty ``sensor_flags``): worth an officer's visit."""
+    return stays[stays["sensor_flags"] == ""].reset_index(drop=True)
+
+
+def to_check(stays: pd.DataFrame) -> pd.DataFrame:
+    """The :func:`overstays` rows whose sensor is flagged: the stay may be the sensor's fault, worth a technician's visit."""
+    return stays[stays["sensor_flags"] != ""].reset_index(drop=True)
 
 
 def _at_instant(
@@ -336,7 +353,8 @@ def query_params(
         "start_ms": to_ms(window.start),
         "end_ms": to_ms(max(window.end, window.start)),
         "lookback_ms": to_ms_delta(lookback),
-        **partition_params(window.start - lookback, read_end),
+        # A round trip looks one lookback further back (METRICS.md sections 3-4).
+        **partition_params(window.start - 2 * lookback, read_end),
         **extra,
     }
     wanted = query.placeholders()
@@ -449,8 +467,14 @@ def _as_bool(value: Any) -> bool:
     return bool(value)
 
 
-def _lookback(hours: float) -> timedelta:
-    return _hours("--lookback", hours)
+def default_lookback_hours() -> float:
+    """The deployment's default lookback: ``PARKING_LOOKBACK_HOURS``, else 24 (METRICS.md section 3)."""
+    return lookback_hours_from_env()
+
+
+def _lookback(hours: float | None) -> timedelta:
+    """``hours`` as a lookback; None is the deployment's default (:func:`default_lookback_hours`)."""
+    return _hours("--lookback", default_lookback_hours() if hours is None else hours)
 
 
 def _hours(option: str, hours: float) -> timedelta:

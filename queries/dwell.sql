@@ -11,84 +11,47 @@
 --   filter_zones, zones   1 and the zone names to keep only the catalog's spots of those
 --                         zones (--zone); 0 and a placeholder list to keep every spot
 --   years, months, days, first_hour, last_hour
---                         the partitions of [start - lookback, end), for pruning
+--                         the partitions of [start - 2 lookback, end), for pruning (a round trip looks back)
 WITH params AS (
     SELECT
         CAST(%(start_ms)s AS bigint) AS start_ms,
         CAST(%(end_ms)s AS bigint) AS end_ms,
+        CAST(%(start_ms)s AS bigint) - CAST(%(lookback_ms)s AS bigint) AS read_from_ms,
+        CAST(%(end_ms)s AS bigint) AS read_to_ms,
         CAST(%(lookback_ms)s AS bigint) AS lookback_ms,
         CAST(%(group_by)s AS varchar) AS group_by,
         CAST(%(filter_zones)s AS integer) AS filter_zones
 ),
-events AS (
-    SELECT
-        spot_id,
-        status,
-        CAST(round(to_unixtime(from_iso8601_timestamp("timestamp")) * 1e3) AS bigint) AS ts_ms
-    FROM parking_events
-    WHERE year IN %(years)s AND month IN %(months)s AND day IN %(days)s
-      AND concat(year, month, day, hour) BETWEEN %(first_hour)s AND %(last_hour)s
-    UNION ALL
-    -- Closed days compacted to Parquet (README "Two tiers"); ts_ms was computed from the
-    -- same text by the same rule. An event in both tiers while a compaction runs, or after
-    -- one was cut short, is an exact duplicate, which changes nothing (METRICS.md section 3).
-    SELECT spot_id, status, ts_ms
-    FROM parking_events_compacted
-    WHERE year IN %(years)s AND month IN %(months)s AND day IN %(days)s
-      AND concat(year, month, day, hour) BETWEEN %(first_hour)s AND %(last_hour)s
-),
-instants AS (
-    -- One status per distinct instant; a conflicting instant counts as occupied.
-    SELECT e.spot_id, e.ts_ms, max(CASE WHEN e.status = 'occupied' THEN 1 ELSE 0 END) AS occupied
-    FROM events e CROSS JOIN params p
-    WHERE e.ts_ms >= p.start_ms - p.lookback_ms AND e.ts_ms < p.end_ms
-    GROUP BY e.spot_id, e.ts_ms
-),
-members AS (
-    -- Each spot that sent an event, with its group (METRICS.md section 7): the
-    -- catalog's --by column, null when uncatalogued or when not grouping. With
-    -- --zone, only the catalog's spots of those zones.
-    SELECT
-        s.spot_id,
-        CASE p.group_by WHEN 'zone' THEN c.zone WHEN 'level' THEN c.level WHEN 'bay_type' THEN c.bay_type END
-            AS group_value
-    FROM (SELECT DISTINCT spot_id FROM instants) s
-    LEFT JOIN spot_catalog c ON c.spot_id = s.spot_id
-    CROSS JOIN params p
-    WHERE p.filter_zones = 0 OR c.zone IN %(zones)s
-),
-steps AS (
-    SELECT
-        i.spot_id,
-        i.ts_ms,
-        i.occupied,
-        lag(i.occupied) OVER (PARTITION BY i.spot_id ORDER BY i.ts_ms) AS prev_occupied,
-        i.ts_ms - lag(i.ts_ms) OVER (PARTITION BY i.spot_id ORDER BY i.ts_ms) AS gap_ms
-    FROM instants i
-),
+{{events}},
+{{instants}},
+{{members}},
+{{steps}},
 boundaries AS (
-    -- Where a run starts: a status change seen within lookback (an arrival or
-    -- a departure), or anything after a gap longer than lookback (unknown before).
-    SELECT
-        s.spot_id,
-        s.ts_ms,
-        CASE WHEN s.occupied = 1 AND s.prev_occupied = 0 AND s.gap_ms <= p.lookback_ms THEN 1 ELSE 0 END AS arrival,
-        CASE WHEN s.occupied = 0 AND s.prev_occupied = 1 AND s.gap_ms <= p.lookback_ms THEN 1 ELSE 0 END AS departure
-    FROM steps s CROSS JOIN params p
-    WHERE s.prev_occupied IS NULL OR s.prev_occupied <> s.occupied OR s.gap_ms > p.lookback_ms
+    -- Where a run starts: an arrival, a departure, or anything after a gap longer
+    -- than lookback (unknown before).
+    SELECT spot_id, ts_ms, arrival, departure, zero_stay
+    FROM steps
+    WHERE starts_run = 1
 ),
 sessions AS (
-    SELECT b.spot_id, b.ts_ms AS arrival_ms, b.next_ms AS departure_ms
+    -- An arrival and the departure at the next boundary; a round trip after free is a
+    -- session of its own, of zero minutes (METRICS.md section 6).
+    SELECT
+        b.spot_id,
+        b.ts_ms AS arrival_ms,
+        CASE WHEN b.zero_stay = 1 THEN b.ts_ms ELSE b.next_ms END AS departure_ms
     FROM (
         SELECT
             spot_id,
             ts_ms,
             arrival,
+            zero_stay,
             lead(ts_ms) OVER (PARTITION BY spot_id ORDER BY ts_ms) AS next_ms,
             lead(departure) OVER (PARTITION BY spot_id ORDER BY ts_ms) AS next_is_departure
         FROM boundaries
     ) b CROSS JOIN params p
-    WHERE b.arrival = 1 AND b.next_is_departure = 1 AND b.ts_ms >= p.start_ms AND b.next_ms < p.end_ms
+    WHERE b.arrival = 1 AND b.ts_ms >= p.start_ms
+      AND (b.zero_stay = 1 OR (b.next_is_departure = 1 AND b.next_ms < p.end_ms))
 ),
 grouped AS (
     -- Each session with its spot's group; row_spot is null when grouping.

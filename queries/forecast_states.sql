@@ -10,7 +10,7 @@
 --   filter_zones, zones   1 and the zone names to keep only the catalog's spots of those
 --                         zones (--zone); 0 and a placeholder list to keep every spot
 --   years, months, days, first_hour, last_hour
---                         the partitions of [start - lookback, end], for pruning
+--                         the partitions of [start - 2 lookback, end], for pruning (a round trip looks back)
 -- Columns: group_value, at_ms (an instant), occupied_change and free_change (how
 -- the group's occupied and free bays change at that instant: their running sums
 -- over the hours are the counts), and first_ms, the group's earliest event read
@@ -19,31 +19,14 @@ WITH params AS (
     SELECT
         CAST(%(start_ms)s AS bigint) AS start_ms,
         CAST(%(end_ms)s AS bigint) AS end_ms,
+        CAST(%(start_ms)s AS bigint) - CAST(%(lookback_ms)s AS bigint) AS read_from_ms,
+        CAST(%(end_ms)s AS bigint) + 1 AS read_to_ms,
         CAST(%(lookback_ms)s AS bigint) AS lookback_ms,
         CAST(%(group_by)s AS varchar) AS group_by,
         CAST(%(filter_zones)s AS integer) AS filter_zones
 ),
-events AS (
-    SELECT
-        spot_id,
-        status,
-        CAST(round(to_unixtime(from_iso8601_timestamp("timestamp")) * 1e3) AS bigint) AS ts_ms
-    FROM parking_events
-    WHERE year IN %(years)s AND month IN %(months)s AND day IN %(days)s
-      AND concat(year, month, day, hour) BETWEEN %(first_hour)s AND %(last_hour)s
-    UNION ALL
-    SELECT spot_id, status, ts_ms
-    FROM parking_events_compacted
-    WHERE year IN %(years)s AND month IN %(months)s AND day IN %(days)s
-      AND concat(year, month, day, hour) BETWEEN %(first_hour)s AND %(last_hour)s
-),
-instants AS (
-    -- One status per distinct instant; a conflicting instant counts as occupied (as availability).
-    SELECT e.spot_id, e.ts_ms, max(CASE WHEN e.status = 'occupied' THEN 1 ELSE 0 END) AS occupied
-    FROM events e CROSS JOIN params p
-    WHERE e.ts_ms >= p.start_ms - p.lookback_ms AND e.ts_ms <= p.end_ms
-    GROUP BY e.spot_id, e.ts_ms
-),
+{{events}},
+{{instants}},
 members AS (
     SELECT
         s.spot_id,

@@ -1,135 +1,39 @@
--- occupancy: per hour of one day, the share of observed spot-seconds that
+-- occupancy: per local hour of one day (its rows, METRICS.md section 6), the share of observed spot-seconds that
 -- were occupied (METRICS.md sections 3-4).
 --
 -- Bound parameters (pyformat, set by parking.queries, never typed by users):
 --   start_ms, day_end_ms  the day [start, end) as epoch milliseconds (UTC instants
 --                         of local midnights when a time zone is given)
 --   end_ms                day_end_ms clipped to now
+--   time_zone             IANA zone whose clock makes the day's rows, 'UTC' by default
 --   lookback_ms           how long an event is trusted
 --   group_by              '' for one row per spot (or for the whole garage), else 'zone',
 --                         'level' or 'bay_type': one row per group of the spot catalog
 --   filter_zones, zones   1 and the zone names to keep only the catalog's spots of those
 --                         zones (--zone); 0 and a placeholder list to keep every spot
 --   years, months, days, first_hour, last_hour
---                         the partitions of [start - lookback, end), for pruning
+--                         the partitions of [start - 2 lookback, end), for pruning (a round trip looks back)
 WITH params AS (
     SELECT
         CAST(%(start_ms)s AS bigint) AS start_ms,
         CAST(%(end_ms)s AS bigint) AS end_ms,
         CAST(%(day_end_ms)s AS bigint) AS day_end_ms,
+        CAST(%(day_end_ms)s AS bigint) AS grid_end_ms,
+        CAST(ceiling((%(day_end_ms)s - %(start_ms)s) / 3.6e6) AS bigint) AS grid_hours,
+        CAST(%(start_ms)s AS bigint) - CAST(%(lookback_ms)s AS bigint) AS read_from_ms,
+        CAST(%(end_ms)s AS bigint) AS read_to_ms,
         CAST(%(lookback_ms)s AS bigint) AS lookback_ms,
         CAST(%(group_by)s AS varchar) AS group_by,
         CAST(%(filter_zones)s AS integer) AS filter_zones
 ),
-events AS (
-    SELECT
-        spot_id,
-        status,
-        CAST(round(to_unixtime(from_iso8601_timestamp("timestamp")) * 1e3) AS bigint) AS ts_ms
-    FROM parking_events
-    WHERE year IN %(years)s AND month IN %(months)s AND day IN %(days)s
-      AND concat(year, month, day, hour) BETWEEN %(first_hour)s AND %(last_hour)s
-    UNION ALL
-    -- Closed days compacted to Parquet (README "Two tiers"); ts_ms was computed from the
-    -- same text by the same rule. An event in both tiers while a compaction runs, or after
-    -- one was cut short, is an exact duplicate, which changes nothing (METRICS.md section 3).
-    SELECT spot_id, status, ts_ms
-    FROM parking_events_compacted
-    WHERE year IN %(years)s AND month IN %(months)s AND day IN %(days)s
-      AND concat(year, month, day, hour) BETWEEN %(first_hour)s AND %(last_hour)s
-),
-instants AS (
-    -- One status per distinct instant; a conflicting instant counts as occupied.
-    SELECT e.spot_id, e.ts_ms, max(CASE WHEN e.status = 'occupied' THEN 1 ELSE 0 END) AS occupied
-    FROM events e CROSS JOIN params p
-    WHERE e.ts_ms >= p.start_ms - p.lookback_ms AND e.ts_ms < p.end_ms
-    GROUP BY e.spot_id, e.ts_ms
-),
-members AS (
-    -- Each spot that sent an event, with its group (METRICS.md section 7): the
-    -- catalog's --by column, null when uncatalogued or when not grouping. With
-    -- --zone, only the catalog's spots of those zones.
-    SELECT
-        s.spot_id,
-        CASE p.group_by WHEN 'zone' THEN c.zone WHEN 'level' THEN c.level WHEN 'bay_type' THEN c.bay_type END
-            AS group_value
-    FROM (SELECT DISTINCT spot_id FROM instants) s
-    LEFT JOIN spot_catalog c ON c.spot_id = s.spot_id
-    CROSS JOIN params p
-    WHERE p.filter_zones = 0 OR c.zone IN %(zones)s
-),
-intervals AS (
-    -- Each instant holds until the spot's next instant or lookback after it, never past end.
-    SELECT
-        i.spot_id,
-        i.occupied,
-        i.ts_ms AS from_ms,
-        least(
-            coalesce(lead(i.ts_ms) OVER (PARTITION BY i.spot_id ORDER BY i.ts_ms), i.ts_ms + p.lookback_ms),
-            i.ts_ms + p.lookback_ms,
-            p.end_ms
-        ) AS to_ms,
-        m.group_value
-    FROM instants i
-    JOIN members m ON m.spot_id = i.spot_id
-    CROSS JOIN params p
-),
-spans AS (
-    -- The intervals that reach into the window, from the window's start on, with the
-    -- first hour of the window's grid (start + k hours) each touches and how many it
-    -- touches: at most lookback + 1.
-    SELECT
-        c.group_value,
-        c.occupied,
-        c.from_ms,
-        c.to_ms,
-        c.first_hour_ms,
-        CAST((c.last_hour_ms - c.first_hour_ms) / 3600000 AS bigint) + 1 AS hours
-    FROM (
-        SELECT
-            v.group_value,
-            v.occupied,
-            greatest(v.from_ms, p.start_ms) AS from_ms,
-            v.to_ms,
-            greatest(v.from_ms, p.start_ms) - mod(greatest(v.from_ms, p.start_ms) - p.start_ms, 3600000) AS first_hour_ms,
-            v.to_ms - 1 - mod(v.to_ms - 1 - p.start_ms, 3600000) AS last_hour_ms
-        FROM intervals v CROSS JOIN params p
-        WHERE v.to_ms > p.start_ms
-    ) c
-),
-pieces AS (
-    -- Each span cut at the grid's hours, one piece per hour it touches.
-    SELECT
-        s.group_value,
-        s.first_hour_ms + t.k * 3600000 AS hour_ms,
-        s.occupied,
-        least(s.to_ms, s.first_hour_ms + (t.k + 1) * 3600000) - greatest(s.from_ms, s.first_hour_ms + t.k * 3600000)
-            AS observed_ms
-    FROM spans s CROSS JOIN UNNEST(sequence(0, s.hours - 1, 1)) AS t (k)
-),
-hourly AS (
-    SELECT group_value, hour_ms, sum(occupied * observed_ms) AS occupied_ms, sum(observed_ms) AS observed_ms
-    FROM pieces
-    GROUP BY group_value, hour_ms
-),
-groups AS (
-    -- The groups with a spot observed in the window; without grouping, the one
-    -- null group, observed or not.
-    SELECT DISTINCT group_value FROM pieces WHERE observed_ms > 0
-    UNION
-    SELECT CAST(NULL AS varchar) FROM params WHERE group_by = ''
-),
-hours AS (
-    -- Every hour of the day, for each group.
-    SELECT g.group_value, t.hour_ms
-    FROM groups g
-    CROSS JOIN params p
-    CROSS JOIN UNNEST(sequence(p.start_ms, p.day_end_ms - 1, 3600000)) AS t (hour_ms)
-)
+{{events}},
+{{instants}},
+{{members}},
+{{intervals}},
+{{hourly}}
 SELECT
     h.group_value,
-    CAST(from_unixtime_nanos(h.hour_ms * 1000000) AT TIME ZONE 'UTC' AS timestamp) AS hour,
-    CAST(x.occupied_ms AS double) / nullif(x.observed_ms, 0) AS occupancy_rate
-FROM hours h LEFT JOIN hourly x ON x.hour_ms = h.hour_ms
-    AND coalesce(x.group_value, '') = coalesce(h.group_value, '') AND (x.group_value IS NULL) = (h.group_value IS NULL)
-ORDER BY h.group_value NULLS LAST, h.hour_ms
+    CAST(from_unixtime_nanos(h.row_ms * 1000000) AT TIME ZONE 'UTC' AS timestamp) AS hour,
+    CAST(h.occupied_ms AS double) / nullif(h.observed_ms, 0) AS occupancy_rate
+FROM hours h
+ORDER BY h.group_value NULLS LAST, h.row_ms

@@ -89,12 +89,28 @@ class Artifact:
         return BUILD / f"{self.name}.zip"
 
 
-# queries/ is installed as the package parking.sql (pyproject's package-dir).
-_SQL = tuple((f"parking/sql/{name}", f"queries/{name}") for name in ("__init__.py", "availability.sql", "overstays.sql"))
-# The live functions: the four live answers' SQL, the page's files, and the CLI's JSON rendering
-# (cli/ is installed as parking.cli, which the import walk cannot see from the repository).
-_LIVE_SQL = tuple((f"parking/sql/{name}", f"queries/{name}")
-                  for name in ("__init__.py", "status.sql", "availability.sql", "overstays.sql", "alerts.sql"))
+ZONES_QUERIES = ("availability", "overstays")  # what zones_handler.py runs (parking/analytics/zone_report.py)
+LIVE_QUERIES = ("status", "availability", "overstays", "alerts")  # the four live answers (parking/live/answers.py)
+
+
+def sql_files(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(name in the zip, source) of the SQL the named queries read: their files and the parts spliced in.
+
+    queries/ is installed as the package parking.sql (pyproject's package-dir).
+    """
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from parking.analytics.registry import PARTS_FOLDER, named
+
+    files = ["__init__.py", *(f"{name}.sql" for name in names)]
+    files += sorted({f"{PARTS_FOLDER}/{part}.sql" for name in names for part in named(name).parts})
+    return tuple((f"parking/sql/{name}", f"queries/{name}") for name in files)
+
+
+_SQL = sql_files(ZONES_QUERIES)
+# The live functions: the four live answers' SQL (with its parts), the page's files, and the CLI's JSON
+# rendering (cli/ is installed as parking.cli, which the import walk cannot see from the repository).
+_LIVE_SQL = sql_files(LIVE_QUERIES)
 _LIVE_DATA = (*_LIVE_SQL, ("parking/cli/__init__.py", "cli/__init__.py"), ("parking/cli/render.py", "cli/render.py"),
               *((f"parking/live/static/{p.name}", f"parking/live/static/{p.name}")
                 for p in sorted((ROOT / "parking" / "live" / "static").iterdir())))

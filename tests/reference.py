@@ -1,7 +1,8 @@
 """An independent, deliberately naive reading of docs/METRICS.md sections 3-6.
 
 It shares no code with the SQL. The state of a spot is evaluated from its
-definition ("the status of its latest event in [t - lookback, t]") at the
+definition ("the state held by its latest instant in [t - lookback, t]",
+a round trip holding its latest earlier non-round-trip instant's) at the
 midpoint of every stretch between breakpoints, and time is integrated by
 summing those stretches. Everything is in integer epoch milliseconds.
 """
@@ -37,18 +38,31 @@ def midnight_ms(day: date, zone: str) -> int:
 
 
 class Spot:
-    """One spot's distinct instants, read from the events a query may read."""
+    """One spot's distinct instants, read from the events a query may read.
 
-    def __init__(self, events: Iterable[Event]) -> None:
-        by_instant: dict[int, str] = {}
+    ``first``: the instants before it are read only to settle the state held by
+    a round trip (section 3) and are then dropped, as the query reads them.
+    """
+
+    def __init__(self, events: Iterable[Event], lookback: int, first: int | None = None) -> None:
+        statuses: dict[int, set[str]] = defaultdict(set)
         for event in events:
-            if by_instant.get(event.ms) != "occupied":
-                by_instant[event.ms] = event.status  # a conflicting instant counts as occupied
-        self.instants = sorted(by_instant)
-        self.status = by_instant
+            statuses[event.ms].add(event.status)
+        every = sorted(statuses)
+        self.round_trips = {instant for instant in every if len(statuses[instant]) == 2}
+        self.status: dict[int, str] = {}
+        for instant in every:
+            if instant not in self.round_trips:
+                [self.status[instant]] = statuses[instant]
+                continue
+            # A round trip holds the state of the latest earlier instant within lookback that
+            # is not itself a round trip; occupied when there is none.
+            earlier = [u for u in every if instant - lookback <= u < instant and u not in self.round_trips]
+            self.status[instant] = next(iter(statuses[max(earlier)])) if earlier else "occupied"
+        self.instants = [instant for instant in every if first is None or instant >= first]
 
     def state(self, t: float, lookback: int) -> str | None:
-        """Status of the latest instant in [t - lookback, t], or None when unknown."""
+        """Status held by the latest instant in [t - lookback, t], or None when unknown."""
         index = bisect_right(self.instants, t) - 1
         if index < 0 or self.instants[index] < t - lookback:
             return None
@@ -80,37 +94,45 @@ class Spot:
         return self.status[self.instants[index - 1]]
 
     def transitions(self, lookback: int) -> list[tuple[int, str]]:
-        """(instant, 'arrival' | 'departure') for every change seen from a known state."""
+        """(instant, 'arrival' | 'departure') for every change seen from a known state.
+
+        A round trip after free is an arrival then a departure; after occupied,
+        a departure then an arrival.
+        """
         found = []
         for index, instant in enumerate(self.instants):
             before, now = self.previous_state(index, lookback), self.status[instant]
-            if before == "free" and now == "occupied":
+            if instant in self.round_trips and before is not None:
+                kinds = ("arrival", "departure") if before == "free" else ("departure", "arrival")
+                found += [(instant, kind) for kind in kinds]
+            elif before == "free" and now == "occupied":
                 found.append((instant, "arrival"))
             elif before == "occupied" and now == "free":
                 found.append((instant, "departure"))
         return found
 
     def sessions(self, lookback: int) -> list[tuple[int, int]]:
-        """(arrival, departure) pairs with the spot occupied throughout."""
+        """(arrival, departure) pairs with the spot occupied throughout (zero long after a round trip after free)."""
         found = []
-        departures = {instant for instant, kind in self.transitions(lookback) if kind == "departure"}
-        for instant, kind in self.transitions(lookback):
-            if kind != "arrival":
+        for index, instant in enumerate(self.instants):
+            before, trip = self.previous_state(index, lookback), instant in self.round_trips
+            if before is None or not (trip or (before == "free" and self.status[instant] == "occupied")):
+                continue  # no arrival here
+            if trip and before == "free":
+                found.append((instant, instant))  # came and went at once
                 continue
-            index = self.instants.index(instant)
             for later in range(index + 1, len(self.instants)):
                 if self.instants[later] - self.instants[later - 1] > lookback:
                     break  # the run ends in unknown
-                if self.status[self.instants[later]] == "free":
-                    if self.instants[later] in departures:
-                        found.append((instant, self.instants[later]))
+                if self.instants[later] in self.round_trips or self.status[self.instants[later]] == "free":
+                    found.append((instant, self.instants[later]))  # a departure, from occupied
                     break
         return found
 
     def run_start(self, lookback: int) -> int:
-        """The earliest instant of the unbroken run of equal statuses ending at the latest."""
+        """The earliest instant of the unbroken run of equal states ending at the latest; a round trip starts one."""
         index = len(self.instants) - 1
-        while index > 0:
+        while index > 0 and self.instants[index] not in self.round_trips:
             gap = self.instants[index] - self.instants[index - 1]
             if gap > lookback or self.status[self.instants[index - 1]] != self.status[self.instants[index]]:
                 break
@@ -118,19 +140,40 @@ class Spot:
         return self.instants[index]
 
 
-def spots_in(events: Iterable[Event], first: int, last: int, *, include_last: bool = False) -> dict[str, Spot]:
-    """Spots built from the events with first <= ms < last (or <= last)."""
+def spots_in(
+    events: Iterable[Event], first: int, last: int, lookback: int, *, include_last: bool = False
+) -> dict[str, Spot]:
+    """Spots with an instant in first <= ms < last (or <= last), built from the events from
+    one lookback before ``first``: a round trip's state looks that far back."""
     grouped: dict[str, list[Event]] = defaultdict(list)
     for event in events:
-        if first <= event.ms and (event.ms <= last if include_last else event.ms < last):
+        if first - lookback <= event.ms and (event.ms <= last if include_last else event.ms < last):
             grouped[event.spot_id].append(event)
-    return {spot: Spot(group) for spot, group in grouped.items()}
+    spots = {spot: Spot(group, lookback, first) for spot, group in grouped.items()}
+    return {name: spot for name, spot in spots.items() if spot.instants}
 
 
 def window(first: date, last: date, zone: str, now: int) -> tuple[int, int, int]:
     start = midnight_ms(first, zone)
     nominal_end = midnight_ms(last + timedelta(days=1), zone)
     return start, min(nominal_end, now), nominal_end
+
+
+def local_rows(start: int, end: int, zone: str) -> list[tuple[int, int]]:
+    """(row start, row end) of the local hours of [start, end) (METRICS.md section 6).
+
+    A row starts at ``start``, wherever the zone's clock reads a whole hour and
+    wherever its UTC offset changes (asked of zoneinfo minute by minute), and
+    ends where the next starts.
+    """
+    info = ZoneInfo(zone)
+    starts = []
+    for t in range(start, end, 60_000):
+        local = datetime.fromtimestamp(t / 1000, info)
+        before = datetime.fromtimestamp((t - 60_000) / 1000, info)
+        if t == start or (local.minute == 0 and local.second == 0) or local.utcoffset() != before.utcoffset():
+            starts.append(t)
+    return list(zip(starts, [*starts[1:], end], strict=True))
 
 
 def rate(pairs: Iterable[tuple[float, float]]) -> float | None:
@@ -141,10 +184,10 @@ def rate(pairs: Iterable[tuple[float, float]]) -> float | None:
 
 def occupancy(events, day: date, zone: str, lookback: int, now: int) -> list[tuple[int, float | None]]:
     start, end, nominal_end = window(day, day, zone, now)
-    spots = spots_in(events, start - lookback, end)
+    spots = spots_in(events, start - lookback, end, lookback)
     rows = []
-    for hour in range(start, nominal_end, HOUR_MS):
-        pieces = [spot.seconds(max(hour, start), min(hour + HOUR_MS, end), lookback) for spot in spots.values()]
+    for hour, hour_end in local_rows(start, nominal_end, zone):
+        pieces = [spot.seconds(max(hour, start), min(hour_end, end), lookback) for spot in spots.values()]
         rows.append((hour, rate(pieces)))
     return rows
 
@@ -152,7 +195,7 @@ def occupancy(events, day: date, zone: str, lookback: int, now: int) -> list[tup
 def utilization(events, first: date, last: date, lookback: int, now: int) -> dict[str, tuple[float, float, float]]:
     start, end, _ = window(first, last, "UTC", now)
     rows = {}
-    for name, spot in spots_in(events, start - lookback, end).items():
+    for name, spot in spots_in(events, start - lookback, end, lookback).items():
         occupied, observed = spot.seconds(start, end, lookback)
         if observed > 0:
             rows[name] = (occupied / observed, occupied, observed)
@@ -161,19 +204,19 @@ def utilization(events, first: date, last: date, lookback: int, now: int) -> dic
 
 def patterns(events, first: date, last: date, zone: str, lookback: int, now: int) -> dict[tuple[int, int], float | None]:
     start, end, _ = window(first, last, zone, now)
-    spots = spots_in(events, start - lookback, end)
+    spots = spots_in(events, start - lookback, end, lookback)
     buckets: dict[tuple[int, int], list[tuple[float, float]]] = defaultdict(list)
-    for hour in range(start, end, HOUR_MS):
+    for hour, hour_end in local_rows(start, end, zone):
         local = datetime.fromtimestamp(hour / 1000, ZoneInfo(zone))
         key = (local.isoweekday(), local.hour)
-        buckets[key].extend(spot.seconds(hour, min(hour + HOUR_MS, end), lookback) for spot in spots.values())
+        buckets[key].extend(spot.seconds(hour, hour_end, lookback) for spot in spots.values())
         buckets[key].append((0.0, 0.0))
     return {key: rate(pieces) for key, pieces in buckets.items()}
 
 
 def status(events, at: int, lookback: int) -> dict[str, tuple[str, int, int, bool]]:
     rows = {}
-    for name, spot in spots_in(events, at - 7 * DAY_MS - lookback + 1, at, include_last=True).items():
+    for name, spot in spots_in(events, at - 7 * DAY_MS - lookback + 1, at, lookback, include_last=True).items():
         last = spot.instants[-1]
         if last > at - 7 * DAY_MS:
             rows[name] = (spot.status[last], spot.run_start(lookback), last, at - last > lookback)
@@ -183,7 +226,7 @@ def status(events, at: int, lookback: int) -> dict[str, tuple[str, int, int, boo
 def turnover(events, first: date, last: date, zone: str, lookback: int, now: int) -> dict[str, tuple[int, float, float | None]]:
     start, end, _ = window(first, last, zone, now)
     rows = {}
-    for name, spot in spots_in(events, start - lookback, end).items():
+    for name, spot in spots_in(events, start - lookback, end, lookback).items():
         _, observed = spot.seconds(start, end, lookback)
         if observed > 0:
             arrivals = sum(1 for t, kind in spot.transitions(lookback) if kind == "arrival" and start <= t < end)
@@ -194,7 +237,7 @@ def turnover(events, first: date, last: date, zone: str, lookback: int, now: int
 def dwell(events, first: date, last: date, zone: str, lookback: int, now: int) -> dict[str, tuple]:
     start, end, _ = window(first, last, zone, now)
     rows = {}
-    for name, spot in spots_in(events, start - lookback, end).items():
+    for name, spot in spots_in(events, start - lookback, end, lookback).items():
         minutes = [(d - a) / 60000 for a, d in spot.sessions(lookback) if start <= a < end and d < end]
         if minutes:
             values = np.array(sorted(minutes))
@@ -207,7 +250,7 @@ def dwell(events, first: date, last: date, zone: str, lookback: int, now: int) -
 
 def health(events, at: int, lookback: int, silent: int, flapping: int, stuck: int) -> dict[str, tuple]:
     rows = {}
-    for name, spot in spots_in(events, at - 30 * DAY_MS - lookback + 1, at, include_last=True).items():
+    for name, spot in spots_in(events, at - 30 * DAY_MS - lookback + 1, at, lookback, include_last=True).items():
         last = spot.instants[-1]
         if last <= at - 30 * DAY_MS:
             continue

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from tests.reference import DAY_MS, spots_in
+from tests.reference import DAY_MS, HOUR_MS, health, spots_in
 
 SEEN_MS = 7 * DAY_MS
 
@@ -37,7 +37,7 @@ def group_of(catalog: Catalog, spot_id: str, by: str) -> str | None:
 
 def availability(events, catalog: Catalog, at: int, lookback: int, by: str) -> dict[str | None, tuple]:
     """group -> (capacity, occupied, free, unknown, occupancy_rate or None)."""
-    spots = spots_in(events, at - SEEN_MS - lookback + 1, at, include_last=True)
+    spots = spots_in(events, at - SEEN_MS - lookback + 1, at, lookback, include_last=True)
     members: dict[str, str | None] = {spot_id: getattr(place, by) for spot_id, place in catalog.items()}
     for spot_id, spot in spots.items():
         if spot_id not in catalog and spot.instants[-1] > at - SEEN_MS:
@@ -63,16 +63,22 @@ def alerts(events, catalog: Catalog, at: int, lookback: int, by: str, threshold:
 
 
 def overstays(events, catalog: Catalog, at: int, lookback: int) -> list[tuple]:
-    """(spot_id, zone, since, stay_minutes, max_stay_minutes, over_minutes), largest over first."""
+    """(spot_id, zone, since, stay_minutes, max_stay_minutes, over_minutes, sensor_flags), largest over first.
+
+    ``sensor_flags`` are sensor health's flags at ``at`` with its default
+    thresholds (silent: the lookback; flapping: 20; stuck: 72 hours), section 6.
+    """
+    flags = {name: row[4] for name, row in health(events, at, lookback, lookback, 20, 72 * HOUR_MS).items()}
     rows = []
-    for spot_id, spot in spots_in(events, at - SEEN_MS + 1, at, include_last=True).items():
+    for spot_id, spot in spots_in(events, at - SEEN_MS + 1, at, lookback, include_last=True).items():
         place = catalog.get(spot_id)
         if place is None or place.max_stay_minutes is None or spot.state(at, lookback) != "occupied":
             continue
         since = spot.run_start(lookback)
         stay = (at - since) / 60_000
         if stay > place.max_stay_minutes:
-            rows.append((spot_id, place.zone, since, stay, place.max_stay_minutes, stay - place.max_stay_minutes))
+            rows.append((spot_id, place.zone, since, stay, place.max_stay_minutes, stay - place.max_stay_minutes,
+                         flags[spot_id]))
     return sorted(rows, key=lambda row: (-row[5], row[0]))
 
 
@@ -111,13 +117,13 @@ def _groups(spots, catalog, by, zones, start, end, lookback) -> dict[str | None,
 
 def occupancy(events, catalog, day, zone, lookback, now, by, zones=()) -> dict:
     """group -> [(hour, rate)] for every hour of the local day."""
-    from tests.reference import HOUR_MS, rate, window
+    from tests.reference import local_rows, rate, window
 
     start, end, nominal_end = window(day, day, zone, now)
-    spots = spots_in(events, start - lookback, end)
+    spots = spots_in(events, start - lookback, end, lookback)
     return {
-        group: [(hour, rate([s.seconds(max(hour, start), min(hour + HOUR_MS, end), lookback) for s in members]))
-                for hour in range(start, nominal_end, HOUR_MS)]
+        group: [(hour, rate([s.seconds(max(hour, start), min(hour_end, end), lookback) for s in members]))
+                for hour, hour_end in local_rows(start, nominal_end, zone)]
         for group, members in _groups(spots, catalog, by, zones, start, end, lookback).items()
     }
 
@@ -127,16 +133,16 @@ def patterns(events, catalog, first, last, zone, lookback, now, by, zones=()) ->
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from tests.reference import HOUR_MS, rate, window
+    from tests.reference import local_rows, rate, window
 
     start, end, _ = window(first, last, zone, now)
-    spots = spots_in(events, start - lookback, end)
+    spots = spots_in(events, start - lookback, end, lookback)
     result = {}
     for group, members in _groups(spots, catalog, by, zones, start, end, lookback).items():
         buckets: dict = defaultdict(list)
-        for hour in range(start, end, HOUR_MS):
+        for hour, hour_end in local_rows(start, end, zone):
             local = datetime.fromtimestamp(hour / 1000, ZoneInfo(zone))
-            buckets[(local.isoweekday(), local.hour)] += [s.seconds(hour, min(hour + HOUR_MS, end), lookback)
+            buckets[(local.isoweekday(), local.hour)] += [s.seconds(hour, hour_end, lookback)
                                                           for s in members] + [(0.0, 0.0)]
         result[group] = {key: rate(pieces) for key, pieces in buckets.items()}
     return result
@@ -147,7 +153,7 @@ def utilization(events, catalog, first, last, lookback, now, by, zones=()) -> di
     from tests.reference import window
 
     start, end, _ = window(first, last, "UTC", now)
-    spots = spots_in(events, start - lookback, end)
+    spots = spots_in(events, start - lookback, end, lookback)
     rows = {}
     for group, members in _groups(spots, catalog, by, zones, start, end, lookback).items():
         pairs = [s.seconds(start, end, lookback) for s in members]
@@ -162,7 +168,7 @@ def turnover(events, catalog, first, last, zone, lookback, now, by, zones=()) ->
     from tests.reference import window
 
     start, end, _ = window(first, last, zone, now)
-    spots = spots_in(events, start - lookback, end)
+    spots = spots_in(events, start - lookback, end, lookback)
     rows = {}
     for group, members in _groups(spots, catalog, by, zones, start, end, lookback).items():
         arrivals = sum(1 for s in members for t, kind in s.transitions(lookback) if kind == "arrival" and start <= t < end)
@@ -179,7 +185,7 @@ def dwell(events, catalog, first, last, zone, lookback, now, by, zones=()) -> di
     from tests.reference import window
 
     start, end, _ = window(first, last, zone, now)
-    spots = spots_in(events, start - lookback, end)
+    spots = spots_in(events, start - lookback, end, lookback)
     rows = {}
     for group, members in _groups(spots, catalog, by, zones, start, end, lookback).items():
         minutes = sorted((d - a) / 60000 for s in members for a, d in s.sessions(lookback) if start <= a < end and d < end)

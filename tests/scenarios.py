@@ -1,10 +1,13 @@
 """Generated event histories that stress docs/METRICS.md's edge cases, one per seed.
 
 Each scenario mixes ordinary spots with the awkward ones: duplicates,
-same-status repeats, conflicting instants, silences longer than the
-lookback, flapping sensors, a car parked for four days, events exactly on
-hour, window and lookback boundaries, varied spellings and out-of-order
-delivery, and a ``now`` that may cut the window short.
+same-status repeats, round trips (both statuses at one instant: back-to-back
+stays logged to the minute, zero-length stays, a round trip with nothing
+before it, one whose state lies in the second lookback before the window),
+silences longer than the lookback, flapping sensors, a car parked for four
+days, events exactly on hour, window and lookback boundaries, varied
+spellings (a comma before the fraction too) and out-of-order delivery, and a
+``now`` that may cut the window short.
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ from tests.reference import DAY_MS, HOUR_MS, Event, midnight_ms
 
 BASE_DAYS = (
     date(2024, 2, 28), date(2024, 3, 31), date(2023, 12, 31), date(2024, 6, 15), date(2024, 3, 10),
-    date(2024, 10, 27), date(2024, 11, 3),
+    date(2024, 10, 27), date(2024, 11, 3), date(2024, 4, 7), date(2024, 10, 6),
 )
-ZONES = ("UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata")
+ZONES = ("UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe")
 LOOKBACKS_HOURS = (24, 6, 1.5, 48)
 
 
@@ -77,6 +80,7 @@ def scenario(seed: int) -> Scenario:
     events += [Event("EDGE", rng.choice(("occupied", "free")), t) for t in boundary_spot]
     events += [Event("CLASH", "free", day_start + 5 * HOUR_MS), Event("CLASH", "occupied", day_start + 5 * HOUR_MS),
                Event("CLASH", "free", day_start + 6 * HOUR_MS)]
+    events += _round_trips(rng, day_start, lookback)
     duplicates = rng.sample(events, k=min(len(events), 8))
     events += duplicates
 
@@ -114,6 +118,33 @@ def _ordinary(rng: random.Random, spot: str, begin: int, finish: int) -> list[Ev
     return events
 
 
+def _trip(spot: str, t: int) -> list[Event]:
+    """A round trip: both statuses at one instant (METRICS.md section 3)."""
+    return [Event(spot, "free", t), Event(spot, "occupied", t)]
+
+
+def _round_trips(rng: random.Random, day_start: int, lookback: int) -> list[Event]:
+    minute = 60_000
+    # Issue 24's examples: back-to-back stays (two arrivals, 240 and 120 minutes) and a zero-length stay.
+    events = [Event("TRIP", "free", day_start + 7 * HOUR_MS), Event("TRIP", "occupied", day_start + 8 * HOUR_MS),
+              *_trip("TRIP", day_start + 12 * HOUR_MS), Event("TRIP", "free", day_start + 14 * HOUR_MS)]
+    events += [Event("ZERO", "free", day_start + 8 * HOUR_MS), *_trip("ZERO", day_start + 9 * HOUR_MS + 2_313_000)]
+    # A session log to the minute: stays end in the minute the next begins, at random.
+    t = day_start - DAY_MS + rng.randint(0, 600) * minute
+    events.append(Event("LOG", "free", t))
+    while t < day_start + 2 * DAY_MS:
+        t += rng.randint(1, 300) * minute
+        events += _trip("LOG", t) if rng.random() < 0.4 else [Event("LOG", rng.choice(("occupied", "free")), t)]
+    # A round trip with no instant before it (occupied), then one within lookback of it.
+    lone = day_start + rng.randint(1, 20) * HOUR_MS
+    events += [*_trip("LONE", lone), *_trip("LONE", lone + lookback // 2)]
+    # A round trip whose state comes from the second lookback before the window, and one
+    # whose only earlier non-round-trip instant lies beyond the lookback (it holds occupied).
+    events += [Event("BACK", "free", day_start - lookback - lookback // 2), *_trip("BACK", day_start - lookback // 2),
+               *_trip("BACK", day_start + lookback // 4)]
+    return events
+
+
 def _flapping(rng: random.Random, spot: str, day_start: int) -> list[Event]:
     t = day_start + 9 * HOUR_MS
     events = []
@@ -141,7 +172,8 @@ def _spell(rng: random.Random, event: Event) -> bytes:
     offset = timezone(timedelta(minutes=rng.choice((0, 0, 60, -300, 330, -150))))
     text = instant.astimezone(offset).strftime("%Y-%m-%dT%H:%M:%S")
     if event.ms % 1000 or rng.random() < 0.2:
-        text += f".{event.ms % 1000:03d}" + ("456" if rng.random() < 0.3 else "")
+        separator = "," if rng.random() < 0.3 else "."  # ISO 8601 allows both (METRICS.md section 1)
+        text += f"{separator}{event.ms % 1000:03d}" + ("456" if rng.random() < 0.3 else "")
     text += "Z" if offset.utcoffset(None) == timedelta(0) and rng.random() < 0.8 else instant.astimezone(offset).strftime("%z")[:3] + ":" + instant.astimezone(offset).strftime("%z")[3:]
     words = {"occupied": ("occupied", "OCCUPIED", "Occupied"), "free": ("free", "vacant", "Available", "EMPTY")}
     value = {"spot_id": event.spot_id, "status": rng.choice(words[event.status]), "timestamp": text}

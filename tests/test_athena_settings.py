@@ -293,11 +293,14 @@ def sends_zone(tmp: Path) -> dict[str, list[str]]:
     return {
         "patterns": ["patterns", *WINDOW],
         "plot patterns": ["plot", "patterns", *WINDOW, "--out", str(tmp / "p.png")],
+        # Section 6: occupancy's rows start at the zone's whole hours and clock changes.
+        "occupancy": ["occupancy", "--date", "2024-03-20"],
+        "plot occupancy": ["plot", "occupancy", "--date", "2024-03-20", "--out", str(tmp / "o.png")],
         "report": ["report", *WINDOW, "--out", str(tmp / "r.html")],
     }
 
 
-@pytest.mark.parametrize("command", ["patterns", "plot patterns", "report"])
+@pytest.mark.parametrize("command", ["patterns", "plot patterns", "occupancy", "plot occupancy", "report"])
 @pytest.mark.parametrize("zone_name", NO_ZONE)
 def test_a_zone_athena_lacks_is_refused_before_any_query(athena, tmp_path, command, zone_name) -> None:
     code, lines = run(*sends_zone(tmp_path)[command], "--tz", zone_name)
@@ -311,7 +314,6 @@ def test_a_zone_athena_lacks_is_refused_before_any_query(athena, tmp_path, comma
 @pytest.mark.parametrize(
     ("name", "args"),
     [
-        ("occupancy", ["occupancy", "--date", "2024-03-20"]),
         ("turnover", ["turnover", *WINDOW]),
         ("dwell", ["dwell", *WINDOW]),
         ("status", ["status"]),

@@ -115,6 +115,43 @@ def test_bad_input_is_rejected_with_its_reason(value: object, reason: Reason) ->
     assert reason_of(value) == reason
 
 
+TIMESTAMP_DETAILS = [
+    ("yesterday", "does not start with a date YYYY-MM-DD"),
+    ("2024-W12-3T10:00:00Z", "does not start with a date YYYY-MM-DD"),
+    ("2024-03-20", "has no 'T' between the date and the time"),
+    ("2024-03-20 10:00:00Z", "has no 'T' between the date and the time"),
+    ("2024-03-20T10:00Z", "has no time HH:MM:SS after the 'T'"),
+    ("2024-03-20T10:00:00.Z", "has no digits after the full stop before the fraction"),
+    ("2024-03-20T10:00:00,Z", "has no digits after the comma before the fraction"),
+    ("2024-03-20T10:00:00+0200", "has the zone '+0200': a zone is Z or +HH:MM (with the colon)"),
+    ("2024-03-20T10:00:00z", "has a lower-case 'z': the UTC zone is 'Z'"),
+    ("2024-03-20T10:00:00Zjunk", "has 'junk' after its zone"),
+    ("2024-03-20T10:00:00 Z", "has ' Z' where the fraction or the zone (Z or +HH:MM) should be"),
+    ("2024-02-30T10:00:00Z", "names an impossible date or time: day is out of range for month"),
+    ("2024-03-20T24:00:00Z", "names an impossible date or time: hour must be in 0..23"),
+    ("2024-03-20T10:00:00+24:00", "names an impossible date or time: offset hours must be in 0..23, got 24"),
+    ("2024-03-20T10:00:00+01:60", "names an impossible date or time: offset minutes must be in 0..59, got 60"),
+    ("0001-01-01T00:30:00+01:00", "names an impossible date or time: it lies outside the years 1-9999 in UTC"),
+    ("2024-03-20T10:00:00", "has no zone (Z or +HH:MM)"),
+]
+
+
+@pytest.mark.parametrize("status", ["parked", "FREEE", ""])
+def test_an_unknown_status_is_named_with_the_words_that_are_statuses(status: str) -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        parse_value(encode(event(status=status)), Validator.at(NOW, MAX_BYTES))
+    assert (caught.value.reason, caught.value.detail) == (
+        Reason.UNKNOWN_STATUS, f"status {status!r} is not a status word: occupied, or free, vacant, available, empty (any case)")
+
+
+@pytest.mark.parametrize(("stamp", "says"), TIMESTAMP_DETAILS, ids=[case[0] for case in TIMESTAMP_DETAILS])
+def test_a_bad_timestamps_detail_says_what_is_wrong_with_it(stamp: str, says: str) -> None:
+    """Section 1: the quarantine detail names the piece that is wrong, never a blanket "not ISO-8601"."""
+    with pytest.raises(InvalidEvent) as caught:
+        parse_value(encode(event(timestamp=stamp)), Validator.at(NOW, MAX_BYTES))
+    assert caught.value.detail == f"timestamp {stamp!r} {says}"
+
+
 @pytest.mark.parametrize(
     ("given_stamp", "stored"),
     [
@@ -129,6 +166,11 @@ def test_bad_input_is_rejected_with_its_reason(value: object, reason: Reason) ->
         ("2024-01-01T00:30:00+01:00", "2023-12-31T23:30:00Z"),
         ("2024-02-29T23:00:00-02:00", "2024-03-01T01:00:00Z"),
         ("2024-03-21T12:00:00Z", "2024-03-21T12:00:00Z"),
+        # Section 1: a comma before the fraction, as GNU date --iso-8601=ns writes it.
+        ("2021-04-23T09:17:28,235575783+08:00", "2021-04-23T01:17:28.235Z"),
+        ("2024-03-20T10:00:00,5Z", "2024-03-20T10:00:00.500Z"),
+        ("2024-03-20T10:00:00,000Z", "2024-03-20T10:00:00Z"),
+        ("2024-03-20T10:00:00.1234567891234Z", "2024-03-20T10:00:00.123Z"),
     ],
 )
 def test_timestamp_is_stored_in_canonical_utc(given_stamp: str, stored: str) -> None:
@@ -174,11 +216,11 @@ aware_instants = st.datetimes(
 offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda m: timedelta(minutes=m))
 
 
-def spelled(instant: datetime, offset: timedelta, digits: int) -> str:
+def spelled(instant: datetime, offset: timedelta, digits: int, separator: str = ".") -> str:
     local = instant.astimezone(timezone(offset))
     text = local.strftime("%Y-%m-%dT%H:%M:%S")
     if digits:
-        text += "." + f"{local.microsecond:06d}".ljust(9, "0")[:digits]
+        text += separator + f"{local.microsecond:06d}".ljust(9, "0")[:digits]
     if offset == timedelta(0):
         return text + "Z"
     sign = "-" if offset < timedelta(0) else "+"
@@ -186,9 +228,9 @@ def spelled(instant: datetime, offset: timedelta, digits: int) -> str:
     return f"{text}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-@given(aware_instants, offsets, st.integers(min_value=0, max_value=9))
-def test_any_spelling_of_an_instant_is_stored_as_that_instant_in_utc(instant, offset, digits) -> None:
-    stored = canonical_timestamp(spelled(instant, offset, digits))
+@given(aware_instants, offsets, st.integers(min_value=0, max_value=9), st.sampled_from(".,"))
+def test_any_spelling_of_an_instant_is_stored_as_that_instant_in_utc(instant, offset, digits, separator) -> None:
+    stored = canonical_timestamp(spelled(instant, offset, digits, separator))
     expected = instant.replace(microsecond=instant.microsecond // 1000 * 1000 if digits >= 3 else 0)
     if digits in (1, 2):
         step = 10 ** (6 - digits)

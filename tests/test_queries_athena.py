@@ -138,20 +138,22 @@ def test_the_named_query_runs_with_its_parameters_bound(athena, name) -> None:
     assert execution["QueryExecutionContext"]["Database"] == "parking_analytics"
 
 
-def test_occupancy_reads_only_the_day_and_its_lookback(athena) -> None:
+def test_occupancy_reads_only_the_day_and_twice_its_lookback(athena) -> None:
+    """A round trip in the lookback before the day looks one lookback further back (METRICS.md section 4)."""
     seed("occupancy", [])
     queries.occupancy("2024-03-01", engine=engine(), now=NOW)
     sent = last_execution(athena)["Query"]
-    assert "year IN ('2024') AND month IN ('02', '03') AND day IN ('01', '29')" in sent
-    assert "BETWEEN '2024022900' AND '2024030123'" in sent
+    assert "year IN ('2024') AND month IN ('02', '03') AND day IN ('01', '28', '29')" in sent
+    assert "BETWEEN '2024022800' AND '2024030123'" in sent
 
 
 def test_local_day_in_a_zone_reads_the_utc_hours_it_spans(athena) -> None:
     seed("occupancy", [])
     queries.occupancy("2024-03-20", tz="America/New_York", lookback_hours=6, engine=engine(), now=NOW)
     sent = last_execution(athena)["Query"]
-    # New York is UTC-4 on 20 March: the day is [04:00Z, 04:00Z next day), read from 22:00Z before.
-    assert "BETWEEN '2024031922' AND '2024032103'" in sent
+    # New York is UTC-4 on 20 March: the day is [04:00Z, 04:00Z next day), read from two
+    # lookbacks before, 16:00Z.
+    assert "BETWEEN '2024031916' AND '2024032103'" in sent
 
 
 def test_the_sql_sent_is_what_the_local_engine_runs(athena) -> None:

@@ -38,6 +38,7 @@ from tests.sql_shape import (
 NOW = datetime(2024, 3, 21, 6, 30, tzinfo=timezone.utc)
 SAMPLE_EXTRA = {
     "day_end_ms": 1710979200000, "time_zone": "Asia/Kolkata", "at_ms": 1710936000000, "window_ms": 604800000,
+    "health_window_ms": 2592000000,
     "silent_ms": 86400000, "flapping_changes": 20, "stuck_ms": 259200000, "group_by": "zone", "threshold": 0.9,
     "filter_zones": 1, "zones": ["North", "O'Hare"],
 }

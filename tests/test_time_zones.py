@@ -101,3 +101,47 @@ def test_no_session_time_zone_shifts_an_answer(engine, session_zone: str) -> Non
             pd.testing.assert_frame_equal(call(), in_utc[name], obj=name)
     finally:
         engine._connection.execute("SET TimeZone = 'UTC'")
+
+
+# Section 6: rows start at every whole hour of the local clock and at every clock change.
+
+LORD_HOWE = "Australia/Lord_Howe"  # clocks move by half an hour
+
+
+@pytest.fixture(scope="module")
+def lord_howe(tmp_path_factory) -> DuckDBEngine:
+    """Issue 24's spot: occupied 09:00-09:30 local on Monday 8 April 2024, the day after the autumn change."""
+    lines = [
+        '{"spot_id": "LH1", "status": "free", "timestamp": "2024-04-08T00:00:00+10:30"}',
+        '{"spot_id": "LH1", "status": "occupied", "timestamp": "2024-04-08T09:00:00+10:30"}',
+        '{"spot_id": "LH1", "status": "free", "timestamp": "2024-04-08T09:30:00+10:30"}',
+        '{"spot_id": "LH2", "status": "occupied", "timestamp": "2024-10-06T01:00:00+10:30"}',
+        '{"spot_id": "LH2", "status": "free", "timestamp": "2024-10-06T03:00:00+11:00"}',
+    ]
+    root = tmp_path_factory.mktemp("lord_howe")
+    ingest_lines((line.encode() for line in lines), LocalSink(root), now=NOW)
+    return DuckDBEngine(root)
+
+
+AUTUMN_ROWS = ["00:00+11:00", "01:00+11:00", "01:30+10:30", *(f"{h:02d}:00+10:30" for h in range(2, 24))]
+SPRING_ROWS = ["00:00+10:30", "01:00+10:30", "02:30+11:00", *(f"{h:02d}:00+11:00" for h in range(3, 24))]
+
+
+@pytest.mark.parametrize(("day", "rows"), [("2024-04-07", AUTUMN_ROWS), ("2024-10-06", SPRING_ROWS)])
+def test_a_half_hour_change_makes_one_half_hour_row(lord_howe, day: str, rows: list[str]) -> None:
+    frame = queries.occupancy(day, tz=LORD_HOWE, engine=lord_howe, now=NOW)
+    assert [f"{hour:%H:%M}{hour.isoformat()[-6:]}" for hour in frame["hour"]] == rows
+
+
+def test_an_hours_figure_is_the_same_whatever_window_asks_it(lord_howe) -> None:
+    cells = [(1, 8), (1, 9)]
+    two_days = queries.patterns("2024-04-07", "2024-04-08", tz=LORD_HOWE, engine=lord_howe, now=NOW)
+    one_day = queries.patterns("2024-04-08", "2024-04-08", tz=LORD_HOWE, engine=lord_howe, now=NOW)
+    for frame in (two_days, one_day):
+        assert frame.set_index(["day_of_week", "hour"])["occupancy_rate"].loc[cells].tolist() == [0.0, 0.5]
+
+
+def test_the_rows_of_a_spring_change_split_the_time_at_the_change(lord_howe) -> None:
+    """01:00-02:00+10:30 is a whole hour; the next row starts at 02:30+11:00, the same instant."""
+    frame = queries.occupancy("2024-10-06", tz=LORD_HOWE, engine=lord_howe, now=NOW)
+    assert frame["occupancy_rate"].iloc[1:4].tolist() == [1.0, 1.0, 0.0]

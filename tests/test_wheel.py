@@ -196,6 +196,7 @@ def test_the_wheel_holds_every_module_the_sql_the_page_and_py_typed(venv: Path) 
     wanted = {str(path.relative_to(ROOT / "parking")) for path in (ROOT / "parking").rglob("*.py")}
     wanted |= {f"cli/{path.name}" for path in (ROOT / "cli").glob("*.py")}
     wanted |= {f"sql/{path.name}" for path in (ROOT / "queries").glob("*.sql")} | {"sql/__init__.py", "py.typed"}
+    wanted |= {f"sql/_parts/{path.name}" for path in (ROOT / "queries" / "_parts").glob("*.sql")}  # spliced in when read
     wanted |= {f"live/static/{path.name}" for path in (ROOT / "parking" / "live" / "static").iterdir()}  # the page
     assert wanted <= installed, f"missing from the wheel: {sorted(wanted - installed)}"
 

@@ -6,7 +6,7 @@ statuses and plot."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
@@ -95,7 +95,7 @@ def test_without_a_catalog_every_spot_seen_is_in_the_null_group(tmp_path) -> Non
 def test_overstays_lists_only_bays_with_a_maximum_stay_that_was_exceeded(engine) -> None:
     frame = queries.overstays(AT, engine=engine, now=NOW)
     # A1: 240 min of 60. B1: 120 of 300 (not over). A3: no maximum. B2: unknown now. X1: uncatalogued.
-    assert rows(frame) == [("A1", "North", pd.Timestamp("2024-03-20T08:00:00Z"), 240.0, 60, 180.0)]
+    assert rows(frame) == [("A1", "North", pd.Timestamp("2024-03-20T08:00:00Z"), 240.0, 60, 180.0, "")]
     assert str(frame["since"].dtype) == "datetime64[ns, UTC]"
 
 
@@ -107,7 +107,80 @@ def test_a_stay_across_midnight_and_a_clock_change_counts_elapsed_minutes(tmp_pa
               ("E1", "occupied", "2024-03-31T01:00:00Z")]
     engine = lake_with(tmp_path, events, "spot_id,zone,bay_type,max_stay_minutes\nE1,Quai,ev,180\n")
     frame = queries.overstays("2024-03-31T04:30:00+02:00", engine=engine, now=NOW.replace(month=4))
-    assert rows(frame) == [("E1", "Quai", pd.Timestamp("2024-03-30T22:30:00Z"), 240.0, 180, 60.0)]
+    assert rows(frame) == [("E1", "Quai", pd.Timestamp("2024-03-30T22:30:00Z"), 240.0, 180, 60.0, "")]
+
+
+def heartbeats(spot: str, status: str, first: str, hours: int, every: int = 6) -> list[tuple[str, str, str]]:
+    """A sensor repeating ``status`` every ``every`` hours for ``hours`` hours from ``first``."""
+    start = datetime.fromisoformat(first.replace("Z", "+00:00"))
+    return [(spot, status, f"{start + timedelta(hours=h):%Y-%m-%dT%H:%M:%SZ}") for h in range(0, hours + 1, every)]
+
+
+# Section 7: overstays' sensor_flags are sensor health's flags at TS, default thresholds.
+FLAG_CASES = [
+    ("a stay of 3 hours", heartbeats("K1", "occupied", "2024-03-20T09:00:00Z", 3, 1), ""),
+    ("a stay of 80 hours", heartbeats("K1", "occupied", "2024-03-17T04:00:00Z", 80), "stuck"),
+    ("20 changes in the last day", [("K1", "occupied" if n % 2 else "free", f"2024-03-20T{n // 2:02d}:{n % 2 * 30:02d}:00Z")
+                                    for n in range(22)], "flapping"),
+]
+
+
+@pytest.mark.parametrize(("events", "flags"), [case[1:] for case in FLAG_CASES], ids=[case[0] for case in FLAG_CASES])
+def test_an_overstay_carries_its_sensors_health_flags(tmp_path, events, flags) -> None:
+    engine = lake_with(tmp_path, events, "spot_id,zone,max_stay_minutes\nK1,Kerb,60\n")
+    [stay] = rows(queries.overstays(AT, engine=engine, now=NOW))
+    [sensor] = rows(queries.health(AT, engine=engine, now=NOW))
+    assert stay[-1] == sensor[-1] == flags
+
+
+def test_the_two_lists_split_overstays_by_their_sensor_flags(tmp_path) -> None:
+    events = heartbeats("K1", "occupied", "2024-03-17T04:00:00Z", 80) + heartbeats("K2", "occupied", "2024-03-20T09:00:00Z", 3)
+    engine = lake_with(tmp_path, events, "spot_id,zone,max_stay_minutes\nK1,Kerb,60\nK2,Kerb,60\n")
+    stays = queries.overstays(AT, engine=engine, now=NOW)
+    assert (list(queries.to_enforce(stays)["spot_id"]), list(queries.to_check(stays)["spot_id"])) == (["K2"], ["K1"])
+
+
+SPLIT_CATALOG = "spot_id,zone,max_stay_minutes\nK1,Kerb,60\nK2,Kerb,60\n"
+
+
+def split_lake(tmp_path) -> DuckDBEngine:
+    """K1: a stay of 80 hours (its sensor looks stuck); K2: 3 hours, a healthy sensor."""
+    events = heartbeats("K1", "occupied", "2024-03-17T04:00:00Z", 80) + heartbeats("K2", "occupied", "2024-03-20T09:00:00Z", 3)
+    return lake_with(tmp_path, events, SPLIT_CATALOG)
+
+
+def test_the_overstays_table_keeps_to_enforce_and_to_check_the_sensor_apart(tmp_path) -> None:
+    split_lake(tmp_path)
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "overstays", "--at", AT])
+    assert result.exit_code == 0, result.output
+    enforce, check = result.stdout.split("To check the sensor: 1")
+    assert enforce.startswith("To enforce: 1 (the sensor looks healthy)\n")
+    assert "K2" in enforce and "K1" not in enforce and "stuck" not in enforce
+    assert "K1" in check and "stuck" in check and "K2" not in check
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_overstays_csv_and_json_keep_one_list_with_sensor_flags(tmp_path, fmt) -> None:
+    split_lake(tmp_path)
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "--format", fmt, "overstays", "--at", AT])
+    assert result.exit_code == 0, result.output
+    if fmt == "json":
+        assert [(r["spot_id"], r["sensor_flags"]) for r in json.loads(result.stdout)] == [("K1", "stuck"), ("K2", "")]
+    else:
+        assert result.stdout.splitlines()[0].endswith(",over_minutes,sensor_flags")
+
+
+def test_the_reports_overstays_section_has_the_two_lists(tmp_path) -> None:
+    from parking.analytics.report import ReportInputs, overstays_section
+
+    engine = split_lake(tmp_path)
+    inputs = ReportInputs(date(2024, 3, 20), date(2024, 3, 20), "UTC", None, engine, datetime(2024, 3, 20, 12, tzinfo=timezone.utc))
+    section = overstays_section(inputs)
+    assert section.facts == (("To enforce", "1"), ("To check the sensor", "1"))
+    enforce, check = section.tables
+    assert enforce.caption.startswith("To enforce") and [row[0] for row in enforce.rows] == ["K2"]
+    assert "sensor flags" not in enforce.columns
+    assert check.caption.startswith("To check the sensor") and [(row[0], row[-1]) for row in check.rows] == [("K1", "stuck")]
 
 
 def test_overstays_are_ordered_by_minutes_over_then_spot(tmp_path) -> None:
@@ -285,3 +358,16 @@ def test_alerts_with_no_zone_over_the_threshold_say_so_without_nothing_observed(
                                       "2024-03-20T09:30:00Z", "--threshold", threshold])
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == [line]
+
+
+@pytest.mark.parametrize(("fmt", "b2_status"), [("table", "unknown"), ("json", "occupied"), ("csv", "occupied")])
+def test_the_status_table_shows_a_stale_spots_status_as_unknown(engine, fmt, b2_status) -> None:
+    """B2 was last heard 50 hours before AT: stale, its state unknown (section 4); CSV and JSON keep the columns."""
+    result = CliRunner().invoke(cli, ["--data-dir", str(engine.data_dir), "--format", fmt, "status", "--at", AT])
+    assert result.exit_code == 0, result.output
+    if fmt == "json":
+        [b2] = [row for row in json.loads(result.stdout) if row["spot_id"] == "B2"]
+        assert (b2["status"], b2["stale"]) == (b2_status, True)
+    else:
+        [b2] = [line for line in result.stdout.splitlines() if line.split(",")[0].split()[:1] == ["B2"]]
+        assert b2_status in b2

@@ -93,9 +93,10 @@ AVAILABILITY = [
     [None, "3", "1", "2", "0", "0.3333333333333333"],  # uncatalogued: no zone to publish
 ]
 OVERSTAYS = [
-    ["S-7", "South", "2024-03-20 08:00:00.000", "300.5", "240", "60.5"],
-    ["S-2", "South", "2024-03-20 09:00:00.000", "200.0", "180", "20.0"],
-    ["N-1", "North", "2024-03-20 10:00:00.000", "65.0", "60", "5.0"],
+    ["S-9", "South", "2024-03-17 08:00:00.000", "5000.5", "240", "4760.5", "stuck"],  # the sensor's fault, likely
+    ["S-7", "South", "2024-03-20 08:00:00.000", "300.5", "240", "60.5", ""],
+    ["S-2", "South", "2024-03-20 09:00:00.000", "200.0", "180", "20.0", ""],
+    ["N-1", "North", "2024-03-20 10:00:00.000", "65.0", "60", "5.0", ""],
 ]
 
 
@@ -108,17 +109,19 @@ def test_it_publishes_each_zones_figures_with_the_zone_as_a_dimension(athena, ca
     assert (per_zone["North"]["FreeSpots"], per_zone["North"]["Overstays"]) == (8.0, 1.0)
     assert per_zone["North"]["OccupancyRate"] == pytest.approx(78.94736842105263)
     assert (per_zone["South"]["FreeSpots"], per_zone["South"]["OccupancyRate"], per_zone["South"]["Overstays"]) == (
-        1.0, 95.0, 2.0)
+        1.0, 95.0, 2.0), "only stays whose sensor looks healthy are to enforce"
+    assert (per_zone["South"]["OverstaysToCheck"], per_zone["North"]["OverstaysToCheck"]) == (1.0, 0.0)
     assert "OccupancyRate" not in per_zone["Roof"], "no rate where nothing is known"
     [dimensions] = per_zone["North"]["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
     assert "zone" in dimensions
     [overall] = [r for r in records if "zone" not in r]
     assert (overall["MaxZoneOccupancyRate"], overall["Overstays"], overall["ZonesReported"]) == (95.0, 3.0, 3.0)
+    assert overall["OverstaysToCheck"] == 1.0
     assert "zone" not in overall["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]
     assert (summary["zones"], summary["overstays"], summary["max_occupancy_rate"]) == (3, 3, 0.95)
 
 
-def test_it_sends_availability_by_zone_and_overstays_for_the_last_seven_days(athena, capsys) -> None:
+def test_it_sends_availability_by_zone_and_overstays_with_sensor_healths_days(athena, capsys) -> None:
     seed(("availability", []), ("overstays", []))
     before = datetime.now(timezone.utc)
     zones_handler.handler({}, LambdaContext())
@@ -127,9 +130,21 @@ def test_it_sends_availability_by_zone_and_overstays_for_the_last_seven_days(ath
     assert overstays.startswith("-- overstays") and "%(" not in availability + overstays
     first, last = re.search(r"BETWEEN '(\d{10})' AND '(\d{10})'", overstays).groups()
     assert datetime.strptime(last, "%Y%m%d%H").replace(tzinfo=timezone.utc) >= before - timedelta(hours=1)
-    assert datetime.strptime(last, "%Y%m%d%H") - datetime.strptime(first, "%Y%m%d%H") == timedelta(days=7)
+    # Sensor health's 30 days, and two lookbacks (24 hours by default) before them: a round trip looks back.
+    assert datetime.strptime(last, "%Y%m%d%H") - datetime.strptime(first, "%Y%m%d%H") == timedelta(days=32)
     [overall] = emf_records(capsys)
     assert "MaxZoneOccupancyRate" not in overall and overall["ZonesReported"] == 0.0
+
+
+@pytest.mark.parametrize(("value", "lookback_ms"), [(None, 86_400_000), ("48", 172_800_000)])
+def test_it_asks_with_the_deployments_lookback(athena, capsys, monkeypatch, value, lookback_ms) -> None:
+    """PARKING_LOOKBACK_HOURS (serverless.yml's lookbackHours) is the scheduled function's lookback."""
+    if value is not None:
+        monkeypatch.setenv("PARKING_LOOKBACK_HOURS", value)
+    seed(("availability", []), ("overstays", []))
+    zones_handler.handler({}, LambdaContext())
+    for sent in sent_queries(athena):
+        assert f"CAST({lookback_ms} AS bigint) AS lookback_ms" in sent
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")

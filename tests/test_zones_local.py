@@ -70,6 +70,7 @@ def instants(case) -> list[int]:
     long_stay = min(e.ms for e in case.events if e.spot_id == "LONG" and e.status == "occupied")
     last_edge = max(e.ms for e in case.events if e.spot_id == "EDGE")
     return sorted({case.status_at, case.health_at, min(case.now_ms, long_stay + 30 * reference.HOUR_MS + 17),
+                   min(case.now_ms, long_stay + 80 * reference.HOUR_MS),  # stuck, by sensor health
                    case.now_ms, min(case.now_ms, last_edge + case.lookback_ms)})
 
 
@@ -114,8 +115,9 @@ def test_overstays(lake) -> None:
         frame = queries.overstays(reference.utc(at), lookback_hours=case.lookback_hours, engine=engine, now=case.now)
         expected = overstays(case.events, catalog, at, case.lookback_ms)
         assert list(frame["spot_id"]) == [row[0] for row in expected], at
-        for row, (_, zone, since, stay, max_stay, over) in zip(frame.itertuples(), expected, strict=True):
+        for row, (_, zone, since, stay, max_stay, over, flags) in zip(frame.itertuples(), expected, strict=True):
             assert (row.zone, reference.ms_of(row.since), row.max_stay_minutes) == (zone, since, max_stay)
+            assert row.sensor_flags == flags, (at, row.spot_id)
             assert close(row.stay_minutes, stay) and close(row.over_minutes, over)
             assert row.stay_minutes <= 7 * 24 * 60
 

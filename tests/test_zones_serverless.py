@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from parking.analytics.catalog import CATALOG_PREFIX, CATALOG_TABLE, COLUMNS
+from parking.analytics.registry import named
 from scripts.build_lambda import ARTIFACTS, handler_modules
 from tests.cloudformation import ROOT, resources_of, schedule_of, sls
 
@@ -118,8 +119,9 @@ def test_the_zones_artifact_holds_its_code_the_sql_it_runs_and_no_query_librarie
     names = zipfile.ZipFile(ZONES_ZIP).namelist()
     ours = sorted(n for n in names if n == "zones_handler.py" or n.startswith("parking/"))
     modules = [str(p.relative_to(ROOT)) for p in handler_modules("zones_handler.py")]
+    parts = {f"parking/sql/_parts/{part}.sql" for name in ("availability", "overstays") for part in named(name).parts}
     assert ours == sorted([*modules, "parking/sql/__init__.py", "parking/sql/availability.sql",
-                           "parking/sql/overstays.sql"])
+                           "parking/sql/overstays.sql", *parts])
     assert not {"parking/queries.py", "parking/analytics/engines.py", "parking/analytics/plots.py"} & set(ours)
     top = {n.split("/")[0] for n in names}
     assert not top & {"pandas", "pyathena", "duckdb", "numpy", "matplotlib"}

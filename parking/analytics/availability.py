@@ -7,10 +7,12 @@ nothing but the standard library, so the scheduled zones Lambda sends Athena
 exactly the SQL that ``parking.queries`` sends through either engine.
 
 Partitions read (the test on the bound SQL's predicates checks these):
-availability and alerts read ``(TS - 7 days - lookback, TS]`` (a catalogued
-spot's state needs its events of the lookback before ``TS``; the null group
-needs the spots seen in the 7 days); overstays reads ``(TS - 7 days, TS]``,
-since its ``since`` is computed over those 7 days only.
+availability and alerts read ``(TS - 7 days - 2 lookback, TS]`` (a catalogued
+spot's state needs its events of the lookback before ``TS``, and a round trip
+among them one lookback more; the null group needs the spots seen in the 7
+days); overstays reads ``(TS - 30 days - 2 lookback, TS]``: its ``since`` is
+computed over the 7 days up to ``TS`` only, its ``sensor_flags`` are sensor
+health's at ``TS`` (section 6, default thresholds), read as health reads them.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ from parking.errors import InvalidArgument
 
 SEEN_WINDOW = timedelta(days=7)
 DEFAULT_THRESHOLD = 0.9
+# Sensor health (METRICS.md section 6): its window and default thresholds (silent: the lookback).
+HEALTH_WINDOW = timedelta(days=30)
+FLAPPING_CHANGES = 20
+STUCK_HOURS = 72.0
 
 
 def check_grouping(by: str) -> str:
@@ -68,11 +74,18 @@ def instant_params(name: str, at: datetime, lookback: timedelta, **extra: Any) -
     ``extra`` carries ``group_by`` (availability, alerts) and ``threshold`` (alerts).
     """
     query = named(name)
-    read_from = at - SEEN_WINDOW - (timedelta(0) if name == "overstays" else lookback)
+    # A round trip looks one lookback further back (METRICS.md sections 3-4); overstays'
+    # sensor_flags are sensor health's, read over its 30 days.
+    read_from = at - (HEALTH_WINDOW if name == "overstays" else SEEN_WINDOW) - 2 * lookback
+    lookback_ms = round(lookback.total_seconds() * 1000)
     params = {
         "at_ms": to_ms(at),
         "window_ms": to_ms(at) - to_ms(at - SEEN_WINDOW),
-        "lookback_ms": round(lookback.total_seconds() * 1000),
+        "health_window_ms": to_ms(at) - to_ms(at - HEALTH_WINDOW),
+        "lookback_ms": lookback_ms,
+        "silent_ms": lookback_ms,
+        "flapping_changes": FLAPPING_CHANGES,
+        "stuck_ms": round(STUCK_HOURS * 3_600_000),
         **partition_params(read_from, at),
         **extra,
     }

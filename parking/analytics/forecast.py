@@ -124,12 +124,14 @@ def load_history(
     occupancy = named("occupancy")
     rate_params = {
         "start_ms": to_ms(start), "end_ms": to_ms(end), "day_end_ms": to_ms(end), "lookback_ms": _ms(lookback),
-        **partition_params(start - lookback, end - timedelta(milliseconds=1)), **grouping,
+        "time_zone": "UTC",  # the actual rates are of UTC hours (section 8); occupancy's rows follow this clock
+        # a round trip looks one lookback further back (METRICS.md section 4)
+        **partition_params(start - 2 * lookback, end - timedelta(milliseconds=1)), **grouping,
     }
     rate_rows = engine.run(occupancy.sql, _wanted(occupancy, rate_params))
     state_params = {
         "start_ms": to_ms(start), "end_ms": to_ms(end), "lookback_ms": _ms(lookback),
-        **partition_params(start - lookback, end), **grouping,
+        **partition_params(start - 2 * lookback, end), **grouping,
     }
     state_rows = engine.run(STATES.sql, _wanted(STATES, state_params))
     return _history(start, end, pad_hours, rate_rows, state_rows)

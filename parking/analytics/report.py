@@ -93,7 +93,7 @@ class ReportInputs:
     first: date
     last: date
     tz: str
-    lookback_hours: float
+    lookback_hours: float | None  # None: the deployment's (PARKING_LOOKBACK_HOURS)
     engine: Engine | None
     now: datetime
 
@@ -593,12 +593,25 @@ def dwell_by_section(by: str) -> Callable[[ReportInputs], Section | None]:
 
 
 def overstays_section(inputs: ReportInputs) -> Section:
-    """The enforcement list at the window's end; says so when nobody overstayed."""
+    """The overstays at the window's end, in two tables kept apart (docs/METRICS.md section 7's
+    ``sensor_flags``): to enforce (the sensor looks healthy) and to check the sensor; says so
+    when nobody overstayed."""
     frame = inputs.overstays
     at = _time(pd.Timestamp(inputs.end), inputs.tz)
-    return frame_section(f"Overstays at {at}", frame, inputs.tz) or Section(
-        f"Overstays at {at}", note="No car had stayed longer than its bay allows (bays with a maximum stay only)."
-    )
+    if frame.empty:
+        return Section(f"Overstays at {at}",
+                       note="No car had stayed longer than its bay allows (bays with a maximum stay only).")
+    enforce, check = queries.to_enforce(frame), queries.to_check(frame)
+    tables = []
+    for caption, rows in (("To enforce (the sensor looks healthy)", enforce.drop(columns="sensor_flags")),
+                          ("To check the sensor (sensor health flags it)", check)):
+        section = frame_section(caption, rows, inputs.tz)
+        if section is not None:
+            tables += [Table(f"{caption}: {table.caption}", table.columns, table.rows) for table in section.tables]
+    return Section(f"Overstays at {at}",
+                   facts=(("To enforce", f"{len(enforce):,}"), ("To check the sensor", f"{len(check):,}")),
+                   tables=tables, note="A stay whose sensor health flags it (stuck, flapping, silent) may be the "
+                                       "sensor's fault: a technician's visit before an officer's.")
 
 
 CATALOG_NOTE = ("Zones, levels and bay types come from the spot catalog in force (parking-cli spots load); "
@@ -629,7 +642,7 @@ def build_report(
     last: date,
     *,
     tz: str = "UTC",
-    lookback_hours: float = queries.DEFAULT_LOOKBACK_HOURS,
+    lookback_hours: float | None = None,
     engine: Engine | None = None,
     now: datetime | None = None,
     sections: Sequence[Callable[[ReportInputs], Section | None]] = SECTIONS,

@@ -27,14 +27,15 @@ for every saved text as one JSON object.
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from dataclasses import dataclass
 
 from parking.analytics.registry import QUERIES, NamedQuery
+from parking.config import lookback_hours_from_env
 
 HOUR_MS = 3_600_000
-LOOKBACK_HOURS = 24
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 # The instants the defaults are counted from. UTC is said explicitly, so no
@@ -55,6 +56,7 @@ class SavedWindow:
     anchor: str
     hours: int
     at_instant: bool = False
+    read_hours: int | None = None  # the events it reads, when more than its window (overstays: health's 30 days)
 
     def instant(self, hours_before: int) -> str:
         """The SQL expression of ``anchor - hours_before`` hours, a timestamp in UTC."""
@@ -77,14 +79,14 @@ WINDOWS = {
     "availability": SavedWindow("now, by zone: the catalog's zones and the spots seen in the 7 days up to now",
                                 NOW, 7 * 24, at_instant=True),
     "alerts": SavedWindow("now, by zone, at or above 0.9 occupancy", NOW, 7 * 24, at_instant=True),
-    "overstays": SavedWindow("now: stays read from the 7 days up to now", NOW, 7 * 24, at_instant=True),
+    "overstays": SavedWindow("now: stays read from the 7 days up to now, sensor flags from the 30 days",
+                             NOW, 7 * 24, at_instant=True, read_hours=30 * 24),
 }
 
-# The CLI's default options (parking.queries), as literals.
+# The CLI's default options (parking.queries), as literals; lookback_ms and silent_ms
+# are the deployment's lookback (saved_parameters).
 DEFAULT_OPTIONS = {
-    "lookback_ms": str(LOOKBACK_HOURS * HOUR_MS),
     "time_zone": "'UTC'",
-    "silent_ms": str(LOOKBACK_HOURS * HOUR_MS),
     "flapping_changes": "20",
     "stuck_ms": str(72 * HOUR_MS),
     "group_by": "'zone'",
@@ -105,15 +107,15 @@ def _part(part: str, instant: str) -> str:
     return f"lpad(CAST({part}({instant}) AS varchar), {4 if part == 'year' else 2}, '0')"
 
 
-def _partitions(window: SavedWindow) -> dict[str, str]:
+def _partitions(window: SavedWindow, lookback_hours: float) -> dict[str, str]:
     """IN lists and the hour range of every UTC partition the default window reads.
 
-    The read range is the window plus the lookback before it, from
-    ``hours + lookback`` hours before the anchor to the anchor (at-instant
+    The read range is the window plus twice the lookback before it (a round
+    trip looks one lookback further back), from ``hours + 2 lookback`` hours before the anchor to the anchor (at-instant
     windows) or to the hour before it. An instant every 24 hours over that
     range names every calendar day it touches.
     """
-    first = window.hours + LOOKBACK_HOURS
+    first = (window.read_hours or window.hours) + math.ceil(2 * lookback_hours)
     points = [window.instant(back) for back in range(0 if window.at_instant else 24, first + 1, 24)]
     last = window.instant(0) if window.at_instant else window.instant(1)
 
@@ -132,17 +134,25 @@ def _partitions(window: SavedWindow) -> dict[str, str]:
     }
 
 
-def saved_parameters(name: str) -> dict[str, str]:
-    """SQL expressions, by placeholder, for the default window of query ``name``."""
+def saved_parameters(name: str, lookback_hours: float | None = None) -> dict[str, str]:
+    """SQL expressions, by placeholder, for the default window of query ``name``.
+
+    ``lookback_hours`` defaults to the deployment's (``PARKING_LOOKBACK_HOURS``, else 24).
+    """
     window = WINDOWS[name]
+    lookback_hours = lookback_hours_from_env() if lookback_hours is None else lookback_hours
+    lookback_ms = str(round(lookback_hours * HOUR_MS))
     expressions = {
         **DEFAULT_OPTIONS,
-        **_partitions(window),
+        "lookback_ms": lookback_ms,
+        "silent_ms": lookback_ms,
+        **_partitions(window, lookback_hours),
         "start_ms": window.epoch_ms(window.hours),
         "end_ms": window.epoch_ms(0),
         "day_end_ms": window.epoch_ms(0),
         "at_ms": window.epoch_ms(0),
         "window_ms": str(window.hours * HOUR_MS),
+        "health_window_ms": str(30 * 24 * HOUR_MS),
     }
     if name in UNGROUPED:
         expressions["group_by"] = "''"
@@ -157,10 +167,11 @@ def saved_sql(query: NamedQuery | str) -> str:
     its grouping (``zone``), so the console shows the CLI's columns.
     """
     query = QUERIES[query] if isinstance(query, str) else query
-    expressions = saved_parameters(query.name)
+    lookback_hours = lookback_hours_from_env()
+    expressions = saved_parameters(query.name, lookback_hours)
     header = (
         f"-- Saved for the Athena console: runs as saved, for {WINDOWS[query.name].description};\n"
-        "-- lookback 24 hours and the CLI's default options. parking-cli runs the same\n"
+        f"-- lookback {lookback_hours:g} hours and the CLI's default options. parking-cli runs the same\n"
         f"-- queries/{query.name}.sql with its own window: parking-cli {query.name} --help.\n"
     )
     return header + saved_columns(query.name, _PLACEHOLDER.sub(lambda match: expressions[match.group(1)], query.sql))

@@ -30,7 +30,8 @@ class ZoneFigures:
     free: int
     unknown: int
     occupancy_rate: float | None
-    overstays: int
+    overstays: int  # stays to enforce: the sensor looks healthy (empty sensor_flags)
+    overstays_to_check: int = 0  # stays whose sensor health flags: a technician's, not an officer's
 
 
 def _count(value: str | None) -> int:
@@ -43,10 +44,14 @@ def zone_figures(run: Callable[[str], Rows], at: datetime, lookback: timedelta) 
     """Run availability by zone and overstays at ``at``; one entry per zone of the catalog.
 
     Uncatalogued spots (the null group) belong to no zone and are left out.
+    Overstays are split as METRICS.md section 7 keeps them apart: ``overstays``
+    counts the stays to enforce (sensor looks healthy), ``overstays_to_check``
+    those whose sensor health flags (the stay may be the sensor's fault).
     """
     availability = run(bind(named("availability").sql, instant_params("availability", at, lookback, group_by="zone")))
     overstays = run(bind(named("overstays").sql, instant_params("overstays", at, lookback)))
-    over = Counter(row["zone"] for row in overstays)
+    over = Counter(row["zone"] for row in overstays if not row["sensor_flags"])
+    check = Counter(row["zone"] for row in overstays if row["sensor_flags"])
     figures = []
     for row in availability:
         zone = row[GROUP_COLUMN]
@@ -55,6 +60,6 @@ def zone_figures(run: Callable[[str], Rows], at: datetime, lookback: timedelta) 
         rate = row["occupancy_rate"]
         figures.append(ZoneFigures(
             zone, _count(row["capacity"]), _count(row["occupied"]), _count(row["free"]), _count(row["unknown"]),
-            None if rate is None else float(rate), over[zone],
+            None if rate is None else float(rate), over[zone], check[zone],
         ))
     return figures

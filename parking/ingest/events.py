@@ -80,10 +80,21 @@ class Reason(StrEnum):
     INTERNAL_ERROR = "internal_error"
 
 
+# ISO 8601 allows a full stop or a comma before the fraction (GNU date --iso-8601=ns writes a comma).
 _TIMESTAMP = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})?",
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?(Z|[+-]\d{2}:\d{2})?",
     re.ASCII,
 )
+# The pieces of a timestamp in order, to say which one is wrong (timestamp_problem).
+_TIMESTAMP_PIECES = (
+    (re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII), "does not start with a date YYYY-MM-DD"),
+    (re.compile(r"T", re.ASCII), "has no 'T' between the date and the time"),
+    (re.compile(r"\d{2}:\d{2}:\d{2}", re.ASCII), "has no time HH:MM:SS after the 'T'"),
+    (re.compile(r"(?:[.,]\d+)?", re.ASCII), ""),
+    (re.compile(r"(?:Z|[+-]\d{2}:\d{2})?", re.ASCII), ""),
+)
+# The detail of unknown_status: the words section 1 accepts, in any case.
+_STATUS_PROBLEM = "is not a status word: occupied, or free, vacant, available, empty (any case)"
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _REQUIRED = ("spot_id", "status", "timestamp")
 
@@ -153,7 +164,7 @@ def parse_value(value: object, validator: Validator) -> tuple[str, bytes]:
         _check_spot_id(spot_id)
     word = STATUS_WORDS.get(status) or STATUS_WORDS.get(status.lower())
     if word is None:
-        raise InvalidEvent(Reason.UNKNOWN_STATUS, f"status {status[:40]!r} is not occupied or free")
+        raise InvalidEvent(Reason.UNKNOWN_STATUS, f"status {status[:40]!r} {_STATUS_PROBLEM}")
 
     hour = stamp[:13]
     if hour not in validator.known_hours or (
@@ -215,7 +226,7 @@ def _slow_path(value: object, validator: Validator) -> tuple[str, bytes]:
     _check_spot_id(spot_id)
     word = STATUS_WORDS.get(status) or STATUS_WORDS.get(status.lower())
     if word is None:
-        raise InvalidEvent(Reason.UNKNOWN_STATUS, f"status {status[:40]!r} is not occupied or free")
+        raise InvalidEvent(Reason.UNKNOWN_STATUS, f"status {status[:40]!r} {_STATUS_PROBLEM}")
     hour = stamp[:13]
     if hour not in validator.known_hours or (
         stamp[13:] not in _MINUTE_SECOND_Z and not _canonical_millis(stamp)
@@ -299,7 +310,7 @@ def canonical_timestamp(stamp: str, limit: datetime | None = None, earliest: dat
     """
     match = _TIMESTAMP.fullmatch(stamp)
     if match is None:
-        raise InvalidEvent(Reason.BAD_TIMESTAMP, f"timestamp {stamp[:40]!r} is not ISO-8601 with a zone")
+        raise InvalidEvent(Reason.BAD_TIMESTAMP, f"timestamp {stamp[:40]!r} {timestamp_problem(stamp)}")
     year, month, day, hour, minute, second, fraction, zone = match.groups()
     if zone is None:
         raise InvalidEvent(Reason.NO_ZONE, f"timestamp {stamp!r} has no zone (Z or +HH:MM)")
@@ -309,13 +320,41 @@ def canonical_timestamp(stamp: str, limit: datetime | None = None, earliest: dat
         instant = datetime(
             int(year), int(month), int(day), int(hour), int(minute), int(second), micros, offset
         ).astimezone(timezone.utc)
-    except (ValueError, OverflowError):
-        raise _impossible(stamp) from None
+    except ValueError as exc:
+        raise _impossible(stamp, str(exc)) from None
+    except OverflowError:
+        raise _impossible(stamp, "it lies outside the years 1-9999 in UTC") from None
     if limit is not None and instant > limit:
         raise _future(stamp)
     if earliest is not None and instant < earliest:
         raise InvalidEvent(Reason.TOO_EARLY, f"timestamp {stamp!r} is before {format_instant(earliest)}")
     return format_instant(instant)
+
+
+def timestamp_problem(stamp: str) -> str:
+    """What keeps ``stamp`` from being an ISO-8601 timestamp as METRICS.md section 1 reads them.
+
+    The first piece (date, ``T``, time, fraction, zone) that is missing or
+    malformed, or the text left after a whole timestamp; for the quarantine detail.
+    """
+    position = 0
+    zoned = False
+    for pattern, missing in _TIMESTAMP_PIECES:
+        match = pattern.match(stamp, position)
+        if match is None:
+            return missing
+        zoned = pattern is _TIMESTAMP_PIECES[-1][0] and match.end() > position
+        position = match.end()
+    rest = stamp[position:]
+    if zoned:
+        return f"has {rest[:12]!r} after its zone"
+    if rest[:1] in (".", ","):
+        return f"has no digits after the {'full stop' if rest[0] == '.' else 'comma'} before the fraction"
+    if rest[:1] in ("+", "-"):
+        return f"has the zone {rest[:12]!r}: a zone is Z or +HH:MM (with the colon)"
+    if rest[:1] == "z":
+        return "has a lower-case 'z': the UTC zone is 'Z'"
+    return f"has {rest[:12]!r} where the fraction or the zone (Z or +HH:MM) should be"
 
 
 def format_instant(instant: datetime) -> str:
@@ -329,7 +368,9 @@ def format_instant(instant: datetime) -> str:
 def _offset(zone: str) -> timezone:
     hours, minutes = int(zone[1:3]), int(zone[4:6])
     if minutes >= 60:
-        raise ValueError("offset minutes out of range")
+        raise ValueError(f"offset minutes must be in 0..59, got {minutes}")
+    if hours >= 24:
+        raise ValueError(f"offset hours must be in 0..23, got {hours}")
     delta = timedelta(hours=hours, minutes=minutes)
     return timezone(-delta if zone[0] == "-" else delta)
 
@@ -348,8 +389,8 @@ def _check_spot_id(spot_id: str) -> None:
         raise InvalidEvent(Reason.BAD_SPOT_ID, "spot_id contains control characters")
 
 
-def _impossible(stamp: str) -> InvalidEvent:
-    return InvalidEvent(Reason.IMPOSSIBLE_DATE, f"timestamp {stamp!r} names an impossible date")
+def _impossible(stamp: str, why: str) -> InvalidEvent:
+    return InvalidEvent(Reason.IMPOSSIBLE_DATE, f"timestamp {stamp!r} names an impossible date or time: {why}")
 
 
 def _future(stamp: str) -> InvalidEvent:

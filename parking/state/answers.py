@@ -138,8 +138,14 @@ def complete_for(complete_from: int | None, at: int, lookback: int) -> bool:
 
 
 def zone_figures(spots: dict[str, Live], catalog: Sequence[CatalogRow], at: int, lookback: int) -> list[ZoneFigures]:
-    """Per catalogued zone: availability by zone and its overstays at ``at`` (what the zones function publishes)."""
-    over = Counter(row[1] for row in overstay_rows(spots, catalog, at, lookback))
-    return [ZoneFigures(zone, capacity, occupied, free, unknown, rate, over[zone])
+    """Per catalogued zone: availability by zone and its overstays at ``at`` (what the zones function publishes).
+
+    Overstays are kept apart as METRICS.md section 7 says: to enforce (the
+    sensor looks healthy, empty ``sensor_flags``) and to check the sensor.
+    """
+    stays = overstay_rows(spots, catalog, at, lookback)
+    over = Counter(row[1] for row in stays if not row[6])
+    check = Counter(row[1] for row in stays if row[6])
+    return [ZoneFigures(zone, capacity, occupied, free, unknown, rate, over[zone], check[zone])
             for zone, capacity, occupied, free, unknown, rate in availability_rows(spots, catalog, at, lookback, "zone")
             if zone is not None]
