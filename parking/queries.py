@@ -328,7 +328,7 @@ def to_check(stays: pd.DataFrame) -> pd.DataFrame:
 def _at_instant(
     name: str,
     at: datetime | str | None,
-    lookback_hours: float,
+    lookback_hours: float | None,
     engine: Engine | None,
     now: datetime | None,
     *,
@@ -395,7 +395,7 @@ def _over_days(
     first: date | str,
     last: date | str,
     tz: str,
-    lookback_hours: float,
+    lookback_hours: float | None,
     engine: Engine | None,
     now: datetime | None,
     extra: Mapping[str, Any] | None = None,
