@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,3 +41,16 @@ def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any
 def statements(role: dict[str, Any]) -> list[dict[str, Any]]:
     """Every statement of a role's inline policies."""
     return [s for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+
+
+def running_emulator() -> Iterator[dict[str, str]]:
+    """A moto server of our own, stopped by its PID afterwards: the environment that points `sls` at it."""
+    from scripts.deploy_local import emulator_environment
+    from scripts.moto_msk_server import spawn
+
+    server, url = spawn()
+    try:
+        yield emulator_environment(url)
+    finally:
+        server.terminate()
+        server.wait()

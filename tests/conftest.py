@@ -95,16 +95,10 @@ def template(package_dir: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[dict[str, str]]:
-    """A moto server of our own for the deploy rehearsals: the environment that points `sls` at it."""
-    from scripts.deploy_local import emulator_environment
-    from scripts.moto_msk_server import spawn
+    """A moto server of our own for the deploy rehearsals, shared by all of them."""
+    from tests.cloudformation import running_emulator
 
-    server, url = spawn()
-    try:
-        yield emulator_environment(url)
-    finally:
-        server.terminate()
-        server.wait()
+    yield from running_emulator()
 
 
 @pytest.fixture(scope="session")

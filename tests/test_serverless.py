@@ -28,9 +28,8 @@ from parking.errors import InvalidEvent
 from parking.ingest.events import FUTURE_TOLERANCE, canonical_timestamp, format_instant
 from parking.layout import DATA_PREFIX, QUARANTINE_PREFIX, location_template
 from scripts.build_lambda import handler_modules
-from scripts.deploy_local import STACK, emulator_environment
-from scripts.moto_msk_server import spawn
-from tests.cloudformation import ROOT, resources_of, sls, statements
+from scripts.deploy_local import STACK
+from tests.cloudformation import ROOT, resources_of, running_emulator, sls, statements
 
 TOOLS = ROOT / ".venv-tools" / "bin"
 ARTIFACT = ROOT / "build" / "ingest.zip"
@@ -416,16 +415,6 @@ def test_the_artifact_imports_on_its_own(tmp_path: Path) -> None:
     imported = set(ast.literal_eval(result.stdout))
     assert imported == {module.replace("/", ".").removesuffix(".py").removesuffix(".__init__")
                         for module in (str(p.relative_to(ROOT)) for p in handler_modules()[1:])}
-
-
-def running_emulator():
-    """A moto server of our own, stopped by its PID afterwards."""
-    server, url = spawn()
-    try:
-        yield emulator_environment(url)
-    finally:
-        server.terminate()
-        server.wait()
 
 
 fresh_emulator = pytest.fixture(running_emulator)
