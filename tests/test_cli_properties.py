@@ -8,7 +8,8 @@ zone names (folders of the zone database, paths, over-long names), numbers
 folders belong) and junk text. Whatever the arguments, the CLI answers with
 an exit code in {0, 1, 2, 3}, and a failure is exactly one line on stderr.
 
-Commands that talk to a Kafka broker (``consume``) are parsed only: their
+Commands that talk to a Kafka broker (``consume``) or serve until stopped
+(``serve``) are parsed only: their
 arguments are converted and checked without running them. Options that
 reach AWS (any ``--bucket``, ``--engine athena``) or a broker (``simulate
 --kafka``) are never generated elsewhere: this test runs with no network.
@@ -36,7 +37,7 @@ from parking.ingest.sinks import LocalSink
 from tests.conftest import command_tree
 
 NETWORK_OPTIONS = {"bucket", "bootstrap_servers"}  # S3 or a Kafka broker: never generated, but where parsed only
-PARSE_ONLY = {("consume",)}  # would wait for a Kafka broker
+PARSE_ONLY = {("consume",), ("serve",)}  # would wait for a Kafka broker; would serve until stopped
 EXAMPLES_PER_COMMAND = 20
 EXAMPLES_PER_SLOW_COMMAND = 8
 SLOW = {("report",), ("plot", "occupancy"), ("plot", "patterns")}  # a page or a picture per success

@@ -23,20 +23,12 @@ from parking.state.update import apply_events
 if TYPE_CHECKING:
     from parking.analytics.engines import Engine
 
-EVENTS_SQL = """
-SELECT spot_id, status, ts_ms FROM (
-    SELECT spot_id, status,
-           CAST(round(to_unixtime(from_iso8601_timestamp("timestamp")) * 1e3) AS bigint) AS ts_ms
-    FROM parking_events
-    WHERE year IN %(years)s AND month IN %(months)s AND day IN %(days)s
-      AND concat(year, month, day, hour) BETWEEN %(first_hour)s AND %(last_hour)s
-    UNION ALL
-    SELECT spot_id, status, ts_ms
-    FROM parking_events_compacted
-    WHERE year IN %(years)s AND month IN %(months)s AND day IN %(days)s
-      AND concat(year, month, day, hour) BETWEEN %(first_hour)s AND %(last_hour)s
-) WHERE ts_ms >= %(from_ms)s
-"""
+def events_sql() -> str:
+    """Both tiers' events from ``%(from_ms)s`` on: the queries' own ``events`` part (queries/_parts), spliced in."""
+    from parking.analytics.registry import splice
+
+    text, _ = splice("WITH\n{{events}}\nSELECT spot_id, status, ts_ms FROM events WHERE ts_ms >= %(from_ms)s\n")
+    return text
 
 
 def rebuild(store: StateStore, engine: Engine, lookback: int, now: datetime | None = None) -> int:
@@ -51,7 +43,7 @@ def rebuild(store: StateStore, engine: Engine, lookback: int, now: datetime | No
     start_ms = now_ms - retention(lookback)
     start = datetime.fromtimestamp(start_ms / 1000, timezone.utc)
     end = datetime.fromtimestamp(now_ms / 1000 + 86_400, timezone.utc)  # events up to a day ahead are valid
-    frame = engine.run(EVENTS_SQL, {**partition_params(start, end), "from_ms": start_ms})
+    frame = engine.run(events_sql(), {**partition_params(start, end), "from_ms": start_ms})
     events: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for spot, status, ms in zip(frame["spot_id"], frame["status"], frame["ts_ms"], strict=True):
         events[spot].append((int(ms), MASKS[status]))
