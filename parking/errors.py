@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from parking.lake.compaction import CompactionReport
+from typing import Any
 
 
 class ParkingError(Exception):
@@ -57,5 +54,6 @@ class InvalidEvent(ParkingError):
 class CompactionError(ParkingError):
     """A day could not be compacted; the lake is left as it was read, and a later run retries."""
 
-    #: What :func:`parking.lake.compaction.compact` did before it failed (it sets it on the error it raises).
-    report: CompactionReport | None = None
+    #: What :func:`parking.lake.compaction.compact` did before it failed (it sets it on the error it raises):
+    #: its ``CompactionReport``, typed Any so the shared contract imports nothing of the lake (Lambda artifacts).
+    report: Any = None

@@ -70,9 +70,10 @@ def test_the_live_functions_read_only_what_the_answers_need(template) -> None:
         "athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution",
         "glue:GetDatabase", "glue:GetTable", "s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation", "s3:PutObject",
         "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "kms:Decrypt", "kms:GenerateDataKey",
-        "logs:CreateLogStream", "logs:PutLogEvents",
+        "logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:Scan", "dynamodb:GetItem",
     }
     assert all(s["Resource"] != "*" for s in by_sid.values())
+    assert by_sid["ReadTheStateTable"]["Resource"] == {"Fn::GetAtt": ["StateTable", "Arn"]}  # the live answers' table
     writers = [s for s in by_sid.values() if "s3:PutObject" in s["Action"]]
     assert [w["Resource"] for w in writers] == [{"Fn::Sub": "${DataBucket.Arn}/athena-results/*"}]
     for name in ("LiveLambdaFunction", "FeedsLambdaFunction"):
@@ -121,9 +122,11 @@ def test_the_live_artifact_holds_the_page_the_sql_and_the_json_rendering() -> No
         names = set(archive.namelist())
     assert {"live_handler.py", "parking/live/app.py", "parking/live/static/index.html", "parking/live/static/live.js",
             "parking/live/static/live.css", "parking/sql/availability.sql", "parking/sql/status.sql",
-            "parking/cli/render.py", "fastapi_offline/static/swagger-ui-bundle.js", "mangum/__init__.py"} <= names
+            "parking/cli/render.py", "fastapi_offline/static/swagger-ui-bundle.js", "mangum/__init__.py",
+            "parking/state/live.py"} <= names  # now-answers from the current-state table
     assert not any(name.startswith(("boto3/", "botocore/")) for name in names), "the runtime provides boto3"
-    assert not any(name.startswith(("parking/ingest/", "parking/kafka/")) for name in names)
+    assert not any(name.startswith(("parking/kafka/", "parking/ingest/files.py", "parking/ingest/batch.py"))
+                   for name in names), "the live app reads; it never ingests"
 
 
 def test_deploy_rehearsal_creates_the_live_functions_and_their_api(deployed) -> None:

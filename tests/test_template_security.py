@@ -85,10 +85,10 @@ def test_every_vpc_functions_role_manages_interfaces_in_our_subnets_only(templat
     assert arn.endswith(f":function:${{self:service}}-${{sls:stage}}-{function}") or arn.endswith(f"-dev-{function}")
 
 
-def test_the_functions_in_the_vpc_are_ingest_and_compact(template) -> None:
+def test_the_functions_in_the_vpc_are_ingest_and_the_compactions(template) -> None:
     functions = resources_of(template, "AWS::Lambda::Function")
     in_vpc = sorted(name for name, f in functions.items() if f["Properties"].get("VpcConfig"))
-    assert in_vpc == ["CompactLambdaFunction", "IngestLambdaFunction"]
+    assert in_vpc == ["CompactHourlyLambdaFunction", "CompactLambdaFunction", "IngestLambdaFunction"]
 
 
 # --- The S3 gateway endpoint against every call made from the VPC --------------------------------
@@ -244,11 +244,13 @@ def test_every_use_of_a_key_is_bound_to_a_service_or_context(template) -> None:
                 f"{name} {statement['Sid']}")
 
 
-def test_the_data_key_serves_our_three_log_groups_by_name(template) -> None:
+def test_the_data_key_serves_our_log_groups_by_name(template) -> None:
     [logs] = [s for s in key_statements(template)["DataKey"] if "logs." in json.dumps(s["Principal"])]
     arns = [a["Fn::Sub"] for a in logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]]
     assert all("*" not in arn for arn in arns)
-    assert sorted(arn.rsplit("-", 1)[1] for arn in arns) == ["compact", "ingest", "zones"]
+    assert sorted(arn.split("log-group:", 1)[1].removeprefix("/aws/").replace("${self:service}-${sls:stage}", "")
+                  .replace("parking-platform-dev", "") for arn in arns) == ["http-api/", "lambda/-compact", "lambda/-compactHourly", "lambda/-feeds",
+                                       "lambda/-ingest", "lambda/-live", "lambda/-zones"]
     groups = {r["Properties"].get("LogGroupName") for r in resources_of(template, "AWS::Logs::LogGroup").values()}
     assert {arn.split("log-group:", 1)[1].replace("${self:service}-${sls:stage}", "parking-platform-dev")
             for arn in arns} == {g for g in groups if g}

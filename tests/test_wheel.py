@@ -63,9 +63,14 @@ OUT_NAMES = {"plot": "out.png", "report": "out.html"}  # commands that choose a 
 pytestmark = pytest.mark.xdist_group("wheel")  # one build and one install, on one worker
 
 
+SERVERS = {("serve",)}
+
+
 def invocations() -> Iterator[object]:
     """One run per command, one per output format where it has a choice of them."""
     for path, command in command_tree(cli):
+        if path in SERVERS:
+            continue  # runs until stopped: test_the_installed_server_answers
         formats = [param for param in command.params if param.name == "output_format"]
         choices = list(formats[0].type.choices) if formats else [None]
         needs_kafka = any(param.name == "bootstrap_servers" and param.required for param in command.params)
@@ -233,3 +238,37 @@ def test_the_installed_cli_runs(venv: Path, elsewhere: Path, lake: dict[str, str
         assert rows and list(rows[0]) == wanted, "the registry's columns, in order"
     if path[0] == "plot":
         assert out.read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_installed_server_answers(venv: Path, elsewhere: Path, lake: dict[str, str]) -> None:
+    """`parking-cli serve` from the wheel serves the live answers until stopped, and stops cleanly when told to."""
+    import signal
+    import socket
+    import time
+    from urllib.request import urlopen
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {name: value for name, value in os.environ.items()
+           if name != "PYTHONPATH" and not name.startswith("PARKING_")}
+    server = subprocess.Popen([str(venv / "bin" / "parking-cli"), "serve", "--port", str(port),
+                               "--data-dir", lake["lake"]], cwd=elsewhere, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline, answer = time.monotonic() + 120, None
+        while answer is None and time.monotonic() < deadline and server.poll() is None:
+            try:
+                with urlopen(f"http://127.0.0.1:{port}/api/v1/status", timeout=30) as response:
+                    answer = json.loads(response.read())
+            except OSError:
+                time.sleep(0.2)  # polling for the server to listen, with a deadline
+        assert answer is not None and list(answer) == ["at", "lookback_hours", "rows"]  # the lake is of past days
+    finally:
+        server.send_signal(signal.SIGTERM)  # what a service manager sends (Ctrl-C may be ignored under a CI shell)
+        try:
+            _, stderr = server.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            _, stderr = server.communicate()
+    assert "Traceback" not in stderr

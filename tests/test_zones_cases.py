@@ -348,7 +348,7 @@ def test_a_known_zone_with_nothing_observed_says_which_zone(tmp_path) -> None:
     result = CliRunner().invoke(cli, ["--data-dir", str(lake_root(tmp_path)), "utilization", "--from", "2024-03-01",
                                       "--to", "2024-03-01", "--zone", "North"])
     assert result.exit_code == 0
-    assert "no catalogued bay of zone 'North' was observed" in result.stderr
+    assert "zone 'North' is in the spot catalog: the window holds no events of its bays" in result.stderr
 
 
 @pytest.mark.parametrize(("threshold", "line"), [("0.95", "No zone at or above 95% occupancy."),
