@@ -35,10 +35,6 @@ NOT_RUN = (
     ("lake replay-failed s3://", "needs the deployed bucket; tests/test_replay.py replays on moto"),
     ("occupancy --date 2024-03-20", "the Athena example (PARKING_ENGINE=athena set above it); "
                                     "tests/test_athena_cli.py runs it on moto"),
-    ("simulate --spots 200 --days 2 --kafka", "the Kafka example: consume in the same process as the examples "
-                                              "before it meets a locked current-state table (SQLite); "
-                                              "tests/test_kafka.py runs these commands against Tansu"),
-    ("consume --bootstrap-servers localhost:9092", "the consumer of the Kafka example above"),
     ("serve", "a server that runs until stopped; tests/test_live_api.py and tests/test_live_page.py run it"),
     ("availability --reuse-results", "Athena's result reuse; tests/test_athena_cli.py runs it on moto"),
 )

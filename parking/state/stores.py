@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -82,12 +83,7 @@ class SqliteState:
         connection = getattr(self._local, "connection", None)
         if connection is None or getattr(self._local, "pid", None) != os.getpid():
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute("CREATE TABLE IF NOT EXISTS spots (spot_id TEXT PRIMARY KEY, v INTEGER NOT NULL, "
-                               "lb INTEGER NOT NULL, h BLOB NOT NULL, s BLOB NOT NULL) WITHOUT ROWID")
-            connection.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+            connection = _opened(self.path)
             self._local.connection, self._local.pid = connection, os.getpid()
         return connection
 
@@ -137,6 +133,33 @@ class SqliteState:
     def set_complete_from(self, ms: int, *, only_if_missing: bool = False) -> None:
         verb = "INSERT OR IGNORE" if only_if_missing else "INSERT OR REPLACE"
         self._connection().execute(f"{verb} INTO meta (key, value) VALUES ('complete_from', ?)", (ms,))
+
+
+def _opened(path: Path, *, timeout: float = 60.0) -> sqlite3.Connection:
+    """A connection to the table's file in WAL mode with both tables created.
+
+    Two processes opening a new file at once can deadlock switching it to
+    WAL; SQLite then answers SQLITE_BUSY at once instead of waiting, so the
+    set-up is retried until ``timeout`` seconds have passed.
+    """
+    deadline = time.monotonic() + timeout
+    pause = 0.005
+    while True:
+        connection = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("CREATE TABLE IF NOT EXISTS spots (spot_id TEXT PRIMARY KEY, v INTEGER NOT NULL, "
+                               "lb INTEGER NOT NULL, h BLOB NOT NULL, s BLOB NOT NULL) WITHOUT ROWID")
+            connection.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+            return connection
+        except sqlite3.OperationalError as error:
+            connection.close()
+            busy = getattr(error, "sqlite_errorcode", sqlite3.SQLITE_BUSY) & 0xFF == sqlite3.SQLITE_BUSY
+            if not busy or time.monotonic() > deadline:
+                raise SinkWriteError(f"current-state table not opened: {path}: {error}") from error
+            time.sleep(pause)
+            pause = min(pause * 2, 0.25)
 
 
 class DynamoState:
