@@ -23,6 +23,7 @@ Powertools reads ``POWERTOOLS_SERVICE_NAME`` and ``POWERTOOLS_METRICS_NAMESPACE`
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 from functools import cache
 from typing import Any
@@ -39,7 +40,13 @@ from parking.state import answers
 from parking.state.stores import DynamoState
 from parking.state.update import dynamo_state, lookback_ms
 
-QUERY_TIMEOUT_SECONDS = 100.0  # under the function's timeout (serverless.yml), so a slow query is stopped
+# One deadline for a whole run (both queries): the invocation's remaining time less
+# STOP_RESERVE_SECONDS, kept to stop a query still running, publish and return, so
+# Lambda never kills a run whose Athena query then keeps running. A context that
+# cannot say its remaining time (a test's) gets RUN_BUDGET_SECONDS, which with the
+# reserve fits the function's timeout in serverless.yml (120 s; a test checks).
+STOP_RESERVE_SECONDS = 15.0
+RUN_BUDGET_SECONDS = 100.0
 
 logger = Logger()
 metrics = Metrics()
@@ -67,7 +74,14 @@ def _athena() -> AthenaRows:
 
     settings = _settings()
     return AthenaRows(boto3.client("athena", region_name=settings.region), database=settings.database,
-                      workgroup=settings.workgroup, timeout_seconds=QUERY_TIMEOUT_SECONDS)
+                      workgroup=settings.workgroup, timeout_seconds=RUN_BUDGET_SECONDS, settings=settings)
+
+
+def run_deadline(context: Any, clock: Any = time.monotonic) -> float:
+    """The ``clock`` reading by which a run's queries must have finished (:data:`STOP_RESERVE_SECONDS`)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    budget = remaining() / 1000 - STOP_RESERVE_SECONDS if callable(remaining) else RUN_BUDGET_SECONDS
+    return float(clock()) + budget
 
 
 @logger.inject_lambda_context
@@ -86,8 +100,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         figures = answers.zone_figures(spots, catalog.read() or [], at_ms, lookback)
     else:
         athena, source = _athena(), "athena"
-        scanned_before = athena.scanned_bytes
-        figures = zone_figures(athena.run, at, timedelta(milliseconds=lookback))
+        scanned_before, deadline = athena.scanned_bytes, run_deadline(context, athena.clock)
+        figures = zone_figures(lambda sql: athena.run(sql, deadline=deadline), at, timedelta(milliseconds=lookback))
         scanned = athena.scanned_bytes - scanned_before
     for zone in figures:
         _publish(zone)

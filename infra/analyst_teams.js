@@ -7,7 +7,7 @@
 // results. A policy reads every table a named query reads (the events, the
 // compacted days, the spot catalog) and writes none; it lists only the prefixes
 // its team may read (never the quarantine's object names), and every workgroup
-// holds the saved named queries.
+// holds the saved named queries, each with the registry's description.
 const savedQueries = require('./saved_queries.js');
 
 const TEAM = /^[a-z][a-z0-9-]{0,29}$/;
@@ -15,16 +15,6 @@ const TEAM = /^[a-z][a-z0-9-]{0,29}$/;
 function logicalName(team) {
   return team.split('-').map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join('');
 }
-
-const QUERY_DESCRIPTIONS = {
-  status: 'Current status of every spot seen in the 7 days up to now (parking-cli status)',
-  occupancy: 'Hourly occupancy rate of yesterday, UTC (parking-cli occupancy)',
-  utilization: 'Share of observed time each spot was occupied, last 7 days (parking-cli utilization)',
-  patterns: 'Occupancy by ISO weekday and hour of day, last 7 days (parking-cli patterns)',
-  turnover: 'Arrivals per spot and per observed day, last 7 days (parking-cli turnover)',
-  dwell: 'Parking session length per spot, last 7 days (parking-cli dwell)',
-  health: 'Sensor health - silence, flapping and stuck flags per spot, now (parking-cli health)',
-};
 
 function teamResources(team, { workGroupBase, stage, cutoff }) {
   const id = logicalName(team);
@@ -121,12 +111,13 @@ function teamResources(team, { workGroupBase, stage, cutoff }) {
       },
     },
   };
+  const descriptions = savedQueries.descriptions(); // the registry's (parking/analytics/registry.py)
   for (const [name, text] of Object.entries(savedQueries())) {
     resources[`NamedQuery${logicalName(name)}Team${id}`] = {
       Type: 'AWS::Athena::NamedQuery',
       Properties: {
         Name: `parking-${name}`,
-        Description: QUERY_DESCRIPTIONS[name] || `parking-cli ${name}`,
+        Description: descriptions[name],
         Database: { Ref: 'GlueDatabase' },
         WorkGroup: { Ref: workGroup },
         QueryString: text,

@@ -15,17 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from parking.analytics.availability import (
+from parking.analytics.availability import check_grouping, check_threshold, grouping_params, instant_params
+from parking.analytics.registry import (
+    DEFAULT_LOOKBACK_HOURS as DEFAULT_LOOKBACK_HOURS,  # re-exported: the library default, before the environment
     DEFAULT_THRESHOLD,
     FLAPPING_CHANGES,
-    HEALTH_WINDOW,
+    GROUP_COLUMN,
+    LOCAL_TIME,
     STUCK_HOURS,
-    check_grouping,
-    check_threshold,
-    grouping_params,
-    instant_params,
+    UTC_TIME,
+    NamedQuery,
+    named,
 )
-from parking.analytics.registry import GROUP_COLUMN, LOCAL_TIME, UTC_TIME, NamedQuery, named
 from parking.analytics.windows import (
     Window,
     days_window,
@@ -42,8 +43,9 @@ from parking.errors import InvalidArgument
 if TYPE_CHECKING:
     from parking.analytics.engines import Engine
 
-STATUS_WINDOW = timedelta(days=7)
-DEFAULT_LOOKBACK_HOURS = 24.0  # METRICS.md section 3; a deployment sets its own (PARKING_LOOKBACK_HOURS)
+# The at-instant windows, from the registry (kept by these names for callers).
+STATUS_WINDOW: timedelta = named("status").window or timedelta(0)
+HEALTH_WINDOW: timedelta = named("health").window or timedelta(0)
 
 
 def status(

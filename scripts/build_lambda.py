@@ -89,17 +89,25 @@ class Artifact:
         return BUILD / f"{self.name}.zip"
 
 
-ZONES_QUERIES = ("availability", "overstays")  # what zones_handler.py runs (parking/analytics/zone_report.py)
-LIVE_QUERIES = ("status", "availability", "overstays", "alerts")  # the four live answers (parking/live/answers.py)
+def _queries_of(module: str, name: str) -> tuple[str, ...]:
+    """The named queries a function runs, as the module that runs them lists them (no copy kept here)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from importlib import import_module
+
+    return tuple(getattr(import_module(module), name))
+
+
+ZONES_QUERIES = _queries_of("parking.analytics.zone_report", "ZONES_QUERIES")  # what zones_handler.py runs
+LIVE_QUERIES = _queries_of("parking.live.answers", "LIVE_ANSWERS")  # the four live answers
 
 
 def sql_files(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """(name in the zip, source) of the SQL the named queries read: their files and the parts spliced in.
 
-    queries/ is installed as the package parking.sql (pyproject's package-dir).
+    queries/ is installed as the package parking.sql (pyproject's package-dir); which
+    parts a query splices in is the registry's (:attr:`NamedQuery.parts`).
     """
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     from parking.analytics.registry import PARTS_FOLDER, named
 
     files = ["__init__.py", *(f"{name}.sql" for name in names)]

@@ -19,7 +19,7 @@ from botocore.stub import Stubber
 from click.testing import CliRunner
 from moto import mock_aws
 
-from parking.analytics import engines
+from parking.analytics import athena_engine as engines  # the throttling constants live in the Athena engine
 from parking.analytics.engines import NOT_IN_ATHENA, AthenaEngine
 from parking.analytics.registry import QUERIES
 from parking.cli.main import cli

@@ -18,21 +18,29 @@ health's at ``TS`` (section 6, default thresholds), read as health reads them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from parking.analytics.catalog import GROUPINGS, MAX_ZONE
-from parking.analytics.registry import named
+from parking.analytics.binding import bind, literal
+from parking.analytics.catalog import MAX_ZONE
+from parking.analytics.registry import (
+    DEFAULT_THRESHOLD,
+    FLAPPING_CHANGES,
+    GROUPINGS,
+    HEALTH_WINDOW,
+    SEEN_WINDOW,
+    STUCK_HOURS,
+    named,
+)
 from parking.analytics.windows import partition_params, to_ms
 from parking.errors import InvalidArgument
 
-SEEN_WINDOW = timedelta(days=7)
-DEFAULT_THRESHOLD = 0.9
-# Sensor health (METRICS.md section 6): its window and default thresholds (silent: the lookback).
-HEALTH_WINDOW = timedelta(days=30)
-FLAPPING_CHANGES = 20
-STUCK_HOURS = 72.0
+# Re-exported: callers imported the defaults and the binder from here before the registry held them.
+__all__ = [
+    "DEFAULT_THRESHOLD", "FLAPPING_CHANGES", "GROUPINGS", "HEALTH_WINDOW", "SEEN_WINDOW", "STUCK_HOURS", "bind",
+    "check_grouping", "check_threshold", "grouping_params", "instant_params", "literal",
+]
 
 
 def check_grouping(by: str) -> str:
@@ -74,9 +82,11 @@ def instant_params(name: str, at: datetime, lookback: timedelta, **extra: Any) -
     ``extra`` carries ``group_by`` (availability, alerts) and ``threshold`` (alerts).
     """
     query = named(name)
-    # A round trip looks one lookback further back (METRICS.md sections 3-4); overstays'
-    # sensor_flags are sensor health's, read over its 30 days.
-    read_from = at - (HEALTH_WINDOW if name == "overstays" else SEEN_WINDOW) - 2 * lookback
+    if query.read_window is None:
+        raise InvalidArgument(f"{name} is not asked about one instant")
+    # A round trip looks one lookback further back (METRICS.md sections 3-4); how far
+    # before ``at`` the query reads is its registry entry's (overstays: health's 30 days).
+    read_from = at - query.read_window - 2 * lookback
     lookback_ms = round(lookback.total_seconds() * 1000)
     params = {
         "at_ms": to_ms(at),
@@ -94,27 +104,3 @@ def instant_params(name: str, at: datetime, lookback: timedelta, **extra: Any) -
     if missing:
         raise InvalidArgument(f"{name} needs {', '.join(sorted(missing))}")
     return {key: value for key, value in params.items() if key in wanted}
-
-
-def literal(value: Any) -> str:
-    """One SQL literal, as PyAthena's default formatter writes it (a test compares them)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidArgument(f"not a finite number: {value}")
-        return repr(value)
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    if isinstance(value, Sequence):
-        return "(" + ", ".join(literal(item) for item in value) + ")"
-    raise InvalidArgument(f"cannot bind a {type(value).__name__} as SQL")
-
-
-def bind(sql: str, params: Mapping[str, Any]) -> str:
-    """The SQL, stripped, with every ``%(name)s`` replaced by its literal (``%%`` is a percent sign)."""
-    return sql.strip() % {key: literal(value) for key, value in params.items()}

@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from parking.analytics.registry import GROUPINGS as GROUPINGS  # re-exported: the columns --by groups by
 from parking.errors import ConfigurationError, InvalidArgument, QueryError
 
 LEGACY_COLUMNS = ("spot_id", "zone", "level", "bay_type", "max_stay_minutes")  # a file stored before positions
@@ -43,7 +44,6 @@ DEFAULT_BAY_TYPE = "standard"
 MAX_SPOT_ID = 128
 MAX_ZONE = 64
 MAX_STAY_LIMIT = 10**9  # minutes; far beyond any stay a 7-day window can see, and fits every integer type
-GROUPINGS = ("zone", "level", "bay_type")
 _BAY_TYPE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _DIGITS = re.compile(r"[0-9]+")
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")

@@ -1,4 +1,13 @@
-"""The named queries: one :class:`NamedQuery` each, with its SQL, columns and window rule.
+"""The named queries: one :class:`NamedQuery` each, with every fact of it, and the queries' defaults.
+
+A query's entry is its one home: name, SQL (``queries/<name>.sql``),
+columns, window rule (which instants it reads), the description deployed
+with its saved Athena query, its saved default window, and the tables it
+reads (found in its SQL). Saved queries (:mod:`parking.analytics.saved`),
+the infra's named-query descriptions (``python -m parking.analytics.saved
+descriptions``), the Lambda build (``scripts/build_lambda.py``), the section 7
+parameters (:mod:`parking.analytics.availability`) and the library's
+defaults read them here. Adding a query is one SQL file plus one entry.
 
 The SQL files are package data (``queries/*.sql`` in the repository,
 ``parking.sql`` once installed), read with :mod:`importlib.resources` so an
@@ -20,8 +29,26 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 from importlib import resources
+
+from parking.config import Settings
+
+# The queries' defaults (docs/METRICS.md sections 3, 6 and 7), one home each: the
+# library, the saved queries and the zones Lambda read them here, and the CLI's
+# options are to (cli/ still writes its own copies; a later change reads these).
+DEFAULT_LOOKBACK_HOURS: float = Settings.lookback_hours  # a deployment sets its own: PARKING_LOOKBACK_HOURS
+DEFAULT_THRESHOLD = 0.9  # alerts: the occupancy rate at or above which a group is reported
+FLAPPING_CHANGES = 20  # sensor health: this many changes in 24 h flag a sensor flapping
+STUCK_HOURS = 72.0  # sensor health: occupied this long flags a sensor stuck
+GROUPINGS = ("zone", "level", "bay_type")  # the catalog columns --by groups by
+DEFAULT_GROUPING = "zone"  # availability, alerts and forecast group by it unless told
+SEEN_WINDOW = timedelta(days=7)  # status, availability, alerts, overstays: the spots seen in (at - 7 d, at]
+HEALTH_WINDOW = timedelta(days=30)  # sensor health, and overstays' sensor_flags: (at - 30 d, at]
+
+QUERY_TABLE = "parking_events"  # the events' table, as the SQL files name it
+COMPACTED_TABLE = "parking_events_compacted"  # the compacted days (parking/lake/compaction.py)
 
 UTC_TIME = "datetime64[ns, UTC]"
 LOCAL_TIME = "local-time"  # datetime64[ns, <the query's zone>]
@@ -89,6 +116,31 @@ class NamedQuery:
     at_instant: bool = False
     future_rows: bool = False
     never_null: frozenset[str] = frozenset()
+    description: str = ""  # the saved Athena query's, deployed in every workgroup (infra)
+    window: timedelta | None = None  # at-instant queries: the spots seen in (at - window, at]
+    reads: timedelta | None = None  # the events read before ``at`` when more than ``window`` (overstays)
+    saved_days: int = 0  # window queries: the saved query's whole UTC days up to today's midnight
+    saved_window: str = ""  # the saved query's default window, in words
+
+    @property
+    def read_window(self) -> timedelta | None:
+        """How far before ``at`` an at-instant query reads events, besides the lookbacks."""
+        return self.reads or self.window
+
+    @property
+    def saved_hours(self) -> int:
+        """The hours of the saved query's default window: ``window`` up to now, or ``saved_days`` up to today."""
+        if self.window is not None:
+            return int(self.window / timedelta(hours=1))
+        return self.saved_days * 24
+
+    @property
+    def tables(self) -> frozenset[str]:
+        """The tables the SQL reads: every ``FROM`` or ``JOIN`` name that is not one of its own CTEs."""
+        code = re.sub(r"--[^\n]*", "", self.sql)
+        named = set(re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", code, re.IGNORECASE))
+        ctes = set(re.findall(r"\b(\w+)\s+AS\s*\(", code, re.IGNORECASE))
+        return frozenset(named - ctes - {"UNNEST", "unnest"})
 
     @cached_property
     def sql(self) -> str:
@@ -111,8 +163,6 @@ class NamedQuery:
 
     def placeholders(self) -> set[str]:
         """The names of the ``%(name)s`` parameters the SQL binds."""
-        import re
-
         return set(re.findall(r"%\((\w+)\)s", self.sql))
 
 
@@ -120,24 +170,41 @@ def _register(*named: NamedQuery) -> dict[str, NamedQuery]:
     return {query.name: query for query in named}
 
 
+_WEEK = "the last 7 whole UTC days (yesterday and the 6 days before)"
+
 QUERIES: dict[str, NamedQuery] = _register(
     NamedQuery(
         "status",
         {"spot_id": "string", "status": "string", "since": UTC_TIME, "last_event": UTC_TIME, "stale": "bool"},
         at_instant=True,
         never_null=frozenset({"spot_id", "status"}),
+        description="Current status of every spot seen in the 7 days up to now (parking-cli status)",
+        window=SEEN_WINDOW,
+        saved_window="now: spots with an event in the 7 days up to now",
     ),
-    NamedQuery("occupancy", {"hour": LOCAL_TIME, "occupancy_rate": "float64"}, future_rows=True),
+    NamedQuery(
+        "occupancy", {"hour": LOCAL_TIME, "occupancy_rate": "float64"}, future_rows=True,
+        description="Hourly occupancy rate of yesterday, UTC (parking-cli occupancy)",
+        saved_days=1, saved_window="yesterday (UTC)",
+    ),
     NamedQuery(
         "utilization",
         {"spot_id": "string", "utilization": "float64", "occupied_seconds": "float64", "observed_seconds": "float64"},
         never_null=frozenset({"spot_id"}),
+        description="Share of observed time each spot was occupied, last 7 days (parking-cli utilization)",
+        saved_days=7, saved_window=_WEEK,
     ),
-    NamedQuery("patterns", {"day_of_week": "int64", "hour": "int64", "occupancy_rate": "float64"}),
+    NamedQuery(
+        "patterns", {"day_of_week": "int64", "hour": "int64", "occupancy_rate": "float64"},
+        description="Occupancy by ISO weekday and hour of day, last 7 days (parking-cli patterns)",
+        saved_days=7, saved_window=f"{_WEEK}, hours in UTC",
+    ),
     NamedQuery(
         "turnover",
         {"spot_id": "string", "arrivals": "int64", "observed_seconds": "float64", "turnover_per_day": "float64"},
         never_null=frozenset({"spot_id"}),
+        description="Arrivals per spot and per observed day, last 7 days (parking-cli turnover)",
+        saved_days=7, saved_window=_WEEK,
     ),
     NamedQuery(
         "dwell",
@@ -146,6 +213,8 @@ QUERIES: dict[str, NamedQuery] = _register(
             "p90_minutes": "float64", "max_minutes": "float64",
         },
         never_null=frozenset({"spot_id"}),
+        description="Parking session length per spot, last 7 days (parking-cli dwell)",
+        saved_days=7, saved_window=_WEEK,
     ),
     NamedQuery(
         "health",
@@ -155,11 +224,27 @@ QUERIES: dict[str, NamedQuery] = _register(
         },
         at_instant=True,
         never_null=frozenset({"spot_id", "flags"}),
+        description="Sensor health - silence, flapping and stuck flags per spot, now (parking-cli health)",
+        window=HEALTH_WINDOW,
+        saved_window="now: spots with an event in the 30 days up to now",
     ),
     # Section 7: asked about one instant, over the spot catalog. ``group_value``
     # is renamed to the --by column (zone, level or bay_type) by parking.queries.
-    NamedQuery("availability", AVAILABILITY_COLUMNS, at_instant=True),
-    NamedQuery("alerts", AVAILABILITY_COLUMNS, at_instant=True),
+    NamedQuery(
+        "availability", AVAILABILITY_COLUMNS, at_instant=True,
+        description="Bays occupied, free and unknown per zone, level or bay type at an instant "
+                    "(parking-cli availability)",
+        window=SEEN_WINDOW,
+        saved_window="now, by zone: the catalog's zones and the spots seen in the 7 days up to now",
+    ),
+    NamedQuery(
+        "alerts", AVAILABILITY_COLUMNS, at_instant=True,
+        description="Zones, levels or bay types at or above an occupancy threshold (parking-cli alerts)",
+        window=SEEN_WINDOW,
+        saved_window=f"now, by zone, at or above {DEFAULT_THRESHOLD:g} occupancy",
+    ),
+    # Overstays' since is over the 7 days up to ``at``; its sensor_flags are sensor
+    # health's at ``at`` (section 6, default thresholds), read over health's 30 days.
     NamedQuery(
         "overstays",
         {
@@ -168,6 +253,11 @@ QUERIES: dict[str, NamedQuery] = _register(
         },
         at_instant=True,
         never_null=frozenset({"spot_id", "zone", "sensor_flags"}),
+        description="Cars parked longer than their bay's maximum stay, with their sensor's health flags "
+                    "(parking-cli overstays)",
+        window=SEEN_WINDOW,
+        reads=HEALTH_WINDOW,
+        saved_window="now: stays read from the 7 days up to now, sensor flags from the 30 days",
     ),
 )
 

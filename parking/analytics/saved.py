@@ -21,7 +21,8 @@ Columns are those the CLI prints (docs/METRICS.md sections 4, 6 and 7): the
 SQL's ``group_value`` column, which the CLI drops or renames after ``--by``,
 is left out of the five window queries (they answer ungrouped) and named
 ``zone`` in availability and alerts. Run ``python -m parking.analytics.saved``
-for every saved text as one JSON object.
+for every saved text as one JSON object, ``... saved descriptions`` for each
+query's description (both the registry's, read by ``infra/saved_queries.js``).
 """
 
 from __future__ import annotations
@@ -31,8 +32,18 @@ import math
 import re
 import sys
 from dataclasses import dataclass
+from datetime import timedelta
 
-from parking.analytics.registry import QUERIES, NamedQuery
+from parking.analytics.binding import literal
+from parking.analytics.registry import (
+    DEFAULT_GROUPING,
+    DEFAULT_THRESHOLD,
+    FLAPPING_CHANGES,
+    HEALTH_WINDOW,
+    QUERIES,
+    STUCK_HOURS,
+    NamedQuery,
+)
 from parking.config import lookback_hours_from_env
 
 HOUR_MS = 3_600_000
@@ -67,30 +78,24 @@ class SavedWindow:
         return f"CAST(round(to_unixtime({self.instant(hours_before)}) * 1e3) AS bigint)"
 
 
-WINDOWS = {
-    "status": SavedWindow("now: spots with an event in the 7 days up to now", NOW, 7 * 24, at_instant=True),
-    "health": SavedWindow("now: spots with an event in the 30 days up to now", NOW, 30 * 24, at_instant=True),
-    "occupancy": SavedWindow("yesterday (UTC)", TODAY, 24),
-    "utilization": SavedWindow("the last 7 whole UTC days (yesterday and the 6 days before)", TODAY, 7 * 24),
-    "patterns": SavedWindow("the last 7 whole UTC days (yesterday and the 6 days before), hours in UTC", TODAY, 7 * 24),
-    "turnover": SavedWindow("the last 7 whole UTC days (yesterday and the 6 days before)", TODAY, 7 * 24),
-    "dwell": SavedWindow("the last 7 whole UTC days (yesterday and the 6 days before)", TODAY, 7 * 24),
-    # Section 7 (parking.analytics.availability): asked about now, grouped by zone, threshold 0.9.
-    "availability": SavedWindow("now, by zone: the catalog's zones and the spots seen in the 7 days up to now",
-                                NOW, 7 * 24, at_instant=True),
-    "alerts": SavedWindow("now, by zone, at or above 0.9 occupancy", NOW, 7 * 24, at_instant=True),
-    "overstays": SavedWindow("now: stays read from the 7 days up to now, sensor flags from the 30 days",
-                             NOW, 7 * 24, at_instant=True, read_hours=30 * 24),
-}
+def _saved_window(query: NamedQuery) -> SavedWindow:
+    """The registry's default window of ``query``: its window up to now, or its whole UTC days up to today."""
+    reads = query.read_window
+    read_hours = int(reads / timedelta(hours=1)) if reads is not None and reads != query.window else None
+    return SavedWindow(query.saved_window, NOW if query.at_instant else TODAY, query.saved_hours,
+                       at_instant=query.at_instant, read_hours=read_hours)
 
-# The CLI's default options (parking.queries), as literals; lookback_ms and silent_ms
-# are the deployment's lookback (saved_parameters).
+
+WINDOWS = {name: _saved_window(query) for name, query in QUERIES.items()}
+
+# The CLI's default options (parking.queries), as literals, from the registry's defaults;
+# lookback_ms and silent_ms are the deployment's lookback (saved_parameters).
 DEFAULT_OPTIONS = {
     "time_zone": "'UTC'",
-    "flapping_changes": "20",
-    "stuck_ms": str(72 * HOUR_MS),
-    "group_by": "'zone'",
-    "threshold": "0.9",
+    "flapping_changes": str(FLAPPING_CHANGES),
+    "stuck_ms": str(round(STUCK_HOURS * HOUR_MS)),
+    "group_by": literal(DEFAULT_GROUPING),
+    "threshold": repr(DEFAULT_THRESHOLD),
     "filter_zones": "0",
     "zones": "('')",
 }
@@ -152,7 +157,7 @@ def saved_parameters(name: str, lookback_hours: float | None = None) -> dict[str
         "day_end_ms": window.epoch_ms(0),
         "at_ms": window.epoch_ms(0),
         "window_ms": str(window.hours * HOUR_MS),
-        "health_window_ms": str(30 * 24 * HOUR_MS),
+        "health_window_ms": str(round(HEALTH_WINDOW / timedelta(milliseconds=1))),
     }
     if name in UNGROUPED:
         expressions["group_by"] = "''"
@@ -189,8 +194,20 @@ def saved_columns(name: str, sql: str) -> str:
     return sql[: item.start()] + "SELECT\n" + kept + sql[item.end():]
 
 
-def main() -> None:
-    json.dump({name: saved_sql(name) for name in QUERIES}, sys.stdout)
+def descriptions() -> dict[str, str]:
+    """Each saved query's description, as the infra deploys it with the query (the registry's)."""
+    return {name: query.description for name, query in QUERIES.items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print every saved text as one JSON object; with ``descriptions``, every description instead."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv == ["descriptions"]:
+        json.dump(descriptions(), sys.stdout)
+    elif not argv:
+        json.dump({name: saved_sql(name) for name in QUERIES}, sys.stdout)
+    else:
+        sys.exit("usage: python -m parking.analytics.saved [descriptions]")
 
 
 if __name__ == "__main__":

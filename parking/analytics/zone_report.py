@@ -14,10 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from parking.analytics.availability import bind, instant_params
-from parking.analytics.registry import GROUP_COLUMN, named
+from parking.analytics.availability import instant_params
+from parking.analytics.binding import bind
+from parking.analytics.registry import DEFAULT_GROUPING, GROUP_COLUMN, named
 
 Rows = list[dict[str, "str | None"]]
+ZONES_QUERIES = ("availability", "overstays")  # what a run asks, in order; the zones Lambda's build ships their SQL
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +50,9 @@ def zone_figures(run: Callable[[str], Rows], at: datetime, lookback: timedelta) 
     counts the stays to enforce (sensor looks healthy), ``overstays_to_check``
     those whose sensor health flags (the stay may be the sensor's fault).
     """
-    availability = run(bind(named("availability").sql, instant_params("availability", at, lookback, group_by="zone")))
-    overstays = run(bind(named("overstays").sql, instant_params("overstays", at, lookback)))
+    extra = {"availability": {"group_by": DEFAULT_GROUPING}, "overstays": {}}
+    availability, overstays = (run(bind(named(name).sql, instant_params(name, at, lookback, **extra[name])))
+                               for name in ZONES_QUERIES)
     over = Counter(row["zone"] for row in overstays if not row["sensor_flags"])
     check = Counter(row["zone"] for row in overstays if row["sensor_flags"])
     figures = []
