@@ -18,6 +18,8 @@ import pandas as pd
 from parking.analytics.availability import check_grouping, check_threshold, grouping_params, instant_params
 from parking.analytics.registry import (
     DEFAULT_LOOKBACK_HOURS as DEFAULT_LOOKBACK_HOURS,  # re-exported: the library default, before the environment
+)
+from parking.analytics.registry import (
     DEFAULT_THRESHOLD,
     FLAPPING_CHANGES,
     GROUP_COLUMN,

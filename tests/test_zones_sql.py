@@ -11,7 +11,6 @@ import pytest
 import sqlglot
 from hypothesis import given
 from hypothesis import strategies as st
-
 from pyathena.formatter import DefaultParameterFormatter
 
 from parking.analytics.availability import bind, instant_params
