@@ -1,0 +1,190 @@
+"""Each consumer of a named query's facts reads them from the registry, not from a copy:
+the infra's descriptions, the saved queries' windows and defaults, the section 7
+parameters, the Lambda build's SQL files, the library's defaults; and the zones
+Lambda's run deadline fits the function's timeout."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+
+import zones_handler
+from parking import queries
+from parking.analytics import availability, catalog, registry, saved, zone_report
+from parking.analytics.athena_failures import AthenaSetupError, client_failure, error_name, reason_hint
+from parking.analytics.athena_rows import AthenaRows
+from parking.analytics.registry import QUERIES
+from parking.config import Settings
+from parking.errors import QueryError
+from scripts.build_lambda import LIVE_QUERIES, ZONES_QUERIES
+
+ROOT = Path(__file__).resolve().parent.parent
+AT = datetime(2024, 3, 20, 12, 0, tzinfo=timezone.utc)
+NODE = shutil.which("node")
+
+
+def node(script: str) -> object:
+    """What ``script`` (run by node in the repository) prints, as JSON; Python is this interpreter."""
+    env = {**os.environ, "PARKING_PYTHON": sys.executable,
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run([NODE or "node", "-e", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                            check=True)
+    return json.loads(result.stdout)
+
+
+def test_every_query_has_its_facts() -> None:
+    for query in QUERIES.values():
+        assert query.description.endswith(f"(parking-cli {query.name})")
+        assert query.saved_window and query.saved_hours > 0
+        assert (query.window is not None) == query.at_instant, "an at-instant query's window is its entry's"
+        assert {registry.QUERY_TABLE, registry.COMPACTED_TABLE} <= query.tables
+    assert {name for name, query in QUERIES.items() if catalog.CATALOG_TABLE not in query.tables} == {
+        "status", "health"}, "every query but status and health joins the spot catalog"
+
+
+@pytest.mark.skipif(NODE is None, reason="needs node")
+def test_the_infra_descriptions_are_the_registrys() -> None:
+    expected = {name: query.description for name, query in QUERIES.items()}
+    assert node("console.log(JSON.stringify(require('./infra/query_descriptions.js')()))") == expected
+    teams = node(
+        "require('./infra/analyst_teams.js')({resolveVariable: async (v) => "
+        "({'param:analystTeams': 'ops', 'param:athenaWorkGroup': 'wg', 'sls:stage': 'dev', "
+        "'param:bytesScannedCutoffPerQuery': '1000'})[v]})"
+        ".then((out) => console.log(JSON.stringify(out.Resources)))"
+    )
+    named = {spec["Properties"]["Name"]: spec["Properties"]["Description"] for spec in teams.values()
+             if spec["Type"] == "AWS::Athena::NamedQuery"}
+    assert named == {f"parking-{name}": text for name, text in expected.items()}
+
+
+def test_the_zones_stack_takes_its_descriptions_from_the_registry() -> None:
+    text = (ROOT / "infra" / "zones.yml").read_text()
+    for name in ("availability", "alerts", "overstays"):
+        assert f"Description: ${{file(infra/query_descriptions.js):{name}}}" in text
+    assert "QUERY_DESCRIPTIONS" not in (ROOT / "infra" / "analyst_teams.js").read_text()
+
+
+def test_the_saved_windows_and_options_are_the_registrys() -> None:
+    for name, query in QUERIES.items():
+        window = saved.WINDOWS[name]
+        assert (window.description, window.hours, window.at_instant) == (
+            query.saved_window, query.saved_hours, query.at_instant)
+    assert saved.WINDOWS["overstays"].read_hours == registry.HEALTH_WINDOW / timedelta(hours=1)
+    assert saved.DEFAULT_OPTIONS["threshold"] == str(registry.DEFAULT_THRESHOLD)
+    assert saved.DEFAULT_OPTIONS["flapping_changes"] == str(registry.FLAPPING_CHANGES)
+    assert saved.DEFAULT_OPTIONS["stuck_ms"] == str(round(registry.STUCK_HOURS * 3_600_000))
+    assert saved.descriptions() == {name: query.description for name, query in QUERIES.items()}
+
+
+def test_the_library_defaults_are_the_registrys() -> None:
+    assert catalog.GROUPINGS is registry.GROUPINGS
+    assert availability.DEFAULT_THRESHOLD == registry.DEFAULT_THRESHOLD
+    assert (queries.STATUS_WINDOW, queries.HEALTH_WINDOW) == (QUERIES["status"].window, QUERIES["health"].window)
+    assert registry.DEFAULT_LOOKBACK_HOURS == Settings().lookback_hours
+    health = queries.health.__kwdefaults__
+    assert (health["flapping_changes"], health["stuck_hours"]) == (registry.FLAPPING_CHANGES, registry.STUCK_HOURS)
+    assert queries.alerts.__kwdefaults__["threshold"] == registry.DEFAULT_THRESHOLD
+
+
+def test_how_far_an_instant_query_reads_is_its_entrys(monkeypatch) -> None:
+    """No branch on a query's name: give availability overstays' read window and it reads as far."""
+    lookback = timedelta(hours=24)
+    overstays = availability.instant_params("overstays", AT, lookback)
+    monkeypatch.setitem(QUERIES, "availability", replace(QUERIES["availability"], reads=registry.HEALTH_WINDOW))
+    widened = availability.instant_params("availability", AT, lookback, group_by="zone")
+    assert widened["first_hour"] == overstays["first_hour"]
+
+
+def test_the_zones_build_ships_the_sql_of_what_a_run_asks(monkeypatch) -> None:
+    asked: list[str] = []
+    real = zone_report.named
+    monkeypatch.setattr(zone_report, "named", lambda name: asked.append(name) or real(name))
+    zone_report.zone_figures(lambda sql: [], AT, timedelta(hours=24))
+    assert tuple(asked) == ZONES_QUERIES == zone_report.ZONES_QUERIES
+    assert set(LIVE_QUERIES) <= set(QUERIES)
+
+
+# The zones Lambda: one deadline for a run, inside the function's timeout.
+
+
+class _Ignore(yaml.SafeLoader):
+    """serverless.yml's own tags read as plain values."""
+
+
+_Ignore.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def test_the_run_deadline_leaves_the_function_time_to_stop_a_query() -> None:
+    config = yaml.load((ROOT / "serverless.yml").read_text(), Loader=_Ignore)
+    timeout = config["functions"]["zones"]["timeout"]
+    assert zones_handler.RUN_BUDGET_SECONDS + zones_handler.STOP_RESERVE_SECONDS <= timeout
+
+    class Context:
+        def get_remaining_time_in_millis(self) -> int:
+            return timeout * 1000
+
+    assert zones_handler.run_deadline(Context(), lambda: 1000.0) == 1000.0 + timeout - zones_handler.STOP_RESERVE_SECONDS
+    assert zones_handler.run_deadline(object(), lambda: 0.0) == zones_handler.RUN_BUDGET_SECONDS
+
+
+def _client():
+    return boto3.client("athena", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+
+
+def test_a_second_query_gets_what_the_first_left_of_the_run() -> None:
+    client = _client()
+    clock = iter([0, 0, 40, 40, 60, 70])  # query 1: starts 0, done at 40; query 2: starts 40, polled 60, 70
+    with Stubber(client) as stub:
+        stub.add_response("start_query_execution", {"QueryExecutionId": "q-1"})
+        stub.add_response("get_query_execution", {"QueryExecution": {"Status": {"State": "SUCCEEDED"}}})
+        stub.add_response("get_query_results", {"ResultSet": {"Rows": [], "ResultSetMetadata": {"ColumnInfo": []}}})
+        stub.add_response("start_query_execution", {"QueryExecutionId": "q-2"})
+        for _ in range(2):
+            stub.add_response("get_query_execution", {"QueryExecution": {"Status": {"State": "RUNNING"}}})
+        stub.add_response("stop_query_execution", {}, {"QueryExecutionId": "q-2"})
+        rows = AthenaRows(client, database="d", workgroup="w", timeout_seconds=100, sleep=lambda s: None,
+                          clock=lambda: next(clock))
+        assert rows.run("SELECT 1", deadline=70) == []
+        with pytest.raises(QueryError, match="q-2 took longer than 30 s; stopped"):
+            rows.run("SELECT 2", deadline=70)
+        stub.assert_no_pending_responses()
+
+
+# Failures by code, not by the words of a message.
+
+
+def _refused(code: str, message: str, operation: str = "StartQueryExecution") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
+def test_a_refused_query_is_a_missing_workgroup_only_when_athena_says_it_has_none() -> None:
+    settings = Settings(workgroup="wg")
+    client = _client()
+    with Stubber(client) as stub:
+        stub.add_client_error("get_work_group", "InvalidRequestException", "WorkGroup wg is not found")
+        failure = client_failure(_refused("InvalidRequestException", "anything at all"), settings, client)
+    assert isinstance(failure, AthenaSetupError) and "workgroup 'wg' does not exist" in str(failure)
+    with Stubber(client) as stub:
+        stub.add_response("get_work_group", {"WorkGroup": {"Name": "wg"}})
+        failure = client_failure(_refused("InvalidRequestException", "WorkGroup wg is not found"), settings, client)
+    assert type(failure) is QueryError, "the words say missing, Athena says it exists"
+
+
+def test_a_failed_querys_hint_comes_from_its_error_name() -> None:
+    settings = Settings(database="db")
+    assert error_name("SCHEMA_NOT_FOUND: line 1:8: Schema 'db' does not exist") == "SCHEMA_NOT_FOUND"
+    assert "check PARKING_DATABASE (now 'db')" in reason_hint("SCHEMA_NOT_FOUND: line 1:8: x", settings)
+    assert "PARKING_TABLE" in reason_hint("TABLE_NOT_FOUND: line 1:8: x", settings)
+    assert reason_hint("GENERIC_INTERNAL_ERROR: Schema 'db' does not exist", settings) == ""
