@@ -2,9 +2,11 @@
 
 ``availability``, ``alerts`` and ``overstays`` (docs/METRICS.md section 7)
 are asked about an instant ``TS``. This module turns their options into the
-bound parameters of ``queries/<name>.sql`` and binds them into the text, with
-nothing but the standard library, so the scheduled zones Lambda sends Athena
-exactly the SQL that ``parking.queries`` sends through either engine.
+bound parameters of ``queries/<name>.sql``, with nothing but the standard
+library; :mod:`parking.analytics.binding` (re-exported here) binds them into
+the text, so the scheduled zones Lambda sends Athena exactly the SQL that
+``parking.queries`` sends through either engine. How far before ``TS`` a query
+reads is its registry entry's (:attr:`NamedQuery.read_window`).
 
 Partitions read (the test on the bound SQL's predicates checks these):
 availability and alerts read ``(TS - 7 days - 2 lookback, TS]`` (a catalogued

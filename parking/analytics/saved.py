@@ -8,6 +8,10 @@ lookback 24 hours, the CLI's default thresholds). There is one SQL source
 per query: this module derives the saved text from it, and the deployment
 (``infra/saved_queries.js``, read by serverless.yml) asks this module.
 
+The windows and their words are each query's registry entry
+(:attr:`NamedQuery.saved_window`, ``saved_days``, ``window``), the options the
+registry's defaults:
+
 | query | default window |
 |---|---|
 | status, health | at now (the 7 / 30 days up to now) |
