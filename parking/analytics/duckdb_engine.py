@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -83,19 +84,28 @@ class DuckDBEngine:
         for attempt in range(VANISHED_RETRIES + 1):
             self._create_view(reads_catalog=CATALOG_TABLE in sql)
             try:
-                return self._connection.execute(bind(sql, params)).df()
-            except KeyboardInterrupt:
-                self._connection.interrupt()
-                raise QueryCancelled("the local query was stopped") from None
-            except RuntimeError as exc:  # DuckDB's answer to Ctrl-C (SIGINT) during a query
-                if "interrupted" not in str(exc).lower():
-                    raise
-                raise QueryCancelled("the local query was stopped") from None
+                return self._interruptible(bind(sql, params))
             except duckdb.Error as exc:
                 if attempt < VANISHED_RETRIES and vanished(exc, self.data_dir):
                     continue
                 raise QueryError(unreadable_object(str(exc)) or f"local query failed: {exc}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _interruptible(self, text: str) -> pd.DataFrame:
+        """Run ``text`` in a thread of its own, so Ctrl-C reaches Python at once and interrupts DuckDB.
+
+        DuckDB holds the calling thread until a query ends and does not look
+        at Python's signals meanwhile; the main thread, waiting on the
+        result instead, gets KeyboardInterrupt and stops the query.
+        """
+        with ThreadPoolExecutor(1, thread_name_prefix="duckdb-query") as pool:
+            running = pool.submit(lambda: self._connection.execute(text).df())
+            try:
+                return running.result()
+            except KeyboardInterrupt:
+                self._connection.interrupt()
+                wait([running])
+                raise QueryCancelled("the local query was stopped") from None
 
     def explain_analyze(self, sql: str, params: Mapping[str, Any]) -> str:
         """DuckDB's profile of one run: files and bytes read, per operator."""
