@@ -104,12 +104,10 @@ lint: tools install-dev
 	cd build/typecheck && $(CURDIR)/$(TOOLS)/bin/mypy --config-file $(CURDIR)/pyproject.toml \
 		--python-executable $(CURDIR)/$(BIN)/python parking handler.py zones_handler.py compact_handler.py live_handler.py
 
-# tests/test_wheel.py builds the wheel and runs it from a fresh venv, offline.
-# Two workers for the suite; the tests that run `sls` (it writes .serverless/ in the
-# repository, and a concurrent run lost its state file) alone afterwards, one at a time.
+# tests/test_wheel.py builds the wheel and runs it from a fresh venv, offline. One run on two
+# workers; the tests that run `sls` share one xdist group, so they run one at a time on one worker.
 test: lint install-dev tools node lambda-package chromium
-	$(BIN)/python -m pytest -n 2 -m "not serverless" --durations=20 $(PYTEST_ARGS)
-	$(BIN)/python -m pytest -m serverless $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --durations=30 $(PYTEST_ARGS)
 
 bench: install-dev
 	$(BIN)/python bench/ingest.py

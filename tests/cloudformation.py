@@ -6,8 +6,12 @@ fixtures in conftest.py); the helpers here read what it wrote.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +21,28 @@ SLS = ROOT / "node_modules" / ".bin" / "sls"
 OFFLINE = {**os.environ, "SLS_TELEMETRY_DISABLED": "1", "NODE_NO_WARNINGS": "1"}
 
 
+@functools.cache
+def service_dir() -> Path:
+    """This process's view of the repository for `sls`: its files copied, its folders linked but ``.serverless/``.
+
+    `sls` writes its state to ``.serverless/`` where it runs; one such folder
+    per test process keeps two runs (two workers, or two checkouts' suites)
+    from overwriting each other's state file.
+    """
+    service = Path(tempfile.mkdtemp(prefix="sls-service-"))
+    atexit.register(shutil.rmtree, service, ignore_errors=True)
+    for entry in ROOT.iterdir():
+        if entry.is_file():  # `sls` takes a linked serverless.yml for none at all
+            shutil.copy2(entry, service / entry.name)
+        elif entry.name != ".serverless":
+            (service / entry.name).symlink_to(entry)
+    return service
+
+
 def sls(*args: str, env: dict[str, str] | None = None) -> str:
-    """Run the Serverless CLI in the repository; its output, or an assertion error with it."""
+    """Run the Serverless CLI on the repository's service; its output, or an assertion error with it."""
     result = subprocess.run(
-        [str(SLS), *args], cwd=ROOT, env=env or OFFLINE, capture_output=True, text=True, check=False
+        [str(SLS), *args], cwd=service_dir(), env=env or OFFLINE, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout + result.stderr

@@ -118,3 +118,21 @@ def deployed(emulator: dict[str, str]) -> dict[str, str]:
 settings.register_profile("suite", deadline=None, derandomize=True, database=None, print_blob=True)
 settings.register_profile("thorough", deadline=None, max_examples=1000, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups (--dist loadgroup)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A module's tests that share a module-scoped fixture of that module run on one worker: it is built once.
+
+    Without this, each of the two workers builds the same lake, server or
+    wheel for the share of the module's tests it was given.
+    """
+    for item in items:
+        module = item.getparent(pytest.Module)
+        info = getattr(item, "_fixtureinfo", None)
+        if module is None or info is None or item.get_closest_marker("xdist_group"):
+            continue
+        shared = any(definition.scope == "module" and definition.baseid == module.nodeid
+                     for definitions in info.name2fixturedefs.values() for definition in definitions)
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(module.name))
