@@ -198,13 +198,13 @@ KAFKA_PARTITIONS = click.IntRange(0, 2**31 - 1)  # Kafka's partition is an int32
 SEED = click.IntRange(0, 2**63 - 1)
 
 
+DATA_DIR_HELP = "Local data lake root [env PARKING_DATA_DIR; default ./data]."
 AWS_NEEDS = "AWS_REGION and AWS credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
 _ENGINE_OPTIONS = (
     click.option("--engine", type=click.Choice(ENGINES), default=None,
                  help=f"Where to run the query [env PARKING_ENGINE; default local]. athena needs {AWS_NEEDS}, "
                       "and reads PARKING_WORKGROUP, PARKING_DATABASE, PARKING_TABLE, PARKING_OUTPUT_LOCATION."),
-    click.option("--data-dir", type=DATA_DIR, default=None,
-                 help="Local data lake root [env PARKING_DATA_DIR; default ./data]."),
+    click.option("--data-dir", type=DATA_DIR, default=None, help=DATA_DIR_HELP),
 )
 
 
@@ -274,6 +274,18 @@ def show_all(ctx: click.Context | None) -> bool:
 def bucket_option(what: str) -> Callable[[F], F]:
     """``--bucket``: S3 instead of the data directory; its help says what AWS needs."""
     return click.option("--bucket", type=BUCKET, default=None, help=f"{what} Needs {AWS_NEEDS}.")
+
+
+def data_dir_option(command: F) -> F:
+    """``--data-dir``: the local lake, one definition for every command that reads or writes it."""
+    return click.option("--data-dir", type=DATA_DIR, default=None, help=DATA_DIR_HELP)(command)
+
+
+def place_options(bucket_help: str) -> Callable[[F], F]:
+    """``--data-dir`` and ``--bucket``: where a command stores or reads, the local lake or an S3 bucket."""
+    def decorate(command: F) -> F:
+        return data_dir_option(bucket_option(bucket_help)(command))
+    return decorate
 
 
 DEFAULT_LOOKBACK_HOURS = 24.0

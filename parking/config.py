@@ -138,6 +138,11 @@ class Settings:
         settings.validate(labels)
         return settings
 
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """The settings every entry point reads: arguments that are not None, else the environment, else defaults."""
+        return cls.from_env(env, **overrides)
+
     def validate(self, labels: Mapping[str, str] | None = None) -> None:
         """Raise :class:`ConfigurationError` naming the first bad setting.
 

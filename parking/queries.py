@@ -325,6 +325,11 @@ def to_check(stays: pd.DataFrame) -> pd.DataFrame:
     return stays[stays["sensor_flags"] != ""].reset_index(drop=True)
 
 
+def flagged(health_rows: pd.DataFrame) -> pd.DataFrame:
+    """The :func:`health` rows with a flag: the sensors that need a visit."""
+    return health_rows[health_rows["flags"] != ""].reset_index(drop=True)
+
+
 def _at_instant(
     name: str,
     at: datetime | str | None,

@@ -246,7 +246,7 @@ def test_a_bad_cli_argument_is_one_line_and_exit_2(args: list[str], option: str,
 @pytest.mark.parametrize("output_format", ["csv", "json", "table"])
 def test_the_backtest_prints_every_column_in_every_format(engine: DuckDBEngine, output_format: str,
                                                           monkeypatch) -> None:
-    monkeypatch.setattr("parking.cli.main.clock", lambda: END + timedelta(days=1))
+    monkeypatch.setattr("parking.cli.context.clock", lambda: END + timedelta(days=1))
     result = CliRunner().invoke(parking_cli, [
         "--data-dir", str(engine.data_dir), "forecast", "backtest", "--at", "2024-01-31T00:30:00Z", "--days", "1",
         "--hours", "2", "--lookback", "1", "--format", output_format])
@@ -267,7 +267,7 @@ def test_the_backtest_prints_every_column_in_every_format(engine: DuckDBEngine, 
 
 
 def test_the_forecast_command_prints_the_library_rows(engine: DuckDBEngine, monkeypatch) -> None:
-    monkeypatch.setattr("parking.cli.main.clock", lambda: END)
+    monkeypatch.setattr("parking.cli.context.clock", lambda: END)
     result = CliRunner().invoke(parking_cli, [
         "--data-dir", str(engine.data_dir), "forecast", "--at", "2024-01-30T10:00:00Z", "--hours", "2",
         "--zone", "north", "--lookback", "1", "--format", "json"])
