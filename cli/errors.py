@@ -18,38 +18,17 @@ from typing import Any, NoReturn
 
 import click
 
-from parking.cli.options import os_error_line
+from parking.cli.options import in_flags, os_error_line
 from parking.cli.progress import close_terminals
 from parking.errors import AwsError, ConfigurationError, InvalidArgument, ParkingError, QueryCancelled
 
 INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
 DEBUG_VARIABLE = "PARKING_DEBUG"
 
-#: The flag that sets each argument the library names in an :class:`InvalidArgument`.
-FLAGS = {
-    "lookback_hours": "--lookback",
-    "silent_hours": "--silent-hours",
-    "stuck_hours": "--stuck-hours",
-    "flapping_changes": "--flapping-changes",
-    "ahead": "--ahead",
-    "hours": "--hours",
-    "days": "--days",
-    "by": "--by",
-    "zones": "--zone",
-    "threshold": "--threshold",
-    "first": "--from",
-    "last": "--to",
-    "before": "--before",
-}
 
 
 class Interrupted(Exception):
     """Ctrl-C reached a command: caught before click turns it into an Abort that prints a blank line."""
-
-
-def in_flags(error: InvalidArgument) -> str:
-    """The library's message with each argument it names spelled as the flag that sets it."""
-    return error.worded(FLAGS)
 
 
 class OneLineErrors(click.Group):

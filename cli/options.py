@@ -23,6 +23,29 @@ PICTURE_FORMATS = ("png", "svg", "pdf")  # what parking.analytics.plots.save wri
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+#: The flag that sets each library argument an :class:`InvalidArgument` names (its ``arguments``).
+FLAGS = {
+    "lookback_hours": "--lookback",
+    "silent_hours": "--silent-hours",
+    "stuck_hours": "--stuck-hours",
+    "flapping_changes": "--flapping-changes",
+    "ahead": "--ahead",
+    "hours": "--hours",
+    "days": "--days",
+    "by": "--by",
+    "zones": "--zone",
+    "threshold": "--threshold",
+    "first": "--from",
+    "last": "--to",
+    "before": "--before",
+}
+
+
+def in_flags(error: InvalidArgument) -> str:
+    """The library's message, each argument it names spelled as the flag that sets it."""
+    return error.worded(FLAGS)
+
+
 class _Parsed(click.ParamType):
     """A click type over one of the library's parsers; their message becomes click's."""
 
@@ -34,7 +57,7 @@ class _Parsed(click.ParamType):
         try:
             return type(self).parser(value)
         except InvalidArgument as exc:
-            self.fail(str(exc), param, ctx)
+            self.fail(in_flags(exc), param, ctx)
 
 
 class DateType(_Parsed):
@@ -317,7 +340,7 @@ def check_range(first: date, last: date) -> None:
     try:
         check_days(first, last)
     except InvalidArgument as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(in_flags(exc)) from None
 
 
 REUSE_KEY = "parking.reuse_minutes"  # ctx.meta: shared by the group's context and the command's

@@ -178,10 +178,10 @@ def health(
     longer trusted, which is what the flag reports.
     """
     lookback = _lookback(lookback_hours)
-    silent = lookback if silent_hours is None else _hours("--silent-hours", silent_hours)
-    stuck = _hours("--stuck-hours", stuck_hours)
+    silent = lookback if silent_hours is None else _hours("silent_hours", silent_hours)
+    stuck = _hours("stuck_hours", stuck_hours)
     if flapping_changes < 1:
-        raise InvalidArgument(f"--flapping-changes must be at least 1, got {flapping_changes}")
+        raise InvalidArgument(f"{{flapping_changes}} must be at least 1, got {flapping_changes}", "flapping_changes")
     window = instant_window(_at(at, now), HEALTH_WINDOW)
     params = {
         "at_ms": to_ms(window.end),
@@ -233,7 +233,7 @@ def alerts(
     if ahead:
         from parking.analytics.forecast import alerts_ahead, check_hours
 
-        check_hours(ahead, "--ahead")
+        check_hours(ahead, "ahead")
         rows = _at_instant("availability", at, lookback_hours, engine, now, by=by, group_by=by)
         predicted = forecast(at, by=by, hours=ahead, lookback_hours=lookback_hours, engine=engine, now=now)
         return alerts_ahead(rows, predicted, by, threshold)
@@ -479,12 +479,14 @@ def default_lookback_hours() -> float:
 
 def _lookback(hours: float | None) -> timedelta:
     """``hours`` as a lookback; None is the deployment's default (:func:`default_lookback_hours`)."""
-    return _hours("--lookback", default_lookback_hours() if hours is None else hours)
+    return _hours("lookback_hours", default_lookback_hours() if hours is None else hours)
 
 
-def _hours(option: str, hours: float) -> timedelta:
+def _hours(argument: str, hours: float) -> timedelta:
+    """``hours`` of the parameter ``argument`` as a duration: above 0 and at most a leap year."""
     if not hours > 0 or hours > 24 * 366:
-        raise InvalidArgument(f"{option} must be a number of hours above 0 and at most 8784, got {hours}")
+        raise InvalidArgument(f"{{{argument}}} must be a number of hours above 0 and at most 8784, got {hours}",
+                              argument)
     return timedelta(hours=hours)
 
 
