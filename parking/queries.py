@@ -424,7 +424,7 @@ def engine_or_default(engine: Engine | None) -> Engine:
         return engine
     from parking.analytics.engines import engine_from_settings
 
-    return engine_from_settings(Settings.from_env())
+    return engine_from_settings(Settings.from_environment())
 
 
 def check_zone(tz: str, engine: Engine | None = None) -> str:
