@@ -66,7 +66,7 @@ def serve(ctx: click.Context, host: str, port: int, data_dir: str | None, bucket
     from parking.live.feeds import FeedSettings
 
     source, where = live_source(ctx, data_dir, bucket, cli_context(ctx).lookback(lookback_hours))
-    app = create_app(source, feed_settings=FeedSettings.from_environment())
+    app = create_app(source, feed_settings=FeedSettings.from_env())
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
                             http="httptools")
     if not is_loopback(host):
