@@ -223,19 +223,20 @@ SEED = click.IntRange(0, 2**63 - 1)
 
 DATA_DIR_HELP = "Local data lake root [env PARKING_DATA_DIR; default ./data]."
 AWS_NEEDS = "AWS_REGION and AWS credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
-_ENGINE_OPTIONS = (
-    click.option("--engine", type=click.Choice(ENGINES), default=None,
-                 help=f"Where to run the query [env PARKING_ENGINE; default local]. athena needs {AWS_NEEDS}, "
-                      "and reads PARKING_WORKGROUP, PARKING_DATABASE, PARKING_TABLE, PARKING_OUTPUT_LOCATION."),
-    click.option("--data-dir", type=DATA_DIR, default=None, help=DATA_DIR_HELP),
-)
-
-
 def engine_options(command: F) -> F:
     """--engine and --data-dir: where a query runs, one definition for every command that runs one."""
-    for option in reversed(_ENGINE_OPTIONS):
-        command = option(command)
-    return command
+    command = data_dir_option(command)
+    return click.option(
+        "--engine", type=click.Choice(ENGINES), default=None,
+        help=f"Where to run the query [env PARKING_ENGINE; default local]. athena needs {AWS_NEEDS}, "
+             "and reads PARKING_WORKGROUP, PARKING_DATABASE, PARKING_TABLE, PARKING_OUTPUT_LOCATION.",
+    )(command)
+
+
+
+def data_dir_option(command: F) -> F:
+    """``--data-dir``: the local lake, one definition for every command that reads or writes it."""
+    return click.option("--data-dir", type=DATA_DIR, default=None, help=DATA_DIR_HELP)(command)
 
 
 ALL_KEY = "parking.all_rows"  # ctx.meta: shared by the group's context and the command's
@@ -243,12 +244,16 @@ ALL_KEY = "parking.all_rows"  # ctx.meta: shared by the group's context and the 
 
 def output_options(command: F) -> F:
     """Engine, data directory, format and --all: on the group, and repeatable on each command."""
+    return engine_options(format_options(command))
+
+
+def format_options(command: F) -> F:
+    """``--format`` and ``--all``: how rows are printed, for every command that prints rows."""
     command = all_option(command)
-    command = click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
-                           callback=check_format_env,
-                           help="Output format: table for people; csv, json, or ndjson (one JSON object a "
-                                "line) for programs [env PARKING_FORMAT; default table].")(command)
-    return engine_options(command)
+    return click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
+                        callback=check_format_env,
+                        help="Output format: table for people; csv, json, or ndjson (one JSON object a "
+                             "line) for programs [env PARKING_FORMAT; default table].")(command)
 
 
 FORMAT_VARIABLE = "PARKING_FORMAT"
@@ -298,10 +303,6 @@ def bucket_option(what: str) -> Callable[[F], F]:
     """``--bucket``: S3 instead of the data directory; its help says what AWS needs."""
     return click.option("--bucket", type=BUCKET, default=None, help=f"{what} Needs {AWS_NEEDS}.")
 
-
-def data_dir_option(command: F) -> F:
-    """``--data-dir``: the local lake, one definition for every command that reads or writes it."""
-    return click.option("--data-dir", type=DATA_DIR, default=None, help=DATA_DIR_HELP)(command)
 
 
 def place_options(bucket_help: str) -> Callable[[F], F]:

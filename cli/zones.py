@@ -16,13 +16,11 @@ import click
 
 from parking.cli.context import check_aws, cli_context
 from parking.cli.options import (
-    FORMATS,
     LocalPath,
     Number,
-    all_option,
     at_option,
-    check_format_env,
     engine_options,
+    format_options,
     lookback_option,
     output_options,
     picture_option,
@@ -120,10 +118,7 @@ def athena_is_the_engine() -> bool:
 
 @spots.command("show")
 @catalog_place
-@click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
-              callback=check_format_env,
-              help="Output format: table, csv, json or ndjson [env PARKING_FORMAT; default table].")
-@all_option
+@format_options
 @click.pass_context
 def spots_show(ctx: click.Context, data_dir: str | None, bucket: str | None, output_format: str | None) -> None:
     """Print the catalog in force."""
