@@ -9,6 +9,7 @@ writes writes there. A new command must be added to :data:`RUNS` (or to
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from click.testing import CliRunner
 from parking.cli.help import commands
 from parking.cli.main import cli
 
+ROOT = Path(__file__).resolve().parents[1]
 GROUP = ("--format", "csv", "--lookback", "5")
 PATHS = [path for path, _ in commands(cli) if path]
 MISSING = "data directory {lake!r} does not exist"
@@ -73,3 +75,14 @@ def test_the_group_data_dir_reaches_each_command(path: str, tmp_path: Path) -> N
     result = CliRunner().invoke(cli, ["--data-dir", lake, *GROUP, *path.split(), *filled])
     assert expected.format(lake=lake) in result.output, result.output
     assert result.exit_code == (2 if expected == MISSING else 0), result.output
+
+
+@pytest.mark.parametrize("module", sorted(path.name for path in (ROOT / "cli").glob("*.py") if path.name != "main.py"))
+def test_no_command_module_imports_the_group_back(module: str) -> None:
+    """The group's module lists the commands; none reaches back into it (no hidden import circle)."""
+    tree = ast.parse((ROOT / "cli" / module).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {f"parking.cli.{alias.name}" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                 and node.module == "parking.cli" for alias in node.names}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert "parking.cli.main" not in imported
