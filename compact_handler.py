@@ -38,14 +38,14 @@ def now() -> datetime:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Compact the closed days; raising lets Lambda retry, which finishes the job."""
-    settings = Settings.from_env()
+    settings = Settings.from_environment()
     at = now()
     return _run(settings, context, MARGIN_MS, at, before=latest_before(at, settings.compaction_lateness_days))
 
 
 def hourly_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Compact the closed hours; raising lets Lambda retry, and the next run (10 minutes on) finishes the job."""
-    settings = Settings.from_env()
+    settings = Settings.from_environment()
     at = now()
     return _run(settings, context, HOURLY_MARGIN_MS, at,
                 hours_before=latest_hour_before(at, settings.compaction_hour_lateness_minutes))

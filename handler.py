@@ -33,7 +33,7 @@ metrics = Metrics()
 @cache
 def _sink_and_settings() -> tuple[S3Sink, Settings]:
     """Built once per container, so warm invocations reuse the S3 connection pool."""
-    settings = Settings.from_env()
+    settings = Settings.from_environment()
     return s3_sink_for(settings), settings
 
 

@@ -29,7 +29,7 @@ def _adapter(feeds_only: bool) -> Any:
     from parking.live.answers import LiveSource
     from parking.live.app import create_app
 
-    settings = Settings.from_env(engine="athena")
+    settings = Settings.from_environment(engine="athena")
     store = CatalogStore(bucket=settings.require_bucket(), client=boto3.client("s3"))
     source = LiveSource(engine_from_settings(settings), store, settings.lookback_hours, settings=settings)
     app = create_app(source, feeds_only=feeds_only, max_age=float(os.environ.get("PARKING_LIVE_MAX_AGE") or 5))

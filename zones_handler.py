@@ -54,7 +54,7 @@ metrics = Metrics()
 
 @cache
 def _settings() -> Settings:
-    return Settings.from_env()
+    return Settings.from_environment()
 
 
 @cache

@@ -10,7 +10,8 @@ from datetime import date, datetime, timezone
 
 import click
 
-from parking.cli.options import DATE, bucket_option
+from parking.cli.context import check_aws, check_lake, cli_context
+from parking.cli.options import DATE, place_options
 from parking.cli.progress import steps
 
 
@@ -22,9 +23,7 @@ def now() -> datetime:
 @click.option("--before", type=DATE, default=None,
               help="Compact the UTC days before this date; at most (and by default) the day "
                    "PARKING_COMPACTION_LATENESS_DAYS (2) before today.")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-              help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
-@bucket_option("Compact this S3 bucket instead of the local directory.")
+@place_options("Compact this S3 bucket instead of the local directory.")
 @click.pass_context
 def compact(ctx: click.Context, before: date | None, data_dir: str | None, bucket: str | None) -> None:
     """Rewrite each closed UTC day, then each closed hour, into one zstd Parquet file sorted by spot and time.
@@ -41,13 +40,12 @@ def compact(ctx: click.Context, before: date | None, data_dir: str | None, bucke
     other days): `parking-cli lake check --repair` rebuilds it from its
     sources.
     """
-    from parking.cli.main import check_lake, settings_for
     from parking.errors import CompactionError, ConfigurationError
     from parking.lake.compaction import LocalStore, S3Store, check_before, latest_hour_before
     from parking.lake.compaction import compact as compact_lake
     from parking.layout import DATA_PREFIX
 
-    settings = settings_for(ctx, data_dir=data_dir)
+    settings = cli_context(ctx).settings(data_dir=data_dir)
     at = now()
     until = check_before(before, at, settings.compaction_lateness_days)
     hours_before = latest_hour_before(at, settings.compaction_hour_lateness_minutes)
@@ -57,10 +55,9 @@ def compact(ctx: click.Context, before: date | None, data_dir: str | None, bucke
             f"{settings.data_prefix}): its compacted days have one place, parking-compacted/, which every query reads"
         )
     if bucket:
-        from parking.aws import check_session
         from parking.ingest.sinks import s3_client
 
-        check_session(settings.region, settings.profile, "--bucket")  # what to set, before any request
+        check_aws(settings)  # what to set, before any request
         store: S3Store | LocalStore = S3Store(bucket, s3_client(settings.region, settings.profile))
     else:
         check_lake(settings)  # a typo must not look like a lake with nothing to compact

@@ -1,6 +1,6 @@
 """parking-cli forecast and forecast backtest (docs/METRICS.md section 8, "Forecast").
 
-Registered on the group by ``cli/main.py`` with one line. Like every command,
+Registered on the group by ``cli/main.py``. Like every command,
 each only parses, calls one library function (:func:`parking.queries.forecast`,
 :func:`parking.queries.forecast_backtest`) and renders; bad options are one
 line and exit 2 before any query runs.
@@ -13,7 +13,9 @@ from typing import Any, TypeVar
 
 import click
 
+from parking.cli.context import cli_context
 from parking.cli.options import ZONE, at_option, lookback_option, output_options, reuse_option
+from parking.cli.output import show
 from parking.cli.zones import GROUPINGS, zone_filter_option
 
 MAX_HORIZON = 24  # parking.analytics.forecast.MAX_HORIZON; a test ties them
@@ -51,11 +53,10 @@ def forecast(ctx, at, by, zones, hours, tz, lookback_hours, engine, data_dir, ou
     if ctx.invoked_subcommand is not None:
         return
     from parking import queries
-    from parking.cli.main import engine_for, lookback, now, show
 
-    query_engine = engine_for(ctx, engine, data_dir)
-    frame = queries.forecast(at, by=by, zones=zones, hours=hours, tz=tz, lookback_hours=lookback(ctx, lookback_hours),
-                             engine=query_engine, now=now())
+    run = cli_context(ctx)
+    frame = queries.forecast(at, by=by, zones=zones, hours=hours, tz=tz, lookback_hours=run.lookback(lookback_hours),
+                             engine=run.query_engine(ctx, engine, data_dir), now=run.now())
     show(ctx, frame, output_format, "no spot of any group reported in the history the forecast reads")
 
 
@@ -78,11 +79,11 @@ def backtest(ctx, at, days, by, zones, hours, lookback_hours, engine, data_dir, 
     --format csv for scripts.
     """
     from parking import queries
-    from parking.cli.main import engine_for, lookback, now, show
 
-    query_engine = engine_for(ctx, engine, data_dir)
+    run = cli_context(ctx)
     frame = queries.forecast_backtest(at, days=days, by=by, zones=zones, hours=hours,
-                                      lookback_hours=lookback(ctx, lookback_hours), engine=query_engine, now=now())
+                                      lookback_hours=run.lookback(lookback_hours),
+                                      engine=run.query_engine(ctx, engine, data_dir), now=run.now())
     show(ctx, frame, output_format, "no origin had 14 days of history and an actual rate to compare with")
     if int(frame["origins"].sum()) == 0:
         click.echo("Nothing to compare: no origin had 14 days of history, an actual rate and every baseline.",

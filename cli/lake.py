@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from parking.cli.options import bucket_option
+from parking.cli.context import check_aws, check_lake, cli_context
+from parking.cli.options import place_options
 
 LAKE_CHECK = "parking-cli lake check --repair"
 
@@ -17,34 +18,24 @@ def lake() -> None:
     """Storage maintenance: find and repair what breaks queries, replay failed batches."""
 
 
-def _settings(data_dir: str | None):
-    from parking.config import Settings
-
-    return Settings.from_env(data_dir=data_dir)
-
-
 def _store(settings, bucket: str | None):
-    from parking.aws import check_session
     from parking.ingest.sinks import s3_sink_for
     from parking.lake.stores import LocalStore, S3Store
 
     if bucket:
-        check_session(settings.region, settings.profile, "--bucket")  # what to set, before any request
+        check_aws(settings)  # what to set, before any request
         return S3Store(bucket, sink=s3_sink_for(settings, bucket))
-    from parking.cli.main import check_lake  # a typo must not look like a clean lake
-
-    check_lake(settings)
+    check_lake(settings)  # a typo must not look like a clean lake
     return LocalStore(settings.data_dir)
 
 
 @lake.command("check")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-              help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
-@bucket_option("Check this S3 bucket instead of the local directory.")
+@place_options("Check this S3 bucket instead of the local directory.")
 @click.option("--repair", is_flag=True, help="Re-file what is valid, quarantine the rest (lake_* reasons), "
                                               "remove the bad objects; rebuild each bad compacted day from its "
                                               "sources.")
-def check(data_dir: str | None, bucket: str | None, repair: bool) -> None:
+@click.pass_context
+def check(ctx: click.Context, data_dir: str | None, bucket: str | None, repair: bool) -> None:
     """Report each object that is not what the ingester writes: empty, unreadable,
     invalid or blank lines, events in the wrong hour, lines not stored byte for
     byte as the ingester stores them, a bad name; and each file under the
@@ -55,7 +46,7 @@ def check(data_dir: str | None, bucket: str | None, repair: bool) -> None:
     """
     from parking.lake.check import check_lake
 
-    settings = _settings(data_dir)
+    settings = cli_context(ctx).settings(data_dir=data_dir)
     store = _store(settings, bucket)
     report = check_lake(store, settings, repair=repair,
                         on_finding=lambda f: click.echo(f"{f.problem:<14} {f.key}: {f.detail}"))
@@ -113,26 +104,25 @@ def _check_compacted(store, settings, repair: bool) -> int:
 
 @lake.command("replay-failed")
 @click.argument("source")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-              help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
-@bucket_option("Ingest into this S3 bucket instead of the local directory.")
-def replay_failed(source: str, data_dir: str | None, bucket: str | None) -> None:
+@place_options("Ingest into this S3 bucket instead of the local directory.")
+@click.pass_context
+def replay_failed(ctx: click.Context, source: str, data_dir: str | None, bucket: str | None) -> None:
     """Ingest the batch an MSK on-failure SOURCE holds (a file, or s3://BUCKET/KEY)."""
-    from parking.aws import check_session, explain
+    from parking.aws import explain
     from parking.errors import InputError
     from parking.ingest.failed import replay_failed_batch
     from parking.ingest.sinks import LocalSink, s3_client, s3_sink_for
 
-    settings = _settings(data_dir)
+    settings = cli_context(ctx).settings(data_dir=data_dir)
     if bucket:
-        check_session(settings.region, settings.profile, "--bucket")
+        check_aws(settings)
     if source.startswith("s3://"):
         source_bucket, _, key = source.removeprefix("s3://").partition("/")
         if not source_bucket or not key:
             raise click.BadParameter("an S3 source is s3://BUCKET/KEY", param_hint="SOURCE")
         from botocore.exceptions import BotoCoreError, ClientError
 
-        check_session(settings.region, settings.profile, "an s3:// SOURCE")
+        check_aws(settings, "an s3:// SOURCE")
         try:
             body = s3_client(settings.region, settings.profile).get_object(Bucket=source_bucket, Key=key)["Body"].read()
         except (BotoCoreError, ClientError) as error:

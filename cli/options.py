@@ -23,6 +23,29 @@ PICTURE_FORMATS = ("png", "svg", "pdf")  # what parking.analytics.plots.save wri
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+#: The flag that sets each library argument an :class:`InvalidArgument` names (its ``arguments``).
+FLAGS = {
+    "lookback_hours": "--lookback",
+    "silent_hours": "--silent-hours",
+    "stuck_hours": "--stuck-hours",
+    "flapping_changes": "--flapping-changes",
+    "ahead": "--ahead",
+    "hours": "--hours",
+    "days": "--days",
+    "by": "--by",
+    "zones": "--zone",
+    "threshold": "--threshold",
+    "first": "--from",
+    "last": "--to",
+    "before": "--before",
+}
+
+
+def in_flags(error: InvalidArgument) -> str:
+    """The library's message, each argument it names spelled as the flag that sets it."""
+    return error.worded(FLAGS)
+
+
 class _Parsed(click.ParamType):
     """A click type over one of the library's parsers; their message becomes click's."""
 
@@ -34,7 +57,7 @@ class _Parsed(click.ParamType):
         try:
             return type(self).parser(value)
         except InvalidArgument as exc:
-            self.fail(str(exc), param, ctx)
+            self.fail(in_flags(exc), param, ctx)
 
 
 class DateType(_Parsed):
@@ -198,21 +221,22 @@ KAFKA_PARTITIONS = click.IntRange(0, 2**31 - 1)  # Kafka's partition is an int32
 SEED = click.IntRange(0, 2**63 - 1)
 
 
+DATA_DIR_HELP = "Local data lake root [env PARKING_DATA_DIR; default ./data]."
 AWS_NEEDS = "AWS_REGION and AWS credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
-_ENGINE_OPTIONS = (
-    click.option("--engine", type=click.Choice(ENGINES), default=None,
-                 help=f"Where to run the query [env PARKING_ENGINE; default local]. athena needs {AWS_NEEDS}, "
-                      "and reads PARKING_WORKGROUP, PARKING_DATABASE, PARKING_TABLE, PARKING_OUTPUT_LOCATION."),
-    click.option("--data-dir", type=DATA_DIR, default=None,
-                 help="Local data lake root [env PARKING_DATA_DIR; default ./data]."),
-)
-
-
 def engine_options(command: F) -> F:
     """--engine and --data-dir: where a query runs, one definition for every command that runs one."""
-    for option in reversed(_ENGINE_OPTIONS):
-        command = option(command)
-    return command
+    command = data_dir_option(command)
+    return click.option(
+        "--engine", type=click.Choice(ENGINES), default=None,
+        help=f"Where to run the query [env PARKING_ENGINE; default local]. athena needs {AWS_NEEDS}, "
+             "and reads PARKING_WORKGROUP, PARKING_DATABASE, PARKING_TABLE, PARKING_OUTPUT_LOCATION.",
+    )(command)
+
+
+
+def data_dir_option(command: F) -> F:
+    """``--data-dir``: the local lake, one definition for every command that reads or writes it."""
+    return click.option("--data-dir", type=DATA_DIR, default=None, help=DATA_DIR_HELP)(command)
 
 
 ALL_KEY = "parking.all_rows"  # ctx.meta: shared by the group's context and the command's
@@ -220,12 +244,16 @@ ALL_KEY = "parking.all_rows"  # ctx.meta: shared by the group's context and the 
 
 def output_options(command: F) -> F:
     """Engine, data directory, format and --all: on the group, and repeatable on each command."""
+    return engine_options(format_options(command))
+
+
+def format_options(command: F) -> F:
+    """``--format`` and ``--all``: how rows are printed, for every command that prints rows."""
     command = all_option(command)
-    command = click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
-                           callback=check_format_env,
-                           help="Output format: table for people; csv, json, or ndjson (one JSON object a "
-                                "line) for programs [env PARKING_FORMAT; default table].")(command)
-    return engine_options(command)
+    return click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
+                        callback=check_format_env,
+                        help="Output format: table for people; csv, json, or ndjson (one JSON object a "
+                             "line) for programs [env PARKING_FORMAT; default table].")(command)
 
 
 FORMAT_VARIABLE = "PARKING_FORMAT"
@@ -276,6 +304,14 @@ def bucket_option(what: str) -> Callable[[F], F]:
     return click.option("--bucket", type=BUCKET, default=None, help=f"{what} Needs {AWS_NEEDS}.")
 
 
+
+def place_options(bucket_help: str) -> Callable[[F], F]:
+    """``--data-dir`` and ``--bucket``: where a command stores or reads, the local lake or an S3 bucket."""
+    def decorate(command: F) -> F:
+        return data_dir_option(bucket_option(bucket_help)(command))
+    return decorate
+
+
 DEFAULT_LOOKBACK_HOURS = 24.0
 
 
@@ -305,7 +341,7 @@ def check_range(first: date, last: date) -> None:
     try:
         check_days(first, last)
     except InvalidArgument as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(in_flags(exc)) from None
 
 
 REUSE_KEY = "parking.reuse_minutes"  # ctx.meta: shared by the group's context and the command's

@@ -1,6 +1,6 @@
 """``parking-cli serve``: the live page, the API and the feeds over the data directory or a bucket (issue 26).
 
-Registered on the group by one line of ``cli/main.py``. FastAPI and uvicorn load
+Registered on the group by ``cli/main.py``. FastAPI and uvicorn load
 inside the command, so the CLI starts as fast as before.
 """
 
@@ -12,7 +12,8 @@ from typing import Any
 
 import click
 
-from parking.cli.options import DATA_DIR, bucket_option, lookback_option
+from parking.cli.context import check_aws, check_lake, cli_context
+from parking.cli.options import lookback_option, place_options
 
 _HOSTNAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 
@@ -47,9 +48,7 @@ def is_loopback(host: str) -> bool:
               help="Address to listen on; the default lets only this machine in.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               help="TCP port (0: any free one, said on start).")
-@click.option("--data-dir", type=DATA_DIR, default=None,
-              help="Local data lake root [env PARKING_DATA_DIR; default ./data].")
-@bucket_option("The lake and catalog in this S3 bucket instead, queried with Athena.")
+@place_options("The lake and catalog in this S3 bucket instead, queried with Athena.")
 @lookback_option
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, data_dir: str | None, bucket: str | None,
@@ -63,11 +62,10 @@ def serve(ctx: click.Context, host: str, port: int, data_dir: str | None, bucket
     """
     import uvicorn
 
-    from parking.cli.main import lookback
     from parking.live.app import create_app
     from parking.live.feeds import FeedSettings
 
-    source, where = live_source(ctx, data_dir, bucket, lookback(ctx, lookback_hours))
+    source, where = live_source(ctx, data_dir, bucket, cli_context(ctx).lookback(lookback_hours))
     app = create_app(source, feed_settings=FeedSettings.from_env())
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
                             http="httptools")
@@ -92,19 +90,18 @@ def live_source(ctx: click.Context, data_dir: str | None, bucket: str | None, ho
     """The live answers' source: the local lake, or the bucket through Athena; and where that is."""
     from parking.analytics.catalog import CatalogStore
     from parking.analytics.engines import engine_from_settings
-    from parking.cli.main import check_lake, settings_for
     from parking.live.answers import LiveSource
 
+    run = cli_context(ctx)
     if bucket:
-        from parking.aws import check_session
         from parking.ingest.sinks import s3_client
 
-        settings = settings_for(ctx, "athena", data_dir)
-        check_session(settings.region, settings.profile, "--bucket")
+        settings = run.settings("athena", data_dir)
+        check_aws(settings)
         store = CatalogStore(bucket=bucket, client=s3_client(settings.region, settings.profile))
         source = LiveSource(engine_from_settings(settings), store, hours, settings=settings)
         return source, f"s3://{bucket}"
-    settings = settings_for(ctx, "local", data_dir)
+    settings = run.settings("local", data_dir)
     check_lake(settings)
     source = LiveSource(engine_from_settings(settings), CatalogStore(settings.data_dir), hours,
                         data_dir=settings.data_dir, data_prefix=settings.data_prefix, settings=settings)

@@ -14,21 +14,20 @@ from typing import Any, TypeVar
 
 import click
 
+from parking.cli.context import check_aws, cli_context
 from parking.cli.options import (
-    DATA_DIR,
-    FORMATS,
     LocalPath,
     Number,
-    all_option,
     at_option,
-    bucket_option,
-    check_format_env,
     engine_options,
+    format_options,
     lookback_option,
     output_options,
     picture_option,
+    place_options,
     reuse_option,
 )
+from parking.cli.output import nothing_to_draw, show, write_picture
 
 F = TypeVar("F", bound=Callable[..., Any])
 GROUPINGS = ("zone", "level", "bay_type")  # parking.analytics.catalog.GROUPINGS; a test ties them
@@ -66,29 +65,17 @@ def zones_suffix(zones: tuple[str, ...]) -> str:
 def _where(data_dir: str | None, bucket: str | None) -> Any:
     """The catalog store: the bucket when one is named, else the data directory."""
     from parking.analytics.catalog import CatalogStore
-    from parking.cli.main import settings_for
 
-    settings = settings_for(click.get_current_context(), data_dir=data_dir)
+    settings = cli_context().settings(data_dir=data_dir)
     if bucket:
-        from parking.aws import check_session
         from parking.ingest.sinks import s3_client
 
-        check_session(settings.region, settings.profile, "--bucket")  # what to set, before any request
+        check_aws(settings)  # what to set, before any request
         return CatalogStore(bucket=bucket, client=s3_client(settings.region, settings.profile))
     return CatalogStore(settings.data_dir)
 
 
-_place_options = (
-    click.option("--data-dir", type=DATA_DIR, default=None,
-                 help="Local data lake root [env PARKING_DATA_DIR; default ./data]."),
-    bucket_option("The catalog beside the data in this S3 bucket instead."),
-)
-
-
-def place_options(command: F) -> F:
-    for option in reversed(_place_options):
-        command = option(command)
-    return command
+catalog_place = place_options("The catalog beside the data in this S3 bucket instead.")
 
 
 @click.group()
@@ -98,7 +85,7 @@ def spots() -> None:
 
 @spots.command("load")
 @click.argument("file", type=LocalPath(dir_okay=False, exists=True))
-@place_options
+@catalog_place
 def spots_load(file: str, data_dir: str | None, bucket: str | None) -> None:
     """Validate FILE.csv and make it the catalog in force.
 
@@ -121,28 +108,23 @@ def spots_load(file: str, data_dir: str | None, bucket: str | None) -> None:
 
 def athena_is_the_engine() -> bool:
     """Whether queries would run on Athena (PARKING_ENGINE); a bad setting is reported when a query runs."""
-    from parking.cli.main import settings_for
     from parking.errors import ConfigurationError
 
     try:
-        return settings_for(click.get_current_context()).engine == "athena"
+        return cli_context().settings().engine == "athena"
     except ConfigurationError:
         return False
 
 
 @spots.command("show")
-@place_options
-@click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
-              callback=check_format_env,
-              help="Output format: table, csv, json or ndjson [env PARKING_FORMAT; default table].")
-@all_option
+@catalog_place
+@format_options
 @click.pass_context
 def spots_show(ctx: click.Context, data_dir: str | None, bucket: str | None, output_format: str | None) -> None:
     """Print the catalog in force."""
     import pandas as pd
 
     from parking.analytics.catalog import COLUMNS, rows_of
-    from parking.cli.main import show
 
     store = _where(data_dir, bucket)
     if store.data_dir is not None and not store.data_dir.is_dir():  # a typo must not look like "no catalog"
@@ -166,11 +148,11 @@ def spots_show(ctx: click.Context, data_dir: str | None, bucket: str | None, out
 def availability(ctx, at, by, lookback_hours, engine, data_dir, output_format) -> None:
     """Bays occupied, free and unknown per zone (level, bay type) at --at."""
     from parking import queries
-    from parking.cli.main import engine_for, lookback, now, show
 
-    hours = lookback(ctx, lookback_hours)
-    query_engine = engine_for(ctx, engine, data_dir)
-    frame = queries.availability(at, by=by, lookback_hours=hours, engine=query_engine, now=now())
+    run = cli_context(ctx)
+    hours = run.lookback(lookback_hours)
+    query_engine = run.query_engine(ctx, engine, data_dir)
+    frame = queries.availability(at, by=by, lookback_hours=hours, engine=query_engine, now=run.now())
     show(ctx, frame, output_format, nothing_known(frame, query_engine, hours))
 
 
@@ -215,11 +197,11 @@ def overstays(ctx, at, lookback_hours, engine, data_dir, output_format) -> None:
     first. CSV and JSON give one list with its sensor_flags column.
     """
     from parking import queries
-    from parking.cli.main import engine_for, lookback, now, output_format_for, show
 
-    query_engine = engine_for(ctx, engine, data_dir)
-    frame = queries.overstays(at, lookback_hours=lookback(ctx, lookback_hours), engine=query_engine, now=now())
-    if frame.empty or output_format_for(ctx, output_format) != "table":
+    run = cli_context(ctx)
+    query_engine = run.query_engine(ctx, engine, data_dir)
+    frame = queries.overstays(at, lookback_hours=run.lookback(lookback_hours), engine=query_engine, now=run.now())
+    if frame.empty or run.format_for(output_format) != "table":
         show(ctx, frame, output_format, "no car has overstayed" if _has_catalog(query_engine) is not False
              else "no catalog loaded, so no bay has a maximum stay")
         return
@@ -258,11 +240,11 @@ def alerts(ctx, at, threshold, by, ahead, lookback_hours, engine, data_dir, outp
     so cron and monitoring scripts can act on it.
     """
     from parking import queries
-    from parking.cli.main import engine_for, lookback, now, show
 
+    run = cli_context(ctx)
     frame = queries.alerts(at, threshold=threshold, by=by, ahead=ahead or 0,
-                           lookback_hours=lookback(ctx, lookback_hours),
-                           engine=engine_for(ctx, engine, data_dir), now=now())
+                           lookback_hours=run.lookback(lookback_hours),
+                           engine=run.query_engine(ctx, engine, data_dir), now=run.now())
     show(ctx, frame, output_format, f"no {by} at or above {threshold:.0%} occupancy",
          no_rows=f"No {by} at or above {threshold * 100:g}% occupancy.")
     if not frame.empty:
@@ -281,14 +263,14 @@ def plot_availability(ctx, at, by, lookback_hours, out, engine, data_dir) -> Non
     """Stacked bars of occupied, free and unknown bays per zone (level, bay type) at --at."""
     from parking import queries
     from parking.analytics.plots import availability_bars
-    from parking.cli.main import engine_for, lookback, nothing_to_draw, now, write_picture
     from parking.cli.render import nothing_observed
 
-    instant = at or now()
-    hours = lookback(ctx, lookback_hours)
-    query_engine = engine_for(ctx, engine, data_dir)
-    frame = queries.availability(instant, by=by, lookback_hours=hours, engine=query_engine, now=now())
+    run = cli_context(ctx)
+    instant = at or run.now()
+    hours = run.lookback(lookback_hours)
+    query_engine = run.query_engine(ctx, engine, data_dir)
+    frame = queries.availability(instant, by=by, lookback_hours=hours, engine=query_engine, now=run.now())
     if nothing_observed(frame):
         nothing_to_draw(nothing_known(frame, query_engine, hours))
-    title = f"Bays by {by.replace('_', ' ')} at {min(instant, now()):%Y-%m-%d %H:%M} UTC"
+    title = f"Bays by {by.replace('_', ' ')} at {min(instant, run.now()):%Y-%m-%d %H:%M} UTC"
     click.echo(f"wrote {write_picture(availability_bars(frame, by, title), out)}")

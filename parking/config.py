@@ -1,39 +1,17 @@
 """Settings, each with the environment variable it falls back to.
 
 This is the one place the environment is read. An explicit argument always
-beats the environment, which beats the default.
+beats the environment, which beats the default. Each setting is one row of
+:data:`SETTINGS` (its variable, how its text is read, what it is for); the
+list below and the README's table are made from it (tests/test_settings_table.py).
 
-========================== ============================ ==========================================
-variable                   default                      used by
-========================== ============================ ==========================================
-PARKING_BUCKET             (none; required in Lambda)   ingest Lambda, ``ingest --bucket``
-PARKING_DATA_PREFIX        ``parking-data/``            ingester, both query engines
-PARKING_QUARANTINE_PREFIX  ``parking-quarantine/``      ingester
-PARKING_MAX_VALUE_BYTES    ``65536``                    ingester: larger values are quarantined
-PARKING_EARLIEST_EVENT     ``2000-01-01T00:00:00Z``     ingester: earlier timestamps are ``too_early``
-PARKING_QUARANTINE_KMS_KEY (none: the bucket's key)     S3 sink: KMS key of quarantine objects
-PARKING_DATA_DIR           ``./data``                   local sink and local (DuckDB) engine
-PARKING_ENGINE             ``local``                    ``parking-cli``: ``local`` or ``athena``
-PARKING_DATABASE           ``parking_analytics``        Athena engine
-PARKING_TABLE              ``parking_events``           Athena engine (the local view is always ``parking_events``)
-PARKING_WORKGROUP          ``parking-analytics``        Athena engine
-PARKING_OUTPUT_LOCATION    (none: the workgroup's)      Athena engine: ``s3://BUCKET/PREFIX/``
-AWS_ENDPOINT_URL           (none: AWS's own endpoints)  named in the message when AWS is out of reach
-AWS_REGION                 (boto3's default chain)      Athena engine, S3 sink
-AWS_PROFILE                (boto3's default chain)      Athena engine, S3 sink
-PARKING_COMPACTION_LATENESS_DAYS ``2``                  ``compact``: a UTC day is compacted once it ended this long ago
-PARKING_LOOKBACK_HOURS     ``24``                       every query, saved query and the zones function: the default lookback (METRICS.md section 3)
-PARKING_STATE_TABLE        (none: no table on S3)       ingest to S3, live answers, zones Lambda: the DynamoDB table
-PARKING_COMPACTION_HOUR_LATENESS_MINUTES ``10``         ``compact``: a UTC hour is compacted once it ended this long ago
-PARKING_COMPACTION_REMOVAL_DELAY_MINUTES ``60`` on S3, ``0`` locally  ``compact``: what a newer file holds is removed this long after
-========================== ============================ ==========================================
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -60,28 +38,105 @@ EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=timezone.utc)
 #: take the limit as a length (a larger one overflowed them).
 MAX_VALUE_BYTES_LIMIT = 2**31 - 1
 
-_ENVIRONMENT = {
-    "bucket": "PARKING_BUCKET",
-    "data_prefix": "PARKING_DATA_PREFIX",
-    "quarantine_prefix": "PARKING_QUARANTINE_PREFIX",
-    "max_value_bytes": "PARKING_MAX_VALUE_BYTES",
-    "earliest_event": "PARKING_EARLIEST_EVENT",
-    "quarantine_kms_key": "PARKING_QUARANTINE_KMS_KEY",
-    "data_dir": "PARKING_DATA_DIR",
-    "engine": "PARKING_ENGINE",
-    "database": "PARKING_DATABASE",
-    "table": "PARKING_TABLE",
-    "workgroup": "PARKING_WORKGROUP",
-    "output_location": "PARKING_OUTPUT_LOCATION",
-    "region": "AWS_REGION",
-    "profile": "AWS_PROFILE",
-    "endpoint_url": "AWS_ENDPOINT_URL",
-    "compaction_lateness_days": "PARKING_COMPACTION_LATENESS_DAYS",
-    "lookback_hours": "PARKING_LOOKBACK_HOURS",
-    "state_table": "PARKING_STATE_TABLE",
-    "compaction_hour_lateness_minutes": "PARKING_COMPACTION_HOUR_LATENESS_MINUTES",
-    "compaction_removal_delay_minutes": "PARKING_COMPACTION_REMOVAL_DELAY_MINUTES",
-}
+def _text(variable: str, value: Any) -> Any:
+    return value
+
+
+def _path(variable: str, value: Any) -> Path:
+    return Path(value)
+
+
+def _integer(variable: str, value: Any) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigurationError(f"{variable} is not an integer: {value!r}") from None
+
+
+def _hours(variable: str, value: Any) -> float:
+    try:
+        hours = float(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{variable} is not a number of hours: {value!r}") from None
+    if hours != hours:  # NaN
+        raise ConfigurationError(f"{variable} is not a number of hours: {value!r}")
+    return hours
+
+
+def _instant(variable: str, value: Any) -> datetime:
+    """An aware datetime from a datetime or ISO-8601 text with a zone (``Z`` or ``+HH:MM``)."""
+    if isinstance(value, datetime):
+        instant = value
+    else:
+        try:
+            instant = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigurationError(f"{variable} is not an ISO-8601 instant: {value!r}") from None
+    if instant.tzinfo is None:
+        raise ConfigurationError(f"{variable} has no zone (Z or +HH:MM): {value!r}")
+    return instant.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its :class:`Settings` field, its variable, how its text is read, and what it is for.
+
+    ``default`` is the default as people read it (README, this module's
+    docstring), written out where the field's own default is not the whole
+    story; otherwise it is the field's default. ``doc`` is Markdown.
+    """
+
+    field: str
+    variable: str
+    parse: Callable[[str, Any], Any]
+    doc: str
+    default: str | None = None
+
+
+#: Every setting, in the order the README lists them: the one table the rest is made from.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("bucket", "PARKING_BUCKET", _text, "ingest Lambda, `ingest --bucket`", "(required in Lambda)"),
+    Setting("data_prefix", "PARKING_DATA_PREFIX", _text, "ingester, engines"),
+    Setting("quarantine_prefix", "PARKING_QUARANTINE_PREFIX", _text, "ingester"),
+    Setting("max_value_bytes", "PARKING_MAX_VALUE_BYTES", _integer, "larger Kafka values are quarantined"),
+    Setting("earliest_event", "PARKING_EARLIEST_EVENT", _instant,
+            "earlier event timestamps are quarantined (`too_early`)", "`2000-01-01T00:00:00Z`"),
+    Setting("quarantine_kms_key", "PARKING_QUARANTINE_KMS_KEY", _text,
+            "S3 sink: the KMS key ARN quarantine objects are written with; the deployed bucket refuses others, so "
+            "set it to the stack output `QuarantineKeyArn` for `ingest --bucket` and `lake check --bucket --repair`",
+            "(the bucket's key)"),
+    Setting("data_dir", "PARKING_DATA_DIR", _path, "local sink and DuckDB engine", "`./data`"),
+    Setting("engine", "PARKING_ENGINE", _text, "`local` or `athena`"),
+    Setting("database", "PARKING_DATABASE", _text, "Athena"),
+    Setting("table", "PARKING_TABLE", _text, "Athena (the local view is always `parking_events`)"),
+    Setting("workgroup", "PARKING_WORKGROUP", _text, "Athena"),
+    Setting("output_location", "PARKING_OUTPUT_LOCATION", _text, "Athena: `s3://BUCKET/PREFIX/`", "the workgroup's"),
+    Setting("region", "AWS_REGION", _text, "Athena, S3 (`--bucket` needs both a region and credentials)",
+            "boto3's chain"),
+    Setting("profile", "AWS_PROFILE", _text, "Athena, S3 (`--bucket` needs both a region and credentials)",
+            "boto3's chain"),
+    Setting("endpoint_url", "AWS_ENDPOINT_URL", _text, "boto3; named in the error when out of reach",
+            "AWS's endpoints"),
+    Setting("compaction_lateness_days", "PARKING_COMPACTION_LATENESS_DAYS", _integer,
+            "`compact`: a UTC day is compacted once it ended this long ago (0-3660)"),
+    Setting("lookback_hours", "PARKING_LOOKBACK_HOURS", _hours,
+            "the deployment's default lookback (METRICS.md section 3): every query and CLI command without "
+            "`--lookback`, the saved queries (read when `infra/saved_queries.js` makes them) the zones function, "
+            "the current-state table and the live answers (serverless param `lookbackHours`, from the same "
+            "variable); above 0 and at most 8784", "`24`"),
+    Setting("state_table", "PARKING_STATE_TABLE", _text,
+            "the DynamoDB current-state table that S3 ingest writes and the live answers and zones function read "
+            "(stack output `StateTableName`); locally the table is `parking-state/live.sqlite3` in the data "
+            "directory", "(none)"),
+    Setting("compaction_hour_lateness_minutes", "PARKING_COMPACTION_HOUR_LATENESS_MINUTES", _integer,
+            "`compact`: a UTC hour is compacted once it ended this long ago (0-1440)"),
+    Setting("compaction_removal_delay_minutes", "PARKING_COMPACTION_REMOVAL_DELAY_MINUTES", _integer,
+            "`compact`: what a compacted file holds is removed from the hot tier this long after (0-1440; longer "
+            "than any Athena query runs)", "`60` on a bucket, `0` locally"),
+)
+_BY_FIELD = {setting.field: setting for setting in SETTINGS}
+_ENVIRONMENT = {setting.field: setting.variable for setting in SETTINGS}
+
 #: Removal delay on a bucket when none is set: longer than Athena's 30-minute query
 #: timeout, so a query that listed an object a compaction folded has ended before
 #: the object is removed (README, "Two tiers"). A local directory is read only by
@@ -94,7 +149,7 @@ MAX_LOOKBACK_HOURS = 24 * 366
 
 @dataclass(frozen=True)
 class Settings:
-    """Resolved configuration; build it with :meth:`from_env`."""
+    """Resolved configuration; build it with :meth:`from_environment`."""
 
     bucket: str | None = None
     data_prefix: str = DATA_PREFIX
@@ -118,25 +173,27 @@ class Settings:
     compaction_removal_delay_minutes: int | None = None  # None: S3_REMOVAL_DELAY_MINUTES on S3, 0 locally
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Arguments that are not None beat the environment, which beats defaults."""
+    def from_environment(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """The settings every entry point reads: arguments that are not None beat the environment, which beats defaults."""
         env = os.environ if env is None else env
-        unknown = set(overrides) - set(_ENVIRONMENT)
+        unknown = set(overrides) - set(_BY_FIELD)
         if unknown:
             raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
         values: dict[str, Any] = {}
         labels: dict[str, str] = {}
-        for field in fields(cls):
-            value = overrides.get(field.name)
-            labels[field.name] = field.name
+        for setting in SETTINGS:
+            value = overrides.get(setting.field)
+            labels[setting.field] = setting.field
             if value is None:
-                value = env.get(_ENVIRONMENT[field.name]) or None
-                labels[field.name] = _ENVIRONMENT[field.name]
+                value = env.get(setting.variable) or None
+                labels[setting.field] = setting.variable
             if value is not None:
-                values[field.name] = _coerce(field.name, value)
+                values[setting.field] = setting.parse(setting.variable, value)
         settings = cls(**values)
         settings.validate(labels)
         return settings
+
+    from_env = from_environment  # the older name, for callers not yet moved
 
     def validate(self, labels: Mapping[str, str] | None = None) -> None:
         """Raise :class:`ConfigurationError` naming the first bad setting.
@@ -221,50 +278,32 @@ def lookback_hours_from_env(env: Mapping[str, str] | None = None) -> float:
     value = env.get(_ENVIRONMENT["lookback_hours"]) or None
     if value is None:
         return Settings.lookback_hours
-    settings = Settings(lookback_hours=_coerce("lookback_hours", value))
+    settings = Settings(lookback_hours=_hours(_ENVIRONMENT["lookback_hours"], value))
     settings.validate()
     return settings.lookback_hours
 
 
-def _coerce(name: str, value: Any) -> Any:
-    if name == "data_dir":
-        return Path(value)
-    if name == "earliest_event":
-        return _instant(value)
-    if name == "lookback_hours":
-        try:
-            hours = float(value)
-        except ValueError:
-            raise ConfigurationError(f"{_ENVIRONMENT[name]} is not a number of hours: {value!r}") from None
-        if hours != hours:  # NaN
-            raise ConfigurationError(f"{_ENVIRONMENT[name]} is not a number of hours: {value!r}")
-        return hours
-    if name in ("max_value_bytes", "compaction_lateness_days", "compaction_hour_lateness_minutes",
-                "compaction_removal_delay_minutes"):
-        try:
-            return int(value)
-        except ValueError:
-            raise ConfigurationError(f"{_ENVIRONMENT[name]} is not an integer: {value!r}") from None
-    if name == "lookback_hours":
-        try:
-            hours = float(value)
-        except (TypeError, ValueError):
-            raise ConfigurationError(f"{_ENVIRONMENT[name]} is not a number of hours: {value!r}") from None
-        if hours != hours:  # NaN
-            raise ConfigurationError(f"{_ENVIRONMENT[name]} is not a number of hours: {value!r}")
-        return hours
-    return value
+
+def markdown_table() -> str:
+    """The README's settings table (its rows for :data:`SETTINGS`), one row per setting."""
+    return "\n".join(f"| `{setting.variable}` | {shown_default(setting)} | {setting.doc} |" for setting in SETTINGS)
 
 
-def _instant(value: Any) -> datetime:
-    """An aware datetime from a datetime or ISO-8601 text with a zone (``Z`` or ``+HH:MM``)."""
-    if isinstance(value, datetime):
-        instant = value
-    else:
-        try:
-            instant = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            raise ConfigurationError(f"PARKING_EARLIEST_EVENT is not an ISO-8601 instant: {value!r}") from None
-    if instant.tzinfo is None:
-        raise ConfigurationError(f"PARKING_EARLIEST_EVENT has no zone (Z or +HH:MM): {value!r}")
-    return instant.astimezone(timezone.utc)
+def shown_default(setting: Setting) -> str:
+    """A setting's default as people read it: written out in the table, else the field's own."""
+    if setting.default is not None:
+        return setting.default
+    value = next(field.default for field in fields(Settings) if field.name == setting.field)
+    return "(none)" if value is None else f"`{value}`"
+
+
+def _settings_list() -> str:
+    """This module's list of settings (reStructuredText), made from :data:`SETTINGS`."""
+    rows = []
+    for setting in SETTINGS:
+        default = shown_default(setting).replace("`", "``")
+        rows.append(f"{setting.variable}: {default}\n    {setting.doc.replace('`', '``')}")
+    return "\n".join(rows)
+
+
+__doc__ = (__doc__ or "") + _settings_list() + "\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -14,7 +15,30 @@ class ConfigurationError(ParkingError):
 
 
 class InvalidArgument(ParkingError):
-    """A query argument (date, timestamp, zone, threshold) is not acceptable."""
+    """A query argument (date, timestamp, zone, threshold) is not acceptable.
+
+    ``arguments`` are the parameters the message is about, by their names in
+    the library (``lookback_hours``); the message writes each as ``{name}``,
+    so a caller can say it in its own words (:meth:`worded`): the CLI names
+    the flag that sets it.
+    """
+
+    def __init__(self, message: str, *arguments: str) -> None:
+        self.template = message
+        self.arguments = arguments
+        super().__init__(self.worded())
+
+    @property
+    def argument(self) -> str | None:
+        """The first argument the message is about, if it names one."""
+        return self.arguments[0] if self.arguments else None
+
+    def worded(self, names: Mapping[str, str] | None = None) -> str:
+        """The message, each argument spelled as ``names`` says (else by its own name)."""
+        text = self.template
+        for argument in self.arguments:
+            text = text.replace("{" + argument + "}", (names or {}).get(argument, argument))
+        return text
 
 
 class SinkWriteError(ParkingError):

@@ -182,10 +182,10 @@ def health(
     longer trusted, which is what the flag reports.
     """
     lookback = _lookback(lookback_hours)
-    silent = lookback if silent_hours is None else _hours("--silent-hours", silent_hours)
-    stuck = _hours("--stuck-hours", stuck_hours)
+    silent = lookback if silent_hours is None else _hours("silent_hours", silent_hours)
+    stuck = _hours("stuck_hours", stuck_hours)
     if flapping_changes < 1:
-        raise InvalidArgument(f"--flapping-changes must be at least 1, got {flapping_changes}")
+        raise InvalidArgument(f"{{flapping_changes}} must be at least 1, got {flapping_changes}", "flapping_changes")
     window = instant_window(_at(at, now), HEALTH_WINDOW)
     params = {
         "at_ms": to_ms(window.end),
@@ -237,7 +237,7 @@ def alerts(
     if ahead:
         from parking.analytics.forecast import alerts_ahead, check_hours
 
-        check_hours(ahead, "--ahead")
+        check_hours(ahead, "ahead")
         rows = _at_instant("availability", at, lookback_hours, engine, now, by=by, group_by=by)
         predicted = forecast(at, by=by, hours=ahead, lookback_hours=lookback_hours, engine=engine, now=now)
         return alerts_ahead(rows, predicted, by, threshold)
@@ -327,6 +327,11 @@ def to_enforce(stays: pd.DataFrame) -> pd.DataFrame:
 def to_check(stays: pd.DataFrame) -> pd.DataFrame:
     """The :func:`overstays` rows whose sensor is flagged: the stay may be the sensor's fault, worth a technician's visit."""
     return stays[stays["sensor_flags"] != ""].reset_index(drop=True)
+
+
+def flagged(health_rows: pd.DataFrame) -> pd.DataFrame:
+    """The :func:`health` rows with a flag: the sensors that need a visit."""
+    return health_rows[health_rows["flags"] != ""].reset_index(drop=True)
 
 
 def _at_instant(
@@ -423,7 +428,7 @@ def engine_or_default(engine: Engine | None) -> Engine:
         return engine
     from parking.analytics.engines import engine_from_settings
 
-    return engine_from_settings(Settings.from_env())
+    return engine_from_settings(Settings.from_environment())
 
 
 def check_zone(tz: str, engine: Engine | None = None) -> str:
@@ -478,12 +483,14 @@ def default_lookback_hours() -> float:
 
 def _lookback(hours: float | None) -> timedelta:
     """``hours`` as a lookback; None is the deployment's default (:func:`default_lookback_hours`)."""
-    return _hours("--lookback", default_lookback_hours() if hours is None else hours)
+    return _hours("lookback_hours", default_lookback_hours() if hours is None else hours)
 
 
-def _hours(option: str, hours: float) -> timedelta:
+def _hours(argument: str, hours: float) -> timedelta:
+    """``hours`` of the parameter ``argument`` as a duration: above 0 and at most a leap year."""
     if not hours > 0 or hours > 24 * 366:
-        raise InvalidArgument(f"{option} must be a number of hours above 0 and at most 8784, got {hours}")
+        raise InvalidArgument(f"{{{argument}}} must be a number of hours above 0 and at most 8784, got {hours}",
+                              argument)
     return timedelta(hours=hours)
 
 

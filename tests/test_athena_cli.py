@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from parking.analytics.engines import AthenaEngine, QueryStats
 from parking.analytics.registry import QUERIES
 from parking.analytics.windows import reuse_grid
-from parking.cli import main
+from parking.cli import context, main
 from parking.cli.progress import AthenaProgress, cost_line
 from parking.config import Settings
 from tests.test_queries_athena import athena, seed  # noqa: F401  (athena: a fixture, used by name)
@@ -68,7 +68,7 @@ RUNS = [  # (first run, second run, --reuse-results, same SQL sent?)
 def test_two_runs_within_one_reuse_step_send_identical_sql(sent, monkeypatch, name, first, second, minutes,
                                                            same) -> None:
     for instant in (first, second):
-        monkeypatch.setattr(main, "clock", lambda instant=instant: at(instant))
+        monkeypatch.setattr(context, "clock", lambda instant=instant: at(instant))
         seed(name, [])
         result = CliRunner().invoke(main.cli, ["--engine", "athena", *NOW_QUESTIONS[name], "--reuse-results", minutes])
         assert result.exit_code == 0, result.output
@@ -83,7 +83,7 @@ def test_two_runs_within_one_reuse_step_send_identical_sql(sent, monkeypatch, na
     ("2024-03-21T10:45:00", ""),  # now is on the grid: nothing moved, nothing to say
 ])
 def test_a_moved_now_is_said_once_with_its_instant(monkeypatch, instant, note) -> None:
-    monkeypatch.setattr(main, "clock", lambda: at(instant))
+    monkeypatch.setattr(context, "clock", lambda: at(instant))
     seed("status", [])
     result = CliRunner().invoke(main.cli, ["--engine", "athena", "status", "--reuse-results", "15"])
     assert result.exit_code == 0, result.output
@@ -94,7 +94,7 @@ def test_a_moved_now_is_said_once_with_its_instant(monkeypatch, instant, note) -
 @pytest.mark.usefixtures("athena")
 @pytest.mark.parametrize("name", ["status", "availability", "health"])
 def test_an_explicit_at_is_never_moved_by_reuse(sent, monkeypatch, name) -> None:
-    monkeypatch.setattr(main, "clock", lambda: at("2024-03-21T10:47:31"))
+    monkeypatch.setattr(context, "clock", lambda: at("2024-03-21T10:47:31"))
     seed(name, [])
     args = ["--engine", "athena", name, "--at", "2024-03-21T10:22:20Z", "--reuse-results", "60"]
     result = CliRunner().invoke(main.cli, args)
@@ -107,7 +107,7 @@ def test_an_explicit_at_is_never_moved_by_reuse(sent, monkeypatch, name) -> None
 @pytest.mark.parametrize("name", NOW_QUESTIONS)
 def test_without_reuse_now_is_the_instant_itself(sent, monkeypatch, name) -> None:
     for instant in ("2024-03-21T10:30:00", "2024-03-21T10:30:00.001"):
-        monkeypatch.setattr(main, "clock", lambda instant=instant: at(instant))
+        monkeypatch.setattr(context, "clock", lambda instant=instant: at(instant))
         seed(name, [])
         assert CliRunner().invoke(main.cli, ["--engine", "athena", *NOW_QUESTIONS[name]]).exit_code == 0
     assert sent[0]["QueryString"] != sent[1]["QueryString"]

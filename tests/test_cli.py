@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 from moto import mock_aws
 
-import parking.cli.main
+from parking.cli.context import CliContext
 from parking.cli.main import cli as parking_cli
 
 LINES = [
@@ -57,7 +57,7 @@ def no_engine(monkeypatch) -> list:
         built.append(args)
         raise RuntimeError("a query ran")
 
-    monkeypatch.setattr(parking.cli.main, "engine_for", refuse)
+    monkeypatch.setattr(CliContext, "query_engine", refuse)
     return built
 
 
@@ -452,7 +452,7 @@ SIMULATED_NOW = datetime(2026, 11, 30, 7, 42, tzinfo=timezone.utc)
 def test_simulate_refuses_a_start_in_the_future_touching_nothing(
     tmp_path: Path, runner: CliRunner, monkeypatch, target: list[str], start: str
 ) -> None:
-    monkeypatch.setattr(parking.cli.main, "now", lambda: SIMULATED_NOW)
+    monkeypatch.setattr(CliContext, "now", lambda self: SIMULATED_NOW)
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(parking_cli, ["simulate", "--start", start, "--catalog", "spots.csv", *target])
     assert (result.exit_code, result.stdout) == (2, "")
@@ -463,7 +463,7 @@ def test_simulate_refuses_a_start_in_the_future_touching_nothing(
 
 
 def test_simulate_reaching_past_now_says_where_it_stopped(tmp_path: Path, runner: CliRunner, monkeypatch) -> None:
-    monkeypatch.setattr(parking.cli.main, "now", lambda: SIMULATED_NOW)
+    monkeypatch.setattr(CliContext, "now", lambda self: SIMULATED_NOW)
     out = tmp_path / "days.jsonl"
     result = runner.invoke(parking_cli, ["simulate", "--spots", "3", "--days", "3", "--start", "2026-11-29",
                                          "--out", str(out)])
@@ -502,7 +502,7 @@ def test_a_bug_is_one_line_naming_it_not_a_traceback(runner: CliRunner, monkeypa
         raise ZeroDivisionError("division by zero")
 
     monkeypatch.delenv("PARKING_DEBUG", raising=False)
-    monkeypatch.setattr(parking.cli.main, "engine_for", broken)
+    monkeypatch.setattr(CliContext, "query_engine", broken)
     result = runner.invoke(parking_cli, ["status"])
     assert result.exit_code == 1
     assert result.stderr == ("Error: internal error (ZeroDivisionError: division by zero); please report it "
@@ -518,7 +518,7 @@ def test_debug_prints_the_traceback_an_internal_error_hides(runner: CliRunner, m
     def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(parking.cli.main, "engine_for", broken)
+    monkeypatch.setattr(CliContext, "query_engine", broken)
     result = runner.invoke(parking_cli, args, env=env)
     assert result.exit_code == 1
     lines = result.stderr.splitlines()

@@ -30,7 +30,8 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from parking.cli.main import OneLineErrors, cli
+from parking.cli.errors import OneLineErrors
+from parking.cli.main import cli
 from parking.cli.options import DateType, InstantType, PictureFile, ZoneType
 from parking.ingest.files import ingest_lines
 from parking.ingest.sinks import LocalSink

@@ -48,7 +48,7 @@ __all__ = [
 def check_grouping(by: str) -> str:
     """``zone``, ``level`` or ``bay_type``; :class:`InvalidArgument` otherwise."""
     if by not in GROUPINGS:
-        raise InvalidArgument(f"--by must be one of {', '.join(GROUPINGS)}, got {by!r}")
+        raise InvalidArgument(f"{{by}} must be one of {', '.join(GROUPINGS)}, got {by!r}", "by")
     return by
 
 
@@ -66,7 +66,7 @@ def grouping_params(by: str | None, zones: Iterable[str] = ()) -> dict[str, Any]
     for name in zones:
         name = name.strip()
         if not 1 <= len(name) <= MAX_ZONE:
-            raise InvalidArgument(f"--zone must name a zone of 1-{MAX_ZONE} characters, got {name!r}")
+            raise InvalidArgument(f"{{zones}} must name a zone of 1-{MAX_ZONE} characters, got {name!r}", "zones")
         names.append(name)
     return {"group_by": by or "", "filter_zones": 1 if names else 0, "zones": sorted(set(names)) or [""]}
 
@@ -74,7 +74,7 @@ def grouping_params(by: str | None, zones: Iterable[str] = ()) -> dict[str, Any]
 def check_threshold(threshold: float) -> float:
     """An occupancy rate in [0, 1]; :class:`InvalidArgument` otherwise."""
     if not isinstance(threshold, int | float) or math.isnan(threshold) or not 0 <= threshold <= 1:
-        raise InvalidArgument(f"--threshold must be an occupancy rate from 0 to 1, got {threshold}")
+        raise InvalidArgument(f"{{threshold}} must be an occupancy rate from 0 to 1, got {threshold}", "threshold")
     return float(threshold)
 
 

@@ -223,6 +223,18 @@ def check_zones(zones: Iterable[str], rows: list[CatalogRow] | None, shown: int 
         raise InvalidArgument(f"zone {name.strip()!r} is not in the spot catalog (known: {listed or 'none'})")
 
 
+def check_zones_in_force(zones: Iterable[str], data_dir: Path) -> None:
+    """Refuse a zone name that is badly formed, or that the catalog in force under ``data_dir`` does not have.
+
+    The local catalog is one small file, so a typo is refused before any
+    query runs rather than answered as an empty garage (:func:`check_zones`).
+    """
+    from parking.analytics.availability import grouping_params
+
+    grouping_params(None, zones)  # each name well formed first
+    check_zones(zones, CatalogStore(data_dir).read())
+
+
 def duckdb_view_body(data_dir: Path) -> str:
     """The body of the local engine's ``spot_catalog`` view: the stored file, or no rows.
 

@@ -86,17 +86,19 @@ class History:
         return int((instant - self.start) / HOUR)
 
 
-def check_hours(hours: int, option: str = "--hours") -> int:
-    """A horizon count from 1 to 24 (section 8); :class:`InvalidArgument` otherwise."""
+def check_hours(hours: int, argument: str = "hours") -> int:
+    """A horizon count from 1 to 24 (section 8) given as ``argument``; :class:`InvalidArgument` otherwise."""
     if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= MAX_HORIZON:
-        raise InvalidArgument(f"{option} must be a whole number of hours from 1 to {MAX_HORIZON}, got {hours}")
+        raise InvalidArgument(f"{{{argument}}} must be a whole number of hours from 1 to {MAX_HORIZON}, got {hours}",
+                              argument)
     return hours
 
 
 def check_days(days: int) -> int:
     """Backtest days from 1 to 366; :class:`InvalidArgument` otherwise."""
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_BACKTEST_DAYS:
-        raise InvalidArgument(f"--days must be a whole number of days from 1 to {MAX_BACKTEST_DAYS}, got {days}")
+        raise InvalidArgument(f"{{days}} must be a whole number of days from 1 to {MAX_BACKTEST_DAYS}, got {days}",
+                              "days")
     return days
 
 

@@ -637,6 +637,19 @@ SECTIONS: tuple[Callable[[ReportInputs], Section | None], ...] = (
 )
 
 
+def check_report_window(first: date, last: date) -> None:
+    """A window a report can cover: ``first`` not after ``last``, at most :data:`MAX_REPORT_DAYS` days.
+
+    One query runs per day, so a longer window is refused before any runs
+    (:class:`~parking.errors.InvalidArgument`).
+    """
+    check_days(first, last)
+    if (last - first).days + 1 > MAX_REPORT_DAYS:
+        from parking.errors import InvalidArgument
+
+        raise InvalidArgument(f"a report covers at most {MAX_REPORT_DAYS} days, got {(last - first).days + 1}")
+
+
 def build_report(
     first: date,
     last: date,
@@ -655,12 +668,8 @@ def build_report(
     as the weekday x hour heatmap sends it) before any query runs, and what the
     engine raises.
     """
-    check_days(first, last)
+    check_report_window(first, last)
     zone(tz)
-    if (last - first).days + 1 > MAX_REPORT_DAYS:
-        from parking.errors import InvalidArgument
-
-        raise InvalidArgument(f"a report covers at most {MAX_REPORT_DAYS} days, got {(last - first).days + 1}")
     engine = queries.engine_or_default(engine)
     queries.check_zone(tz, engine)  # the heatmap sends the zone to the engine: refused before any query
     current = now or datetime.now(timezone.utc)

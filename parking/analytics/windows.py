@@ -111,7 +111,7 @@ def check_days(first: date, last: date) -> None:
     check_day(first)
     check_day(last)
     if last < first:
-        raise InvalidArgument(f"--from {first} is after --to {last}")
+        raise InvalidArgument(f"{{first}} {first} is after {{last}} {last}", "first", "last")
     if (last - first).days + 1 > MAX_WINDOW_DAYS:
         raise InvalidArgument(f"window of {(last - first).days + 1} days is longer than {MAX_WINDOW_DAYS}")
 

@@ -110,7 +110,7 @@ def ingest_batch(
     record's content fails the batch. METRICS.md sections 1 and 2.
     """
     started = time.perf_counter()
-    settings = settings or Settings()
+    settings = settings or Settings.from_environment()
     now = now or datetime.now(timezone.utc)
     validator = Validator.at(now, settings.max_value_bytes, settings.earliest_event)
     ingested_at = format_instant(now)

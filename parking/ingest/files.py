@@ -137,7 +137,7 @@ def ingest_chunks(
     read, :class:`parking.errors.SinkWriteError` when objects cannot be stored,
     :class:`parking.errors.ConfigurationError` for a bad topic. METRICS.md section 2.
     """
-    settings = settings or Settings()
+    settings = settings or Settings.from_environment()
     check_topic(topic)
     with tempfile.TemporaryDirectory(prefix="parking-ingest-") as spool:
         stream, gunzip = _open(chunks)
@@ -169,7 +169,7 @@ def ingest_lines(
     Blank lines are skipped (their numbers still count as offsets).
     ``timestamp_ms`` stamps each record as its Kafka timestamp (None: no timestamp).
     """
-    settings = settings or Settings()
+    settings = settings or Settings.from_environment()
     check_topic(topic)
 
     def records() -> Iterator[tuple[int, bytes | LargeValue]]:

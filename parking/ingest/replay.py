@@ -115,7 +115,7 @@ def replay_quarantine(
     A value kept as an object of its own is removed once no quarantine line
     written by the replay points at it any more (its record was stored).
     """
-    settings = settings or Settings()
+    settings = settings or Settings.from_environment()
     root = Path(root)
     totals = IngestTotals()
     for path in sorted((root / settings.quarantine_prefix).rglob("*.json.gz")):

@@ -137,7 +137,7 @@ class BatchConsumer:
     ) -> None:
         self.options = options
         self.sink = sink
-        self.settings = settings or Settings()
+        self.settings = settings or Settings.from_environment()
         self.on_progress = on_progress
         self.handler = handler
         self.progress = ConsumeProgress()

@@ -111,7 +111,7 @@ def check_lake(
     on_finding: Callable[[Finding], None] | None = None,
 ) -> CheckReport:
     """Walk the data and quarantine prefixes; report (and with ``repair`` fix) each bad object."""
-    settings = settings or Settings()
+    settings = settings or Settings.from_environment()
     now = now or datetime.now(timezone.utc)
     report = CheckReport()
 
@@ -253,7 +253,7 @@ def repair_compacted_tier(
     """
     from parking.lake.compaction import COMPACTED_SOURCES_PREFIX, check_compacted, repair_compacted, returned_sources
 
-    settings = settings or Settings()
+    settings = settings or Settings.from_environment()
     now = now or datetime.now(timezone.utc)
     if findings is None:
         findings = check_compacted(store, settings, now=now)

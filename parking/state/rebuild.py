@@ -65,7 +65,7 @@ def main() -> None:
     from parking.state.update import lookback_ms
 
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_environment()
         store = table_of(settings)
         if store is None:
             print("Error: no current-state table: set PARKING_STATE_TABLE (and PARKING_BUCKET), or use the local engine",
