@@ -13,10 +13,11 @@ from typing import Any, TypeVar
 
 import click
 
+from parking.analytics.registry import DEFAULT_GROUPING, GROUPINGS
 from parking.cli.context import cli_context
 from parking.cli.options import ZONE, at_option, lookback_option, output_options, reuse_option
 from parking.cli.output import show
-from parking.cli.zones import GROUPINGS, zone_filter_option
+from parking.cli.zones import zone_filter_option
 
 MAX_HORIZON = 24  # parking.analytics.forecast.MAX_HORIZON; a test ties them
 MAX_DAYS = 366  # parking.analytics.forecast.MAX_BACKTEST_DAYS
@@ -24,7 +25,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _by(command: F) -> F:
-    return click.option("--by", type=click.Choice(GROUPINGS), default="zone", show_default=True,
+    return click.option("--by", type=click.Choice(GROUPINGS), default=DEFAULT_GROUPING, show_default=True,
                         help="Catalog column to group spots by.")(command)
 
 

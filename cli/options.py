@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
+from parking.analytics.registry import DEFAULT_LOOKBACK_HOURS
 from parking.analytics.windows import check_days, parse_date, parse_instant, zone
 from parking.config import ENGINES
 from parking.errors import ConfigurationError, InvalidArgument
@@ -312,7 +313,6 @@ def place_options(bucket_help: str) -> Callable[[F], F]:
     return decorate
 
 
-DEFAULT_LOOKBACK_HOURS = 24.0
 
 
 def lookback_option(command: F) -> F:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from parking.analytics.registry import FLAPPING_CHANGES, STUCK_HOURS
 from parking.cli.context import cli_context
 from parking.cli.options import (
     DATE,
@@ -142,9 +143,9 @@ dwell = zoned_window_command("dwell", "How long cars stayed (minutes) per spot, 
 @lookback_option
 @click.option("--silent-hours", type=POSITIVE_HOURS, default=None,
               help="Flag 'silent' above this many hours without an event [default: the lookback].")
-@click.option("--flapping-changes", type=click.IntRange(1, MAX_CHANGES), default=20, show_default=True,
+@click.option("--flapping-changes", type=click.IntRange(1, MAX_CHANGES), default=FLAPPING_CHANGES, show_default=True,
               help="Flag 'flapping' at this many arrivals and departures in 24 hours.")
-@click.option("--stuck-hours", type=POSITIVE_HOURS, default=72.0, show_default=True,
+@click.option("--stuck-hours", type=POSITIVE_HOURS, default=STUCK_HOURS, show_default=True,
               help="Flag 'stuck' when occupied without a break for longer.")
 @click.option("--flagged", is_flag=True, help="Only the sensors with a flag: the ones that need a visit.")
 @click.option("--tz", "tz", type=ZONE, default="UTC", show_default=True, help="IANA time zone to show times in.")

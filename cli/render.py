@@ -22,11 +22,13 @@ from typing import Any
 
 import pandas as pd
 
+from parking.analytics.registry import GROUPINGS
+
 PERCENT_COLUMNS = ("occupancy_rate", "utilization", "low", "high", "coverage", "mae_forecast", "mae_persistence",
                    "mae_seasonal_naive", "mae_profile")
 RATE_COLUMNS = ("occupancy_rate",)  # null where nothing was observed (METRICS.md section 4)
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-GROUP_COLUMNS = ("zone", "level", "bay_type")  # parking.analytics.catalog.GROUPINGS; a test ties them
+GROUP_COLUMNS = GROUPINGS  # the first column of a grouped answer is one of them
 UNCATALOGUED = "(uncatalogued)"  # the null group, in a table
 EMPTY_GROUP = '""'  # the group "", in a table and in CSV
 _EMPTY_MARK = "\x00"  # stands for "" while pandas writes CSV: no catalog value holds a control character

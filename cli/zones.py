@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
+from parking.analytics.registry import DEFAULT_GROUPING, DEFAULT_THRESHOLD, GROUPINGS
 from parking.cli.context import check_aws, cli_context
 from parking.cli.options import (
     LocalPath,
@@ -30,13 +31,12 @@ from parking.cli.options import (
 from parking.cli.output import nothing_to_draw, show, write_picture
 
 F = TypeVar("F", bound=Callable[..., Any])
-GROUPINGS = ("zone", "level", "bay_type")  # parking.analytics.catalog.GROUPINGS; a test ties them
 ALERT_EXIT = 3  # alerts: at least one group at or above the threshold
 
 
 def by_option(command: F) -> F:
     return click.option(
-        "--by", type=click.Choice(GROUPINGS), default="zone", show_default=True,
+        "--by", type=click.Choice(GROUPINGS), default=DEFAULT_GROUPING, show_default=True,
         help="Catalog column to group spots by.",
     )(command)
 
@@ -223,7 +223,7 @@ def overstays_tables(enforce: Any, check: Any) -> str:
 @click.command()
 @reuse_option
 @at_option
-@click.option("--threshold", type=Number(0, 1), default=0.9, show_default=True,
+@click.option("--threshold", type=Number(0, 1), default=DEFAULT_THRESHOLD, show_default=True,
               help="Occupancy rate (0-1) at or above which a group is listed.")
 @by_option
 @click.option("--ahead", type=click.IntRange(1, 24), default=None, metavar="HOURS",

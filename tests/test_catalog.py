@@ -14,7 +14,6 @@ from moto import mock_aws
 from parking.analytics import catalog
 from parking.analytics.catalog import CATALOG_KEY, COLUMNS, CatalogRow, CatalogStore, InvalidCatalog, parse, to_csv
 from parking.cli.main import cli
-from parking.cli.zones import GROUPINGS
 
 GOOD = "spot_id,zone,level,bay_type,max_stay_minutes\nA1,North,0,ev,120\nA2,North,,,\n"
 
@@ -129,8 +128,10 @@ def test_without_a_catalog_the_local_view_has_the_columns_and_no_rows(tmp_path) 
     assert (tuple(relation.columns), relation.fetchall()) == (COLUMNS, [])
 
 
-def test_the_cli_groupings_are_the_catalogs() -> None:
-    assert GROUPINGS == catalog.GROUPINGS
+@pytest.mark.parametrize("command", ["availability", "alerts", "forecast"])
+def test_the_cli_groups_by_the_catalogs_groupings(command: str) -> None:
+    [by] = [param for param in cli.commands[command].params if param.name == "by"]
+    assert tuple(by.type.choices) == catalog.GROUPINGS and by.default == "zone"
 
 
 def test_spots_load_then_show(tmp_path) -> None:
