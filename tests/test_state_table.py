@@ -140,26 +140,30 @@ def test_writers_of_two_partitions_at_once_end_exact(tmp_path) -> None:
         assert_live_answers(SqliteState(tmp_path), events, at, lookback)
 
 
+def opened_at_once(root, count: int) -> list[Exception]:
+    """``count`` connections open the table at ``root`` at the same moment and write its meta row; what failed."""
+    start, failures = threading.Barrier(count), []
+
+    def open_and_write(store: SqliteState) -> None:
+        start.wait()
+        try:
+            store.set_complete_from(BASE, only_if_missing=True)
+        except Exception as error:  # noqa: BLE001 - the test names every failure
+            failures.append(error)
+
+    threads = [threading.Thread(target=open_and_write, args=(SqliteState(root),)) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return failures
+
+
 def test_writers_opening_a_new_table_at_once_all_write(tmp_path) -> None:
     """Eight connections opening a new file at once never fail with "database is locked" (WAL set-up races)."""
     for trial in range(100):  # the race struck about one opening in twelve before set-up was retried
-        root = tmp_path / str(trial)
-        stores = [SqliteState(root) for _ in range(8)]
-        start, failures = threading.Barrier(len(stores)), []
-
-        def open_and_write(store: SqliteState) -> None:
-            start.wait()
-            try:
-                store.set_complete_from(BASE, only_if_missing=True)
-            except Exception as error:  # noqa: BLE001 - the test names every failure
-                failures.append(error)
-
-        threads = [threading.Thread(target=open_and_write, args=(store,)) for store in stores]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert failures == [] and SqliteState(root).complete_from() == BASE
+        assert opened_at_once(tmp_path / str(trial), 8) == []
+        assert SqliteState(tmp_path / str(trial)).complete_from() == BASE
 
 
 @pytest.fixture
