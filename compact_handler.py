@@ -25,7 +25,9 @@ from typing import Any
 
 from parking.config import Settings
 from parking.errors import CompactionError
-from parking.lake.compaction import S3Store, compact, latest_before, latest_hour_before
+from parking.lake.compaction.protocol import compact
+from parking.lake.compaction.schedule import latest_before, latest_hour_before
+from parking.lake.stores import S3Store
 
 MARGIN_MS = 180_000  # the daily run: a day of a large city takes minutes
 HOURLY_MARGIN_MS = 60_000  # the hourly run: an hour takes seconds

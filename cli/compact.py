@@ -43,8 +43,9 @@ def compact(ctx: click.Context, before: date | None, data_dir: str | None, bucke
     """
     from parking.cli.main import check_lake, settings_for
     from parking.errors import CompactionError, ConfigurationError
-    from parking.lake.compaction import LocalStore, S3Store, check_before, latest_hour_before
-    from parking.lake.compaction import compact as compact_lake
+    from parking.lake.compaction.protocol import compact as compact_lake
+    from parking.lake.compaction.schedule import check_before, latest_hour_before
+    from parking.lake.stores import LocalStore, S3Store
     from parking.layout import DATA_PREFIX
 
     settings = settings_for(ctx, data_dir=data_dir)
