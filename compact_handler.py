@@ -1,6 +1,6 @@
 """AWS Lambda entry points of the compaction, daily and hourly: wiring only.
 
-The same code as ``parking-cli compact --bucket`` (``parking/lake/compaction.py``),
+The same code as ``parking-cli compact --bucket`` (``parking/lake/compaction/``),
 with boto3 and DuckDB on the function's ``/tmp``. ``handler`` (daily)
 rewrites every UTC day that ended ``PARKING_COMPACTION_LATENESS_DAYS`` ago or
 more into one Parquet file, folding its hour files; ``hourly_handler`` (every

@@ -26,6 +26,7 @@ from parking.analytics.catalog import GROUPINGS, MAX_ZONE
 from parking.analytics.registry import named
 from parking.analytics.windows import partition_params, to_ms
 from parking.errors import InvalidArgument
+from parking.sql_text import string_literal
 
 SEEN_WINDOW = timedelta(days=7)
 DEFAULT_THRESHOLD = 0.9
@@ -109,7 +110,7 @@ def literal(value: Any) -> str:
             raise InvalidArgument(f"not a finite number: {value}")
         return repr(value)
     if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
+        return string_literal(value)
     if isinstance(value, Sequence):
         return "(" + ", ".join(literal(item) for item in value) + ")"
     raise InvalidArgument(f"cannot bind a {type(value).__name__} as SQL")

@@ -22,7 +22,7 @@ import pandas as pd
 from pyathena.formatter import DefaultParameterFormatter
 
 from parking.analytics.catalog import CATALOG_TABLE, duckdb_view_body
-from parking.aws import DENIED, THROTTLED, botocore_error, check_session, error_code, explain
+from parking.aws import DENIED, THROTTLED, botocore_error, check_session, error_code, explain, one_line
 from parking.config import SQL_IDENTIFIER, Settings
 from parking.errors import AwsError, ConfigurationError, InvalidArgument, QueryCancelled, QueryError
 from parking.layout import (
@@ -33,9 +33,10 @@ from parking.layout import (
     data_glob,
     glob_escape,
 )
+from parking.sql_text import string_literal
 
 QUERY_TABLE = "parking_events"  # the name the SQL files use
-COMPACTED_TABLE = "parking_events_compacted"  # the compacted days (parking/lake/compaction.py)
+COMPACTED_TABLE = "parking_events_compacted"  # the compacted days (parking/lake/compaction/)
 USD_PER_TB_SCANNED = 5.0
 MEGABYTE = 2**20  # AWS bills in binary units: 1 TB = 2**20 MB
 BILLED_MINIMUM_MB = 10
@@ -296,13 +297,9 @@ def _lake_files(root: Path, pattern: str) -> str | None:
     matches = root.glob(pattern)
     if "\\" not in str(root):
         found = next(matches, None) is not None
-        return _sql_literal(f"{glob_escape(str(root))}/{pattern}") if found else None
+        return string_literal(f"{glob_escape(str(root))}/{pattern}") if found else None
     files = sorted(str(path) for path in matches)
-    return f"[{', '.join(_sql_literal(glob_escape(path)) for path in files)}]" if files else None
-
-
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    return f"[{', '.join(string_literal(glob_escape(path)) for path in files)}]" if files else None
 
 
 # "Cannot open file" of a file listed a moment before; "No files found" of a glob that matched at the check.
@@ -547,9 +544,9 @@ class AthenaEngine:
             return AthenaSetupError(explained)
         if not isinstance(exc, AthenaError):
             if error is not None:  # botocore, but nothing the settings can fix
-                return QueryError(f"Athena query failed: {_one_line(error)}")
+                return QueryError(f"Athena query failed: {one_line(error)}")
             raise exc  # a bug: the CLI reports it as one
-        message = _one_line(exc)
+        message = one_line(exc)
         if _NO_WORKGROUP.search(message):
             return AthenaSetupError(
                 f"Athena workgroup {settings.workgroup!r} does not exist ({message}): set PARKING_WORKGROUP to "
@@ -600,10 +597,6 @@ class _Response:
 
     def __init__(self, parsed: dict[str, Any]) -> None:
         self.response = parsed
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
 
 
 def engine_from_settings(settings: Settings, **athena_options: Any) -> Engine:
