@@ -29,7 +29,7 @@ event is ever invisible, and it does so by order:
 
 On S3 the deletes of steps 3 and 4 wait: an Athena query lists its objects
 and reads them afterwards, so an object removed meanwhile fails it. The copy
-of step 4 is made at once; a later run (:func:`remove_folded`) removes a kept
+of step 4 is made at once; a later run (:func:`.removal.remove_folded`) removes a kept
 object, and a file another file holds, once both are older than the removal
 delay (longer than any query runs). Until then both are read, which changes
 nothing (exact duplicates).
@@ -44,5 +44,12 @@ once and folded into the day's next Parquet file by the next run.
 Each Parquet row keeps the whole stored line (``line``), the object it came
 from (``source``, the key below the data prefix) and its line number, so a
 compacted day can be turned back into the objects it came from
-(:func:`source_lines`).
+(:func:`.repair.source_lines`).
+
+The modules, one job each: :mod:`.schedule` (which days and hours are closed
+and pending), :mod:`.protocol` (the steps above, :func:`.protocol.compact`),
+:mod:`.rows` (stored lines to rows), :mod:`.removal` (steps 3 and 4 after the
+removal delay), :mod:`.tier_check` (the compacted tiers as ``lake check``
+sees them), :mod:`.repair` (rebuild and restore), :mod:`.dayfiles` (names,
+folders and columns of the files) and :mod:`.sql` (the DuckDB workspace).
 """

@@ -28,7 +28,6 @@ from parking.sql_text import string_literal
 if TYPE_CHECKING:
     import duckdb
 
-
 # Steps after which a crash is survivable; tests inject one at each (``checkpoint``).
 STEPS = ("parquet-written", "parquet-removed", "source-copied", "source-moved")
 # What a message tells the user to run when a day is left for the repair.

@@ -24,7 +24,6 @@ from parking.sql_text import string_literal
 if TYPE_CHECKING:
     import duckdb
 
-
 REMOVALS_BETWEEN_ASKS = 100  # remove_folded asks keep_going() this often
 
 

@@ -24,8 +24,6 @@ from parking.sql_text import string_literal
 
 # The steps of a repair (:func:`repair_compacted`): a bad day file is set aside with its bytes.
 REPAIR_STEPS = ("parquet-written", "set-aside", "parquet-removed", "source-copied", "source-moved")
-
-
 # A kept source with lines lake check flags is re-filed and its rows left out of its day; one that is only
 # damaged as a whole (a bad name, empty, unreadable) is set aside whole: its day file still holds its rows.
 LINE_PROBLEMS = frozenset({WRONG_HOUR, INVALID_LINES, NOT_AS_STORED})

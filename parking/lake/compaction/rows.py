@@ -22,7 +22,6 @@ from parking.sql_text import string_literal
 if TYPE_CHECKING:
     import duckdb
 
-
 _ROWS_JSON_COLUMNS = (
     "{'source': 'VARCHAR', 'line_number': 'BIGINT', 'hour': 'VARCHAR', 'spot_id': 'VARCHAR', "
     "'status': 'VARCHAR', 'timestamp': 'VARCHAR', 'line': 'VARCHAR'}"

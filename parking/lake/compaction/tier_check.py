@@ -24,14 +24,9 @@ from parking.sql_text import string_literal
 if TYPE_CHECKING:
     import duckdb
 
-
 # The problems check_compacted finds; a repair rebuilds the day of each, and sets aside the file of all but these.
 UNFINISHED, LOST, SHORTENED = "unfinished", "lost", "shortened"
-
-
 FOREIGN, HIDDEN, UNREADABLE, MISFILED, DISAGREES = "foreign", "hidden", "unreadable", "misfiled", "disagrees"
-
-
 REBUILT_ONLY = frozenset({UNFINISHED, LOST, SHORTENED})
 
 
