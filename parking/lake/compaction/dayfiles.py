@@ -28,6 +28,11 @@ def partition(day: date) -> str:
     return f"year={day:%Y}/month={day:%m}/day={day:%d}/"
 
 
+def grain_name(day: date, hour: int | None = None) -> str:
+    """A day, or one hour of it, as file names and messages give it: ``2024-03-01``, ``2024-03-01T10``."""
+    return day.isoformat() if hour is None else f"{day.isoformat()}T{hour:02d}"
+
+
 def folder(day: date) -> str:
     """A day's folder in the compacted tier, where its day and hour files lie."""
     return f"{COMPACTED_PREFIX}{partition(day)}"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from parking.config import Settings
 from parking.errors import CompactionError, InvalidArgument
-from parking.lake.compaction.dayfiles import PARQUET_COLUMNS, day_file_name, file_hour, folder, partition
+from parking.lake.compaction.dayfiles import PARQUET_COLUMNS, day_file_name, file_hour, folder, grain_name, partition
 from parking.lake.compaction.removal import Removed, remove_folded
 from parking.lake.compaction.rows import build_day, write_rows
 from parking.lake.compaction.schedule import kept_copies, pending_days, pending_hours
@@ -151,7 +151,7 @@ def compact(
             if keep_going is not None and not keep_going():
                 report.stopped_early = True
                 break
-            what = day.isoformat() if hour is None else f"{day}T{hour:02d}"
+            what = grain_name(day, hour)
             try:
                 result = compact_day(store, day, connection, workdir, data_prefix, checkpoint, settings=settings,
                                      now=now, hour=hour, remove_now=not removal_delay)
@@ -216,7 +216,7 @@ def compact_day(
         problems = day_file_findings(connection, key, store, day, workdir)
         if problems:
             first = problems[0]
-            what = day.isoformat() if hour is None else f"{day}T{hour:02d}"
+            what = grain_name(day, hour)
             raise CompactionError(
                 f"{store.where}{key}: {first.problem} ({first.detail}); run `{REPAIR_COMMAND}` "
                 f"to rebuild {what} from its sources"
@@ -267,7 +267,7 @@ def fold_day(
     written = False
     if lines_read or inputs:
         events, digest = build_day(connection, rows_path, inputs, dropped)
-        name = day.isoformat() if hour is None else f"{day.isoformat()}T{hour:02d}"
+        name = grain_name(day, hour)
         key = f"{day_folder}{name}-{digest}{COMPACTED_SUFFIX}"
     if key is not None and (key not in good or row_count(connection, inputs[good.index(key)]) != events):
         # (a file of the very name with other rows: shortened in place, its name no longer its digest)

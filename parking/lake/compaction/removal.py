@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING
 
 from parking.lake.compaction.dayfiles import day_file_name, file_hour
 from parking.lake.compaction.schedule import kept_copies
-from parking.lake.compaction.sql import clear
+from parking.lake.compaction.sql import clear, path_list
 from parking.lake.compaction.tier_check import day_file_findings
 from parking.lake.stores import Store
 from parking.layout import COMPACTED_PREFIX, DATA_PREFIX, OBJECT_SUFFIX
-from parking.sql_text import string_literal
 
 if TYPE_CHECKING:
     import duckdb
@@ -117,10 +116,10 @@ def _held(store: Store, connection: duckdb.DuckDBPyConnection, workdir: Path, da
             paths[str(path)] = key
     if len(paths) < 2:
         return set()
-    files = ", ".join(string_literal(path) for path in paths)
+    files = path_list(paths)
     connection.execute(
         "CREATE OR REPLACE TABLE held_rows AS SELECT filename AS file, source, line_number, line FROM read_parquet("
-        f"[{files}], hive_partitioning = false, filename = true)"
+        f"{files}, hive_partitioning = false, filename = true)"
     )
     sizes = dict(connection.execute("SELECT file, count(*) FROM held_rows GROUP BY file").fetchall())
     shared = connection.execute(

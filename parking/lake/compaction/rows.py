@@ -15,6 +15,7 @@ import orjson
 
 from parking.errors import CompactionError
 from parking.lake.compaction.dayfiles import HOUR_PARTITION
+from parking.lake.compaction.sql import path_list
 from parking.lake.objects import Inspection
 from parking.lake.stores import Store
 from parking.sql_text import string_literal
@@ -91,10 +92,10 @@ def build_day(
         f"{string_literal(str(rows_path))}, format = 'newline_delimited', columns = {_ROWS_JSON_COLUMNS})"
     ]
     if inputs:
-        files = ", ".join(string_literal(path) for path in inputs)
+        files = path_list(inputs)
         parts.append(
             f"SELECT source, line_number, hour, spot_id, status, \"timestamp\", line "
-            f"FROM read_parquet([{files}], hive_partitioning = false)"
+            f"FROM read_parquet({files}, hive_partitioning = false)"
             + (f" WHERE source NOT IN ({', '.join(string_literal(d) for d in sorted(dropped))})" if dropped else "")
         )
     connection.execute(

@@ -7,7 +7,7 @@ A run works in a DuckDB connection and a scratch directory, both temporary
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,11 @@ def clear(connection: duckdb.DuckDBPyConnection, workdir: Path) -> None:
     connection.execute("DROP TABLE IF EXISTS day_rows")
     for path in workdir.iterdir():
         path.unlink()
+
+
+def path_list(paths: Iterable[str]) -> str:
+    """Local files as a SQL list of string literals, for ``read_parquet([...])``."""
+    return "[" + ", ".join(string_literal(path) for path in paths) + "]"
 
 
 def row_count(connection: duckdb.DuckDBPyConnection, path: str) -> int:

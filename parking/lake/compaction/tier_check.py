@@ -15,7 +15,7 @@ import orjson
 
 from parking.config import Settings
 from parking.lake.compaction.dayfiles import PARQUET_COLUMNS, day_file_name, day_of, file_hour, folder
-from parking.lake.compaction.sql import clear, workspace
+from parking.lake.compaction.sql import clear, path_list, workspace
 from parking.lake.objects import Finding, Inspection, inspect_object
 from parking.lake.stores import Store
 from parking.layout import COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX
@@ -130,7 +130,7 @@ def _against_sources(
             return []
         return [Finding(folder(day), LOST, f"no day file, though {len(kept)} kept sources hold "
                                                      f"{events} events of {day}")]
-    files = ", ".join(string_literal(path) for path in readable)
+    files = path_list(readable)
     connection.execute(
         "CREATE OR REPLACE TABLE kept_rows AS SELECT source, line_number, line FROM read_json("
         f"{string_literal(str(rows_path))}, format = 'newline_delimited', "
@@ -138,7 +138,7 @@ def _against_sources(
     )
     connection.execute(
         "CREATE OR REPLACE TABLE file_rows AS SELECT source, line_number, line, filename FROM read_parquet("
-        f"[{files}], hive_partitioning = false, filename = true) WHERE source IN (SELECT source FROM kept_rows)"
+        f"{files}, hive_partitioning = false, filename = true) WHERE source IN (SELECT source FROM kept_rows)"
     )
     counted = connection.execute(
         "SELECT count(*) FROM (SELECT source, line_number, line FROM kept_rows "
