@@ -1,6 +1,6 @@
 """AWS Lambda entry points of the compaction, daily and hourly: wiring only.
 
-The same code as ``parking-cli compact --bucket`` (``parking/lake/compaction.py``),
+The same code as ``parking-cli compact --bucket`` (``parking/lake/compaction/``),
 with boto3 and DuckDB on the function's ``/tmp``. ``handler`` (daily)
 rewrites every UTC day that ended ``PARKING_COMPACTION_LATENESS_DAYS`` ago or
 more into one Parquet file, folding its hour files; ``hourly_handler`` (every
@@ -25,7 +25,9 @@ from typing import Any
 
 from parking.config import Settings
 from parking.errors import CompactionError
-from parking.lake.compaction import S3Store, compact, latest_before, latest_hour_before
+from parking.lake.compaction.protocol import compact
+from parking.lake.compaction.schedule import latest_before, latest_hour_before
+from parking.lake.stores import S3Store
 
 MARGIN_MS = 180_000  # the daily run: a day of a large city takes minutes
 HOURLY_MARGIN_MS = 60_000  # the hourly run: an hour takes seconds

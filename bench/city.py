@@ -56,7 +56,8 @@ from parking.config import Settings  # noqa: E402
 from parking.ingest.batch import ingest_batch  # noqa: E402
 from parking.ingest.msk import msk_event, msk_record  # noqa: E402
 from parking.ingest.sinks import LocalSink  # noqa: E402
-from parking.lake.compaction import compact, latest_before  # noqa: E402
+from parking.lake.compaction.protocol import compact  # noqa: E402
+from parking.lake.compaction.schedule import latest_before  # noqa: E402
 from parking.lake.stores import LocalStore  # noqa: E402
 from parking.simulate import catalog_csv, lines, plan  # noqa: E402
 from parking.state import update  # noqa: E402

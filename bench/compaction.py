@@ -35,7 +35,9 @@ from parking.analytics.registry import QUERIES  # noqa: E402
 from parking.analytics.windows import days_window, zone  # noqa: E402
 from parking.ingest.files import ingest_lines  # noqa: E402
 from parking.ingest.sinks import LocalSink  # noqa: E402
-from parking.lake.compaction import LocalStore, compact, latest_before  # noqa: E402
+from parking.lake.compaction.protocol import compact  # noqa: E402
+from parking.lake.compaction.schedule import latest_before  # noqa: E402
+from parking.lake.stores import LocalStore  # noqa: E402
 from parking.layout import COMPACTED_PREFIX, DATA_PREFIX  # noqa: E402
 from parking.simulate import lines, plan  # noqa: E402
 

@@ -44,7 +44,8 @@ from parking.analytics.registry import QUERIES  # noqa: E402
 from parking.analytics.windows import partition_params, to_ms  # noqa: E402
 from parking.ingest.files import ingest_lines  # noqa: E402
 from parking.ingest.sinks import LocalSink  # noqa: E402
-from parking.lake.compaction import LocalStore, compact  # noqa: E402
+from parking.lake.compaction.protocol import compact  # noqa: E402
+from parking.lake.stores import LocalStore  # noqa: E402
 from parking.simulate import lines, plan, spot_name  # noqa: E402
 
 ZONES = 200

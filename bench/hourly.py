@@ -43,7 +43,9 @@ from parking.config import Settings  # noqa: E402
 from parking.ingest.batch import ingest_batch  # noqa: E402
 from parking.ingest.msk import DEFAULT_TOPIC, msk_event, msk_record  # noqa: E402
 from parking.ingest.sinks import LocalSink  # noqa: E402
-from parking.lake.compaction import LocalStore, compact, latest_before, latest_hour_before  # noqa: E402
+from parking.lake.compaction.protocol import compact  # noqa: E402
+from parking.lake.compaction.schedule import latest_before, latest_hour_before  # noqa: E402
+from parking.lake.stores import LocalStore  # noqa: E402
 from parking.layout import COMPACTED_PREFIX, DATA_PREFIX  # noqa: E402
 from parking.simulate import _spot_lines, plan  # noqa: E402
 

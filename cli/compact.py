@@ -41,8 +41,9 @@ def compact(ctx: click.Context, before: date | None, data_dir: str | None, bucke
     sources.
     """
     from parking.errors import CompactionError, ConfigurationError
-    from parking.lake.compaction import LocalStore, S3Store, check_before, latest_hour_before
-    from parking.lake.compaction import compact as compact_lake
+    from parking.lake.compaction.protocol import compact as compact_lake
+    from parking.lake.compaction.schedule import check_before, latest_hour_before
+    from parking.lake.stores import LocalStore, S3Store
     from parking.layout import DATA_PREFIX
 
     settings = cli_context(ctx).settings(data_dir=data_dir)

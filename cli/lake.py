@@ -78,7 +78,8 @@ def check(ctx: click.Context, data_dir: str | None, bucket: str | None, repair: 
 
 def _check_compacted(store, settings, repair: bool) -> int:
     """The compacted tiers' findings, printed, and with ``repair`` mended; how many are left."""
-    from parking.lake.compaction import COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX, check_compacted
+    from parking.lake.compaction.tier_check import check_compacted
+    from parking.layout import COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX
 
     findings = check_compacted(store, settings)
     for finding in findings:

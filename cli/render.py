@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
 from parking.analytics.registry import GROUPINGS
+from parking.text import percent
 
 PERCENT_COLUMNS = ("occupancy_rate", "utilization", "low", "high", "coverage", "mae_forecast", "mae_persistence",
                    "mae_seasonal_naive", "mae_profile")
@@ -115,13 +117,13 @@ def for_people(frame: pd.DataFrame) -> pd.DataFrame:
 def _table(frame: pd.DataFrame) -> str:
     shown = for_people(frame)
     group = group_column(shown)
-    formatters = {}
+    formatters: dict[str, Callable[[Any], str]] = {}
     for column in shown.columns:
         if column == group:  # as text beforehand: pandas never calls a formatter for a missing value
             shown[column] = [UNCATALOGUED if _missing(v) else (EMPTY_GROUP if v == "" else str(v))
                              for v in shown[column]]
         elif column in PERCENT_COLUMNS:
-            formatters[column] = lambda v: "-" if pd.isna(v) else f"{v * 100:.1f}%"
+            formatters[column] = percent
         elif shown[column].dtype == "float64":
             formatters[column] = lambda v: "-" if pd.isna(v) else f"{v:,.2f}"
         elif isinstance(shown[column].dtype, pd.DatetimeTZDtype):

@@ -125,7 +125,7 @@ def explain(exc: BaseException, who: str | None = None, endpoint_url: str | None
         profile = error.kwargs.get("profile", "")
         return f"AWS profile {profile!r} is not in the AWS config files: set AWS_PROFILE to one that is, or unset it"
     if isinstance(error, ConfigParseError):
-        return (f"the AWS config file cannot be read ({_one_line(error)}): fix it, or set AWS_CONFIG_FILE "
+        return (f"the AWS config file cannot be read ({one_line(error)}): fix it, or set AWS_CONFIG_FILE "
                 "to a readable one")
     if isinstance(error, NoRegionError):
         return f"no AWS region: {needs(who)}"
@@ -134,15 +134,15 @@ def explain(exc: BaseException, who: str | None = None, endpoint_url: str | None
     if isinstance(error, NoCredentialsError):
         return f"no AWS credentials: {needs(who)}"
     if isinstance(error, (SSOError, TokenRetrievalError)):
-        return f"the AWS SSO session cannot be used ({_one_line(error)}): run `aws sso login` for AWS_PROFILE"
+        return f"the AWS SSO session cannot be used ({one_line(error)}): run `aws sso login` for AWS_PROFILE"
     if isinstance(error, (PartialCredentialsError, CredentialRetrievalError)):
-        return f"AWS credentials could not be loaded ({_one_line(error)}): {needs(who)}"
+        return f"AWS credentials could not be loaded ({one_line(error)}): {needs(who)}"
     if isinstance(error, (AwsConnectionError, HTTPClientError)):
         where = error.kwargs.get("endpoint_url")
         reached = f"AWS could not be reached at {where}" if where else "AWS could not be reached"
         if endpoint_url:
-            return f"{reached} ({_one_line(error)}): check AWS_ENDPOINT_URL (set to {endpoint_url}) and the network"
-        return f"{reached} ({_one_line(error)}): check the network and AWS_REGION"
+            return f"{reached} ({one_line(error)}): check AWS_ENDPOINT_URL (set to {endpoint_url}) and the network"
+        return f"{reached} ({one_line(error)}): check the network and AWS_REGION"
     if isinstance(error, (ParamValidationError, UnknownServiceError, DataNotFoundError)):
         return None  # our request was wrong: a bug to report, not a setting
     if isinstance(error, BotoCoreError):
@@ -191,13 +191,14 @@ def service_failure(exc: BaseException, endpoint_url: str | None = None) -> str 
         return f"{answer}: check AWS_ENDPOINT_URL (set to {endpoint_url}), then try again"
     if isinstance(status, int) and status >= 500:
         return f"{answer}: AWS failed the request; try again in a few minutes"
-    return f"{answer} ({_one_line(error)})"
+    return f"{answer} ({one_line(error)})"
 
 
 def _fallback(error: BaseException, who: str | None) -> str:
-    return f"AWS set-up problem ({_one_line(error)}): {needs(who)}"
+    return f"AWS set-up problem ({one_line(error)}): {needs(who)}"
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """An error's message on one line, its white space folded: fit for a message in parentheses or a log line."""
     return " ".join(str(exc).split())
 

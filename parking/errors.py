@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 
 class ParkingError(Exception):
@@ -75,9 +75,21 @@ class InvalidEvent(ParkingError):
         self.detail = detail
 
 
-class CompactionError(ParkingError):
-    """A day could not be compacted; the lake is left as it was read, and a later run retries."""
+class RunSummary(Protocol):
+    """What a failed run did before it failed, as the CLI and the compaction Lambda print it."""
 
-    #: What :func:`parking.lake.compaction.compact` did before it failed (it sets it on the error it raises):
-    #: its ``CompactionReport``, typed Any so the shared contract imports nothing of the lake (Lambda artifacts).
-    report: Any = None
+    def as_dict(self) -> dict[str, Any]: ...
+
+
+class CompactionError(ParkingError):
+    """A day could not be compacted; the lake is left as it was read, and a later run retries.
+
+    ``report`` is what :func:`parking.lake.compaction.protocol.compact` did
+    before it failed (its ``CompactionReport``; None from a single day's
+    fold). Typed by the protocol it meets, so this shared module imports
+    nothing of the lake (the Lambda artifacts stay lean).
+    """
+
+    def __init__(self, message: str, report: RunSummary | None = None) -> None:
+        super().__init__(message)
+        self.report = report

@@ -157,7 +157,7 @@ def data_glob(root: str, prefix: str = DATA_PREFIX) -> str:
     return f"{root.rstrip('/')}/{prefix}year=*/month=*/day=*/hour=*/[!._]*{OBJECT_SUFFIX}"
 
 
-# The second tier: closed days compacted to Parquet (parking/lake/compaction.py).
+# The second tier: closed days compacted to Parquet (parking/lake/compaction/).
 COMPACTED_PREFIX = "parking-compacted/"
 COMPACTED_SOURCES_PREFIX = "parking-compacted-sources/"
 COMPACTED_SUFFIX = ".parquet"

@@ -29,3 +29,17 @@ def duration(minutes: float | None) -> str:
     hours = round(minutes / 60)
     days, rest_hours = divmod(hours, 24)
     return f"{days} d" if rest_hours == 0 else f"{days} d {rest_hours} h"
+
+
+def percent(fraction: float | None, space: str = "") -> str:
+    """A fraction as a percentage with one decimal, ``0.45`` as ``45.0%``; ``-`` for none (None, NaN, pandas' NA).
+
+    ``space`` stands between the number and the sign: the HTML report puts a
+    no-break space there (``45.0\u00a0%``, never broken across two lines), a
+    terminal table nothing.
+    """
+    try:
+        missing = fraction is None or math.isnan(fraction)
+    except TypeError:  # pandas' NA or NaT: no number to show
+        missing = True
+    return "-" if missing or fraction is None else f"{fraction * 100:.1f}{space}%"

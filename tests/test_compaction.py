@@ -30,17 +30,12 @@ from parking.cli.main import cli
 from parking.errors import CompactionError, InvalidArgument
 from parking.ingest.files import ingest_lines
 from parking.ingest.sinks import LocalSink
-from parking.lake.compaction import (
-    PARQUET_COLUMNS,
-    STEPS,
-    LocalStore,
-    check_before,
-    check_compacted,
-    compact,
-    latest_before,
-    pending_days,
-    source_lines,
-)
+from parking.lake.compaction.dayfiles import PARQUET_COLUMNS
+from parking.lake.compaction.protocol import STEPS, compact
+from parking.lake.compaction.repair import source_lines
+from parking.lake.compaction.schedule import check_before, latest_before, pending_days
+from parking.lake.compaction.tier_check import check_compacted
+from parking.lake.stores import LocalStore
 from parking.layout import COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX, DATA_PREFIX
 from tests import reference
 from tests import test_queries_local as against_reference
@@ -187,7 +182,8 @@ def test_a_compaction_killed_with_sigkill_is_finished_by_the_next_run(case, unco
     script = (
         "import os, signal, sys\n"
         "from datetime import date\n"
-        "from parking.lake.compaction import LocalStore, compact\n"
+        "from parking.lake.compaction.protocol import compact\n"
+        "from parking.lake.stores import LocalStore\n"
         "calls = []\n"
         "def checkpoint(step):\n"
         "    calls.append(step)\n"

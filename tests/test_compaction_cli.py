@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from parking.analytics.engines import DuckDBEngine
 from parking.cli.main import cli
 from parking.errors import CompactionError
-from parking.lake.compaction import LocalStore, compact
+from parking.lake.compaction.protocol import compact
+from parking.lake.stores import LocalStore
 from tests.scenarios import Scenario, scenario
 from tests.test_compaction import (
     EVERYTHING,

@@ -23,16 +23,11 @@ from parking.analytics.engines import DuckDBEngine
 from parking.cli.main import cli
 from parking.config import Settings
 from parking.errors import ConfigurationError, InvalidArgument
-from parking.lake.compaction import (
-    STEPS,
-    LocalStore,
-    check_compacted,
-    compact,
-    file_hour,
-    latest_hour_before,
-    pending_hours,
-    unfolded,
-)
+from parking.lake.compaction.dayfiles import file_hour
+from parking.lake.compaction.protocol import STEPS, compact
+from parking.lake.compaction.schedule import latest_hour_before, pending_hours, unfolded
+from parking.lake.compaction.tier_check import check_compacted
+from parking.lake.stores import LocalStore
 from parking.layout import COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX, DATA_PREFIX
 from tests.scenarios import Scenario, scenario
 from tests.test_compaction import (

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from parking.lake.compaction import PARQUET_COLUMNS
+from parking.lake.compaction.dayfiles import PARQUET_COLUMNS
 from parking.layout import COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX, DATA_PREFIX
 from scripts.build_lambda import ARTIFACTS, LAMBDA_UNZIPPED_LIMIT, handler_modules
 from tests.cloudformation import schedule_of, statements
@@ -142,7 +142,7 @@ def test_the_artifact_imports_on_its_own(tmp_path: Path) -> None:
         for name in archive.namelist():
             if name == "compact_handler.py" or name.startswith("parking/"):
                 archive.extract(name, tmp_path)
-    probe = ("import compact_handler, parking.lake.compaction as c, sys; c.S3Store; print(sorted(m for m in sys.modules "
+    probe = ("import compact_handler, parking.lake.stores as s, sys; s.S3Store; print(sorted(m for m in sys.modules "
              "if m.split('.')[0] in {'parking', 'pandas', 'matplotlib', 'pyathena', 'click', 'isal'}))")
     result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(tmp_path)}, check=False)

@@ -21,7 +21,8 @@ import pytest
 
 from parking.analytics.engines import QUERY_TABLE, VANISHED_RETRIES, DuckDBEngine
 from parking.errors import QueryError
-from parking.lake.compaction import LocalStore, compact
+from parking.lake.compaction.protocol import compact
+from parking.lake.stores import LocalStore
 from parking.layout import DATA_PREFIX
 from tests.scenarios import Scenario, scenario
 from tests.test_compaction import EVERYTHING, answers, fully_compacted, ingest

@@ -26,7 +26,10 @@ from parking.analytics.engines import DuckDBEngine
 from parking.cli.main import cli
 from parking.errors import CompactionError, QueryError
 from parking.lake.check import repair_compacted_tier
-from parking.lake.compaction import REPAIR_STEPS, LocalStore, check_compacted, compact
+from parking.lake.compaction.protocol import compact
+from parking.lake.compaction.repair import REPAIR_STEPS
+from parking.lake.compaction.tier_check import check_compacted
+from parking.lake.stores import LocalStore
 from parking.layout import COMPACTED_SOURCES_PREFIX, QUARANTINE_PREFIX
 from tests.conftest import read_lines
 from tests.scenarios import Scenario, scenario

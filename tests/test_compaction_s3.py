@@ -26,7 +26,8 @@ import compact_handler
 from parking.analytics.engines import DuckDBEngine
 from parking.ingest.files import ingest_lines
 from parking.ingest.sinks import S3Sink
-from parking.lake.compaction import S3Store, compact
+from parking.lake.compaction.protocol import compact
+from parking.lake.stores import S3Store
 from parking.layout import COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX, DATA_PREFIX
 from scripts.moto_msk_server import spawn
 from tests.scenarios import Scenario, scenario
@@ -120,7 +121,8 @@ def test_a_compaction_killed_on_s3_is_finished_by_the_next_run(case, uncompacted
     script = (
         "import os, signal, sys\n"
         "from datetime import date\n"
-        "from parking.lake.compaction import S3Store, compact\n"
+        "from parking.lake.compaction.protocol import compact\n"
+        "from parking.lake.stores import S3Store\n"
         "calls = []\n"
         "def checkpoint(step):\n"
         "    calls.append(step)\n"
@@ -175,7 +177,7 @@ def test_the_lambda_handler_compacts_the_closed_days(case, uncompacted, bucket, 
 
 def test_the_hourly_handler_folds_closed_hours_and_removes_them_after_the_delay(case, uncompacted, bucket, tmp_path,
                                                                                 monkeypatch) -> None:
-    from parking.lake.compaction import file_hour
+    from parking.lake.compaction.dayfiles import file_hour
 
     monkeypatch.setenv("PARKING_BUCKET", bucket)
     landed = {key for key in objects(bucket) if key.startswith(DATA_PREFIX)}
@@ -283,7 +285,7 @@ def test_the_lambda_handler_fails_on_a_damaged_day_after_the_others(case, bucket
         compact_handler.handler({}, Context(remaining=900_000))
     [log] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert log["message"] == "compaction failed" and key in log["error"] and log["days_compacted"] > 0
-    from parking.lake.compaction import unfolded
+    from parking.lake.compaction.schedule import unfolded
 
     # (the folded objects wait for the removal delay beside their kept copies: only the damaged day is not folded)
     left = {"/".join(k.split("/")[1:4]) for k in unfolded(S3Store(bucket))}

@@ -26,7 +26,9 @@ from click.testing import CliRunner
 
 from parking.analytics.engines import DuckDBEngine
 from parking.cli.main import cli
-from parking.lake.compaction import LocalStore, check_compacted, compact
+from parking.lake.compaction.protocol import compact
+from parking.lake.compaction.tier_check import check_compacted
+from parking.lake.stores import LocalStore
 from parking.layout import COMPACTED_SOURCES_PREFIX, DATA_PREFIX, QUARANTINE_PREFIX
 from tests.conftest import read_lines
 from tests.scenarios import Scenario, scenario

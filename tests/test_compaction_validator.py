@@ -25,8 +25,9 @@ from click.testing import CliRunner
 
 from parking.analytics.engines import DuckDBEngine
 from parking.cli.main import cli
-from parking.lake.compaction import LocalStore, compact
+from parking.lake.compaction.protocol import compact
 from parking.lake.objects import Inspection
+from parking.lake.stores import LocalStore
 from parking.layout import DATA_PREFIX
 from tests.scenarios import Scenario, scenario
 from tests.test_compaction import EVERYTHING, answers, assert_same_answers, fully_compacted, ingest, parquet_files
@@ -161,7 +162,7 @@ def test_a_flagged_object_folded_in_by_an_older_compact_is_found_and_mended(
     path = corrupt_one(lake, corrupt)
     key = path.relative_to(lake / DATA_PREFIX).as_posix()
     with monkeypatch.context() as older:  # compact as it was: every object taken as clean
-        older.setattr("parking.lake.compaction.inspect_object",
+        older.setattr("parking.lake.compaction.tier_check.inspect_object",
                       lambda key, body, *_: Inspection(key, body, None, lines=gzip.decompress(body).splitlines()))
         compact(LocalStore(lake), EVERYTHING)
     assert key in folded_sources(lake)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from parking.lake.compaction import COMPACTED_PREFIX
+from parking.layout import COMPACTED_PREFIX
 from tests.scenarios import scenario
 from tests.test_compaction import ingest
 

@@ -20,7 +20,8 @@ from click.testing import CliRunner
 from parking.analytics.engines import DuckDBEngine, layout_damage
 from parking.cli.main import cli
 from parking.errors import QueryError
-from parking.lake.compaction import LocalStore, compact
+from parking.lake.compaction.protocol import compact
+from parking.lake.stores import LocalStore
 from parking.layout import COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX, DATA_PREFIX
 from tests.scenarios import Scenario, scenario
 from tests.test_compaction import answers, assert_same_answers, ingest, parquet_files

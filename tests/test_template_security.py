@@ -28,7 +28,8 @@ from moto import mock_aws
 from parking.config import Settings
 from parking.ingest.batch import ingest_batch
 from parking.ingest.sinks import S3Sink
-from parking.lake.compaction import S3Store, compact
+from parking.lake.compaction.protocol import compact
+from parking.lake.stores import S3Store
 from tests.cloudformation import resources_of, sls, statements
 from tests.conftest import batch, event
 from tests.test_serverless import TOOLS

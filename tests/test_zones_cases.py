@@ -282,7 +282,8 @@ def test_plots_take_zone_filters(tmp_path, command) -> None:
 @pytest.mark.parametrize("name", ["x[12]", "x*", "x?"])
 def test_a_data_directory_named_like_a_glob_reads_its_own_catalog_and_compacted_days(tmp_path, name) -> None:
     """Neighbours the name would match as a pattern (x1, x2, xx) hold other catalogs and days."""
-    from parking.lake.compaction import LocalStore, compact
+    from parking.lake.compaction.protocol import compact
+    from parking.lake.stores import LocalStore
 
     for neighbour in ("x1", "x2", "xx"):
         lake_with(tmp_path / neighbour, EVENTS, "spot_id,zone\nA1,Elsewhere\nA2,Elsewhere\n")

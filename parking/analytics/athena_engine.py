@@ -18,7 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from parking.analytics.athena_failures import ATHENA, AthenaSetupError, client_failure, one_line, reason_hint
+from parking.analytics.athena_failures import ATHENA, AthenaSetupError, client_failure, reason_hint
+from parking.aws import one_line
 from parking.analytics.billing import QueryProgress, QueryStats
 from parking.analytics.binding import bind
 from parking.analytics.registry import COMPACTED_TABLE, QUERY_TABLE

@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from parking.analytics.catalog import CATALOG_TABLE
-from parking.aws import DENIED, botocore_error, error_code, explain
+from parking.aws import DENIED, botocore_error, error_code, explain, one_line
 from parking.config import Settings
 from parking.errors import AwsError, QueryError
 
@@ -94,6 +94,3 @@ def client_failure(exc: BaseException, settings: Settings, client: Any = None) -
         )
     return QueryError(f"Athena query failed: {one_line(error)}")
 
-
-def one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())

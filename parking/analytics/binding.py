@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from parking.errors import InvalidArgument
+from parking.sql_text import string_literal
 
 
 def literal(value: Any) -> str:
@@ -29,7 +30,7 @@ def literal(value: Any) -> str:
             raise InvalidArgument(f"not a finite number: {value}")
         return repr(value)
     if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
+        return string_literal(value)
     if isinstance(value, Sequence):
         return "(" + ", ".join(literal(item) for item in value) + ")"
     raise InvalidArgument(f"cannot bind a {type(value).__name__} as SQL")

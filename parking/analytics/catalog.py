@@ -23,7 +23,6 @@ import csv
 import io
 import math
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import astuple, dataclass
 from datetime import datetime, timezone
@@ -32,6 +31,7 @@ from typing import Any
 
 from parking.analytics.registry import GROUPINGS as GROUPINGS  # re-exported: the columns --by groups by
 from parking.errors import ConfigurationError, InvalidArgument, QueryError
+from parking.spot_ids import has_control, length_problem
 
 LEGACY_COLUMNS = ("spot_id", "zone", "level", "bay_type", "max_stay_minutes")  # a file stored before positions
 POSITION_COLUMNS = ("lat", "lon", "x", "y")
@@ -41,7 +41,6 @@ CATALOG_PREFIX = "parking-catalog/"
 CATALOG_KEY = f"{CATALOG_PREFIX}spots.csv"
 CATALOG_TABLE = "spot_catalog"  # the name the SQL files use, in DuckDB and in the Glue database
 DEFAULT_BAY_TYPE = "standard"
-MAX_SPOT_ID = 128
 MAX_ZONE = 64
 MAX_STAY_LIMIT = 10**9  # minutes; far beyond any stay a 7-day window can see, and fits every integer type
 _BAY_TYPE = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -246,13 +245,14 @@ def duckdb_view_body(data_dir: Path) -> str:
         return "SELECT " + ", ".join(f"CAST(NULL AS VARCHAR) AS {c}" for c in COLUMNS) + " WHERE false"
     check_stored_file(path)
     from parking.layout import glob_escape  # DuckDB reads a path as a pattern
+    from parking.sql_text import string_literal
 
-    literal = glob_escape(str(path.resolve())).replace("'", "''")
+    literal = string_literal(glob_escape(str(path.resolve())))
     stored = stored_columns(path)
     types = ", ".join(f"'{c}': 'VARCHAR'" for c in stored)
     padding = "".join(f", '' AS {c}" for c in COLUMNS if c not in stored)  # a file stored before positions
     return (
-        f"SELECT *{padding} FROM read_csv('{literal}', header = true, delim = ',', quote = '\"', escape = '\\', "
+        f"SELECT *{padding} FROM read_csv({literal}, header = true, delim = ',', quote = '\"', escape = '\\', "
         f"columns = {{{types}}}, force_not_null = [{', '.join(repr(c) for c in stored)}], auto_detect = false)"
     )
 
@@ -342,12 +342,12 @@ def _columns(header: list[str]) -> dict[str, int]:
 
 def _row(values: dict[str, str], line: int) -> CatalogRow:
     spot_id, zone = values["spot_id"], values["zone"]
-    if not 1 <= len(spot_id) <= MAX_SPOT_ID:
-        raise InvalidCatalog(f"line {line}: spot_id must be 1-{MAX_SPOT_ID} characters, got {len(spot_id)}")
+    if (problem := length_problem(spot_id)) is not None:
+        raise InvalidCatalog(f"line {line}: {problem}")
     if not 1 <= len(zone) <= MAX_ZONE:
         raise InvalidCatalog(f"line {line}: zone must be 1-{MAX_ZONE} characters, got {len(zone)}")
     for name in ("spot_id", "zone", "level"):
-        if _has_control(values.get(name, "")):
+        if has_control(values.get(name, "")):
             raise InvalidCatalog(f"line {line}: {name} holds a control character")
     bay_type = values.get("bay_type", "").lower() or DEFAULT_BAY_TYPE
     if not _BAY_TYPE.fullmatch(bay_type):
@@ -393,10 +393,6 @@ def _max_stay(text: str, line: int) -> int | None:
     return int(text)
 
 
-def _has_control(text: str) -> bool:
-    return any(unicodedata.category(char) == "Cc" for char in text)
-
-
 def rows_of(rows: Iterable[CatalogRow]) -> Iterator[dict[str, Any]]:
     """Each row as a dict of the stored columns."""
     for row in rows:
@@ -409,23 +405,10 @@ def _replace_file(path: Path, body: bytes) -> None:
     Not the ingest sinks, which never replace an object (docs/CHOICES.md): the
     catalog is the one file a newer version must replace.
     """
-    import os
-    import tempfile
-
+    from parking.atomic_file import place_written, write_fully
     from parking.errors import SinkWriteError
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(body)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, path)
-        except BaseException:
-            if os.path.lexists(temp):
-                os.unlink(temp)
-            raise
+        place_written(str(path), lambda fd: write_fully(fd, body))
     except OSError as exc:
         raise SinkWriteError(f"catalog not written to {path}: {exc.strerror or exc}") from exc

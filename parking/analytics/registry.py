@@ -48,7 +48,7 @@ SEEN_WINDOW = timedelta(days=7)  # status, availability, alerts, overstays: the 
 HEALTH_WINDOW = timedelta(days=30)  # sensor health, and overstays' sensor_flags: (at - 30 d, at]
 
 QUERY_TABLE = "parking_events"  # the events' table, as the SQL files name it
-COMPACTED_TABLE = "parking_events_compacted"  # the compacted days (parking/lake/compaction.py)
+COMPACTED_TABLE = "parking_events_compacted"  # the compacted days (parking/lake/compaction/)
 
 UTC_TIME = "datetime64[ns, UTC]"
 LOCAL_TIME = "local-time"  # datetime64[ns, <the query's zone>]

@@ -40,7 +40,7 @@ from jinja2 import Environment, StrictUndefined
 from parking import queries
 from parking.analytics import plots
 from parking.analytics.windows import check_days, zone
-from parking.text import duration, plural
+from parking.text import duration, percent, plural
 
 if TYPE_CHECKING:
     from parking.analytics.engines import Engine
@@ -216,7 +216,7 @@ class ReportContent:
 
 
 def _percent(value: float) -> str:
-    return "-" if pd.isna(value) else f"{value * 100:.1f}\u00a0%"  # never a line between the number and its sign
+    return percent(value, "\u00a0")  # never a line between the number and its sign
 
 
 def _number(value: float, digits: int = 1) -> str:

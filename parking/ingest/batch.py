@@ -87,6 +87,16 @@ class _Group:
     def count(self) -> int:
         return len(self.offsets)
 
+    def add(self, offset: int, identity: str, line: bytes) -> None:
+        """One more record: its stored line, its offset and the identity that names it."""
+        self.identities.append(identity)
+        self.body += line
+        self.offsets.append(offset)
+        if offset > self.last:
+            self.last = offset
+        elif offset < self.first:
+            self.first = offset
+
     def digest(self, topic: str, partition: int) -> str:
         """SHA-256 (96 bits kept) of the records this object holds: topic, partition, offsets and identities.
 
@@ -96,6 +106,14 @@ class _Group:
         hasher.update(array("q", self.offsets).tobytes())
         hasher.update("\n".join(self.identities).encode("utf-8", "surrogatepass"))
         return hasher.hexdigest()[:DIGEST_HEX]
+
+
+def _group_of(hours: dict[str, _Group], hour: str, offset: int) -> _Group:
+    """The group of records for ``hour`` in one partition's ``hours``, begun at ``offset`` if it is the first."""
+    group = hours.get(hour)
+    if group is None:
+        group = hours[hour] = _Group(offset)
+    return group
 
 
 def ingest_batch(
@@ -135,23 +153,11 @@ def ingest_batch(
                 invalid = _as_invalid(error, record)
                 reasons[invalid.reason] += 1
                 hour, line = _quarantine_line(record, invalid, ingested_at)
-                group = quarantine.setdefault(source, {}).get(hour)
-                if group is None:
-                    group = quarantine[source][hour] = _Group(offset)
-                group.identities.append(_identity(record))
+                _group_of(quarantine.setdefault(source, {}), hour, offset).add(offset, _identity(record), line)
             else:
-                group = hours.get(hour)
-                if group is None:
-                    group = hours[hour] = _Group(offset)
-                group.identities.append(value)
+                _group_of(hours, hour, offset).add(offset, value, line)
                 if hour >= recent:
                     lines.append(line)
-            group.body += line
-            group.offsets.append(offset)
-            if offset > group.last:
-                group.last = offset
-            elif offset < group.first:
-                group.first = offset
         records_in += len(records)
 
     objects = _objects(data, settings.data_prefix) | _objects(quarantine, settings.quarantine_prefix)
@@ -278,12 +284,5 @@ def quarantine_records(
     for record in records:
         hour, line = _quarantine_line(record, invalid, ingested_at)
         hours = groups.setdefault((record["topic"], record["partition"]), {})
-        group = hours.get(hour)
-        if group is None:
-            group = hours[hour] = _Group(record["offset"])
-        group.identities.append(_identity(record) + reason)
-        group.body += line
-        group.offsets.append(record["offset"])
-        group.first = min(group.first, record["offset"])
-        group.last = max(group.last, record["offset"])
+        _group_of(hours, hour, record["offset"]).add(record["offset"], _identity(record) + reason, line)
     return _objects(groups, settings.quarantine_prefix)

@@ -43,8 +43,8 @@ import orjson
 
 from parking.config import EARLIEST_EVENT
 from parking.errors import InvalidEvent
+from parking.spot_ids import MAX_SPOT_ID_LENGTH, has_control, length_problem
 
-MAX_SPOT_ID_LENGTH = 128
 MAX_DEPTH = 64
 FUTURE_TOLERANCE = timedelta(hours=24)
 
@@ -95,7 +95,6 @@ _TIMESTAMP_PIECES = (
 )
 # The detail of unknown_status: the words section 1 accepts, in any case.
 _STATUS_PROBLEM = "is not a status word: occupied, or free, vacant, available, empty (any case)"
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _REQUIRED = ("spot_id", "status", "timestamp")
 
 
@@ -381,11 +380,11 @@ def _base64_length(size: int) -> int:
 
 
 def _check_spot_id(spot_id: str) -> None:
-    if not 0 < len(spot_id) <= MAX_SPOT_ID_LENGTH:
-        raise InvalidEvent(
-            Reason.BAD_SPOT_ID, f"spot_id must be 1-{MAX_SPOT_ID_LENGTH} characters, got {len(spot_id)}"
-        )
-    if _CONTROL.search(spot_id):
+    """The spot-id rule (:mod:`parking.spot_ids`), as a reason to quarantine the event."""
+    problem = length_problem(spot_id)
+    if problem is not None:
+        raise InvalidEvent(Reason.BAD_SPOT_ID, problem)
+    if has_control(spot_id):
         raise InvalidEvent(Reason.BAD_SPOT_ID, "spot_id contains control characters")
 
 

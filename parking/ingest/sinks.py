@@ -14,17 +14,16 @@ links its flushed temporary file into place, which fails if the name exists.
 
 from __future__ import annotations
 
-import errno
 import os
 import random
 import sys
-import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
+from parking.atomic_file import place_written, write_fully
 from parking.errors import SinkWriteError
 
 CONTENT_TYPE = "application/x-ndjson"
@@ -40,7 +39,6 @@ PUT_RETRY_BASE = 0.05
 PUT_RETRY_CAP = 2.0
 RETRIED_CODES = frozenset({"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "Throttling",
                            "ThrottlingException", "RequestTimeTooSkewed"})
-TEMP_NAME_HEAD = 128  # characters of an object's name its temporary file keeps
 
 
 class Sink(Protocol):
@@ -93,48 +91,11 @@ class LocalSink:
         self._place(key, lambda fd: write_fully(fd, body))
 
     def _place(self, key: str, fill: Callable[[int], None]) -> None:
-        """Fill a temporary file, flush it, link it into place unless the name exists."""
-        path = os.path.join(self.root, key)
-        folder, name = os.path.split(path)
-        os.makedirs(folder, exist_ok=True)
-        # Unique to this thread, so no other writer can be using it; a leftover
-        # from a crashed process is overwritten, never linked into place. The
-        # name's head only, so the longest object name (parking.layout, 247
-        # bytes) still leaves a temporary name within the file system's 255.
-        temp = os.path.join(folder, f".{name[:TEMP_NAME_HEAD]}.{os.getpid()}.{threading.get_ident()}.tmp")
-        try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                fill(fd)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            try:
-                os.link(temp, path)  # atomic, and fails if the name exists: never replaces
-            except FileExistsError:
-                pass  # the same records, stored before
-            except OSError as error:
-                if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV):
-                    raise
-                if not os.path.lexists(path):  # a file system without hard links
-                    os.replace(temp, path)
-        finally:
-            if os.path.lexists(temp):
-                os.unlink(temp)
+        """Fill a temporary file, flush it, link it into place unless the name exists (never replaced).
 
-
-def write_fully(fd: int, body: bytes | bytearray | memoryview) -> None:
-    """Write every byte: ``os.write`` may write fewer than asked (a full disk, a file size limit).
-
-    Raises :class:`OSError` when the system refuses the rest, so a short write
-    is never taken for a complete one.
-    """
-    view = memoryview(body)
-    while view:
-        written = os.write(fd, view)
-        if written <= 0:
-            raise OSError(errno.EIO, f"write stored nothing, {len(view)} bytes left")
-        view = view[written:]
+        An existing name already holds the same records, stored before.
+        """
+        place_written(os.path.join(self.root, key), fill, replace=False)
 
 
 def _copy_into(path: str, fd: int, chunk: int = 1 << 20) -> None:

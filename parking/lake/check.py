@@ -28,7 +28,7 @@ any other. Objects under the quarantine prefix are checked and reported,
 not repaired (no query reads them).
 
 The compacted tier (``parking-compacted/``) is checked by
-:func:`parking.lake.compaction.check_compacted`; :func:`repair_compacted_tier`
+:func:`parking.lake.compaction.tier_check.check_compacted`; :func:`repair_compacted_tier`
 rebuilds each day it reports from the JSON objects kept under
 ``parking-compacted-sources/`` and quarantines each bad day file whole, with
 reason ``lake_compacted_<problem>`` (README, "Two tiers").
@@ -77,7 +77,7 @@ from parking.layout import (
 )
 
 if TYPE_CHECKING:
-    from parking.lake.compaction import RepairReport
+    from parking.lake.compaction.repair import RepairReport
 
 LAKE_TOPIC = "lake"
 
@@ -234,7 +234,7 @@ def repair_compacted_tier(
     findings: list[Finding] | None = None,
     checkpoint: Callable[[str], None] | None = None,
 ) -> RepairReport:
-    """Mend what :func:`parking.lake.compaction.check_compacted` reports (``findings``, else checked now).
+    """Mend what :func:`parking.lake.compaction.tier_check.check_compacted` reports (``findings``, else checked now).
 
     A kept source whose lines are flagged (wrong hour, invalid, not as
     stored) has its events re-filed under the data prefix and the rest
@@ -251,7 +251,9 @@ def repair_compacted_tier(
     days are rebuilt. Returns the repair's report; ``refiled`` and
     ``quarantined`` count what the kept sources gave.
     """
-    from parking.lake.compaction import COMPACTED_SOURCES_PREFIX, check_compacted, repair_compacted, returned_sources
+    from parking.lake.compaction.repair import repair_compacted, returned_sources
+    from parking.lake.compaction.tier_check import check_compacted
+    from parking.layout import COMPACTED_SOURCES_PREFIX
 
     settings = settings or Settings.from_environment()
     now = now or datetime.now(timezone.utc)

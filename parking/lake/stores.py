@@ -22,6 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
+from parking.atomic_file import place
+
 
 class Listed(NamedTuple):
     """What a listing says of one object: when it was last written (or linked) and its size in bytes."""
@@ -134,26 +136,11 @@ class LocalStore:
     def _place(self, key: str, make: Callable[[str], bool]) -> None:
         """``make(temp)`` creates the file and says whether it wrote new bytes (to flush)."""
         target = self.root / key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = str(target.parent / f".{target.name}.{os.getpid()}.tmp")  # hidden: no reader lists it
-        if os.path.lexists(temp):
-            os.unlink(temp)
         try:
-            if make(temp):
-                with open(temp, "rb") as handle:
-                    os.fsync(handle.fileno())
-            os.replace(temp, target)
-            if os.path.lexists(temp):  # a hard link of the very file: rename(2) leaves both names in place
-                os.unlink(temp)
+            place(str(target), make)
         except OSError as error:
-            if os.path.lexists(temp):
-                os.unlink(temp)
             if error.errno in FULL:  # name the file that did not fit (a copy's error names its source)
                 raise OSError(error.errno, error.strerror, str(target)) from error
-            raise
-        except BaseException:
-            if os.path.lexists(temp):
-                os.unlink(temp)
             raise
 
 
@@ -220,8 +207,9 @@ class S3Store:
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
 
-#: A writer's temporary file: ``.<name>.<pid>.tmp`` (this module's) or ``.<name head>.<pid>.<thread>.tmp``
-#: (``parking.ingest.sinks.LocalSink``); linked or renamed into place once whole, so never data.
+#: A writer's temporary file: ``.<name head>.<pid>.<thread>.tmp`` (:mod:`parking.atomic_file`, which every
+#: local writer uses), or ``.<name>.<pid>.tmp`` (this module's before); linked or renamed into place once whole,
+#: so never data.
 WRITER_TEMP = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d{1,10})(?:\.\d{1,20})?\.tmp")
 
 
