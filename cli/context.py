@@ -10,9 +10,10 @@ environment (:meth:`parking.config.Settings.from_environment`).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,6 +22,8 @@ from parking.config import Settings, lookback_hours_from_env
 from parking.errors import ConfigurationError
 
 if TYPE_CHECKING:  # the query side's libraries load only when a command needs them
+    import pandas as pd
+
     from parking.analytics.engines import Engine
     from parking.ingest.sinks import Sink
 
@@ -77,6 +80,31 @@ class CliContext:
         if reuse_minutes(ctx) is not None:
             click.echo("Note: --reuse-results applies to --engine athena only; ignored.", err=True)
         return engine_from_settings(settings)
+
+    def answer_now(self, ctx: click.Context, name: str, at: datetime | None, lookback_hours: float | None,
+                   engine: str | None, data_dir: str | None, **params: Any) -> pd.DataFrame:
+        """A question about now (``status``, ``availability``, ``overstays``, ``alerts``), answered.
+
+        From the current-state table when it can answer exactly: no ``--at``,
+        the deployment's lookback, a table where the settings keep one
+        (docs/METRICS.md section 8); otherwise through the events, as any
+        ``--at`` in the past or another ``--lookback`` is. Both give the same
+        DataFrame at the same instant.
+        """
+        from parking import queries
+
+        settings = self.settings(engine, data_dir)
+        hours = self.lookback(lookback_hours)
+        query_engine = self.query_engine(ctx, engine, data_dir)  # checks the lake and the zones first
+        if at is None and hours == settings.lookback_hours and reuse_minutes(ctx) is None:
+            from parking.state.live import table_of
+
+            if table_of(settings) is not None:
+                from parking.state.live import live_answer
+
+                return live_answer(name, settings, now=self.now(), **params)[1]
+        question: Callable[..., pd.DataFrame] = getattr(queries, name)
+        return question(at, lookback_hours=hours, engine=query_engine, now=self.now(), **params)
 
     def now(self) -> datetime:
         """The instant a question about "now" is asked about.

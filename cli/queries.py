@@ -51,11 +51,8 @@ def status_counts(frame: pd.DataFrame) -> str:
 @click.pass_context
 def status(ctx, at, tz, lookback_hours, engine, data_dir, output_format) -> None:
     """Current status of every spot seen in the 7 days up to --at."""
-    from parking import queries
-
     run = cli_context(ctx)
-    frame = queries.status(at, lookback_hours=run.lookback(lookback_hours),
-                           engine=run.query_engine(ctx, engine, data_dir), now=run.now())
+    frame = run.answer_now(ctx, "status", at, lookback_hours, engine, data_dir)
     if run.format_for(output_format) == "table":  # CSV and JSON keep section 4's columns as they are
         frame = stale_as_unknown(frame)
     show(ctx, in_zone(frame, tz), output_format, "no spot reported in the 7 days before that instant",

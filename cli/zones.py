@@ -147,13 +147,10 @@ def spots_show(ctx: click.Context, data_dir: str | None, bucket: str | None, out
 @click.pass_context
 def availability(ctx, at, by, lookback_hours, engine, data_dir, output_format) -> None:
     """Bays occupied, free and unknown per zone (level, bay type) at --at."""
-    from parking import queries
-
     run = cli_context(ctx)
-    hours = run.lookback(lookback_hours)
-    query_engine = run.query_engine(ctx, engine, data_dir)
-    frame = queries.availability(at, by=by, lookback_hours=hours, engine=query_engine, now=run.now())
-    show(ctx, frame, output_format, nothing_known(frame, query_engine, hours))
+    frame = run.answer_now(ctx, "availability", at, lookback_hours, engine, data_dir, by=by)
+    show(ctx, frame, output_format, nothing_known(frame, run.query_engine(ctx, engine, data_dir),
+                                                   run.lookback(lookback_hours)))
 
 
 def nothing_known(frame: Any, engine: Any, lookback_hours: float) -> str:
@@ -200,7 +197,7 @@ def overstays(ctx, at, lookback_hours, engine, data_dir, output_format) -> None:
 
     run = cli_context(ctx)
     query_engine = run.query_engine(ctx, engine, data_dir)
-    frame = queries.overstays(at, lookback_hours=run.lookback(lookback_hours), engine=query_engine, now=run.now())
+    frame = run.answer_now(ctx, "overstays", at, lookback_hours, engine, data_dir)
     if frame.empty or run.format_for(output_format) != "table":
         show(ctx, frame, output_format, "no car has overstayed" if _has_catalog(query_engine) is not False
              else "no catalog loaded, so no bay has a maximum stay")
@@ -242,9 +239,11 @@ def alerts(ctx, at, threshold, by, ahead, lookback_hours, engine, data_dir, outp
     from parking import queries
 
     run = cli_context(ctx)
-    frame = queries.alerts(at, threshold=threshold, by=by, ahead=ahead or 0,
-                           lookback_hours=run.lookback(lookback_hours),
-                           engine=run.query_engine(ctx, engine, data_dir), now=run.now())
+    if ahead:  # the forecast reads the events
+        frame = queries.alerts(at, threshold=threshold, by=by, ahead=ahead, lookback_hours=run.lookback(lookback_hours),
+                               engine=run.query_engine(ctx, engine, data_dir), now=run.now())
+    else:
+        frame = run.answer_now(ctx, "alerts", at, lookback_hours, engine, data_dir, threshold=threshold, by=by)
     show(ctx, frame, output_format, f"no {by} at or above {threshold:.0%} occupancy",
          no_rows=f"No {by} at or above {threshold * 100:g}% occupancy.")
     if not frame.empty:
