@@ -19,11 +19,10 @@ from typing import Any
 import pandas as pd
 
 from parking.analytics.athena_failures import ATHENA, AthenaSetupError, client_failure, reason_hint
-from parking.aws import one_line
 from parking.analytics.billing import QueryProgress, QueryStats
 from parking.analytics.binding import bind
 from parking.analytics.registry import COMPACTED_TABLE, QUERY_TABLE
-from parking.aws import THROTTLED, check_session, error_code
+from parking.aws import THROTTLED, check_session, error_code, one_line
 from parking.config import SQL_IDENTIFIER, Settings
 from parking.errors import AwsError, ConfigurationError, InvalidArgument, QueryCancelled, QueryError
 
