@@ -14,14 +14,16 @@ next run continues, and a run cut short (timeout, crash) changes no answer and
 is finished by the next. A day whose Parquet file is damaged is left as it is
 and the run fails after the others, naming the file (``parking-cli lake check
 --repair`` rebuilds it). Reads ``PARKING_BUCKET`` (required) and
-``PARKING_DATA_PREFIX``.
+``PARKING_DATA_PREFIX``; Powertools' Logger reads ``POWERTOOLS_SERVICE_NAME``
+and ``POWERTOOLS_LOG_LEVEL``.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from typing import Any
+
+from aws_lambda_powertools import Logger
 
 from parking.config import Settings
 from parking.errors import CompactionError
@@ -31,6 +33,9 @@ from parking.lake.stores import S3Store
 
 MARGIN_MS = 180_000  # the daily run: a day of a large city takes minutes
 HOURLY_MARGIN_MS = 60_000  # the hourly run: an hour takes seconds
+
+# JSON log lines as the ingest function writes them; its service name is serverless.yml's POWERTOOLS_SERVICE_NAME.
+logger = Logger()
 
 
 def now() -> datetime:
@@ -64,7 +69,7 @@ def _run(settings: Settings, context: Any, margin_ms: int, at: datetime, **grain
                          removal_delay=settings.removal_delay(on_s3=True), **{"before": None, **grain}).as_dict()
     except CompactionError as error:  # a damaged day: the others are done; the failure raises the alarm
         assert error.report is not None  # compact() raises CompactionError only with its report
-        print(json.dumps({"message": "compaction failed", "error": str(error), **error.report.as_dict()}))
+        logger.error("compaction failed", extra={"error": str(error), **error.report.as_dict()})
         raise
-    print(json.dumps({"message": "compaction finished", **report}))
+    logger.info("compaction finished", extra=report)
     return report

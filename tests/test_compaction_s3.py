@@ -10,7 +10,6 @@ it returned before compaction.
 from __future__ import annotations
 
 import itertools
-import json
 import signal
 import subprocess
 import sys
@@ -274,7 +273,7 @@ def test_compact_on_s3_leaves_a_damaged_day_and_names_it(case, bucket) -> None:
     assert boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read() == body
 
 
-def test_the_lambda_handler_fails_on_a_damaged_day_after_the_others(case, bucket, monkeypatch, capsys) -> None:
+def test_the_lambda_handler_fails_on_a_damaged_day_after_the_others(case, bucket, monkeypatch, caplog) -> None:
     from parking.errors import CompactionError
 
     compact(S3Store(bucket), case.day)  # the days before case.day: one of them is damaged next
@@ -283,8 +282,8 @@ def test_the_lambda_handler_fails_on_a_damaged_day_after_the_others(case, bucket
     monkeypatch.setenv("PARKING_BUCKET", bucket)
     with pytest.raises(CompactionError, match="lake check --repair"):
         compact_handler.handler({}, Context(remaining=900_000))
-    [log] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert log["message"] == "compaction failed" and key in log["error"] and log["days_compacted"] > 0
+    [log] = [record for record in caplog.records if record.name == compact_handler.logger.name]  # Powertools' JSON line
+    assert log.getMessage() == "compaction failed" and key in log.error and log.days_compacted > 0
     from parking.lake.compaction.schedule import unfolded
 
     # (the folded objects wait for the removal delay beside their kept copies: only the damaged day is not folded)
