@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
@@ -111,10 +112,25 @@ def parsed(path: Path) -> Page:
     return page
 
 
+def test_the_forecast_shows_each_zones_next_hours_as_the_forecast_query_gives_them(lake: Path, week) -> None:
+    """From the window's end, per zone fullest first: the rate and its 80 % interval of each hour (section 8)."""
+    end = datetime.combine(LAST + timedelta(days=1), datetime.min.time(), tzinfo=ZoneInfo(TZ)) - timedelta(milliseconds=1)
+    want = queries.forecast(end, tz=TZ, engine=DuckDBEngine(lake), now=NOW)
+    shown = section(week, "The next 6 hours by zone, from 2024-03-31 23:00")
+    [table] = shown.tables
+    assert table.columns == ["zone", *(f"{hour:%H:%M}" for hour in want["hour"].unique())]
+    assert len(table.columns) == 7
+    peaks = want.groupby("zone")["occupancy_rate"].max().sort_values(ascending=False, kind="stable")
+    assert [row[0] for row in table.rows] == [zone for zone in peaks.index[:GROUP_ROWS]]
+    first = want[want["zone"] == table.rows[0][0]].iloc[0]
+    assert table.rows[0][1] == (f"{first.occupancy_rate * 100:.0f}\u00a0%\n"
+                                f"{first.low * 100:.0f}\u2013{first.high * 100:.0f}")
+
+
 def test_the_report_has_every_section_in_order(page: Path) -> None:
     assert parsed(page).headings == [
         "Summary", "Availability by zone at 2024-03-31 23:59", "Availability by level at 2024-03-31 23:59",
-        "Occupancy over the window", "This week against last week", "Occupancy by zone", "Occupancy by level",
+        "The next 6 hours by zone, from 2024-03-31 23:00", "Occupancy over the window", "This week against last week", "Occupancy by zone", "Occupancy by level",
         "Weekday by hour", "The last day, 2024-03-31", "Best- and worst-used bays", "Turnover", "Turnover by zone",
         "Dwell", "Dwell by zone", "Overstays at 2024-03-31 23:59", "Sensors to check",
     ]

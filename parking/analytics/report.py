@@ -52,6 +52,8 @@ GROUP_ROWS = 10  # a table of zones (levels, bay types) shows the fullest this m
 FULLEST_ZONES = 3  # named in the summary
 UNCATALOGUED = "(uncatalogued)"  # the null group: spots that send events but are not in the catalog
 
+FORECAST_HOURS = 6  # the report's forecast: the hours after the window's end
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -185,6 +187,12 @@ class ReportInputs:
         """The end of the window, or now when the window has not ended."""
         end = datetime.combine(self.last + timedelta(days=1), datetime.min.time(), tzinfo=zone(self.tz))
         return min(end.astimezone(timezone.utc) - timedelta(milliseconds=1), self.now)
+
+    @cached_property
+    def forecast(self) -> pd.DataFrame:
+        """The next :data:`FORECAST_HOURS` hours per zone from the window's end (METRICS.md section 8)."""
+        self.step("forecast of the next hours")
+        return queries.forecast(self.end, by="zone", hours=FORECAST_HOURS, tz=self.tz, **self.options())
 
     @cached_property
     def health(self) -> pd.DataFrame:
@@ -544,6 +552,38 @@ def availability_section(by: str) -> Callable[[ReportInputs], Section | None]:
     return section
 
 
+def forecast_section(inputs: ReportInputs) -> Section | None:
+    """The next hours' occupancy per zone after the window's end, with the 80 % interval, fullest first.
+
+    What an operator staffs and prices for (METRICS.md section 8, "Forecast");
+    none when the lake holds too little history to forecast any zone.
+    """
+    frame = inputs.forecast
+    if frame.empty or frame["occupancy_rate"].isna().all():
+        return None
+    hours = sorted(frame["hour"].unique())
+    rows = []
+    for group, part in frame.groupby("zone", dropna=False, sort=False):
+        by_hour = {row.hour: row for row in part.itertuples()}
+        rows.append({"zone": group, "peak": part["occupancy_rate"].max(),
+                     **{f"h{k}": by_hour.get(hour) for k, hour in enumerate(hours)}})
+
+    def cell(forecast: Any) -> str:
+        if forecast is None or pd.isna(forecast.occupancy_rate):
+            return "-"
+        # whole percents, the interval on a line of its own: six hours side by side fit a phone's width
+        return (f"{forecast.occupancy_rate * 100:.0f}\u00a0%\n"
+                f"{forecast.low * 100:.0f}\u2013{forecast.high * 100:.0f}")
+
+    columns = [(f"{pd.Timestamp(hour):%H:%M}", lambda row, k=k: cell(getattr(row, f"h{k}")))
+               for k, hour in enumerate(hours)]
+    table = group_table(pd.DataFrame(rows), "zone", columns, "peak", "fullest at their peak")
+    start = _time(pd.Timestamp(hours[0]), inputs.tz)
+    return Section(f"The next {len(hours)} hours by zone, from {start}", tables=(table,),
+                   note="Forecast occupancy of each hour, and under it the 80 % interval the actual rate "
+                        "falls in about 4 times in 5 (parking-cli forecast backtest measures it on this lake).")
+
+
 def occupancy_by_section(by: str) -> Callable[[ReportInputs], Section | None]:
     """Occupancy of each ``by`` group over the window, fullest first (section 7's grouped utilization)."""
 
@@ -621,6 +661,7 @@ SECTIONS: tuple[Callable[[ReportInputs], Section | None], ...] = (
     summary_section,
     availability_section("zone"),
     availability_section("level"),
+    forecast_section,
     occupancy_section,
     week_section,
     occupancy_by_section("zone"),
@@ -674,7 +715,7 @@ def build_report(
     queries.check_zone(tz, engine)  # the heatmap sends the zone to the engine: refused before any query
     current = now or datetime.now(timezone.utc)
     # Progress counts the days of the window and of the week before its last 7, then the other questions.
-    questions = (last - first).days + 1 + max(0, 7 - max(0, (last - first).days - 6)) + 16
+    questions = (last - first).days + 1 + max(0, 7 - max(0, (last - first).days - 6)) + 17
     asked = [0]
 
     def step(what: str) -> None:
