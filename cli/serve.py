@@ -6,8 +6,11 @@ inside the command, so the CLI starts as fast as before.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import re
+import signal
+import socket
 from typing import Any
 
 import click
@@ -53,37 +56,56 @@ def is_loopback(host: str) -> bool:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, data_dir: str | None, bucket: str | None,
           lookback_hours: float | None) -> None:
-    """Serve the live page, the live API and the open feeds until Ctrl+C.
+    """Serve the live page, the live API and the open feeds until Ctrl+C or SIGTERM.
 
     GET / is the page (it updates itself each second); /api/v1/status,
-    /api/v1/availability?by=zone|level|bay_type, /api/v1/overstays and
-    /api/v1/alerts?threshold=0.9 the live answers; /feeds/parkapi.json and
+    /api/v1/availability?by=zone|level|bay_type, /api/v1/overstays,
+    /api/v1/alerts?threshold=0.9 and /api/v1/forecast?hours=6 the live answers
+    (/api/v1/page what the page draws); /feeds/parkapi.json and
     /feeds/datex2.xml the open feeds; /docs the API's documentation.
     """
     import uvicorn
 
     from parking.live.app import create_app
     from parking.live.feeds import FeedSettings
+    from parking.live.server import LiveServer
 
     source, where = live_source(ctx, data_dir, bucket, cli_context(ctx).lookback(lookback_hours))
+    listening = listen(host, port)  # a host that is not here: exit 2; a port taken: exit 1; before any warning
     app = create_app(source, feed_settings=FeedSettings.from_env())
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
-                            http="httptools")
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", http="httptools")
     if not is_loopback(host):
         click.echo(f"Warning: listening on {host}: anyone who can reach it sees the live answers, "
                    "with no sign-in (deploy with sls for an authorizer)", err=True)
+    shown = f"[{host}]" if ":" in host else host
+    said = (f"serving {where} on http://{shown}:{listening.getsockname()[1]}/  (API docs /docs, feeds "
+            "/feeds/parkapi.json and /feeds/datex2.xml; Ctrl+C stops)")
+    server = LiveServer(config, on_started=lambda: click.echo(said))
+    server.run(sockets=[listening])
+    stopped = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
+    click.echo(f"stopped cleanly on {stopped.get(server.stopped_by or 0, 'request')}", err=True)
 
-    class Announcing(uvicorn.Server):
-        async def startup(self, sockets: Any = None) -> None:
-            await super().startup(sockets)  # a port it cannot bind: uvicorn says so in one line, exit 1
-            bound = self.servers[0].sockets[0].getsockname()[1] if self.servers else port
-            shown = f"[{host}]" if ":" in host else host
-            click.echo(f"serving {where} on http://{shown}:{bound}/  (API docs /docs, feeds /feeds/; Ctrl+C stops)")
 
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port``, as uvicorn would bind it; one line and the right exit status if not."""
     try:
-        Announcing(config).run()
-    except KeyboardInterrupt:
-        pass
+        [(family, kind, protocol, _, address), *_] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                                         flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise click.BadParameter(f"{host!r} is not an address of this machine ({error.strerror})",
+                                 param_hint="'--host'") from None
+    listening = socket.socket(family, kind, protocol)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind(address)
+    except OSError as error:
+        listening.close()
+        if error.errno == errno.EADDRNOTAVAIL:
+            raise click.BadParameter(f"{host!r} is not an address of this machine", param_hint="'--host'") from None
+        raise click.ClickException(f"cannot listen on {host} port {port}: {error.strerror}"
+                                   + (" (another program uses it: choose another --port)"
+                                      if error.errno == errno.EADDRINUSE else "")) from None
+    return listening
 
 
 def live_source(ctx: click.Context, data_dir: str | None, bucket: str | None, hours: float) -> tuple[Any, str]:

@@ -45,6 +45,10 @@ class SinkWriteError(ParkingError):
     """Objects could not be written; the batch must be retried as a whole."""
 
 
+class StateTableError(SinkWriteError):
+    """The current-state table could not be opened, read or written (a write failure to the ingest path)."""
+
+
 class InputError(ParkingError):
     """An input file cannot be read (a broken gzip stream, an I/O error)."""
 

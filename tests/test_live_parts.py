@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -123,3 +126,103 @@ def test_serve_says_where_it_listens_and_answers_there(tmp_path) -> None:
     finally:
         process.terminate()
         process.wait(30)
+
+
+@pytest.fixture(scope="module")
+def small_lake(tmp_path_factory) -> Path:
+    return make_garage(tmp_path_factory.mktemp("serve") / "lake", 20, days=1)
+
+
+@pytest.mark.parametrize(("stop", "said"), [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "Ctrl-C (SIGINT)")],
+                         ids=["SIGTERM", "Ctrl-C"])
+def test_serve_stops_cleanly_on_a_signal_and_says_so(small_lake, stop, said) -> None:
+    command = [str(Path(sys.executable).with_name("parking-cli")), "serve", "--data-dir", str(small_lake),
+               "--port", "0"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert process.stdout.readline().startswith("serving ")  # listening: the signal handlers are in place
+    finally:
+        process.send_signal(stop)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0 and stderr == f"stopped cleanly on {said}\n"
+
+
+def test_serve_on_a_port_in_use_is_one_line_and_exit_1(small_lake) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve", "--data-dir", str(small_lake), "--port", str(port)])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr == (f"Error: cannot listen on 127.0.0.1 port {port}: Address already in use "
+                             "(another program uses it: choose another --port)\n")
+
+
+def test_serve_on_an_address_not_of_this_machine_is_exit_2_before_any_warning(small_lake) -> None:
+    result = CliRunner().invoke(cli, ["serve", "--data-dir", str(small_lake), "--host", "192.0.2.1"])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == "Error: Invalid value for '--host': '192.0.2.1' is not an address of this machine\n"
+
+
+def test_a_broken_state_table_is_a_503_naming_the_file_and_the_remedy(small_lake, tmp_path) -> None:
+    from parking.analytics.catalog import CatalogStore
+    from parking.analytics.engines import DuckDBEngine
+    from parking.config import Settings
+    from parking.live.answers import LiveSource
+    from parking.live.app import create_app
+    from tests.live_support import serving
+
+    lake = tmp_path / "lake"
+    shutil.copytree(small_lake, lake)
+    table = lake / "parking-state" / "live.sqlite3"
+    for leftover in table.parent.glob("live.sqlite3*"):
+        leftover.unlink()
+    table.write_bytes(b"not a database, " * 512)
+    settings = Settings.from_environment(engine="local", data_dir=str(lake))
+    live = LiveSource(DuckDBEngine(lake), CatalogStore(lake), 24.0, data_dir=lake, settings=settings)
+    with serving(create_app(live)) as base:
+        code, _, body = get(base + "/api/v1/status")
+    detail = json.loads(body)["detail"]
+    assert code == 503 and str(table) in detail and detail.endswith("remove the file, and it is rebuilt from "
+                                                                     "the lake when next asked")
+
+
+def test_an_unexpected_failure_is_a_503_and_one_log_line_without_a_traceback(small_lake, monkeypatch,
+                                                                             caplog) -> None:
+    from parking.live.app import Live, create_app
+    from tests.live_support import serving
+
+    def broken(self, name, **params):
+        raise RuntimeError("a bug\nover two lines")
+
+    monkeypatch.setattr(Live, "answer", broken)
+    with serving(create_app(source(small_lake))) as base:
+        code, _, body = get(base + "/api/v1/overstays")
+    assert code == 503 and json.loads(body) == {"detail": "the live answer could not be made (RuntimeError)"}
+    [record] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert record.getMessage() == "live request /api/v1/overstays failed: RuntimeError: a bug over two lines"
+    assert not record.exc_info, "no traceback in the log"
+
+
+@pytest.mark.parametrize("path", ["/", "/api/v1/status", "/api/v1/availability?by=level", "/feeds/parkapi.json",
+                                  "/feeds/datex2.xml", "/static/live.js", "/openapi.json"])
+def test_every_get_answers_head_with_its_headers_and_no_body(small_lake, path) -> None:
+    from urllib.request import Request, urlopen
+
+    from parking.live.app import create_app
+    from tests.live_support import serving
+
+    with serving(create_app(source(small_lake))) as base:
+        got = get(base + path)
+        with urlopen(Request(base + path, method="HEAD"), timeout=60) as head:
+            assert head.status == 200 and head.read() == b""
+            assert head.headers["content-type"] == got[1]["content-type"]
+
+
+def test_there_is_no_redoc_page_it_would_fetch_a_logo_from_a_cdn(small_lake) -> None:
+    from parking.live.app import create_app
+    from tests.live_support import serving
+
+    with serving(create_app(source(small_lake))) as base:
+        assert get(base + "/redoc")[0] == 404

@@ -21,7 +21,7 @@ from tests.test_serverless import TOOLS
 
 pytestmark = [pytest.mark.serverless, pytest.mark.xdist_group("serverless")]
 DATA_ROUTES = {"GET /api/v1/{answer}", "GET /feeds/{feed}"}
-OPEN_ROUTES = {"GET /", "GET /static/{file}", "GET /openapi.json", "GET /docs", "GET /redoc", "GET /docs-assets/{file}"}
+OPEN_ROUTES = {"GET /", "GET /static/{file}", "GET /openapi.json", "GET /docs", "GET /docs-assets/{file}"}
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,14 @@
 ``GET /`` the live page; ``/api/v1/{status,availability,overstays,alerts}`` the
 live answers as ``{"at", "lookback_hours", "rows"}``, the rows exactly as the
 CLI's ``--format json`` prints them; ``/api/v1/page`` what the page draws;
-``/feeds/parkapi.json`` and ``/feeds/datex2.xml`` the open feeds; ``/openapi.json``,
-``/docs`` (Swagger UI) and ``/redoc``, every asset served from this package.
+``/feeds/parkapi.json`` and ``/feeds/datex2.xml`` the open feeds; ``/openapi.json``
+and ``/docs`` (Swagger UI), every asset served from this package (no ReDoc: it
+fetches its logo from a CDN). Every GET route answers HEAD too.
 
 A bad parameter, or one the endpoint does not take, is a 422 naming it; a
-failure is a 503 with one line, never a traceback. No request names a path:
-what is read is the source's lake and catalog, nothing else.
+failure is a 503 with one line, and one line in the server's log, never a
+traceback. No request names a path: what is read is the source's lake and
+catalog, nothing else.
 """
 
 from __future__ import annotations
@@ -226,12 +228,6 @@ def create_app(source: LiveSource, *, feeds_only: bool = False, feed_settings: F
     async def failed(request: Request, exc: ParkingError) -> JSONResponse:
         return JSONResponse({"detail": str(exc).splitlines()[0]}, status_code=503)
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        _log.exception("live request failed")
-        return JSONResponse({"detail": f"the live answer could not be made ({type(exc).__name__})"},
-                            status_code=503)
-
     feed_headers = {"Cache-Control": "public, max-age=5"}
 
     @app.get("/feeds/parkapi.json", tags=["feeds"], summary="Availability per zone, ParkAPI v3 parking sites")
@@ -311,14 +307,57 @@ def create_app(source: LiveSource, *, feeds_only: bool = False, feed_settings: F
                                    swagger_favicon_url=f"{root}/docs-assets/favicon.png",
                                    swagger_ui_parameters={"validatorUrl": None})  # no badge from an online validator
 
-    @app.get("/redoc", include_in_schema=False)
-    def redoc(request: Request) -> HTMLResponse:
-        from fastapi.openapi.docs import get_redoc_html
-
-        root = request.scope.get("root_path", "")
-        return get_redoc_html(openapi_url=f"{root}/openapi.json", title="Parking live API",
-                              redoc_js_url=f"{root}/docs-assets/redoc.standalone.js",
-                              redoc_favicon_url=f"{root}/docs-assets/favicon.png", with_google_fonts=False)
-
     app.add_middleware(KeptAnswers, live=live)
+    app.add_middleware(OneLineFailures)
+    app.add_middleware(HeadAsGet)
     return app
+
+
+class HeadAsGet:
+    """ASGI middleware: HEAD is answered as GET without the body (uptime monitors and link checkers send it)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
+class OneLineFailures:
+    """ASGI middleware: an unexpected failure is a 503 with one line, and one line in the log.
+
+    FastAPI's handler for ``Exception`` answers and then raises again, so
+    uvicorn logs a traceback per request: a page that asks every second
+    fills the log. The traceback goes to the log at DEBUG level only.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        started = False
+
+        async def sending(message: dict[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            if scope["type"] != "http" or started:
+                raise
+            _log.error("live request %s failed: %s: %s", scope.get("path", ""), type(exc).__name__,
+                       " ".join(str(exc).split())[:300], exc_info=_log.isEnabledFor(logging.DEBUG))
+            response = JSONResponse({"detail": f"the live answer could not be made ({type(exc).__name__})"},
+                                    status_code=503)
+            await response(scope, receive, send)

@@ -15,6 +15,7 @@ state"). boto3 and sqlite3 only: the ingest Lambda imports this.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -24,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from parking.errors import SinkWriteError
+from parking.errors import SinkWriteError, StateTableError
 
 STATE_DIR = "parking-state"
 STATE_FILE = "live.sqlite3"
@@ -122,17 +123,30 @@ class SqliteState:
     def rows(self) -> Iterator[Row]:
         if not self.exists():
             return iter(())
-        return iter(self._connection().execute("SELECT spot_id, v, lb, h, s FROM spots").fetchall())
+        with _named(self.path):
+            return iter(self._connection().execute("SELECT spot_id, v, lb, h, s FROM spots").fetchall())
 
     def complete_from(self) -> int | None:
         if not self.exists():
             return None
-        row = self._connection().execute("SELECT value FROM meta WHERE key = 'complete_from'").fetchone()
+        with _named(self.path):
+            row = self._connection().execute("SELECT value FROM meta WHERE key = 'complete_from'").fetchone()
         return None if row is None else row[0]
 
     def set_complete_from(self, ms: int, *, only_if_missing: bool = False) -> None:
         verb = "INSERT OR IGNORE" if only_if_missing else "INSERT OR REPLACE"
-        self._connection().execute(f"{verb} INTO meta (key, value) VALUES ('complete_from', ?)", (ms,))
+        with _named(self.path):
+            self._connection().execute(f"{verb} INTO meta (key, value) VALUES ('complete_from', ?)", (ms,))
+
+
+@contextlib.contextmanager
+def _named(path: Path) -> Iterator[None]:
+    """A SQLite failure as :class:`StateTableError` naming the file and what to do (the table is derived data)."""
+    try:
+        yield
+    except sqlite3.DatabaseError as error:
+        raise StateTableError(f"current-state table unusable: {path}: {error}: remove the file, and it is "
+                              "rebuilt from the lake when next asked") from error
 
 
 def _opened(path: Path, *, timeout: float = 60.0) -> sqlite3.Connection:
@@ -153,11 +167,12 @@ def _opened(path: Path, *, timeout: float = 60.0) -> sqlite3.Connection:
                                "lb INTEGER NOT NULL, h BLOB NOT NULL, s BLOB NOT NULL) WITHOUT ROWID")
             connection.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
             return connection
-        except sqlite3.OperationalError as error:
+        except sqlite3.DatabaseError as error:
             connection.close()
-            busy = getattr(error, "sqlite_errorcode", sqlite3.SQLITE_BUSY) & 0xFF == sqlite3.SQLITE_BUSY
+            busy = getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
             if not busy or time.monotonic() > deadline:
-                raise SinkWriteError(f"current-state table not opened: {path}: {error}") from error
+                raise StateTableError(f"current-state table unusable: {path}: {error}: remove the file, and it "
+                                      "is rebuilt from the lake when next asked") from error
             time.sleep(pause)
             pause = min(pause * 2, 0.25)
 
