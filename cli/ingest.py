@@ -6,13 +6,16 @@ the invocation's data directory or a bucket (:mod:`parking.cli.context`).
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 import click
 
+from parking.atomic_file import place
 from parking.cli.context import cli_context, sink_for
 from parking.cli.errors import fail
 from parking.cli.options import (
@@ -141,11 +144,8 @@ def simulate(ctx, spots: int, days: int, start: date | None, seed: int, out, boo
         click.echo(f"produced {produced:,} events to {topic}", err=True)
         return
     to_file = out != "-"
-    written = 0
-    with click.open_file(str(out), "w", encoding="utf-8") as stream_out:
-        for line in simulate_progress(stream, simulation.start, simulation.end, show=to_file and spots * days >= 2000):
-            stream_out.write(line + "\n")
-            written += 1
+    lines = simulate_progress(stream, simulation.start, simulation.end, show=to_file and spots * days >= 2000)
+    written = write_lines(lines, str(out))
     if to_file:
         last = first + timedelta(days=days - 1)
         span = f"{first} to {last} UTC"
@@ -153,6 +153,29 @@ def simulate(ctx, spots: int, days: int, start: date | None, seed: int, out, boo
             span = f"{first} to now, {simulation.end:%Y-%m-%d %H:%M} UTC"
         click.echo(f"wrote {written:,} records ({spots:,} spots, {span}) to {out}", err=True)
 
+
+
+def write_lines(lines: Iterator[str], out: str) -> int:
+    """Write ``lines`` to ``out`` (``-``: stdout), one a line; how many. A file appears whole or not at all,
+    so a run cut short (Ctrl-C) leaves nothing that would ingest as if it were complete."""
+    written = 0
+
+    def write_to(handle: TextIO) -> bool:
+        nonlocal written
+        for line in lines:
+            handle.write(line + "\n")
+            written += 1
+        return True
+
+    def fill(temp: str) -> bool:
+        with open(temp, "w", encoding="utf-8") as handle:
+            return write_to(handle)
+
+    if out == "-":
+        write_to(click.get_text_stream("stdout"))
+    else:
+        place(os.path.abspath(out), fill)
+    return written
 
 @click.command()
 @click.option("--bootstrap-servers", type=NON_EMPTY, required=True, metavar="HOST:PORT", help="Kafka brokers.")

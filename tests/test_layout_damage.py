@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -37,15 +37,19 @@ def case() -> Scenario:
 
 @pytest.fixture(scope="module")
 def compacted_source(case, tmp_path_factory) -> Path:
-    """Compacted but for its last day (whose JSON stays in the hot tier)."""
+    """Compacted by day but for its last day, whose first 12 hours are compacted by hour (the rest stays JSON)."""
     root = tmp_path_factory.mktemp("compacted")
     ingest(case, root, case.lines)
     days = sorted({p.parents[1] for p in (root / DATA_PREFIX).rglob("*.json.gz")})
     last = days[-1]
     year, month, day = (int(part.name.split("=")[1]) for part in (last.parents[1], last.parent, last))
-    compact(LocalStore(root), date(year, month, day))
-    assert parquet_files(root)
+    compact(LocalStore(root), date(year, month, day), hours_before=datetime(year, month, day, 12, tzinfo=timezone.utc))
+    assert parquet_files(root) and _hour_files(root)
     return root
+
+
+def _hour_files(root: Path) -> list[Path]:
+    return sorted(path for path in parquet_files(root) if "T" in path.name)
 
 
 @pytest.fixture
@@ -56,9 +60,17 @@ def lake(compacted_source, tmp_path) -> Path:
 
 
 def _day_file_deleted(root: Path) -> Path:
-    day_file = parquet_files(root)[len(parquet_files(root)) // 2]
+    day_files = [path for path in parquet_files(root) if "T" not in path.name]
+    day_file = day_files[len(day_files) // 2]
     day_file.unlink()
     return day_file.parent
+
+
+def _hour_file_deleted(root: Path) -> Path:
+    hour_files = _hour_files(root)
+    hour_file = hour_files[len(hour_files) // 2]
+    hour_file.unlink()
+    return hour_file.parent
 
 
 def _moved_below_an_hour(prefix: str) -> Damage:
@@ -89,6 +101,7 @@ def _day_file_in_an_hour_folder(root: Path) -> Path:
 
 DAMAGES = [
     ("a day file deleted", _day_file_deleted, "has no day file, though that day's kept sources exist"),
+    ("an hour file deleted", _hour_file_deleted, "has no file holding hour "),
     ("a JSON object moved into hour=HH/sub/", _moved_below_an_hour(DATA_PREFIX), "is a file where the lake's layout"),
     ("a kept source moved into hour=HH/sub/", _moved_below_an_hour(COMPACTED_SOURCES_PREFIX),
      "is a file where the lake's layout"),
@@ -119,7 +132,7 @@ def test_every_query_fails_naming_the_damage_and_the_repair(case, lake: Path, da
 @pytest.mark.parametrize(("damage", "said"), [d[1:] for d in DAMAGES], ids=IDS)
 def test_the_cli_says_it_in_one_line_and_exits_1(lake: Path, damage: Damage, said: str) -> None:
     damage(lake)
-    result = CliRunner().invoke(cli, ["status", "--data-dir", str(lake)])
+    result = CliRunner().invoke(cli, ["health", "--data-dir", str(lake)])  # (status now reads the state table)
     assert result.exit_code == 1
     [line] = result.stderr.splitlines()
     assert line.startswith("Error: the lake is damaged: ") and said in line

@@ -97,3 +97,23 @@ def test_the_demand_has_holidays_a_trend_and_zone_timing() -> None:
         curve = [demand.rate(zone, m) / demand.garage[m.hour] for m in monday]
         assert curve.index(max(curve)) == (HOURLY_ARRIVALS.index(max(HOURLY_ARRIVALS)) + shift) % 24
     assert len({demand.zone(z)[1] for z in range(5)}) >= 4
+
+
+def test_simulate_interrupted_leaves_no_file_to_ingest_by_mistake(tmp_path, monkeypatch) -> None:
+    """Ctrl-C half way: exit 130 and no --out file (a truncated one would ingest as if whole)."""
+    from click.testing import CliRunner
+
+    from parking.cli import ingest
+    from parking.cli.main import cli
+
+    def interrupted(lines, start, end, show):
+        for number, line in enumerate(lines):
+            if number == 500:
+                raise KeyboardInterrupt
+            yield line
+
+    monkeypatch.setattr(ingest, "simulate_progress", interrupted)
+    out = tmp_path / "week.jsonl"
+    result = CliRunner().invoke(cli, ["simulate", "--spots", "100", "--days", "3", "--out", str(out)])
+    assert result.exit_code == 130 and result.stderr == "Error: aborted\n"
+    assert list(tmp_path.iterdir()) == []

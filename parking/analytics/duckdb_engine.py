@@ -23,6 +23,7 @@ from parking.analytics.catalog import CATALOG_TABLE, duckdb_view_body
 from parking.analytics.duckdb_errors import unreadable_object, vanished
 from parking.analytics.registry import COMPACTED_TABLE, QUERY_TABLE
 from parking.errors import QueryCancelled, QueryError
+from parking.lake.compaction.dayfiles import day_file_name, file_hour
 from parking.layout import (
     COMPACTED_PREFIX,
     COMPACTED_SOURCES_PREFIX,
@@ -148,9 +149,9 @@ def layout_damage(data_dir: Path, data_prefix: str = DATA_PREFIX) -> str | None:
     What it finds without reading a file (README, "Two tiers"): a file under
     the data prefix, ``parking-compacted/`` or ``parking-compacted-sources/``
     in a place the layout never uses (``hour=10/sub/x.json.gz``, a file beside
-    the ``year=`` folders), which no query reads; and a compacted day whose
-    kept sources exist but whose day file does not (its events are nowhere a
-    query reads). Hidden names (``.x``, ``_x``) are skipped, as every reader
+    the ``year=`` folders), which no query reads; and kept sources of an hour
+    that no day file of its day and no hour file of that hour holds (their
+    events are nowhere a query reads). Hidden names (``.x``, ``_x``) are skipped, as every reader
     skips them. Costs a walk of the folders (no file is opened).
     """
     root = Path(data_dir)
@@ -158,23 +159,30 @@ def layout_damage(data_dir: Path, data_prefix: str = DATA_PREFIX) -> str | None:
     tiers = [(data_prefix, _DATA_PLACE)]
     if data_prefix == DATA_PREFIX:
         tiers += [(COMPACTED_PREFIX, _DAY_PLACE), (COMPACTED_SOURCES_PREFIX, _DATA_PLACE)]
-    kept_days: set[str] = set()
-    day_files: set[str] = set()
+    kept_hours: set[tuple[str, str]] = set()  # (day folder, hour) of each kept source
+    holding: set[tuple[str, str | None]] = set()  # (day folder, None) for a day file, (day folder, hour) an hour file
     for prefix, place in tiers:
         for relative in _visible_files(root / prefix):
             if not place.fullmatch(relative):
                 misplaced.append(f"{root / prefix / relative}")
             elif prefix == COMPACTED_SOURCES_PREFIX:
-                kept_days.add(relative.rsplit("/", 2)[0])
+                day, hour = relative.rsplit("/", 2)[:2]
+                kept_hours.add((day, hour.removeprefix("hour=")))
             elif prefix == COMPACTED_PREFIX:
-                day_files.add(relative.rsplit("/", 1)[0])
-    lost = [f"{root / COMPACTED_PREFIX / day}/" for day in sorted(kept_days - day_files)]
+                if day_file_name(COMPACTED_PREFIX + relative) is not None:  # a day or an hour file compact wrote
+                    hour = file_hour(COMPACTED_PREFIX + relative)
+                    holding.add((relative.rsplit("/", 1)[0], None if hour is None else f"{hour:02d}"))
+    with_files = {day for day, _ in holding}
+    unheld = {(day, hour) for day, hour in kept_hours if (day, None) not in holding and (day, hour) not in holding}
+    lost = [f"{root / COMPACTED_PREFIX / day}/ has no day file, though that day's kept sources exist"
+            for day in sorted({day for day, _ in unheld} - with_files)]
+    lost += [f"{root / COMPACTED_PREFIX / day}/ has no file holding hour {hour}, though its kept sources exist"
+             for day, hour in sorted(unheld) if day in with_files]
     if misplaced:
         what = f"{misplaced[0]} is a file where the lake's layout puts none, so no query reads it"
         count = len(misplaced) + len(lost)
     elif lost:
-        what = f"{lost[0]} has no day file, though that day's kept sources exist"
-        count = len(lost)
+        what, count = lost[0], len(lost)
     else:
         return None
     more = f" ({count - 1} more such)" if count > 1 else ""
