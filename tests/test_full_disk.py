@@ -72,3 +72,17 @@ def test_a_full_data_directory_is_named_not_the_work_file(source: Path, tmp_path
     assert line.startswith(f"Error: No space left on device: {mount}/lake/{COMPACTED_PREFIX}"), line
     assert "/tmp/parking-compact-" not in line
     assert "the device or quota holding it is full" in line
+
+
+def test_ingest_under_a_file_size_limit_says_so_in_one_line(tmp_path: Path) -> None:
+    """The current-state table grows past the limit first: SQLite's vague words come with what they mean."""
+    events = tmp_path / "week.jsonl"
+    simulated = subprocess.run([CLI, "simulate", "--spots", "300", "--days", "4", "--out", str(events)],
+                               capture_output=True, text=True, timeout=300, check=False)
+    assert simulated.returncode == 0, simulated.stderr
+    result = subprocess.run([CLI, "ingest", str(events), "--data-dir", str(tmp_path / "lake")], capture_output=True,
+                            text=True, timeout=300, check=False, preexec_fn=limited(100_000))
+    assert result.returncode == 1, result.stdout
+    [line] = result.stderr.splitlines()
+    assert line.startswith("Error: current-state table not written: "), line
+    assert "a file size limit stopped it (see `ulimit -f`)" in line and "rollback" not in line

@@ -115,10 +115,11 @@ class SqliteState:
                                        written)
                 connection.execute("COMMIT")
             except BaseException:
-                connection.execute("ROLLBACK")
+                if connection.in_transaction:  # SQLite rolls back by itself on a full disk
+                    connection.execute("ROLLBACK")
                 raise
         except sqlite3.Error as error:
-            raise SinkWriteError(f"current-state table not written: {self.where}: {error}") from error
+            raise SinkWriteError(f"current-state table not written: {self.where}: {_said(error)}") from error
 
     def rows(self) -> Iterator[Row]:
         if not self.exists():
@@ -145,8 +146,26 @@ def _named(path: Path) -> Iterator[None]:
     try:
         yield
     except sqlite3.DatabaseError as error:
+        if _full(error):
+            raise StateTableError(f"current-state table not written: {path}: {_said(error)}") from error
         raise StateTableError(f"current-state table unusable: {path}: {error}: remove the file, and it is "
                               "rebuilt from the lake when next asked") from error
+
+
+def _full(error: sqlite3.Error) -> bool:
+    """Whether SQLite failed for want of room (a full device or quota) or at a write (a file size limit, I/O)."""
+    return getattr(error, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR)
+
+
+def _said(error: sqlite3.Error) -> str:
+    """SQLite's words, and what they mean where they are vague (the wording the object writes use)."""
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    if code == sqlite3.SQLITE_FULL:
+        return f"{error} (the device or quota holding it is full: free space there and run the command again)"
+    if code == sqlite3.SQLITE_IOERR:
+        return (f"{error} (a write failed: the device or quota holding it is full, a file size limit stopped it "
+                "(see `ulimit -f`), or the disk failed)")
+    return str(error)
 
 
 def _opened(path: Path, *, timeout: float = 60.0) -> sqlite3.Connection:
@@ -170,6 +189,8 @@ def _opened(path: Path, *, timeout: float = 60.0) -> sqlite3.Connection:
         except sqlite3.DatabaseError as error:
             connection.close()
             busy = getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+            if _full(error):
+                raise StateTableError(f"current-state table not opened: {path}: {_said(error)}") from error
             if not busy or time.monotonic() > deadline:
                 raise StateTableError(f"current-state table unusable: {path}: {error}: remove the file, and it "
                                       "is rebuilt from the lake when next asked") from error
