@@ -19,6 +19,7 @@ from parking.atomic_file import place
 from parking.cli.context import cli_context, sink_for
 from parking.cli.errors import fail
 from parking.cli.options import (
+    BOOTSTRAP_SERVERS,
     DATE,
     KAFKA_PARTITIONS,
     NON_EMPTY,
@@ -112,7 +113,7 @@ def _totals_text(totals: IngestTotals, where: str, verb: str = "ingested into") 
               help="Random seed: the same seed, spots, days and start give the same events.")
 @click.option("--out", type=OutputFile(allow_dash=True), default="-", show_default=True,
               help="JSON-lines file, - for stdout.")
-@click.option("--kafka", "bootstrap_servers", type=NON_EMPTY, metavar="HOST:PORT", default=None,
+@click.option("--kafka", "bootstrap_servers", type=BOOTSTRAP_SERVERS, metavar="HOST:PORT", default=None,
               help="Produce to this Kafka broker instead of writing lines.")
 @click.option("--topic", type=TOPIC, default="parking-events", show_default=True, help="Topic for --kafka.")
 @click.option("--connect-timeout", type=Number(min=0, min_open=True), default=30.0, show_default=True,
@@ -178,7 +179,7 @@ def write_lines(lines: Iterator[str], out: str) -> int:
     return written
 
 @click.command()
-@click.option("--bootstrap-servers", type=NON_EMPTY, required=True, metavar="HOST:PORT", help="Kafka brokers.")
+@click.option("--bootstrap-servers", type=BOOTSTRAP_SERVERS, required=True, metavar="HOST:PORT", help="Kafka brokers.")
 @click.option("--topic", type=TOPIC, default="parking-events", show_default=True)
 @click.option("--group", type=NON_EMPTY, default="parking-ingest", show_default=True, help="Consumer group.")
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=1000, show_default=True,

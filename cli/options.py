@@ -213,7 +213,23 @@ def _short(text: str, limit: int = 80) -> str:
 
 
 DATE, INSTANT, ZONE, BUCKET = DateType(), InstantType(), ZoneType(), BucketType()
-TOPIC, NON_EMPTY = TopicType(), NonEmptyType()
+class BootstrapServersType(click.ParamType):
+    """Kafka's ``bootstrap.servers``: ``HOST:PORT`` pairs, comma-separated, each port 1-65535.
+
+    librdkafka takes a port of 99999 modulo 65536 and would reach another one.
+    """
+
+    name = "host:port"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        for server in str(value).split(","):
+            host, colon, port = server.strip().rpartition(":")
+            if not colon or not host.strip("[]") or not port.isdigit() or not 1 <= int(port) <= 65535:
+                self.fail(f"{server.strip()[:80]!r} is not HOST:PORT with a port from 1 to 65535", param, ctx)
+        return str(value)
+
+
+TOPIC, NON_EMPTY, BOOTSTRAP_SERVERS = TopicType(), NonEmptyType(), BootstrapServersType()
 MAX_HOURS = 24 * 366
 POSITIVE_HOURS = Number(min=0, min_open=True, max=MAX_HOURS)
 # Counts bound far below what the SQL's bigint arithmetic holds (2**63 - 1).

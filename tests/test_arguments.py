@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 import duckdb
 import pytest
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,6 +21,7 @@ from parking.analytics.windows import (
     zone,
     zone_names,
 )
+from parking.cli.main import cli
 from parking.errors import InvalidArgument
 
 NOW = datetime(2024, 3, 20, 12, tzinfo=timezone.utc)
@@ -148,3 +150,14 @@ def test_a_relative_day_on_the_command_line_asks_about_that_day(tmp_path) -> Non
     assert result.exit_code == 0, result.output
     hours = result.output.splitlines()[1:]
     assert len(hours) == 24 and all(line.startswith(day.isoformat()) for line in hours)
+
+
+@pytest.mark.parametrize("servers", ["localhost:99999", "localhost:0", "localhost", ":9092", "a:9092,b",
+                                     "localhost:90x"])
+@pytest.mark.parametrize("command", [["consume", "--bootstrap-servers"], ["simulate", "--kafka"]])
+def test_a_bootstrap_server_that_is_not_host_and_port_is_exit_2_before_connecting(command, servers) -> None:
+    """librdkafka would take port 99999 as 34463 (modulo 65536) and reach another program."""
+    result = CliRunner().invoke(cli, [*command, servers])
+    assert result.exit_code == 2 and result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith("Error: Invalid value for ") and "is not HOST:PORT with a port from 1 to 65535" in line

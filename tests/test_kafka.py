@@ -26,7 +26,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from parking.config import Settings
-from parking.errors import InvalidEvent, SinkWriteError
+from parking.errors import InvalidEvent, KafkaError, SinkWriteError
 from parking.ingest.batch import BatchResult
 from parking.ingest.events import Validator, parse_value
 from parking.ingest.sinks import LocalSink, S3Sink, Sink, s3_client
@@ -400,3 +400,8 @@ def test_a_run_that_reads_nothing_reports_no_lag_over_a_consumed_topic(broker: s
     assert progress.records == 0
     assert progress.lag == 0
 
+
+
+def test_until_idle_on_a_topic_the_broker_does_not_know_says_so_instead_of_waiting(broker: str, tmp_path: Path) -> None:
+    with pytest.raises(KafkaError, match="^topic 'parking-no-such-topic' does not exist on "):
+        consumer(broker, "parking-no-such-topic", tmp_path, until_idle=1.0).run()

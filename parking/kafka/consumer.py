@@ -260,9 +260,29 @@ class BatchConsumer:
             self._consumer.close()
 
     def _idle_since(self, now: float) -> bool:
-        """No record for ``until_idle`` seconds since the last record or assignment."""
+        """No record for ``until_idle`` seconds since the last record or assignment.
+
+        Before any assignment, a topic the broker does not know never gets one:
+        past ``until_idle`` that is said (:class:`KafkaError`) instead of waiting
+        without end for a mistyped name.
+        """
         waited = now - self._last_activity
-        return self.options.until_idle is not None and bool(self.progress.assigned) and waited >= self.options.until_idle
+        if self.options.until_idle is None or waited < self.options.until_idle:
+            return False
+        if not self.progress.assigned:
+            self._check_topic()
+            return False
+        return True
+
+    def _check_topic(self) -> None:
+        """:class:`KafkaError` when the broker answers that the topic does not exist."""
+        try:
+            metadata = self._consumer.list_topics(self.options.topic, timeout=1.0)
+        except KafkaException:
+            return  # no answer yet: the connect timeout speaks for an unreachable broker
+        topic = metadata.topics.get(self.options.topic)
+        if topic is not None and topic.error is not None and topic.error.code() == KafkaErrorCode.UNKNOWN_TOPIC_OR_PART:
+            raise KafkaError(f"topic {self.options.topic!r} does not exist on {self.options.bootstrap_servers}")
 
     def _take(self, messages: list[Message], now: float) -> None:
         """Buffer records by partition; a fatal error stops the consumer."""
