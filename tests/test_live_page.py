@@ -110,7 +110,8 @@ def test_the_page_loads_with_no_error_and_nothing_from_outside(base, width, heig
     assert first["y"] < tiles["y"], "the summary line comes first"
     assert overflow <= 0, f"{overflow} px wider than a {width} px screen"
     assert re.search(r"^[\d,]+ bays free now · .*\d+ stays? to enforce · \d+ sensors? to check$", summary), summary
-    percents = [int(text.split("·")[1].strip().split("%")[0]) for text in rates if "% full" in text and "-%" not in text]
+    percents = [int(text.split("·")[1].strip().split("%")[0])
+                for text in rates if "% full" in text and "-%" not in text]
     assert percents == sorted(percents, reverse=True), "fullest zones first"
     assert shot.read_bytes().startswith(b"\x89PNG")
 
@@ -218,7 +219,8 @@ def test_the_forecast_rows_are_fullest_at_their_peak_first(base) -> None:
         shown = forecast_rows(view)
     peaks: dict[str | None, float] = {}
     for row in json.loads(get(base + "/api/v1/forecast?by=zone&hours=6")[2])["rows"]:
-        peaks[row["zone"]] = max(peaks.get(row["zone"], -1), row["occupancy_rate"] if row["occupancy_rate"] is not None else -1)
+        rate = row["occupancy_rate"] if row["occupancy_rate"] is not None else -1
+        peaks[row["zone"]] = max(peaks.get(row["zone"], -1), rate)
     expected = sorted(peaks, key=lambda zone: (zone is None, -peaks[zone], zone or ""))
     assert shown == [zone or "" for zone in expected]
     assert shown != sorted(shown), "the garage's zones peak in another order than their names'"
@@ -230,7 +232,8 @@ def test_the_forecast_hours_are_in_the_browsers_local_time(base) -> None:
     with browser_page(1400, 900, timezone_id="Asia/Kolkata", locale="en-GB") as (view, problems, outside):
         view.goto(base + "/", wait_until="load")
         expect(view.locator("#forecast tr[data-zone]")).to_have_count(6, timeout=15_000)
-        cells = view.eval_on_selector_all("#forecast tr:first-child th", "cells => cells.map(c => [c.textContent, c.title])")
+        cells = view.eval_on_selector_all("#forecast tr:first-child th",
+                                          "cells => cells.map(c => [c.textContent, c.title])")
     hours = sorted({row["hour"] for row in json.loads(get(base + "/api/v1/forecast?by=zone&hours=6")[2])["rows"]})
     utc = [datetime.fromisoformat(hour.replace("Z", "+00:00")) for hour in hours]
     local = [(hour + timedelta(hours=5, minutes=30)).strftime("%H:%M") for hour in utc]  # India: UTC+05:30
