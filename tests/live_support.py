@@ -22,13 +22,15 @@ from parking.live.answers import LiveSource
 from parking.simulate import catalog_csv, lines, plan
 
 
-def make_garage(root: Path, spots: int, days: int = 2, now: datetime | None = None) -> Path:
-    """``days`` of a simulated garage of ``spots`` bays ending now, ingested into ``root``, its catalog loaded."""
+def make_garage(root: Path, spots: int, days: int = 2, now: datetime | None = None, catalog: bool = True) -> Path:
+    """``days`` of a simulated garage of ``spots`` bays ending now, ingested into ``root``, its catalog loaded
+    (unless not ``catalog``: then every spot is uncatalogued)."""
     now = now or datetime.now(timezone.utc)
     start = (now - timedelta(days=days - 1)).date()
     stream = (line.encode() for line in lines(plan(spots, days, date(start.year, start.month, start.day), now=now)))
     ingest_lines(stream, LocalSink(root), now=now)
-    CatalogStore(root).replace(parse(catalog_csv(spots)))
+    if catalog:
+        CatalogStore(root).replace(parse(catalog_csv(spots)))
     return root
 
 

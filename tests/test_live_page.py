@@ -4,6 +4,10 @@ uvicorn server on 127.0.0.1 over a simulated garage.
 It loads with no console error and no request off the machine, reads at 390 px
 and 1,400 px (screenshots kept in build/test-artifacts/), and an event that
 frees a bay turns that bay and its zone's count within 2 s, without a reload.
+Without a catalog it counts the uncatalogued bays and says how to load one; a
+failed refresh greys the figures and keeps their time until one works again;
+the forecast's rows are fullest first, its hours in the browser's time; a zone
+none of whose bays is known reads "state unknown".
 """
 
 from __future__ import annotations
@@ -15,14 +19,16 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
+from parking.analytics.catalog import CatalogStore, parse
 from parking.live.app import create_app
+from parking.simulate import catalog_csv
 from tests.live_support import get, ingest_events, make_garage, serving, source
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -44,8 +50,9 @@ def base(lake: Path) -> Iterator[str]:
 
 
 @contextmanager
-def browser_page(width: int, height: int) -> Iterator[tuple[Any, list[str], list[str]]]:
-    """A fresh headless Chromium page; yields it, the console errors and every request that left the machine."""
+def browser_page(width: int, height: int, **options: Any) -> Iterator[tuple[Any, list[str], list[str]]]:
+    """A fresh headless Chromium page (``options``: playwright's context options, e.g. ``timezone_id``); yields
+    it, the console errors and every request that left the machine."""
     from playwright.sync_api import sync_playwright
 
     assert CHROMIUM.exists(), "Debian's chromium is missing: run `make chromium` (make test does)"
@@ -56,7 +63,7 @@ def browser_page(width: int, height: int) -> Iterator[tuple[Any, list[str], list
         with sync_playwright() as playwright:
             context = playwright.chromium.launch_persistent_context(
                 profile, executable_path=str(CHROMIUM), headless=True, args=ARGS,
-                viewport={"width": width, "height": height})
+                viewport={"width": width, "height": height}, **options)
             try:
                 def watch(route: Any) -> None:
                     host = urlsplit(route.request.url).hostname
@@ -103,7 +110,8 @@ def test_the_page_loads_with_no_error_and_nothing_from_outside(base, width, heig
     assert first["y"] < tiles["y"], "the summary line comes first"
     assert overflow <= 0, f"{overflow} px wider than a {width} px screen"
     assert re.search(r"^[\d,]+ bays free now · .*\d+ stays? to enforce · \d+ sensors? to check$", summary), summary
-    percents = [int(text.split("·")[1].strip().split("%")[0]) for text in rates if "-%" not in text and "- full" not in text]
+    percents = [int(text.split("·")[1].strip().split("%")[0])
+                for text in rates if "% full" in text and "-%" not in text]
     assert percents == sorted(percents, reverse=True), "fullest zones first"
     assert shot.read_bytes().startswith(b"\x89PNG")
 
@@ -130,3 +138,118 @@ def test_freeing_a_bay_turns_it_and_its_zone_within_two_seconds(lake, base) -> N
         took = time.monotonic() - landed
         navigations = view.evaluate("performance.getEntriesByType('navigation').length")
     assert took <= 2.0 and navigations == 1 and problems == [] and outside == []
+
+
+GREY = "rgb(138, 143, 152)"  # --unknown
+
+
+def test_without_a_catalog_the_page_counts_the_uncatalogued_bays_and_says_how_to_load_one(tmp_path) -> None:
+    from playwright.sync_api import expect
+
+    lake = make_garage(tmp_path / "lake", 20, days=1, catalog=False)
+    with serving(create_app(source(lake))) as url, browser_page(1400, 900) as (view, problems, outside):
+        view.goto(url + "/", wait_until="load")
+        expect(view.locator("#summary .free-now")).to_contain_text("bays free now", timeout=15_000)
+        rows = json.loads(get(url + "/api/v1/availability")[2])["rows"]
+        assert [row["zone"] for row in rows] == [None] and rows[0]["capacity"] == 20
+        free = rows[0]["free"]
+        tile = view.locator('#zones li[data-zone=""]')
+        expect(view.locator("#zones li")).to_have_count(1)
+        expect(tile.locator(".name")).to_have_text("(uncatalogued)")
+        expect(tile.locator(".free")).to_have_text(f"{free} free")
+        expect(view.locator("#summary .free-now")).to_have_text(f"{free} bays free now")
+        expect(view.locator("#meta")).to_contain_text("20 bays, 0 unknown · as of ")
+        expect(view.locator("#notice")).to_be_visible()
+        expect(view.locator("#notice")).to_contain_text("No spot catalog is loaded")
+        expect(view.locator("#notice code")).to_have_text("parking-cli spots load FILE")
+        expect(view.locator("#maps")).to_contain_text("parking-cli spots load FILE")
+        overflow = view.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert problems == [] and outside == [] and overflow <= 0
+
+
+def test_when_the_server_stops_the_figures_are_greyed_and_keep_their_time(lake) -> None:
+    from playwright.sync_api import expect
+
+    with browser_page(1400, 900) as (view, problems, outside):
+        with serving(create_app(source(lake))) as url:
+            view.goto(url + "/", wait_until="load")
+            expect(view.locator("circle[data-state]")).to_have_count(SPOTS, timeout=15_000)
+            expect(view.locator("body")).not_to_have_class(re.compile("stale"))
+        expect(view.locator("body")).to_have_class(re.compile(r"\bstale\b"), timeout=10_000)
+        shown = view.evaluate("new Date(document.body.dataset.at).toLocaleTimeString()")
+        meta = view.locator("#meta").inner_text()
+        free_now = view.locator("#summary .free-now")
+        expect(free_now).to_contain_text("bays free now")  # the figures stay on screen...
+        colour = free_now.evaluate("node => getComputedStyle(node).color")
+        tiles = view.locator("#zones").evaluate("node => getComputedStyle(node).filter")
+    assert meta == f"Not updated since {shown}: Failed to fetch", meta
+    assert colour == GREY and "grayscale" in tiles, "...greyed out"
+    assert outside == []
+
+
+def test_a_refresh_that_works_again_clears_the_stale_marking(base) -> None:
+    from playwright.sync_api import expect
+
+    with browser_page(1400, 900) as (view, problems, outside):
+        view.goto(base + "/", wait_until="load")
+        expect(view.locator("circle[data-state]")).to_have_count(SPOTS, timeout=15_000)
+        failing = lambda route: route.fulfill(status=503, content_type="application/json",  # noqa: E731
+                                              body='{"detail": "the lake could not be read"}')
+        view.route("**/api/v1/page", failing)
+        expect(view.locator("#meta")).to_have_text(
+            re.compile(r"^Not updated since \d.*: the lake could not be read$"), timeout=5_000)
+        expect(view.locator("body")).to_have_class(re.compile(r"\bstale\b"))
+        view.unroute("**/api/v1/page", failing)
+        expect(view.locator("body")).not_to_have_class(re.compile("stale"), timeout=5_000)
+        expect(view.locator("#meta")).to_contain_text("unknown · as of ")
+        colour = view.locator("#summary .free-now").evaluate("node => getComputedStyle(node).color")
+    assert colour != GREY and outside == []
+
+
+def forecast_rows(view: Any) -> list[str]:
+    return view.eval_on_selector_all("#forecast tr[data-zone]", "rows => rows.map(r => r.dataset.zone)")
+
+
+def test_the_forecast_rows_are_fullest_at_their_peak_first(base) -> None:
+    from playwright.sync_api import expect
+
+    with browser_page(1400, 900) as (view, problems, outside):
+        view.goto(base + "/", wait_until="load")
+        expect(view.locator("#forecast tr[data-zone]")).to_have_count(6, timeout=15_000)
+        shown = forecast_rows(view)
+    peaks: dict[str | None, float] = {}
+    for row in json.loads(get(base + "/api/v1/forecast?by=zone&hours=6")[2])["rows"]:
+        rate = row["occupancy_rate"] if row["occupancy_rate"] is not None else -1
+        peaks[row["zone"]] = max(peaks.get(row["zone"], -1), rate)
+    expected = sorted(peaks, key=lambda zone: (zone is None, -peaks[zone], zone or ""))
+    assert shown == [zone or "" for zone in expected]
+    assert shown != sorted(shown), "the garage's zones peak in another order than their names'"
+
+
+def test_the_forecast_hours_are_in_the_browsers_local_time(base) -> None:
+    from playwright.sync_api import expect
+
+    with browser_page(1400, 900, timezone_id="Asia/Kolkata", locale="en-GB") as (view, problems, outside):
+        view.goto(base + "/", wait_until="load")
+        expect(view.locator("#forecast tr[data-zone]")).to_have_count(6, timeout=15_000)
+        cells = view.eval_on_selector_all("#forecast tr:first-child th",
+                                          "cells => cells.map(c => [c.textContent, c.title])")
+    hours = sorted({row["hour"] for row in json.loads(get(base + "/api/v1/forecast?by=zone&hours=6")[2])["rows"]})
+    utc = [datetime.fromisoformat(hour.replace("Z", "+00:00")) for hour in hours]
+    local = [(hour + timedelta(hours=5, minutes=30)).strftime("%H:%M") for hour in utc]  # India: UTC+05:30
+    assert cells[1:] == [[label, f"{hour:%H:%M} UTC"] for label, hour in zip(local, utc, strict=True)]
+
+
+def test_a_zone_none_of_whose_bays_is_known_reads_state_unknown(tmp_path) -> None:
+    from playwright.sync_api import expect
+
+    lake = make_garage(tmp_path / "lake", 20, days=1)
+    CatalogStore(lake).replace(parse(catalog_csv(20) + "Roof-1,Roof,roof,standard,,,,,\n"))  # never reported
+    with serving(create_app(source(lake))) as url, browser_page(390, 844) as (view, problems, outside):
+        view.goto(url + "/", wait_until="load")
+        tile = view.locator('#zones li[data-zone="Roof"]')
+        expect(tile).to_have_count(1, timeout=15_000)
+        shown = tile.inner_text()
+        overflow = view.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert shown.split("\n") == ["Roof", "state unknown", "1 bay"], shown
+    assert problems == [] and outside == [] and overflow <= 0

@@ -1,7 +1,8 @@
 """What the live page draws (docs/METRICS.md section 8, issue 26): one JSON document.
 
 A summary line (free bays now, the fullest zones, stays to enforce, sensors to
-check), the zones fullest first, and a map per level: each bay at its ``x``/``y``
+check), the zones fullest first and then the uncatalogued spots (``zone`` null:
+they send events but are not in the catalog), and a map per level: each bay at its ``x``/``y``
 on the level's plan, else at its ``lat``/``lon``, else in a grid by zone, with
 its state now. The layout depends only on the catalog, so it is made once per
 catalog (:func:`layout`) and the states are laid on it each time (:func:`page`).
@@ -128,14 +129,17 @@ def bay_states(status: pd.DataFrame, overstays: pd.DataFrame) -> dict[str, str]:
 
 def page(at: datetime, lookback_hours: float, levels: Iterable[Level], states: dict[str, str],
          availability: pd.DataFrame, overstays: pd.DataFrame) -> dict[str, Any]:
-    """The page's document: summary, zones fullest first, and each level's bays with their states."""
+    """The page's document: summary, zones fullest first (the uncatalogued group last), each level's bays with
+    their states, and ``catalog``: whether a catalog is loaded (without one there are no zones and no maps)."""
     from parking.live.feeds import zone_rows
 
     zones = zone_rows(availability)
     unzoned = availability[availability["zone"].isna()]
     zones.sort(key=lambda z: (-(z["occupancy_rate"] if z["occupancy_rate"] is not None else -1), z["free"], z["zone"]))
+    if len(unzoned):  # the spots that send events but are not in the catalog: a group of their own, last
+        zones.append(_unzoned_row(unzoned))
     fullest = [{"zone": z["zone"], "occupancy_rate": z["occupancy_rate"]} for z in zones
-               if z["occupancy_rate"] is not None][:FULLEST_SHOWN]
+               if z["occupancy_rate"] is not None and z["zone"] is not None][:FULLEST_SHOWN]
     flagged = int((overstays["sensor_flags"].fillna("") != "").sum()) if "sensor_flags" in overstays else 0
     stale = sum(1 for state in states.values() if state == "unknown")
     maps = []
@@ -147,6 +151,7 @@ def page(at: datetime, lookback_hours: float, levels: Iterable[Level], states: d
         })
     return {
         "at": iso(at),
+        "catalog": bool(maps),
         "lookback_hours": lookback_hours,
         "summary": {
             "free": sum(z["free"] for z in zones),
@@ -155,8 +160,18 @@ def page(at: datetime, lookback_hours: float, levels: Iterable[Level], states: d
             "fullest": fullest,
             "overstays": len(overstays),
             "sensors_to_check": stale + flagged,
-            "uncatalogued": int(unzoned["capacity"].sum()) if len(unzoned) else 0,
+            "uncatalogued": sum(z["capacity"] for z in zones if z["zone"] is None),
         },
         "zones": zones,
         "levels": maps,
     }
+
+
+def _unzoned_row(unzoned: pd.DataFrame) -> dict[str, Any]:
+    """The uncatalogued (null) group's availability row as the page draws a zone, ``zone`` null."""
+    import pandas as pd
+
+    record = unzoned.iloc[0]  # the answer has one null group
+    rate = record["occupancy_rate"]
+    return {"zone": None, **{name: int(record[name]) for name in ("capacity", "free", "occupied", "unknown")},
+            "occupancy_rate": None if pd.isna(rate) else float(rate)}

@@ -5,8 +5,11 @@
 const POLL_MS = 1000;
 const FORECAST_MS = 60000;  // a forecast changes by the hour: once a minute is plenty
 const SVG = "http://www.w3.org/2000/svg";
+const UNCATALOGUED = "(uncatalogued)";  // the spots that send events but are not in the catalog, as the CLI names them
+const LOAD_CATALOG = "parking-cli spots load FILE";
 let baysBySpot = new Map();
-let layoutKey = "";
+let layoutKey = null;
+let lastAt = null;  // the "at" of the last document drawn: the figures on screen are as of then
 
 // On AWS the API is behind a JWT authorizer: an operator signs in on the user pool's hosted page
 // (authorization code flow with PKCE; the server fills the two meta tags there, and leaves them
@@ -67,6 +70,18 @@ function percent(rate) {
   return rate === null ? "-" : `${Math.round(rate * 100)}%`;
 }
 
+function zoneName(zone) {
+  return zone ?? UNCATALOGUED;
+}
+
+function bays(count) {
+  return `${count.toLocaleString()} ${count === 1 ? "bay" : "bays"}`;
+}
+
+function localHour(iso) {
+  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
 function tileLevel(zone) {
   if (zone.occupied + zone.free === 0) return "level-unknown";
   if (zone.free === 0) return "level-full";
@@ -89,6 +104,17 @@ function drawSummary(doc) {
   document.getElementById("meta").textContent =
     `${s.capacity.toLocaleString()} bays, ${s.unknown.toLocaleString()} unknown · as of ${at.toLocaleTimeString()} ` +
     `(updates by itself) · a sensor silent for ${doc.lookback_hours} h is unknown`;
+  const notice = document.getElementById("notice");
+  if (doc.catalog) {
+    notice.hidden = true;
+    notice.replaceChildren();
+  } else {
+    notice.hidden = false;
+    notice.replaceChildren(
+      `No spot catalog is loaded: ${s.uncatalogued ? `the ${bays(s.uncatalogued)} counted are ${UNCATALOGUED}, ` +
+        "the ones that send events" : "no bay has a zone or a place on a map"}. Load one with `,
+      text("code", "", LOAD_CATALOG), " so zones and maps appear.");
+  }
 }
 
 function drawZones(zones) {
@@ -96,9 +122,15 @@ function drawZones(zones) {
   const items = zones.map((zone) => {
     const item = document.createElement("li");
     item.className = `tile ${tileLevel(zone)}`;
-    item.dataset.zone = zone.zone;
-    item.append(text("div", "name", zone.zone));
-    const free = text("div", "free", `${zone.occupied + zone.free === 0 ? "?" : zone.free} free`);
+    item.dataset.zone = zone.zone ?? "";
+    if (zone.zone === null) item.title = "bays that send events but are not in the spot catalog";
+    item.append(text("div", "name", zoneName(zone.zone)));
+    if (zone.occupied + zone.free === 0) {  // no bay's state is known: no free count to show
+      item.append(text("div", "free state-unknown", "state unknown"));
+      item.append(text("div", "detail", bays(zone.capacity)));
+      return item;
+    }
+    const free = text("div", "free", `${zone.free} free`);
     free.dataset.free = String(zone.free);
     item.append(free);
     item.append(text("div", "detail",
@@ -114,6 +146,12 @@ function drawMaps(levels) {
     layoutKey = key;
     baysBySpot = new Map();
     const maps = document.getElementById("maps");
+    if (!levels.length) {
+      const empty = text("p", "empty", "No maps: the bays' places come from the spot catalog. Load one with ");
+      empty.append(text("code", "", LOAD_CATALOG), ".");
+      maps.replaceChildren(empty);
+      return;
+    }
     maps.replaceChildren(...levels.map((level) => {
       const figure = document.createElement("figure");
       figure.dataset.level = level.level;
@@ -152,8 +190,14 @@ function drawMaps(levels) {
   }
 }
 
+function peak(hours) {
+  // A zone's highest forecast rate over the hours shown (-1 when none is known), to order the rows by.
+  return Math.max(-1, ...[...hours.values()].map((row) => row.occupancy_rate ?? -1));
+}
+
 function drawForecast(answer) {
-  // One row per zone, one column per hour ahead: the forecast occupancy (80 % interval in the title).
+  // One row per zone, fullest at its peak first and the uncatalogued last, one column per hour ahead in the
+  // browser's local time (UTC in the title): the forecast occupancy (80 % interval in the title).
   const table = document.getElementById("forecast");
   const hours = [...new Set(answer.rows.map((row) => row.hour))].sort();
   const zones = new Map();
@@ -161,12 +205,19 @@ function drawForecast(answer) {
     if (!zones.has(row.zone)) zones.set(row.zone, new Map());
     zones.get(row.zone).set(row.hour, row);
   }
+  const order = [...zones.keys()].sort((a, b) =>
+    (a === null) - (b === null) || peak(zones.get(b)) - peak(zones.get(a)) || (a < b ? -1 : a > b ? 1 : 0));
   const head = document.createElement("tr");
-  head.append(text("th", "", "zone"), ...hours.map((hour) => text("th", "", `${hour.slice(11, 16)} UTC`)));
-  const rows = [...zones.keys()].sort().map((zone) => {
+  head.append(text("th", "", "zone"), ...hours.map((hour) => {
+    const cell = text("th", "", localHour(hour));
+    cell.title = `${hour.slice(11, 16)} UTC`;
+    cell.dataset.hour = hour;
+    return cell;
+  }));
+  const rows = order.map((zone) => {
     const line = document.createElement("tr");
     line.dataset.zone = zone ?? "";
-    line.append(text("th", "", zone ?? "uncatalogued"));
+    line.append(text("th", "", zoneName(zone)));
     for (const hour of hours) {
       const row = zones.get(zone).get(hour);
       const cell = text("td", "", row ? percent(row.occupancy_rate) : "-");
@@ -185,9 +236,22 @@ async function refreshForecast() {
   try {
     const response = await fetch("api/v1/forecast?by=zone&hours=6", { cache: "no-store", headers });
     if (response.ok) drawForecast(await response.json());
+  } catch (error) {
+    // the table keeps the last forecast; the page's own refresh says the server is not answering
   } finally {
     setTimeout(refreshForecast, FORECAST_MS);
   }
+}
+
+async function reason(response) {
+  // A failed answer's one line: the API's detail, else the HTTP status (a proxy's error page is not JSON).
+  try {
+    const detail = (await response.json()).detail;
+    if (detail) return detail;
+  } catch (error) {
+    // not JSON
+  }
+  return `HTTP ${response.status}${response.statusText ? " " + response.statusText : ""}`;
 }
 
 async function refresh() {
@@ -201,15 +265,20 @@ async function refresh() {
       if (await signIn()) return;
       throw new Error("sign in to see the live answers");
     }
-    if (!response.ok) throw new Error((await response.json()).detail || response.statusText);
+    if (!response.ok) throw new Error(await reason(response));
     const doc = await response.json();
     drawSummary(doc);
     drawZones(doc.zones);
     drawMaps(doc.levels);
     document.body.dataset.at = doc.at;
+    document.body.classList.remove("stale");
+    lastAt = doc.at;
   } catch (error) {
+    // The figures on screen stay, greyed out, with the time they are from.
+    document.body.classList.add("stale");
     const meta = document.getElementById("meta");
-    meta.textContent = `Not updated: ${error.message}`;
+    const since = lastAt ? ` since ${new Date(lastAt).toLocaleTimeString()}` : "";
+    meta.textContent = `Not updated${since}: ${error.message}`;
     meta.className = "meta error";
   } finally {
     setTimeout(refresh, POLL_MS);
