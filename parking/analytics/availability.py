@@ -66,7 +66,8 @@ def grouping_params(by: str | None, zones: Iterable[str] = ()) -> dict[str, Any]
     for name in zones:
         name = name.strip()
         if not 1 <= len(name) <= MAX_ZONE:
-            raise InvalidArgument(f"{{zones}} must name a zone of 1-{MAX_ZONE} characters, got {name!r}", "zones")
+            shown = repr(name) if len(name) <= 80 else f"{name[:80]!r}... ({len(name):,} characters)"
+            raise InvalidArgument(f"{{zones}} must name a zone of 1-{MAX_ZONE} characters, got {shown}", "zones")
         names.append(name)
     return {"group_by": by or "", "filter_zones": 1 if names else 0, "zones": sorted(set(names)) or [""]}
 
