@@ -115,10 +115,11 @@ def plain(text: str) -> str:
 def test_ctrl_c_in_any_query_command_is_one_line_and_exit_130(lake: Path, tmp_path: Path, monkeypatch, args) -> None:
     """Ctrl-C arrives as KeyboardInterrupt wherever Python is when it comes: here, as a query starts."""
 
-    def interrupted(self, sql, params):
+    def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(DuckDBEngine, "run", interrupted)
+    monkeypatch.setattr("parking.state.live.live_answer", interrupted)  # status and availability now: the table
     args = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
     result = CliRunner().invoke(cli, [*args, "--data-dir", str(lake)])
     assert result.exit_code == 130
