@@ -9,6 +9,7 @@ import click
 
 from parking.cli.context import check_aws, check_lake, cli_context
 from parking.cli.options import place_options
+from parking.text import plural
 
 LAKE_CHECK = "parking-cli lake check --repair"
 
@@ -60,7 +61,7 @@ def check(ctx: click.Context, data_dir: str | None, bucket: str | None, repair: 
         done = (f"removed {report.removed_leftovers:,}" + (" (the rest belong to running writers)"
                                                            if report.removed_leftovers < count else "")
                 if repair else "--repair removes them")
-        click.echo(f"{count:,} temporary files a stopped writer left (not data: what they held is stored or "
+        click.echo(f"{plural(count, 'temporary file')} a stopped writer left (not data: what they held is stored or "
                    f"will be redelivered): {done}")
     compacted = _check_compacted(store, settings, repair)
     left = len(report.bad_objects) - report.repaired + compacted
@@ -94,8 +95,8 @@ def _check_compacted(store, settings, repair: bool) -> int:
     from parking.lake.check import repair_compacted_tier
 
     repaired = repair_compacted_tier(store, settings, findings=findings)
-    click.echo(f"rebuilt {len(repaired.days):,} compacted days from their sources; set aside "
-               f"{len(repaired.set_aside):,} files (quarantined whole, lake_compacted_* reasons)")
+    click.echo(f"rebuilt {plural(len(repaired.days), 'compacted day')} from {'its' if len(repaired.days) == 1 else 'their'} sources; set aside "
+               f"{plural(len(repaired.set_aside), 'file')} (quarantined whole, lake_compacted_* reasons)")
     if repaired.returned:
         click.echo(f"kept sources not as the ingester writes: {len(repaired.returned):,} (events re-filed "
                    f"{repaired.refiled:,}, records quarantined {repaired.quarantined:,}; run `parking-cli compact` "

@@ -28,6 +28,7 @@ from parking.cli.options import (
 )
 from parking.cli.output import in_zone, show
 from parking.cli.zones import grouping_options
+from parking.text import plural
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,7 +40,7 @@ def status_counts(frame: pd.DataFrame) -> str:
     known = frame[~frame["stale"]]
     free = int((known["status"] == "free").sum())
     occupied = int((known["status"] == "occupied").sum())
-    return f"{len(frame):,} spots: {free:,} free, {occupied:,} occupied, {stale:,} stale (state unknown)"
+    return f"{plural(len(frame), 'spot')}: {free:,} free, {occupied:,} occupied, {stale:,} stale (state unknown)"
 
 
 @click.command()

@@ -142,7 +142,7 @@ def test_repair_rebuilds_the_day_from_its_sources_and_every_answer_is_as_before(
     key, body = damage_one(compacted, damage)
     result = check(compacted, "--repair")
     assert result.exit_code == 0, result.output
-    assert "rebuilt 1 compacted days from their sources; set aside 1 files" in result.stdout
+    assert "rebuilt 1 compacted day from its sources; set aside 1 file" in result.stdout
     assert check_compacted(LocalStore(compacted)) == [] and fully_compacted(compacted)
     assert_same_answers(uncompacted, answers(case, DuckDBEngine(compacted, threads=1)))
     assert check(compacted).exit_code == 0

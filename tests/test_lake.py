@@ -279,7 +279,7 @@ def test_a_killed_writers_temporary_file_is_not_damage_and_is_not_refiled(lake: 
 
     checked = CliRunner().invoke(cli, ["lake", "check", "--data-dir", str(lake)])
     assert checked.exit_code == 0, checked.output
-    assert "1 temporary files a stopped writer left" in checked.stdout and "--repair removes them" in checked.stdout
+    assert "1 temporary file a stopped writer left" in checked.stdout and "--repair removes them" in checked.stdout
     assert temp.exists()
 
     repaired = CliRunner().invoke(cli, ["lake", "check", "--repair", "--data-dir", str(lake)])

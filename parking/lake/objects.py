@@ -23,6 +23,7 @@ from parking.config import Settings
 from parking.errors import InvalidEvent
 from parking.ingest.events import Validator, parse_value
 from parking.layout import OBJECT_SUFFIX, parse_name
+from parking.text import plural
 
 PARTITION_PATH = re.compile(
     r"year=(?P<year>\d{4})/month=(?P<month>0[1-9]|1[0-2])/day=(?P<day>0[1-9]|[12]\d|3[01])/hour=(?P<hour>[01]\d|2[0-3])/"
@@ -122,9 +123,9 @@ def inspect_object(key: str, body: bytes, prefix: str, settings: Settings, now: 
         found.problems.append((INVALID_LINES, f"{len(found.invalid)} of {total} lines are not valid events "
                                               f"({', '.join(reasons)})"))
     if misfiled:
-        found.problems.append((WRONG_HOUR, f"{misfiled} events are not where the ingester files them (their UTC hour)"))
+        found.problems.append((WRONG_HOUR, f"{plural(misfiled, 'event is', 'events are')} not where the ingester files them (their UTC hour)"))
     if restyled or (contents.last_line_open and not contents.unreadable):
-        what = f"{restyled} events are not" if restyled else "its last line is not"
+        what = f"{plural(restyled, 'event is', 'events are')} not" if restyled else "its last line is not"
         found.problems.append((NOT_AS_STORED, f"{what} stored byte for byte as the ingester stores them "
                                               "(compact JSON, a newline after every line)"))
     return found
