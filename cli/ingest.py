@@ -145,8 +145,8 @@ def simulate(ctx, spots: int, days: int, start: date | None, seed: int, out, boo
         click.echo(f"produced {produced:,} events to {topic}", err=True)
         return
     to_file = out != "-"
-    lines = simulate_progress(stream, simulation.start, simulation.end, show=to_file and spots * days >= 2000)
-    written = write_lines(lines, str(out))
+    shown = simulate_progress(stream, simulation.start, simulation.end, show=to_file and spots * days >= 2000)
+    written = write_lines(shown, str(out))
     if to_file:
         last = first + timedelta(days=days - 1)
         span = f"{first} to {last} UTC"
@@ -173,10 +173,11 @@ def write_lines(lines: Iterator[str], out: str) -> int:
             return write_to(handle)
 
     if out == "-":
-        write_to(click.get_text_stream("stdout"))
+        write_to(sys.stdout)
     else:
         place(os.path.abspath(out), fill)
     return written
+
 
 @click.command()
 @click.option("--bootstrap-servers", type=BOOTSTRAP_SERVERS, required=True, metavar="HOST:PORT", help="Kafka brokers.")

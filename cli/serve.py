@@ -82,7 +82,7 @@ def serve(ctx: click.Context, host: str, port: int, data_dir: str | None, bucket
             "/feeds/parkapi.json and /feeds/datex2.xml; Ctrl+C stops)")
     server = LiveServer(config, on_started=lambda: click.echo(said))
     server.run(sockets=[listening])
-    stopped = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
+    stopped: dict[int, str] = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
     click.echo(f"stopped cleanly on {stopped.get(server.stopped_by or 0, 'request')}", err=True)
 
 

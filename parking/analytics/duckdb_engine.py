@@ -170,8 +170,8 @@ def layout_damage(data_dir: Path, data_prefix: str = DATA_PREFIX) -> str | None:
                 kept_hours.add((day, hour.removeprefix("hour=")))
             elif prefix == COMPACTED_PREFIX:
                 if day_file_name(COMPACTED_PREFIX + relative) is not None:  # a day or an hour file compact wrote
-                    hour = file_hour(COMPACTED_PREFIX + relative)
-                    holding.add((relative.rsplit("/", 1)[0], None if hour is None else f"{hour:02d}"))
+                    held = file_hour(COMPACTED_PREFIX + relative)
+                    holding.add((relative.rsplit("/", 1)[0], None if held is None else f"{held:02d}"))
     with_files = {day for day, _ in holding}
     unheld = {(day, hour) for day, hour in kept_hours if (day, None) not in holding and (day, hour) not in holding}
     lost = [f"{root / COMPACTED_PREFIX / day}/ has no day file, though that day's kept sources exist"
