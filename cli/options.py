@@ -222,6 +222,8 @@ class BootstrapServersType(click.ParamType):
     name = "host:port"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not str(value).strip():
+            self.fail("must not be empty", param, ctx)
         for server in str(value).split(","):
             host, colon, port = server.strip().rpartition(":")
             if not colon or not host.strip("[]") or not port.isdigit() or not 1 <= int(port) <= 65535:
