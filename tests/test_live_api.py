@@ -194,3 +194,21 @@ def test_the_forecast_is_the_clis_json_at_its_instant(lake, base, query, command
 def test_a_bad_forecast_parameter_is_a_422_naming_it(base, query, name) -> None:
     code, _, body = get(base + "/api/v1/forecast" + query)
     assert code == 422 and name in body.decode()
+
+
+def test_the_openapi_document_describes_the_errors_as_they_are_sent(base) -> None:
+    """A client generated from /openapi.json parses our 422 and 503 bodies, and the DATEX II feed as XML."""
+    schema = json.loads(get(base + "/openapi.json")[2])
+    for path, item in schema["paths"].items():
+        responses = item["get"]["responses"]
+        for code, model in (("422", "BadParameter"), ("503", "Unavailable")):
+            assert responses[code]["content"]["application/json"]["schema"] == {
+                "$ref": f"#/components/schemas/{model}"}, (path, code)
+    assert list(schema["paths"]["/feeds/datex2.xml"]["get"]["responses"]["200"]["content"]) == ["application/xml"]
+    bad_parameter = schema["components"]["schemas"]["BadParameter"]
+    for url, parameter in (("/api/v1/alerts?threshold=2", "threshold"), ("/api/v1/status?treshold=1", "treshold"),
+                           ("/api/v1/forecast?hours=0", "hours")):
+        code, _, body = get(base + url)
+        document = json.loads(body)
+        assert code == 422 and set(document) == set(bad_parameter["required"]), document
+        assert [problem["parameter"] for problem in document["errors"]] == [parameter]

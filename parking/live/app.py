@@ -25,6 +25,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from parking.errors import InvalidArgument, ParkingError
@@ -33,6 +34,37 @@ from parking.live.cache import LiveCache
 from parking.live.feeds import FeedSettings, datex2, iso, parkapi
 
 API = "/api/v1"
+
+
+class ParameterProblem(BaseModel):
+    """One parameter's problem: its name and what is wrong with it."""
+
+    parameter: str
+    message: str
+
+
+class BadParameter(BaseModel):
+    """The body of a 422: one line, and each parameter's problem."""
+
+    detail: str
+    errors: list[ParameterProblem]
+
+
+class Unavailable(BaseModel):
+    """The body of a 503: one line saying what could not be done."""
+
+    detail: str
+
+
+class XMLResponse(Response):
+    media_type = "application/xml"
+
+
+#: What every route may answer besides 200, as the OpenAPI document says it.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"model": BadParameter, "description": "A bad parameter, or one the endpoint does not take"},
+    503: {"model": Unavailable, "description": "The answer could not be made (a failure, said in one line)"},
+}
 Grouping = Literal["zone", "level", "bay_type"]
 _log = logging.getLogger("parking.live")
 
@@ -180,7 +212,7 @@ def _unexpected(request: Request, allowed: set[str]) -> None:
         if name not in allowed:
             raise InvalidArgument(f"unknown query parameter {name!r}"
                                   + (f": this endpoint takes {', '.join(sorted(allowed))}" if allowed else
-                                     ": this endpoint takes none"))
+                                     ": this endpoint takes none"), name)
 
 
 def _with_sign_in(html: str) -> str:
@@ -222,7 +254,9 @@ def create_app(source: LiveSource, *, feeds_only: bool = False, feed_settings: F
 
     @app.exception_handler(InvalidArgument)
     async def invalid_argument(request: Request, exc: InvalidArgument) -> JSONResponse:
-        return JSONResponse({"detail": str(exc).splitlines()[0]}, status_code=422)
+        line = str(exc).splitlines()[0]
+        return JSONResponse({"detail": line, "errors": [{"parameter": exc.argument or "", "message": line}]},
+                            status_code=422)
 
     @app.exception_handler(ParkingError)
     async def failed(request: Request, exc: ParkingError) -> JSONResponse:
@@ -230,12 +264,14 @@ def create_app(source: LiveSource, *, feeds_only: bool = False, feed_settings: F
 
     feed_headers = {"Cache-Control": "public, max-age=5"}
 
-    @app.get("/feeds/parkapi.json", tags=["feeds"], summary="Availability per zone, ParkAPI v3 parking sites")
+    @app.get("/feeds/parkapi.json", tags=["feeds"], summary="Availability per zone, ParkAPI v3 parking sites",
+             responses=ERRORS)
     def parkapi_feed(request: Request) -> Response:
         _unexpected(request, set())
         return Response(live.parkapi(settings), media_type="application/json", headers=feed_headers)
 
-    @app.get("/feeds/datex2.xml", tags=["feeds"], summary="Availability per zone, DATEX II v3 parking status")
+    @app.get("/feeds/datex2.xml", tags=["feeds"], summary="Availability per zone, DATEX II v3 parking status",
+             response_class=XMLResponse, responses=ERRORS)
     def datex2_feed(request: Request) -> Response:
         _unexpected(request, set())
         return Response(live.datex2(settings), media_type="application/xml", headers=feed_headers)
@@ -243,26 +279,28 @@ def create_app(source: LiveSource, *, feeds_only: bool = False, feed_settings: F
     if feeds_only:
         return app
 
-    @app.get(f"{API}/status", tags=["live answers"], summary="Each spot's state now (parking-cli status)")
+    @app.get(f"{API}/status", tags=["live answers"], summary="Each spot's state now (parking-cli status)",
+             responses=ERRORS)
     async def status(request: Request) -> Response:
         _unexpected(request, set())
         return _json(await live.fast(body_key("status", {}), live.body_of("status")))
 
     @app.get(f"{API}/availability", tags=["live answers"],
-             summary="Bays occupied, free and unknown per group now (parking-cli availability)")
+             summary="Bays occupied, free and unknown per group now (parking-cli availability)", responses=ERRORS)
     async def availability(request: Request,
                            by: Annotated[Grouping, Query(description="Catalog column to group by")] = "zone",
                            ) -> Response:
         _unexpected(request, {"by"})
         return _json(await live.fast(body_key("availability", {"by": by}), live.body_of("availability", by=by)))
 
-    @app.get(f"{API}/overstays", tags=["live answers"], summary="The enforcement list now (parking-cli overstays)")
+    @app.get(f"{API}/overstays", tags=["live answers"], summary="The enforcement list now (parking-cli overstays)",
+             responses=ERRORS)
     async def overstays(request: Request) -> Response:
         _unexpected(request, set())
         return _json(await live.fast(body_key("overstays", {}), live.body_of("overstays")))
 
     @app.get(f"{API}/alerts", tags=["live answers"],
-             summary="Groups at or above an occupancy threshold now (parking-cli alerts)")
+             summary="Groups at or above an occupancy threshold now (parking-cli alerts)", responses=ERRORS)
     async def alerts(request: Request,
                threshold: Annotated[float, Query(ge=0, le=1, allow_inf_nan=False,
                                                  description="Occupancy rate (0-1)")] = 0.9,
@@ -272,14 +310,16 @@ def create_app(source: LiveSource, *, feeds_only: bool = False, feed_settings: F
         return _json(await live.fast(body_key("alerts", params), live.body_of("alerts", **params)))
 
     @app.get(f"{API}/forecast", tags=["forecast"],
-             summary="Each group's occupancy over the next hours, with an 80 % interval (parking-cli forecast)")
+             summary="Each group's occupancy over the next hours, with an 80 % interval (parking-cli forecast)",
+             responses=ERRORS)
     async def forecast(request: Request,
                        by: Annotated[Grouping, Query(description="Catalog column to group by")] = "zone",
                        hours: Annotated[int, Query(ge=1, le=24, description="Hours ahead (1-24)")] = 6) -> Response:
         _unexpected(request, {"by", "hours"})
         return _json(await run_in_threadpool(live.forecast, by, hours))
 
-    @app.get(f"{API}/page", tags=["page"], summary="What the live page draws: summary, zones, bay maps")
+    @app.get(f"{API}/page", tags=["page"], summary="What the live page draws: summary, zones, bay maps",
+             responses=ERRORS)
     async def page_document(request: Request) -> Response:
         _unexpected(request, set())
         return _json(await live.fast("page", live.page))
