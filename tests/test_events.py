@@ -123,6 +123,8 @@ TIMESTAMP_DETAILS = [
     ("2024-03-20T10:00Z", "has no time HH:MM:SS after the 'T'"),
     ("2024-03-20T10:00:00.Z", "has no digits after the full stop before the fraction"),
     ("2024-03-20T10:00:00,Z", "has no digits after the comma before the fraction"),
+    ("2021-04-23T09:17:28.5,5Z", "has ',5Z' after its fraction '.5': one fraction at most, then the zone"),
+    ("2021-04-23T09:17:28,5.Z", "has '.Z' after its fraction ',5': one fraction at most, then the zone"),
     ("2024-03-20T10:00:00+0200", "has the zone '+0200': a zone is Z or +HH:MM (with the colon)"),
     ("2024-03-20T10:00:00z", "has a lower-case 'z': the UTC zone is 'Z'"),
     ("2024-03-20T10:00:00Zjunk", "has 'junk' after its zone"),

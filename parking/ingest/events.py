@@ -338,15 +338,20 @@ def timestamp_problem(stamp: str) -> str:
     """
     position = 0
     zoned = False
+    fraction = ""
     for pattern, missing in _TIMESTAMP_PIECES:
         match = pattern.match(stamp, position)
         if match is None:
             return missing
         zoned = pattern is _TIMESTAMP_PIECES[-1][0] and match.end() > position
+        if pattern is _TIMESTAMP_PIECES[-2][0]:
+            fraction = match.group()
         position = match.end()
     rest = stamp[position:]
     if zoned:
         return f"has {rest[:12]!r} after its zone"
+    if rest[:1] in (".", ",") and fraction:
+        return f"has {rest[:12]!r} after its fraction {fraction!r}: one fraction at most, then the zone"
     if rest[:1] in (".", ","):
         return f"has no digits after the {'full stop' if rest[0] == '.' else 'comma'} before the fraction"
     if rest[:1] in ("+", "-"):
