@@ -56,10 +56,6 @@ class Unavailable(BaseModel):
     detail: str
 
 
-class XMLResponse(Response):
-    media_type = "application/xml"
-
-
 #: What every route may answer besides 200, as the OpenAPI document says it.
 ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": BadParameter, "description": "A bad parameter, or one the endpoint does not take"},
@@ -271,7 +267,8 @@ def create_app(source: LiveSource, *, feeds_only: bool = False, feed_settings: F
         return Response(live.parkapi(settings), media_type="application/json", headers=feed_headers)
 
     @app.get("/feeds/datex2.xml", tags=["feeds"], summary="Availability per zone, DATEX II v3 parking status",
-             response_class=XMLResponse, responses=ERRORS)
+             responses={**ERRORS, 200: {"content": {"application/xml": {}}, "description": "The publication"}},
+             response_class=Response)
     def datex2_feed(request: Request) -> Response:
         _unexpected(request, set())
         return Response(live.datex2(settings), media_type="application/xml", headers=feed_headers)
