@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SLS = ROOT / "node_modules" / ".bin" / "sls"
+TOOLS = ROOT / ".venv-tools" / "bin"  # cfn-lint and checkov, from requirements-tools.txt
 OFFLINE = {**os.environ, "SLS_TELEMETRY_DISABLED": "1", "NODE_NO_WARNINGS": "1"}
 
 
@@ -46,6 +48,18 @@ def sls(*args: str, env: dict[str, str] | None = None) -> str:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout + result.stderr
+
+
+def cfn_lint(template: Path) -> subprocess.CompletedProcess[str]:
+    """cfn-lint over a template file: its exit status and what it printed."""
+    return subprocess.run([str(TOOLS / "cfn-lint"), str(template)], capture_output=True, text=True, check=False)
+
+
+def checkov(template: Path) -> dict[str, Any]:
+    """checkov's JSON report of a CloudFormation template file (its policies as shipped, no download)."""
+    result = subprocess.run([str(TOOLS / "checkov"), "-f", str(template), "--framework", "cloudformation",
+                             "--skip-download", "--output", "json"], capture_output=True, text=True, check=False)
+    return json.loads(result.stdout)
 
 
 def schedule_of(template: dict[str, Any], function: str) -> dict[str, Any]:

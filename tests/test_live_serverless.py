@@ -9,15 +9,13 @@ Needs `make test`'s set-up: node_modules (osls), .venv-tools and build/live.zip.
 from __future__ import annotations
 
 import json
-import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from scripts.build_lambda import ARTIFACTS
-from tests.cloudformation import resources_of, sls
-from tests.test_serverless import TOOLS
+from tests.cloudformation import cfn_lint, checkov, resources_of, sls
 
 pytestmark = [pytest.mark.serverless, pytest.mark.xdist_group("serverless")]
 DATA_ROUTES = {"GET /api/v1/{answer}", "GET /feeds/{feed}"}
@@ -105,11 +103,9 @@ def test_public_feeds_are_read_only_cached_and_reach_the_function_only_through_c
 
 
 def test_the_public_feeds_template_is_lint_and_checkov_clean(public: Path) -> None:
-    linted = subprocess.run([str(TOOLS / "cfn-lint"), str(public)], capture_output=True, text=True, check=False)
+    linted = cfn_lint(public)
     assert linted.returncode == 0, linted.stdout
-    result = subprocess.run([str(TOOLS / "checkov"), "-f", str(public), "--framework", "cloudformation",
-                             "--skip-download", "--output", "json"], capture_output=True, text=True, check=False)
-    report = json.loads(result.stdout)
+    report = checkov(public)
     assert report["summary"]["failed"] == 0, [c["check_id"] for c in report["results"]["failed_checks"]]
     skipped = report["results"]["skipped_checks"]
     assert all(len(check["check_result"]["suppress_comment"].strip()) > 40 for check in skipped)

@@ -29,9 +29,8 @@ from parking.ingest.events import FUTURE_TOLERANCE, canonical_timestamp, format_
 from parking.layout import DATA_PREFIX, QUARANTINE_PREFIX, location_template
 from scripts.build_lambda import handler_modules
 from scripts.deploy_local import STACK
-from tests.cloudformation import ROOT, resources_of, running_emulator, sls, statements
+from tests.cloudformation import ROOT, cfn_lint, checkov, resources_of, running_emulator, sls, statements
 
-TOOLS = ROOT / ".venv-tools" / "bin"
 ARTIFACT = ROOT / "build" / "ingest.zip"
 CLUSTER = "arn:aws:kafka:eu-west-1:111122223333:cluster/parking-msk/5c3a5a7e-1f1c-4a4b-9a53-2f7b8a1e0c11-2"
 
@@ -40,20 +39,12 @@ pytestmark = [pytest.mark.serverless, pytest.mark.xdist_group("serverless")]
 
 
 def test_cfn_lint_finds_no_problem(package_dir: Path) -> None:
-    result = subprocess.run(
-        [str(TOOLS / "cfn-lint"), str(package_dir / "cloudformation-template-update-stack.json")],
-        capture_output=True, text=True, check=False,
-    )
+    result = cfn_lint(package_dir / "cloudformation-template-update-stack.json")
     assert result.returncode == 0, result.stdout
 
 
 def test_checkov_finds_no_failed_check(package_dir: Path) -> None:
-    result = subprocess.run(
-        [str(TOOLS / "checkov"), "-f", str(package_dir / "cloudformation-template-update-stack.json"),
-         "--framework", "cloudformation", "--skip-download", "--output", "json"],
-        capture_output=True, text=True, check=False,
-    )
-    report = json.loads(result.stdout)
+    report = checkov(package_dir / "cloudformation-template-update-stack.json")
     summary = report["summary"]
     assert summary["failed"] == 0, [c["check_id"] for c in report["results"]["failed_checks"]]
     assert summary["passed"] >= 50
@@ -109,8 +100,7 @@ def test_every_bound_of_the_trigger_is_a_stage_parameter(tmp_path: Path) -> None
     # A --param arrives as text, which CloudFormation converts to the property's type.
     assert (properties["MaximumRetryAttempts"], properties["BisectBatchOnFunctionError"]) == ("2", "false")
     assert properties["ProvisionedPollerConfig"] == {"MinimumPollers": "2", "MaximumPollers": "4"}
-    checked = subprocess.run([str(TOOLS / "cfn-lint"), str(tmp_path / "cloudformation-template-update-stack.json")],
-                             capture_output=True, text=True, check=False)
+    checked = cfn_lint(tmp_path / "cloudformation-template-update-stack.json")
     assert checked.returncode == 0, checked.stdout
 
 
@@ -371,10 +361,7 @@ def test_vpc_endpoints_come_only_when_asked(template: dict, tmp_path: Path) -> N
         {"Fn::GetAtt": ["DataBucket", "Arn"]}, {"Fn::Sub": "${DataBucket.Arn}/*"},
         {"Fn::GetAtt": ["FailedBatchBucket", "Arn"]}, {"Fn::Sub": "${FailedBatchBucket.Arn}/*"},
     ]
-    checked = subprocess.run(
-        [str(TOOLS / "cfn-lint"), str(tmp_path / "cloudformation-template-update-stack.json")],
-        capture_output=True, text=True, check=False,
-    )
+    checked = cfn_lint(tmp_path / "cloudformation-template-update-stack.json")
     assert checked.returncode == 0, checked.stdout
 
 

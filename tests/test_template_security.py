@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import subprocess
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -30,9 +29,8 @@ from parking.ingest.batch import ingest_batch
 from parking.ingest.sinks import S3Sink
 from parking.lake.compaction.protocol import compact
 from parking.lake.stores import S3Store
-from tests.cloudformation import resources_of, sls, statements
+from tests.cloudformation import cfn_lint, checkov, resources_of, sls, statements
 from tests.conftest import batch, event
-from tests.test_serverless import TOOLS
 
 pytestmark = [pytest.mark.serverless, pytest.mark.xdist_group("serverless")]
 
@@ -55,11 +53,9 @@ def package(tmp_path: Path, *params: str) -> dict:
 
 
 def lint_and_checkov(path: Path) -> None:
-    linted = subprocess.run([str(TOOLS / "cfn-lint"), str(path)], capture_output=True, text=True, check=False)
+    linted = cfn_lint(path)
     assert linted.returncode == 0, linted.stdout
-    checked = subprocess.run([str(TOOLS / "checkov"), "-f", str(path), "--framework", "cloudformation",
-                              "--skip-download", "--output", "json"], capture_output=True, text=True, check=False)
-    report = json.loads(checked.stdout)
+    report = checkov(path)
     assert report["summary"]["failed"] == 0, [c["check_id"] for c in report["results"]["failed_checks"]]
 
 
