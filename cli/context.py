@@ -42,6 +42,7 @@ class CliContext:
     output_format: str | None = None
     lookback_hours: float | None = None
     _settings: dict[tuple[str | None, str | None], Settings] = field(default_factory=dict, repr=False)
+    _engines: dict[tuple[str | None, str | None], Engine] = field(default_factory=dict, repr=False)
 
     def settings(self, engine: str | None = None, data_dir: str | None = None) -> Settings:
         """The settings for the command's ``engine`` and ``data_dir`` (else the group's), read once each."""
@@ -59,7 +60,17 @@ class CliContext:
         return output_format or self.output_format or format_from_env() or "table"
 
     def query_engine(self, ctx: click.Context, engine: str | None, data_dir: str | None) -> Engine:
-        """The engine a query command runs on: local (its lake checked first) or Athena (with progress on stderr)."""
+        """The engine a query command runs on: local (its lake checked first) or Athena (with progress on stderr).
+
+        Built once per engine and data directory: a command that asks several
+        questions checks the lake once and reports one Athena total.
+        """
+        key = (engine or self.engine, data_dir or self.data_dir)
+        if key not in self._engines:
+            self._engines[key] = self._new_engine(ctx, engine, data_dir)
+        return self._engines[key]
+
+    def _new_engine(self, ctx: click.Context, engine: str | None, data_dir: str | None) -> Engine:
         from parking.analytics.engines import engine_from_settings
         from parking.cli.progress import AthenaProgress
 

@@ -271,6 +271,7 @@ class BatchConsumer:
             return False
         if not self.progress.assigned:
             self._check_topic()
+            self._last_activity = now  # asked again only after another idle spell, not at every poll
             return False
         return True
 
