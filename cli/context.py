@@ -108,12 +108,11 @@ class CliContext:
         hours = self.lookback(lookback_hours)
         query_engine = self.query_engine(ctx, engine, data_dir)  # checks the lake and the zones first
         if at is None and hours == settings.lookback_hours and reuse_minutes(ctx) is None:
-            from parking.state.live import table_of
+            from parking.state.live import live_answer, table_of
 
-            if table_of(settings) is not None:
-                from parking.state.live import live_answer
-
-                return live_answer(name, settings, now=self.now(), **params)[1]
+            store = table_of(settings)
+            if store is not None:
+                return live_answer(name, settings, now=self.now(), store=store, **params)[1]
         question: Callable[..., pd.DataFrame] = getattr(queries, name)
         return question(at, lookback_hours=hours, engine=query_engine, now=self.now(), **params)
 
