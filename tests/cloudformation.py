@@ -50,16 +50,62 @@ def sls(*args: str, env: dict[str, str] | None = None) -> str:
     return result.stdout + result.stderr
 
 
-def cfn_lint(template: Path) -> subprocess.CompletedProcess[str]:
-    """cfn-lint over a template file: its exit status and what it printed."""
-    return subprocess.run([str(TOOLS / "cfn-lint"), str(template)], capture_output=True, text=True, check=False)
+# Stage parameters of the templates the tests package besides the default one, by name.
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "vpc-endpoints": ("vpcEndpoints=enabled", "vpcId=vpc-0a1b2c3d4e5f60718", "routeTableIds=rtb-0a1b2c3d4e5f60718"),
+    "no-audit-trail": ("auditTrail=disabled",),
+    "audit-all-data-events": ("auditDataEvents=All",),
+    "audit-400-days": ("auditRetentionDays=400",),
+    "public-feeds": ("publicFeeds=enabled",),
+    "trigger-bounds": ("mskMaximumRetryAttempts=2", "mskBisectBatchOnFunctionError=false", "mskMinimumPollers=2",
+                       "mskMaximumPollers=4"),
+}
+TEMPLATE = "cloudformation-template-update-stack.json"
 
 
-def checkov(template: Path) -> dict[str, Any]:
-    """checkov's JSON report of a CloudFormation template file (its policies as shipped, no download)."""
-    result = subprocess.run([str(TOOLS / "checkov"), "-f", str(template), "--framework", "cloudformation",
-                             "--skip-download", "--output", "json"], capture_output=True, text=True, check=False)
-    return json.loads(result.stdout)
+def package(out: Path, *params: str, stage: str = "dev") -> Path:
+    """`sls package` with ``--param`` for each of ``params`` into ``out``: the template's path."""
+    sls("package", "--stage", stage, "--package", str(out), *[arg for param in params for arg in ("--param", param)])
+    return out / TEMPLATE
+
+
+def _side_by_side(templates: dict[str, Path]) -> Path:
+    """The templates copied into one new folder as ``<name>.json``, for one run of a tool over them all."""
+    folder = Path(tempfile.mkdtemp(prefix="templates-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    for name, path in templates.items():
+        shutil.copy(path, folder / f"{name}.json")
+    return folder
+
+
+def cfn_lint(templates: dict[str, Path]) -> dict[str, list[str]]:
+    """cfn-lint over every template in one run (it starts slowly): each template's findings, by name."""
+    folder = _side_by_side(templates)
+    result = subprocess.run([str(TOOLS / "cfn-lint"), "--format", "json", *(f"{name}.json" for name in templates)],
+                            cwd=folder, capture_output=True, text=True, check=False)
+    assert result.returncode in range(0, 16, 2), result.stderr  # odd: cfn-lint itself failed
+    found: dict[str, list[str]] = {name: [] for name in templates}
+    for match in json.loads(result.stdout or "[]"):
+        found[match["Filename"].removesuffix(".json")].append(f"{match['Rule']['Id']} {match['Message']}")
+    return found
+
+
+def checkov(templates: dict[str, Path]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """checkov over every template in one run (its policies as shipped, no download): each template's
+    ``failed_checks`` and ``skipped_checks``, by name."""
+    folder = _side_by_side(templates)
+    result = subprocess.run([str(TOOLS / "checkov"), "--framework", "cloudformation", "--skip-download",
+                             "--output", "json", "-f", *(f"{name}.json" for name in templates)],
+                            cwd=folder, capture_output=True, text=True, check=False)
+    report = json.loads(result.stdout)
+    assert report["summary"]["parsing_errors"] == 0, report["summary"]
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {
+        name: {"failed_checks": [], "skipped_checks": [], "passed_checks": []} for name in templates}
+    for kind in ("failed_checks", "skipped_checks", "passed_checks"):
+        for check in report["results"][kind]:
+            found[check["file_path"].strip("/").removesuffix(".json")][kind].append(check)
+    assert all(found[name]["passed_checks"] for name in templates), "checkov read every template"
+    return found
 
 
 def schedule_of(template: dict[str, Any], function: str) -> dict[str, Any]:

@@ -88,6 +88,32 @@ def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def packaged(package_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every template the infra tests lint, by name: ``default`` and each of ``tests.cloudformation.VARIANTS``."""
+    from tests.cloudformation import TEMPLATE, VARIANTS, package
+
+    out = tmp_path_factory.mktemp("sls-variants")
+    return {"default": package_dir / TEMPLATE, **{name: package(out / name, *params) for name, params in VARIANTS.items()}}
+
+
+@pytest.fixture(scope="session")
+def linted(packaged: dict[str, Path]) -> dict[str, list[str]]:
+    """cfn-lint's findings for each packaged template (one run over them all)."""
+    from tests.cloudformation import cfn_lint
+
+    return cfn_lint(packaged)
+
+
+@pytest.fixture(scope="session")
+def checked(packaged: dict[str, Path]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """checkov's failed and skipped checks for each packaged template but ``trigger-bounds`` (its
+    parameters change no resource checkov looks at), in one run."""
+    from tests.cloudformation import checkov
+
+    return checkov({name: path for name, path in packaged.items() if name != "trigger-bounds"})
+
+
+@pytest.fixture(scope="session")
 def template(package_dir: Path) -> dict[str, Any]:
     """The packaged CloudFormation template."""
     return json.loads((package_dir / "cloudformation-template-update-stack.json").read_text())

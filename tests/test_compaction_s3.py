@@ -47,6 +47,13 @@ def endpoint():
         server.wait()
 
 
+@pytest.fixture(scope="module")
+def s3(endpoint):
+    """One client for the tests' own looks at the bucket (a client per call costs more than the call)."""
+    return boto3.client("s3", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="testing",
+                        aws_secret_access_key="testing")
+
+
 @pytest.fixture
 def aws(endpoint, monkeypatch) -> str:
     for name, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -70,53 +77,51 @@ def uncompacted(case, tmp_path_factory) -> dict[str, pd.DataFrame]:
 
 
 @pytest.fixture
-def bucket(aws, case) -> str:
+def bucket(aws, s3, case) -> str:
     name = f"parking-compaction-{next(_buckets)}"
-    client = boto3.client("s3")
-    client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
-    totals = ingest_lines(case.lines, S3Sink(name, client), batch_size=1000, now=case.ingested_at)
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    totals = ingest_lines(case.lines, S3Sink(name, s3), batch_size=1000, now=case.ingested_at)
     assert totals.stored == len(case.lines)
     return name
 
 
-def objects(bucket: str) -> dict[str, str]:
+def objects(s3, bucket: str) -> dict[str, str]:
     """Every key of the bucket with its ETag."""
-    pages = boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
     return {item["Key"]: item["ETag"] for page in pages for item in page.get("Contents", [])}
 
 
-def answers_of(case: Scenario, bucket: str, tmp_path: Path) -> dict[str, pd.DataFrame]:
+def answers_of(case: Scenario, s3, bucket: str, tmp_path: Path) -> dict[str, pd.DataFrame]:
     """The bucket's two tiers copied to disk, queried by the local engine."""
-    client = boto3.client("s3")
     root = tmp_path / f"copy-{next(_buckets)}"
-    for key in objects(bucket):
+    for key in objects(s3, bucket):
         if key.startswith((DATA_PREFIX, COMPACTED_PREFIX)):
             (root / key).parent.mkdir(parents=True, exist_ok=True)
-            client.download_file(bucket, key, str(root / key))
+            (root / key).write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     return answers(case, DuckDBEngine(root, threads=1))
 
 
-def fully_compacted(bucket: str) -> bool:
-    keys = objects(bucket)
+def fully_compacted(s3, bucket: str) -> bool:
+    keys = objects(s3, bucket)
     days = [key.rsplit("/", 1)[0] for key in keys if key.startswith(COMPACTED_PREFIX)]
     return not any(key.startswith(DATA_PREFIX) for key in keys) and len(days) == len(set(days)) > 0
 
 
 @pytest.mark.parametrize("step", ["parquet-written", "source-copied"])  # every step: tests/test_compaction.py
-def test_a_crash_between_two_steps_on_s3_changes_no_answer(case, uncompacted, bucket, tmp_path, step) -> None:
+def test_a_crash_between_two_steps_on_s3_changes_no_answer(case, s3, uncompacted, bucket, tmp_path, step) -> None:
     compact(S3Store(bucket), case.day)
-    ingest_lines(case.lines[:40], S3Sink(bucket, boto3.client("s3")), batch_size=50, now=case.ingested_at,
+    ingest_lines(case.lines[:40], S3Sink(bucket, s3), batch_size=50, now=case.ingested_at,
                  partition=1)
     with pytest.raises(Crash):
         compact(S3Store(bucket), EVERYTHING, checkpoint=crash_at(step, 2))
-    assert_same_answers(uncompacted, answers_of(case, bucket, tmp_path))
+    assert_same_answers(uncompacted, answers_of(case, s3, bucket, tmp_path))
 
     compact(S3Store(bucket), EVERYTHING)
-    assert fully_compacted(bucket)
-    assert_same_answers(uncompacted, answers_of(case, bucket, tmp_path))
+    assert fully_compacted(s3, bucket)
+    assert_same_answers(uncompacted, answers_of(case, s3, bucket, tmp_path))
 
 
-def test_a_compaction_killed_on_s3_is_finished_by_the_next_run(case, uncompacted, bucket, tmp_path) -> None:
+def test_a_compaction_killed_on_s3_is_finished_by_the_next_run(case, s3, uncompacted, bucket, tmp_path) -> None:
     script = (
         "import os, signal, sys\n"
         "from datetime import date\n"
@@ -131,22 +136,22 @@ def test_a_compaction_killed_on_s3_is_finished_by_the_next_run(case, uncompacted
     )
     killed = subprocess.run([sys.executable, "-c", script, bucket], cwd=ROOT, capture_output=True, check=False)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    assert not fully_compacted(bucket)
-    assert_same_answers(uncompacted, answers_of(case, bucket, tmp_path))
+    assert not fully_compacted(s3, bucket)
+    assert_same_answers(uncompacted, answers_of(case, s3, bucket, tmp_path))
 
     compact(S3Store(bucket), EVERYTHING)
-    assert fully_compacted(bucket)
-    assert_same_answers(uncompacted, answers_of(case, bucket, tmp_path))
+    assert fully_compacted(s3, bucket)
+    assert_same_answers(uncompacted, answers_of(case, s3, bucket, tmp_path))
 
 
-def test_running_twice_on_s3_changes_nothing(case, bucket) -> None:
-    landed = {key for key in objects(bucket) if key.startswith(DATA_PREFIX)}
+def test_running_twice_on_s3_changes_nothing(case, s3, bucket) -> None:
+    landed = {key for key in objects(s3, bucket) if key.startswith(DATA_PREFIX)}
     compact(S3Store(bucket), EVERYTHING)
-    after_first = objects(bucket)
+    after_first = objects(s3, bucket)
     assert {key.replace(COMPACTED_SOURCES_PREFIX, DATA_PREFIX, 1) for key in after_first
             if key.startswith(COMPACTED_SOURCES_PREFIX)} == landed, "every landed object kept, moved"
     assert not compact(S3Store(bucket), EVERYTHING).days
-    assert objects(bucket) == after_first
+    assert objects(s3, bucket) == after_first
 
 
 class Context(SimpleNamespace):
@@ -156,37 +161,37 @@ class Context(SimpleNamespace):
         return self.remaining
 
 
-def test_the_lambda_handler_compacts_the_closed_days(case, uncompacted, bucket, tmp_path, monkeypatch) -> None:
+def test_the_lambda_handler_compacts_the_closed_days(case, s3, uncompacted, bucket, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("PARKING_BUCKET", bucket)
-    landed = {key for key in objects(bucket) if key.startswith(DATA_PREFIX)}
+    landed = {key for key in objects(s3, bucket) if key.startswith(DATA_PREFIX)}
     result = compact_handler.handler({}, Context(remaining=900_000))
     assert result["days_compacted"] > 0 and not result["stopped_early"]
     assert result["sources_kept"] == len(landed) and result["sources_moved"] == 0, "removed only after the delay"
-    assert {key for key in objects(bucket) if key.startswith(DATA_PREFIX)} == landed
-    assert_same_answers(uncompacted, answers_of(case, bucket, tmp_path))
+    assert {key for key in objects(s3, bucket) if key.startswith(DATA_PREFIX)} == landed
+    assert_same_answers(uncompacted, answers_of(case, s3, bucket, tmp_path))
     assert compact_handler.handler({}, Context(remaining=900_000))["days_compacted"] == 0
 
     later = datetime.now(timezone.utc) + timedelta(minutes=61)  # the default delay, 60 minutes, has passed
     monkeypatch.setattr(compact_handler, "now", lambda: later)
     result = compact_handler.handler({}, Context(remaining=900_000))
     assert result["sources_moved"] == len(landed) and result["days_compacted"] == 0
-    assert fully_compacted(bucket)
-    assert_same_answers(uncompacted, answers_of(case, bucket, tmp_path))
+    assert fully_compacted(s3, bucket)
+    assert_same_answers(uncompacted, answers_of(case, s3, bucket, tmp_path))
 
 
-def test_the_hourly_handler_folds_closed_hours_and_removes_them_after_the_delay(case, uncompacted, bucket, tmp_path,
+def test_the_hourly_handler_folds_closed_hours_and_removes_them_after_the_delay(case, s3, uncompacted, bucket, tmp_path,
                                                                                 monkeypatch) -> None:
     from parking.lake.compaction.dayfiles import file_hour
 
     monkeypatch.setenv("PARKING_BUCKET", bucket)
-    landed = {key for key in objects(bucket) if key.startswith(DATA_PREFIX)}
+    landed = {key for key in objects(s3, bucket) if key.startswith(DATA_PREFIX)}
     started = datetime.now(timezone.utc)
     result = compact_handler.hourly_handler({}, Context(remaining=600_000))
     assert result["hours_compacted"] > 0 and result["days_compacted"] == 0 and not result["stopped_early"]
-    files = [key for key in objects(bucket) if key.startswith(COMPACTED_PREFIX)]
+    files = [key for key in objects(s3, bucket) if key.startswith(COMPACTED_PREFIX)]
     assert files and all(file_hour(key) is not None for key in files), "hour files only"
-    assert {key for key in objects(bucket) if key.startswith(DATA_PREFIX)} == landed, "nothing removed yet"
-    assert_same_answers(uncompacted, answers_of(case, bucket, tmp_path))
+    assert {key for key in objects(s3, bucket) if key.startswith(DATA_PREFIX)} == landed, "nothing removed yet"
+    assert_same_answers(uncompacted, answers_of(case, s3, bucket, tmp_path))
     assert compact_handler.hourly_handler({}, Context(remaining=600_000))["hours_compacted"] == 0
 
     monkeypatch.setenv("PARKING_COMPACTION_REMOVAL_DELAY_MINUTES", "30")
@@ -195,45 +200,44 @@ def test_the_hourly_handler_folds_closed_hours_and_removes_them_after_the_delay(
     assert compact_handler.hourly_handler({}, Context(remaining=600_000))["sources_moved"] == 0
     clock["now"] = datetime.now(timezone.utc) + timedelta(minutes=31)  # every copy is older
     assert compact_handler.hourly_handler({}, Context(remaining=600_000))["sources_moved"] == len(landed)
-    assert not any(key.startswith(DATA_PREFIX) for key in objects(bucket))
-    assert {key.replace(COMPACTED_SOURCES_PREFIX, DATA_PREFIX, 1) for key in objects(bucket)
+    assert not any(key.startswith(DATA_PREFIX) for key in objects(s3, bucket))
+    assert {key.replace(COMPACTED_SOURCES_PREFIX, DATA_PREFIX, 1) for key in objects(s3, bucket)
             if key.startswith(COMPACTED_SOURCES_PREFIX)} == landed, "every landed object kept"
-    assert_same_answers(uncompacted, answers_of(case, bucket, tmp_path))
+    assert_same_answers(uncompacted, answers_of(case, s3, bucket, tmp_path))
 
     result = compact_handler.handler({}, Context(remaining=900_000))  # the daily run folds the hour files
     assert result["days_compacted"] > 0
     clock["now"] = datetime.now(timezone.utc) + timedelta(minutes=31)
     assert compact_handler.hourly_handler({}, Context(remaining=600_000))["parquet_removed"] == len(files)
-    assert fully_compacted(bucket)
-    assert_same_answers(uncompacted, answers_of(case, bucket, tmp_path))
+    assert fully_compacted(s3, bucket)
+    assert_same_answers(uncompacted, answers_of(case, s3, bucket, tmp_path))
 
 
-def test_the_hourly_handler_stops_before_its_deadline(bucket, monkeypatch) -> None:
+def test_the_hourly_handler_stops_before_its_deadline(s3, bucket, monkeypatch) -> None:
     monkeypatch.setenv("PARKING_BUCKET", bucket)
-    before = objects(bucket)
+    before = objects(s3, bucket)
     result = compact_handler.hourly_handler({}, Context(remaining=compact_handler.HOURLY_MARGIN_MS - 1))
     assert result["stopped_early"] and result["hours_compacted"] == 0
-    assert objects(bucket) == before
+    assert objects(s3, bucket) == before
 
 
-def test_the_lambda_handler_stops_before_its_deadline(bucket, monkeypatch) -> None:
+def test_the_lambda_handler_stops_before_its_deadline(s3, bucket, monkeypatch) -> None:
     monkeypatch.setenv("PARKING_BUCKET", bucket)
-    before = objects(bucket)
+    before = objects(s3, bucket)
     result = compact_handler.handler({}, Context(remaining=compact_handler.MARGIN_MS - 1))
     assert result["stopped_early"] and result["days_compacted"] == 0
-    assert objects(bucket) == before
+    assert objects(s3, bucket) == before
 
 
-def _damage_a_day_file(bucket: str) -> tuple[str, bytes]:
+def _damage_a_day_file(s3, bucket: str) -> tuple[str, bytes]:
     """Truncate one compacted day file in place; its key and its bytes now."""
-    client = boto3.client("s3")
-    key = sorted(k for k in objects(bucket) if k.startswith(COMPACTED_PREFIX))[1]
-    body = client.get_object(Bucket=bucket, Key=key)["Body"].read()[:100]
-    client.put_object(Bucket=bucket, Key=key, Body=body)
+    key = sorted(k for k in objects(s3, bucket) if k.startswith(COMPACTED_PREFIX))[1]
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()[:100]
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
     return key, body
 
 
-def test_a_damaged_day_file_on_s3_is_rebuilt_by_lake_check_repair(case, uncompacted, bucket, tmp_path) -> None:
+def test_a_damaged_day_file_on_s3_is_rebuilt_by_lake_check_repair(case, s3, uncompacted, bucket, tmp_path) -> None:
     import gzip
 
     from click.testing import CliRunner
@@ -242,43 +246,42 @@ def test_a_damaged_day_file_on_s3_is_rebuilt_by_lake_check_repair(case, uncompac
     from tests.conftest import read_lines
 
     compact(S3Store(bucket), EVERYTHING)
-    key, body = _damage_a_day_file(bucket)
+    key, body = _damage_a_day_file(s3, bucket)
     found = CliRunner().invoke(cli, ["lake", "check", "--bucket", bucket])
     assert found.exit_code == 1 and f"unreadable     {key}:" in found.stdout
 
     repaired = CliRunner().invoke(cli, ["lake", "check", "--bucket", bucket, "--repair"])
     assert repaired.exit_code == 0, repaired.output
-    assert fully_compacted(bucket)
-    assert_same_answers(uncompacted, answers_of(case, bucket, tmp_path))
-    client = boto3.client("s3")
-    lines = [line for k in objects(bucket) if k.startswith("parking-quarantine/") and k.endswith(".json.gz")
-             for line in read_lines(client.get_object(Bucket=bucket, Key=k)["Body"].read())]
+    assert fully_compacted(s3, bucket)
+    assert_same_answers(uncompacted, answers_of(case, s3, bucket, tmp_path))
+    lines = [line for k in objects(s3, bucket) if k.startswith("parking-quarantine/") and k.endswith(".json.gz")
+             for line in read_lines(s3.get_object(Bucket=bucket, Key=k)["Body"].read())]
     [kept] = [line for line in lines if line["reason"] == "lake_compacted_unreadable"]
-    value = client.get_object(Bucket=bucket, Key=kept["value_object"]["key"])["Body"].read()
+    value = s3.get_object(Bucket=bucket, Key=kept["value_object"]["key"])["Body"].read()
     assert gzip.decompress(value) == body
 
 
-def test_compact_on_s3_leaves_a_damaged_day_and_names_it(case, bucket) -> None:
+def test_compact_on_s3_leaves_a_damaged_day_and_names_it(case, s3, bucket) -> None:
     from parking.errors import CompactionError
 
     compact(S3Store(bucket), EVERYTHING)
-    key, body = _damage_a_day_file(bucket)
-    ingest_lines(case.lines, S3Sink(bucket, boto3.client("s3")), batch_size=1000, now=case.ingested_at, partition=1)
+    key, body = _damage_a_day_file(s3, bucket)
+    ingest_lines(case.lines, S3Sink(bucket, s3), batch_size=1000, now=case.ingested_at, partition=1)
     with pytest.raises(CompactionError) as caught:
         compact(S3Store(bucket), EVERYTHING)
     message = str(caught.value)
     assert message.startswith(f"s3://{bucket}/{key}: unreadable (") and "\n" not in message
     assert message.endswith("run `parking-cli lake check --repair` to rebuild " + key.split("/")[-1][:10]
                             + " from its sources")
-    assert boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read() == body
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
 
 
-def test_the_lambda_handler_fails_on_a_damaged_day_after_the_others(case, bucket, monkeypatch, caplog) -> None:
+def test_the_lambda_handler_fails_on_a_damaged_day_after_the_others(case, s3, bucket, monkeypatch, caplog) -> None:
     from parking.errors import CompactionError
 
     compact(S3Store(bucket), case.day)  # the days before case.day: one of them is damaged next
-    key, _ = _damage_a_day_file(bucket)
-    ingest_lines(case.lines, S3Sink(bucket, boto3.client("s3")), batch_size=1000, now=case.ingested_at, partition=1)
+    key, _ = _damage_a_day_file(s3, bucket)
+    ingest_lines(case.lines, S3Sink(bucket, s3), batch_size=1000, now=case.ingested_at, partition=1)
     monkeypatch.setenv("PARKING_BUCKET", bucket)
     with pytest.raises(CompactionError, match="lake check --repair"):
         compact_handler.handler({}, Context(remaining=900_000))
@@ -291,24 +294,23 @@ def test_the_lambda_handler_fails_on_a_damaged_day_after_the_others(case, bucket
     assert left == {"/".join(key.split("/")[1:4])}, "every day compacted but the damaged one"
 
 
-def _put(bucket: str, key: str, body: bytes) -> None:
-    boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+def _put(s3, bucket: str, key: str, body: bytes) -> None:
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
 
 
-def test_compact_on_s3_leaves_an_object_lake_check_flags(case, bucket) -> None:
+def test_compact_on_s3_leaves_an_object_lake_check_flags(case, s3, bucket) -> None:
     from parking.errors import CompactionError
 
-    client = boto3.client("s3")
-    key = sorted(k for k in objects(bucket) if k.startswith(DATA_PREFIX))[0]
-    body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    key = sorted(k for k in objects(s3, bucket) if k.startswith(DATA_PREFIX))[0]
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     hour = int(key.split("hour=")[1][:2])
     moved = key.replace(f"hour={hour:02d}/", f"hour={(hour + 5) % 24:02d}/")
-    client.copy_object(Bucket=bucket, Key=moved, CopySource={"Bucket": bucket, "Key": key})
-    client.delete_object(Bucket=bucket, Key=key)
+    s3.copy_object(Bucket=bucket, Key=moved, CopySource={"Bucket": bucket, "Key": key})
+    s3.delete_object(Bucket=bucket, Key=key)
     with pytest.raises(CompactionError) as caught:
         compact(S3Store(bucket), EVERYTHING)
     assert str(caught.value).startswith(f"s3://{bucket}/{moved}: wrong_hour (")
-    assert client.get_object(Bucket=bucket, Key=moved)["Body"].read() == body, "left where it is"
+    assert s3.get_object(Bucket=bucket, Key=moved)["Body"].read() == body, "left where it is"
 
 
 # key (under the bucket), body: what lake check names on S3 and --repair moves out of the compacted tiers
@@ -321,33 +323,33 @@ S3_FOREIGN = [
 
 @pytest.mark.parametrize(("key", "body", "problem"), S3_FOREIGN, ids=[k for k, _, _ in S3_FOREIGN])
 def test_foreign_keys_in_the_compacted_tiers_on_s3_are_named_and_moved_out(
-    case, uncompacted, bucket, tmp_path, key, body, problem
+    case, s3, uncompacted, bucket, tmp_path, key, body, problem
 ) -> None:
     from click.testing import CliRunner
 
     from parking.cli.main import cli
 
     compact(S3Store(bucket), EVERYTHING)
-    _put(bucket, key, body)
+    _put(s3, bucket, key, body)
     found = CliRunner().invoke(cli, ["lake", "check", "--bucket", bucket])
     assert found.exit_code == 1 and f"{problem:<14} {key}:" in found.stdout
     repaired = CliRunner().invoke(cli, ["lake", "check", "--bucket", bucket, "--repair"])
     assert repaired.exit_code == 0, repaired.output
-    assert key not in objects(bucket)
+    assert key not in objects(s3, bucket)
     assert CliRunner().invoke(cli, ["lake", "check", "--bucket", bucket]).exit_code == 0
-    assert_same_answers(uncompacted, answers_of(case, bucket, tmp_path))
+    assert_same_answers(uncompacted, answers_of(case, s3, bucket, tmp_path))
 
 
-def test_a_lost_day_file_on_s3_is_rebuilt_from_its_kept_sources(case, uncompacted, bucket, tmp_path) -> None:
+def test_a_lost_day_file_on_s3_is_rebuilt_from_its_kept_sources(case, s3, uncompacted, bucket, tmp_path) -> None:
     from click.testing import CliRunner
 
     from parking.cli.main import cli
 
     compact(S3Store(bucket), EVERYTHING)
-    key = sorted(k for k in objects(bucket) if k.startswith(COMPACTED_PREFIX))[1]
-    boto3.client("s3").delete_object(Bucket=bucket, Key=key)
+    key = sorted(k for k in objects(s3, bucket) if k.startswith(COMPACTED_PREFIX))[1]
+    s3.delete_object(Bucket=bucket, Key=key)
     found = CliRunner().invoke(cli, ["lake", "check", "--bucket", bucket])
     assert found.exit_code == 1 and f"lost           {key.rsplit('/', 1)[0]}/:" in found.stdout
     assert CliRunner().invoke(cli, ["lake", "check", "--bucket", bucket, "--repair"]).exit_code == 0
-    assert fully_compacted(bucket)
-    assert_same_answers(uncompacted, answers_of(case, bucket, tmp_path))
+    assert fully_compacted(s3, bucket)
+    assert_same_answers(uncompacted, answers_of(case, s3, bucket, tmp_path))

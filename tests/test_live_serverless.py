@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from scripts.build_lambda import ARTIFACTS
-from tests.cloudformation import cfn_lint, checkov, resources_of, sls
+from tests.cloudformation import resources_of
 
 pytestmark = [pytest.mark.serverless, pytest.mark.xdist_group("serverless")]
 DATA_ROUTES = {"GET /api/v1/{answer}", "GET /feeds/{feed}"}
@@ -23,10 +23,8 @@ OPEN_ROUTES = {"GET /", "GET /static/{file}", "GET /openapi.json", "GET /docs", 
 
 
 @pytest.fixture(scope="module")
-def public(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("sls-public-feeds")
-    sls("package", "--stage", "dev", "--package", str(out), "--param", "publicFeeds=enabled")
-    return out / "cloudformation-template-update-stack.json"
+def public(packaged) -> Path:
+    return packaged["public-feeds"]
 
 
 def statements(role: dict) -> dict[str, dict]:
@@ -102,12 +100,11 @@ def test_public_feeds_are_read_only_cached_and_reach_the_function_only_through_c
     assert resources["FeedsLambdaFunction"]["Properties"]["Handler"] == "live_handler.feeds"
 
 
-def test_the_public_feeds_template_is_lint_and_checkov_clean(public: Path) -> None:
-    linted = cfn_lint(public)
-    assert linted.returncode == 0, linted.stdout
-    report = checkov(public)
-    assert report["summary"]["failed"] == 0, [c["check_id"] for c in report["results"]["failed_checks"]]
-    skipped = report["results"]["skipped_checks"]
+def test_the_public_feeds_template_is_lint_and_checkov_clean(linted, checked) -> None:
+    assert not linted["public-feeds"]
+    report = checked["public-feeds"]
+    assert not report["failed_checks"], [c["check_id"] for c in report["failed_checks"]]
+    skipped = report["skipped_checks"]
     assert all(len(check["check_result"]["suppress_comment"].strip()) > 40 for check in skipped)
     assert {check["check_id"] for check in skipped} <= {"CKV_AWS_116", "CKV_AWS_18", "CKV_AWS_117", "CKV_AWS_68",
                                                         "CKV_AWS_86", "CKV_AWS_174"}

@@ -11,7 +11,7 @@ import json
 import os
 import pty
 import re
-import select
+import selectors
 import signal
 import subprocess
 import sys
@@ -64,23 +64,25 @@ def on_a_terminal(args: list[str], *, interrupt_after: str | None = None,
     os.close(out_terminal)
     os.close(err_terminal)
     seen = {out_controller: b"", err_controller: b""}
-    open_ends = set(seen)
     interrupted = interrupt_after is None
-    while open_ends:
-        ready, _, _ = select.select(list(open_ends), [], [], 120)
-        assert ready, "the child printed nothing for 120 s"
-        for end in ready:
-            try:
-                chunk = os.read(end, 65536)
-            except OSError:  # EIO: the child's end is closed and drained
-                chunk = b""
-            if not chunk:
-                open_ends.discard(end)
-                continue
-            seen[end] += chunk
-            if not interrupted and interrupt_after.encode() in seen[err_controller]:
-                child.send_signal(signal.SIGINT)
-                interrupted = True
+    with selectors.DefaultSelector() as ends:  # epoll: select() fails on a descriptor numbered past 1023
+        for end in seen:
+            ends.register(end, selectors.EVENT_READ)
+        while ends.get_map():
+            ready = ends.select(120)
+            assert ready, "the child printed nothing for 120 s"
+            for key, _ in ready:
+                try:
+                    chunk = os.read(key.fd, 65536)
+                except OSError:  # EIO: the child's end is closed and drained
+                    chunk = b""
+                if not chunk:
+                    ends.unregister(key.fd)
+                    continue
+                seen[key.fd] += chunk
+                if not interrupted and interrupt_after.encode() in seen[err_controller]:
+                    child.send_signal(signal.SIGINT)
+                    interrupted = True
     code = child.wait(timeout=120)
     os.close(out_controller)
     os.close(err_controller)

@@ -29,7 +29,7 @@ from parking.ingest.events import FUTURE_TOLERANCE, canonical_timestamp, format_
 from parking.layout import DATA_PREFIX, QUARANTINE_PREFIX, location_template
 from scripts.build_lambda import handler_modules
 from scripts.deploy_local import STACK
-from tests.cloudformation import ROOT, cfn_lint, checkov, resources_of, running_emulator, sls, statements
+from tests.cloudformation import ROOT, resources_of, running_emulator, sls, statements
 
 ARTIFACT = ROOT / "build" / "ingest.zip"
 CLUSTER = "arn:aws:kafka:eu-west-1:111122223333:cluster/parking-msk/5c3a5a7e-1f1c-4a4b-9a53-2f7b8a1e0c11-2"
@@ -38,17 +38,15 @@ CLUSTER = "arn:aws:kafka:eu-west-1:111122223333:cluster/parking-msk/5c3a5a7e-1f1
 pytestmark = [pytest.mark.serverless, pytest.mark.xdist_group("serverless")]
 
 
-def test_cfn_lint_finds_no_problem(package_dir: Path) -> None:
-    result = cfn_lint(package_dir / "cloudformation-template-update-stack.json")
-    assert result.returncode == 0, result.stdout
+def test_cfn_lint_finds_no_problem(linted) -> None:
+    assert not linted["default"]
 
 
-def test_checkov_finds_no_failed_check(package_dir: Path) -> None:
-    report = checkov(package_dir / "cloudformation-template-update-stack.json")
-    summary = report["summary"]
-    assert summary["failed"] == 0, [c["check_id"] for c in report["results"]["failed_checks"]]
-    assert summary["passed"] >= 50
-    skipped = report["results"]["skipped_checks"]
+def test_checkov_finds_no_failed_check(checked) -> None:
+    report = checked["default"]
+    assert not report["failed_checks"], [c["check_id"] for c in report["failed_checks"]]
+    assert len(report["passed_checks"]) >= 50
+    skipped = report["skipped_checks"]
     assert all(check["check_result"]["suppress_comment"].strip() for check in skipped), "every skip gives its reason"
     assert {check["check_id"] for check in skipped} <= {"CKV_AWS_116", "CKV_AWS_18", "CKV_AWS_117"}
 
@@ -90,18 +88,14 @@ def test_the_msk_trigger_is_bounded_and_keeps_what_fails(template: dict) -> None
     assert all(failed["PublicAccessBlockConfiguration"].values())
 
 
-def test_every_bound_of_the_trigger_is_a_stage_parameter(tmp_path: Path) -> None:
-    sls("package", "--stage", "dev", "--package", str(tmp_path), "--param", "mskMaximumRetryAttempts=2",
-        "--param", "mskBisectBatchOnFunctionError=false", "--param", "mskMinimumPollers=2",
-        "--param", "mskMaximumPollers=4")
-    other = json.loads((tmp_path / "cloudformation-template-update-stack.json").read_text())
+def test_every_bound_of_the_trigger_is_a_stage_parameter(packaged, linted) -> None:
+    other = json.loads(packaged["trigger-bounds"].read_text())
     [mapping] = resources_of(other, "AWS::Lambda::EventSourceMapping").values()
     properties = mapping["Properties"]
     # A --param arrives as text, which CloudFormation converts to the property's type.
     assert (properties["MaximumRetryAttempts"], properties["BisectBatchOnFunctionError"]) == ("2", "false")
     assert properties["ProvisionedPollerConfig"] == {"MinimumPollers": "2", "MaximumPollers": "4"}
-    checked = cfn_lint(tmp_path / "cloudformation-template-update-stack.json")
-    assert checked.returncode == 0, checked.stdout
+    assert not linted["trigger-bounds"]
 
 
 def test_the_dead_letter_queue_skip_gives_the_true_reason(template: dict) -> None:
@@ -344,11 +338,9 @@ def test_alarms_cover_the_design(template: dict) -> None:
                for r in resources_of(template, "AWS::CloudWatch::Alarm").values())
 
 
-def test_vpc_endpoints_come_only_when_asked(template: dict, tmp_path: Path) -> None:
+def test_vpc_endpoints_come_only_when_asked(template: dict, packaged, linted) -> None:
     assert not resources_of(template, "AWS::EC2::VPCEndpoint")
-    sls("package", "--stage", "dev", "--package", str(tmp_path), "--param", "vpcEndpoints=enabled",
-        "--param", "vpcId=vpc-0a1b2c3d4e5f60718", "--param", "routeTableIds=rtb-0a1b2c3d4e5f60718")
-    with_endpoints = json.loads((tmp_path / "cloudformation-template-update-stack.json").read_text())
+    with_endpoints = json.loads(packaged["vpc-endpoints"].read_text())
     kinds = sorted(r["Properties"]["VpcEndpointType"] for r in resources_of(with_endpoints, "AWS::EC2::VPCEndpoint").values())
     assert kinds == ["Gateway", "Gateway", "Interface"]  # S3, DynamoDB (the state table), Logs
     [dynamodb] = with_endpoints["Resources"]["DynamoDBGatewayEndpoint"]["Properties"]["PolicyDocument"]["Statement"]
@@ -361,8 +353,7 @@ def test_vpc_endpoints_come_only_when_asked(template: dict, tmp_path: Path) -> N
         {"Fn::GetAtt": ["DataBucket", "Arn"]}, {"Fn::Sub": "${DataBucket.Arn}/*"},
         {"Fn::GetAtt": ["FailedBatchBucket", "Arn"]}, {"Fn::Sub": "${FailedBatchBucket.Arn}/*"},
     ]
-    checked = cfn_lint(tmp_path / "cloudformation-template-update-stack.json")
-    assert checked.returncode == 0, checked.stdout
+    assert not linted["vpc-endpoints"]
 
 
 def test_another_stage_takes_its_cluster_and_network_from_params(tmp_path: Path) -> None:
