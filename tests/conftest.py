@@ -77,6 +77,17 @@ def command_tree(group: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple
             yield (*path, name), command
 
 
+@pytest.fixture(autouse=True)
+def _closed_state_tables() -> Iterator[None]:
+    """Each test's lakes' current-state tables closed after it: a worker would otherwise keep three
+    descriptors open per lake it ever ingested into (``parking.state.update.local_state`` keeps one
+    table per data directory for the process's life)."""
+    yield
+    from parking.state import update
+
+    update.close_local_states()
+
+
 @pytest.fixture(scope="session")
 def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """What `sls package --stage dev` writes, packaged once for every infra test."""

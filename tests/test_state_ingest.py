@@ -75,7 +75,7 @@ def test_a_table_started_on_a_lake_with_events_is_rebuilt_before_it_answers(tmp_
         (tmp_path / "parking-state" / f"live.sqlite3{suffix}").unlink(missing_ok=True)
     from parking.state import update
 
-    update.local_state.cache_clear()
+    update.close_local_states()
     update._started.clear()
     late = [json.dumps(event("S9", "free", iso(now - timedelta(minutes=3))))]
     ingest_lines((line.encode() for line in late), sink, Settings(data_dir=tmp_path), now=now)

@@ -88,6 +88,13 @@ class SqliteState:
             self._local.connection, self._local.pid = connection, os.getpid()
         return connection
 
+    def close(self) -> None:
+        """Close this thread's connection (a thread's own closes when the thread ends)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            self._local.connection = None
+            connection.close()
+
     def exists(self) -> bool:
         return self.path.is_file()
 

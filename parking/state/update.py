@@ -126,10 +126,20 @@ def state_for(sink: Any, settings: Settings) -> StateStore | None:
     return None
 
 
-@cache
+_local_tables: dict[Path, SqliteState] = {}
+
+
 def local_state(root: Path) -> SqliteState:
     """One :class:`SqliteState` per data directory and process (it keeps a connection per thread)."""
-    return SqliteState(root)
+    if root not in _local_tables:
+        _local_tables[root] = SqliteState(root)
+    return _local_tables[root]
+
+
+def close_local_states() -> None:
+    """Close this thread's connections to every local table and forget them (the next use opens anew)."""
+    while _local_tables:
+        _local_tables.popitem()[1].close()
 
 
 @cache
