@@ -208,8 +208,10 @@ class LocalFile(_NoNul, click.File):
 DATA_DIR = LocalPath(file_okay=False)
 
 
-def _short(text: str, limit: int = 80) -> str:
-    return repr(text if len(text) <= limit else f"{text[:limit - 3]}...")
+def _short(path: str, limit: int = 80) -> str:
+    """A path quoted for an error line, its middle cut when long: its start and its end (the name) stay."""
+    head = limit // 4
+    return repr(path if len(path) <= limit else f"{path[:head]}...{path[head + 3 - limit:]}")
 
 
 DATE, INSTANT, ZONE, BUCKET = DateType(), InstantType(), ZoneType(), BucketType()

@@ -488,6 +488,14 @@ def test_a_long_simulation_to_a_file_shows_progress_on_a_terminal(tmp_path: Path
     assert f"to {out}" in terminal
 
 
+def test_a_long_path_in_an_error_keeps_its_start_and_its_name(tmp_path: Path, runner: CliRunner) -> None:
+    deep = tmp_path / ("nested-folder-" * 8) / "week.jsonl"
+    result = runner.invoke(parking_cli, ["simulate", "--spots", "1", "--days", "1", "--out", str(deep)])
+    [line] = result.stderr.splitlines()
+    assert result.exit_code == 2 and len(line) < 250
+    assert f"'{str(deep)[:20]}" in line and "nested-folder-/week.jsonl' does not exist" in line and "..." in line
+
+
 def test_a_file_that_cannot_be_written_is_one_line_and_exit_1(tmp_path: Path, runner: CliRunner) -> None:
     """A folder where --out names a file: the operating system's word for it, one line."""
     (tmp_path / "taken").mkdir()
