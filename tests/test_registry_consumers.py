@@ -1,6 +1,7 @@
 """Each consumer of a named query's facts reads them from the registry, not from a copy:
 the infra's descriptions, the saved queries' windows and defaults, the section 7
-parameters, the Lambda build's SQL files, the library's defaults; and the zones
+parameters, the Lambda build's SQL files, the library's and the live side's
+defaults; and the zones
 Lambda's run deadline fits the function's timeout."""
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ from botocore.stub import Stubber
 
 import zones_handler
 from parking import queries
-from parking.analytics import availability, catalog, registry, saved, zone_report
+from parking.analytics import availability, catalog, forecast, registry, saved, zone_report
 from parking.analytics.athena_failures import AthenaSetupError, client_failure, error_name, reason_hint
 from parking.analytics.athena_rows import AthenaRows
 from parking.analytics.registry import QUERIES
 from parking.config import Settings
 from parking.errors import QueryError
+from parking.live import answers as live_answers
+from parking.state import live as state_live
+from parking.state import spot
 from scripts.build_lambda import LIVE_QUERIES, ZONES_QUERIES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,6 +100,24 @@ def test_the_library_defaults_are_the_registrys() -> None:
     health = queries.health.__kwdefaults__
     assert (health["flapping_changes"], health["stuck_hours"]) == (registry.FLAPPING_CHANGES, registry.STUCK_HOURS)
     assert queries.alerts.__kwdefaults__["threshold"] == registry.DEFAULT_THRESHOLD
+
+
+@pytest.mark.parametrize("function", [
+    queries.availability, queries.alerts, queries.forecast, queries.forecast_backtest, forecast.forecast,
+    forecast.backtest, state_live.live_answer, live_answers.live_answer,
+], ids=lambda function: f"{function.__module__}.{function.__name__}")
+def test_every_grouping_and_threshold_default_is_the_registrys(function) -> None:
+    defaults = function.__kwdefaults__
+    assert defaults["by"] == registry.DEFAULT_GROUPING
+    assert defaults.get("threshold", registry.DEFAULT_THRESHOLD) == registry.DEFAULT_THRESHOLD
+
+
+def test_the_current_state_tables_windows_and_thresholds_are_the_registrys() -> None:
+    milliseconds = timedelta(milliseconds=1)
+    assert (spot.STATUS_WINDOW_MS, spot.HEALTH_WINDOW_MS) == (
+        registry.SEEN_WINDOW / milliseconds, registry.HEALTH_WINDOW / milliseconds)
+    assert (spot.FLAPPING_CHANGES, spot.STUCK_MS) == (registry.FLAPPING_CHANGES, registry.STUCK_HOURS * 3_600_000)
+    assert live_answers.LiveSource.lookback_hours == registry.DEFAULT_LOOKBACK_HOURS
 
 
 def test_how_far_an_instant_query_reads_is_its_entrys(monkeypatch) -> None:
