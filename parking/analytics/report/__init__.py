@@ -36,19 +36,14 @@ public names:
 """
 
 from parking.analytics.report.bays import TOP_BAYS, bays_section, dwell_section, turnover_section
-from parking.analytics.report.build import (
-    CATALOG_NOTE,
-    MAX_REPORT_DAYS,
-    SECTIONS,
-    build_report,
-    check_report_window,
-)
+from parking.analytics.report.build import CATALOG_NOTE, MAX_REPORT_DAYS, SECTIONS, build_report, check_report_window
 from parking.analytics.report.forecast import forecast_section
 from parking.analytics.report.groups import (
     availability_section,
     dwell_by_section,
     occupancy_by_section,
     turnover_by_section,
+    window_by_section,
 )
 from parking.analytics.report.html import TEMPLATE, render_html, write_report
 from parking.analytics.report.inputs import FORECAST_HOURS, ReportInputs
@@ -65,5 +60,5 @@ __all__ = [
     "dwell_section", "forecast_section", "frame_section", "group_table", "health_section", "last_day_section",
     "occupancy_by_section", "occupancy_section", "overstays_section", "patterns_section", "render_html",
     "summary_section", "turnover_by_section", "turnover_section", "week_comparison", "week_section",
-    "write_report",
+    "window_by_section", "write_report",
 ]

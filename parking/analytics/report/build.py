@@ -101,7 +101,7 @@ def build_report(
         asked[0] += 1
 
     inputs = ReportInputs(first, last, tz, lookback_hours, engine, current, on_step=step)
-    observed = bool(inputs.hourly["occupancy_rate"].notna().any())
+    observed = not inputs.observed.empty
     shown = [section for section in (build(inputs) for build in sections) if section is not None] if observed else []
     return ReportContent(
         title="Parking report",

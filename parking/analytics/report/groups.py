@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -33,49 +34,44 @@ def availability_section(by: str) -> Callable[[ReportInputs], Section | None]:
     return section
 
 
-def occupancy_by_section(by: str) -> Callable[[ReportInputs], Section | None]:
-    """Occupancy of each ``by`` group over the window, fullest first (section 7's grouped utilization)."""
+def window_by_section(
+    query: str, title: str, by: str, columns: Sequence[tuple[str, Callable[[Any], str]]], order: str, what: str,
+    note: str = "",
+) -> Callable[[ReportInputs], Section | None]:
+    """The window query ``query`` by ``by`` as a table of groups, largest ``order`` first (:func:`group_table`)."""
 
     def section(inputs: ReportInputs) -> Section | None:
-        frame = inputs.grouped("utilization", by)
+        frame = inputs.grouped(query, by)
         if frame.empty:
             return None
-        table = group_table(frame, by, (
-            ("occupancy", lambda row: percent_cell(row.utilization)),
-            ("occupied bay-hours", lambda row: number_cell(row.occupied_seconds / 3600, 0)),
-            ("observed bay-hours", lambda row: number_cell(row.observed_seconds / 3600, 0)),
-        ), "utilization", "fullest")
-        return Section(f"Occupancy by {by.replace('_', ' ')}", tables=(table,),
-                       note="Occupancy: occupied over observed time of the group's bays over the window.")
+        table = group_table(frame, by, columns, order, what)
+        return Section(f"{title} by {by.replace('_', ' ')}", tables=(table,), note=note)
 
     return section
+
+
+def occupancy_by_section(by: str) -> Callable[[ReportInputs], Section | None]:
+    """Occupancy of each ``by`` group over the window, fullest first (section 7's grouped utilization)."""
+    return window_by_section("utilization", "Occupancy", by, (
+        ("occupancy", lambda row: percent_cell(row.utilization)),
+        ("occupied bay-hours", lambda row: number_cell(row.occupied_seconds / 3600, 0)),
+        ("observed bay-hours", lambda row: number_cell(row.observed_seconds / 3600, 0)),
+    ), "utilization", "fullest", note="Occupancy: occupied over observed time of the group's bays over the window.")
 
 
 def turnover_by_section(by: str) -> Callable[[ReportInputs], Section | None]:
-    def section(inputs: ReportInputs) -> Section | None:
-        frame = inputs.grouped("turnover", by)
-        if frame.empty:
-            return None
-        table = group_table(frame, by, (
-            ("arrivals", lambda row: f"{row.arrivals:,}"),
-            ("arrivals a bay a day", lambda row: number_cell(row.turnover_per_day, 2)),
-        ), "turnover_per_day", "busiest")
-        return Section(f"Turnover by {by.replace('_', ' ')}", tables=(table,))
-
-    return section
+    """Arrivals of each ``by`` group over the window, busiest first."""
+    return window_by_section("turnover", "Turnover", by, (
+        ("arrivals", lambda row: f"{row.arrivals:,}"),
+        ("arrivals a bay a day", lambda row: number_cell(row.turnover_per_day, 2)),
+    ), "turnover_per_day", "busiest")
 
 
 def dwell_by_section(by: str) -> Callable[[ReportInputs], Section | None]:
-    def section(inputs: ReportInputs) -> Section | None:
-        frame = inputs.grouped("dwell", by)
-        if frame.empty:
-            return None
-        table = group_table(frame, by, (
-            ("stays", lambda row: f"{row.sessions:,}"),
-            ("median", lambda row: duration(row.median_minutes)),
-            ("90th percentile", lambda row: duration(row.p90_minutes)),
-            ("longest", lambda row: duration(row.max_minutes)),
-        ), "median_minutes", "longest-staying")
-        return Section(f"Dwell by {by.replace('_', ' ')}", tables=(table,))
-
-    return section
+    """Stays of each ``by`` group over the window, longest median first."""
+    return window_by_section("dwell", "Dwell", by, (
+        ("stays", lambda row: f"{row.sessions:,}"),
+        ("median", lambda row: duration(row.median_minutes)),
+        ("90th percentile", lambda row: duration(row.p90_minutes)),
+        ("longest", lambda row: duration(row.max_minutes)),
+    ), "median_minutes", "longest-staying")

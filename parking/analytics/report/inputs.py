@@ -87,30 +87,41 @@ class ReportInputs:
         return self._grouped[key]
 
     @cached_property
+    def observed(self) -> pd.DataFrame:
+        """The hours of :attr:`hourly` in which some spot's state was known."""
+        return self.hourly.dropna(subset=["occupancy_rate"])
+
+    @property
+    def peak(self) -> pd.Series:
+        """The busiest observed hour (the first of equals)."""
+        return self.observed.loc[self.observed["occupancy_rate"].idxmax()]
+
+    @cached_property
     def last_day(self) -> pd.DataFrame:
         hourly = self.hourly
         return hourly[hourly["hour"].dt.date == self.last].reset_index(drop=True)
 
+    def _over_window(self, name: str, what: str) -> pd.DataFrame:
+        """The window query ``name`` over the report's local days (not UTC days: the page follows ``tz``)."""
+        self.step(what)
+        return getattr(queries, name)(self.first, self.last, tz=self.tz, **self.options())
+
     @cached_property
     def patterns(self) -> pd.DataFrame:
-        self.step("weekday by hour")
-        return queries.patterns(self.first, self.last, tz=self.tz, **self.options())
+        return self._over_window("patterns", "weekday by hour")
 
     @cached_property
     def utilization(self) -> pd.DataFrame:
-        """Per bay, over the report's local days (not UTC days: the rest of the page follows ``tz``)."""
-        self.step("utilization of each bay")
-        return queries.utilization(self.first, self.last, tz=self.tz, **self.options())
+        """Per bay."""
+        return self._over_window("utilization", "utilization of each bay")
 
     @cached_property
     def turnover(self) -> pd.DataFrame:
-        self.step("turnover")
-        return queries.turnover(self.first, self.last, tz=self.tz, **self.options())
+        return self._over_window("turnover", "turnover")
 
     @cached_property
     def dwell(self) -> pd.DataFrame:
-        self.step("dwell")
-        return queries.dwell(self.first, self.last, tz=self.tz, **self.options())
+        return self._over_window("dwell", "dwell")
 
     @property
     def end(self) -> datetime:

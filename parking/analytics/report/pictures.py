@@ -10,11 +10,10 @@ from parking.analytics.report.tables import percent_cell
 
 def occupancy_section(inputs: ReportInputs) -> Section | None:
     """Hour by hour over the window, with the mean and the busiest hour."""
-    hourly = inputs.hourly
-    observed = hourly.dropna(subset=["occupancy_rate"])
+    hourly, observed = inputs.hourly, inputs.observed
     if observed.empty:
         return None
-    peak = observed.loc[observed["occupancy_rate"].idxmax()]
+    peak = inputs.peak
     figure = plots.occupancy_line(hourly, f"Hourly occupancy, {inputs.window_text}")
     return Section(
         "Occupancy over the window",

@@ -16,11 +16,10 @@ FULLEST_ZONES = 3  # named in the summary
 
 def summary_section(inputs: ReportInputs) -> Section | None:
     """What an operator reads first: the busiest hour, the fullest zones, what needs a visit, the week's trend."""
-    hourly = inputs.hourly
-    observed = hourly.dropna(subset=["occupancy_rate"])
+    observed = inputs.observed
     if observed.empty:
         return None
-    peak = observed.loc[observed["occupancy_rate"].idxmax()]
+    peak = inputs.peak
     facts = [
         ("busiest hour", f"{peak['hour'].strftime('%a %d %b %H:00')}, {percent_cell(peak['occupancy_rate'])}"),
         ("mean occupancy", percent_cell(observed["occupancy_rate"].mean())),
