@@ -15,6 +15,7 @@ import sys
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import get_args
 
 import boto3
 import pytest
@@ -111,6 +112,13 @@ def test_every_grouping_and_threshold_default_is_the_registrys(function) -> None
     defaults = function.__kwdefaults__
     assert defaults["by"] == registry.DEFAULT_GROUPING
     assert defaults.get("threshold", registry.DEFAULT_THRESHOLD) == registry.DEFAULT_THRESHOLD
+
+
+def test_the_live_apis_groupings_are_the_registrys() -> None:
+    """A Literal for FastAPI's schema and mypy, so written out: it must say what the registry says."""
+    from parking.live.app import Grouping
+
+    assert get_args(Grouping) == registry.GROUPINGS
 
 
 def test_the_current_state_tables_windows_and_thresholds_are_the_registrys() -> None:
