@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from parking.cli.context import check_aws, check_lake, cli_context
+from parking.cli.context import check_aws, check_lake, cli_context, sink_for
 from parking.cli.options import place_options
 from parking.text import plural
 
@@ -20,14 +20,16 @@ def lake() -> None:
 
 
 def _store(settings, bucket: str | None):
-    from parking.ingest.sinks import s3_sink_for
+    """The lake to check, and the ingest path's sink its repairs write through (on S3: the settings')."""
+    from parking.ingest.sinks import LocalSink, s3_sink_for
     from parking.lake.stores import LocalStore, S3Store
 
     if bucket:
         check_aws(settings)  # what to set, before any request
-        return S3Store(bucket, sink=s3_sink_for(settings, bucket))
+        sink = s3_sink_for(settings, bucket)
+        return S3Store(bucket, sink.client), sink
     check_lake(settings)  # a typo must not look like a clean lake
-    return LocalStore(settings.data_dir)
+    return LocalStore(settings.data_dir), LocalSink(settings.data_dir)
 
 
 @lake.command("check")
@@ -48,8 +50,8 @@ def check(ctx: click.Context, data_dir: str | None, bucket: str | None, repair: 
     from parking.lake.check import check_lake
 
     settings = cli_context(ctx).settings(data_dir=data_dir)
-    store = _store(settings, bucket)
-    report = check_lake(store, settings, repair=repair,
+    store, sink = _store(settings, bucket)
+    report = check_lake(store, settings, repair=repair, sink=sink,
                         on_finding=lambda f: click.echo(f"{f.problem:<14} {f.key}: {f.detail}"))
     summary = f"checked {report.objects:,} objects in {store.where}: {len(report.bad_objects):,} not as the ingester writes"
     if repair:
@@ -63,7 +65,7 @@ def check(ctx: click.Context, data_dir: str | None, bucket: str | None, repair: 
                 if repair else "--repair removes them")
         click.echo(f"{plural(count, 'temporary file')} a stopped writer left (not data: what they held is stored or "
                    f"will be redelivered): {done}")
-    compacted = _check_compacted(store, settings, repair)
+    compacted = _check_compacted(store, sink, settings, repair)
     left = len(report.bad_objects) - report.repaired + compacted
     if left:
         hint = f"; run `{LAKE_CHECK}`"
@@ -77,7 +79,7 @@ def check(ctx: click.Context, data_dir: str | None, bucket: str | None, repair: 
         sys.exit(1)
 
 
-def _check_compacted(store, settings, repair: bool) -> int:
+def _check_compacted(store, sink, settings, repair: bool) -> int:
     """The compacted tiers' findings, printed, and with ``repair`` mended; how many are left."""
     from parking.lake.compaction.tier_check import check_compacted
     from parking.layout import COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX
@@ -94,7 +96,7 @@ def _check_compacted(store, settings, repair: bool) -> int:
         return len(findings)
     from parking.lake.check import repair_compacted_tier
 
-    repaired = repair_compacted_tier(store, settings, findings=findings)
+    repaired = repair_compacted_tier(store, settings, findings=findings, sink=sink)
     click.echo(f"rebuilt {plural(len(repaired.days), 'compacted day')} from {'its' if len(repaired.days) == 1 else 'their'} sources; set aside "
                f"{plural(len(repaired.set_aside), 'file')} (quarantined whole, lake_compacted_* reasons)")
     if repaired.returned:
@@ -113,11 +115,10 @@ def replay_failed(ctx: click.Context, source: str, data_dir: str | None, bucket:
     from parking.aws import explain
     from parking.errors import InputError
     from parking.ingest.failed import replay_failed_batch
-    from parking.ingest.sinks import LocalSink, s3_client, s3_sink_for
+    from parking.ingest.sinks import s3_client
 
     settings = cli_context(ctx).settings(data_dir=data_dir)
-    if bucket:
-        check_aws(settings)
+    sink, where = sink_for(settings, bucket)  # what to set for AWS, before the source is read
     if source.startswith("s3://"):
         source_bucket, _, key = source.removeprefix("s3://").partition("/")
         if not source_bucket or not key:
@@ -135,8 +136,6 @@ def replay_failed(ctx: click.Context, source: str, data_dir: str | None, bucket:
             body = Path(source).read_bytes()
         except OSError as error:
             raise click.BadParameter(f"cannot read {source}: {error.strerror}", param_hint="SOURCE") from None
-    sink = s3_sink_for(settings, bucket) if bucket else LocalSink(settings.data_dir)
     result = replay_failed_batch(body, sink, settings)
-    where = f"s3://{bucket}/" if bucket else f"{settings.data_dir}/"
     click.echo(f"replayed {result.records_in:,} records into {where}: {result.stored:,} stored, "
                f"{result.quarantined:,} quarantined")

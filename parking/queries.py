@@ -17,9 +17,7 @@ import pandas as pd
 
 from parking.analytics.availability import check_grouping, check_threshold, grouping_params, instant_params
 from parking.analytics.registry import (
-    DEFAULT_LOOKBACK_HOURS as DEFAULT_LOOKBACK_HOURS,  # re-exported: the library default, before the environment
-)
-from parking.analytics.registry import (
+    DEFAULT_GROUPING,
     DEFAULT_THRESHOLD,
     FLAPPING_CHANGES,
     GROUP_COLUMN,
@@ -28,6 +26,9 @@ from parking.analytics.registry import (
     UTC_TIME,
     NamedQuery,
     named,
+)
+from parking.analytics.registry import (
+    DEFAULT_LOOKBACK_HOURS as DEFAULT_LOOKBACK_HOURS,  # re-exported: the library default, before the environment
 )
 from parking.analytics.windows import (
     Window,
@@ -200,7 +201,7 @@ def health(
 def availability(
     at: datetime | str | None = None,
     *,
-    by: str = "zone",
+    by: str = DEFAULT_GROUPING,
     lookback_hours: float | None = None,
     engine: Engine | None = None,
     now: datetime | None = None,
@@ -221,7 +222,7 @@ def alerts(
     at: datetime | str | None = None,
     *,
     threshold: float = DEFAULT_THRESHOLD,
-    by: str = "zone",
+    by: str = DEFAULT_GROUPING,
     ahead: int = 0,
     lookback_hours: float | None = None,
     engine: Engine | None = None,
@@ -247,7 +248,7 @@ def alerts(
 def forecast(
     at: datetime | str | None = None,
     *,
-    by: str = "zone",
+    by: str = DEFAULT_GROUPING,
     zones: Sequence[str] = (),
     hours: int = 6,
     tz: str = "UTC",
@@ -277,7 +278,7 @@ def forecast_backtest(
     at: datetime | str | None = None,
     *,
     days: int = 28,
-    by: str = "zone",
+    by: str = DEFAULT_GROUPING,
     zones: Sequence[str] = (),
     hours: int = 6,
     lookback_hours: float | None = None,

@@ -205,12 +205,12 @@ def test_check_and_repair_an_s3_lake() -> None:
         sink = S3Sink("lake", s3)
         ingest_batch(batch(GOOD), sink, now=NOW)
         s3.put_object(Bucket="lake", Key=HOUR10 + "cut.json.gz", Body=gzip.compress(lines(FOREIGN)) + GARBAGE)
-        report = check_lake(S3Store("lake", sink=sink), repair=True, now=NOW)
+        report = check_lake(S3Store("lake", s3), sink=sink, repair=True, now=NOW)
         assert (sorted(f.problem for f in report.findings), report.repaired) == (["bad_name", "unreadable"], 1)
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket="lake")["Contents"]]
         assert HOUR10 + "cut.json.gz" not in keys
         assert sum(k.endswith(".value.gz") for k in keys) == 1
-        assert check_lake(S3Store("lake", sink=sink), now=NOW).clean
+        assert check_lake(S3Store("lake", s3), sink=sink, now=NOW).clean
 
 
 # --- A batch the MSK trigger gave up on --------------------------------------------------------

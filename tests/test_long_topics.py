@@ -82,7 +82,7 @@ def test_the_s3_sink_writes_the_same_names(tmp_path: Path) -> None:
         sink = S3Sink("lake", s3)
         ingest_batch(msk, sink, now=NOW)
         keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="lake")["Contents"])
-        assert check_lake(S3Store("lake", sink=sink), now=NOW).clean
+        assert check_lake(S3Store("lake", s3), sink=sink, now=NOW).clean
     assert keys == sorted(str(p.relative_to(tmp_path)) for p in files(tmp_path))
 
 

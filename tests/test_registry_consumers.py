@@ -1,18 +1,21 @@
 """Each consumer of a named query's facts reads them from the registry, not from a copy:
 the infra's descriptions, the saved queries' windows and defaults, the section 7
-parameters, the Lambda build's SQL files, the library's defaults; and the zones
+parameters, the Lambda build's SQL files, the library's and the live side's
+defaults, the defaults each queries/*.sql header states; and the zones
 Lambda's run deadline fits the function's timeout."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import get_args
 
 import boto3
 import pytest
@@ -22,12 +25,15 @@ from botocore.stub import Stubber
 
 import zones_handler
 from parking import queries
-from parking.analytics import availability, catalog, registry, saved, zone_report
+from parking.analytics import availability, catalog, forecast, registry, saved, zone_report
 from parking.analytics.athena_failures import AthenaSetupError, client_failure, error_name, reason_hint
 from parking.analytics.athena_rows import AthenaRows
 from parking.analytics.registry import QUERIES
 from parking.config import Settings
 from parking.errors import QueryError
+from parking.live import answers as live_answers
+from parking.state import live as state_live
+from parking.state import spot
 from scripts.build_lambda import LIVE_QUERIES, ZONES_QUERIES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,6 +104,31 @@ def test_the_library_defaults_are_the_registrys() -> None:
     assert queries.alerts.__kwdefaults__["threshold"] == registry.DEFAULT_THRESHOLD
 
 
+@pytest.mark.parametrize("function", [
+    queries.availability, queries.alerts, queries.forecast, queries.forecast_backtest, forecast.forecast,
+    forecast.backtest, state_live.live_answer, live_answers.live_answer,
+], ids=lambda function: f"{function.__module__}.{function.__name__}")
+def test_every_grouping_and_threshold_default_is_the_registrys(function) -> None:
+    defaults = function.__kwdefaults__
+    assert defaults["by"] == registry.DEFAULT_GROUPING
+    assert defaults.get("threshold", registry.DEFAULT_THRESHOLD) == registry.DEFAULT_THRESHOLD
+
+
+def test_the_live_apis_groupings_are_the_registrys() -> None:
+    """A Literal for FastAPI's schema and mypy, so written out: it must say what the registry says."""
+    from parking.live.app import Grouping
+
+    assert get_args(Grouping) == registry.GROUPINGS
+
+
+def test_the_current_state_tables_windows_and_thresholds_are_the_registrys() -> None:
+    milliseconds = timedelta(milliseconds=1)
+    assert (spot.STATUS_WINDOW_MS, spot.HEALTH_WINDOW_MS) == (
+        registry.SEEN_WINDOW / milliseconds, registry.HEALTH_WINDOW / milliseconds)
+    assert (spot.FLAPPING_CHANGES, spot.STUCK_MS) == (registry.FLAPPING_CHANGES, registry.STUCK_HOURS * 3_600_000)
+    assert live_answers.LiveSource.lookback_hours == registry.DEFAULT_LOOKBACK_HOURS
+
+
 def test_how_far_an_instant_query_reads_is_its_entrys(monkeypatch) -> None:
     """No branch on a query's name: give availability overstays' read window and it reads as far."""
     lookback = timedelta(hours=24)
@@ -114,6 +145,78 @@ def test_the_zones_build_ships_the_sql_of_what_a_run_asks(monkeypatch) -> None:
     zone_report.zone_figures(lambda sql: [], AT, timedelta(hours=24))
     assert tuple(asked) == ZONES_QUERIES == zone_report.ZONES_QUERIES
     assert set(LIVE_QUERIES) <= set(QUERIES)
+
+
+# The header of each queries/*.sql: the parameters it binds, and the defaults it states in words.
+
+_ENTRY = re.compile(r"^--   (?P<names>\w+(?:, \w+)*)(?: {2,}(?P<text>\S.*))?$")  # "--   window_ms   how far ..."
+_MORE = re.compile(r"^-- {10,}(?P<text>\S.*)$")  # an entry's next line
+_STATED = re.compile(r"\((?P<stated>[^()]*\d[^()]*)\)$")  # "... (7 days)": a default, said last in its entry
+
+
+def header(sql: str) -> dict[str, str]:
+    """The entries of the query's "Bound parameters" comment: names (as written) -> what they are."""
+    lines = sql.splitlines()
+    entries: dict[str, str] = {}
+    names = ""
+    for line in lines[next(i for i, line in enumerate(lines) if line.startswith("-- Bound parameters")) + 1:]:
+        if entry := _ENTRY.match(line):
+            names = entry["names"]
+            entries[names] = entry["text"] or ""
+        elif (more := _MORE.match(line)) and names:
+            entries[names] = f"{entries[names]} {more['text']}".strip()
+        else:
+            break
+    return entries
+
+
+_UNITS = {"days": 86_400_000, "hours": 3_600_000}
+
+
+def as_bound(said: str) -> str:
+    """What a header's words for a default bind: ``the lookback``, ``N days`` or ``N hours`` (in ms), a number."""
+    if said == "the lookback":
+        return "lookback_ms"
+    number, _, unit = said.partition(" ")
+    return str(round(float(number) * _UNITS.get(unit, 1)))
+
+
+def stated_defaults(name: str, sql: str) -> dict[str, tuple[list[str], list[str]]]:
+    """Per header entry that states a default: what its words bind, and what the saved query binds.
+
+    The saved query binds the registry's defaults (:func:`saved.saved_parameters`);
+    the lookback is named, not counted, so it is compared by name.
+    """
+    defaults = saved.saved_parameters(name, lookback_hours=1.5)
+    found = {}
+    for names, text in header(sql).items():
+        if stated := _STATED.search(text):
+            bound = ["lookback_ms" if defaults[n] == defaults["lookback_ms"] else defaults[n] for n in names.split(", ")]
+            found[f"{name}: {names}"] = ([as_bound(said) for said in stated["stated"].split(", ")], bound)
+    return found
+
+
+@pytest.mark.parametrize("query", [*QUERIES.values(), forecast.STATES], ids=lambda query: query.name)
+def test_a_query_files_header_names_every_parameter_it_binds(query) -> None:
+    assert {name for names in header(query.sql) for name in names.split(", ")} == query.placeholders()
+
+
+def test_every_default_a_query_files_header_states_is_the_registrys() -> None:
+    stated = {entry: pair for name, query in QUERIES.items() for entry, pair in stated_defaults(name, query.sql).items()}
+    assert {entry: said for entry, (said, _) in stated.items()} == {entry: bound for entry, (_, bound) in stated.items()}
+    assert set(stated) >= {"status: window_ms", "health: window_ms", "overstays: health_window_ms",
+                           "overstays: silent_ms, flapping_changes, stuck_ms"}
+
+
+@pytest.mark.parametrize(("binds", "said", "entry"), [
+    ("7 days", "8 days", "overstays: window_ms"),
+    ("the lookback, 20, 72 hours", "the lookback, 20, 48 hours", "overstays: silent_ms, flapping_changes, stuck_ms"),
+    ("the lookback, 20, 72 hours", "24 hours, 20, 72 hours", "overstays: silent_ms, flapping_changes, stuck_ms"),
+])
+def test_a_header_stating_another_default_is_told_apart(binds: str, said: str, entry: str) -> None:
+    sql = QUERIES["overstays"].sql.replace(f"({binds})", f"({said})", 1)
+    stated, bound = stated_defaults("overstays", sql)[entry]
+    assert stated != bound
 
 
 # The zones Lambda: one deadline for a run, inside the function's timeout.

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from parking.analytics.availability import check_grouping, grouping_params
-from parking.analytics.registry import GROUP_COLUMN, NamedQuery, named
+from parking.analytics.registry import DEFAULT_GROUPING, GROUP_COLUMN, NamedQuery, named
 from parking.analytics.windows import partition_params, to_ms
 from parking.errors import InvalidArgument
 
@@ -323,7 +323,7 @@ def forecast(
     engine: Engine,
     at: datetime,
     *,
-    by: str = "zone",
+    by: str = DEFAULT_GROUPING,
     zones: Sequence[str] = (),
     hours: int = 6,
     lookback: timedelta,
@@ -375,7 +375,7 @@ def backtest(
     end: datetime,
     *,
     days: int = 28,
-    by: str = "zone",
+    by: str = DEFAULT_GROUPING,
     zones: Sequence[str] = (),
     hours: int = 6,
     lookback: timedelta,

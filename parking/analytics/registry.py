@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
 from importlib import resources
+from typing import Final
 
 from parking.config import Settings
 
@@ -43,7 +44,7 @@ DEFAULT_THRESHOLD = 0.9  # alerts: the occupancy rate at or above which a group 
 FLAPPING_CHANGES = 20  # sensor health: this many changes in 24 h flag a sensor flapping
 STUCK_HOURS = 72.0  # sensor health: occupied this long flags a sensor stuck
 GROUPINGS = ("zone", "level", "bay_type")  # the catalog columns --by groups by
-DEFAULT_GROUPING = "zone"  # availability, alerts and forecast group by it unless told
+DEFAULT_GROUPING: Final = "zone"  # availability, alerts and forecast group by it unless told (a Literal to mypy)
 SEEN_WINDOW = timedelta(days=7)  # status, availability, alerts, overstays: the spots seen in (at - 7 d, at]
 HEALTH_WINDOW = timedelta(days=30)  # sensor health, and overstays' sensor_flags: (at - 30 d, at]
 

@@ -42,7 +42,13 @@ RETRIED_CODES = frozenset({"SlowDown", "RequestTimeout", "InternalError", "Servi
 
 
 class Sink(Protocol):
-    """Stores objects by key; all or nothing from the caller's point of view."""
+    """Adds objects by key, a batch all or nothing from the caller's point of view; never replaces one.
+
+    The ingest path's one way to write, and so what ``lake check`` writes its
+    repairs through. Maintenance that must replace or remove objects
+    (compaction, removing a bad object) goes through
+    :class:`parking.lake.stores.Store` instead.
+    """
 
     def write(self, objects: Mapping[str, bytes]) -> None: ...
 

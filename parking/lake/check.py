@@ -42,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from hashlib import sha256
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -109,11 +109,17 @@ def check_lake(
     repair: bool = False,
     now: datetime | None = None,
     on_finding: Callable[[Finding], None] | None = None,
+    sink: Sink | None = None,
 ) -> CheckReport:
-    """Walk the data and quarantine prefixes; report (and with ``repair`` fix) each bad object."""
+    """Walk the data and quarantine prefixes; report (and with ``repair`` fix) each bad object.
+
+    A repair writes through ``sink`` (the settings' S3 sink encrypts quarantine
+    objects), else through the plain ingest path sink for where ``store`` lives.
+    """
     settings = settings or Settings.from_environment()
     now = now or datetime.now(timezone.utc)
     report = CheckReport()
+    sink = sink or sink_of(store)
 
     def found(key: str, problem: str, detail: str) -> None:
         finding = Finding(key, problem, detail)
@@ -125,7 +131,7 @@ def check_lake(
     for key in store.keys(settings.data_prefix, hidden=True):
         if not _leftover(store, key, report, repair):
             report.objects += 1
-            _check_data_object(store, key, settings, now, found, report, repair)
+            _check_data_object(store, sink, key, settings, now, found, report, repair)
     for key in store.keys(settings.quarantine_prefix, hidden=True):
         if not _leftover(store, key, report, repair):
             report.objects += 1
@@ -152,7 +158,7 @@ def _leftover(store: Store, key: str, report: CheckReport, repair: bool) -> bool
 
 
 def _check_data_object(
-    store: Store, key: str, settings: Settings, now: datetime, found: Callable[[str, str, str], None],
+    store: Store, sink: Sink, key: str, settings: Settings, now: datetime, found: Callable[[str, str, str], None],
     report: CheckReport, repair: bool,
 ) -> None:
     body = store.read(key)
@@ -162,13 +168,13 @@ def _check_data_object(
     if not repair or inspection.clean:
         return
     if body:
-        _refile(store, inspection, settings, now, report)
+        _refile(sink, inspection, settings, now, report)
     if store.read(key) == body:  # else the re-filed events took its very name: what is there now is theirs
         store.delete(key)
     report.repaired += 1
 
 
-def _refile(store: Store, inspection: Inspection, settings: Settings, now: datetime, report: CheckReport) -> None:
+def _refile(sink: Sink, inspection: Inspection, settings: Settings, now: datetime, report: CheckReport) -> None:
     """Write what a flagged object holds where the ingester would have put it (the object itself stays).
 
     Valid events are re-filed through the ingest path into their own hour;
@@ -182,7 +188,7 @@ def _refile(store: Store, inspection: Inspection, settings: Settings, now: datet
     if valid:
         event = msk_event(_record(topic, partition, number, line) for number, line in valid)
         refile = replace(settings, max_value_bytes=inspection.limit)  # re-filed by the limit they were judged by
-        report.refiled += ingest_batch(event, sink_of(store), refile, now=now).stored
+        report.refiled += ingest_batch(event, sink, refile, now=now).stored
     if invalid:
         records = [_record(topic, partition, number, line) | {ORIGIN: f"{key} line {number}"}
                    for number, line, _ in invalid]
@@ -190,17 +196,15 @@ def _refile(store: Store, inspection: Inspection, settings: Settings, now: datet
         objects |= quarantine_records(records, "lake_invalid_line", f"from {key}: {details}", settings, now)
         report.quarantined += len(records)
     if inspection.rest:
-        objects |= _kept_whole(store, inspection.rest, topic, partition, key, "lake_unreadable",
+        objects |= _kept_whole(sink, inspection.rest, topic, partition, key, "lake_unreadable",
                                f"from {key}: {inspection.unreadable}", settings, now)
         report.quarantined += 1
     if objects:
-        sink_of(store).write(objects)
+        sink.write(objects)
 
 
 def sink_of(store: Store) -> Sink:
-    """The sink the store carries, else the ingest path's plain sink for where it lives."""
-    if store.sink is not None:  # an ingest path sink (cli/lake.py gives S3Store an S3Sink): a Sink, not just a Writer
-        return cast(Sink, store.sink)
+    """The ingest path's plain sink for where ``store`` lives (no quarantine key: the settings' S3 sink has it)."""
     if isinstance(store, LocalStore):
         return LocalSink(store.root)
     if isinstance(store, S3Store):
@@ -209,7 +213,7 @@ def sink_of(store: Store) -> Sink:
 
 
 def _kept_whole(
-    store: Store, body: bytes, topic: str, partition: int, origin: str, reason: str, detail: str, settings: Settings,
+    sink: Sink, body: bytes, topic: str, partition: int, origin: str, reason: str, detail: str, settings: Settings,
     now: datetime,
 ) -> dict[str, bytes]:
     """Write ``body`` gzip-compressed as a kept value; return the quarantine object pointing at it (to write).
@@ -219,7 +223,7 @@ def _kept_whole(
     digest = sha256(body).hexdigest()
     value_key = object_key(settings.quarantine_prefix, HourPartition.from_iso(NO_TIMESTAMP_HOUR),
                            value_name(topic, partition, 0, digest[:24]))
-    sink_of(store).write({value_key: gzip.compress(body, mtime=0)})
+    sink.write({value_key: gzip.compress(body, mtime=0)})
     record = _record(topic, partition, 0, None)
     record[VALUE_OBJECT] = {"key": value_key, "bytes": len(body), "sha256": digest, "compression": "gzip"}
     record[ORIGIN] = origin
@@ -233,6 +237,7 @@ def repair_compacted_tier(
     now: datetime | None = None,
     findings: list[Finding] | None = None,
     checkpoint: Callable[[str], None] | None = None,
+    sink: Sink | None = None,
 ) -> RepairReport:
     """Mend what :func:`parking.lake.compaction.tier_check.check_compacted` reports (``findings``, else checked now).
 
@@ -249,7 +254,8 @@ def repair_compacted_tier(
     reason ``lake_compacted_<problem>`` (an empty file holds nothing and is
     only removed), then removed. ``lost``, ``shortened`` and ``unfinished``
     days are rebuilt. Returns the repair's report; ``refiled`` and
-    ``quarantined`` count what the kept sources gave.
+    ``quarantined`` count what the kept sources gave. Writes through ``sink``
+    as :func:`check_lake` does.
     """
     from parking.lake.compaction.repair import repair_compacted, returned_sources
     from parking.lake.compaction.tier_check import check_compacted
@@ -257,19 +263,20 @@ def repair_compacted_tier(
 
     settings = settings or Settings.from_environment()
     now = now or datetime.now(timezone.utc)
+    sink = sink or sink_of(store)
     if findings is None:
         findings = check_compacted(store, settings, now=now)
     counts = CheckReport()
     for key in sorted(returned_sources(findings)):
         inspection = inspect_object(key, store.read(key), COMPACTED_SOURCES_PREFIX, settings, now)
         if inspection.body:
-            _refile(store, inspection, settings, now, counts)
+            _refile(sink, inspection, settings, now, counts)
 
     def set_aside(key: str, body: bytes, finding: Finding) -> None:
         if body:
             detail = f"from {key}: {finding.problem} ({finding.detail})"
-            sink_of(store).write(_kept_whole(store, body, LAKE_TOPIC, 0, key, f"lake_compacted_{finding.problem}",
-                                         detail, settings, now))
+            sink.write(_kept_whole(sink, body, LAKE_TOPIC, 0, key, f"lake_compacted_{finding.problem}", detail,
+                                   settings, now))
 
     report = repair_compacted(store, set_aside, data_prefix=settings.data_prefix, settings=settings, now=now,
                               findings=findings, checkpoint=checkpoint)

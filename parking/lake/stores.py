@@ -1,13 +1,16 @@
 """Where the lake's objects live: a local directory with the bucket's layout, or an S3 bucket.
 
 One protocol for every maintenance job over the lake (``lake check``,
-``compact``): list, read, fetch to disk, upload, copy, delete. ``lake check``
-also writes what the ingester would (re-filed events, quarantine lines)
-through the ingest path's sink: a store may carry one (``sink``; the S3 sink
-the settings describe encrypts quarantine objects), else the check makes the
-plain one for the store. Nothing here imports the ingest path, so the
-compaction's artifact holds the compaction only. Keys are ``/``-separated and
-relative to the bucket (or directory).
+``compact``): list, read, fetch to disk, upload, copy, delete. A
+:class:`Store` may replace and remove objects (a compacted day file is
+rewritten, a bad object removed), which the ingest path's
+:class:`parking.ingest.sinks.Sink` never does: a sink only adds objects, a
+batch whole or not at all, and leaves a name that exists as it is. So
+``lake check`` reads and removes through a store but writes what it re-files
+or quarantines through a sink, as the ingester would
+(:func:`parking.lake.check.check_lake` takes one). Nothing here imports the
+ingest path, so the compaction's artifact holds the compaction only. Keys
+are ``/``-separated and relative to the bucket (or directory).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import hashlib
 import os
 import re
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
@@ -32,17 +35,13 @@ class Listed(NamedTuple):
     size: int
 
 
-class Writer(Protocol):
-    """What ``parking.ingest.sinks`` sinks do: write a batch of small objects, each whole or not at all."""
-
-    def write(self, objects: Mapping[str, bytes]) -> None: ...
-
-
 class Store(Protocol):
-    """The bucket, or a local directory with its layout."""
+    """The bucket, or a local directory with its layout: every object listed, read, replaced or removed.
+
+    Not the ingest path's :class:`parking.ingest.sinks.Sink`, which only adds.
+    """
 
     where: str
-    sink: Writer | None
 
     def keys(self, prefix: str, *, hidden: bool = False) -> list[str]:
         """Every key under ``prefix``, sorted; with ``hidden`` also those with a segment starting ``.`` or ``_``."""
@@ -72,10 +71,9 @@ class Store(Protocol):
 class LocalStore:
     """The bucket's layout under a directory; writes are a temp file renamed into place."""
 
-    def __init__(self, root: Path | str, sink: Writer | None = None) -> None:
+    def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
         self.where = f"{self.root}/"
-        self.sink = sink
 
     def keys(self, prefix: str, *, hidden: bool = False) -> list[str]:
         base = self.root / prefix
@@ -145,14 +143,9 @@ class LocalStore:
 
 
 class S3Store:
-    """One bucket through boto3: a PUT is atomic, so uploads go straight to their key.
+    """One bucket through boto3: a PUT is atomic, so uploads go straight to their key."""
 
-    Given a ``sink`` (``parking.ingest.sinks.s3_sink_for``), its client is used too.
-    """
-
-    def __init__(self, bucket: str, client: Any | None = None, *, sink: Any | None = None) -> None:
-        if client is None and sink is not None:
-            client = sink.client
+    def __init__(self, bucket: str, client: Any | None = None) -> None:
         if client is None:
             import boto3
             from botocore.config import Config
@@ -160,7 +153,6 @@ class S3Store:
             client = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
         self.bucket = bucket
         self.client = client
-        self.sink: Writer | None = sink
         self.where = f"s3://{bucket}/"
 
     def keys(self, prefix: str, *, hidden: bool = False) -> list[str]:

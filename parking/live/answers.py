@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from parking.analytics.registry import DEFAULT_GROUPING, DEFAULT_LOOKBACK_HOURS, DEFAULT_THRESHOLD, SEEN_WINDOW
 from parking.errors import InvalidArgument
 
 if TYPE_CHECKING:
@@ -26,9 +27,9 @@ if TYPE_CHECKING:
     from parking.config import Settings
 
 LIVE_ANSWERS = ("status", "availability", "overstays", "alerts")
-# How far the instant queries read (queries.STATUS_WINDOW, 7 days, plus twice the
-# lookback) and how far ahead an event may lie (METRICS.md section 1: 24 hours).
-_READ_BACK, _READ_AHEAD = timedelta(days=7), timedelta(hours=25)
+# How far the instant queries read (their 7 days, plus twice the lookback) and how
+# far ahead an event may lie (METRICS.md section 1: 24 hours).
+_READ_BACK, _READ_AHEAD = SEEN_WINDOW, timedelta(hours=25)
 
 
 @dataclass
@@ -41,7 +42,7 @@ class LiveSource:
 
     engine: Engine
     catalog: CatalogStore
-    lookback_hours: float = 24.0
+    lookback_hours: float = DEFAULT_LOOKBACK_HOURS
     data_dir: Path | None = None
     data_prefix: str = "parking-data/"
     settings: Settings | None = None  # where the current-state table is; None: always the events
@@ -77,7 +78,7 @@ class LiveSource:
         return self.catalog.read() or []
 
 
-def live_answer(source: LiveSource, name: str, *, by: str = "zone", threshold: float = 0.9,
+def live_answer(source: LiveSource, name: str, *, by: str = DEFAULT_GROUPING, threshold: float = DEFAULT_THRESHOLD,
                 at: datetime | None = None) -> tuple[datetime, pd.DataFrame]:
     """``(at, rows)``: the live answer ``name`` at ``at`` (default now), as the CLI's query gives it.
 

@@ -28,6 +28,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from parking.analytics.registry import DEFAULT_GROUPING, DEFAULT_THRESHOLD
 from parking.errors import InvalidArgument, ParkingError
 from parking.live.answers import LiveSource, live_answer
 from parking.live.cache import LiveCache
@@ -285,7 +286,7 @@ def create_app(source: LiveSource, *, feeds_only: bool = False, feed_settings: F
     @app.get(f"{API}/availability", tags=["live answers"],
              summary="Bays occupied, free and unknown per group now (parking-cli availability)", responses=ERRORS)
     async def availability(request: Request,
-                           by: Annotated[Grouping, Query(description="Catalog column to group by")] = "zone",
+                           by: Annotated[Grouping, Query(description="Catalog column to group by")] = DEFAULT_GROUPING,
                            ) -> Response:
         _unexpected(request, {"by"})
         return _json(await live.fast(body_key("availability", {"by": by}), live.body_of("availability", by=by)))
@@ -300,8 +301,8 @@ def create_app(source: LiveSource, *, feeds_only: bool = False, feed_settings: F
              summary="Groups at or above an occupancy threshold now (parking-cli alerts)", responses=ERRORS)
     async def alerts(request: Request,
                threshold: Annotated[float, Query(ge=0, le=1, allow_inf_nan=False,
-                                                 description="Occupancy rate (0-1)")] = 0.9,
-               by: Annotated[Grouping, Query(description="Catalog column to group by")] = "zone") -> Response:
+                                                 description="Occupancy rate (0-1)")] = DEFAULT_THRESHOLD,
+               by: Annotated[Grouping, Query(description="Catalog column to group by")] = DEFAULT_GROUPING) -> Response:
         _unexpected(request, {"threshold", "by"})
         params = {"threshold": threshold, "by": by}
         return _json(await live.fast(body_key("alerts", params), live.body_of("alerts", **params)))
@@ -310,7 +311,7 @@ def create_app(source: LiveSource, *, feeds_only: bool = False, feed_settings: F
              summary="Each group's occupancy over the next hours, with an 80 % interval (parking-cli forecast)",
              responses=ERRORS)
     async def forecast(request: Request,
-                       by: Annotated[Grouping, Query(description="Catalog column to group by")] = "zone",
+                       by: Annotated[Grouping, Query(description="Catalog column to group by")] = DEFAULT_GROUPING,
                        hours: Annotated[int, Query(ge=1, le=24, description="Hours ahead (1-24)")] = 6) -> Response:
         _unexpected(request, {"by", "hours"})
         return _json(await run_in_threadpool(live.forecast, by, hours))

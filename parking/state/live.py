@@ -18,7 +18,7 @@ import pandas as pd
 
 from parking.analytics.availability import DEFAULT_THRESHOLD, check_grouping, check_threshold
 from parking.analytics.catalog import CatalogRow, CatalogStore
-from parking.analytics.registry import GROUP_COLUMN, named
+from parking.analytics.registry import DEFAULT_GROUPING, GROUP_COLUMN, named
 from parking.config import Settings
 from parking.errors import InvalidArgument
 from parking.state import answers
@@ -33,7 +33,7 @@ def live_answer(
     name: str,
     settings: Settings,
     *,
-    by: str = "zone",
+    by: str = DEFAULT_GROUPING,
     threshold: float = DEFAULT_THRESHOLD,
     now: datetime | None = None,
     store: StateStore | None = None,

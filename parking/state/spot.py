@@ -22,7 +22,10 @@ import sys
 from array import array
 from bisect import bisect_right
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import NamedTuple
+
+from parking.analytics.registry import FLAPPING_CHANGES, HEALTH_WINDOW, SEEN_WINDOW, STUCK_HOURS
 
 FREE = 1
 OCCUPIED = 2
@@ -32,10 +35,10 @@ MASKS = {"free": FREE, "occupied": OCCUPIED}
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
-STATUS_WINDOW_MS = 7 * DAY_MS  # status, availability and overstays: spots seen in (at - 7 d, at]
-HEALTH_WINDOW_MS = 30 * DAY_MS  # sensor health (overstays' sensor_flags)
-FLAPPING_CHANGES = 20  # METRICS.md section 6 defaults, which overstays' sensor_flags use
-STUCK_MS = 72 * HOUR_MS
+# The queries' windows and section 6 defaults (overstays' sensor_flags use them), in ms: the registry's.
+STATUS_WINDOW_MS = SEEN_WINDOW // timedelta(milliseconds=1)  # status, availability and overstays: (at - 7 d, at]
+HEALTH_WINDOW_MS = HEALTH_WINDOW // timedelta(milliseconds=1)  # sensor health (overstays' sensor_flags)
+STUCK_MS = round(STUCK_HOURS * HOUR_MS)
 NEVER = 2**62  # "no such instant" / "valid for ever"
 RETENTION_MARGIN_MS = HOUR_MS  # kept beyond what any view reaches: clocks of writers and readers differ
 
