@@ -319,9 +319,10 @@ def test_the_states_query_is_athena_sql_with_an_equality_in_every_join() -> None
     )
 
     start, end = datetime(2024, 3, 18, tzinfo=timezone.utc), datetime(2024, 3, 21, tzinfo=timezone.utc)
-    params = {"start_ms": to_ms(start), "end_ms": to_ms(end), "lookback_ms": 86_400_000, "group_by": "zone",
+    params = {"start_ms": to_ms(start), "end_ms": to_ms(end), "states_from_ms": to_ms(start), "lookback_ms": 86_400_000,
+              "group_by": "zone",
               "filter_zones": 1, "zones": ["North", "O'Hare"], **partition_params(start - timedelta(days=1), end)}
-    sql = bind(fc.STATES.sql, {key: value for key, value in params.items() if key in fc.STATES.placeholders()})
+    sql = bind(fc.HISTORY.sql, {key: value for key, value in params.items() if key in fc.HISTORY.placeholders()})
     assert trino_joins_without_equality(parse_trino(sql)) == []
     assert sqlglot_joins_without_equality(parse_sqlglot(sql)) == []
 

@@ -1,11 +1,12 @@
 """Occupancy forecasts for the next hours and their backtest (docs/METRICS.md section 8, "Forecast").
 
-The history comes from two queries per run, whatever the number of origins:
-``queries/occupancy.sql`` over the whole window (the actual rate of every
-group and UTC hour, section 7's grouping) and ``queries/forecast_states.sql``
-(how each group's occupied and free bays change, summed here into its
-availability rate at every whole hour: the persistence baseline). Everything
-after that is numpy on an (hours x groups) grid.
+The history comes from one query per run, whatever the number of origins:
+``queries/forecast_history.sql`` reads the window's events once and returns,
+per group and whole UTC hour, how its observed and occupied milliseconds
+change (summed here into its actual rate of every hour: section 7's
+grouping, occupancy's figure) and how its occupied and free bays change
+(summed into its availability rate at every whole hour: the persistence
+baseline). Everything after that is numpy on an (hours x groups) grid.
 
 The method (docs/CHOICES.md, "Forecast", has the numbers that chose it): for
 origin ``t0`` and horizon ``h`` the forecast of the target hour is its
@@ -35,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from parking.analytics.availability import check_grouping, grouping_params
-from parking.analytics.registry import GROUP_COLUMN, NamedQuery, named
+from parking.analytics.registry import GROUP_COLUMN, NamedQuery
 from parking.analytics.windows import partition_params, to_ms
 from parking.errors import InvalidArgument
 
@@ -57,10 +58,13 @@ MIN_SCALE = 0.002  # a group that never changes still gets an interval
 INTERVAL = (0.10, 0.90)  # the 80 % interval's residual quantiles
 MIN_HISTORY = timedelta(days=14)  # section 8: an origin needs an event 14 days before it
 MAX_BACKTEST_DAYS = 366
-STATES = NamedQuery(
-    "forecast_states",
-    {GROUP_COLUMN: "string", "at_ms": "int64", "occupied_change": "int64", "free_change": "int64", "first_ms": "int64"},
+HISTORY = NamedQuery(
+    "forecast_history",
+    {GROUP_COLUMN: "string", "at_ms": "int64", "observed_count": "int64", "observed_offset_ms": "int64",
+     "occupied_count": "int64", "occupied_offset_ms": "int64", "occupied_change": "int64", "free_change": "int64",
+     "first_ms": "int64"},
 )
+HOUR_MS = 3_600_000
 BACKTEST_COLUMNS = ("horizon", "origins", "mae_forecast", "mae_persistence", "mae_seasonal_naive", "mae_profile",
                     "coverage")
 
@@ -116,63 +120,55 @@ def load_history(
     zones: Sequence[str] = (),
     lookback: timedelta,
     pad_hours: int = 0,
+    states_from: datetime | None = None,
 ) -> History:
-    """Actual rates of the hours in ``[start, end)`` and states at the hours in ``[start, end]``: two queries.
+    """Actual rates of the hours in ``[start, end)`` and states at the hours in ``[states_from, end]``: one query.
 
-    ``start`` and ``end`` are whole UTC hours; the grid runs ``pad_hours``
-    past ``end`` (rates NaN there: the hours to forecast).
+    ``start``, ``end`` and ``states_from`` (default ``start``) are whole UTC
+    hours; the grid runs ``pad_hours`` past ``end`` (rates NaN there: the
+    hours to forecast); states before ``states_from`` are NaN (not asked).
     """
     grouping = grouping_params(check_grouping(by), zones)
-    occupancy = named("occupancy")
-    rate_params = {
-        "start_ms": to_ms(start), "end_ms": to_ms(end), "day_end_ms": to_ms(end), "lookback_ms": _ms(lookback),
-        "time_zone": "UTC",  # the actual rates are of UTC hours (section 8); occupancy's rows follow this clock
+    params = {
+        "start_ms": to_ms(start), "end_ms": to_ms(end), "states_from_ms": to_ms(max(states_from or start, start)),
+        "lookback_ms": _ms(lookback),
         # a round trip looks one lookback further back (METRICS.md section 4)
-        **partition_params(start - 2 * lookback, end - timedelta(milliseconds=1)), **grouping,
-    }
-    rate_rows = engine.run(occupancy.sql, _wanted(occupancy, rate_params))
-    state_params = {
-        "start_ms": to_ms(start), "end_ms": to_ms(end), "lookback_ms": _ms(lookback),
         **partition_params(start - 2 * lookback, end), **grouping,
     }
-    state_rows = engine.run(STATES.sql, _wanted(STATES, state_params))
-    return _history(start, end, pad_hours, rate_rows, state_rows)
+    return _history(start, end, pad_hours, engine.run(HISTORY.sql, _wanted(HISTORY, params)))
 
 
-def _history(start: datetime, end: datetime, pad_hours: int, rate_rows: pd.DataFrame,
-             state_rows: pd.DataFrame) -> History:
-    """The engine's rows on the grid (both engines' spellings: ISO text or timestamps)."""
+def _history(start: datetime, end: datetime, pad_hours: int, rows: pd.DataFrame) -> History:
+    """The query's changes summed on the grid: rate ``occupied / observed`` ms of each hour, state of each instant."""
     hours = int((end - start) / HOUR) + pad_hours + 1
-    rate_groups = _groups(rate_rows[GROUP_COLUMN])
-    state_groups = _groups(state_rows[GROUP_COLUMN])
-    groups = sorted(set(rate_groups) | set(state_groups), key=lambda g: (g is None, g or ""))
-    column = {group: n for n, group in enumerate(groups)}
+    last = int((end - start) / HOUR)  # rates of the hours before it; no state is asked after it
+    codes, uniques = pd.factorize(rows[GROUP_COLUMN].astype("string"), use_na_sentinel=True)
+    names = sorted(str(value) for value in uniques)  # then the null group, last
+    groups: list[str | None] = [*names, *([None] if (codes < 0).any() else [])]
+    position = {name: n for n, name in enumerate(names)}
+    remap = np.array([position[str(value)] for value in uniques] + [len(names)], dtype=np.int64)
+    cols = remap[codes]  # code -1 (null) takes the last entry: the null group's column
+    at = pd.to_numeric(rows["at_ms"]).to_numpy(dtype=np.int64)
+    flat = ((at - to_ms(start)) // HOUR_MS) * len(groups) + cols
+
+    def summed(column: str) -> np.ndarray:
+        """The column's values added up per grid cell, (hours x groups)."""
+        values = pd.to_numeric(rows[column]).to_numpy(dtype=np.int64)
+        return np.bincount(flat, weights=values, minlength=hours * len(groups)).reshape(hours, len(groups))
+
     rates = np.full((hours, len(groups)), np.nan)
     states = np.full((hours, len(groups)), np.nan)
     first = np.full(len(groups), np.nan)
-    if len(rate_rows):
-        stamps = pd.to_datetime(rate_rows["hour"], utc=True, format="ISO8601")
-        rows = ((stamps - pd.Timestamp(start)) / pd.Timedelta(hours=1)).to_numpy().astype(np.int64)
-        cols = np.array([column[g] for g in rate_groups])
-        rates[rows, cols] = pd.to_numeric(rate_rows["occupancy_rate"], errors="coerce").to_numpy(dtype=float)
-    if len(state_rows):
-        at = pd.to_numeric(state_rows["at_ms"]).to_numpy(dtype=np.int64)
-        rows = (at - to_ms(start)) // 3_600_000
-        cols = np.array([column[g] for g in state_groups])
-        occupied, free = np.zeros((hours, len(groups))), np.zeros((hours, len(groups)))
-        np.add.at(occupied, (rows, cols), pd.to_numeric(state_rows["occupied_change"]).to_numpy(dtype=float))
-        np.add.at(free, (rows, cols), pd.to_numeric(state_rows["free_change"]).to_numpy(dtype=float))
-        occupied, known = np.cumsum(occupied, axis=0), np.cumsum(occupied + free, axis=0)
-        last = int((end - start) / HOUR)  # no state is asked after the origin
+    if len(rows):
+        observed = HOUR_MS * np.cumsum(summed("observed_count"), axis=0) - summed("observed_offset_ms")
+        occupied = HOUR_MS * np.cumsum(summed("occupied_count"), axis=0) - summed("occupied_offset_ms")
         with np.errstate(invalid="ignore", divide="ignore"):
-            states[: last + 1] = np.where(known > 0.5, occupied / np.maximum(known, 1), np.nan)[: last + 1]
-        firsts = pd.to_numeric(state_rows["first_ms"]).to_numpy(dtype=float)
-        np.fmin.at(first, cols, firsts)
+            rates[:last] = np.where(observed > 0, occupied / np.where(observed > 0, observed, 1), np.nan)[:last]
+            occupied_bays = np.cumsum(summed("occupied_change"), axis=0)
+            known = np.cumsum(summed("occupied_change") + summed("free_change"), axis=0)
+            states[: last + 1] = np.where(known > 0.5, occupied_bays / np.maximum(known, 1), np.nan)[: last + 1]
+        np.fmin.at(first, cols, pd.to_numeric(rows["first_ms"]).to_numpy(dtype=float))
     return History(start, groups, rates, states, first)
-
-
-def _groups(values: pd.Series) -> list[str | None]:
-    return [None if pd.isna(v) else str(v) for v in values]
 
 
 def _wanted(query: NamedQuery, params: dict) -> dict:
@@ -340,7 +336,8 @@ def forecast(
     origin = floor_hour(at)
     midnight = origin.replace(hour=0)
     start = midnight - timedelta(days=FIT_DAYS + 7 * max(PROFILE_WEEKS, 1)) - HOUR
-    history = load_history(engine, start, origin, by=by, zones=zones, lookback=lookback, pad_hours=hours)
+    history = load_history(engine, start, origin, by=by, zones=zones, lookback=lookback, pad_hours=hours,
+                           states_from=midnight - timedelta(days=FIT_DAYS))  # the fit's first origin
     model = Model(history)
     row = history.index(origin)
     frames = []
@@ -391,7 +388,8 @@ def backtest(
     e = floor_hour(end)
     first_origin = e - timedelta(days=days)
     start = first_origin.replace(hour=0) - timedelta(days=FIT_DAYS + 7 * max(PROFILE_WEEKS, BASELINE_WEEKS)) - HOUR
-    history = load_history(engine, start, e, by=by, zones=zones, lookback=lookback)
+    history = load_history(engine, start, e, by=by, zones=zones, lookback=lookback,
+                           states_from=first_origin.replace(hour=0) - timedelta(days=FIT_DAYS))  # the first fit's
     return evaluate(history, first_origin, e, hours)
 
 
