@@ -49,7 +49,9 @@ def forecast(ctx, at, by, zones, hours, tz, lookback_hours, engine, data_dir, ou
 
     The origin is --at (default now) taken down to its whole UTC hour; one row
     per group and hour ahead: the hour's start, occupancy_rate, low and high.
-    `forecast backtest` measures the method against three baselines.
+    With too little history to calibrate the interval (8 to 10 days), it is
+    0-100 % and a line on stderr says so. `forecast backtest` measures the
+    method against three baselines.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -59,6 +61,11 @@ def forecast(ctx, at, by, zones, hours, tz, lookback_hours, engine, data_dir, ou
     frame = queries.forecast(at, by=by, zones=zones, hours=hours, tz=tz, lookback_hours=run.lookback(lookback_hours),
                              engine=run.query_engine(ctx, engine, data_dir), now=run.now())
     show(ctx, frame, output_format, "no spot of any group reported in the history the forecast reads")
+    from parking.analytics.forecast import uncalibrated_note
+
+    note = uncalibrated_note(frame)
+    if note:
+        click.echo(note, err=True)
 
 
 @forecast.command("backtest")

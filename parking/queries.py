@@ -262,6 +262,12 @@ def forecast(
     ``tz``), ``occupancy_rate``, ``low``, ``high`` (float64 in [0, 1], the 80 %
     interval; NaN when nothing is known). :class:`InvalidArgument` for a bad
     ``by``, ``zones``, ``hours`` or ``tz``, before any query runs.
+
+    An hour whose interval had nothing to calibrate it on (a lake with under 8
+    to 10 days of events) has ``low`` 0 and ``high`` 1 in every row, and is
+    listed in ``frame.attrs["uncalibrated_hours"]`` (empty when none is): the
+    rows alone cannot tell, since a calibrated interval of a zone of a bay or
+    two can be 0-100 % too.
     """
     from parking.analytics.forecast import check_hours
     from parking.analytics.forecast import forecast as predict

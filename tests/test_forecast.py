@@ -385,6 +385,38 @@ def test_with_under_a_week_of_history_the_forecast_is_persistence_with_no_claim(
         assert rows["low"].tolist() == [0.0] * 3 and rows["high"].tolist() == [1.0] * 3
 
 
+EVERY_HOUR = f"The 80 % interval is 0-100 % at every hour: {fc.UNCALIBRATED}."
+CALIBRATION = [  # (origin, hours ahead whose interval had nothing to calibrate it on, the CLI's line on stderr)
+    ("2024-01-03T10:00:00Z", 6, EVERY_HOUR),  # under a week of history: no forecast to check yet
+    # 8 days: enough past forecasts (50) for horizons 1-5, not yet for 6 (its origins end 5 hours earlier)
+    ("2024-01-09T12:00:00Z", 1, f"The 80 % interval is 0-100 % at 1 of the 6 hours: {fc.UNCALIBRATED}."),
+    ("2024-01-30T10:00:00Z", 0, None),
+]
+
+
+@pytest.mark.parametrize(("at", "uncalibrated", "line"), CALIBRATION)
+def test_an_interval_with_nothing_to_calibrate_it_on_is_0_to_100_and_the_frame_says_at_which_hours(
+        engine: DuckDBEngine, at: str, uncalibrated: int, line: str | None) -> None:
+    """The rows alone cannot tell: a calibrated interval of a zone of one or two bays can be 0-100 % too."""
+    frame = queries.forecast(at, hours=6, tz="Europe/Paris", lookback_hours=1, engine=engine, now=END)
+    hours = sorted(frame["hour"].unique())
+    assert frame.attrs["uncalibrated_hours"] == hours[len(hours) - uncalibrated:]
+    flagged = frame[frame["hour"].isin(frame.attrs["uncalibrated_hours"])]
+    assert flagged["low"].eq(0).all() and flagged["high"].eq(1).all()
+    assert fc.uncalibrated_note(frame) == line
+
+
+@pytest.mark.parametrize(("at", "uncalibrated", "line"), CALIBRATION)
+def test_the_cli_says_on_stderr_when_the_interval_is_not_calibrated(engine: DuckDBEngine, monkeypatch, at: str,
+                                                                    uncalibrated: int, line: str | None) -> None:
+    monkeypatch.setattr("parking.cli.context.clock", lambda: END)
+    result = CliRunner().invoke(parking_cli, ["--data-dir", str(engine.data_dir), "forecast", "--at", at,
+                                              "--lookback", "1", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == ([line] if line else [])
+    assert result.stdout.splitlines()[0] == "zone,hour,occupancy_rate,low,high"  # stdout keeps only the rows
+
+
 def test_the_cli_bounds_are_the_librarys() -> None:
     from parking.cli import forecast as command
 

@@ -220,6 +220,7 @@ class Model:
         self.last_rates = _lagged(history.rates, 1)
         self.last_deviation = self.last_rates - _lagged(self.profile, 1)
         self._fits: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._calibrated: dict[tuple[int, int], bool] = {}
 
     def features(self, origins: np.ndarray, horizon: int) -> Features:
         """Row ``i`` of ``origins`` is the origin at grid row i: the target is row i + horizon - 1."""
@@ -250,9 +251,18 @@ class Model:
             hours = self.hour_of_day(origins[chosen])
             point = self.combine(self.features(origins[chosen], horizon), coefficients[hours])
             estimate[chosen] = np.clip(point, 0, 1)
-            low[chosen] = np.clip(point + lows[hours][:, np.newaxis] * scale, 0, 1)
-            high[chosen] = np.clip(point + highs[hours][:, np.newaxis] * scale, 0, 1)
+            if self._calibrated[(int(day), horizon)]:
+                low[chosen] = np.clip(point + lows[hours][:, np.newaxis] * scale, 0, 1)
+                high[chosen] = np.clip(point + highs[hours][:, np.newaxis] * scale, 0, 1)
+            else:  # nothing to calibrate it on: an interval that claims nothing (NaN where nothing is known)
+                low[chosen] = np.where(np.isnan(point), np.nan, 0.0)
+                high[chosen] = np.where(np.isnan(point), np.nan, 1.0)
         return estimate, low, high
+
+    def calibrated(self, day: int, horizon: int) -> bool:
+        """Whether :meth:`fit` had the :data:`MIN_FIT_PAIRS` pairs it needs: else the interval is [0, 1]."""
+        self.fit(day, horizon)
+        return self._calibrated[(day, horizon)]
 
     def fit(self, day: int, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per UTC hour of day of the origin: (c, a, b), (24, 3), and the residual quantiles, (24,) each,
@@ -267,6 +277,7 @@ class Model:
         key = (day, horizon)
         if key in self._fits:
             return self._fits[key]
+        self._calibrated[key] = False
         coefficients = np.tile([0.0, DEFAULT_DECAY**horizon, 0.0], (24, 1))
         lows, highs = np.full(24, -1.0), np.full(24, 1.0)
         scale = np.ones(len(self.history.groups))
@@ -281,6 +292,7 @@ class Model:
             near = np.minimum(distance, 24 - distance) <= HOUR_WINDOW if HOUR_WINDOW is not None \
                 else np.ones((len(origins), 24), dtype=bool)
             pooled = _least_squares(f, actual, usable)
+            self._calibrated[key] = pooled is not None
             if pooled is not None and GROUP_SCALE:
                 scale = _scales(actual - np.clip(self.combine(f, pooled), 0, 1), usable)
             for hour in range(24 if HOUR_WINDOW is not None else 1):
@@ -331,6 +343,13 @@ def forecast(
     ``<by>`` (string, null for uncatalogued spots), ``hour`` (the target hour's
     start, ``datetime64[ns, tz]``), ``occupancy_rate``, ``low``, ``high``
     (float64 in [0, 1], NaN when nothing is known: the 80 % interval).
+
+    With too little history to calibrate the interval of an hour (fewer than
+    :data:`MIN_FIT_PAIRS` past forecasts of that horizon to check against
+    their actual rates: a lake with under 8 to 10 days of events), that hour's
+    ``low`` is 0 and ``high`` 1 for every group, and
+    ``frame.attrs["uncalibrated_hours"]`` lists those hours (as in the
+    ``hour`` column; empty when every interval is calibrated).
     """
     hours = check_hours(hours)
     origin = floor_hour(at)
@@ -341,6 +360,9 @@ def forecast(
     model = Model(history)
     row = history.index(origin)
     frames = []
+    day = row - int(model.hour_of_day(np.array([row]))[0])
+    uncalibrated = [pd.Timestamp(origin + (h - 1) * HOUR).tz_convert(tz) for h in range(1, hours + 1)
+                    if not model.calibrated(day, h)]
     for horizon in range(1, hours + 1):
         estimate, low, high = (values[0] for values in model.predict(np.array([row]), horizon))
         frames.append(pd.DataFrame({
@@ -355,16 +377,33 @@ def forecast(
         return empty_forecast(by, tz)
     frame = pd.concat(frames).sort_values(["_order", "hour"], kind="stable").drop(columns="_order")
     frame["hour"] = frame["hour"].dt.tz_convert(tz).astype(f"datetime64[ns, {tz}]")
-    return frame.reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
+    frame.attrs["uncalibrated_hours"] = uncalibrated
+    return frame
 
 
 def empty_forecast(by: str, tz: str = "UTC") -> pd.DataFrame:
     """No rows, with the forecast's columns and dtypes."""
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         by: pd.array([], dtype="string"), "hour": pd.Series([], dtype=f"datetime64[ns, {tz}]"),
         "occupancy_rate": pd.Series([], dtype="float64"), "low": pd.Series([], dtype="float64"),
         "high": pd.Series([], dtype="float64"),
     })
+    frame.attrs["uncalibrated_hours"] = []
+    return frame
+
+
+UNCALIBRATED = "too little history to calibrate it yet (it takes 8 to 10 days of events)"
+
+
+def uncalibrated_note(frame: pd.DataFrame) -> str | None:
+    """The line that says a forecast's interval is 0-100 % at some hours, and why; None when it is not."""
+    hours = frame.attrs.get("uncalibrated_hours") or []
+    if frame.empty or not hours:
+        return None
+    shown = frame["hour"].nunique()
+    which = "every hour" if len(hours) >= shown else f"{len(hours)} of the {shown} hours"
+    return f"The 80 % interval is 0-100 % at {which}: {UNCALIBRATED}."
 
 
 def backtest(
