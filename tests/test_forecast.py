@@ -211,6 +211,7 @@ def test_a_forecast_reads_no_event_after_its_origin(engine: DuckDBEngine, tmp_pa
     (lambda e: queries.forecast_backtest(days=0, engine=e), "days must"),
     (lambda e: queries.forecast_backtest(days=367, engine=e), "days must"),
     (lambda e: queries.forecast_backtest(hours=True, engine=e), "hours must"),
+    (lambda e: queries.forecast_backtest(tz="Mars/Olympus", engine=e), "Mars/Olympus"),
     (lambda e: queries.alerts(ahead=30, engine=e), "ahead must"),
 ])
 def test_a_bad_option_raises_before_any_query_runs(call, message: str) -> None:
@@ -234,6 +235,7 @@ def test_a_bad_option_raises_before_any_query_runs(call, message: str) -> None:
     (["forecast", "backtest", "--days", "0"], "--days"),
     (["forecast", "backtest", "--hours", "25"], "--hours"),
     (["forecast", "backtest", "--by", "street"], "--by"),
+    (["forecast", "backtest", "--tz", "Mars/Olympus"], "--tz"),
     (["alerts", "--ahead", "0"], "--ahead"),
     (["alerts", "--ahead", "25"], "--ahead"),
 ])
@@ -306,6 +308,37 @@ def test_the_profile_is_the_mean_of_the_same_hour_in_earlier_weeks(rates: np.nda
             earlier = [rates[k - 168 * w, g] for w in range(1, weeks + 1) if k - 168 * w >= 0]
             known = [v for v in earlier if not math.isnan(v)]
             assert got[k, g] == pytest.approx(sum(known) / len(known)) if known else math.isnan(got[k, g])
+
+
+@pytest.mark.parametrize("tz", ["Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata",
+                                "Pacific/Apia"])
+def test_a_local_week_before_is_the_same_wall_clock_hour_seven_days_earlier(tz: str) -> None:
+    """Where that hour exists once on the clock; Apia skipped 2011-12-30, so one of its weeks is 6 days of UTC."""
+    from zoneinfo import ZoneInfo
+
+    clock = ZoneInfo(tz)
+    start = datetime(2011, 1, 1, tzinfo=timezone.utc)
+    rows = 366 * 24
+    sources = fc.local_weeks(start, rows, tz, 2)
+    assert sources is not None
+    checked = 0
+    for k in range(0, rows, 7):
+        for week in (1, 2):
+            wall = (start + k * HOUR).astimezone(clock).replace(tzinfo=None) - timedelta(days=7 * week)
+            earlier, later = (wall.replace(tzinfo=clock, fold=fold) for fold in (0, 1))
+            if earlier.utcoffset() != later.utcoffset() or earlier.astimezone(clock).replace(tzinfo=None) != wall:
+                continue  # that wall-clock hour happened twice, or never
+            assert sources[week - 1, k] == (earlier - start) / HOUR, (tz, start + k * HOUR, week)
+            checked += 1
+    assert checked > 2 * rows / 7 * 0.99
+
+
+def test_a_half_hour_clock_change_leaves_the_weeks_in_utc_and_utc_has_none() -> None:
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    sources = fc.local_weeks(start, 366 * 24, "Australia/Lord_Howe", 4)  # +11 in summer, +10:30 in winter
+    naive = np.stack([np.arange(366 * 24) - 168 * week for week in range(1, 5)])
+    assert sources is not None and (sources == naive).all()
+    assert fc.local_weeks(start, 100, "UTC", 4) is None
 
 
 def test_the_states_query_is_athena_sql_with_an_equality_in_every_join() -> None:

@@ -11,7 +11,8 @@ baseline). Everything after that is numpy on an (hours x groups) grid.
 The method (docs/CHOICES.md, "Forecast", has the numbers that chose it): for
 origin ``t0`` and horizon ``h`` the forecast of the target hour is its
 weekday-hour **profile** (the mean of the non-null actual rates of the same
-hour 1 to :data:`PROFILE_WEEKS` weeks before) plus the group's current
+hour of the garage's clock, ``tz``, 1 to :data:`PROFILE_WEEKS` weeks before:
+:func:`local_weeks`) plus the group's current
 deviation from its profile, weighted per horizon::
 
     forecast = profile(target) + c_h + a_h * (state(t0) - profile(t0))
@@ -188,9 +189,39 @@ def _lagged(values: np.ndarray, hours: int) -> np.ndarray:
     return out
 
 
-def profile(rates: np.ndarray, weeks: int) -> np.ndarray:
-    """Per grid hour and group, the mean of the non-null rates 1..``weeks`` weeks before (NaN when none)."""
-    return _nanmean(np.stack([_lagged(rates, WEEK_HOURS * k) for k in range(1, weeks + 1)]))
+def profile(rates: np.ndarray, weeks: int, sources: np.ndarray | None = None) -> np.ndarray:
+    """Per grid hour and group, the mean of the non-null rates 1..``weeks`` weeks before (NaN when none).
+
+    ``sources[w - 1, k]`` is the grid row taken for row k, ``w`` weeks before
+    (:func:`local_weeks`: the same hour of a local clock); by default
+    ``k - 168 w``, the same UTC hour. A row off the grid is NaN.
+    """
+    if sources is None:
+        return _nanmean(np.stack([_lagged(rates, WEEK_HOURS * k) for k in range(1, weeks + 1)]))
+    stack = np.full((weeks, *rates.shape), np.nan)
+    for week in range(weeks):
+        rows = sources[week]
+        on_grid = (rows >= 0) & (rows < len(rates))
+        stack[week, on_grid] = rates[rows[on_grid]]
+    return _nanmean(stack)
+
+
+def local_weeks(start: datetime, rows: int, tz: str, weeks: int) -> np.ndarray | None:
+    """For grid rows 0..``rows - 1`` from ``start``, the rows 1..``weeks`` weeks before by ``tz``'s clock, (weeks x rows).
+
+    Row k - 168 w moved by the whole hours the zone's UTC offset changed
+    between the two (a change of half an hour, Lord Howe's, moves nothing);
+    None for UTC, whose weeks are 168 rows.
+    """
+    if tz == "UTC":
+        return None
+    before = WEEK_HOURS * weeks
+    instants = pd.date_range(start - timedelta(hours=before), periods=rows + before, freq="h", tz="UTC")
+    offsets = ((instants.tz_convert(tz).tz_localize(None) - instants.tz_localize(None)) / pd.Timedelta(hours=1))
+    offset = np.asarray(offsets, dtype=float)
+    k = np.arange(rows)
+    naive = np.stack([k - WEEK_HOURS * week for week in range(1, weeks + 1)])
+    return (naive + np.round(offset[k + before] - offset[naive + before])).astype(np.int64)
 
 
 def _nanmean(stack: np.ndarray) -> np.ndarray:
@@ -212,9 +243,11 @@ class Features:
 class Model:
     """The method on one run's grid: features for any origins, fitted per day (module docstring)."""
 
-    def __init__(self, history: History) -> None:
+    def __init__(self, history: History, tz: str = "UTC") -> None:
+        """``tz``: the clock whose weekday and hour the profile follows (docs/CHOICES.md, "Forecast")."""
         self.history = history
-        self.profile = profile(history.rates, PROFILE_WEEKS)
+        sources = local_weeks(history.start, len(history.rates), tz, PROFILE_WEEKS)
+        self.profile = profile(history.rates, PROFILE_WEEKS, sources)
         now_profile = _nanmean(np.stack([self.profile, _lagged(self.profile, 1)]))
         self.state_deviation = history.states - now_profile
         self.last_rates = _lagged(history.rates, 1)
@@ -342,7 +375,9 @@ def forecast(
     One row per group (observed in the history, ``zones`` kept) and horizon:
     ``<by>`` (string, null for uncatalogued spots), ``hour`` (the target hour's
     start, ``datetime64[ns, tz]``), ``occupancy_rate``, ``low``, ``high``
-    (float64 in [0, 1], NaN when nothing is known: the 80 % interval).
+    (float64 in [0, 1], NaN when nothing is known: the 80 % interval). The
+    weekday-hour profile follows ``tz``'s clock: after the clocks change, a
+    garage's morning is still its morning.
 
     With too little history to calibrate the interval of an hour (fewer than
     :data:`MIN_FIT_PAIRS` past forecasts of that horizon to check against
@@ -354,10 +389,10 @@ def forecast(
     hours = check_hours(hours)
     origin = floor_hour(at)
     midnight = origin.replace(hour=0)
-    start = midnight - timedelta(days=FIT_DAYS + 7 * max(PROFILE_WEEKS, 1)) - HOUR
+    start = midnight - timedelta(days=FIT_DAYS + 7 * max(PROFILE_WEEKS, 1)) - HOUR - _clock_margin(tz)
     history = load_history(engine, start, origin, by=by, zones=zones, lookback=lookback, pad_hours=hours,
                            states_from=midnight - timedelta(days=FIT_DAYS))  # the fit's first origin
-    model = Model(history)
+    model = Model(history, tz)
     row = history.index(origin)
     frames = []
     day = row - int(model.hour_of_day(np.array([row]))[0])
@@ -415,26 +450,34 @@ def backtest(
     zones: Sequence[str] = (),
     hours: int = 6,
     lookback: timedelta,
+    tz: str = "UTC",
 ) -> pd.DataFrame:
     """Per horizon 1..``hours``, the forecast's and the three baselines' errors over ``days`` days (section 8).
 
-    ``end`` is floored to its UTC hour (E). Columns: ``horizon``, ``origins``
-    (int64: counted origin-group pairs), ``mae_forecast``,
-    ``mae_persistence``, ``mae_seasonal_naive``, ``mae_profile``,
-    ``coverage`` (float64, NaN when no pair counts).
+    ``end`` is floored to its UTC hour (E); ``tz`` is the clock the
+    forecast's profile follows, as in :func:`forecast` (the baselines are
+    section 8's, in UTC hours). Columns: ``horizon``, ``origins`` (int64:
+    counted origin-group pairs), ``mae_forecast``, ``mae_persistence``,
+    ``mae_seasonal_naive``, ``mae_profile``, ``coverage`` (float64, NaN when
+    no pair counts).
     """
     days, hours = check_days(days), check_hours(hours)
     e = floor_hour(end)
     first_origin = e - timedelta(days=days)
     start = first_origin.replace(hour=0) - timedelta(days=FIT_DAYS + 7 * max(PROFILE_WEEKS, BASELINE_WEEKS)) - HOUR
-    history = load_history(engine, start, e, by=by, zones=zones, lookback=lookback,
+    history = load_history(engine, start - _clock_margin(tz), e, by=by, zones=zones, lookback=lookback,
                            states_from=first_origin.replace(hour=0) - timedelta(days=FIT_DAYS))  # the first fit's
-    return evaluate(history, first_origin, e, hours)
+    return evaluate(history, first_origin, e, hours, tz)
 
 
-def evaluate(history: History, first_origin: datetime, end: datetime, hours: int) -> pd.DataFrame:
+def _clock_margin(tz: str) -> timedelta:
+    """History read before the profile's 4 weeks: a local week can be an hour longer (autumn), or more."""
+    return timedelta(0) if tz == "UTC" else timedelta(days=1)
+
+
+def evaluate(history: History, first_origin: datetime, end: datetime, hours: int, tz: str = "UTC") -> pd.DataFrame:
     """The backtest's table on a loaded history: origins in ``[first_origin, end)``, targets ending by ``end``."""
-    model = Model(history)
+    model = Model(history, tz)
     baseline_profile = profile(history.rates, BASELINE_WEEKS)
     seasonal = _lagged(history.rates, WEEK_HOURS)
     e = history.index(end)
