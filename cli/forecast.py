@@ -34,13 +34,19 @@ def _hours(command: F) -> F:
                         help=f"Hours ahead, 1-{MAX_HORIZON}.")(command)
 
 
+def _tz(command: F) -> F:
+    return click.option("--tz", "tz", type=ZONE, default="UTC", show_default=True,
+                        help="IANA time zone whose clock the garage's week follows (the forecast's profile), "
+                             "and to show hours in.")(command)
+
+
 @click.group(invoke_without_command=True)
 @reuse_option
 @at_option
 @_by
 @zone_filter_option
 @_hours
-@click.option("--tz", "tz", type=ZONE, default="UTC", show_default=True, help="IANA time zone to show hours in.")
+@_tz
 @lookback_option
 @output_options
 @click.pass_context
@@ -49,7 +55,9 @@ def forecast(ctx, at, by, zones, hours, tz, lookback_hours, engine, data_dir, ou
 
     The origin is --at (default now) taken down to its whole UTC hour; one row
     per group and hour ahead: the hour's start, occupancy_rate, low and high.
-    `forecast backtest` measures the method against three baselines.
+    With too little history to calibrate the interval (8 to 10 days), it is
+    0-100 % and a line on stderr says so. `forecast backtest` measures the
+    method against three baselines.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -59,6 +67,11 @@ def forecast(ctx, at, by, zones, hours, tz, lookback_hours, engine, data_dir, ou
     frame = queries.forecast(at, by=by, zones=zones, hours=hours, tz=tz, lookback_hours=run.lookback(lookback_hours),
                              engine=run.query_engine(ctx, engine, data_dir), now=run.now())
     show(ctx, frame, output_format, "no spot of any group reported in the history the forecast reads")
+    from parking.analytics.forecast import uncalibrated_note
+
+    note = uncalibrated_note(frame)
+    if note:
+        click.echo(note, err=True)
 
 
 @forecast.command("backtest")
@@ -69,20 +82,22 @@ def forecast(ctx, at, by, zones, hours, tz, lookback_hours, engine, data_dir, ou
 @_by
 @zone_filter_option
 @_hours
+@_tz
 @lookback_option
 @output_options
 @click.pass_context
-def backtest(ctx, at, days, by, zones, hours, lookback_hours, engine, data_dir, output_format) -> None:
+def backtest(ctx, at, days, by, zones, hours, tz, lookback_hours, engine, data_dir, output_format) -> None:
     """Per horizon, the forecast's mean absolute error next to persistence, seasonal naive and profile.
 
     Origins are the whole hours of the --days days before --at (default now)
-    floored to its hour; METRICS.md section 8 defines every column. Use
-    --format csv for scripts.
+    floored to its hour; METRICS.md section 8 defines every column. --tz is
+    the clock of the forecast's profile, as in `forecast`. Use --format csv
+    for scripts.
     """
     from parking import queries
 
     run = cli_context(ctx)
-    frame = queries.forecast_backtest(at, days=days, by=by, zones=zones, hours=hours,
+    frame = queries.forecast_backtest(at, days=days, by=by, zones=zones, hours=hours, tz=tz,
                                       lookback_hours=run.lookback(lookback_hours),
                                       engine=run.query_engine(ctx, engine, data_dir), now=run.now())
     show(ctx, frame, output_format, "no origin had 14 days of history and an actual rate to compare with")

@@ -261,8 +261,15 @@ def forecast(
     docs/METRICS.md section 8, "Forecast": one row per group and hour ahead,
     ``<by>`` (string, null for uncatalogued), ``hour`` (the hour's start in
     ``tz``), ``occupancy_rate``, ``low``, ``high`` (float64 in [0, 1], the 80 %
-    interval; NaN when nothing is known). :class:`InvalidArgument` for a bad
+    interval; NaN when nothing is known). The weekday-hour profile follows
+    ``tz``'s clock (docs/CHOICES.md, "Forecast"). :class:`InvalidArgument` for a bad
     ``by``, ``zones``, ``hours`` or ``tz``, before any query runs.
+
+    An hour whose interval had nothing to calibrate it on (a lake with under 8
+    to 10 days of events) has ``low`` 0 and ``high`` 1 in every row, and is
+    listed in ``frame.attrs["uncalibrated_hours"]`` (empty when none is): the
+    rows alone cannot tell, since a calibrated interval of a zone of a bay or
+    two can be 0-100 % too.
     """
     from parking.analytics.forecast import check_hours
     from parking.analytics.forecast import forecast as predict
@@ -281,6 +288,7 @@ def forecast_backtest(
     by: str = DEFAULT_GROUPING,
     zones: Sequence[str] = (),
     hours: int = 6,
+    tz: str = "UTC",
     lookback_hours: float | None = None,
     engine: Engine | None = None,
     now: datetime | None = None,
@@ -289,15 +297,17 @@ def forecast_backtest(
 
     docs/METRICS.md section 8: ``horizon``, ``origins`` (int64), ``mae_forecast``,
     ``mae_persistence``, ``mae_seasonal_naive``, ``mae_profile``, ``coverage``
-    (float64). :class:`InvalidArgument` for a bad option, before any query runs.
+    (float64). ``tz`` is the clock the forecast's profile follows, as in
+    :func:`forecast`. :class:`InvalidArgument` for a bad option, before any query runs.
     """
     from parking.analytics.forecast import backtest, check_days, check_hours
 
     by, lookback = check_grouping(by), _lookback(lookback_hours)
     days, hours = check_days(days), check_hours(hours)
+    zone(tz)
     grouping_params(by, zones)
     return backtest(engine_or_default(engine), _at(at, now), days=days, by=by, zones=zones, hours=hours,
-                    lookback=lookback)
+                    lookback=lookback, tz=tz)
 
 
 def overstays(

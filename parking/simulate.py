@@ -18,7 +18,10 @@ forecast backtested on this stream means something (docs/CHOICES.md,
 - **a slow trend**: demand grows by 8 % a year from the first simulated day;
 - **zones that fill at different times**: each zone's daily curve is
   shifted by its sector (north an hour early: commuters; west three hours
-  late: shops and evenings) and each zone has its own popularity.
+  late: shops and evenings) and each zone has its own popularity;
+- **a local clock**: with ``tz`` (an IANA zone, UTC by default) the hour of
+  day, the weekday and the holidays are those of the zone's clock, so the
+  garage's day moves by an hour in UTC when the clocks change.
 
 Sensors report each change, repeat their status
 as a heartbeat every few hours, sometimes send a duplicate, spell statuses
@@ -38,6 +41,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 # Arrivals per spot per hour at each hour of day, before the weekday factor.
 HOURLY_ARRIVALS = (
@@ -66,15 +70,17 @@ class SimulationPlan:
     end: datetime
     seed: int = 0
     bad_share: float = 0.001
+    tz: str = "UTC"  # the clock the garage's day and week follow
 
 
-def plan(spots: int, days: int, start: date, seed: int = 0, now: datetime | None = None) -> SimulationPlan:
-    """``days`` whole UTC days from ``start``, never past ``now``."""
+def plan(spots: int, days: int, start: date, seed: int = 0, now: datetime | None = None,
+         tz: str = "UTC") -> SimulationPlan:
+    """``days`` whole UTC days from ``start``, never past ``now``; the garage lives by ``tz``'s clock."""
     begin = datetime(start.year, start.month, start.day, tzinfo=timezone.utc)
     end = begin + timedelta(days=days)
     if now is not None:
         end = min(end, now)
-    return SimulationPlan(spots=spots, start=begin, end=end, seed=seed)
+    return SimulationPlan(spots=spots, start=begin, end=end, seed=seed, tz=tz)
 
 
 def lines(simulation: SimulationPlan) -> Iterator[str]:
@@ -215,10 +221,14 @@ class Demand:
             weather.append(level)
             level = WEATHER_PERSISTENCE * level + rng.gauss(0, innovation)
         self.weather = [self._clip(math.exp(x)) for x in weather]
-        # The garage's factor of each hour: weather, weekday (holidays as Sunday) and trend.
+        # The local clock's offset from UTC at each hour's start (None: UTC, the fast path).
+        clock = ZoneInfo(simulation.tz) if simulation.tz != "UTC" else None
+        self.offsets = None if clock is None else [
+            (self.start + timedelta(hours=hour)).astimezone(clock).utcoffset() or timedelta(0) for hour in range(hours)]
+        # The garage's factor of each hour: weather, weekday (holidays as Sunday) and trend, by the local clock.
         self.garage = []
         for hour, factor in enumerate(self.weather):
-            moment = self.start + timedelta(hours=hour)
+            moment = self.start + timedelta(hours=hour) + (self.offsets[hour] if self.offsets else timedelta(0))
             weekday = 6 if public_holiday(moment.date()) else moment.weekday()
             self.garage.append(factor * WEEKDAY_FACTOR[weekday] * (1 + TREND_PER_YEAR * hour / (365.25 * 24)))
         self.days = hours // 24 + 2
@@ -247,7 +257,8 @@ class Demand:
         """Arrivals per spot per hour in zone ``index`` at ``moment``, before the spot's popularity."""
         popularity, shift, daily, events = self.zone(index)
         hour = min(max(int((moment - self.start).total_seconds() // 3600), 0), len(self.garage) - 1)
-        factor = HOURLY_ARRIVALS[(moment.hour - shift) % 24] * popularity * daily[hour // 24] * self.garage[hour]
+        clock = moment.hour if self.offsets is None else (moment + self.offsets[hour]).hour  # the local hour of day
+        factor = HOURLY_ARRIVALS[(clock - shift) % 24] * popularity * daily[hour // 24] * self.garage[hour]
         for first, end, boost in events:
             if first <= hour < end:
                 factor *= boost

@@ -44,8 +44,10 @@ printed and saved as `WORKDIR/backtest.csv`, with each step's time.
 Options: `--city` (meta-data's `city_name`, default Münster), `--from` and
 `--to` (UTC dates, both included; default 2023-04-01 to 2023-06-30: 13
 weeks with no change of daylight-saving time, which moves every car park's
-day by an hour in UTC, the forecast's hours), `--days` (28), `--cli` (the
-`parking-cli` to run; default the one beside this Python).
+day by an hour in UTC), `--days` (28), `--tz` (the clock the forecast's
+weekly profile follows: Europe/Berlin, the car parks' own; UTC keys it on
+UTC hours, as before issue 27's DST fix), `--cli` (the `parking-cli` to run;
+default the one beside this Python).
 """
 
 from __future__ import annotations
@@ -195,6 +197,8 @@ def main() -> None:
     parser.add_argument("--to", dest="last", type=date.fromisoformat, default=date(2023, 6, 30))
     parser.add_argument("--days", type=int, default=28, help="days of origins for the backtest")
     parser.add_argument("--heartbeat-hours", type=float, default=12.0)
+    parser.add_argument("--tz", default="Europe/Berlin",
+                        help="the clock the forecast's weekly profile follows (the car parks': Germany's)")
     parser.add_argument("--cli", default=str(Path(sys.executable).with_name("parking-cli")))
     args = parser.parse_args()
     if not Path(args.cli).exists():
@@ -218,7 +222,8 @@ def main() -> None:
     run([cli, "spots", "load", str(work / "spots.csv"), *where], log)
     run([cli, "compact", *where], log)
     table = run(
-        [cli, "--format", "csv", "forecast", "backtest", "--days", str(args.days), "--by", "zone", "--at", end, *where],
+        [cli, "--format", "csv", "forecast", "backtest", "--days", str(args.days), "--by", "zone", "--at", end,
+         "--tz", args.tz, *where],
         log,
     )
     (work / "backtest.csv").write_text(table, encoding="utf-8")

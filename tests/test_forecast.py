@@ -211,6 +211,7 @@ def test_a_forecast_reads_no_event_after_its_origin(engine: DuckDBEngine, tmp_pa
     (lambda e: queries.forecast_backtest(days=0, engine=e), "days must"),
     (lambda e: queries.forecast_backtest(days=367, engine=e), "days must"),
     (lambda e: queries.forecast_backtest(hours=True, engine=e), "hours must"),
+    (lambda e: queries.forecast_backtest(tz="Mars/Olympus", engine=e), "Mars/Olympus"),
     (lambda e: queries.alerts(ahead=30, engine=e), "ahead must"),
 ])
 def test_a_bad_option_raises_before_any_query_runs(call, message: str) -> None:
@@ -234,6 +235,7 @@ def test_a_bad_option_raises_before_any_query_runs(call, message: str) -> None:
     (["forecast", "backtest", "--days", "0"], "--days"),
     (["forecast", "backtest", "--hours", "25"], "--hours"),
     (["forecast", "backtest", "--by", "street"], "--by"),
+    (["forecast", "backtest", "--tz", "Mars/Olympus"], "--tz"),
     (["alerts", "--ahead", "0"], "--ahead"),
     (["alerts", "--ahead", "25"], "--ahead"),
 ])
@@ -308,6 +310,37 @@ def test_the_profile_is_the_mean_of_the_same_hour_in_earlier_weeks(rates: np.nda
             assert got[k, g] == pytest.approx(sum(known) / len(known)) if known else math.isnan(got[k, g])
 
 
+@pytest.mark.parametrize("tz", ["Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata",
+                                "Pacific/Apia"])
+def test_a_local_week_before_is_the_same_wall_clock_hour_seven_days_earlier(tz: str) -> None:
+    """Where that hour exists once on the clock; Apia skipped 2011-12-30, so one of its weeks is 6 days of UTC."""
+    from zoneinfo import ZoneInfo
+
+    clock = ZoneInfo(tz)
+    start = datetime(2011, 1, 1, tzinfo=timezone.utc)
+    rows = 366 * 24
+    sources = fc.local_weeks(start, rows, tz, 2)
+    assert sources is not None
+    checked = 0
+    for k in range(0, rows, 7):
+        for week in (1, 2):
+            wall = (start + k * HOUR).astimezone(clock).replace(tzinfo=None) - timedelta(days=7 * week)
+            earlier, later = (wall.replace(tzinfo=clock, fold=fold) for fold in (0, 1))
+            if earlier.utcoffset() != later.utcoffset() or earlier.astimezone(clock).replace(tzinfo=None) != wall:
+                continue  # that wall-clock hour happened twice, or never
+            assert sources[week - 1, k] == (earlier - start) / HOUR, (tz, start + k * HOUR, week)
+            checked += 1
+    assert checked > 2 * rows / 7 * 0.99
+
+
+def test_a_half_hour_clock_change_leaves_the_weeks_in_utc_and_utc_has_none() -> None:
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    sources = fc.local_weeks(start, 366 * 24, "Australia/Lord_Howe", 4)  # +11 in summer, +10:30 in winter
+    naive = np.stack([np.arange(366 * 24) - 168 * week for week in range(1, 5)])
+    assert sources is not None and (sources == naive).all()
+    assert fc.local_weeks(start, 100, "UTC", 4) is None
+
+
 def test_the_states_query_is_athena_sql_with_an_equality_in_every_join() -> None:
     from parking.analytics.engines import bind
     from parking.analytics.windows import partition_params, to_ms
@@ -319,9 +352,10 @@ def test_the_states_query_is_athena_sql_with_an_equality_in_every_join() -> None
     )
 
     start, end = datetime(2024, 3, 18, tzinfo=timezone.utc), datetime(2024, 3, 21, tzinfo=timezone.utc)
-    params = {"start_ms": to_ms(start), "end_ms": to_ms(end), "lookback_ms": 86_400_000, "group_by": "zone",
+    params = {"start_ms": to_ms(start), "end_ms": to_ms(end), "states_from_ms": to_ms(start), "lookback_ms": 86_400_000,
+              "group_by": "zone",
               "filter_zones": 1, "zones": ["North", "O'Hare"], **partition_params(start - timedelta(days=1), end)}
-    sql = bind(fc.STATES.sql, {key: value for key, value in params.items() if key in fc.STATES.placeholders()})
+    sql = bind(fc.HISTORY.sql, {key: value for key, value in params.items() if key in fc.HISTORY.placeholders()})
     assert trino_joins_without_equality(parse_trino(sql)) == []
     assert sqlglot_joins_without_equality(parse_sqlglot(sql)) == []
 
@@ -382,6 +416,38 @@ def test_with_under_a_week_of_history_the_forecast_is_persistence_with_no_claim(
         rows = frame[frame["zone"] == zone]
         assert rows["occupancy_rate"].tolist() == pytest.approx([state(zone, t0)] * 3)
         assert rows["low"].tolist() == [0.0] * 3 and rows["high"].tolist() == [1.0] * 3
+
+
+EVERY_HOUR = f"The 80 % interval is 0-100 % at every hour: {fc.UNCALIBRATED}."
+CALIBRATION = [  # (origin, hours ahead whose interval had nothing to calibrate it on, the CLI's line on stderr)
+    ("2024-01-03T10:00:00Z", 6, EVERY_HOUR),  # under a week of history: no forecast to check yet
+    # 8 days: enough past forecasts (50) for horizons 1-5, not yet for 6 (its origins end 5 hours earlier)
+    ("2024-01-09T12:00:00Z", 1, f"The 80 % interval is 0-100 % at 1 of the 6 hours: {fc.UNCALIBRATED}."),
+    ("2024-01-30T10:00:00Z", 0, None),
+]
+
+
+@pytest.mark.parametrize(("at", "uncalibrated", "line"), CALIBRATION)
+def test_an_interval_with_nothing_to_calibrate_it_on_is_0_to_100_and_the_frame_says_at_which_hours(
+        engine: DuckDBEngine, at: str, uncalibrated: int, line: str | None) -> None:
+    """The rows alone cannot tell: a calibrated interval of a zone of one or two bays can be 0-100 % too."""
+    frame = queries.forecast(at, hours=6, tz="Europe/Paris", lookback_hours=1, engine=engine, now=END)
+    hours = sorted(frame["hour"].unique())
+    assert frame.attrs["uncalibrated_hours"] == hours[len(hours) - uncalibrated:]
+    flagged = frame[frame["hour"].isin(frame.attrs["uncalibrated_hours"])]
+    assert flagged["low"].eq(0).all() and flagged["high"].eq(1).all()
+    assert fc.uncalibrated_note(frame) == line
+
+
+@pytest.mark.parametrize(("at", "uncalibrated", "line"), CALIBRATION)
+def test_the_cli_says_on_stderr_when_the_interval_is_not_calibrated(engine: DuckDBEngine, monkeypatch, at: str,
+                                                                    uncalibrated: int, line: str | None) -> None:
+    monkeypatch.setattr("parking.cli.context.clock", lambda: END)
+    result = CliRunner().invoke(parking_cli, ["--data-dir", str(engine.data_dir), "forecast", "--at", at,
+                                              "--lookback", "1", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == ([line] if line else [])
+    assert result.stdout.splitlines()[0] == "zone,hour,occupancy_rate,low,high"  # stdout keeps only the rows
 
 
 def test_the_cli_bounds_are_the_librarys() -> None:

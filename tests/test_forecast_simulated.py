@@ -6,6 +6,8 @@ the forecast's MAE at most each baseline's at every horizon 1-6 and its 80 %
 interval covering between 75 % and 85 % of the actual rates. And the
 simulated garage shows what real ones do: holidays look like Sundays,
 zones fill at different hours, a deviation from the usual persists for hours.
+And a garage that lives by Berlin's clock is forecast as well after the
+clocks go back as before.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from parking.simulate import catalog_csv, lines, plan
 
 SPOTS, DAYS, FIRST = 150, 70, date(2024, 2, 5)
 END = datetime(2024, 4, 15, tzinfo=timezone.utc)
+BERLIN = "Europe/Berlin"
+CLOCKS_BACK = datetime(2024, 10, 27, 1, tzinfo=timezone.utc)  # 03:00 CEST becomes 02:00 CET
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +112,46 @@ def test_every_groups_interval_is_honest_not_just_the_average(engine: DuckDBEngi
             a = actual[known, column]
             coverage = ((low[known, column] <= a) & (a <= high[known, column])).mean()
             assert 0.7 <= coverage <= 0.9, (history.groups[column], horizon, coverage)
+
+
+@pytest.fixture(scope="module")
+def berlin(tmp_path_factory) -> DuckDBEngine:
+    """Nine weeks of a garage living by Berlin's clock, from 2024-09-15: six before the clocks go back, three after."""
+    root = tmp_path_factory.mktemp("berlin-garage")
+    end = CLOCKS_BACK + timedelta(days=14, hours=23)
+    stream = (line.encode() for line in lines(plan(SPOTS, 63, date(2024, 9, 15), seed=7, now=end, tz=BERLIN)))
+    ingest_lines(stream, LocalSink(root), now=end)
+    CatalogStore(root).replace(parse(catalog_csv(SPOTS)))
+    return DuckDBEngine(root)
+
+
+def test_after_the_clocks_change_the_forecast_on_the_garages_clock_is_no_worse_than_before(
+        berlin: DuckDBEngine) -> None:
+    """The two weeks after 2024-10-27 against the two before. Keyed on UTC hours, the profile's earlier weeks
+    are an hour off the garage's day after the change, and the forecast is worse at every horizon."""
+    def mae(end: datetime, tz: str) -> np.ndarray:
+        table = queries.forecast_backtest(end, days=14, hours=6, tz=tz, engine=berlin, now=end)
+        return table["mae_forecast"].to_numpy()
+
+    before, after = mae(CLOCKS_BACK, BERLIN), mae(CLOCKS_BACK + timedelta(days=14), BERLIN)
+    keyed_on_utc = mae(CLOCKS_BACK + timedelta(days=14), "UTC")
+    assert (after <= before).all(), (after, before)
+    assert (keyed_on_utc > after).all(), (keyed_on_utc, after)
+
+
+@pytest.mark.parametrize("hours_after", [0, 24 * 6 + 5])
+def test_on_a_local_clock_the_forecast_at_an_origin_is_the_backtests(berlin: DuckDBEngine, hours_after: int) -> None:
+    """A backtest reads from further back than a forecast at its origin (here a week more); across the change
+    each reads enough for the profile's longer week, so both give the same figures."""
+    origin = CLOCKS_BACK + timedelta(hours=hours_after)
+    frame = queries.forecast(origin, hours=6, tz=BERLIN, engine=berlin, now=origin)
+    end = origin + timedelta(hours=6)
+    start = origin.replace(hour=0) - timedelta(days=fc.FIT_DAYS + 28 + 8, hours=1)
+    history = fc.load_history(berlin, start, end, by="zone", lookback=timedelta(hours=24))
+    model = fc.Model(history, BERLIN)
+    for horizon in range(1, 7):
+        estimate, low, high = (values[0] for values in model.predict(np.array([history.index(origin)]), horizon))
+        rows = frame[frame["hour"] == origin + timedelta(hours=horizon - 1)]
+        assert rows["zone"].tolist() == history.groups
+        np.testing.assert_array_equal(rows["occupancy_rate"].to_numpy(), estimate)
+        np.testing.assert_array_equal(rows[["low", "high"]].to_numpy(), np.column_stack([low, high]))

@@ -184,9 +184,11 @@ def test_the_forecast_is_the_clis_json_at_its_instant(lake, base, query, command
     code, headers, body = get(base + "/api/v1/forecast" + query)
     assert code == 200 and headers["content-type"] == "application/json"
     answer = json.loads(body)
-    assert list(answer) == ["at", "lookback_hours", "rows"]
+    assert list(answer) == ["at", "lookback_hours", "rows", "uncalibrated_hours"]
     assert answer["rows"] == cli_rows(lake, *command, "--at", answer["at"])
-    assert len({row["hour"] for row in answer["rows"]}) == (2 if "hours=2" in query else 6)
+    hours = sorted({row["hour"] for row in answer["rows"]})
+    assert len(hours) == (2 if "hours=2" in query else 6)
+    assert answer["uncalibrated_hours"] == hours, "two days of history: no interval is calibrated yet"
 
 
 @pytest.mark.parametrize(("query", "name"), [("?hours=0", "hours"), ("?hours=25", "hours"), ("?by=floor", "by"),

@@ -240,6 +240,26 @@ def test_the_forecast_hours_are_in_the_browsers_local_time(base) -> None:
     assert cells[1:] == [[label, f"{hour:%H:%M} UTC"] for label, hour in zip(local, utc, strict=True)]
 
 
+def test_hours_whose_interval_is_not_calibrated_are_marked_and_a_line_says_why(base) -> None:
+    """Two days of history: no interval is calibrated yet (parking.analytics.forecast.UNCALIBRATED)."""
+    from playwright.sync_api import expect
+
+    from parking.analytics.forecast import UNCALIBRATED
+
+    with browser_page(390, 844) as (view, problems, outside):
+        view.goto(base + "/", wait_until="load")
+        expect(view.locator("#forecast tr[data-zone]")).to_have_count(6, timeout=15_000)
+        marked = view.eval_on_selector_all("#forecast tr:first-child th.uncalibrated", "cells => cells.map(c => c.dataset.hour)")
+        note = view.locator("#forecast-note")
+        expect(note).to_be_visible()
+        expect(note).to_have_text(f"* The 80 % interval is 0-100 % at every hour: {UNCALIBRATED}.")
+        title = view.locator("#forecast td.uncalibrated").first.get_attribute("title")
+    answer = json.loads(get(base + "/api/v1/forecast?by=zone&hours=6")[2])
+    assert marked == answer["uncalibrated_hours"] == sorted({row["hour"] for row in answer["rows"]})
+    assert title == f"80 % interval 0% to 100%: {UNCALIBRATED}"
+    assert problems == [] and outside == []
+
+
 def test_a_zone_none_of_whose_bays_is_known_reads_state_unknown(tmp_path) -> None:
     from playwright.sync_api import expect
 

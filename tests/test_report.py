@@ -20,7 +20,17 @@ from click.testing import CliRunner
 from parking import queries
 from parking.analytics.catalog import CatalogStore, parse
 from parking.analytics.engines import DuckDBEngine
-from parking.analytics.report import GROUP_ROWS, ReportContent, Section, build_report, frame_section, render_html
+from parking.analytics.forecast import UNCALIBRATED
+from parking.analytics.report import (
+    GROUP_ROWS,
+    ReportContent,
+    ReportInputs,
+    Section,
+    build_report,
+    forecast_section,
+    frame_section,
+    render_html,
+)
 from parking.cli.main import cli
 from parking.ingest.files import ingest_lines
 from parking.ingest.sinks import LocalSink
@@ -125,6 +135,20 @@ def test_the_forecast_shows_each_zones_next_hours_as_the_forecast_query_gives_th
     first = want[want["zone"] == table.rows[0][0]].iloc[0]
     assert table.rows[0][1] == (f"{first.occupancy_rate * 100:.0f}\u00a0%\n"
                                 f"{first.low * 100:.0f}\u2013{first.high * 100:.0f}")
+
+
+@pytest.mark.parametrize(("last", "marked"), [(date(2024, 3, 20), True), (LAST, False)])
+def test_an_interval_with_too_little_history_to_calibrate_it_is_marked_and_the_note_says_why(
+        lake: Path, last: date, marked: bool) -> None:
+    """Three days into the lake (from 2024-03-18) no interval is calibrated; two weeks in, every one is."""
+    inputs = ReportInputs(last, last, TZ, None, DuckDBEngine(lake), NOW)
+    shown = forecast_section(inputs)
+    assert shown is not None
+    [table] = shown.tables
+    cells = [cell for row in table.rows for cell in row[1:]]
+    assert {cell.endswith("\u00a0*") for cell in cells} == {marked}
+    assert all(cell.split("\n")[1] == "0\u2013100\u00a0*" for cell in cells) or not marked
+    assert (f"* The 80 % interval is 0-100 % at every hour: {UNCALIBRATED}." in shown.note) is marked
 
 
 def test_the_report_has_every_section_in_order(page: Path) -> None:

@@ -99,6 +99,31 @@ def test_the_demand_has_holidays_a_trend_and_zone_timing() -> None:
     assert len({demand.zone(z)[1] for z in range(5)}) >= 4
 
 
+@pytest.mark.parametrize(("utc", "local"), [
+    ("2024-03-30T07:30:00", "2024-03-30T08:30:00"),  # CET: UTC+1
+    ("2024-03-31T07:30:00", "2024-03-31T09:30:00"),  # after 01:00 UTC on 31 March: CEST, UTC+2
+    ("2024-03-31T23:30:00", "2024-04-01T01:30:00"),  # Easter Monday already in Berlin, not yet in UTC
+    ("2024-10-27T00:30:00", "2024-10-27T02:30:00"),  # the last CEST hour
+    ("2024-10-27T01:30:00", "2024-10-27T02:30:00"),  # the same wall-clock hour again, in CET
+])
+def test_a_garage_on_a_local_clock_has_that_clocks_hour_weekday_and_holidays(utc: str, local: str) -> None:
+    """Against the same plan in UTC (same weather and zones): only the hour of day and the weekday differ."""
+    from datetime import date, datetime, timezone
+
+    from parking.simulate import HOURLY_ARRIVALS, WEEKDAY_FACTOR, Demand, plan, public_holiday
+
+    berlin, utc_plan = (Demand(plan(50, 366, date(2024, 1, 1), tz=tz)) for tz in ("Europe/Berlin", "UTC"))
+    moment, wall = datetime.fromisoformat(utc).replace(tzinfo=timezone.utc), datetime.fromisoformat(local)
+    shift = berlin.zone(0)[1]
+
+    def factor(clock: datetime) -> float:
+        weekday = 6 if public_holiday(clock.date()) else clock.weekday()
+        return HOURLY_ARRIVALS[(clock.hour - shift) % 24] * WEEKDAY_FACTOR[weekday]
+
+    ratio = berlin.rate(0, moment) / utc_plan.rate(0, moment)
+    assert ratio == pytest.approx(factor(wall) / factor(moment.replace(tzinfo=None)))
+
+
 def test_simulate_interrupted_leaves_no_file_to_ingest_by_mistake(tmp_path, monkeypatch) -> None:
     """Ctrl-C half way: exit 130 and no --out file (a truncated one would ingest as if whole)."""
     from click.testing import CliRunner

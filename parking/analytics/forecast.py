@@ -1,16 +1,18 @@
 """Occupancy forecasts for the next hours and their backtest (docs/METRICS.md section 8, "Forecast").
 
-The history comes from two queries per run, whatever the number of origins:
-``queries/occupancy.sql`` over the whole window (the actual rate of every
-group and UTC hour, section 7's grouping) and ``queries/forecast_states.sql``
-(how each group's occupied and free bays change, summed here into its
-availability rate at every whole hour: the persistence baseline). Everything
-after that is numpy on an (hours x groups) grid.
+The history comes from one query per run, whatever the number of origins:
+``queries/forecast_history.sql`` reads the window's events once and returns,
+per group and whole UTC hour, how its observed and occupied milliseconds
+change (summed here into its actual rate of every hour: section 7's
+grouping, occupancy's figure) and how its occupied and free bays change
+(summed into its availability rate at every whole hour: the persistence
+baseline). Everything after that is numpy on an (hours x groups) grid.
 
 The method (docs/CHOICES.md, "Forecast", has the numbers that chose it): for
 origin ``t0`` and horizon ``h`` the forecast of the target hour is its
 weekday-hour **profile** (the mean of the non-null actual rates of the same
-hour 1 to :data:`PROFILE_WEEKS` weeks before) plus the group's current
+hour of the garage's clock, ``tz``, 1 to :data:`PROFILE_WEEKS` weeks before:
+:func:`local_weeks`) plus the group's current
 deviation from its profile, weighted per horizon::
 
     forecast = profile(target) + c_h + a_h * (state(t0) - profile(t0))
@@ -35,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from parking.analytics.availability import check_grouping, grouping_params
-from parking.analytics.registry import DEFAULT_GROUPING, GROUP_COLUMN, NamedQuery, named
+from parking.analytics.registry import DEFAULT_GROUPING, GROUP_COLUMN, NamedQuery
 from parking.analytics.windows import partition_params, to_ms
 from parking.errors import InvalidArgument
 
@@ -57,10 +59,13 @@ MIN_SCALE = 0.002  # a group that never changes still gets an interval
 INTERVAL = (0.10, 0.90)  # the 80 % interval's residual quantiles
 MIN_HISTORY = timedelta(days=14)  # section 8: an origin needs an event 14 days before it
 MAX_BACKTEST_DAYS = 366
-STATES = NamedQuery(
-    "forecast_states",
-    {GROUP_COLUMN: "string", "at_ms": "int64", "occupied_change": "int64", "free_change": "int64", "first_ms": "int64"},
+HISTORY = NamedQuery(
+    "forecast_history",
+    {GROUP_COLUMN: "string", "at_ms": "int64", "observed_count": "int64", "observed_offset_ms": "int64",
+     "occupied_count": "int64", "occupied_offset_ms": "int64", "occupied_change": "int64", "free_change": "int64",
+     "first_ms": "int64"},
 )
+HOUR_MS = 3_600_000
 BACKTEST_COLUMNS = ("horizon", "origins", "mae_forecast", "mae_persistence", "mae_seasonal_naive", "mae_profile",
                     "coverage")
 
@@ -116,63 +121,55 @@ def load_history(
     zones: Sequence[str] = (),
     lookback: timedelta,
     pad_hours: int = 0,
+    states_from: datetime | None = None,
 ) -> History:
-    """Actual rates of the hours in ``[start, end)`` and states at the hours in ``[start, end]``: two queries.
+    """Actual rates of the hours in ``[start, end)`` and states at the hours in ``[states_from, end]``: one query.
 
-    ``start`` and ``end`` are whole UTC hours; the grid runs ``pad_hours``
-    past ``end`` (rates NaN there: the hours to forecast).
+    ``start``, ``end`` and ``states_from`` (default ``start``) are whole UTC
+    hours; the grid runs ``pad_hours`` past ``end`` (rates NaN there: the
+    hours to forecast); states before ``states_from`` are NaN (not asked).
     """
     grouping = grouping_params(check_grouping(by), zones)
-    occupancy = named("occupancy")
-    rate_params = {
-        "start_ms": to_ms(start), "end_ms": to_ms(end), "day_end_ms": to_ms(end), "lookback_ms": _ms(lookback),
-        "time_zone": "UTC",  # the actual rates are of UTC hours (section 8); occupancy's rows follow this clock
+    params = {
+        "start_ms": to_ms(start), "end_ms": to_ms(end), "states_from_ms": to_ms(max(states_from or start, start)),
+        "lookback_ms": _ms(lookback),
         # a round trip looks one lookback further back (METRICS.md section 4)
-        **partition_params(start - 2 * lookback, end - timedelta(milliseconds=1)), **grouping,
-    }
-    rate_rows = engine.run(occupancy.sql, _wanted(occupancy, rate_params))
-    state_params = {
-        "start_ms": to_ms(start), "end_ms": to_ms(end), "lookback_ms": _ms(lookback),
         **partition_params(start - 2 * lookback, end), **grouping,
     }
-    state_rows = engine.run(STATES.sql, _wanted(STATES, state_params))
-    return _history(start, end, pad_hours, rate_rows, state_rows)
+    return _history(start, end, pad_hours, engine.run(HISTORY.sql, _wanted(HISTORY, params)))
 
 
-def _history(start: datetime, end: datetime, pad_hours: int, rate_rows: pd.DataFrame,
-             state_rows: pd.DataFrame) -> History:
-    """The engine's rows on the grid (both engines' spellings: ISO text or timestamps)."""
+def _history(start: datetime, end: datetime, pad_hours: int, rows: pd.DataFrame) -> History:
+    """The query's changes summed on the grid: rate ``occupied / observed`` ms of each hour, state of each instant."""
     hours = int((end - start) / HOUR) + pad_hours + 1
-    rate_groups = _groups(rate_rows[GROUP_COLUMN])
-    state_groups = _groups(state_rows[GROUP_COLUMN])
-    groups = sorted(set(rate_groups) | set(state_groups), key=lambda g: (g is None, g or ""))
-    column = {group: n for n, group in enumerate(groups)}
+    last = int((end - start) / HOUR)  # rates of the hours before it; no state is asked after it
+    codes, uniques = pd.factorize(rows[GROUP_COLUMN].astype("string"), use_na_sentinel=True)
+    names = sorted(str(value) for value in uniques)  # then the null group, last
+    groups: list[str | None] = [*names, *([None] if (codes < 0).any() else [])]
+    position = {name: n for n, name in enumerate(names)}
+    remap = np.array([position[str(value)] for value in uniques] + [len(names)], dtype=np.int64)
+    cols = remap[codes]  # code -1 (null) takes the last entry: the null group's column
+    at = pd.to_numeric(rows["at_ms"]).to_numpy(dtype=np.int64)
+    flat = ((at - to_ms(start)) // HOUR_MS) * len(groups) + cols
+
+    def summed(column: str) -> np.ndarray:
+        """The column's values added up per grid cell, (hours x groups)."""
+        values = pd.to_numeric(rows[column]).to_numpy(dtype=np.int64)
+        return np.bincount(flat, weights=values, minlength=hours * len(groups)).reshape(hours, len(groups))
+
     rates = np.full((hours, len(groups)), np.nan)
     states = np.full((hours, len(groups)), np.nan)
     first = np.full(len(groups), np.nan)
-    if len(rate_rows):
-        stamps = pd.to_datetime(rate_rows["hour"], utc=True, format="ISO8601")
-        rows = ((stamps - pd.Timestamp(start)) / pd.Timedelta(hours=1)).to_numpy().astype(np.int64)
-        cols = np.array([column[g] for g in rate_groups])
-        rates[rows, cols] = pd.to_numeric(rate_rows["occupancy_rate"], errors="coerce").to_numpy(dtype=float)
-    if len(state_rows):
-        at = pd.to_numeric(state_rows["at_ms"]).to_numpy(dtype=np.int64)
-        rows = (at - to_ms(start)) // 3_600_000
-        cols = np.array([column[g] for g in state_groups])
-        occupied, free = np.zeros((hours, len(groups))), np.zeros((hours, len(groups)))
-        np.add.at(occupied, (rows, cols), pd.to_numeric(state_rows["occupied_change"]).to_numpy(dtype=float))
-        np.add.at(free, (rows, cols), pd.to_numeric(state_rows["free_change"]).to_numpy(dtype=float))
-        occupied, known = np.cumsum(occupied, axis=0), np.cumsum(occupied + free, axis=0)
-        last = int((end - start) / HOUR)  # no state is asked after the origin
+    if len(rows):
+        observed = HOUR_MS * np.cumsum(summed("observed_count"), axis=0) - summed("observed_offset_ms")
+        occupied = HOUR_MS * np.cumsum(summed("occupied_count"), axis=0) - summed("occupied_offset_ms")
         with np.errstate(invalid="ignore", divide="ignore"):
-            states[: last + 1] = np.where(known > 0.5, occupied / np.maximum(known, 1), np.nan)[: last + 1]
-        firsts = pd.to_numeric(state_rows["first_ms"]).to_numpy(dtype=float)
-        np.fmin.at(first, cols, firsts)
+            rates[:last] = np.where(observed > 0, occupied / np.where(observed > 0, observed, 1), np.nan)[:last]
+            occupied_bays = np.cumsum(summed("occupied_change"), axis=0)
+            known = np.cumsum(summed("occupied_change") + summed("free_change"), axis=0)
+            states[: last + 1] = np.where(known > 0.5, occupied_bays / np.maximum(known, 1), np.nan)[: last + 1]
+        np.fmin.at(first, cols, pd.to_numeric(rows["first_ms"]).to_numpy(dtype=float))
     return History(start, groups, rates, states, first)
-
-
-def _groups(values: pd.Series) -> list[str | None]:
-    return [None if pd.isna(v) else str(v) for v in values]
 
 
 def _wanted(query: NamedQuery, params: dict) -> dict:
@@ -192,9 +189,39 @@ def _lagged(values: np.ndarray, hours: int) -> np.ndarray:
     return out
 
 
-def profile(rates: np.ndarray, weeks: int) -> np.ndarray:
-    """Per grid hour and group, the mean of the non-null rates 1..``weeks`` weeks before (NaN when none)."""
-    return _nanmean(np.stack([_lagged(rates, WEEK_HOURS * k) for k in range(1, weeks + 1)]))
+def profile(rates: np.ndarray, weeks: int, sources: np.ndarray | None = None) -> np.ndarray:
+    """Per grid hour and group, the mean of the non-null rates 1..``weeks`` weeks before (NaN when none).
+
+    ``sources[w - 1, k]`` is the grid row taken for row k, ``w`` weeks before
+    (:func:`local_weeks`: the same hour of a local clock); by default
+    ``k - 168 w``, the same UTC hour. A row off the grid is NaN.
+    """
+    if sources is None:
+        return _nanmean(np.stack([_lagged(rates, WEEK_HOURS * k) for k in range(1, weeks + 1)]))
+    stack = np.full((weeks, *rates.shape), np.nan)
+    for week in range(weeks):
+        rows = sources[week]
+        on_grid = (rows >= 0) & (rows < len(rates))
+        stack[week, on_grid] = rates[rows[on_grid]]
+    return _nanmean(stack)
+
+
+def local_weeks(start: datetime, rows: int, tz: str, weeks: int) -> np.ndarray | None:
+    """For grid rows 0..``rows - 1`` from ``start``, the rows 1..``weeks`` weeks before by ``tz``'s clock, (weeks x rows).
+
+    Row k - 168 w moved by the whole hours the zone's UTC offset changed
+    between the two (a change of half an hour, Lord Howe's, moves nothing);
+    None for UTC, whose weeks are 168 rows.
+    """
+    if tz == "UTC":
+        return None
+    before = WEEK_HOURS * weeks
+    instants = pd.date_range(start - timedelta(hours=before), periods=rows + before, freq="h", tz="UTC")
+    offsets = ((instants.tz_convert(tz).tz_localize(None) - instants.tz_localize(None)) / pd.Timedelta(hours=1))
+    offset = np.asarray(offsets, dtype=float)
+    k = np.arange(rows)
+    naive = np.stack([k - WEEK_HOURS * week for week in range(1, weeks + 1)])
+    return (naive + np.round(offset[k + before] - offset[naive + before])).astype(np.int64)
 
 
 def _nanmean(stack: np.ndarray) -> np.ndarray:
@@ -216,14 +243,17 @@ class Features:
 class Model:
     """The method on one run's grid: features for any origins, fitted per day (module docstring)."""
 
-    def __init__(self, history: History) -> None:
+    def __init__(self, history: History, tz: str = "UTC") -> None:
+        """``tz``: the clock whose weekday and hour the profile follows (docs/CHOICES.md, "Forecast")."""
         self.history = history
-        self.profile = profile(history.rates, PROFILE_WEEKS)
+        sources = local_weeks(history.start, len(history.rates), tz, PROFILE_WEEKS)
+        self.profile = profile(history.rates, PROFILE_WEEKS, sources)
         now_profile = _nanmean(np.stack([self.profile, _lagged(self.profile, 1)]))
         self.state_deviation = history.states - now_profile
         self.last_rates = _lagged(history.rates, 1)
         self.last_deviation = self.last_rates - _lagged(self.profile, 1)
         self._fits: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._calibrated: dict[tuple[int, int], bool] = {}
 
     def features(self, origins: np.ndarray, horizon: int) -> Features:
         """Row ``i`` of ``origins`` is the origin at grid row i: the target is row i + horizon - 1."""
@@ -254,9 +284,18 @@ class Model:
             hours = self.hour_of_day(origins[chosen])
             point = self.combine(self.features(origins[chosen], horizon), coefficients[hours])
             estimate[chosen] = np.clip(point, 0, 1)
-            low[chosen] = np.clip(point + lows[hours][:, np.newaxis] * scale, 0, 1)
-            high[chosen] = np.clip(point + highs[hours][:, np.newaxis] * scale, 0, 1)
+            if self._calibrated[(int(day), horizon)]:
+                low[chosen] = np.clip(point + lows[hours][:, np.newaxis] * scale, 0, 1)
+                high[chosen] = np.clip(point + highs[hours][:, np.newaxis] * scale, 0, 1)
+            else:  # nothing to calibrate it on: an interval that claims nothing (NaN where nothing is known)
+                low[chosen] = np.where(np.isnan(point), np.nan, 0.0)
+                high[chosen] = np.where(np.isnan(point), np.nan, 1.0)
         return estimate, low, high
+
+    def calibrated(self, day: int, horizon: int) -> bool:
+        """Whether :meth:`fit` had the :data:`MIN_FIT_PAIRS` pairs it needs: else the interval is [0, 1]."""
+        self.fit(day, horizon)
+        return self._calibrated[(day, horizon)]
 
     def fit(self, day: int, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per UTC hour of day of the origin: (c, a, b), (24, 3), and the residual quantiles, (24,) each,
@@ -271,6 +310,7 @@ class Model:
         key = (day, horizon)
         if key in self._fits:
             return self._fits[key]
+        self._calibrated[key] = False
         coefficients = np.tile([0.0, DEFAULT_DECAY**horizon, 0.0], (24, 1))
         lows, highs = np.full(24, -1.0), np.full(24, 1.0)
         scale = np.ones(len(self.history.groups))
@@ -285,6 +325,7 @@ class Model:
             near = np.minimum(distance, 24 - distance) <= HOUR_WINDOW if HOUR_WINDOW is not None \
                 else np.ones((len(origins), 24), dtype=bool)
             pooled = _least_squares(f, actual, usable)
+            self._calibrated[key] = pooled is not None
             if pooled is not None and GROUP_SCALE:
                 scale = _scales(actual - np.clip(self.combine(f, pooled), 0, 1), usable)
             for hour in range(24 if HOUR_WINDOW is not None else 1):
@@ -334,16 +375,29 @@ def forecast(
     One row per group (observed in the history, ``zones`` kept) and horizon:
     ``<by>`` (string, null for uncatalogued spots), ``hour`` (the target hour's
     start, ``datetime64[ns, tz]``), ``occupancy_rate``, ``low``, ``high``
-    (float64 in [0, 1], NaN when nothing is known: the 80 % interval).
+    (float64 in [0, 1], NaN when nothing is known: the 80 % interval). The
+    weekday-hour profile follows ``tz``'s clock: after the clocks change, a
+    garage's morning is still its morning.
+
+    With too little history to calibrate the interval of an hour (fewer than
+    :data:`MIN_FIT_PAIRS` past forecasts of that horizon to check against
+    their actual rates: a lake with under 8 to 10 days of events), that hour's
+    ``low`` is 0 and ``high`` 1 for every group, and
+    ``frame.attrs["uncalibrated_hours"]`` lists those hours (as in the
+    ``hour`` column; empty when every interval is calibrated).
     """
     hours = check_hours(hours)
     origin = floor_hour(at)
     midnight = origin.replace(hour=0)
-    start = midnight - timedelta(days=FIT_DAYS + 7 * max(PROFILE_WEEKS, 1)) - HOUR
-    history = load_history(engine, start, origin, by=by, zones=zones, lookback=lookback, pad_hours=hours)
-    model = Model(history)
+    start = midnight - timedelta(days=FIT_DAYS + 7 * max(PROFILE_WEEKS, 1)) - HOUR - _clock_margin(tz)
+    history = load_history(engine, start, origin, by=by, zones=zones, lookback=lookback, pad_hours=hours,
+                           states_from=midnight - timedelta(days=FIT_DAYS))  # the fit's first origin
+    model = Model(history, tz)
     row = history.index(origin)
     frames = []
+    day = row - int(model.hour_of_day(np.array([row]))[0])
+    uncalibrated = [pd.Timestamp(origin + (h - 1) * HOUR).tz_convert(tz) for h in range(1, hours + 1)
+                    if not model.calibrated(day, h)]
     for horizon in range(1, hours + 1):
         estimate, low, high = (values[0] for values in model.predict(np.array([row]), horizon))
         frames.append(pd.DataFrame({
@@ -358,16 +412,33 @@ def forecast(
         return empty_forecast(by, tz)
     frame = pd.concat(frames).sort_values(["_order", "hour"], kind="stable").drop(columns="_order")
     frame["hour"] = frame["hour"].dt.tz_convert(tz).astype(f"datetime64[ns, {tz}]")
-    return frame.reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
+    frame.attrs["uncalibrated_hours"] = uncalibrated
+    return frame
 
 
 def empty_forecast(by: str, tz: str = "UTC") -> pd.DataFrame:
     """No rows, with the forecast's columns and dtypes."""
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         by: pd.array([], dtype="string"), "hour": pd.Series([], dtype=f"datetime64[ns, {tz}]"),
         "occupancy_rate": pd.Series([], dtype="float64"), "low": pd.Series([], dtype="float64"),
         "high": pd.Series([], dtype="float64"),
     })
+    frame.attrs["uncalibrated_hours"] = []
+    return frame
+
+
+UNCALIBRATED = "too little history to calibrate it yet (it takes 8 to 10 days of events)"
+
+
+def uncalibrated_note(frame: pd.DataFrame) -> str | None:
+    """The line that says a forecast's interval is 0-100 % at some hours, and why; None when it is not."""
+    hours = frame.attrs.get("uncalibrated_hours") or []
+    if frame.empty or not hours:
+        return None
+    shown = frame["hour"].nunique()
+    which = "every hour" if len(hours) >= shown else f"{len(hours)} of the {shown} hours"
+    return f"The 80 % interval is 0-100 % at {which}: {UNCALIBRATED}."
 
 
 def backtest(
@@ -379,25 +450,34 @@ def backtest(
     zones: Sequence[str] = (),
     hours: int = 6,
     lookback: timedelta,
+    tz: str = "UTC",
 ) -> pd.DataFrame:
     """Per horizon 1..``hours``, the forecast's and the three baselines' errors over ``days`` days (section 8).
 
-    ``end`` is floored to its UTC hour (E). Columns: ``horizon``, ``origins``
-    (int64: counted origin-group pairs), ``mae_forecast``,
-    ``mae_persistence``, ``mae_seasonal_naive``, ``mae_profile``,
-    ``coverage`` (float64, NaN when no pair counts).
+    ``end`` is floored to its UTC hour (E); ``tz`` is the clock the
+    forecast's profile follows, as in :func:`forecast` (the baselines are
+    section 8's, in UTC hours). Columns: ``horizon``, ``origins`` (int64:
+    counted origin-group pairs), ``mae_forecast``, ``mae_persistence``,
+    ``mae_seasonal_naive``, ``mae_profile``, ``coverage`` (float64, NaN when
+    no pair counts).
     """
     days, hours = check_days(days), check_hours(hours)
     e = floor_hour(end)
     first_origin = e - timedelta(days=days)
     start = first_origin.replace(hour=0) - timedelta(days=FIT_DAYS + 7 * max(PROFILE_WEEKS, BASELINE_WEEKS)) - HOUR
-    history = load_history(engine, start, e, by=by, zones=zones, lookback=lookback)
-    return evaluate(history, first_origin, e, hours)
+    history = load_history(engine, start - _clock_margin(tz), e, by=by, zones=zones, lookback=lookback,
+                           states_from=first_origin.replace(hour=0) - timedelta(days=FIT_DAYS))  # the first fit's
+    return evaluate(history, first_origin, e, hours, tz)
 
 
-def evaluate(history: History, first_origin: datetime, end: datetime, hours: int) -> pd.DataFrame:
+def _clock_margin(tz: str) -> timedelta:
+    """History read before the profile's 4 weeks: a local week can be an hour longer (autumn), or more."""
+    return timedelta(0) if tz == "UTC" else timedelta(days=1)
+
+
+def evaluate(history: History, first_origin: datetime, end: datetime, hours: int, tz: str = "UTC") -> pd.DataFrame:
     """The backtest's table on a loaded history: origins in ``[first_origin, end)``, targets ending by ``end``."""
-    model = Model(history)
+    model = Model(history, tz)
     baseline_profile = profile(history.rates, BASELINE_WEEKS)
     seasonal = _lagged(history.rates, WEEK_HOURS)
     e = history.index(end)

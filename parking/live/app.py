@@ -103,7 +103,9 @@ class Live:
         """The next ``hours`` per group from now's hour (``parking-cli forecast``, METRICS.md section 8), as JSON.
 
         Kept like the live answers, and for one hour at most: a forecast starts
-        at a whole hour, so a new hour asks for a new one.
+        at a whole hour, so a new hour asks for a new one. ``uncalibrated_hours``
+        lists the hours whose 80 % interval is 0-100 % for want of history to
+        calibrate it (``frame.attrs``, :func:`parking.analytics.forecast.forecast`).
         """
         at = self.source.clock()
 
@@ -114,8 +116,9 @@ class Live:
             with self.source._lock:  # the local engine has one connection
                 frame = queries.forecast(at, by=by, hours=hours, lookback_hours=self.source.lookback_hours,
                                          engine=self.source.engine)
+            uncalibrated = [iso(hour) for hour in frame.attrs.get("uncalibrated_hours", [])]
             return (f'{{"at": {json.dumps(iso(at))}, "lookback_hours": {json.dumps(self.source.lookback_hours)}, '
-                    f'"rows": {render(frame, "json")}}}').encode()
+                    f'"rows": {render(frame, "json")}, "uncalibrated_hours": {json.dumps(uncalibrated)}}}').encode()
 
         return self.cache.get(("forecast", by, hours, at.replace(minute=0, second=0, microsecond=0)), make)
 

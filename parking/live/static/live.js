@@ -195,11 +195,16 @@ function peak(hours) {
   return Math.max(-1, ...[...hours.values()].map((row) => row.occupancy_rate ?? -1));
 }
 
+// Why an hour's 80 % interval is 0-100 % (parking.analytics.forecast.UNCALIBRATED).
+const UNCALIBRATED = "too little history to calibrate it yet (it takes 8 to 10 days of events)";
+
 function drawForecast(answer) {
   // One row per zone, fullest at its peak first and the uncatalogued last, one column per hour ahead in the
-  // browser's local time (UTC in the title): the forecast occupancy (80 % interval in the title).
+  // browser's local time (UTC in the title): the forecast occupancy (80 % interval in the title). An hour
+  // whose interval could not be calibrated is marked, and a line under the table says why.
   const table = document.getElementById("forecast");
   const hours = [...new Set(answer.rows.map((row) => row.hour))].sort();
+  const uncalibrated = new Set((answer.uncalibrated_hours ?? []).filter((hour) => hours.includes(hour)));
   const zones = new Map();
   for (const row of answer.rows) {
     if (!zones.has(row.zone)) zones.set(row.zone, new Map());
@@ -209,7 +214,7 @@ function drawForecast(answer) {
     (a === null) - (b === null) || peak(zones.get(b)) - peak(zones.get(a)) || (a < b ? -1 : a > b ? 1 : 0));
   const head = document.createElement("tr");
   head.append(text("th", "", "zone"), ...hours.map((hour) => {
-    const cell = text("th", "", localHour(hour));
+    const cell = text("th", uncalibrated.has(hour) ? "uncalibrated" : "", localHour(hour));
     cell.title = `${hour.slice(11, 16)} UTC`;
     cell.dataset.hour = hour;
     return cell;
@@ -220,13 +225,20 @@ function drawForecast(answer) {
     line.append(text("th", "", zoneName(zone)));
     for (const hour of hours) {
       const row = zones.get(zone).get(hour);
-      const cell = text("td", "", row ? percent(row.occupancy_rate) : "-");
-      if (row && row.low !== null) cell.title = `80 % interval ${percent(row.low)} to ${percent(row.high)}`;
+      const cell = text("td", uncalibrated.has(hour) ? "uncalibrated" : "", row ? percent(row.occupancy_rate) : "-");
+      if (row && row.low !== null) {
+        cell.title = `80 % interval ${percent(row.low)} to ${percent(row.high)}`
+          + (uncalibrated.has(hour) ? `: ${UNCALIBRATED}` : "");
+      }
       line.append(cell);
     }
     return line;
   });
   table.replaceChildren(head, ...rows);
+  const note = document.getElementById("forecast-note");
+  const which = uncalibrated.size >= hours.length ? "every hour" : `${uncalibrated.size} of the ${hours.length} hours`;
+  note.textContent = uncalibrated.size ? `* The 80 % interval is 0-100 % at ${which}: ${UNCALIBRATED}.` : "";
+  note.hidden = uncalibrated.size === 0;
 }
 
 async function refreshForecast() {
