@@ -83,6 +83,9 @@ BAD = [  # (path, the parameter the 422 names)
     ("/api/v1/alerts?treshold=0.5", "treshold"),
     ("/api/v1/status?at=2024-01-01", "at"),
     ("/feeds/parkapi.json?zone=A", "zone"),
+    ("/api/v1/availability?by=zone&by=level", "by"),
+    ("/api/v1/alerts?threshold=0.5&by=zone&threshold=0.9", "threshold"),
+    ("/api/v1/forecast?hours=2&hours=2", "hours"),
 ]
 
 

@@ -92,6 +92,15 @@ def test_a_level_is_drawn_from_x_y_then_lat_lon_then_a_grid_by_zone() -> None:
     assert grid.xs[:2] == (0.0, 1.0) and grid.ys[2] > grid.ys[0] + 1, "South is a block of its own"
 
 
+@pytest.mark.parametrize("bays", [1, 2, 5, 40], ids=lambda n: f"{n}-bays")
+def test_a_map_of_a_few_bays_draws_them_small_and_centred(bays) -> None:
+    [level] = layout([row(f"B{n}", "Z", x=3 * n, y=0) for n in range(bays)])
+    left, _, width, _ = level.bounds
+    assert level.radius / width <= 1 / 24, "a bay is at most a 24th of the map's width"
+    assert left <= min(level.xs) - 2 * level.radius and left + width >= max(level.xs) + 2 * level.radius
+    assert left + width / 2 == pytest.approx((min(level.xs) + max(level.xs)) / 2)
+
+
 def test_only_the_four_live_answers_exist(tmp_path) -> None:
     with pytest.raises(InvalidArgument, match="'health' is not a live answer"):
         live_answer(source(tmp_path), "health")

@@ -207,12 +207,15 @@ def body_key(name: str, params: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _unexpected(request: Request, allowed: set[str]) -> None:
-    """422 for a query parameter the endpoint does not take (a typo must not pass as the default)."""
-    for name in request.query_params:
+    """422 for a query parameter the endpoint does not take (a typo must not pass as the default) or one given twice."""
+    given = [name for name, _ in request.query_params.multi_items()]
+    for name in given:
         if name not in allowed:
             raise InvalidArgument(f"unknown query parameter {name!r}"
                                   + (f": this endpoint takes {', '.join(sorted(allowed))}" if allowed else
                                      ": this endpoint takes none"), name)
+        if given.count(name) > 1:  # which one is meant? Starlette would quietly take the last
+            raise InvalidArgument(f"query parameter {name!r} given {given.count(name)} times: give it once", name)
 
 
 def _with_sign_in(html: str) -> str:

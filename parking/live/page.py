@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 UNCATALOGUED = "(uncatalogued)"
 GRID_COLUMNS = 10  # bays per row of a zone's block in the grid map
+MIN_WIDTH_RADII = 24  # a map is at least this many bay radii wide (about ten bays), so a few bays draw small
 FULLEST_SHOWN = 3
 
 
@@ -80,8 +81,9 @@ def _level(name: str, rows: list[CatalogRow]) -> Level:
         kind, points = "grid", _grid(rows)
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     radius = 0.42 * _spacing(points)
-    left, top = min(xs) - 2 * radius, min(ys) - 2 * radius
-    width, height = max(xs) - min(xs) + 4 * radius, max(ys) - min(ys) + 4 * radius
+    width = max(max(xs) - min(xs) + 4 * radius, MIN_WIDTH_RADII * radius)  # centred: one bay is not a full-width disc
+    left, top = (min(xs) + max(xs) - width) / 2, min(ys) - 2 * radius
+    height = max(ys) - min(ys) + 4 * radius
     return Level(name or "(no level)", kind, tuple(r.spot_id for r in rows), tuple(r.zone for r in rows),
                  tuple(xs), tuple(ys), radius, (left, top, width, height))
 
