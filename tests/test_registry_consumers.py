@@ -196,7 +196,7 @@ def stated_defaults(name: str, sql: str) -> dict[str, tuple[list[str], list[str]
     return found
 
 
-@pytest.mark.parametrize("query", [*QUERIES.values(), forecast.STATES], ids=lambda query: query.name)
+@pytest.mark.parametrize("query", [*QUERIES.values(), forecast.HISTORY], ids=lambda query: query.name)
 def test_a_query_files_header_names_every_parameter_it_binds(query) -> None:
     assert {name for names in header(query.sql) for name in names.split(", ")} == query.placeholders()
 
