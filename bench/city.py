@@ -64,6 +64,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import duckdb
 import orjson
 import pandas as pd
 import yaml
@@ -492,6 +493,7 @@ def answer(lakes: Mapping[str, Path], at: datetime, spots: int) -> None:
           f"{'events s (hourly)':>19}{'objects':>9}{'json':>6}{'ratio':>7}  equal")
     engines = {label: DuckDBEngine(path) for label, path in lakes.items()}
     live_ms: dict[str, float] = {}
+    live_cpu_ms: dict[str, float] = {}
     ratios: dict[str, float] = {}
     for name in LIVE:
         extra = {"threshold": 0.9} if name == "alerts" else {}
@@ -507,7 +509,7 @@ def answer(lakes: Mapping[str, Path], at: datetime, spots: int) -> None:
         reads = {label: question_reads(path, name, answered_at, lookback) for label, path in lakes.items()}
         same = all(_equal(frame, result) for _, result in timed.values())
         (fast, _), (slow, _) = timed[LAKES[0]], timed[LAKES[1]]
-        live_ms[name], ratios[name] = wall * 1000, fast / slow
+        live_ms[name], live_cpu_ms[name], ratios[name] = wall * 1000, cpu * 1000, fast / slow
         print(f"{name:<18}{wall * 1000:>9.1f}{cpu * 1000:>7.1f}{fast:>16.2f}{reads[LAKES[0]].objects:>9,}"
               f"{reads[LAKES[0]].json_objects:>8,}{slow:>19.2f}{reads[LAKES[1]].objects:>9,}"
               f"{reads[LAKES[1]].json_objects:>6,}{fast / slow:>7.2f}  {same}")
@@ -525,22 +527,39 @@ def answer(lakes: Mapping[str, Path], at: datetime, spots: int) -> None:
     files = {label: sum(len(names) for _, _, names in os.walk(path)) for label, path in lakes.items()}
     print("of each events query, the engine's walk of the lake's folders first (layout_damage): "
           + ", ".join(f"{walks[label][0] * 1000:.0f} ms on the {label} lake ({files[label]:,} files)" for label in lakes))
+    hot = {label: hot_tier_read(path) for label, path in lakes.items()}
+    print("of each events query, DuckDB's read of the hot tier's JSON objects alone: "
+          + ", ".join(f"{seconds * 1000:.0f} ms on the {label} lake ({count:,} objects, "
+                      f"{seconds * 1000 / max(count, 1):.2f} ms an object)" for label, (seconds, count) in hot.items()))
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     zones_usd = zones_cost(store, lakes, at, lookback, spots)
     print()
     scale = 10_000 / spots
     scaled = "" if spots == 10_000 else f"; measured at {spots:,} bays, scaled linearly to 10,000"
-    worst_live = max(live_ms.values()) * scale
+    worst_live, worst_cpu = max(live_ms.values()) * scale, max(live_cpu_ms.values()) * scale
     worst_ratio = max(ratios.values())
     print("targets:")
     print(f"  each live answer <= {TARGET_LIVE_MS:g} ms at 10,000 bays: "
-          + ", ".join(f"{name} {ms * scale:.0f} ms" for name, ms in live_ms.items())
-          + f"{scaled} (wall, best of {TABLE_ROUNDS}): {verdict(worst_live <= TARGET_LIVE_MS)}")
+          + ", ".join(f"{name} {ms * scale:.0f} ms ({live_cpu_ms[name] * scale:.0f} CPU)" for name, ms in live_ms.items())
+          + f"{scaled} (best of {TABLE_ROUNDS}): wall {verdict(worst_live <= TARGET_LIVE_MS)}, CPU "
+          f"{verdict(worst_cpu <= TARGET_LIVE_MS)} (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     print(f"  each now-question through the events within {TARGET_RATIO:g}x of the hourly-batch lake: "
           + ", ".join(f"{name} {ratio:.2f}x" for name, ratio in ratios.items())
           + f": {verdict(worst_ratio <= TARGET_RATIO)}")
     print(f"  the zones function <= ${TARGET_ZONES_USD:g} a month at one run a minute: ${zones_usd:.2f}"
           f"{' (at 10,000 bays)' if spots != 10_000 else ''}: {verdict(zones_usd <= TARGET_ZONES_USD)}")
+
+
+def hot_tier_read(root: Path) -> tuple[float, int]:
+    """(best wall seconds of 3, objects): DuckDB reading every JSON object of the hot tier as the local engine does."""
+    files = sorted(str(path) for path in (root / DATA_PREFIX).rglob("*.json.gz"))
+    if not files:
+        return 0.0, 0
+    connection = duckdb.connect()
+    sql = (f"SELECT count(*) FROM read_json({files!r}, format = 'newline_delimited', compression = 'gzip', "
+           "columns = {'spot_id': 'VARCHAR', 'status': 'VARCHAR', 'timestamp': 'VARCHAR'}, hive_partitioning = true)")
+    seconds, _ = best(lambda: connection.execute(sql).fetchall(), EVENT_ROUNDS)
+    return seconds, len(files)
 
 
 def verdict(met: bool) -> str:
