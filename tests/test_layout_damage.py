@@ -99,6 +99,25 @@ def _day_file_in_an_hour_folder(root: Path) -> Path:
     return target
 
 
+def _beside_the_months(prefix: str) -> Damage:
+    def damage(root: Path) -> Path:
+        [source, *_] = sorted((root / prefix).rglob("*.json.gz"))
+        year = source.relative_to(root / prefix).parts[0]
+        target = root / prefix / year / source.name
+        source.rename(target)
+        return target
+    return damage
+
+
+def _in_a_misnamed_month(root: Path) -> Path:
+    [source, *_] = sorted((root / DATA_PREFIX).rglob("*.json.gz"))
+    year, _, day, hour = source.relative_to(root / DATA_PREFIX).parts[:4]
+    target = root / DATA_PREFIX / year / "month=13" / day / hour / source.name
+    target.parent.mkdir(parents=True)
+    source.rename(target)
+    return target
+
+
 DAMAGES = [
     ("a day file deleted", _day_file_deleted, "has no day file, though that day's kept sources exist"),
     ("an hour file deleted", _hour_file_deleted, "has no file holding hour "),
@@ -107,6 +126,10 @@ DAMAGES = [
      "is a file where the lake's layout"),
     ("a JSON object beside the year folders", _beside_the_years, "is a file where the lake's layout"),
     ("a day file moved into an hour folder", _day_file_in_an_hour_folder, "is a file where the lake's layout"),
+    ("a JSON object beside the month folders", _beside_the_months(DATA_PREFIX), "is a file where the lake's layout"),
+    ("a kept source beside the month folders", _beside_the_months(COMPACTED_SOURCES_PREFIX),
+     "is a file where the lake's layout"),
+    ("a JSON object in a month=13 folder", _in_a_misnamed_month, "is a file where the lake's layout"),
 ]
 IDS = [d[0] for d in DAMAGES]
 

@@ -139,8 +139,10 @@ class DuckDBEngine:
             self._connection.execute(f"CREATE OR REPLACE VIEW {CATALOG_TABLE} AS {duckdb_view_body(self.data_dir)}")
 
 
-_DATA_PLACE = re.compile(r"year=\d{4}/month=(0[1-9]|1[0-2])/day=(0[1-9]|[12]\d|3[01])/hour=([01]\d|2[0-3])/[^/]+")
-_DAY_PLACE = re.compile(r"year=\d{4}/month=(0[1-9]|1[0-2])/day=(0[1-9]|[12]\d|3[01])/[^/]+")
+# The folders of a tier, one pattern a level: a data object (and a kept source) lies in an hour folder, a
+# compacted file in a day folder; any other place is one the layout never uses.
+_DAY_LEVELS = (re.compile(r"year=\d{4}"), re.compile(r"month=(0[1-9]|1[0-2])"), re.compile(r"day=(0[1-9]|[12]\d|3[01])"))
+_HOUR_LEVELS = (*_DAY_LEVELS, re.compile(r"hour=([01]\d|2[0-3])"))
 
 
 def layout_damage(data_dir: Path, data_prefix: str = DATA_PREFIX) -> str | None:
@@ -152,26 +154,29 @@ def layout_damage(data_dir: Path, data_prefix: str = DATA_PREFIX) -> str | None:
     the ``year=`` folders), which no query reads; and kept sources of an hour
     that no day file of its day and no hour file of that hour holds (their
     events are nowhere a query reads). Hidden names (``.x``, ``_x``) are skipped, as every reader
-    skips them. Costs a walk of the folders (no file is opened).
+    skips them. Costs a walk of the folders (no file is opened): each query
+    runs it, and the kept sources are every object ever folded, so a file in
+    a folder of the right place costs only a look at its type.
     """
     root = Path(data_dir)
     misplaced: list[str] = []
-    tiers = [(data_prefix, _DATA_PLACE)]
+    tiers: list[tuple[str, tuple[re.Pattern[str], ...]]] = [(data_prefix, _HOUR_LEVELS)]
     if data_prefix == DATA_PREFIX:
-        tiers += [(COMPACTED_PREFIX, _DAY_PLACE), (COMPACTED_SOURCES_PREFIX, _DATA_PLACE)]
+        tiers += [(COMPACTED_PREFIX, _DAY_LEVELS), (COMPACTED_SOURCES_PREFIX, _HOUR_LEVELS)]
     kept_hours: set[tuple[str, str]] = set()  # (day folder, hour) of each kept source
     holding: set[tuple[str, str | None]] = set()  # (day folder, None) for a day file, (day folder, hour) an hour file
-    for prefix, place in tiers:
-        for relative in _visible_files(root / prefix):
-            if not place.fullmatch(relative):
-                misplaced.append(f"{root / prefix / relative}")
-            elif prefix == COMPACTED_SOURCES_PREFIX:
-                day, hour = relative.rsplit("/", 2)[:2]
-                kept_hours.add((day, hour.removeprefix("hour=")))
-            elif prefix == COMPACTED_PREFIX:
-                if day_file_name(COMPACTED_PREFIX + relative) is not None:  # a day or an hour file compact wrote
-                    held = file_hour(COMPACTED_PREFIX + relative)
-                    holding.add((relative.rsplit("/", 1)[0], None if held is None else f"{held:02d}"))
+    for prefix, levels in tiers:
+        astray, placed = _layout_walk(root / prefix, levels)
+        misplaced += [f"{root / prefix / relative}" for relative in astray]
+        if prefix == COMPACTED_SOURCES_PREFIX:
+            kept_hours |= {(folder.rsplit("/", 2)[0], folder.rsplit("/", 2)[1].removeprefix("hour="))
+                           for folder in placed}
+        elif prefix == COMPACTED_PREFIX:
+            for folder, names in placed.items():
+                for name in names:
+                    if day_file_name(f"{COMPACTED_PREFIX}{folder}{name}") is not None:  # a day or hour file compact wrote
+                        held = file_hour(f"{COMPACTED_PREFIX}{folder}{name}")
+                        holding.add((folder.rstrip("/"), None if held is None else f"{held:02d}"))
     with_files = {day for day, _ in holding}
     unheld = {(day, hour) for day, hour in kept_hours if (day, None) not in holding and (day, hour) not in holding}
     lost = [f"{root / COMPACTED_PREFIX / day}/ has no day file, though that day's kept sources exist"
@@ -187,6 +192,42 @@ def layout_damage(data_dir: Path, data_prefix: str = DATA_PREFIX) -> str | None:
         return None
     more = f" ({count - 1} more such)" if count > 1 else ""
     return f"the lake is damaged: {what}{more}; run `parking-cli lake check --repair`"
+
+
+def _layout_walk(base: Path, levels: tuple[re.Pattern[str], ...]) -> tuple[list[str], dict[str, list[str]]]:
+    """A tier whose files lie in folders named by ``levels``: (its misplaced files, {folder: its files' names}).
+
+    Paths are relative to ``base``, a folder's ending in ``/``; hidden names
+    are left out. A folder of the right place is not walked file by file
+    (no path built, no pattern matched): only each entry's type is looked at.
+    """
+    misplaced: list[str] = []
+    placed: dict[str, list[str]] = {}
+    stack = [("", str(base), 0)]
+    while stack:
+        relative, folder, depth = stack.pop()
+        try:
+            entries = os.scandir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        names = []
+        with entries:
+            for entry in entries:
+                name = entry.name
+                if name.startswith((".", "_")):
+                    continue
+                if entry.is_dir(follow_symlinks=True):
+                    if depth < len(levels) and levels[depth].fullmatch(name):
+                        stack.append((f"{relative}{name}/", entry.path, depth + 1))
+                    else:
+                        misplaced += [f"{relative}{name}/{below}" for below in _visible_files(Path(entry.path))]
+                elif depth == len(levels):
+                    names.append(name)
+                else:
+                    misplaced.append(f"{relative}{name}")
+        if names:
+            placed[relative] = names
+    return misplaced, placed
 
 
 def _visible_files(base: Path) -> list[str]:
