@@ -157,6 +157,17 @@ settings.register_profile("thorough", deadline=None, max_examples=1000, print_bl
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Stop at once if xdist's groups are not in effect: their tests would be spread over the workers,
+    each building the shared lakes, templates and deployments again (pytest 9.2 ignored xdist 3.8's
+    group suffix, pytest-dev/pytest-xdist#1386: every group quietly split)."""
+    if not getattr(session.config.option, "loadgroup", False):
+        return  # not a worker of a --dist loadgroup run
+    lost = [item.nodeid for item in session.items if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
+    if lost:
+        raise pytest.UsageError(f"xdist's loadgroup did not take: {lost[0]} has no group suffix; see tests/conftest.py")
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups (--dist loadgroup)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A module's tests that share a module-scoped fixture of that module run on one worker: it is built once.

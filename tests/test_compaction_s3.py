@@ -91,13 +91,18 @@ def objects(s3, bucket: str) -> dict[str, str]:
     return {item["Key"]: item["ETag"] for page in pages for item in page.get("Contents", [])}
 
 
+_bodies: dict[tuple[str, str, str], bytes] = {}  # (bucket, key, ETag): an object's bytes, fetched once
+
+
 def answers_of(case: Scenario, s3, bucket: str, tmp_path: Path) -> dict[str, pd.DataFrame]:
     """The bucket's two tiers copied to disk, queried by the local engine."""
     root = tmp_path / f"copy-{next(_buckets)}"
-    for key in objects(s3, bucket):
+    for key, etag in objects(s3, bucket).items():
         if key.startswith((DATA_PREFIX, COMPACTED_PREFIX)):
+            if (bucket, key, etag) not in _bodies:
+                _bodies[bucket, key, etag] = s3.get_object(Bucket=bucket, Key=key, IfMatch=etag)["Body"].read()
             (root / key).parent.mkdir(parents=True, exist_ok=True)
-            (root / key).write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            (root / key).write_bytes(_bodies[bucket, key, etag])
     return answers(case, DuckDBEngine(root, threads=1))
 
 
