@@ -132,6 +132,8 @@ def replay_failed(ctx: click.Context, source: str, data_dir: str | None, bucket:
             problem = explain(error, "an s3:// SOURCE", settings.endpoint_url)
             raise InputError(f"cannot read {source}: {problem or error}") from None
     else:
+        if "\x00" in source:  # the operating system takes no path with one
+            raise click.BadParameter(f"{source!r} holds a NUL character", param_hint="SOURCE")
         try:
             body = Path(source).read_bytes()
         except OSError as error:

@@ -253,6 +253,16 @@ def test_a_failure_record_without_its_payload_says_what_to_re_read(tmp_path: Pat
     assert '"topic":"parking-events","partition":0' in result.stderr
 
 
+@pytest.mark.parametrize(("source", "said"), [
+    ("\x00", "'\\x00' holds a NUL character"),
+    ("no/such/failed.json", "cannot read no/such/failed.json: No such file or directory"),
+    ("s3://", "an S3 source is s3://BUCKET/KEY"),
+])
+def test_a_source_that_cannot_be_read_is_one_line_and_exit_2(tmp_path: Path, source: str, said: str) -> None:
+    result = CliRunner().invoke(cli, ["lake", "replay-failed", source, "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2 and result.stderr.splitlines()[-1] == f"Error: Invalid value for SOURCE: {said}"
+
+
 @pytest.fixture
 def dead_pid() -> int:
     """The id of a process that has ended."""
