@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import threading
 from collections.abc import Callable
 
@@ -33,7 +34,14 @@ def place(path: str, fill: Callable[[str], bool], *, replace: bool = True) -> No
     if the name exists, so an existing file is never replaced (on a file
     system without hard links it is renamed into place when the name is
     free). The temporary file is gone afterwards, whatever happened.
+
+    A ``path`` that is a device or a pipe (``/dev/stdout``, ``/dev/null``, a
+    FIFO) is written through, as a shell's ``>`` would: renaming over it would
+    replace the device itself (as root, ``/dev/null`` for everyone).
     """
+    if replace and _special(path):
+        fill(path)
+        return
     os.makedirs(os.path.dirname(path), exist_ok=True)
     temp = temp_beside(path)
     try:
@@ -49,6 +57,15 @@ def place(path: str, fill: Callable[[str], bool], *, replace: bool = True) -> No
     finally:
         if os.path.lexists(temp):  # linked, or a hard link of the very file (rename(2) leaves both names)
             os.unlink(temp)
+
+
+def _special(path: str) -> bool:
+    """Whether ``path`` (its symbolic links followed) is there and neither a regular file nor a folder."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def place_written(path: str, write: Callable[[int], None], *, replace: bool = True) -> None:

@@ -505,6 +505,36 @@ def test_a_file_that_cannot_be_written_is_one_line_and_exit_1(tmp_path: Path, ru
     assert line.startswith("Error: ") and "taken" in line
 
 
+def test_out_through_a_pipe_writes_into_it_and_leaves_it_a_pipe(tmp_path: Path, runner: CliRunner) -> None:
+    import os
+    import stat
+    import threading
+
+    pipe = tmp_path / "events.pipe"
+    os.mkfifo(pipe)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()), daemon=True)
+    reader.start()
+    result = runner.invoke(parking_cli, ["simulate", "--spots", "2", "--days", "1", "--out", str(pipe)])
+    reader.join(60)
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(pipe.lstat().st_mode), "written through, not replaced by a file"
+    assert len(received[0].splitlines()) == int(result.stderr.split()[1].replace(",", "")) > 0
+
+
+def test_out_to_a_full_device_is_one_line_and_exit_1_and_the_device_stays(tmp_path: Path, runner: CliRunner) -> None:
+    import os
+    import stat
+
+    out = tmp_path / "week.jsonl"
+    out.symlink_to("/dev/full")  # every write fails: no space left on device
+    result = runner.invoke(parking_cli, ["simulate", "--spots", "2", "--days", "1", "--out", str(out)])
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith("Error: ") and "No space left on device" in line
+    assert out.is_symlink() and stat.S_ISCHR(os.stat("/dev/full").st_mode)
+
+
 def test_a_bug_is_one_line_naming_it_not_a_traceback(runner: CliRunner, monkeypatch) -> None:
     def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
