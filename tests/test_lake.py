@@ -244,6 +244,31 @@ def test_a_failed_batch_replays_through_the_ingest_path(tmp_path: Path, as_text:
     assert data == sorted(p.name for p in (direct / "parking-data").rglob("*.json.gz")), "the names the batch had"
 
 
+def _record(**fields) -> dict:
+    return {"topic": "parking-events", "partition": 0, "offset": 7, "value": None, **fields}
+
+
+MALFORMED = [  # (the records of the MSK event, what the one error line says)
+    ({"t-0": "notalist"}, "records['t-0'] is not a list of records"),
+    ({"t-0": [5]}, "records['t-0'] is not a list of records"),
+    ({"t-0": [{"partition": 0, "offset": 1}]}, "record 0 of records['t-0'] has no 'topic'"),
+    ({"t-0": [_record(), {"topic": "parking-events", "partition": 0}]}, "record 1 of records['t-0'] has no 'offset'"),
+    *[({"t-0": [_record(offset=bad)]}, f"offset {str(bad)!r} is not a Kafka offset")
+      for bad in (-1, "abc", 1.5, 1e30, None, True)],
+    ({"t-0": [_record(), _record(topic="other")]}, "record 1 of records['t-0'] is of another topic or partition"),
+]
+
+
+@pytest.mark.parametrize(("records", "said"), MALFORMED, ids=[said[:40] for _, said in MALFORMED])
+def test_a_malformed_batch_is_one_line_and_nothing_is_stored(tmp_path: Path, records, said) -> None:
+    source = tmp_path / "failed.json"
+    source.write_text(json.dumps(on_failure_record({"eventSource": "aws:kafka", "records": records})))
+    result = CliRunner().invoke(cli, ["lake", "replay-failed", str(source), "--data-dir", str(tmp_path / "lake")])
+    assert result.exit_code in (1, 2) and said in result.stderr, result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "internal error" not in result.stderr
+    assert not (tmp_path / "lake" / "parking-data").exists()
+
+
 def test_a_failure_record_without_its_payload_says_what_to_re_read(tmp_path: Path) -> None:
     source = tmp_path / "failed.json"
     source.write_text(json.dumps(on_failure_record(None)))

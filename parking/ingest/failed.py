@@ -48,7 +48,27 @@ def failed_batch_event(document: bytes) -> dict[str, Any]:
         info = record.get("KafkaBatchInfo") or record.get("kafkaBatchInfo")
         where = f": re-read {orjson.dumps(info).decode()} from Kafka" if info else ""
         raise InputError(f"the on-failure record holds no MSK event payload{where}")
+    for key, records in event["records"].items():
+        _check_records(str(key)[:60], records)
     return event
+
+
+def _check_records(key: str, records: Any) -> None:
+    """One ``"topic-partition"`` group of the MSK event as Lambda gives it, or :class:`InputError` naming
+    what is not: a list of records of one topic and partition, each with a Kafka offset (a whole number
+    from 0), since the objects stored are named by them (METRICS.md section 2)."""
+    if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
+        raise InputError(f"the MSK event's records[{key!r}] is not a list of records")
+    for number, record in enumerate(records):
+        where = f"record {number} of records[{key!r}]"
+        missing = [field for field in ("topic", "partition", "offset") if field not in record]
+        if missing:
+            raise InputError(f"{where} has no {missing[0]!r}")
+        offset = record["offset"]
+        if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset < 2**63:
+            raise InputError(f"{where}: offset {str(offset)[:30]!r} is not a Kafka offset (a whole number from 0)")
+        if (record["topic"], record["partition"]) != (records[0]["topic"], records[0]["partition"]):
+            raise InputError(f"{where} is of another topic or partition than record 0 of its group")
 
 
 def replay_failed_batch(
