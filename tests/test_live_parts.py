@@ -174,7 +174,7 @@ def test_serve_on_an_address_not_of_this_machine_is_exit_2_before_any_warning(sm
     assert result.stderr == "Error: Invalid value for '--host': '192.0.2.1' is not an address of this machine\n"
 
 
-def test_a_broken_state_table_is_a_503_naming_the_file_and_the_remedy(small_lake, tmp_path) -> None:
+def test_a_broken_state_table_is_a_503_naming_the_file_and_the_remedy(small_lake, tmp_path, caplog) -> None:
     from parking.analytics.catalog import CatalogStore
     from parking.analytics.engines import DuckDBEngine
     from parking.config import Settings
@@ -195,6 +195,8 @@ def test_a_broken_state_table_is_a_503_naming_the_file_and_the_remedy(small_lake
     detail = json.loads(body)["detail"]
     assert code == 503 and str(table) in detail and detail.endswith("remove the file, and it is rebuilt from "
                                                                      "the lake when next asked")
+    [record] = [r for r in caplog.records if r.levelname == "ERROR"]  # and one line in the server's log
+    assert record.getMessage().startswith("live request /api/v1/status failed: ") and str(table) in record.getMessage()
 
 
 def test_an_unexpected_failure_is_a_503_and_one_log_line_without_a_traceback(small_lake, monkeypatch,

@@ -263,7 +263,9 @@ def create_app(source: LiveSource, *, feeds_only: bool = False, feed_settings: F
 
     @app.exception_handler(ParkingError)
     async def failed(request: Request, exc: ParkingError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc).splitlines()[0]}, status_code=503)
+        line = str(exc).splitlines()[0]
+        _log.error("live request %s failed: %s", request.url.path, line[:300])  # the operator's side of the 503
+        return JSONResponse({"detail": line}, status_code=503)
 
     feed_headers = {"Cache-Control": "public, max-age=5"}
 
