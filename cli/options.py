@@ -21,6 +21,7 @@ from parking.layout import check_topic
 
 FORMATS = ("table", "csv", "json", "ndjson")
 PICTURE_FORMATS = ("png", "svg", "pdf")  # what parking.analytics.plots.save writes (checked by a test)
+NAME_MAX, PATH_MAX = 255, 4096  # bytes of a file name and of a path (with its NUL) on Linux file systems
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -160,6 +161,9 @@ class OutputFile(click.ParamType):
         if "\x00" in str(value):
             self.fail(f"{_short(value)} holds a NUL character", param, ctx)
         path = Path(value)
+        if len(os.fsencode(path)) >= PATH_MAX or any(len(os.fsencode(part)) > NAME_MAX for part in path.parts):
+            self.fail(f"{_short(str(value))} is longer than a file system allows ({NAME_MAX} bytes a name, "
+                      f"{PATH_MAX - 1} a path)", param, ctx)
         self.check_name(path, param, ctx)
         if not path.parent.is_dir():
             self.fail(f"folder {_short(str(path.parent))} of {_short(str(value))} does not exist", param, ctx)

@@ -505,6 +505,15 @@ def test_a_file_that_cannot_be_written_is_one_line_and_exit_1(tmp_path: Path, ru
     assert line.startswith("Error: ") and "taken" in line
 
 
+@pytest.mark.parametrize("command", [["simulate", "--spots", "1", "--days", "1"], ["report"]], ids=["simulate", "report"])
+@pytest.mark.parametrize("name", ["n" * 300 + ".html", "/".join(["d"] * 2100) + "/x.html"], ids=["long-name", "deep"])
+def test_an_out_longer_than_the_file_system_allows_is_exit_2_in_one_short_line(runner, command, name) -> None:
+    result = runner.invoke(parking_cli, [*command, "--out", name])
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    assert "is longer than a file system allows (255 bytes a name, 4095 a path)" in line and len(line) < 250
+
+
 def test_out_through_a_pipe_writes_into_it_and_leaves_it_a_pipe(tmp_path: Path, runner: CliRunner) -> None:
     import os
     import stat
