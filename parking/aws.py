@@ -12,6 +12,7 @@ before any work starts. botocore loads only when a function here runs.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from parking.errors import AwsError
@@ -36,6 +37,34 @@ THROTTLED = frozenset({
 WRONG_REGION = frozenset({"PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"})
 
 
+def session(region: str | None = None, profile: str | None = None) -> Any:
+    """A new ``boto3.Session`` for ``region`` and ``profile`` that parses no service model again.
+
+    Each session would load and parse botocore's JSON (the endpoints, each
+    service's model: about 60 ms a client) anew; every session made here
+    shares one data loader, whose cache holds those files once per process.
+    The session itself stays new, so its profile, region and credentials are
+    read afresh, as ``boto3.Session`` reads them. Raises what boto3 raises.
+    """
+    import boto3
+    import botocore.session
+
+    core = botocore.session.Session()
+    loader = _data_loader()
+    core.register_component("data_loader", loader)
+    made = boto3.Session(botocore_session=core, region_name=region, profile_name=profile)
+    loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))  # boto3 adds its own folder each time
+    return made
+
+
+@functools.cache
+def _data_loader() -> Any:
+    """The process's one botocore data loader: service models and endpoints, read once and cached."""
+    import botocore.loaders
+
+    return botocore.loaders.create_loader()
+
+
 def needs(who: str | None) -> str:
     """What an AWS path needs, naming the option that chose AWS (``--bucket``, ``--engine athena``)."""
     subject = f"{who} needs" if who else "AWS needs"
@@ -50,14 +79,13 @@ def check_session(region: str | None, profile: str | None, who: str | None = Non
     credentials. Raises :class:`~parking.errors.AwsError`. Credentials AWS
     rejects are found by the first request (:func:`explain`).
     """
-    import boto3
     from botocore.exceptions import BotoCoreError
 
     try:
-        session = boto3.Session(profile_name=profile, region_name=region)
-        if not session.region_name:
+        made = session(region, profile)
+        if not made.region_name:
             raise AwsError(f"no AWS region: {needs(who)}")
-        credentials = session.get_credentials()
+        credentials = made.get_credentials()
     except BotoCoreError as exc:
         raise AwsError(explain(exc, who) or _fallback(exc, who)) from None
     if credentials is None:

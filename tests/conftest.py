@@ -77,6 +77,28 @@ def command_tree(group: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple
             yield (*path, name), command
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _botocore_models_parsed_once() -> Iterator[None]:
+    """boto3's default session shares the process's botocore data loader (``parking.aws.session``).
+
+    moto resets boto3's default session in every ``mock_aws``, and a new
+    session parses botocore's JSON models again: about 60 ms a client, a third
+    of an Athena-on-moto test's time. The models are the same files; only the
+    parsing is saved.
+    """
+    import boto3
+
+    from parking.aws import session
+
+    def setup_default_session(**kwargs: Any) -> None:
+        boto3.DEFAULT_SESSION = session(kwargs.pop("region_name", None), kwargs.pop("profile_name", None))
+        assert not kwargs, f"boto3.setup_default_session({kwargs}) is not shared"
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(boto3, "setup_default_session", setup_default_session)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _closed_state_tables() -> Iterator[None]:
     """Each test's lakes' current-state tables closed after it: a worker would otherwise keep three

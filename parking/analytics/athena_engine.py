@@ -22,7 +22,7 @@ from parking.analytics.athena_failures import ATHENA, AthenaSetupError, client_f
 from parking.analytics.billing import QueryProgress, QueryStats
 from parking.analytics.binding import bind
 from parking.analytics.registry import COMPACTED_TABLE, QUERY_TABLE
-from parking.aws import THROTTLED, check_session, error_code, one_line
+from parking.aws import THROTTLED, check_session, error_code, one_line, session
 from parking.config import SQL_IDENTIFIER, Settings
 from parking.errors import AwsError, ConfigurationError, InvalidArgument, QueryCancelled, QueryError
 
@@ -147,6 +147,7 @@ class AthenaEngine:
             s3_staging_dir=self.settings.output_location,
             region_name=self.settings.region,
             profile_name=self.settings.profile,
+            session=session(self.settings.region, self.settings.profile),
             cursor_class=PandasCursor,
             poll_interval=self.poll_interval,
             kill_on_interrupt=True,

@@ -220,12 +220,12 @@ def write_all(
 
 def s3_client(region: str | None = None, profile: str | None = None, endpoint_url: str | None = None) -> Any:
     """An S3 client with standard-mode retries and a connection pool for concurrent puts."""
-    import boto3
     from botocore.config import Config
 
-    session = boto3.session.Session(region_name=region, profile_name=profile)
+    from parking.aws import session
+
     config = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
-    return session.client("s3", config=config, endpoint_url=endpoint_url)
+    return session(region, profile).client("s3", config=config, endpoint_url=endpoint_url)
 
 
 def _s3_sink(

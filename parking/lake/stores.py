@@ -147,10 +147,11 @@ class S3Store:
 
     def __init__(self, bucket: str, client: Any | None = None) -> None:
         if client is None:
-            import boto3
             from botocore.config import Config
 
-            client = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+            from parking.aws import session
+
+            client = session().client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
         self.bucket = bucket
         self.client = client
         self.where = f"s3://{bucket}/"

@@ -308,9 +308,9 @@ def _row(item: Mapping[str, Any]) -> Row:
 
 def dynamodb_client(region: str | None = None, profile: str | None = None, endpoint_url: str | None = None) -> Any:
     """A DynamoDB client with standard-mode retries (throttling is retried, not raised)."""
-    import boto3
     from botocore.config import Config
 
-    session = boto3.session.Session(region_name=region, profile_name=profile)
+    from parking.aws import session
+
     config = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=16)
-    return session.client("dynamodb", config=config, endpoint_url=endpoint_url)
+    return session(region, profile).client("dynamodb", config=config, endpoint_url=endpoint_url)
