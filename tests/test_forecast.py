@@ -450,6 +450,23 @@ def test_the_cli_says_on_stderr_when_the_interval_is_not_calibrated(engine: Duck
     assert result.stdout.splitlines()[0] == "zone,hour,occupancy_rate,low,high"  # stdout keeps only the rows
 
 
+@pytest.mark.parametrize(("command", "said"), [(["forecast"], "the forecast starts from"),
+                                               (["forecast", "backtest", "--days", "1"], "the backtest ends at")])
+@pytest.mark.parametrize(("at", "after_now"), [("2024-01-31T09:00:00Z", True), ("2024-01-30T08:00:00Z", False)])
+def test_an_at_after_now_is_answered_from_now_and_said_so(engine: DuckDBEngine, monkeypatch, command: list[str],
+                                                           said: str, at: str, after_now: bool) -> None:
+    monkeypatch.setattr("parking.cli.context.clock", lambda: END)
+    args = ["--data-dir", str(engine.data_dir), *command, "--at", at, "--hours", "1", "--lookback", "1",
+            "--format", "csv"]
+    result = CliRunner().invoke(parking_cli, args)
+    assert result.exit_code == 0, result.output
+    note = f"Note: --at {at[:16]}Z is after now; {said} now's hour, {END:%Y-%m-%dT%H:00Z}."
+    assert (note in result.stderr.splitlines()) is after_now, result.stderr
+    if after_now:  # the same rows as asked at now
+        at_now = CliRunner().invoke(parking_cli, [*args[:args.index("--at")], *args[args.index("--at") + 2:]])
+        assert result.stdout == at_now.stdout
+
+
 def test_the_cli_bounds_are_the_librarys() -> None:
     from parking.cli import forecast as command
 
