@@ -98,6 +98,14 @@ def test_a_bad_parameter_is_a_422_that_names_it(base, path, name) -> None:
     assert "Traceback" not in detail and "File " not in detail
 
 
+@pytest.mark.parametrize("path", ["/api/v1/status?{name}=1", "/feeds/datex2.xml?{name}=1"])
+def test_a_long_parameter_name_is_named_shortened_not_echoed_whole(base, path) -> None:
+    name = "q" * 20_000
+    code, _, body = get(base + path.format(name=name))
+    detail = json.loads(body)["detail"]
+    assert code == 422 and len(detail) < 200 and "'qqqqqqqqqqqqqqqqqqqqqqqqqqqqqq...qqqq" in detail, detail
+
+
 def test_an_unknown_path_is_a_404_and_no_file_is_served_from_outside_the_package(base) -> None:
     for path in ("/static/../../pyproject.toml", "/static/%2e%2e/%2e%2e/pyproject.toml", "/api/v1/health"):
         code, _, body = get(base + path)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import reprlib
 from collections.abc import Callable
 from importlib import resources
 from typing import Annotated, Any, Literal
@@ -206,16 +207,21 @@ def body_key(name: str, params: dict[str, Any]) -> tuple[Any, ...]:
     return ("body", name, *sorted(params.items()))
 
 
+_NAMES = reprlib.Repr()
+_NAMES.maxstring = 66  # a name quoted in a 422: 64 characters at most, a longer one cut in its middle
+
+
 def _unexpected(request: Request, allowed: set[str]) -> None:
     """422 for a query parameter the endpoint does not take (a typo must not pass as the default) or one given twice."""
     given = [name for name, _ in request.query_params.multi_items()]
     for name in given:
         if name not in allowed:
-            raise InvalidArgument(f"unknown query parameter {name!r}"
+            raise InvalidArgument(f"unknown query parameter {_NAMES.repr(name)}"
                                   + (f": this endpoint takes {', '.join(sorted(allowed))}" if allowed else
                                      ": this endpoint takes none"), name)
         if given.count(name) > 1:  # which one is meant? Starlette would quietly take the last
-            raise InvalidArgument(f"query parameter {name!r} given {given.count(name)} times: give it once", name)
+            raise InvalidArgument(f"query parameter {_NAMES.repr(name)} given {given.count(name)} times: give it once",
+                                  name)
 
 
 def _with_sign_in(html: str) -> str:
