@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from parking.atomic_file import place_written, write_fully
+from parking.aws import session
 from parking.errors import SinkWriteError
 
 CONTENT_TYPE = "application/x-ndjson"
@@ -221,8 +222,6 @@ def write_all(
 def s3_client(region: str | None = None, profile: str | None = None, endpoint_url: str | None = None) -> Any:
     """An S3 client with standard-mode retries and a connection pool for concurrent puts."""
     from botocore.config import Config
-
-    from parking.aws import session
 
     config = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
     return session(region, profile).client("s3", config=config, endpoint_url=endpoint_url)

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
+from parking.aws import session
 from parking.errors import SinkWriteError, StateTableError
 
 STATE_DIR = "parking-state"
@@ -309,8 +310,6 @@ def _row(item: Mapping[str, Any]) -> Row:
 def dynamodb_client(region: str | None = None, profile: str | None = None, endpoint_url: str | None = None) -> Any:
     """A DynamoDB client with standard-mode retries (throttling is retried, not raised)."""
     from botocore.config import Config
-
-    from parking.aws import session
 
     config = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=16)
     return session(region, profile).client("dynamodb", config=config, endpoint_url=endpoint_url)
