@@ -52,6 +52,7 @@ lock: $(UV)
 	$(UV) lock
 	$(UV) pip compile --no-config --quiet --generate-hashes --python-version 3.11 requirements-tools.in -o requirements-tools.txt
 	$(UV) pip compile --no-config --quiet --generate-hashes $(LAMBDA_PLATFORM) requirements.in -o requirements.txt
+	$(UV) pip compile --no-config --quiet --generate-hashes $(LAMBDA_PLATFORM) --no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer requirements-zones.in -o requirements-zones.txt
 	$(UV) pip compile --no-config --quiet --generate-hashes $(LAMBDA_PLATFORM) requirements-compact.in -o requirements-compact.txt
 	$(UV) pip compile --no-config --quiet --generate-hashes requirements-uv.in -o requirements-uv.txt
 	$(UV) pip compile --no-config --quiet --generate-hashes $(LAMBDA_PLATFORM) --no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer requirements-live.in -o requirements-live.txt
@@ -70,10 +71,14 @@ node: node_modules/.installed
 
 chromium: /usr/bin/chromium
 
-# The Lambda packages: each entry point (handler.py, zones_handler.py), the
-# parking modules it imports, and requirements.txt built for python3.12 on x86_64 Linux.
-build/ingest.zip build/zones.zip &: requirements.txt handler.py zones_handler.py $(shell find parking -name "*.py") $(wildcard queries/*.sql queries/_parts/*.sql) scripts/build_lambda.py | install-dev
-	$(BIN)/python scripts/build_lambda.py ingest zones
+# The ingest Lambda's package: handler.py, the parking modules it imports, and
+# requirements.txt built for python3.12 on x86_64 Linux.
+build/ingest.zip: requirements.txt handler.py $(shell find parking -name "*.py") scripts/build_lambda.py | install-dev
+	$(BIN)/python scripts/build_lambda.py ingest
+
+# The zones monitor's: zones_handler.py, its parking modules and SQL, and requirements-zones.txt (Powertools, orjson, PyAthena).
+build/zones.zip: requirements-zones.txt zones_handler.py $(shell find parking -name "*.py") $(wildcard queries/*.sql queries/_parts/*.sql) scripts/build_lambda.py | install-dev
+	$(BIN)/python scripts/build_lambda.py zones
 
 # The compaction Lambda's own artifact: compact_handler.py, its parking modules, DuckDB and orjson.
 build/compact.zip: requirements-compact.txt compact_handler.py $(shell find parking -name "*.py") scripts/build_lambda.py | install-dev

@@ -13,8 +13,11 @@ zone dimension, for the alarms: ``MaxZoneOccupancyRate`` (the fullest zone),
 ``Overstays`` and ``OverstaysToCheck`` (all zones) and ``ZonesReported``.
 Only while the table is not complete for the views of now (a new table on a
 bucket that held events, before ``parking.state.rebuild``) does it ask Athena
-instead, as it did before the table. A failed run raises, so Lambda retries
-and then sends the event to the function's dead-letter queue.
+instead, as it did before the table, through the one Athena client
+(:class:`parking.analytics.athena_client.AthenaClient`, the CLI's too, with
+PyAthena's plain cursor: no pandas) and one deadline for the whole run. A
+failed run raises, so Lambda retries and then sends the event to the
+function's dead-letter queue.
 
 Reads ``PARKING_STATE_TABLE``, ``PARKING_BUCKET``, ``PARKING_LOOKBACK_HOURS``,
 ``PARKING_DATABASE`` and ``PARKING_WORKGROUP`` (see ``parking/config.py``);
@@ -32,7 +35,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from parking.analytics.athena_rows import AthenaRows
+from parking.analytics.athena_client import AthenaClient
 from parking.analytics.catalog import CatalogStore
 from parking.analytics.zone_report import ZoneFigures, zone_figures
 from parking.config import Settings
@@ -47,6 +50,7 @@ from parking.state.update import dynamo_state, lookback_ms
 # reserve fits the function's timeout in serverless.yml (120 s; a test checks).
 STOP_RESERVE_SECONDS = 15.0
 RUN_BUDGET_SECONDS = 100.0
+POLL_SECONDS = 0.5  # how often a running query's state is asked: the deadline is checked then
 
 logger = Logger()
 metrics = Metrics()
@@ -68,13 +72,12 @@ def _table() -> tuple[DynamoState, CatalogStore]:
 
 
 @cache
-def _athena() -> AthenaRows:
-    """Built once per container (only when the table cannot answer yet)."""
-    import boto3
+def _athena() -> AthenaClient:
+    """The one Athena client (the CLI's too), built once per container and only when the table cannot answer yet.
 
-    settings = _settings()
-    return AthenaRows(boto3.client("athena", region_name=settings.region), database=settings.database,
-                      workgroup=settings.workgroup, timeout_seconds=RUN_BUDGET_SECONDS, settings=settings)
+    Its connection is kept for the container's next runs; no Ctrl-C reaches a Lambda.
+    """
+    return AthenaClient(_settings(), poll_interval=POLL_SECONDS, kill_on_interrupt=False)
 
 
 def run_deadline(context: Any, clock: Any = time.monotonic) -> float:
@@ -101,7 +104,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     else:
         athena, source = _athena(), "athena"
         scanned_before, deadline = athena.scanned_bytes, run_deadline(context, athena.clock)
-        figures = zone_figures(lambda sql: athena.run(sql, deadline=deadline), at, timedelta(milliseconds=lookback))
+        figures = zone_figures(lambda sql: athena.rows(sql, deadline=deadline), at, timedelta(milliseconds=lookback))
         scanned = athena.scanned_bytes - scanned_before
     for zone in figures:
         _publish(zone)

@@ -3,15 +3,18 @@
 Each holds its entry point, the parking modules it imports, the package data
 it reads, and its locked requirements installed for the Lambda platform
 (python3.12, x86_64 manylinux) by uv with every hash checked: requirements.txt
-for ingest and zones, requirements-compact.txt (DuckDB, orjson) for the
-compaction function, requirements-live.txt (FastAPI, Mangum, pandas, PyAthena, DuckDB)
-for the live functions (each compiled from its .in file by `make lock`). The module list is not kept by hand: it is what the entry
-point imports from ``parking``, found by following imports, so the query
-engines, CLI and plots never reach a Lambda (the zones monitor takes the
-section 7 SQL files and the stdlib-only modules that bind them, not pandas
-or PyAthena). Entries carry a fixed date so an unchanged build is
-byte-identical and Serverless skips the upload. A build fails when the
-unzipped function would exceed Lambda's 250 MB limit.
+(Powertools, orjson, isal) for ingest, requirements-zones.txt (Powertools,
+orjson, PyAthena) for the zones monitor, requirements-compact.txt (DuckDB,
+orjson) for the compaction function, requirements-live.txt (FastAPI, Mangum,
+pandas, PyAthena, DuckDB) for the live functions (each compiled from its .in
+file by `make lock`). The module list is not kept by hand: it is what the
+entry point imports from ``parking``, found by following imports, so the
+query engines, CLI and plots never reach a Lambda (the zones monitor takes
+the section 7 SQL files, the stdlib-only modules that bind them and the one
+Athena client, which runs PyAthena's plain cursor: no pandas). Entries carry
+a fixed date so an unchanged build is byte-identical and Serverless skips
+the upload. A build fails when the unzipped function would exceed Lambda's
+250 MB limit.
 
 Run: ``python scripts/build_lambda.py [ingest|zones|compact|live ...]`` (none: all).
 """
@@ -71,6 +74,7 @@ class Dependencies:
 # DuckDB's wheels need glibc 2.28 (manylinux_2_28); Lambda's python3.12 runs on Amazon Linux 2023 (glibc 2.34).
 LAMBDA_PLATFORM = "x86_64-manylinux_2_28"
 LAMBDA_DEPENDENCIES = Dependencies("requirements.txt", "lambda-dependencies")
+ZONES_DEPENDENCIES = Dependencies("requirements-zones.txt", "zones-dependencies")
 COMPACT_DEPENDENCIES = Dependencies("requirements-compact.txt", "compact-dependencies")
 LIVE_DEPENDENCIES = Dependencies("requirements-live.txt", "live-dependencies")
 
@@ -124,7 +128,7 @@ _LIVE_DATA = (*_LIVE_SQL, ("parking/cli/__init__.py", "cli/__init__.py"), ("park
                 for p in sorted((ROOT / "parking" / "live" / "static").iterdir())))
 ARTIFACTS = {
     "ingest": Artifact("ingest", "handler.py"),
-    "zones": Artifact("zones", "zones_handler.py", _SQL),
+    "zones": Artifact("zones", "zones_handler.py", _SQL, dependencies=ZONES_DEPENDENCIES),
     "compact": Artifact("compact", "compact_handler.py", dependencies=COMPACT_DEPENDENCIES),
     "live": Artifact("live", "live_handler.py", _LIVE_DATA, dependencies=LIVE_DEPENDENCIES),
 }

@@ -19,7 +19,7 @@ from botocore.stub import Stubber
 from click.testing import CliRunner
 from moto import mock_aws
 
-from parking.analytics import athena_engine as engines  # the throttling constants live in the Athena engine
+from parking.analytics import athena_client  # the throttling constants live in the one Athena client
 from parking.analytics.engines import NOT_IN_ATHENA, AthenaEngine
 from parking.analytics.registry import QUERIES
 from parking.cli.main import cli
@@ -256,11 +256,11 @@ def test_an_unreachable_endpoint_names_aws_endpoint_url(athena, monkeypatch) -> 
 
 
 def test_throttling_is_retried_a_few_times_aloud_then_one_line(athena, monkeypatch, stub) -> None:
-    monkeypatch.setattr(engines, "THROTTLE_MAX_DELAY_SECONDS", 0)  # the waits, not their number, made short
+    monkeypatch.setattr(athena_client, "THROTTLE_MAX_DELAY_SECONDS", 0)  # the waits, not their number, made short
     stubbers: list[Stubber] = []
 
     def throttled(stubber: Stubber) -> None:
-        for _ in range(engines.THROTTLE_ATTEMPTS):
+        for _ in range(athena_client.THROTTLE_ATTEMPTS):
             stubber.add_client_error("start_query_execution", "ThrottlingException", "Rate exceeded", 400)
         stubbers.append(stubber)
 
@@ -270,7 +270,8 @@ def test_throttling_is_retried_a_few_times_aloud_then_one_line(athena, monkeypat
     retrying = [line for line in lines if line.startswith("athena: AWS is throttling")]
     assert retrying == [
         f"athena: AWS is throttling the requests (ThrottlingException on StartQueryExecution); retrying, "
-        f"attempt {attempt} of {engines.THROTTLE_ATTEMPTS}" for attempt in range(2, engines.THROTTLE_ATTEMPTS + 1)
+        f"attempt {attempt} of {athena_client.THROTTLE_ATTEMPTS}"
+        for attempt in range(2, athena_client.THROTTLE_ATTEMPTS + 1)
     ]
     assert lines[-1].startswith("Error: AWS kept throttling the requests (ThrottlingException on "
                                 "StartQueryExecution) after retrying: try again in a few minutes")
@@ -279,8 +280,9 @@ def test_throttling_is_retried_a_few_times_aloud_then_one_line(athena, monkeypat
 
 def test_the_retries_of_a_throttled_call_end_within_half_a_minute() -> None:
     """PyAthena's default (8 attempts, waits up to 100 s) kept a user waiting minutes in silence."""
-    waits = [min(2 ** attempt, engines.THROTTLE_MAX_DELAY_SECONDS) + 1 for attempt in range(engines.THROTTLE_ATTEMPTS - 1)]
-    assert 2 <= engines.THROTTLE_ATTEMPTS <= 5
+    waits = [min(2 ** attempt, athena_client.THROTTLE_MAX_DELAY_SECONDS) + 1
+             for attempt in range(athena_client.THROTTLE_ATTEMPTS - 1)]
+    assert 2 <= athena_client.THROTTLE_ATTEMPTS <= 5
     assert sum(waits) < 30  # the longest the waits between attempts add up to, jitter included
 
 

@@ -14,7 +14,8 @@ import pytest
 from uv import find_uv_bin
 
 ROOT = Path(__file__).resolve().parent.parent
-COMPILED = ("requirements.txt", "requirements-compact.txt", "requirements-tools.txt", "requirements-uv.txt")
+COMPILED = ("requirements.txt", "requirements-zones.txt", "requirements-compact.txt", "requirements-tools.txt",
+            "requirements-uv.txt")
 
 
 def pins(path: Path) -> dict[str, str]:

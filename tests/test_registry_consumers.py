@@ -2,7 +2,8 @@
 the infra's descriptions, the saved queries' windows and defaults, the section 7
 parameters, the Lambda build's SQL files, the library's and the live side's
 defaults, the defaults each queries/*.sql header states; and the zones
-Lambda's run deadline fits the function's timeout."""
+Lambda's run deadline fits the function's timeout (the deadline itself is
+tests/test_athena_client.py's)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,6 @@ import zones_handler
 from parking import queries
 from parking.analytics import availability, catalog, forecast, registry, saved, zone_report
 from parking.analytics.athena_failures import AthenaSetupError, client_failure, error_name, reason_hint
-from parking.analytics.athena_rows import AthenaRows
 from parking.analytics.registry import QUERIES
 from parking.config import Settings
 from parking.errors import QueryError
@@ -244,25 +244,6 @@ def test_the_run_deadline_leaves_the_function_time_to_stop_a_query() -> None:
 
 def _client():
     return boto3.client("athena", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
-
-
-def test_a_second_query_gets_what_the_first_left_of_the_run() -> None:
-    client = _client()
-    clock = iter([0, 0, 40, 40, 60, 70])  # query 1: starts 0, done at 40; query 2: starts 40, polled 60, 70
-    with Stubber(client) as stub:
-        stub.add_response("start_query_execution", {"QueryExecutionId": "q-1"})
-        stub.add_response("get_query_execution", {"QueryExecution": {"Status": {"State": "SUCCEEDED"}}})
-        stub.add_response("get_query_results", {"ResultSet": {"Rows": [], "ResultSetMetadata": {"ColumnInfo": []}}})
-        stub.add_response("start_query_execution", {"QueryExecutionId": "q-2"})
-        for _ in range(2):
-            stub.add_response("get_query_execution", {"QueryExecution": {"Status": {"State": "RUNNING"}}})
-        stub.add_response("stop_query_execution", {}, {"QueryExecutionId": "q-2"})
-        rows = AthenaRows(client, database="d", workgroup="w", timeout_seconds=100, sleep=lambda s: None,
-                          clock=lambda: next(clock))
-        assert rows.run("SELECT 1", deadline=70) == []
-        with pytest.raises(QueryError, match="q-2 took longer than 30 s; stopped"):
-            rows.run("SELECT 2", deadline=70)
-        stub.assert_no_pending_responses()
 
 
 # Failures by code, not by the words of a message.

@@ -1,5 +1,6 @@
 """The zones monitor's entry point on moto's Athena: the SQL it sends, the metrics
-it publishes per zone and for the alarms, and failures; and AthenaRows alone."""
+it publishes per zone and for the alarms, and failures. The Athena client it
+shares with the CLI, and its deadline, are tests/test_athena_client.py's."""
 
 from __future__ import annotations
 
@@ -11,11 +12,9 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 import requests
-from botocore.stub import Stubber
 from moto import mock_aws
 
 import zones_handler
-from parking.analytics.athena_rows import AthenaRows
 from parking.analytics.registry import QUERIES
 from parking.errors import QueryError
 
@@ -152,25 +151,3 @@ def test_a_failed_query_fails_the_run_so_lambda_retries_it(athena, monkeypatch) 
     monkeypatch.setenv("PARKING_WORKGROUP", "no-such-workgroup")
     with pytest.raises(QueryError, match="WorkGroup does not exist"):
         zones_handler.handler({}, LambdaContext())
-
-
-def test_rows_come_back_as_text_with_nulls_apart_from_empty_strings(athena) -> None:
-    seed(("availability", [["", "1", "0", "1", "0", "0.0"], [None, "2", "0", "0", "2", None]]))
-    rows = AthenaRows(athena, database="parking_analytics", workgroup=WORKGROUP, sleep=lambda s: None).run("SELECT 1")
-    assert [(r["group_value"], r["occupancy_rate"]) for r in rows] == [("", "0.0"), (None, None)]
-
-
-def test_a_query_running_past_its_timeout_is_stopped() -> None:
-    client = boto3.client("athena", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
-    clock = iter(range(0, 1000, 30))
-    with Stubber(client) as stub:
-        stub.add_response("start_query_execution", {"QueryExecutionId": "q-1"})
-        for _ in range(3):  # at 0, 30 and 60 s; the clock reads 90 at the third
-            stub.add_response("get_query_execution", {"QueryExecution": {"Status": {"State": "RUNNING"}}},
-                              {"QueryExecutionId": "q-1"})
-        stub.add_response("stop_query_execution", {}, {"QueryExecutionId": "q-1"})
-        rows = AthenaRows(client, database="d", workgroup="w", timeout_seconds=90, sleep=lambda s: None,
-                          clock=lambda: next(clock))
-        with pytest.raises(QueryError, match="took longer than 90 s; stopped"):
-            rows.run("SELECT 1")
-        stub.assert_no_pending_responses()

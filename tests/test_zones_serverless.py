@@ -115,7 +115,7 @@ def test_the_schedule_and_threshold_are_stage_parameters(tmp_path: Path) -> None
     assert float(other["Resources"]["ZoneFullAlarm"]["Properties"]["Threshold"]) == 80
 
 
-def test_the_zones_artifact_holds_its_code_the_sql_it_runs_and_no_query_libraries() -> None:
+def test_the_zones_artifact_holds_its_code_the_sql_it_runs_and_no_dataframe_libraries() -> None:
     names = zipfile.ZipFile(ZONES_ZIP).namelist()
     ours = sorted(n for n in names if n == "zones_handler.py" or n.startswith("parking/"))
     modules = [str(p.relative_to(ROOT)) for p in handler_modules("zones_handler.py")]
@@ -124,7 +124,8 @@ def test_the_zones_artifact_holds_its_code_the_sql_it_runs_and_no_query_librarie
                            "parking/sql/overstays.sql", *parts])
     assert not {"parking/queries.py", "parking/analytics/engines.py", "parking/analytics/plots.py"} & set(ours)
     top = {n.split("/")[0] for n in names}
-    assert not top & {"pandas", "pyathena", "duckdb", "numpy", "matplotlib"}
+    assert not top & {"pandas", "duckdb", "numpy", "pyarrow", "matplotlib"}
+    assert "pyathena" in top, "the one Athena client, for the runs the state table cannot answer yet"
 
 
 def test_the_zones_artifact_imports_on_its_own(tmp_path: Path) -> None:

@@ -1,16 +1,15 @@
-"""The Athena engine for the CLI: PyAthena's connection, its polling, throttling and cost reports.
+"""The Athena engine for the CLI: answers as DataFrames, progress, cost, and Ctrl-C to stop a query.
 
-PyAthena's PandasCursor reads a result into a DataFrame; the query text is
-bound by the shared binder first (:mod:`parking.analytics.binding`), so it is
-the text the local engine and the zones Lambda send. Failures are classified
-by AWS error code and Athena's error name in
-:mod:`parking.analytics.athena_failures`, shared with the zones Lambda's
-boto3-only client.
+It runs on the one Athena client (:class:`parking.analytics.athena_client.AthenaClient`:
+PyAthena's connection, its throttling retries, one-line failures by code),
+which the zones Lambda shares, with PyAthena's PandasCursor for a typed
+DataFrame. The query text is bound by the shared binder first
+(:mod:`parking.analytics.binding`), so it is the text the local engine and
+the zones Lambda send.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -18,18 +17,14 @@ from typing import Any
 
 import pandas as pd
 
-from parking.analytics.athena_failures import ATHENA, AthenaSetupError, client_failure, reason_hint
+from parking.analytics.athena_client import AthenaClient
+from parking.analytics.athena_failures import ATHENA, AthenaSetupError
 from parking.analytics.billing import QueryProgress, QueryStats
 from parking.analytics.binding import bind
 from parking.analytics.registry import COMPACTED_TABLE, QUERY_TABLE
-from parking.aws import THROTTLED, check_session, error_code, one_line, session
+from parking.aws import check_session
 from parking.config import SQL_IDENTIFIER, Settings
-from parking.errors import AwsError, ConfigurationError, InvalidArgument, QueryCancelled, QueryError
-
-# PyAthena logs a failed query with its traceback before raising; with no
-# logging configured, Python would print that to stderr. The QueryError raised
-# says it in one line; configure logging to see PyAthena's own record too.
-logging.getLogger("pyathena").addHandler(logging.NullHandler())
+from parking.errors import AwsError, ConfigurationError, InvalidArgument, QueryCancelled
 
 # IANA names renamed after Athena's time-zone list was made: the old name is the
 # same zone (a link in the IANA database), and Athena knows only the old one.
@@ -43,11 +38,6 @@ ATHENA_ZONE_NAMES = {
 NOT_IN_ATHENA = frozenset({
     "America/Ciudad_Juarez", "America/Coyhaique", "EST", "HST", "MST", "ROC", "Factory", "localtime",
 })
-# Throttled Athena calls: PyAthena retries them this often (waits of about 1, 2 and 4 s, plus
-# jitter), each call with botocore's standard retries (3 attempts) inside; then one line. Its
-# default (8 attempts, up to 100 s apart) kept a throttled user waiting minutes in silence.
-THROTTLE_ATTEMPTS = 4
-THROTTLE_MAX_DELAY_SECONDS = 8
 
 
 def athena_zone(name: str) -> str:
@@ -70,7 +60,7 @@ def retarget(sql: str, table: str) -> str:
 
 
 class AthenaEngine:
-    """Athena through PyAthena's PandasCursor; Ctrl-C cancels the running query.
+    """Athena through PyAthena's PandasCursor on the one client; Ctrl-C cancels the running query.
 
     ``on_progress`` is called at every poll, ``on_finished`` once with the
     query's cost (:class:`QueryStats`), also for a query that was cancelled or
@@ -78,7 +68,8 @@ class AthenaEngine:
     line to show each time AWS throttles a call that will be retried, so a
     caller (the CLI) can show them; the engine never prints.
     ``throttle_attempts`` and ``throttle_max_delay`` (seconds) bound PyAthena's
-    retries of a throttled call (:data:`THROTTLE_ATTEMPTS`).
+    retries of a throttled call
+    (:data:`~parking.analytics.athena_client.THROTTLE_ATTEMPTS`).
     """
 
     name = "athena"
@@ -96,20 +87,13 @@ class AthenaEngine:
         throttle_max_delay: float | None = None,
     ) -> None:
         self.settings = settings
-        self.result_reuse_minutes = result_reuse_minutes
-        self.poll_interval = poll_interval
+        self.athena = AthenaClient(settings, poll_interval=poll_interval, result_reuse_minutes=result_reuse_minutes,
+                                   throttle_attempts=throttle_attempts, throttle_max_delay=throttle_max_delay,
+                                   on_throttled=on_throttled)
         self.on_progress = on_progress
         self.on_finished = on_finished
         self._last_execution: Any = None
-        self._client: Any = None  # the Athena client of the last connection
-        self.on_throttled = on_throttled
-        self.throttle_attempts = throttle_attempts or THROTTLE_ATTEMPTS
-        self.throttle_max_delay = THROTTLE_MAX_DELAY_SECONDS if throttle_max_delay is None else throttle_max_delay
-        # PyAthena logs a failed query's traceback; with no logging configured Python
-        # would print it on stderr before our one-line error.
-        pyathena_logger = logging.getLogger("pyathena")
-        if not any(isinstance(h, logging.NullHandler) for h in pyathena_logger.handlers):
-            pyathena_logger.addHandler(logging.NullHandler())
+        self._client: Any = None  # the boto3 Athena client of the last connection
 
     def zone_name(self, tz: str) -> str:
         """The name Athena knows ``tz`` by (:func:`athena_zone`); :class:`InvalidArgument` for none."""
@@ -127,10 +111,8 @@ class AthenaEngine:
             raise AthenaSetupError(str(exc)) from None
 
     def connect(self) -> Any:
-        from botocore.config import Config
-        from pyathena import connect
+        """A new connection of the one client whose cursors read DataFrames and report each poll."""
         from pyathena.pandas.cursor import PandasCursor
-        from pyathena.util import RetryConfig
 
         started = time.monotonic()
         self._last_execution = None
@@ -141,40 +123,9 @@ class AthenaEngine:
                 progress = QueryProgress(execution.query_id, execution.state, time.monotonic() - started)
                 self.on_progress(progress)
 
-        connection = connect(
-            schema_name=self.settings.database,
-            work_group=self.settings.workgroup,
-            s3_staging_dir=self.settings.output_location,
-            region_name=self.settings.region,
-            profile_name=self.settings.profile,
-            session=session(self.settings.region, self.settings.profile),
-            cursor_class=PandasCursor,
-            poll_interval=self.poll_interval,
-            kill_on_interrupt=True,
-            result_reuse_enable=self.result_reuse_minutes is not None,
-            result_reuse_minutes=self.result_reuse_minutes or 60,
-            on_poll=poll,
-            # PyAthena annotates max_delay and multiplier int; tenacity's backoff takes any seconds (float)
-            retry_config=RetryConfig(attempt=self.throttle_attempts,
-                                     max_delay=self.throttle_max_delay,  # type: ignore[arg-type]
-                                     multiplier=min(1, self.throttle_max_delay)),  # type: ignore[arg-type]
-            config=Config(retries={"mode": "standard"}),
-        )
-        connection.client.meta.events.register("after-call.athena", self._after_call)
+        connection = self.athena.connect(PandasCursor, on_poll=poll)
         self._client = connection.client  # asked whether the workgroup exists, when Athena refuses a query
         return connection
-
-    def _after_call(self, http_response: Any = None, parsed: Any = None, model: Any = None, **_: Any) -> None:
-        """Tell the caller each time Athena throttled a call PyAthena will retry: no silent waits."""
-        code = error_code(_Response(parsed)) if isinstance(parsed, dict) else None
-        operation = getattr(model, "name", "a call")
-        if code not in THROTTLED:
-            self._throttled.pop(operation, None)
-            return
-        attempt = self._throttled[operation] = self._throttled.get(operation, 0) + 1
-        if attempt < self.throttle_attempts and self.on_throttled is not None:
-            self.on_throttled(f"AWS is throttling the requests ({code} on {operation}); retrying, "
-                              f"attempt {attempt + 1} of {self.throttle_attempts}")
 
     def run(self, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
         """Run on Athena; the query API has mapped ``time_zone`` (:meth:`zone_name`) before.
@@ -186,11 +137,10 @@ class AthenaEngine:
         sql = retarget(sql, self.settings.table)
         self.check_setup()
         self._last_execution = None
-        self._throttled: dict[str, int] = {}  # consecutive throttled attempts, by operation
         try:
             with self.connect() as connection:
-                cursor = connection.cursor()
-                frame = cursor.execute(bind(sql, params)).as_pandas()
+                cursor = self.athena.execute(connection, bind(sql, params))
+                frame = cursor.as_pandas()
                 self._last_execution = None  # reported below, from the cursor
                 if self.on_finished is not None:
                     self.on_finished(
@@ -209,19 +159,7 @@ class AthenaEngine:
             raise QueryCancelled(f"Athena was asked to stop {stopped} (StopQueryExecution)") from None
         except Exception as exc:
             self._report_ended()
-            raise self._failure(exc) from None
-
-    def _failure(self, exc: Exception) -> Exception:
-        """One line for any failure of a run, classified by code (:mod:`parking.analytics.athena_failures`)."""
-        from pyathena.error import Error as PyAthenaError
-
-        failure = client_failure(exc, self.settings, self._client)
-        if failure is not None:
-            return failure
-        if not isinstance(exc, PyAthenaError):
-            raise exc  # a bug: the CLI reports it as one
-        reason = one_line(exc)  # a failed query: PyAthena's message is Athena's StateChangeReason
-        return QueryError(f"Athena query failed: {reason}{reason_hint(reason, self.settings)}")
+            raise self.athena.failure(exc, self._client) from None
 
     def _report_ended(self) -> None:
         """Call ``on_finished`` for a query that ended without an answer, when Athena said what it scanned.
@@ -246,11 +184,3 @@ class AthenaEngine:
                 state=state,
             )
         )
-
-
-
-class _Response:
-    """A parsed botocore response seen as an error with one, for :func:`parking.aws.error_code`."""
-
-    def __init__(self, parsed: dict[str, Any]) -> None:
-        self.response = parsed

@@ -1,7 +1,8 @@
 """Athena failures as one line, classified by code: AWS's error code, or Athena's error name.
 
-One classifier for both Athena paths, the CLI's engine (PyAthena) and the
-zones Lambda's boto3-only client, so the same failure reads the same. It reads
+The one Athena client (:mod:`parking.analytics.athena_client`, the CLI's
+engine's and the zones Lambda's) classifies with it, so the same failure
+reads the same on both paths. It reads
 codes, never the message's words: a botocore ``ClientError`` by
 ``response["Error"]["Code"]`` and its operation (set-up problems go through
 :func:`parking.aws.explain`); a query Athena failed by the error name that

@@ -2,9 +2,10 @@
 
 Both engines and the zones Lambda send a query's text with its parameters
 written in as literals (client-side binding, the way PyAthena's pyformat
-cursors do it), so the local engine runs exactly the text Athena gets and
-the boto3-only zones path needs no PyAthena. A test checks the text equals
-what PyAthena's own formatter writes for every parameter the queries bind.
+cursors do it), so the local engine runs exactly the text Athena gets, and
+the zones Lambda binds its queries without the query engines. A test checks
+the text equals what PyAthena's own formatter writes for every parameter the
+queries bind.
 """
 
 from __future__ import annotations

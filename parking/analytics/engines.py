@@ -5,10 +5,11 @@ bound as literals by the one binder (:mod:`parking.analytics.binding`), so
 the local engine runs exactly the text Athena would get. Each job has its
 module: :mod:`~parking.analytics.duckdb_engine` (views and globs),
 :mod:`~parking.analytics.duckdb_errors`, :mod:`~parking.analytics.billing`,
-:mod:`~parking.analytics.athena_engine` (the PyAthena connection) and
-:mod:`~parking.analytics.athena_failures`. This module holds what callers
-choose by (:class:`Engine`, :func:`engine_from_settings`) and re-exports
-the names callers imported from here before the split.
+:mod:`~parking.analytics.athena_engine` (DataFrames, progress, cost) on
+:mod:`~parking.analytics.athena_client` (the one Athena client, the zones
+Lambda's too) and :mod:`~parking.analytics.athena_failures`. This module
+holds what callers choose by (:class:`Engine`, :func:`engine_from_settings`)
+and re-exports the names callers imported from here before the split.
 """
 
 from __future__ import annotations
@@ -18,14 +19,8 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from parking.analytics.athena_engine import (
-    NOT_IN_ATHENA,
-    THROTTLE_ATTEMPTS,
-    THROTTLE_MAX_DELAY_SECONDS,
-    AthenaEngine,
-    athena_zone,
-    retarget,
-)
+from parking.analytics.athena_client import THROTTLE_ATTEMPTS, THROTTLE_MAX_DELAY_SECONDS
+from parking.analytics.athena_engine import NOT_IN_ATHENA, AthenaEngine, athena_zone, retarget
 from parking.analytics.athena_failures import ATHENA, AthenaSetupError
 from parking.analytics.billing import QueryProgress, QueryStats
 from parking.analytics.binding import bind

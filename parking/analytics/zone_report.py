@@ -2,9 +2,10 @@
 
 The scheduled zones Lambda runs the ``availability`` (by zone) and
 ``overstays`` queries of docs/METRICS.md section 7 through any ``run(sql)``
-that returns rows of text (:class:`parking.analytics.athena_rows.AthenaRows`
-on AWS) and turns them into one :class:`ZoneFigures` per catalogued zone.
-Standard library only: no pandas.
+that returns rows as dicts of column name to value, typed or as text
+(:meth:`parking.analytics.athena_client.AthenaClient.rows` on AWS), and turns
+them into one :class:`ZoneFigures` per catalogued zone. Standard library
+only: no pandas.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from parking.analytics.availability import instant_params
 from parking.analytics.binding import bind
 from parking.analytics.registry import DEFAULT_GROUPING, GROUP_COLUMN, named
 
-Rows = list[dict[str, "str | None"]]
+Rows = list[dict[str, Any]]  # column name to value: a number, its text, or None for null
 ZONES_QUERIES = ("availability", "overstays")  # what a run asks, in order; the zones Lambda's build ships their SQL
 
 
@@ -36,8 +38,8 @@ class ZoneFigures:
     overstays_to_check: int = 0  # stays whose sensor health flags: a technician's, not an officer's
 
 
-def _count(value: str | None) -> int:
-    """A count column of availability: count(*) and sums over a group's rows, never null."""
+def _count(value: int | str | None) -> int:
+    """A count column of availability (count(*) and sums over a group's rows, never null), typed or as text."""
     assert value is not None
     return int(value)
 
