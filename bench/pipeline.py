@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from parking.config import Settings  # noqa: E402
 from parking.ingest.batch import BatchResult, ingest_batch  # noqa: E402
 from parking.ingest.sinks import LocalSink, Sink  # noqa: E402
-from parking.kafka.consumer import FAST_GROUP, BatchConsumer, ConsumeOptions  # noqa: E402
+from parking.kafka.consumer import BatchConsumer, ConsumeOptions, fast_group  # noqa: E402
 from parking.kafka.invocations import Handler  # noqa: E402
 from parking.kafka.producer import produce  # noqa: E402
 from parking.simulate import lines, plan  # noqa: E402
@@ -72,7 +72,7 @@ def backlog(bootstrap: str, events: int) -> None:
 
 def floor_rate(bootstrap: str, events: int, group: str) -> float:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
-                         "auto.offset.reset": "earliest", **FAST_GROUP})
+                         "auto.offset.reset": "earliest", **fast_group(Settings.from_environment())})
     assigned: list[float] = []
     consumer.subscribe([TOPIC], on_assign=lambda *_: assigned.append(time.perf_counter()))
     received = 0

@@ -63,6 +63,16 @@ def _hours(variable: str, value: Any) -> float:
     return hours
 
 
+def _seconds(variable: str, value: Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{variable} is not a number of seconds: {value!r}") from None
+    if seconds != seconds:  # NaN
+        raise ConfigurationError(f"{variable} is not a number of seconds: {value!r}")
+    return seconds
+
+
 def _instant(variable: str, value: Any) -> datetime:
     """An aware datetime from a datetime or ISO-8601 text with a zone (``Z`` or ``+HH:MM``)."""
     if isinstance(value, datetime):
@@ -133,6 +143,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("compaction_removal_delay_minutes", "PARKING_COMPACTION_REMOVAL_DELAY_MINUTES", _integer,
             "`compact`: what a compacted file holds is removed from the hot tier this long after (0-1440; longer "
             "than any Athena query runs)", "`60` on a bucket, `0` locally"),
+    Setting("kafka_session_timeout_seconds", "PARKING_KAFKA_SESSION_TIMEOUT_SECONDS", _seconds,
+            "`consume`: how long its consumer group waits for a silent member before handing its partitions on, "
+            "a heartbeat every twelfth of it (0.1-3600); Kafka brokers refuse less than their "
+            "`group.min.session.timeout.ms`, 6 s unless set. Tansu forms a group in half of it (at least 1 s): "
+            "the tests set 2", "`6`"),
 )
 _BY_FIELD = {setting.field: setting for setting in SETTINGS}
 _ENVIRONMENT = {setting.field: setting.variable for setting in SETTINGS}
@@ -145,6 +160,10 @@ S3_REMOVAL_DELAY_MINUTES = 60
 MINUTES_A_DAY = 1440
 #: The longest lookback a query accepts, in hours (a leap year).
 MAX_LOOKBACK_HOURS = 24 * 366
+#: The Kafka consumer group's session timeout bounds, in seconds: a heartbeat
+#: every twelfth of the shortest is 8 ms, and librdkafka takes at most an hour.
+MIN_KAFKA_SESSION_SECONDS = 0.1
+MAX_KAFKA_SESSION_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -171,6 +190,7 @@ class Settings:
     state_table: str | None = None
     compaction_hour_lateness_minutes: int = 10
     compaction_removal_delay_minutes: int | None = None  # None: S3_REMOVAL_DELAY_MINUTES on S3, 0 locally
+    kafka_session_timeout_seconds: float = 6.0
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -237,6 +257,11 @@ class Settings:
             raise ConfigurationError(
                 f"{label['lookback_hours']} must be a number of hours above 0 and at most {MAX_LOOKBACK_HOURS}: "
                 f"{self.lookback_hours:g}"
+            )
+        if not MIN_KAFKA_SESSION_SECONDS <= self.kafka_session_timeout_seconds <= MAX_KAFKA_SESSION_SECONDS:
+            raise ConfigurationError(
+                f"{label['kafka_session_timeout_seconds']} must be a number of seconds from "
+                f"{MIN_KAFKA_SESSION_SECONDS:g} to {MAX_KAFKA_SESSION_SECONDS:g}: {self.kafka_session_timeout_seconds:g}"
             )
 
     def removal_delay(self, on_s3: bool) -> timedelta:

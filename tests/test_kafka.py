@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -95,7 +96,7 @@ def quarantined_lines(root: Path) -> list[dict]:
 
 
 def consumer(broker: str, topic: str, root: Path, sink: Sink | None = None, **options) -> BatchConsumer:
-    settings = dict(group="ingest", batch_size=2000, batching_window=0.2, until_idle=2.0) | options
+    settings = dict(group="ingest", batch_size=2000, batching_window=0.2, until_idle=1.0) | options
     return BatchConsumer(ConsumeOptions(broker, topic, **settings), sink or LocalSink(root))
 
 
@@ -163,7 +164,7 @@ def test_50000_events_over_3_partitions_land_exactly(broker: str, topic: str, tm
 def test_each_spot_keeps_its_order_within_a_partition(broker: str, topic: str, tmp_path: Path) -> None:
     produced = simulated(3000, seed=2)
     produce(produced, broker, topic)
-    options = ConsumeOptions(broker, topic, batch_size=300, batching_window=0.2, until_idle=2.0, workers=2)
+    options = ConsumeOptions(broker, topic, batch_size=300, batching_window=0.2, until_idle=1.0, workers=2)
     BatchConsumer(options, LocalSink(tmp_path), handler=keep_event).run()
 
     events = [json.loads(path.read_bytes()) for path in (tmp_path / "events").iterdir()]
@@ -209,37 +210,39 @@ def test_a_killed_consumer_restarts_without_loss(broker: str, topic: str, tmp_pa
 
 
 def test_two_consumers_in_one_group_split_the_partitions(broker: str, topic: str, tmp_path: Path) -> None:
-    joined = threading.Barrier(3, timeout=60)
-    members = []
-    for name in ("a", "b"):
-        seen = threading.Event()
-
-        def on_progress(progress, seen=seen) -> None:
-            if progress.assigned and not seen.is_set():
-                seen.set()
-                joined.wait()
-
-        member = BatchConsumer(
-            ConsumeOptions(broker, topic, "pair", batch_size=1000, batching_window=0.2, until_idle=3.0,
-                           progress_every=0.1),
-            LocalSink(tmp_path / name), on_progress=on_progress,
-        )
-        members.append((name, member, threading.Thread(target=member.run)))
-    for _, _, thread in members:
+    members = {name: BatchConsumer(ConsumeOptions(broker, topic, "pair", batch_size=1000, batching_window=0.2,
+                                                  progress_every=0.05), LocalSink(tmp_path / name))
+               for name in ("a", "b")}
+    threads = [threading.Thread(target=member.run) for member in members.values()]
+    for thread in threads:
         thread.start()
-    joined.wait()  # both members hold partitions: produce only now
     produced = simulated(9000, seed=4)
-    produce(produced, broker, topic)
-    for _, _, thread in members:
+    assert eventually(lambda: all(member.progress.assigned for member in members.values())), "both members joined"
+    produce(produced, broker, topic)  # only now: both members hold partitions
+    assert eventually(lambda: sum(member.progress.records for member in members.values()) >= 9000
+                      and all(member.progress.lag == 0 for member in members.values())), "the topic was drained"
+    for member in members.values():
+        member.stop()  # what was read is handled first, so a record read twice would count below
+    for thread in threads:
         thread.join(timeout=120)
 
-    partitions = {name: {p.name.split("+")[1] for p in (tmp_path / name).rglob("*.json.gz")} for name, _, _ in members}
+    partitions = {name: {p.name.split("+")[1] for p in (tmp_path / name).rglob("*.json.gz")} for name in members}
     assert partitions["a"] and partitions["b"], "both members did work"
     assert not partitions["a"] & partitions["b"], "no partition was read by both"
     assert partitions["a"] | partitions["b"] == {"0", "1", "2"}
     want_stored, _ = expected(produced)
     assert set(stored_lines(tmp_path / "a") + stored_lines(tmp_path / "b")) == want_stored
-    assert sum(member.progress.records for _, member, _ in members) == 9000
+    assert sum(member.progress.records for member in members.values()) == 9000
+
+
+def eventually(condition: Callable[[], bool], timeout: float = 60.0) -> bool:
+    """Whether ``condition`` comes true within ``timeout`` seconds (asked every 20 ms)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def test_partitions_are_handled_at_once_each_in_order(broker: str, topic: str, tmp_path: Path) -> None:
@@ -257,7 +260,7 @@ def test_partitions_are_handled_at_once_each_in_order(broker: str, topic: str, t
 def test_the_handler_given_is_handed_msk_events(broker: str, topic: str, tmp_path: Path) -> None:
     produced = simulated(3000, seed=10)
     produce(produced, broker, topic)
-    options = ConsumeOptions(broker, topic, batch_size=400, batching_window=0.2, until_idle=2.0, workers=2)
+    options = ConsumeOptions(broker, topic, batch_size=400, batching_window=0.2, until_idle=1.0, workers=2)
     progress = BatchConsumer(options, LocalSink(tmp_path), handler=keep_event).run()
 
     events = [json.loads(path.read_bytes()) for path in (tmp_path / "events").iterdir()]
@@ -339,7 +342,7 @@ def test_the_first_progress_line_never_says_lag_0_while_records_wait(broker: str
     """make demo-kafka's first line: records are waiting, so the lag is unknown (?) or counts them, never 0."""
     produce(simulated(3000, seed=8), broker, topic)
     seen = []
-    options = ConsumeOptions(broker, topic, group="ingest", batch_size=200, batching_window=0.2, until_idle=2.0,
+    options = ConsumeOptions(broker, topic, group="ingest", batch_size=200, batching_window=0.2, until_idle=1.0,
                              max_records=3000, progress_every=0.0)  # a line at every poll, from the first
     BatchConsumer(options, LocalSink(tmp_path), on_progress=lambda p: seen.append((p.records, p.lag))).run()
     first_records, first_lag = seen[0]

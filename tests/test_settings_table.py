@@ -44,7 +44,8 @@ def test_the_module_docstring_lists_every_setting_with_its_default() -> None:
 SAMPLES = {"max_value_bytes": "1024", "earliest_event": "2010-01-01T00:00:00Z", "data_dir": "elsewhere",
            "engine": "athena", "compaction_lateness_days": "3", "lookback_hours": "48",
            "compaction_hour_lateness_minutes": "20", "compaction_removal_delay_minutes": "5",
-           "data_prefix": "other-data/", "quarantine_prefix": "other-quarantine/"}
+           "data_prefix": "other-data/", "quarantine_prefix": "other-quarantine/",
+           "kafka_session_timeout_seconds": "2.5"}
 
 
 @pytest.mark.parametrize("setting", SETTINGS, ids=[setting.variable for setting in SETTINGS])
