@@ -181,7 +181,7 @@ def test_consume_with_two_handler_processes_and_a_spot_on_two_partitions(tmp_pat
             sent.append(value)
         producer.flush(30)
         options = ConsumeOptions(bootstrap, "live", group="live", batch_size=37, batching_window=0.2,
-                                 until_idle=2.0, workers=2)
+                                 until_idle=1.0, workers=2)
         BatchConsumer(options, LocalSink(tmp_path)).run()
     finally:
         stop(process)
