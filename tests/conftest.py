@@ -135,27 +135,30 @@ def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def packaged(package_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every template the infra tests lint, by name: ``default`` and each of ``tests.cloudformation.VARIANTS``."""
-    from tests.cloudformation import TEMPLATE, VARIANTS, package
+    from tests.cloudformation import TEMPLATE, VARIANTS, package_variants
 
-    out = tmp_path_factory.mktemp("sls-variants")
-    return {"default": package_dir / TEMPLATE, **{name: package(out / name, *params) for name, params in VARIANTS.items()}}
-
-
-@pytest.fixture(scope="session")
-def linted(packaged: dict[str, Path]) -> dict[str, list[str]]:
-    """cfn-lint's findings for each packaged template (one run over them all)."""
-    from tests.cloudformation import cfn_lint
-
-    return cfn_lint(packaged)
+    return {"default": package_dir / TEMPLATE, **package_variants(tmp_path_factory.mktemp("sls-variants"), VARIANTS)}
 
 
 @pytest.fixture(scope="session")
-def checked(packaged: dict[str, Path]) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """checkov's failed and skipped checks for each packaged template but ``trigger-bounds`` (its
-    parameters change no resource checkov looks at), in one run."""
-    from tests.cloudformation import checkov
+def scanned(packaged: dict[str, Path]) -> tuple[dict[str, list[str]], dict[str, dict[str, list[dict[str, Any]]]]]:
+    """cfn-lint's findings for each packaged template and checkov's checks for each but ``trigger-bounds``
+    (its parameters change no resource checkov looks at): one run of each, both at once."""
+    from tests.cloudformation import lint_and_check
 
-    return checkov({name: path for name, path in packaged.items() if name != "trigger-bounds"})
+    return lint_and_check(packaged, {name: path for name, path in packaged.items() if name != "trigger-bounds"})
+
+
+@pytest.fixture(scope="session")
+def linted(scanned: tuple[dict[str, list[str]], Any]) -> dict[str, list[str]]:
+    """cfn-lint's findings for each packaged template."""
+    return scanned[0]
+
+
+@pytest.fixture(scope="session")
+def checked(scanned: tuple[Any, dict[str, dict[str, list[dict[str, Any]]]]]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """checkov's failed and skipped checks for each packaged template but ``trigger-bounds``."""
+    return scanned[1]
 
 
 @pytest.fixture(scope="session")
