@@ -192,10 +192,10 @@ def test_a_killed_consumer_restarts_without_loss(broker: str, topic: str, tmp_pa
     produced = simulated(20_000, seed=3)
     produce(produced, broker, topic)
     first = subprocess.Popen(
-        [CLI, "consume", "--bootstrap-servers", broker, "--topic", topic, "--group", "ingest",
+        [CLI, "consume", "--bootstrap-servers", broker, "--topic", topic, "--group", "restart",
          "--batch-size", "500", "--batching-window", "0.05", "--data-dir", str(tmp_path)],
         stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        env={**os.environ, "PARKING_KAFKA_SESSION_TIMEOUT_SECONDS": "1"},  # its partitions pass on 1 s after the kill
+        env={**os.environ, "PARKING_KAFKA_SESSION_TIMEOUT_SECONDS": "1"},  # it founds the group: 1 s to evict it
     )
     try:  # kill hard once it is well under way: it drains all 20,000 in about 0.3 s, before its first progress line
         assert eventually(lambda: stored_count(tmp_path) >= 4000, every=0.002), "the first consumer stored records"
@@ -203,7 +203,7 @@ def test_a_killed_consumer_restarts_without_loss(broker: str, topic: str, tmp_pa
         first.send_signal(signal.SIGKILL)
         first.wait()
 
-    second = consumer(broker, topic, tmp_path).run()
+    second = consumer(broker, topic, tmp_path, group="restart").run()
     want_stored, want_bad = expected(produced)
     stored = stored_lines(tmp_path)
     assert set(stored) == want_stored, "nothing lost, nothing invented"
