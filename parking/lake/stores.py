@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from parking.atomic_file import place
+from parking.aws import session
 
 
 class Listed(NamedTuple):
@@ -148,8 +149,6 @@ class S3Store:
     def __init__(self, bucket: str, client: Any | None = None) -> None:
         if client is None:
             from botocore.config import Config
-
-            from parking.aws import session
 
             client = session().client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
         self.bucket = bucket
