@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,8 +23,8 @@ from click.testing import CliRunner
 from parking.analytics.engines import DuckDBEngine
 from parking.cli.main import cli
 from parking.config import Settings
-from parking.errors import ConfigurationError, InvalidArgument
-from parking.lake.compaction.dayfiles import file_hour
+from parking.errors import CompactionError, ConfigurationError, InvalidArgument
+from parking.lake.compaction.dayfiles import file_hour, folder
 from parking.lake.compaction.protocol import STEPS, compact
 from parking.lake.compaction.schedule import latest_hour_before, pending_hours, unfolded
 from parking.lake.compaction.tier_check import check_compacted
@@ -210,8 +211,9 @@ def test_a_redelivered_object_is_not_folded_twice(case, uncompacted, lake) -> No
 
 
 # Each removal mode on one of the two scenarios (every step of each): the crash matrix need not be squared.
+# Module-scoped like the fixture it overrides, so each scenario's answers are built once, not once a step.
 @pytest.mark.parametrize(("case", "delay"), [(0, timedelta(0)), (2, DELAY)], ids=["seed0-at-once", "seed2-delayed"],
-                         indirect=["case"])
+                         indirect=["case"], scope="module")
 @pytest.mark.parametrize("step", STEPS)
 def test_an_hourly_run_cut_short_after_any_step_changes_no_answer(case, uncompacted, lake, step, delay) -> None:  # noqa: F811
     compact(LocalStore(lake), None, hours_before=ALL_HOURS, removal_delay=delay, now=wall())
@@ -275,6 +277,45 @@ def test_an_hour_file_with_another_hours_events_is_misfiled(lake) -> None:
     wrong.write_bytes(first.read_bytes())  # the rows of one hour under the next hour's name
     found = {(Path(f.key).name, f.problem) for f in check_compacted(LocalStore(lake))}
     assert (wrong.name, "misfiled") in found
+
+
+class CountingStore(LocalStore):
+    """A local store that counts the fetches of each key (a check or a fold reads a compacted file so)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.fetched: Counter[str] = Counter()
+
+    def fetch(self, key: str, workdir: Path) -> Path:
+        self.fetched[key] += 1
+        return super().fetch(key, workdir)
+
+
+def test_a_backlog_of_hours_reads_each_hour_file_once(lake) -> None:
+    """Each hour checks every file of its day's folder: a run remembers what it found clean (not 23 reads a file)."""
+    store = CountingStore(lake)
+    compact(store, None, hours_before=ALL_HOURS)
+    assert store.fetched and max(store.fetched.values()) == 1, store.fetched.most_common(1)
+
+
+def test_a_file_changed_after_the_run_checked_it_is_checked_again(lake) -> None:
+    """What a run remembers as clean is the file as listed: a file damaged meanwhile stops its day's next hours."""
+    hours = pending_hours(LocalStore(lake), ALL_HOURS)
+    day = next(d for d in sorted({h.date() for h in hours}) if sum(h.date() == d for h in hours) >= 3)
+    day_folder = lake / folder(day)
+    damaged: dict[Path, bytes] = {}
+
+    def damage_the_first_hour_file(step: str) -> None:
+        written = sorted(day_folder.glob("*.parquet"))
+        if step == "parquet-written" and len(written) == 2 and not damaged:  # the second hour checked the first
+            damaged[written[0]] = written[0].read_bytes()[:100]
+            written[0].write_bytes(damaged[written[0]])
+
+    with pytest.raises(CompactionError) as caught:
+        compact(LocalStore(lake), None, hours_before=ALL_HOURS, checkpoint=damage_the_first_hour_file)
+    [(path, body)] = damaged.items()
+    assert str(caught.value).startswith(f"{lake}/{path.relative_to(lake).as_posix()}: unreadable (")
+    assert path.read_bytes() == body and len(list(day_folder.glob("*.parquet"))) == 2, "the day left as it is"
 
 
 def test_cli_compact_does_both_grains(lake, case, monkeypatch) -> None:
