@@ -26,9 +26,9 @@ from parking.config import Settings
 from parking.errors import CompactionError, ConfigurationError, InvalidArgument
 from parking.lake.compaction.dayfiles import file_hour, folder
 from parking.lake.compaction.protocol import STEPS, compact
-from parking.lake.compaction.schedule import latest_hour_before, pending_hours, unfolded
+from parking.lake.compaction.schedule import DAY_LISTING_HOURS, kept_copies, latest_hour_before, pending_hours, unfolded
 from parking.lake.compaction.tier_check import check_compacted
-from parking.lake.stores import LocalStore
+from parking.lake.stores import Listed, LocalStore
 from parking.layout import COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX, DATA_PREFIX
 from tests.scenarios import Scenario, scenario
 from tests.test_compaction import (
@@ -280,15 +280,41 @@ def test_an_hour_file_with_another_hours_events_is_misfiled(lake) -> None:
 
 
 class CountingStore(LocalStore):
-    """A local store that counts the fetches of each key (a check or a fold reads a compacted file so)."""
+    """A local store that counts the fetches of each key (a check or a fold reads a compacted file so) and the
+    listings of each prefix (on S3 a request each)."""
 
     def __init__(self, root: Path) -> None:
         super().__init__(root)
         self.fetched: Counter[str] = Counter()
+        self.listed: Counter[str] = Counter()
 
     def fetch(self, key: str, workdir: Path) -> Path:
         self.fetched[key] += 1
         return super().fetch(key, workdir)
+
+    def listing(self, prefix: str) -> dict[str, Listed]:
+        self.listed[prefix] += 1
+        return super().listing(prefix)
+
+
+@pytest.mark.parametrize(("hours", "listings"), [(1, 1), (2, 2), (DAY_LISTING_HOURS - 1, DAY_LISTING_HOURS - 1),
+                                                 (DAY_LISTING_HOURS, 1), (24, 1)])
+def test_kept_copies_are_listed_hour_by_hour_for_a_few_hours_and_whole_for_a_backlog_day(
+    tmp_path, hours, listings
+) -> None:
+    """The same copies found either way: those of the listed objects, of their size; not the day's other hours'."""
+    store = CountingStore(tmp_path)
+    for hour in range(24):
+        key = f"year=2024/month=03/day=01/hour={hour:02d}/a.json.gz"
+        if hour < hours:
+            (tmp_path / DATA_PREFIX / key).parent.mkdir(parents=True)
+            (tmp_path / DATA_PREFIX / key).write_bytes(b"x" * 10)
+        (tmp_path / COMPACTED_SOURCES_PREFIX / key).parent.mkdir(parents=True)
+        (tmp_path / COMPACTED_SOURCES_PREFIX / key).write_bytes(b"x" * (10 if hour != 1 else 11))  # hour 1: not a copy
+    kept = kept_copies(store, store.listing(DATA_PREFIX), DATA_PREFIX)
+    assert sorted(kept) == [f"{DATA_PREFIX}year=2024/month=03/day=01/hour={hour:02d}/a.json.gz"
+                            for hour in range(hours) if hour != 1]
+    assert sum(n for prefix, n in store.listed.items() if prefix.startswith(COMPACTED_SOURCES_PREFIX)) == listings
 
 
 def test_a_backlog_of_hours_reads_each_hour_file_once(lake) -> None:
