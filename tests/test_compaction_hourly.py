@@ -317,11 +317,16 @@ def test_kept_copies_are_listed_hour_by_hour_for_a_few_hours_and_whole_for_a_bac
     assert sum(n for prefix, n in store.listed.items() if prefix.startswith(COMPACTED_SOURCES_PREFIX)) == listings
 
 
-def test_a_backlog_of_hours_reads_each_hour_file_once(lake) -> None:
-    """Each hour checks every file of its day's folder: a run remembers what it found clean (not 23 reads a file)."""
+def test_a_run_over_a_backlog_reads_each_compacted_file_once_by_either_grain(lake) -> None:
+    """Each hour checks every file of its day's folder, and a day folds the files it checked: a run remembers
+    what it found clean (not up to 23 reads of a file), and a fold reads the copy its check read."""
     store = CountingStore(lake)
     compact(store, None, hours_before=ALL_HOURS)
     assert store.fetched and max(store.fetched.values()) == 1, store.fetched.most_common(1)
+    store.fetched.clear()
+    files = {p.relative_to(lake).as_posix() for p in hour_files(lake)}
+    compact(store, EVERYTHING)  # each day folds its hour files
+    assert set(store.fetched) == files and set(store.fetched.values()) == {1}, store.fetched.most_common(1)
 
 
 def test_a_file_changed_after_the_run_checked_it_is_checked_again(lake) -> None:

@@ -217,10 +217,13 @@ def compact_day(
         return DayResult(day, parquets[0] if parquets else None, 0, 0, 0, 0, hour=hour)
     # a foreign file first: a day with a bad file is left as it is, by both grains, for the repair
     checked = sorted(files, key=lambda k: day_file_name(k) == day)
+    fetched: dict[str, Path] = {}  # the fold reads the very copy the check read (and the bucket once)
     for key in checked:
         if clean is not None and clean.get(key) == files[key]:
             continue
-        problems = day_file_findings(connection, key, store, day, workdir)
+        if day_file_name(key) == day:  # (any other name is foreign, unread)
+            fetched[key] = store.fetch(key, workdir)
+        problems = day_file_findings(connection, key, fetched.get(key, store), day, workdir)
         if problems:
             first = problems[0]
             what = grain_name(day, hour)
@@ -232,7 +235,7 @@ def compact_day(
             clean[key] = files[key]
     sources, left = inspected(store, keys, data_prefix, settings, now)
     result = fold_day(store, day, connection, workdir, data_prefix, sources, [], parquets, {}, checkpoint,
-                       hour=hour, remove_now=remove_now)
+                       hour=hour, remove_now=remove_now, fetched=fetched)
     return replace(result, left=tuple((i.key, i.first_problem()) for i in left))
 
 
@@ -252,6 +255,7 @@ def fold_day(
     *,
     hour: int | None = None,
     remove_now: bool = True,
+    fetched: dict[str, Path] | None = None,
 ) -> DayResult:
     """Write one file of the day's lines and good files, then remove what it replaces.
 
@@ -262,7 +266,8 @@ def fold_day(
     ``bad`` day files given to ``set_aside`` (with their bytes) before they
     are removed. With ``hour`` the file written is that hour's file; without
     ``remove_now`` the good files and the sources are left for
-    :func:`remove_folded` (the sources are kept at once).
+    :func:`remove_folded` (the sources are kept at once). ``fetched`` holds
+    local copies of good files already read (the others are fetched here).
     """
     mark = checkpoint or (lambda step: None)
     day_folder = folder(day)
@@ -270,7 +275,7 @@ def fold_day(
     lines_read = write_rows(
         store, [(i, data_prefix) for i in sources] + [(i, COMPACTED_SOURCES_PREFIX) for i in kept], rows_path
     )
-    inputs = [str(store.fetch(key, workdir)) for key in good]
+    inputs = [str((fetched or {}).get(key) or store.fetch(key, workdir)) for key in good]
     key = None
     events = 0
     written = False
