@@ -106,7 +106,9 @@ def objects(s3, bucket: str) -> dict[str, str]:
     return {item["Key"]: item["ETag"] for page in pages for item in page.get("Contents", [])}
 
 
-_bodies: dict[tuple[str, str, str], bytes] = {}  # (bucket, key, ETag): an object's bytes, fetched once
+# (key, ETag): an object's bytes, fetched once for every bucket (each test's bucket holds the same objects; an
+# ETag is the MD5 of the bytes, and a copy keeps its source's; the read asks for that ETag)
+_bodies: dict[tuple[str, str], bytes] = {}
 
 
 def answers_of(case: Scenario, s3, bucket: str, tmp_path: Path) -> dict[str, pd.DataFrame]:
@@ -114,10 +116,10 @@ def answers_of(case: Scenario, s3, bucket: str, tmp_path: Path) -> dict[str, pd.
     root = tmp_path / f"copy-{next(_buckets)}"
     for key, etag in objects(s3, bucket).items():
         if key.startswith((DATA_PREFIX, COMPACTED_PREFIX)):
-            if (bucket, key, etag) not in _bodies:
-                _bodies[bucket, key, etag] = s3.get_object(Bucket=bucket, Key=key, IfMatch=etag)["Body"].read()
+            if (key, etag) not in _bodies:
+                _bodies[key, etag] = s3.get_object(Bucket=bucket, Key=key, IfMatch=etag)["Body"].read()
             (root / key).parent.mkdir(parents=True, exist_ok=True)
-            (root / key).write_bytes(_bodies[bucket, key, etag])
+            (root / key).write_bytes(_bodies[key, etag])
     return answers(case, DuckDBEngine(root, threads=1))
 
 
