@@ -323,23 +323,31 @@ def test_kept_copies_are_listed_hour_by_hour_for_a_few_hours_and_whole_for_a_bac
     assert sum(n for prefix, n in store.listed.items() if prefix.startswith(COMPACTED_SOURCES_PREFIX)) == listings
 
 
-def test_a_run_over_a_backlog_reads_each_compacted_file_once_by_either_grain(lake) -> None:
+@pytest.fixture
+def backlog(tmp_path) -> Path:
+    """A lake of one scenario, not compacted yet: how a run reads files is the same for every scenario."""
+    case = scenario(0).with_ordinary_spots(1)
+    ingest(case, tmp_path, case.lines)
+    return tmp_path
+
+
+def test_a_run_over_a_backlog_reads_each_compacted_file_once_by_either_grain(backlog) -> None:
     """Each hour checks every file of its day's folder, and a day folds the files it checked: a run remembers
     what it found clean (not up to 23 reads of a file), and a fold reads the copy its check read."""
-    store = CountingStore(lake)
+    store = CountingStore(backlog)
     compact(store, None, hours_before=ALL_HOURS)
     assert store.fetched and max(store.fetched.values()) == 1, store.fetched.most_common(1)
     store.fetched.clear()
-    files = {p.relative_to(lake).as_posix() for p in hour_files(lake)}
+    files = {p.relative_to(backlog).as_posix() for p in hour_files(backlog)}
     compact(store, EVERYTHING)  # each day folds its hour files
     assert set(store.fetched) == files and set(store.fetched.values()) == {1}, store.fetched.most_common(1)
 
 
-def test_a_file_changed_after_the_run_checked_it_is_checked_again(lake) -> None:
+def test_a_file_changed_after_the_run_checked_it_is_checked_again(backlog) -> None:
     """What a run remembers as clean is the file as listed: a file damaged meanwhile stops its day's next hours."""
-    hours = pending_hours(LocalStore(lake), ALL_HOURS)
+    hours = pending_hours(LocalStore(backlog), ALL_HOURS)
     day = next(d for d in sorted({h.date() for h in hours}) if sum(h.date() == d for h in hours) >= 3)
-    day_folder = lake / folder(day)
+    day_folder = backlog / folder(day)
     damaged: dict[Path, bytes] = {}
 
     def damage_the_first_hour_file(step: str) -> None:
@@ -349,9 +357,9 @@ def test_a_file_changed_after_the_run_checked_it_is_checked_again(lake) -> None:
             written[0].write_bytes(damaged[written[0]])
 
     with pytest.raises(CompactionError) as caught:
-        compact(LocalStore(lake), None, hours_before=ALL_HOURS, checkpoint=damage_the_first_hour_file)
+        compact(LocalStore(backlog), None, hours_before=ALL_HOURS, checkpoint=damage_the_first_hour_file)
     [(path, body)] = damaged.items()
-    assert str(caught.value).startswith(f"{lake}/{path.relative_to(lake).as_posix()}: unreadable (")
+    assert str(caught.value).startswith(f"{backlog}/{path.relative_to(backlog).as_posix()}: unreadable (")
     assert path.read_bytes() == body and len(list(day_folder.glob("*.parquet"))) == 2, "the day left as it is"
 
 
