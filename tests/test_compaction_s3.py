@@ -100,6 +100,31 @@ def bucket(aws, s3, case) -> str:
     return ingested(s3, case)
 
 
+@pytest.fixture(scope="module")
+def compacted_once(aws, s3, case) -> str:
+    """The scenario's bucket compacted whole, once, and never changed: tests of a compacted bucket copy it."""
+    name = ingested(s3, case)
+    compact(S3Store(name), EVERYTHING)
+    assert fully_compacted(s3, name)
+    return name
+
+
+def copy_of(s3, source: str) -> str:
+    """A new bucket holding every object of ``source`` (copied by the server: a request an object, where a
+    compaction takes four or five)."""
+    name = f"parking-compaction-{next(_buckets)}"
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    for key in objects(s3, source):
+        s3.copy_object(Bucket=name, Key=key, CopySource={"Bucket": source, "Key": key})
+    return name
+
+
+@pytest.fixture
+def compacted(s3, compacted_once) -> str:
+    """A bucket as the scenario's whole compaction leaves it, for this test alone."""
+    return copy_of(s3, compacted_once)
+
+
 def objects(s3, bucket: str) -> dict[str, str]:
     """Every key of the bucket with its ETag."""
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
@@ -259,7 +284,7 @@ def _damage_a_day_file(s3, bucket: str) -> tuple[str, bytes]:
     return key, body
 
 
-def test_a_damaged_day_file_on_s3_is_rebuilt_by_lake_check_repair(case, s3, uncompacted, bucket, tmp_path) -> None:
+def test_a_damaged_day_file_on_s3_is_rebuilt_by_lake_check_repair(case, s3, uncompacted, compacted, tmp_path) -> None:
     import gzip
 
     from click.testing import CliRunner
@@ -267,7 +292,7 @@ def test_a_damaged_day_file_on_s3_is_rebuilt_by_lake_check_repair(case, s3, unco
     from parking.cli.main import cli
     from tests.conftest import read_lines
 
-    compact(S3Store(bucket), EVERYTHING)
+    bucket = compacted
     key, body = _damage_a_day_file(s3, bucket)
     found = CliRunner().invoke(cli, ["lake", "check", "--bucket", bucket])
     assert found.exit_code == 1 and f"unreadable     {key}:" in found.stdout
@@ -283,10 +308,10 @@ def test_a_damaged_day_file_on_s3_is_rebuilt_by_lake_check_repair(case, s3, unco
     assert gzip.decompress(value) == body
 
 
-def test_compact_on_s3_leaves_a_damaged_day_and_names_it(case, s3, bucket) -> None:
+def test_compact_on_s3_leaves_a_damaged_day_and_names_it(case, s3, compacted) -> None:
     from parking.errors import CompactionError
 
-    compact(S3Store(bucket), EVERYTHING)
+    bucket = compacted
     key, body = _damage_a_day_file(s3, bucket)
     ingest_lines(case.lines, S3Sink(bucket, s3), batch_size=1000, now=case.ingested_at, partition=1)
     with pytest.raises(CompactionError) as caught:
@@ -344,15 +369,14 @@ S3_FOREIGN = [
 
 
 @pytest.fixture(scope="module")
-def foreign_keys_repaired(aws, s3, case, tmp_path_factory) -> SimpleNamespace:
+def foreign_keys_repaired(s3, case, compacted_once, tmp_path_factory) -> SimpleNamespace:
     """A compacted bucket with every key of S3_FOREIGN put in, then lake check, --repair, and lake check again:
     one run for the table (each key's outcome is its own test below)."""
     from click.testing import CliRunner
 
     from parking.cli.main import cli
 
-    bucket = ingested(s3, case)
-    compact(S3Store(bucket), EVERYTHING)
+    bucket = copy_of(s3, compacted_once)
     for key, body, _ in S3_FOREIGN:
         _put(s3, bucket, key, body)
     found = CliRunner().invoke(cli, ["lake", "check", "--bucket", bucket])
@@ -374,12 +398,12 @@ def test_foreign_keys_in_the_compacted_tiers_on_s3_are_named_and_moved_out(
     assert_same_answers(uncompacted, run.answers)
 
 
-def test_a_lost_day_file_on_s3_is_rebuilt_from_its_kept_sources(case, s3, uncompacted, bucket, tmp_path) -> None:
+def test_a_lost_day_file_on_s3_is_rebuilt_from_its_kept_sources(case, s3, uncompacted, compacted, tmp_path) -> None:
     from click.testing import CliRunner
 
     from parking.cli.main import cli
 
-    compact(S3Store(bucket), EVERYTHING)
+    bucket = compacted
     key = sorted(k for k in objects(s3, bucket) if k.startswith(COMPACTED_PREFIX))[1]
     s3.delete_object(Bucket=bucket, Key=key)
     found = CliRunner().invoke(cli, ["lake", "check", "--bucket", bucket])
