@@ -1,4 +1,4 @@
-"""moto's server, plus one test-only addition: MSK event source mappings.
+"""moto's server, plus one test-only addition (MSK event source mappings) and one speed-up (routing).
 
 moto 5.2.5 rejects a Kafka ARN in ``CreateEventSourceMapping`` ("Invalid
 EventSourceArn": it knows SQS, DynamoDB and Kinesis only), so the real
@@ -6,8 +6,12 @@ EventSourceArn": it knows SQS, DynamoDB and Kinesis only), so the real
 lets ``arn:aws:kafka:`` mappings be created, read, updated and deleted like
 any other (with every property the bounded trigger of infra/trigger.yml
 sets: retries, batch splitting, provisioned pollers, the S3 on-failure
-destination, which moto stores and returns as given), and changes nothing else. It patches moto internals, so it runs
-only on the moto version it was written for.
+destination, which moto stores and returns as given). And moto's server
+lists its own package directory (some 170 ``isdir`` calls) on every request
+to find the service it is for; this script lists it once (a quarter of a
+request's time: the S3 compaction tests make thousands). Nothing else is
+changed. It patches moto internals, so it runs only on the moto version it
+was written for.
 
 Usage: ``python scripts/moto_msk_server.py [--host 127.0.0.1] [--port 0]``.
 Prints ``listening on http://HOST:PORT`` when ready, then serves until
@@ -23,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import moto
+from moto import backends
 from moto.awslambda import models
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
@@ -69,6 +74,12 @@ def accept_msk_mappings() -> None:
     models.LambdaBackend.create_event_source_mapping = create_mapping
 
 
+def route_without_listing() -> None:
+    """Let moto's request routing (``host in backends.list_of_moto_modules()``) read the listing made once."""
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+
+
 def spawn(host: str = "127.0.0.1") -> tuple[subprocess.Popen[str], str]:
     """Start this server in a child process on a free port; return it and its URL.
 
@@ -92,6 +103,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     args = parser.parse_args()
     accept_msk_mappings()
+    route_without_listing()
     server = make_server(
         args.host, args.port, DomainDispatcherApplication(create_backend_app), threaded=True,
         request_handler=MotoRequestHandler,

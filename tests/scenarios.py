@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 
 from tests.reference import DAY_MS, HOUR_MS, Event, midnight_ms
@@ -58,6 +59,19 @@ class Scenario:
     @property
     def ingested_at(self) -> datetime:
         return datetime.fromtimestamp(max(e.ms for e in self.events) / 1000 + 3600, timezone.utc)
+
+    def with_ordinary_spots(self, count: int) -> Scenario:
+        """The same history with only the first ``count`` ordinary spots (``S0``...): every edge spot stays.
+
+        For tests whose point is where the events are stored, not the metrics'
+        rules: fewer spots touch fewer hours, so there are fewer objects to move.
+        """
+
+        def kept(spot: str) -> bool:
+            return re.fullmatch(r"S\d+", spot) is None or int(spot[1:]) < count
+
+        return replace(self, events=[e for e in self.events if kept(e.spot_id)],
+                       lines=[line for line in self.lines if kept(json.loads(line)["spot_id"])])
 
 
 def scenario(seed: int) -> Scenario:

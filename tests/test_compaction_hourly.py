@@ -6,12 +6,20 @@ events) and then by day: every named query must return exactly the frame it
 returned on the JSON-only lake. Time is injected: ``now`` is passed to each
 run, and a delay "passes" by passing a later ``now`` (files carry their real
 write time, which a later ``now`` leaves behind).
+
+Each scenario keeps its edge spots, whose events lie on hour, day and window
+boundaries, and one ordinary spot (65-74 hours, not 118-127): what these tests
+check is how the hours are folded, cut short and removed, which each hour
+object exercises alike; the metrics' rules on every spot are
+tests/test_compaction.py's.
 """
 
 from __future__ import annotations
 
 import random
 import re
+import shutil
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,12 +30,12 @@ from click.testing import CliRunner
 from parking.analytics.engines import DuckDBEngine
 from parking.cli.main import cli
 from parking.config import Settings
-from parking.errors import ConfigurationError, InvalidArgument
-from parking.lake.compaction.dayfiles import file_hour
+from parking.errors import CompactionError, ConfigurationError, InvalidArgument
+from parking.lake.compaction.dayfiles import file_hour, folder
 from parking.lake.compaction.protocol import STEPS, compact
-from parking.lake.compaction.schedule import latest_hour_before, pending_hours, unfolded
+from parking.lake.compaction.schedule import DAY_LISTING_HOURS, kept_copies, latest_hour_before, pending_hours, unfolded
 from parking.lake.compaction.tier_check import check_compacted
-from parking.lake.stores import LocalStore
+from parking.lake.stores import Listed, LocalStore
 from parking.layout import COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX, DATA_PREFIX
 from tests.scenarios import Scenario, scenario
 from tests.test_compaction import (
@@ -54,7 +62,7 @@ def wall() -> datetime:
 
 @pytest.fixture(scope="module", params=[0, 2], ids=lambda seed: f"seed{seed}")
 def case(request) -> Scenario:
-    return scenario(request.param)
+    return scenario(request.param).with_ordinary_spots(1)
 
 
 @pytest.fixture
@@ -209,13 +217,26 @@ def test_a_redelivered_object_is_not_folded_twice(case, uncompacted, lake) -> No
     assert_same_answers(uncompacted, answers(case, DuckDBEngine(lake, threads=1)))
 
 
+@pytest.fixture(scope="module")
+def folded_then_late(case, delay, tmp_path_factory) -> Path:
+    """Where each run of the crash matrix starts, made once per scenario and removal mode (each test runs on a
+    copy): every hour folded, then late copies of a third of the events landed."""
+    root = tmp_path_factory.mktemp("folded-then-late")
+    ingest(case, root, case.lines)
+    compact(LocalStore(root), None, hours_before=ALL_HOURS, removal_delay=delay, now=wall())
+    ingest(case, root, case.lines[: len(case.lines) // 3], partition=1)  # late copies of some events
+    return root
+
+
 # Each removal mode on one of the two scenarios (every step of each): the crash matrix need not be squared.
+# Module-scoped like the fixture it overrides, so each scenario's answers are built once, not once a step.
 @pytest.mark.parametrize(("case", "delay"), [(0, timedelta(0)), (2, DELAY)], ids=["seed0-at-once", "seed2-delayed"],
-                         indirect=["case"])
+                         indirect=["case"], scope="module")
 @pytest.mark.parametrize("step", STEPS)
-def test_an_hourly_run_cut_short_after_any_step_changes_no_answer(case, uncompacted, lake, step, delay) -> None:  # noqa: F811
-    compact(LocalStore(lake), None, hours_before=ALL_HOURS, removal_delay=delay, now=wall())
-    ingest(case, lake, case.lines[: len(case.lines) // 3], partition=1)  # late copies of some events
+def test_an_hourly_run_cut_short_after_any_step_changes_no_answer(case, uncompacted, folded_then_late, tmp_path,  # noqa: F811
+                                                                  step, delay) -> None:
+    lake = tmp_path / "lake"
+    shutil.copytree(folded_then_late, lake)  # newer files than the original's: `later` passes the delay for them too
     later = wall() + 2 * delay
     try:  # a step the delayed run never reaches in its folds is reached by its removals
         compact(LocalStore(lake), EVERYTHING, hours_before=ALL_HOURS, removal_delay=delay, now=later,
@@ -275,6 +296,84 @@ def test_an_hour_file_with_another_hours_events_is_misfiled(lake) -> None:
     wrong.write_bytes(first.read_bytes())  # the rows of one hour under the next hour's name
     found = {(Path(f.key).name, f.problem) for f in check_compacted(LocalStore(lake))}
     assert (wrong.name, "misfiled") in found
+
+
+class CountingStore(LocalStore):
+    """A local store that counts the fetches of each key (a check or a fold reads a compacted file so) and the
+    listings of each prefix (on S3 a request each)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.fetched: Counter[str] = Counter()
+        self.listed: Counter[str] = Counter()
+
+    def fetch(self, key: str, workdir: Path) -> Path:
+        self.fetched[key] += 1
+        return super().fetch(key, workdir)
+
+    def listing(self, prefix: str) -> dict[str, Listed]:
+        self.listed[prefix] += 1
+        return super().listing(prefix)
+
+
+@pytest.mark.parametrize(("hours", "listings"), [(1, 1), (2, 2), (DAY_LISTING_HOURS - 1, DAY_LISTING_HOURS - 1),
+                                                 (DAY_LISTING_HOURS, 1), (24, 1)])
+def test_kept_copies_are_listed_hour_by_hour_for_a_few_hours_and_whole_for_a_backlog_day(
+    tmp_path, hours, listings
+) -> None:
+    """The same copies found either way: those of the listed objects, of their size; not the day's other hours'."""
+    store = CountingStore(tmp_path)
+    for hour in range(24):
+        key = f"year=2024/month=03/day=01/hour={hour:02d}/a.json.gz"
+        if hour < hours:
+            (tmp_path / DATA_PREFIX / key).parent.mkdir(parents=True)
+            (tmp_path / DATA_PREFIX / key).write_bytes(b"x" * 10)
+        (tmp_path / COMPACTED_SOURCES_PREFIX / key).parent.mkdir(parents=True)
+        (tmp_path / COMPACTED_SOURCES_PREFIX / key).write_bytes(b"x" * (10 if hour != 1 else 11))  # hour 1: not a copy
+    kept = kept_copies(store, store.listing(DATA_PREFIX), DATA_PREFIX)
+    assert sorted(kept) == [f"{DATA_PREFIX}year=2024/month=03/day=01/hour={hour:02d}/a.json.gz"
+                            for hour in range(hours) if hour != 1]
+    assert sum(n for prefix, n in store.listed.items() if prefix.startswith(COMPACTED_SOURCES_PREFIX)) == listings
+
+
+@pytest.fixture
+def backlog(tmp_path) -> Path:
+    """A lake of one scenario, not compacted yet: how a run reads files is the same for every scenario."""
+    case = scenario(0).with_ordinary_spots(1)
+    ingest(case, tmp_path, case.lines)
+    return tmp_path
+
+
+def test_a_run_over_a_backlog_reads_each_compacted_file_once_by_either_grain(backlog) -> None:
+    """Each hour checks every file of its day's folder, and a day folds the files it checked: a run remembers
+    what it found clean (not up to 23 reads of a file), and a fold reads the copy its check read."""
+    store = CountingStore(backlog)
+    compact(store, None, hours_before=ALL_HOURS)
+    assert store.fetched and max(store.fetched.values()) == 1, store.fetched.most_common(1)
+    store.fetched.clear()
+    files = {p.relative_to(backlog).as_posix() for p in hour_files(backlog)}
+    compact(store, EVERYTHING)  # each day folds its hour files
+    assert set(store.fetched) == files and set(store.fetched.values()) == {1}, store.fetched.most_common(1)
+
+
+def test_a_file_changed_after_the_run_checked_it_is_checked_again(backlog) -> None:
+    """What a run remembers as clean is the file as listed: a file damaged meanwhile stops its day's next hours."""
+    hours = pending_hours(LocalStore(backlog), ALL_HOURS)
+    day = next(d for d in sorted({h.date() for h in hours}) if sum(h.date() == d for h in hours) >= 3)
+    day_folder = backlog / folder(day)
+    damaged: dict[Path, bytes] = {}
+
+    def damage_the_first_hour_file(step: str) -> None:
+        written = sorted(day_folder.glob("*.parquet"))
+        if step == "parquet-written" and len(written) == 2 and not damaged:  # the second hour checked the first
+            damaged[written[0]] = written[0].read_bytes()[:100]
+            written[0].write_bytes(damaged[written[0]])
+
+    with pytest.raises(CompactionError) as caught:
+        compact(LocalStore(backlog), None, hours_before=ALL_HOURS, checkpoint=damage_the_first_hour_file)
+    [(path, body)] = damaged.items()
+    assert str(caught.value).startswith(f"{backlog}/{path.relative_to(backlog).as_posix()}: unreadable (")
+    assert path.read_bytes() == body and len(list(day_folder.glob("*.parquet"))) == 2, "the day left as it is"
 
 
 def test_cli_compact_does_both_grains(lake, case, monkeypatch) -> None:

@@ -5,6 +5,13 @@ after each compaction (cut short by an exception between two steps, killed
 with SIGKILL in a child process, or run twice) the bucket's two tiers are
 copied to a local directory and every named query must return exactly what
 it returned before compaction.
+
+The scenario keeps its edge spots only (56 hour objects of 8 days, across a
+new year, not 120 of 9): these tests are about how the S3 store moves
+objects, which every hour object exercises alike, and each S3 request costs;
+the rules of the metrics, on every spot of four scenarios, are
+tests/test_compaction.py's. Each test needs several closed days before the
+scenario's day and after it, and several hours a day.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import itertools
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -54,17 +62,20 @@ def s3(endpoint):
                         aws_secret_access_key="testing")
 
 
-@pytest.fixture
-def aws(endpoint, monkeypatch) -> str:
-    for name, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(name, value)
-    return endpoint
+@pytest.fixture(scope="module")
+def aws(endpoint) -> Iterator[str]:
+    """The moto server for every AWS client, the CLI's too (module-wide: a module fixture runs the CLI)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+                            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": REGION,
+                            "AWS_DEFAULT_REGION": REGION}.items():
+            patch.setenv(name, value)
+        yield endpoint
 
 
 @pytest.fixture(scope="module")
 def case() -> Scenario:
-    return scenario(1)
+    return scenario(1).with_ordinary_spots(0)
 
 
 @pytest.fixture(scope="module")
@@ -76,13 +87,43 @@ def uncompacted(case, tmp_path_factory) -> dict[str, pd.DataFrame]:
     return answers(case, DuckDBEngine(root, threads=1))
 
 
-@pytest.fixture
-def bucket(aws, s3, case) -> str:
+def ingested(s3, case: Scenario) -> str:
+    """A new bucket holding the scenario as the Lambda lands it: one object an hour."""
     name = f"parking-compaction-{next(_buckets)}"
     s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
     totals = ingest_lines(case.lines, S3Sink(name, s3), batch_size=1000, now=case.ingested_at)
     assert totals.stored == len(case.lines)
     return name
+
+
+@pytest.fixture
+def bucket(aws, s3, case) -> str:
+    return ingested(s3, case)
+
+
+@pytest.fixture(scope="module")
+def compacted_once(aws, s3, case) -> str:
+    """The scenario's bucket compacted whole, once, and never changed: tests of a compacted bucket copy it."""
+    name = ingested(s3, case)
+    compact(S3Store(name), EVERYTHING)
+    assert fully_compacted(s3, name)
+    return name
+
+
+def copy_of(s3, source: str) -> str:
+    """A new bucket holding every object of ``source`` (copied by the server: a request an object, where a
+    compaction takes four or five)."""
+    name = f"parking-compaction-{next(_buckets)}"
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    for key in objects(s3, source):
+        s3.copy_object(Bucket=name, Key=key, CopySource={"Bucket": source, "Key": key})
+    return name
+
+
+@pytest.fixture
+def compacted(s3, compacted_once) -> str:
+    """A bucket as the scenario's whole compaction leaves it, for this test alone."""
+    return copy_of(s3, compacted_once)
 
 
 def objects(s3, bucket: str) -> dict[str, str]:
@@ -91,7 +132,9 @@ def objects(s3, bucket: str) -> dict[str, str]:
     return {item["Key"]: item["ETag"] for page in pages for item in page.get("Contents", [])}
 
 
-_bodies: dict[tuple[str, str, str], bytes] = {}  # (bucket, key, ETag): an object's bytes, fetched once
+# (key, ETag): an object's bytes, fetched once for every bucket (each test's bucket holds the same objects; an
+# ETag is the MD5 of the bytes, and a copy keeps its source's; the read asks for that ETag)
+_bodies: dict[tuple[str, str], bytes] = {}
 
 
 def answers_of(case: Scenario, s3, bucket: str, tmp_path: Path) -> dict[str, pd.DataFrame]:
@@ -99,10 +142,10 @@ def answers_of(case: Scenario, s3, bucket: str, tmp_path: Path) -> dict[str, pd.
     root = tmp_path / f"copy-{next(_buckets)}"
     for key, etag in objects(s3, bucket).items():
         if key.startswith((DATA_PREFIX, COMPACTED_PREFIX)):
-            if (bucket, key, etag) not in _bodies:
-                _bodies[bucket, key, etag] = s3.get_object(Bucket=bucket, Key=key, IfMatch=etag)["Body"].read()
+            if (key, etag) not in _bodies:
+                _bodies[key, etag] = s3.get_object(Bucket=bucket, Key=key, IfMatch=etag)["Body"].read()
             (root / key).parent.mkdir(parents=True, exist_ok=True)
-            (root / key).write_bytes(_bodies[bucket, key, etag])
+            (root / key).write_bytes(_bodies[key, etag])
     return answers(case, DuckDBEngine(root, threads=1))
 
 
@@ -242,7 +285,7 @@ def _damage_a_day_file(s3, bucket: str) -> tuple[str, bytes]:
     return key, body
 
 
-def test_a_damaged_day_file_on_s3_is_rebuilt_by_lake_check_repair(case, s3, uncompacted, bucket, tmp_path) -> None:
+def test_a_damaged_day_file_on_s3_is_rebuilt_by_lake_check_repair(case, s3, uncompacted, compacted, tmp_path) -> None:
     import gzip
 
     from click.testing import CliRunner
@@ -250,7 +293,7 @@ def test_a_damaged_day_file_on_s3_is_rebuilt_by_lake_check_repair(case, s3, unco
     from parking.cli.main import cli
     from tests.conftest import read_lines
 
-    compact(S3Store(bucket), EVERYTHING)
+    bucket = compacted
     key, body = _damage_a_day_file(s3, bucket)
     found = CliRunner().invoke(cli, ["lake", "check", "--bucket", bucket])
     assert found.exit_code == 1 and f"unreadable     {key}:" in found.stdout
@@ -266,10 +309,10 @@ def test_a_damaged_day_file_on_s3_is_rebuilt_by_lake_check_repair(case, s3, unco
     assert gzip.decompress(value) == body
 
 
-def test_compact_on_s3_leaves_a_damaged_day_and_names_it(case, s3, bucket) -> None:
+def test_compact_on_s3_leaves_a_damaged_day_and_names_it(case, s3, compacted) -> None:
     from parking.errors import CompactionError
 
-    compact(S3Store(bucket), EVERYTHING)
+    bucket = compacted
     key, body = _damage_a_day_file(s3, bucket)
     ingest_lines(case.lines, S3Sink(bucket, s3), batch_size=1000, now=case.ingested_at, partition=1)
     with pytest.raises(CompactionError) as caught:
@@ -326,31 +369,42 @@ S3_FOREIGN = [
 ]
 
 
-@pytest.mark.parametrize(("key", "body", "problem"), S3_FOREIGN, ids=[k for k, _, _ in S3_FOREIGN])
-def test_foreign_keys_in_the_compacted_tiers_on_s3_are_named_and_moved_out(
-    case, s3, uncompacted, bucket, tmp_path, key, body, problem
-) -> None:
+@pytest.fixture(scope="module")
+def foreign_keys_repaired(s3, case, compacted_once, tmp_path_factory) -> SimpleNamespace:
+    """A compacted bucket with every key of S3_FOREIGN put in, then lake check, --repair, and lake check again:
+    one run for the table (each key's outcome is its own test below)."""
     from click.testing import CliRunner
 
     from parking.cli.main import cli
 
-    compact(S3Store(bucket), EVERYTHING)
-    _put(s3, bucket, key, body)
+    bucket = copy_of(s3, compacted_once)
+    for key, body, _ in S3_FOREIGN:
+        _put(s3, bucket, key, body)
     found = CliRunner().invoke(cli, ["lake", "check", "--bucket", bucket])
-    assert found.exit_code == 1 and f"{problem:<14} {key}:" in found.stdout
     repaired = CliRunner().invoke(cli, ["lake", "check", "--bucket", bucket, "--repair"])
-    assert repaired.exit_code == 0, repaired.output
-    assert key not in objects(s3, bucket)
-    assert CliRunner().invoke(cli, ["lake", "check", "--bucket", bucket]).exit_code == 0
-    assert_same_answers(uncompacted, answers_of(case, s3, bucket, tmp_path))
+    return SimpleNamespace(found=found, repaired=repaired, left=objects(s3, bucket),
+                           again=CliRunner().invoke(cli, ["lake", "check", "--bucket", bucket]),
+                           answers=answers_of(case, s3, bucket, tmp_path_factory.mktemp("foreign")))
 
 
-def test_a_lost_day_file_on_s3_is_rebuilt_from_its_kept_sources(case, s3, uncompacted, bucket, tmp_path) -> None:
+@pytest.mark.parametrize(("key", "problem"), [(k, p) for k, _, p in S3_FOREIGN], ids=[k for k, _, _ in S3_FOREIGN])
+def test_foreign_keys_in_the_compacted_tiers_on_s3_are_named_and_moved_out(
+    uncompacted, foreign_keys_repaired, key, problem
+) -> None:
+    run = foreign_keys_repaired
+    assert run.found.exit_code == 1 and f"{problem:<14} {key}:" in run.found.stdout
+    assert run.repaired.exit_code == 0, run.repaired.output
+    assert key not in run.left
+    assert run.again.exit_code == 0, run.again.output
+    assert_same_answers(uncompacted, run.answers)
+
+
+def test_a_lost_day_file_on_s3_is_rebuilt_from_its_kept_sources(case, s3, uncompacted, compacted, tmp_path) -> None:
     from click.testing import CliRunner
 
     from parking.cli.main import cli
 
-    compact(S3Store(bucket), EVERYTHING)
+    bucket = compacted
     key = sorted(k for k in objects(s3, bucket) if k.startswith(COMPACTED_PREFIX))[1]
     s3.delete_object(Bucket=bucket, Key=key)
     found = CliRunner().invoke(cli, ["lake", "check", "--bucket", bucket])

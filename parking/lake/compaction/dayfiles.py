@@ -14,6 +14,8 @@ from parking.layout import COMPACTED_PREFIX
 
 _DAY = re.compile(r"year=(\d{4})/month=(\d{2})/day=(\d{2})/")
 HOUR_PARTITION = re.compile(r"hour=(\d{2})/")
+# An hour's folder below a prefix, as the ingester writes it; ``day`` is its day's folder.
+HOUR_FOLDER = re.compile(r"(?P<day>year=\d{4}/month=\d{2}/day=\d{2}/)hour=\d{2}/")
 # A day file, or an hour file (``<day>T<HH>-<digest>.parquet``): both in their day's folder, which every query reads.
 _DAY_FILE = re.compile(
     r"year=\d{4}/month=\d{2}/day=\d{2}/(?P<name>\d{4}-\d{2}-\d{2})(?:T(?P<hour>[01]\d|2[0-3]))?-[0-9a-f]{16}\.parquet"

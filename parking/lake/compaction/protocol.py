@@ -21,7 +21,7 @@ from parking.lake.compaction.schedule import kept_copies, pending_days, pending_
 from parking.lake.compaction.sql import clear, quoted, row_count, workspace
 from parking.lake.compaction.tier_check import day_file_findings, inspected
 from parking.lake.objects import Finding, Inspection
-from parking.lake.stores import Store
+from parking.lake.stores import Listed, Store
 from parking.layout import COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX, COMPACTED_SUFFIX, DATA_PREFIX, OBJECT_SUFFIX
 from parking.sql_text import string_literal
 
@@ -143,6 +143,7 @@ def compact(
                 yield from ((hour.date(), hour.hour, done, len(hours)) for done, hour in enumerate(hours))
 
         failed: set[date] = set()  # a day left for the repair: its hours are left too, and named once
+        clean: dict[str, Listed] = {}  # the files this run found clean, as they were listed then
         for day, hour, done, total in iter(()) if report.stopped_early else groups():
             if on_day is not None:
                 on_day(day if hour is None else f"{day}T{hour:02d}", done, total)
@@ -154,7 +155,7 @@ def compact(
             what = grain_name(day, hour)
             try:
                 result = compact_day(store, day, connection, workdir, data_prefix, checkpoint, settings=settings,
-                                     now=now, hour=hour, remove_now=not removal_delay)
+                                     now=now, hour=hour, remove_now=not removal_delay, clean=clean)
             except CompactionError as error:
                 failures.append(str(error))
                 failed.add(day)
@@ -186,6 +187,7 @@ def compact_day(
     now: datetime | None = None,
     hour: int | None = None,
     remove_now: bool = True,
+    clean: dict[str, Listed] | None = None,
 ) -> DayResult:
     """Fold one day's (or one ``hour``'s) clean JSON objects and Parquet files into one Parquet file (steps 1-4).
 
@@ -198,7 +200,10 @@ def compact_day(
     check`` would flag stays where it is (``left`` of the result). Raises
     :class:`CompactionError` before changing anything when a file in the
     day's folder is not what this function writes (one line naming it and
-    the repair).
+    the repair). ``clean`` (key: listing) holds the files a run found clean
+    before, and gains those found clean here: a file listed as it was then is
+    not read again (each hour checks every file of its day's folder, so a
+    backlog of a day's hours would read each file once an hour).
     """
     settings = settings or Settings()
     now = now or datetime.now(timezone.utc)
@@ -206,14 +211,19 @@ def compact_day(
     listed = {key: item for key, item in store.listing(data_prefix + where).items() if key.endswith(OBJECT_SUFFIX)}
     kept = kept_copies(store, listed, data_prefix)
     keys = [key for key in sorted(listed) if key not in kept]
-    files = store.keys(COMPACTED_PREFIX + partition(day))
+    files = dict(sorted(store.listing(COMPACTED_PREFIX + partition(day)).items()))
     parquets = [key for key in files if day_file_name(key) == day and (hour is None or file_hour(key) == hour)]
     if not keys and len(parquets) <= 1 and all(file_hour(key) == hour for key in parquets):
         return DayResult(day, parquets[0] if parquets else None, 0, 0, 0, 0, hour=hour)
     # a foreign file first: a day with a bad file is left as it is, by both grains, for the repair
     checked = sorted(files, key=lambda k: day_file_name(k) == day)
+    fetched: dict[str, Path] = {}  # the fold reads the very copy the check read (and the bucket once)
     for key in checked:
-        problems = day_file_findings(connection, key, store, day, workdir)
+        if clean is not None and clean.get(key) == files[key]:
+            continue
+        if day_file_name(key) == day:  # (any other name is foreign, unread)
+            fetched[key] = store.fetch(key, workdir)
+        problems = day_file_findings(connection, key, fetched.get(key, store), day, workdir)
         if problems:
             first = problems[0]
             what = grain_name(day, hour)
@@ -221,9 +231,11 @@ def compact_day(
                 f"{store.where}{key}: {first.problem} ({first.detail}); run `{REPAIR_COMMAND}` "
                 f"to rebuild {what} from its sources"
             )
+        if clean is not None:
+            clean[key] = files[key]
     sources, left = inspected(store, keys, data_prefix, settings, now)
     result = fold_day(store, day, connection, workdir, data_prefix, sources, [], parquets, {}, checkpoint,
-                       hour=hour, remove_now=remove_now)
+                       hour=hour, remove_now=remove_now, fetched=fetched)
     return replace(result, left=tuple((i.key, i.first_problem()) for i in left))
 
 
@@ -243,6 +255,7 @@ def fold_day(
     *,
     hour: int | None = None,
     remove_now: bool = True,
+    fetched: dict[str, Path] | None = None,
 ) -> DayResult:
     """Write one file of the day's lines and good files, then remove what it replaces.
 
@@ -253,7 +266,8 @@ def fold_day(
     ``bad`` day files given to ``set_aside`` (with their bytes) before they
     are removed. With ``hour`` the file written is that hour's file; without
     ``remove_now`` the good files and the sources are left for
-    :func:`remove_folded` (the sources are kept at once).
+    :func:`remove_folded` (the sources are kept at once). ``fetched`` holds
+    local copies of good files already read (the others are fetched here).
     """
     mark = checkpoint or (lambda step: None)
     day_folder = folder(day)
@@ -261,7 +275,7 @@ def fold_day(
     lines_read = write_rows(
         store, [(i, data_prefix) for i in sources] + [(i, COMPACTED_SOURCES_PREFIX) for i in kept], rows_path
     )
-    inputs = [str(store.fetch(key, workdir)) for key in good]
+    inputs = [str((fetched or {}).get(key) or store.fetch(key, workdir)) for key in good]
     key = None
     events = 0
     written = False
