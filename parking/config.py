@@ -53,24 +53,23 @@ def _integer(variable: str, value: Any) -> int:
         raise ConfigurationError(f"{variable} is not an integer: {value!r}") from None
 
 
-def _hours(variable: str, value: Any) -> float:
-    try:
-        hours = float(value)
-    except (TypeError, ValueError):
-        raise ConfigurationError(f"{variable} is not a number of hours: {value!r}") from None
-    if hours != hours:  # NaN
-        raise ConfigurationError(f"{variable} is not a number of hours: {value!r}")
-    return hours
+def _number_of(unit: str) -> Callable[[str, Any], float]:
+    """A parser of a number of ``unit`` (hours, seconds): any float but NaN, named in its error."""
+
+    def parse(variable: str, value: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ConfigurationError(f"{variable} is not a number of {unit}: {value!r}") from None
+        if number != number:  # NaN
+            raise ConfigurationError(f"{variable} is not a number of {unit}: {value!r}")
+        return number
+
+    return parse
 
 
-def _seconds(variable: str, value: Any) -> float:
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        raise ConfigurationError(f"{variable} is not a number of seconds: {value!r}") from None
-    if seconds != seconds:  # NaN
-        raise ConfigurationError(f"{variable} is not a number of seconds: {value!r}")
-    return seconds
+_hours = _number_of("hours")
+_seconds = _number_of("seconds")
 
 
 def _instant(variable: str, value: Any) -> datetime:
