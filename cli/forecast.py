@@ -37,6 +37,17 @@ def _note_an_at_after_now(at: datetime | None, now: datetime, what: str) -> None
                    err=True)
 
 
+def _refuse_options_before(ctx: click.Context, subcommand: str) -> None:
+    """A usage error for an option typed before the subcommand: the subcommand takes its own, so it would be lost."""
+    typed = [param for param in ctx.command.params
+             if ctx.get_parameter_source(param.name or "") is click.core.ParameterSource.COMMANDLINE]
+    if typed:
+        names = ", ".join(param.opts[0] for param in typed)
+        verb = "goes" if len(typed) == 1 else "go"
+        raise click.UsageError(f"{names} {verb} after `{subcommand}`: parking-cli forecast {subcommand} "
+                               f"{typed[0].opts[0]} ...", ctx)
+
+
 def _hours(command: F) -> F:
     return click.option("--hours", type=click.IntRange(1, MAX_HORIZON), default=6, show_default=True,
                         help=f"Hours ahead, 1-{MAX_HORIZON}.")(command)
@@ -68,6 +79,7 @@ def forecast(ctx, at, by, zones, hours, tz, lookback_hours, engine, data_dir, ou
     method against three baselines.
     """
     if ctx.invoked_subcommand is not None:
+        _refuse_options_before(ctx, ctx.invoked_subcommand)
         return
     from parking import queries
 

@@ -467,6 +467,22 @@ def test_an_at_after_now_is_answered_from_now_and_said_so(engine: DuckDBEngine, 
         assert result.stdout == at_now.stdout
 
 
+@pytest.mark.parametrize(("before", "named"), [
+    (["--data-dir", "/nonexistent"], "--data-dir"), (["--engine", "athena"], "--engine"), (["--format", "csv"], "--format"),
+    (["--at", "2024-01-30T10:00:00Z"], "--at"), (["--zone", "north"], "--zone"), (["--by", "level"], "--by"),
+    (["--hours", "2"], "--hours"), (["--tz", "Europe/Paris"], "--tz"), (["--lookback", "2"], "--lookback"),
+    (["--hours", "2", "--format", "csv"], "--hours, --format go after"),
+])
+def test_an_option_typed_before_backtest_is_refused_not_dropped(engine: DuckDBEngine, before: list[str],
+                                                                 named: str) -> None:
+    result = CliRunner().invoke(parking_cli, ["--data-dir", str(engine.data_dir), "forecast", *before, "backtest",
+                                              "--days", "1", "--hours", "1"])
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    assert named in line and "after `backtest`" in line, line
+    assert result.stdout == ""
+
+
 def test_the_cli_bounds_are_the_librarys() -> None:
     from parking.cli import forecast as command
 

@@ -102,8 +102,10 @@ def test_a_bad_parameter_is_a_422_that_names_it(base, path, name) -> None:
 def test_a_long_parameter_name_is_named_shortened_not_echoed_whole(base, path) -> None:
     name = "q" * 20_000
     code, _, body = get(base + path.format(name=name))
-    detail = json.loads(body)["detail"]
+    answer = json.loads(body)
+    detail = answer["detail"]
     assert code == 422 and len(detail) < 200 and "'qqqqqqqqqqqqqqqqqqqqqqqqqqqqqq...qqqq" in detail, detail
+    assert len(body) < 500 and answer["errors"][0]["parameter"] == f"{'q' * 30}...{'q' * 30}"
 
 
 def test_an_unknown_path_is_a_404_and_no_file_is_served_from_outside_the_package(base) -> None:

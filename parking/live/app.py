@@ -264,7 +264,10 @@ def create_app(source: LiveSource, *, feeds_only: bool = False, feed_settings: F
     @app.exception_handler(InvalidArgument)
     async def invalid_argument(request: Request, exc: InvalidArgument) -> JSONResponse:
         line = str(exc).splitlines()[0]
-        return JSONResponse({"detail": line, "errors": [{"parameter": exc.argument or "", "message": line}]},
+        parameter = exc.argument or ""
+        if len(parameter) > 64:  # a name given back, not the whole of a 20,000-character one
+            parameter = f"{parameter[:30]}...{parameter[-30:]}"
+        return JSONResponse({"detail": line, "errors": [{"parameter": parameter, "message": line}]},
                             status_code=422)
 
     @app.exception_handler(ParkingError)
