@@ -117,6 +117,22 @@ def test_a_round_trip_holds_the_status_before_it_and_starts_a_run(tmp_path) -> N
     assert_live_answers(store, events, at, lookback)
 
 
+@pytest.mark.parametrize("what", ["removed", "replaced"])
+def test_a_table_file_removed_or_replaced_under_an_open_store_is_read_anew(tmp_path, what: str) -> None:
+    """What a running server does after an operator removes a damaged table: it reads the new file, not the old."""
+    store = SqliteState(tmp_path)
+    write(store, [(0, BASE + HOUR_MS, [Event("a", "occupied", BASE)])], DAY_MS)
+    assert [row[0] for row in store.rows()] == ["a"]
+    for leftover in store.path.parent.glob(store.path.name + "*"):
+        leftover.unlink()
+    if what == "replaced":
+        other = SqliteState(tmp_path / "other")
+        write(other, [(0, BASE + HOUR_MS, [Event("b", "free", BASE)])], DAY_MS)
+        other.close()
+        other.path.rename(store.path)
+    assert [row[0] for row in store.rows()] == ([] if what == "removed" else ["b"])
+
+
 def test_writers_of_two_partitions_at_once_end_exact(tmp_path) -> None:
     """Two threads (two connections) write batches of the same spots at once; nothing is lost."""
     lookback = DAY_MS

@@ -68,6 +68,15 @@ class StateStore(Protocol):
     def set_complete_from(self, ms: int, *, only_if_missing: bool = False) -> None: ...
 
 
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path``, None when there is none."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return None
+    return status.st_dev, status.st_ino
+
+
 class SqliteState:
     """The table as a SQLite file under the data directory (``parking-state/live.sqlite3``).
 
@@ -82,11 +91,21 @@ class SqliteState:
         self._local = threading.local()
 
     def _connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened anew when the file was removed or replaced since it was opened.
+
+        An operator told to remove a damaged table (the live API's 503) must not
+        find a running server still reading the removed file: a new file is
+        complete from nothing, so the live answers rebuild it from the lake.
+        """
         connection = getattr(self._local, "connection", None)
-        if connection is None or getattr(self._local, "pid", None) != os.getpid():
+        same_process = getattr(self._local, "pid", None) == os.getpid()
+        if connection is None or not same_process or getattr(self._local, "file", None) != _file_identity(self.path):
+            if connection is not None and same_process:
+                connection.close()
             self.path.parent.mkdir(parents=True, exist_ok=True)
             connection = _opened(self.path)
             self._local.connection, self._local.pid = connection, os.getpid()
+            self._local.file = _file_identity(self.path)
         return connection
 
     def close(self) -> None:
