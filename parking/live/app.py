@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import reprlib
 from collections.abc import Callable
 from importlib import resources
 from typing import Annotated, Any, Literal
@@ -207,8 +206,9 @@ def body_key(name: str, params: dict[str, Any]) -> tuple[Any, ...]:
     return ("body", name, *sorted(params.items()))
 
 
-_NAMES = reprlib.Repr()
-_NAMES.maxstring = 66  # a name quoted in a 422: 64 characters at most, a longer one cut in its middle
+def _shortened(name: str) -> str:
+    """A parameter's name as a 422 gives it back: whole up to 64 characters, else its ends around '...'."""
+    return name if len(name) <= 64 else f"{name[:30]}...{name[-30:]}"
 
 
 def _unexpected(request: Request, allowed: set[str]) -> None:
@@ -216,11 +216,11 @@ def _unexpected(request: Request, allowed: set[str]) -> None:
     given = [name for name, _ in request.query_params.multi_items()]
     for name in given:
         if name not in allowed:
-            raise InvalidArgument(f"unknown query parameter {_NAMES.repr(name)}"
+            raise InvalidArgument(f"unknown query parameter {_shortened(name)!r}"
                                   + (f": this endpoint takes {', '.join(sorted(allowed))}" if allowed else
                                      ": this endpoint takes none"), name)
         if given.count(name) > 1:  # which one is meant? Starlette would quietly take the last
-            raise InvalidArgument(f"query parameter {_NAMES.repr(name)} given {given.count(name)} times: give it once",
+            raise InvalidArgument(f"query parameter {_shortened(name)!r} given {given.count(name)} times: give it once",
                                   name)
 
 
@@ -264,10 +264,7 @@ def create_app(source: LiveSource, *, feeds_only: bool = False, feed_settings: F
     @app.exception_handler(InvalidArgument)
     async def invalid_argument(request: Request, exc: InvalidArgument) -> JSONResponse:
         line = str(exc).splitlines()[0]
-        parameter = exc.argument or ""
-        if len(parameter) > 64:  # a name given back, not the whole of a 20,000-character one
-            parameter = f"{parameter[:30]}...{parameter[-30:]}"
-        return JSONResponse({"detail": line, "errors": [{"parameter": parameter, "message": line}]},
+        return JSONResponse({"detail": line, "errors": [{"parameter": _shortened(exc.argument or ""), "message": line}]},
                             status_code=422)
 
     @app.exception_handler(ParkingError)
