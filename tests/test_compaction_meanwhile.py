@@ -35,7 +35,9 @@ class Meanwhile(DuckDBEngine):
     def __init__(self, data_dir: Path, meanwhile: Callable[[], None]) -> None:
         self.meanwhile = meanwhile
         self._fired = self._registered = False
-        super().__init__(data_dir, threads=1)  # one thread: the scan opens the listed files one after another
+        # One thread: the scan opens the listed files one after another. The lake's own objects are read (no copy
+        # of the hours' objects, which a compaction does not touch: tests/test_hot_tier.py).
+        super().__init__(data_dir, threads=1, copy_limit=0)
         self.attempts = 0  # views made for a query (the constructor made them once already)
 
     def _hook(self, spot_id: str) -> bool:
@@ -44,10 +46,10 @@ class Meanwhile(DuckDBEngine):
             self.meanwhile()
         return True
 
-    def _create_view(self, reads_catalog: bool = True) -> None:
+    def _create_view(self, reads_catalog: bool = True, hot: tuple[str | None, str] | None = None) -> None:
         self.attempts = getattr(self, "attempts", 0) + 1
         self._fired = False
-        super()._create_view(reads_catalog)
+        super()._create_view(reads_catalog, hot)
         if not self._registered:
             self._connection.create_function("meanwhile", self._hook, ["VARCHAR"], "BOOLEAN", side_effects=True)
             self._registered = True

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from parking.analytics import lake_layout
 from parking.analytics.engines import DuckDBEngine, layout_damage
 from parking.cli.main import cli
 from parking.errors import QueryError
@@ -169,6 +170,27 @@ def test_after_the_repair_every_answer_is_the_uncompacted_lakes(case, uncompacte
     assert repaired.exit_code == 0, repaired.output
     assert layout_damage(lake) is None
     assert_same_answers(uncompacted, answers(case, DuckDBEngine(lake, threads=1)))
+
+
+@pytest.mark.parametrize("damage", [None] + [d[1] for d in DAMAGES], ids=["undamaged", *IDS])
+def test_a_file_system_that_counts_no_subfolders_gets_the_same_finding(lake: Path, damage: Damage | None,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where a folder's link count does not show its subfolders (btrfs), every entry is looked at instead."""
+    if damage is not None:
+        damage(lake)
+    found = layout_damage(lake)
+    monkeypatch.setattr(lake_layout, "_has_no_subfolder", lambda folder: False)
+    assert layout_damage(lake) == found
+
+
+def test_a_kept_sources_hour_with_only_hidden_names_holds_no_kept_source(lake: Path) -> None:
+    """An hour folder of hidden names only is no hour of kept sources (so no file need hold it)."""
+    folder = lake / COMPACTED_SOURCES_PREFIX / "year=2000/month=01/day=01/hour=00"
+    folder.mkdir(parents=True)
+    (folder / ".partial").write_bytes(b"x")
+    assert layout_damage(lake) is None
+    (folder / "object.json.gz").write_bytes(b"x")
+    assert "has no day file" in (layout_damage(lake) or "")
 
 
 def test_hidden_names_are_not_damage(lake: Path) -> None:

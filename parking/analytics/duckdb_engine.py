@@ -8,8 +8,6 @@ Trino functions DuckDB lacks. Its errors are read in
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
@@ -21,18 +19,18 @@ import pandas as pd
 from parking.analytics.binding import bind, literal
 from parking.analytics.catalog import CATALOG_TABLE, duckdb_view_body
 from parking.analytics.duckdb_errors import unreadable_object, vanished
+from parking.analytics.hot_tier import COPY_LIMIT_BYTES, STAGED_NAME, NotCopied, copied_hours
+from parking.analytics.lake_layout import layout_damage
 from parking.analytics.registry import COMPACTED_TABLE, QUERY_TABLE
 from parking.errors import QueryCancelled, QueryError
-from parking.lake.compaction.dayfiles import day_file_name, file_hour
 from parking.layout import (
-    COMPACTED_PREFIX,
-    COMPACTED_SOURCES_PREFIX,
     DATA_PREFIX,
     compacted_glob,
     data_glob,
     glob_escape,
 )
 
+COPIED_GLOB = f"year=*/month=*/day=*/hour=*/{STAGED_NAME}"  # the copied hours' files (:mod:`hot_tier`)
 VANISHED_RETRIES = 2  # a query that met a file compaction moved away is run again, this many times at most
 
 # Trino functions DuckDB lacks, defined with Trino's meaning. Each gives the
@@ -52,9 +50,13 @@ class DuckDBEngine:
 
     name = "local"
 
-    def __init__(self, data_dir: Path | str, data_prefix: str = DATA_PREFIX, threads: int | None = None) -> None:
+    def __init__(self, data_dir: Path | str, data_prefix: str = DATA_PREFIX, threads: int | None = None,
+                 copy_limit: int = COPY_LIMIT_BYTES) -> None:
+        """``copy_limit``: the most compressed bytes of a query's hot objects copied for it (:mod:`hot_tier`);
+        0 reads the lake's objects always."""
         self.data_dir = Path(data_dir)
         self.data_prefix = data_prefix
+        self.copy_limit = copy_limit
         self._connection = duckdb.connect(config={"threads": threads} if threads else {})
         self._connection.execute("SET TimeZone = 'UTC'")
         for macro in DUCKDB_MACROS:
@@ -82,8 +84,15 @@ class DuckDBEngine:
         damage = layout_damage(self.data_dir, self.data_prefix)
         if damage is not None:
             raise QueryError(damage)
+        reads_catalog = CATALOG_TABLE in sql
+        try:  # the hours' small objects copied into a file an hour, when they are (:mod:`hot_tier`)
+            with copied_hours(self.data_dir, self.data_prefix, params, self.copy_limit) as copy:
+                self._create_view(reads_catalog, hot=(None if copy is None else _lake_files(copy, COPIED_GLOB), "none"))
+                return self._interruptible(bind(sql, params))
+        except (NotCopied, duckdb.Error):
+            pass  # the lake's own objects are read: an error then names the object at fault
         for attempt in range(VANISHED_RETRIES + 1):
-            self._create_view(reads_catalog=CATALOG_TABLE in sql)
+            self._create_view(reads_catalog)
             try:
                 return self._interruptible(bind(sql, params))
             except duckdb.Error as exc:
@@ -113,10 +122,16 @@ class DuckDBEngine:
         self._create_view()
         return self._connection.execute("EXPLAIN ANALYZE " + bind(sql, params)).fetchall()[0][1]
 
-    def _create_view(self, reads_catalog: bool = True) -> None:
+    def _create_view(self, reads_catalog: bool = True, hot: tuple[str | None, str] | None = None) -> None:
         """The views a query reads; the spot catalog's only for a query that names it (status and health
-        do not: a damaged catalog must not stop them)."""
-        if not self.has_data:
+        do not: a damaged catalog must not stop them).
+
+        ``hot`` is what the events' view reads instead of the lake's objects: (the files as SQL text, or
+        None for none; their compression).
+        """
+        files, compression = hot or (_lake_files(self.data_dir.resolve(), data_glob("", self.data_prefix).lstrip("/")),
+                                     "gzip")
+        if files is None:
             body = (
                 "SELECT CAST(NULL AS VARCHAR) AS spot_id, CAST(NULL AS VARCHAR) AS status, "
                 'CAST(NULL AS VARCHAR) AS "timestamp", CAST(NULL AS VARCHAR) AS year, '
@@ -124,9 +139,8 @@ class DuckDBEngine:
                 "CAST(NULL AS VARCHAR) AS hour WHERE false"
             )
         else:
-            files = _lake_files(self.data_dir.resolve(), data_glob("", self.data_prefix).lstrip("/"))
             body = (  # compression named: DuckDB's guess from the name stops at a '?' in a folder's name
-                f"SELECT * FROM read_json({files}, format = 'newline_delimited', compression = 'gzip', "
+                f"SELECT * FROM read_json({files}, format = 'newline_delimited', compression = '{compression}', "
                 "columns = {'spot_id': 'VARCHAR', 'status': 'VARCHAR', 'timestamp': 'VARCHAR'}, "
                 "hive_partitioning = true, "
                 "hive_types = {'year': 'VARCHAR', 'month': 'VARCHAR', 'day': 'VARCHAR', 'hour': 'VARCHAR'})"
@@ -137,118 +151,6 @@ class DuckDBEngine:
         # The spot catalog in force (METRICS.md section 7), read again at every run.
         if reads_catalog:
             self._connection.execute(f"CREATE OR REPLACE VIEW {CATALOG_TABLE} AS {duckdb_view_body(self.data_dir)}")
-
-
-# The folders of a tier, one pattern a level: a data object (and a kept source) lies in an hour folder, a
-# compacted file in a day folder; any other place is one the layout never uses.
-_DAY_LEVELS = (re.compile(r"year=\d{4}"), re.compile(r"month=(0[1-9]|1[0-2])"), re.compile(r"day=(0[1-9]|[12]\d|3[01])"))
-_HOUR_LEVELS = (*_DAY_LEVELS, re.compile(r"hour=([01]\d|2[0-3])"))
-
-
-def layout_damage(data_dir: Path, data_prefix: str = DATA_PREFIX) -> str | None:
-    """One line naming what a walk of the lake's folders shows to be damaged, with the repair; None if nothing.
-
-    What it finds without reading a file (README, "Two tiers"): a file under
-    the data prefix, ``parking-compacted/`` or ``parking-compacted-sources/``
-    in a place the layout never uses (``hour=10/sub/x.json.gz``, a file beside
-    the ``year=`` folders), which no query reads; and kept sources of an hour
-    that no day file of its day and no hour file of that hour holds (their
-    events are nowhere a query reads). Hidden names (``.x``, ``_x``) are skipped, as every reader
-    skips them. Costs a walk of the folders (no file is opened): each query
-    runs it, and the kept sources are every object ever folded, so a file in
-    a folder of the right place costs only a look at its type.
-    """
-    root = Path(data_dir)
-    misplaced: list[str] = []
-    tiers: list[tuple[str, tuple[re.Pattern[str], ...]]] = [(data_prefix, _HOUR_LEVELS)]
-    if data_prefix == DATA_PREFIX:
-        tiers += [(COMPACTED_PREFIX, _DAY_LEVELS), (COMPACTED_SOURCES_PREFIX, _HOUR_LEVELS)]
-    kept_hours: set[tuple[str, str]] = set()  # (day folder, hour) of each kept source
-    holding: set[tuple[str, str | None]] = set()  # (day folder, None) for a day file, (day folder, hour) an hour file
-    for prefix, levels in tiers:
-        astray, placed = _layout_walk(root / prefix, levels)
-        misplaced += [f"{root / prefix / relative}" for relative in astray]
-        if prefix == COMPACTED_SOURCES_PREFIX:
-            kept_hours |= {(folder.rsplit("/", 2)[0], folder.rsplit("/", 2)[1].removeprefix("hour="))
-                           for folder in placed}
-        elif prefix == COMPACTED_PREFIX:
-            for folder, names in placed.items():
-                for name in names:
-                    if day_file_name(f"{COMPACTED_PREFIX}{folder}{name}") is not None:  # a day or hour file compact wrote
-                        held = file_hour(f"{COMPACTED_PREFIX}{folder}{name}")
-                        holding.add((folder.rstrip("/"), None if held is None else f"{held:02d}"))
-    with_files = {day for day, _ in holding}
-    unheld = {(day, hour) for day, hour in kept_hours if (day, None) not in holding and (day, hour) not in holding}
-    lost = [f"{root / COMPACTED_PREFIX / day}/ has no day file, though that day's kept sources exist"
-            for day in sorted({day for day, _ in unheld} - with_files)]
-    lost += [f"{root / COMPACTED_PREFIX / day}/ has no file holding hour {hour}, though its kept sources exist"
-             for day, hour in sorted(unheld) if day in with_files]
-    if misplaced:
-        what = f"{misplaced[0]} is a file where the lake's layout puts none, so no query reads it"
-        count = len(misplaced) + len(lost)
-    elif lost:
-        what, count = lost[0], len(lost)
-    else:
-        return None
-    more = f" ({count - 1} more such)" if count > 1 else ""
-    return f"the lake is damaged: {what}{more}; run `parking-cli lake check --repair`"
-
-
-def _layout_walk(base: Path, levels: tuple[re.Pattern[str], ...]) -> tuple[list[str], dict[str, list[str]]]:
-    """A tier whose files lie in folders named by ``levels``: (its misplaced files, {folder: its files' names}).
-
-    Paths are relative to ``base``, a folder's ending in ``/``; hidden names
-    are left out. A folder of the right place is not walked file by file
-    (no path built, no pattern matched): only each entry's type is looked at.
-    """
-    misplaced: list[str] = []
-    placed: dict[str, list[str]] = {}
-    stack = [("", str(base), 0)]
-    while stack:
-        relative, folder, depth = stack.pop()
-        try:
-            entries = os.scandir(folder)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        names = []
-        with entries:
-            for entry in entries:
-                name = entry.name
-                if name.startswith((".", "_")):
-                    continue
-                if entry.is_dir(follow_symlinks=True):
-                    if depth < len(levels) and levels[depth].fullmatch(name):
-                        stack.append((f"{relative}{name}/", entry.path, depth + 1))
-                    else:
-                        misplaced += [f"{relative}{name}/{below}" for below in _visible_files(Path(entry.path))]
-                elif depth == len(levels):
-                    names.append(name)
-                else:
-                    misplaced.append(f"{relative}{name}")
-        if names:
-            placed[relative] = names
-    return misplaced, placed
-
-
-def _visible_files(base: Path) -> list[str]:
-    """Every file below ``base`` (paths relative to it), hidden names and folders left out."""
-    found: list[str] = []
-    stack = [("", str(base))]
-    while stack:
-        relative, folder = stack.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        for entry in entries:
-            if entry.name.startswith((".", "_")):
-                continue
-            name = f"{relative}{entry.name}"
-            if entry.is_dir(follow_symlinks=True):
-                stack.append((name + "/", entry.path))
-            else:
-                found.append(name)
-    return found
 
 
 def compacted_view(data_dir: Path, data_prefix: str = DATA_PREFIX) -> str:

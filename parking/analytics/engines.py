@@ -24,7 +24,8 @@ from parking.analytics.athena_engine import NOT_IN_ATHENA, AthenaEngine, athena_
 from parking.analytics.athena_failures import ATHENA, AthenaSetupError
 from parking.analytics.billing import QueryProgress, QueryStats
 from parking.analytics.binding import bind
-from parking.analytics.duckdb_engine import VANISHED_RETRIES, DuckDBEngine, compacted_view, layout_damage
+from parking.analytics.duckdb_engine import VANISHED_RETRIES, DuckDBEngine, compacted_view
+from parking.analytics.lake_layout import layout_damage
 from parking.analytics.registry import COMPACTED_TABLE, QUERY_TABLE
 from parking.config import Settings
 

@@ -1,0 +1,158 @@
+"""What a look at the lake's folders shows to be damaged, before a local query answers from it.
+
+Issue 23 (README, "Two tiers"): a query does not answer from a tier it can
+cheaply see is damaged. The look opens no file; it must stay cheap while the
+kept sources grow by every object ever folded, since every local query runs it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from parking.lake.compaction.dayfiles import day_file_name, file_hour
+from parking.layout import COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX, DATA_PREFIX
+
+# The folders of a tier, one pattern a level: a data object (and a kept source) lies in an hour folder, a
+# compacted file in a day folder; any other place is one the layout never uses.
+_DAY_LEVELS = (re.compile(r"year=\d{4}"), re.compile(r"month=(0[1-9]|1[0-2])"), re.compile(r"day=(0[1-9]|[12]\d|3[01])"))
+_HOUR_LEVELS = (*_DAY_LEVELS, re.compile(r"hour=([01]\d|2[0-3])"))
+
+
+def layout_damage(data_dir: Path, data_prefix: str = DATA_PREFIX) -> str | None:
+    """One line naming what a walk of the lake's folders shows to be damaged, with the repair; None if nothing.
+
+    What it finds without reading a file (README, "Two tiers"): a file under
+    the data prefix, ``parking-compacted/`` or ``parking-compacted-sources/``
+    in a place the layout never uses (``hour=10/sub/x.json.gz``, a file beside
+    the ``year=`` folders), which no query reads; and kept sources of an hour
+    that no day file of its day and no hour file of that hour holds (their
+    events are nowhere a query reads). Hidden names (``.x``, ``_x``) are
+    skipped, as every reader skips them. Of an hour folder with no subfolder,
+    only that it holds a file matters, so the cost grows with the folders, not
+    with the objects in them (:func:`_walk`).
+    """
+    root = Path(data_dir)
+    misplaced: list[str] = []
+    tiers: list[tuple[str, tuple[re.Pattern[str], ...]]] = [(data_prefix, _HOUR_LEVELS)]
+    if data_prefix == DATA_PREFIX:
+        tiers += [(COMPACTED_PREFIX, _DAY_LEVELS), (COMPACTED_SOURCES_PREFIX, _HOUR_LEVELS)]
+    kept_hours: set[tuple[str, str]] = set()  # (day folder, hour) of each kept source
+    holding: set[tuple[str, str | None]] = set()  # (day folder, None) for a day file, (day folder, hour) an hour file
+    for prefix, levels in tiers:
+        astray, placed = _walk(root / prefix, levels, every_name=prefix == COMPACTED_PREFIX)
+        misplaced += [f"{root / prefix / relative}" for relative in astray]
+        if prefix == COMPACTED_SOURCES_PREFIX:
+            kept_hours |= {(folder.rsplit("/", 2)[0], folder.rsplit("/", 2)[1].removeprefix("hour="))
+                           for folder in placed}
+        elif prefix == COMPACTED_PREFIX:
+            for folder, names in placed.items():
+                for name in names:
+                    key = f"{COMPACTED_PREFIX}{folder}{name}"
+                    if day_file_name(key) is not None:  # a day or hour file compact wrote
+                        held = file_hour(key)
+                        holding.add((folder.rstrip("/"), None if held is None else f"{held:02d}"))
+    with_files = {day for day, _ in holding}
+    unheld = {(day, hour) for day, hour in kept_hours if (day, None) not in holding and (day, hour) not in holding}
+    lost = [f"{root / COMPACTED_PREFIX / day}/ has no day file, though that day's kept sources exist"
+            for day in sorted({day for day, _ in unheld} - with_files)]
+    lost += [f"{root / COMPACTED_PREFIX / day}/ has no file holding hour {hour}, though its kept sources exist"
+             for day, hour in sorted(unheld) if day in with_files]
+    if misplaced:
+        what = f"{misplaced[0]} is a file where the lake's layout puts none, so no query reads it"
+        count = len(misplaced) + len(lost)
+    elif lost:
+        what, count = lost[0], len(lost)
+    else:
+        return None
+    more = f" ({count - 1} more such)" if count > 1 else ""
+    return f"the lake is damaged: {what}{more}; run `parking-cli lake check --repair`"
+
+
+def _walk(base: Path, levels: tuple[re.Pattern[str], ...],
+          every_name: bool = True) -> tuple[list[str], dict[str, list[str]]]:
+    """A tier whose files lie in folders named by ``levels``: (its misplaced files, {folder: its files' names}).
+
+    Paths are relative to ``base``, a folder's ending in ``/``; hidden names
+    are left out. Without ``every_name``, a leaf folder that has no
+    subfolder gives only its first file's name: what lies in it is placed
+    whatever its name, so nothing else is to be learned from the rest.
+    """
+    misplaced: list[str] = []
+    placed: dict[str, list[str]] = {}
+    stack = [("", str(base), 0)]
+    while stack:
+        relative, folder, depth = stack.pop()
+        leaf = depth == len(levels)
+        if leaf and not every_name and _has_no_subfolder(folder):
+            first = _first_visible(folder)
+            if first is not None:
+                placed[relative] = [first]
+            continue
+        try:
+            entries = os.scandir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        names = []
+        with entries:
+            for entry in entries:
+                name = entry.name
+                if name.startswith((".", "_")):
+                    continue
+                if entry.is_dir(follow_symlinks=True):
+                    if not leaf and levels[depth].fullmatch(name):
+                        stack.append((f"{relative}{name}/", entry.path, depth + 1))
+                    else:
+                        misplaced += [f"{relative}{name}/{below}" for below in _visible_files(Path(entry.path))]
+                elif leaf:
+                    names.append(name)
+                else:
+                    misplaced.append(f"{relative}{name}")
+        if names:
+            placed[relative] = names
+    return misplaced, placed
+
+
+def _has_no_subfolder(folder: str) -> bool:
+    """True when ``folder``'s link count shows it has no subfolder: 2 (itself and its ``.``).
+
+    Linux's local file systems (ext4, xfs, tmpfs) count a folder's
+    subfolders in its links; those that do not (btrfs says 1) never say 2,
+    so the caller then looks at every entry. A symbolic link to a folder is
+    not counted: it is taken for a file of the folder.
+    """
+    try:
+        return os.stat(folder).st_nlink == 2
+    except OSError:
+        return False
+
+
+def _first_visible(folder: str) -> str | None:
+    """The first name in ``folder`` that is not hidden, None when there is none (or no folder)."""
+    try:
+        with os.scandir(folder) as entries:
+            return next((entry.name for entry in entries if not entry.name.startswith((".", "_"))), None)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _visible_files(base: Path) -> list[str]:
+    """Every file below ``base`` (paths relative to it), hidden names and folders left out."""
+    found: list[str] = []
+    stack = [("", str(base))]
+    while stack:
+        relative, folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.name.startswith((".", "_")):
+                continue
+            name = f"{relative}{entry.name}"
+            if entry.is_dir(follow_symlinks=True):
+                stack.append((name + "/", entry.path))
+            else:
+                found.append(name)
+    return found

@@ -1,0 +1,124 @@
+"""The local engine reads a query's small hot objects from one copied file an hour, with the lake's answers.
+
+Issue 25: five-second batches leave thousands of small objects in the open
+hours, and DuckDB's cost is per object opened. The copy (parking/analytics/
+hot_tier.py) must change no answer, whatever an object holds, and an object
+it cannot copy is read from the lake, whose error names it.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from parking.analytics import hot_tier
+from parking.analytics.engines import QUERY_TABLE, DuckDBEngine
+from parking.analytics.hot_tier import NotCopied, copied_hours
+from parking.errors import QueryError
+from parking.layout import DATA_PREFIX
+from tests.scenarios import Scenario, scenario
+from tests.test_compaction import answers, assert_same_answers, ingest
+
+HOURS = {"first_hour": "2024031010", "last_hour": "2024031011"}
+HOUR_10 = f"{DATA_PREFIX}year=2024/month=03/day=10/hour=10"
+ALL_ROWS = f"SELECT spot_id, status, \"timestamp\", year, month, day, hour FROM {QUERY_TABLE} ORDER BY ALL"
+
+
+def event(spot: str, second: int = 0) -> bytes:
+    return b'{"spot_id": "%s", "status": "occupied", "timestamp": "2024-03-10T10:00:%02dZ"}' % (spot.encode(), second)
+
+
+def put(root: Path, name: str, content: bytes, folder: str = HOUR_10) -> Path:
+    path = root / folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+@pytest.fixture(scope="module")
+def case() -> Scenario:
+    return scenario(2)
+
+
+def test_every_answer_is_the_one_read_from_the_lakes_objects(case, tmp_path) -> None:
+    ingest(case, tmp_path, case.lines)
+    lake = answers(case, DuckDBEngine(tmp_path, threads=1, copy_limit=0))
+    assert_same_answers(lake, answers(case, DuckDBEngine(tmp_path, threads=1)))
+
+
+# What another writer may leave in an object; each is read from the copy as DuckDB reads it from the object.
+ODD_OBJECTS = {
+    "no newline at its end": gzip.compress(event("A")),
+    "a byte order mark": gzip.compress(b"\xef\xbb\xbf" + event("B") + b"\n"),
+    "CRLF and blank lines": gzip.compress(event("C") + b"\r\n\n  \n" + event("C", 1) + b"\n"),
+    "two gzip members": gzip.compress(event("D") + b"\n") + gzip.compress(event("D", 1) + b"\n"),
+    "empty": gzip.compress(b""),
+    "a number, a null and an extra field": gzip.compress(
+        b'{"spot_id": 7, "status": null, "timestamp": "2024-03-10T10:00:00Z", "x": [1]}\n'),
+}
+
+
+@pytest.mark.parametrize("content", ODD_OBJECTS.values(), ids=ODD_OBJECTS.keys())
+def test_an_odd_object_gives_the_rows_its_own_read_gives(tmp_path, content: bytes) -> None:
+    put(tmp_path, "a.json.gz", gzip.compress(event("before") + b"\n"))
+    put(tmp_path, "b.json.gz", content)
+    put(tmp_path, "c.json.gz", gzip.compress(event("after") + b"\n"))
+    lake = DuckDBEngine(tmp_path, copy_limit=0).run(ALL_ROWS, HOURS)
+    assert {"before", "after"} <= set(lake["spot_id"])
+    with copied_hours(tmp_path, DATA_PREFIX, HOURS) as copy:  # read from the copy, not from the lake after a failure
+        assert copy is not None
+        copied = DuckDBEngine(tmp_path)
+        copied._create_view(hot=(f"'{copy}/*/*/*/*/objects.json'", "none"))
+        pd.testing.assert_frame_equal(copied._connection.execute(ALL_ROWS).df(), lake)
+
+
+def test_the_copy_holds_the_hours_objects_and_no_other(tmp_path) -> None:
+    put(tmp_path, "parking-events+0+1.json.gz", gzip.compress(event("in") + b"\n"))
+    put(tmp_path, "parking-events+0+2.json.gz", gzip.compress(event("next") + b"\n"),
+        f"{DATA_PREFIX}year=2024/month=03/day=10/hour=11")
+    put(tmp_path, ".hidden.json.gz", gzip.compress(event("hidden") + b"\n"))
+    put(tmp_path, "_temporary.json.gz", gzip.compress(event("temporary") + b"\n"))
+    put(tmp_path, "notes.txt", b"not an object")
+    put(tmp_path, "x.json.gz", gzip.compress(event("early") + b"\n"), f"{DATA_PREFIX}year=2024/month=03/day=10/hour=09")
+    put(tmp_path, "x.json.gz", gzip.compress(event("late") + b"\n"), f"{DATA_PREFIX}year=2024/month=03/day=10/hour=12")
+    with copied_hours(tmp_path, DATA_PREFIX, HOURS) as copy:
+        assert copy is not None
+        copied = {str(path.relative_to(copy)): path.read_bytes() for path in copy.rglob("*") if path.is_file()}
+    assert copied == {
+        "year=2024/month=03/day=10/hour=10/objects.json": event("in") + b"\n",
+        "year=2024/month=03/day=10/hour=11/objects.json": event("next") + b"\n",
+    }
+    assert not copy.exists(), "the copy is removed once the query is answered"
+
+
+def test_hours_with_no_object_copy_nothing_and_answer_no_row(tmp_path) -> None:
+    put(tmp_path, "x.json.gz", gzip.compress(event("elsewhere") + b"\n"), f"{DATA_PREFIX}year=2024/month=03/day=11/hour=10")
+    with copied_hours(tmp_path, DATA_PREFIX, HOURS) as copy:
+        assert copy is None
+    assert DuckDBEngine(tmp_path).run(ALL_ROWS, HOURS).empty
+
+
+@pytest.mark.parametrize(("params", "limit", "why"), [
+    ({}, hot_tier.COPY_LIMIT_BYTES, "names no hours"),
+    ({"first_hour": "2024-03-10", "last_hour": "2024031011"}, hot_tier.COPY_LIMIT_BYTES, "names no hours"),
+    (HOURS, 0, "copying is off"),
+    (HOURS, 10, "over 10 bytes"),
+], ids=["no hours", "hours not YYYYMMDDHH", "limit 0", "over the limit"])
+def test_what_is_not_copied_is_read_from_the_lake(tmp_path, params, limit: int, why: str) -> None:
+    put(tmp_path, "a.json.gz", gzip.compress(event("A") + b"\n"))
+    with pytest.raises(NotCopied, match=why), copied_hours(tmp_path, DATA_PREFIX, params, limit):
+        pass
+    assert list(DuckDBEngine(tmp_path, copy_limit=limit).run(ALL_ROWS, params or HOURS)["spot_id"]) == ["A"]
+
+
+@pytest.mark.parametrize("content", [b"\x1f\x8bbroken", b"plain text, no gzip", gzip.compress(b"{not json\n")],
+                         ids=["a broken gzip stream", "not gzip", "a line that is not JSON"])
+def test_an_unreadable_object_fails_the_query_naming_it(tmp_path, content: bytes) -> None:
+    put(tmp_path, "a.json.gz", gzip.compress(event("A") + b"\n"))
+    victim = put(tmp_path, "b.json.gz", content)
+    with pytest.raises(QueryError) as raised:
+        DuckDBEngine(tmp_path).run(ALL_ROWS, HOURS)
+    assert str(victim) in str(raised.value) and "\n" not in str(raised.value)
