@@ -122,3 +122,14 @@ def test_an_unreadable_object_fails_the_query_naming_it(tmp_path, content: bytes
     with pytest.raises(QueryError) as raised:
         DuckDBEngine(tmp_path).run(ALL_ROWS, HOURS)
     assert str(victim) in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_a_range_of_decades_copies_the_hours_the_lake_holds(tmp_path) -> None:
+    for hour in ("2001/month=01/day=01/hour=00", "2024/month=03/day=10/hour=10", "2029/month=12/day=31/hour=23"):
+        put(tmp_path, "x.json.gz", gzip.compress(event(hour[:4]) + b"\n"), f"{DATA_PREFIX}year={hour}")
+    put(tmp_path, "x.json.gz", gzip.compress(event("after") + b"\n"), f"{DATA_PREFIX}year=2030/month=01/day=01/hour=00")
+    decades = {"first_hour": "2000010100", "last_hour": "2029123123"}
+    with copied_hours(tmp_path, DATA_PREFIX, decades) as copy:
+        assert copy is not None
+        assert sorted(path.read_bytes() for path in copy.rglob("objects.json")) == [
+            event(year) + b"\n" for year in ("2001", "2024", "2029")]

@@ -13,10 +13,10 @@ error names it (:class:`parking.analytics.duckdb_engine.DuckDBEngine`).
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,6 +29,7 @@ from parking.layout import OBJECT_SUFFIX
 COPY_LIMIT_BYTES = 16 * 2**20
 STAGED_NAME = "objects.json"
 _BOM = b"\xef\xbb\xbf"
+_HOUR = re.compile(r"\d{10}")  # YYYYMMDDHH, as parking.analytics.windows.partition_params gives it
 # What inflating a damaged object raises (isal's stub calls its error class an instance).
 _UNREADABLE = (OSError, EOFError, cast(type[Exception], isal_zlib.error))
 
@@ -50,11 +51,9 @@ def copied_hours(data_dir: Path, data_prefix: str, params: Mapping[str, Any],
     all, and for an object that vanished (compaction moved it) or does not
     inflate: the caller reads the lake instead.
     """
-    try:
-        first = datetime.strptime(str(params["first_hour"]), "%Y%m%d%H").replace(tzinfo=timezone.utc)
-        last = datetime.strptime(str(params["last_hour"]), "%Y%m%d%H").replace(tzinfo=timezone.utc)
-    except (KeyError, ValueError):
-        raise NotCopied("the query names no hours") from None
+    first, last = str(params.get("first_hour", "")), str(params.get("last_hour", ""))
+    if not (_HOUR.fullmatch(first) and _HOUR.fullmatch(last)):
+        raise NotCopied("the query names no hours")
     if limit <= 0:
         raise NotCopied("copying is off")
     folders = _objects(Path(data_dir) / data_prefix, first, last, limit)
@@ -71,19 +70,15 @@ def copied_hours(data_dir: Path, data_prefix: str, params: Mapping[str, Any],
         yield Path(staged)
 
 
-def _objects(base: Path, first: datetime, last: datetime, limit: int) -> dict[str, list[str]]:
-    """{hour folder relative to ``base``: its objects' paths, in name order} for every hour from first to last."""
+def _objects(base: Path, first: str, last: str, limit: int) -> dict[str, list[str]]:
+    """{hour folder relative to ``base``: its objects' paths, in name order} for the hours from first to last."""
     found: dict[str, list[str]] = {}
     size = 0
-    hour = first
-    while hour <= last:
-        folder = f"year={hour:%Y}/month={hour:%m}/day={hour:%d}/hour={hour:%H}"
+    for folder in _hour_folders(base, first, last):
         try:
             with os.scandir(base / folder) as entries:
                 objects = sorted((entry.name, entry.path, entry.stat().st_size) for entry in entries
                                  if entry.name.endswith(OBJECT_SUFFIX) and not entry.name.startswith((".", "_")))
-        except FileNotFoundError:
-            objects = []
         except OSError as exc:
             raise NotCopied(str(exc)) from None
         size += sum(length for _, _, length in objects)
@@ -91,8 +86,32 @@ def _objects(base: Path, first: datetime, last: datetime, limit: int) -> dict[st
             raise NotCopied(f"the hours' objects hold over {limit:,} bytes")
         if objects:
             found[folder] = [path for _, path, _ in objects]
-        hour += timedelta(hours=1)
     return found
+
+
+def _hour_folders(base: Path, first: str, last: str) -> Iterator[str]:
+    """The hour folders below ``base`` (``year=/month=/day=/hour=``) whose ``YYYYMMDDHH`` is from first to last.
+
+    The folders that are there are looked at, not every hour of the range: a query may span years.
+    """
+    levels = (("year", 4), ("month", 2), ("day", 2), ("hour", 2))
+
+    def below(folder: str, stamp: str, depth: int) -> Iterator[str]:
+        if depth == len(levels):
+            yield folder.rstrip("/")
+            return
+        name, width = levels[depth]
+        try:
+            with os.scandir(base / folder) as entries:
+                values = sorted(entry.name[len(name) + 1:] for entry in entries if entry.name.startswith(f"{name}="))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for value in values:
+            reach = stamp + value
+            if len(value) == width and value.isdigit() and first[:len(reach)] <= reach <= last[:len(reach)]:
+                yield from below(f"{folder}{name}={value}/", reach, depth + 1)
+
+    yield from below("", "", 0)
 
 
 def _lines(path: str) -> bytes:
