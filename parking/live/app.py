@@ -33,6 +33,7 @@ from parking.errors import InvalidArgument, ParkingError
 from parking.live.answers import LiveSource, live_answer
 from parking.live.cache import LiveCache
 from parking.live.feeds import FeedSettings, datex2, iso, parkapi
+from parking.text import shortened
 
 API = "/api/v1"
 
@@ -207,8 +208,8 @@ def body_key(name: str, params: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _shortened(name: str) -> str:
-    """A parameter's name as a 422 gives it back: whole up to 64 characters, else its ends around '...'."""
-    return name if len(name) <= 64 else f"{name[:30]}...{name[-30:]}"
+    """A parameter's name as a 422 gives it back: whole up to 64 characters, else its 30 first and last around '...'."""
+    return shortened(name, 64, head=30, tail=30)
 
 
 def _unexpected(request: Request, allowed: set[str]) -> None:
