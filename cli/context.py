@@ -100,21 +100,25 @@ class CliContext:
         the deployment's lookback, a table where the settings keep one
         (docs/METRICS.md section 8); otherwise through the events, as any
         ``--at`` in the past or another ``--lookback`` is. Both give the same
-        DataFrame at the same instant.
+        DataFrame at the same instant; an ``--at`` after now is answered as
+        now, said on stderr (:func:`note_at_after_now`).
         """
         from parking import queries
 
         settings = self.settings(engine, data_dir)
         hours = self.lookback(lookback_hours)
         query_engine = self.query_engine(ctx, engine, data_dir)  # checks the lake and the zones first
+        now = self.now()
         if at is None and hours == settings.lookback_hours and reuse_minutes(ctx) is None:
             from parking.state.live import live_answer, table_of
 
             store = table_of(settings)
             if store is not None:
-                return live_answer(name, settings, now=self.now(), store=store, **params)[1]
+                return live_answer(name, settings, now=now, store=store, **params)[1]
         question: Callable[..., pd.DataFrame] = getattr(queries, name)
-        return question(at, lookback_hours=hours, engine=query_engine, now=self.now(), **params)
+        frame = question(at, lookback_hours=hours, engine=query_engine, now=now, **params)
+        note_at_after_now(at, now)
+        return frame
 
     def now(self) -> datetime:
         """The instant a question about "now" is asked about.
@@ -141,6 +145,19 @@ class CliContext:
             click.echo(f"Note: answering as of {as_of:%Y-%m-%dT%H:%MZ}: --reuse-results {minutes} takes now down to "
                        f"a multiple of {minutes} minutes, so runs until the next one reuse one result", err=True)
         return as_of
+
+
+def note_at_after_now(at: datetime | None, now: datetime, what: str = "answering as of now", *,
+                      hour: bool = False) -> None:
+    """Say on stderr that an ``--at`` after ``now`` was taken as now (docs/CHOICES.md, "Queries and windows").
+
+    Every window ends at now, so the answer is now's; the Note keeps a
+    mistyped year from passing unnoticed. ``what`` says what the answer is
+    instead, and ``hour`` shows now's hour, from which a forecast starts.
+    """
+    if at is not None and at > now:
+        shown = f"{now:%Y-%m-%dT%H:00Z}" if hour else f"{now:%Y-%m-%dT%H:%MZ}"
+        click.echo(f"Note: --at {at:%Y-%m-%dT%H:%MZ} is after now; {what}, {shown}.", err=True)
 
 
 def cli_context(ctx: click.Context | None = None) -> CliContext:

@@ -9,13 +9,12 @@ line and exit 2 before any query runs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, TypeVar
 
 import click
 
 from parking.analytics.registry import DEFAULT_GROUPING, GROUPINGS
-from parking.cli.context import cli_context
+from parking.cli.context import cli_context, note_at_after_now
 from parking.cli.options import ZONE, at_option, lookback_option, output_options, reuse_option
 from parking.cli.output import show
 from parking.cli.zones import zone_filter_option
@@ -28,13 +27,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _by(command: F) -> F:
     return click.option("--by", type=click.Choice(GROUPINGS), default=DEFAULT_GROUPING, show_default=True,
                         help="Catalog column to group spots by.")(command)
-
-
-def _note_an_at_after_now(at: datetime | None, now: datetime, what: str) -> None:
-    """Say on stderr that an --at after now is taken as now (docs/CHOICES.md): no forecast from a future origin."""
-    if at is not None and at > now:
-        click.echo(f"Note: --at {at:%Y-%m-%dT%H:%MZ} is after now; {what} now's hour, {now:%Y-%m-%dT%H:00Z}.",
-                   err=True)
 
 
 def _refuse_options_before(ctx: click.Context, subcommand: str) -> None:
@@ -87,7 +79,7 @@ def forecast(ctx, at, by, zones, hours, tz, lookback_hours, engine, data_dir, ou
     now = run.now()
     frame = queries.forecast(at, by=by, zones=zones, hours=hours, tz=tz, lookback_hours=run.lookback(lookback_hours),
                              engine=run.query_engine(ctx, engine, data_dir), now=now)
-    _note_an_at_after_now(at, now, "the forecast starts from")
+    note_at_after_now(at, now, "the forecast starts from now's hour", hour=True)
     show(ctx, frame, output_format, "no spot of any group reported in the history the forecast reads")
     from parking.analytics.forecast import uncalibrated_note
 
@@ -123,7 +115,7 @@ def backtest(ctx, at, days, by, zones, hours, tz, lookback_hours, engine, data_d
     frame = queries.forecast_backtest(at, days=days, by=by, zones=zones, hours=hours, tz=tz,
                                       lookback_hours=run.lookback(lookback_hours),
                                       engine=run.query_engine(ctx, engine, data_dir), now=now)
-    _note_an_at_after_now(at, now, "the backtest ends at")
+    note_at_after_now(at, now, "the backtest ends at now's hour", hour=True)
     show(ctx, frame, output_format, "no origin had 14 days of history and an actual rate to compare with")
     if int(frame["origins"].sum()) == 0:
         click.echo("Nothing to compare: no origin had 14 days of history, an actual rate and every baseline.",

@@ -59,12 +59,10 @@ def check(ctx: click.Context, data_dir: str | None, bucket: str | None, repair: 
                     f"records quarantined {report.quarantined:,})")
     click.echo(summary)
     if report.leftovers:
-        count = len(report.leftovers)
-        done = (f"removed {report.removed_leftovers:,}" + (" (the rest belong to running writers)"
-                                                           if report.removed_leftovers < count else "")
-                if repair else "--repair removes them")
-        click.echo(f"{plural(count, 'temporary file')} a stopped writer left (not data: what they held is stored or "
-                   f"will be redelivered): {done}")
+        done = f"removed {report.removed_leftovers:,}" if repair else "--repair removes them"
+        click.echo(f"{plural(len(report.leftovers), 'temporary file')} a stopped writer left (not data: what they "
+                   f"held is stored or will be redelivered): {done}")
+    _say_in_progress(len(report.in_progress))
     compacted = _check_compacted(store, sink, settings, repair)
     left = len(report.bad_objects) - report.repaired + compacted
     if left:
@@ -79,19 +77,28 @@ def check(ctx: click.Context, data_dir: str | None, bucket: str | None, repair: 
         sys.exit(1)
 
 
+def _say_in_progress(count: int) -> None:
+    """A line for the temporary files of running writers (:func:`parking.lake.stores.in_progress`), if any."""
+    if count:
+        click.echo(f"{plural(count, 'temporary file')} of a running writer: work in progress, left alone")
+
+
 def _check_compacted(store, sink, settings, repair: bool) -> int:
     """The compacted tiers' findings, printed, and with ``repair`` mended; how many are left."""
     from parking.lake.compaction.tier_check import check_compacted
+    from parking.lake.stores import in_progress
     from parking.layout import COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX
 
     findings = check_compacted(store, settings)
     for finding in findings:
         hint = " (run `parking-cli compact` to finish it)" if finding.problem == "unfinished" and not repair else ""
         click.echo(f"{finding.problem:<14} {finding.key}: {finding.detail}{hint}")
-    files = len(store.keys(COMPACTED_PREFIX, hidden=True))
-    kept = len(store.keys(COMPACTED_SOURCES_PREFIX, hidden=True))
+    listed = [store.keys(prefix, hidden=True) for prefix in (COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX)]
+    at_work = {key for keys in listed for key in keys if in_progress(store, key)}
+    files, kept = (sum(key not in at_work for key in keys) for keys in listed)
     click.echo(f"checked {files:,} compacted day files and {kept:,} kept sources: "
                f"{len(findings):,} not as `compact` writes")
+    _say_in_progress(len(at_work))
     if not repair or not findings:
         return len(findings)
     from parking.lake.check import repair_compacted_tier

@@ -18,6 +18,7 @@ from parking.analytics.windows import check_days, parse_date, parse_instant, zon
 from parking.config import ENGINES
 from parking.errors import ConfigurationError, InvalidArgument
 from parking.layout import check_topic
+from parking.text import shortened
 
 FORMATS = ("table", "csv", "json", "ndjson")
 PICTURE_FORMATS = ("png", "svg", "pdf")  # what parking.analytics.plots.save writes (checked by a test)
@@ -214,8 +215,7 @@ DATA_DIR = LocalPath(file_okay=False)
 
 def _short(path: str, limit: int = 80) -> str:
     """A path quoted for an error line, its middle cut when long: its start and its end (the name) stay."""
-    head = limit // 4
-    return repr(path if len(path) <= limit else f"{path[:head]}...{path[head + 3 - limit:]}")
+    return repr(shortened(path, limit, head=limit // 4))
 
 
 DATE, INSTANT, ZONE, BUCKET = DateType(), InstantType(), ZoneType(), BucketType()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from parking.analytics.registry import FLAPPING_CHANGES, STUCK_HOURS
-from parking.cli.context import cli_context
+from parking.cli.context import cli_context, note_at_after_now
 from parking.cli.options import (
     DATE,
     MAX_CHANGES,
@@ -155,11 +155,12 @@ def health(ctx, at, lookback_hours, silent_hours, flapping_changes, stuck_hours,
     from parking import queries
 
     run = cli_context(ctx)
-    frame = queries.health(
-        at, lookback_hours=run.lookback(lookback_hours), silent_hours=silent_hours,
-        flapping_changes=flapping_changes, stuck_hours=stuck_hours, engine=run.query_engine(ctx, engine, data_dir),
-        now=run.now(),
-    )
+    hours = run.lookback(lookback_hours)
+    query_engine = run.query_engine(ctx, engine, data_dir)
+    now = run.now()
+    frame = queries.health(at, lookback_hours=hours, silent_hours=silent_hours, flapping_changes=flapping_changes,
+                           stuck_hours=stuck_hours, engine=query_engine, now=now)
+    note_at_after_now(at, now)
     if flagged:
         frame = queries.flagged(frame)
     show(ctx, in_zone(frame, tz), output_format,

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from parking.analytics.registry import DEFAULT_GROUPING, DEFAULT_THRESHOLD, GROUPINGS
-from parking.cli.context import check_aws, cli_context
+from parking.cli.context import check_aws, cli_context, note_at_after_now
 from parking.cli.options import (
     LocalPath,
     Number,
@@ -240,8 +240,12 @@ def alerts(ctx, at, threshold, by, ahead, lookback_hours, engine, data_dir, outp
 
     run = cli_context(ctx)
     if ahead:  # the forecast reads the events
-        frame = queries.alerts(at, threshold=threshold, by=by, ahead=ahead, lookback_hours=run.lookback(lookback_hours),
-                               engine=run.query_engine(ctx, engine, data_dir), now=run.now())
+        hours = run.lookback(lookback_hours)
+        query_engine = run.query_engine(ctx, engine, data_dir)
+        now = run.now()
+        frame = queries.alerts(at, threshold=threshold, by=by, ahead=ahead, lookback_hours=hours,
+                               engine=query_engine, now=now)
+        note_at_after_now(at, now)
     else:
         frame = run.answer_now(ctx, "alerts", at, lookback_hours, engine, data_dir, threshold=threshold, by=by)
     show(ctx, frame, output_format, f"no {by} at or above {threshold:.0%} occupancy",
@@ -265,11 +269,13 @@ def plot_availability(ctx, at, by, lookback_hours, out, engine, data_dir) -> Non
     from parking.cli.render import nothing_observed
 
     run = cli_context(ctx)
-    instant = at or run.now()
     hours = run.lookback(lookback_hours)
     query_engine = run.query_engine(ctx, engine, data_dir)
-    frame = queries.availability(instant, by=by, lookback_hours=hours, engine=query_engine, now=run.now())
+    now = run.now()
+    instant = min(at or now, now)
+    frame = queries.availability(instant, by=by, lookback_hours=hours, engine=query_engine, now=now)
+    note_at_after_now(at, now)
     if nothing_observed(frame):
         nothing_to_draw(nothing_known(frame, query_engine, hours))
-    title = f"Bays by {by.replace('_', ' ')} at {min(instant, run.now()):%Y-%m-%d %H:%M} UTC"
+    title = f"Bays by {by.replace('_', ' ')} at {instant:%Y-%m-%d %H:%M} UTC"
     click.echo(f"wrote {write_picture(availability_bars(frame, by, title), out)}")

@@ -43,3 +43,19 @@ def percent(fraction: float | None, space: str = "") -> str:
     except TypeError:  # pandas' NA or NaT: no number to show
         missing = True
     return "-" if missing or fraction is None else f"{fraction * 100:.1f}{space}%"
+
+
+def shortened(text: str, limit: int, head: int, tail: int | None = None) -> str:
+    """``text`` whole up to ``limit`` characters, else its first ``head`` and last ``tail`` around ``...``.
+
+    For a line that gives back what was typed (a path, a parameter's name):
+    its start and its end say which it was, without echoing 20,000
+    characters. ``tail`` defaults to what ``limit`` leaves, so the cut text
+    is ``limit`` characters long.
+    """
+    tail = limit - head - 3 if tail is None else tail
+    if head < 0 or tail < 0 or head + 3 + tail > limit:
+        raise ValueError(f"cannot keep {head} and {tail} characters around '...' within {limit}")
+    if len(text) <= limit:
+        return text
+    return f"{text[:head]}...{text[len(text) - tail:]}"

@@ -3,7 +3,8 @@
 ``status``, ``availability``, ``overstays`` and ``alerts`` without ``--at`` and
 with the deployment's lookback answer from the table the ingest path keeps;
 ``--at``, another ``--lookback`` or ``alerts --ahead`` answer through the
-events. Either way the printed answer is the same at the same instant.
+events. Either way the printed answer is the same at the same instant. An
+``--at`` after now is answered as now, and a ``Note:`` on stderr says so.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from click.testing import CliRunner
 
 from parking import queries
 from parking.analytics.catalog import CatalogStore, parse
+from parking.cli.help import commands
 from parking.cli.main import cli
 from parking.ingest.files import ingest_lines
 from parking.ingest.sinks import LocalSink
@@ -84,3 +86,59 @@ def test_the_table_answers_with_rows(lake, at_now) -> None:
         code, printed = ask(lake, *args)
         assert printed.strip() not in ("", "[]"), args
     assert code == 3, "alerts at 30 % found a zone"
+
+
+AS_OF_NOW = f"answering as of now, {NOW:%Y-%m-%dT%H:%MZ}"
+#: Every command that takes --at, as run here, and how its Note ends (a forecast starts from a whole hour).
+AT_COMMANDS = [
+    (["status"], AS_OF_NOW),
+    (["availability", "--by", "level"], AS_OF_NOW),
+    (["overstays"], AS_OF_NOW),
+    (["alerts", "--threshold", "0.3"], AS_OF_NOW),
+    (["alerts", "--threshold", "0.3", "--ahead", "2"], AS_OF_NOW),
+    (["health"], AS_OF_NOW),
+    (["plot", "availability", "--out", "{out}"], AS_OF_NOW),
+    (["forecast", "--hours", "2"], f"the forecast starts from now's hour, {NOW:%Y-%m-%dT%H:00Z}"),
+    (["forecast", "backtest", "--days", "1", "--hours", "1"], f"the backtest ends at now's hour, {NOW:%Y-%m-%dT%H:00Z}"),
+]
+LATER = NOW + timedelta(days=365)
+
+
+def path_of(args: list[str]) -> str:
+    """The command's path: the words before its first option."""
+    words = []
+    for arg in args:
+        if arg.startswith("-"):
+            break
+        words.append(arg)
+    return " ".join(words)
+
+
+def test_every_command_that_takes_at_is_in_the_table() -> None:
+    taking_at = {path for path, command in commands(cli) if any("--at" in param.opts for param in command.params)}
+    assert taking_at == {path_of(args) for args, _ in AT_COMMANDS}
+
+
+def run_at(lake: Path, tmp_path: Path, args: list[str], *extra: str) -> tuple[int, str, str, bytes]:
+    """Exit code, stdout, stderr and the picture written (if it writes one) of ``args`` and ``extra``."""
+    out = tmp_path / f"{len(list(tmp_path.iterdir()))}.png"
+    picture = "{out}" in args
+    typed = [arg.replace("{out}", str(out)) for arg in args]
+    result = CliRunner().invoke(cli, ["--data-dir", str(lake), *typed, *extra, *([] if picture else ["--format", "csv"])])
+    assert result.exit_code in (0, 3), result.output
+    return (result.exit_code, result.stdout.replace(str(out), "OUT"), result.stderr,
+            out.read_bytes() if picture else b"")
+
+
+@pytest.mark.parametrize(("args", "ending"), AT_COMMANDS, ids=[" ".join(a) for a, _ in AT_COMMANDS])
+def test_an_at_after_now_is_answered_as_now_and_a_note_says_so(lake, at_now, tmp_path, args, ending) -> None:
+    code, stdout, stderr, picture = run_at(lake, tmp_path, args, "--at", LATER.isoformat())
+    assert f"Note: --at {LATER:%Y-%m-%dT%H:%MZ} is after now; {ending}." in stderr.splitlines(), stderr
+    now_code, now_stdout, _, now_picture = run_at(lake, tmp_path, args)
+    assert (code, stdout, picture) == (now_code, now_stdout, now_picture), "the answer is now's"
+
+
+@pytest.mark.parametrize("args", [args for args, _ in AT_COMMANDS], ids=[" ".join(a) for a, _ in AT_COMMANDS])
+def test_an_at_up_to_now_brings_no_note(lake, at_now, tmp_path, args) -> None:
+    for at in (NOW, NOW - timedelta(hours=5)):
+        assert "Note:" not in run_at(lake, tmp_path, args, "--at", at.isoformat())[2]

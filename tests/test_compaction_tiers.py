@@ -101,6 +101,7 @@ def _parquet_of_other_columns() -> bytes:
 _AB = _parquet_of_other_columns()
 
 
+NO_PROCESS = 4_194_305  # above Linux's highest process id (PID_MAX_LIMIT): a writer of this id has ended
 # name, damage, the problem `lake check` names, whether its bytes are kept whole in quarantine
 HIDDEN = [
     ("AppleDouble beside a day file", _put(lambda f, o: f.with_name(f"._{f.name}"), lambda f, o: b"\x00\x05\x16\x07"),
@@ -109,10 +110,11 @@ HIDDEN = [
      "hidden", True),
     ("an underscore Parquet file of the day's rows flipped", _put(lambda f, o: f.with_name("_part.parquet"), _flipped),
      "hidden", True),
-    ("temp file of a killed compact", _put(lambda f, o: f.with_name(f".{f.name}.2112.tmp"),
+    ("temp file of a killed compact", _put(lambda f, o: f.with_name(f".{f.name}.{NO_PROCESS}.140234.tmp"),
                                            lambda f, o: f.read_bytes()[:100]), "hidden", True),
-    ("temp file of a killed move", _put(lambda f, o: _kept_source(f).with_name(f".{_kept_source(f).name}.28557.tmp"),
-                                        lambda f, o: _kept_source(f).read_bytes()), "bad_name", False),
+    ("temp file of a killed move",
+     _put(lambda f, o: _kept_source(f).with_name(f".{_kept_source(f).name}.{NO_PROCESS}.tmp"),
+          lambda f, o: _kept_source(f).read_bytes()), "bad_name", False),
 ]
 LOST = [
     ("day file deleted", lambda lake, f, o: (f.unlink(), f.parent.relative_to(lake).as_posix() + "/")[1], "lost"),
@@ -192,6 +194,29 @@ def test_repair_keeps_its_bytes_in_quarantine(case, compacted, damage, problem) 
     assert run("lake", "check", "--repair", "--data-dir", str(compacted)).exit_code == 0
     assert not (compacted / key).exists()
     assert body in quarantined_values(compacted)
+
+
+# Where a running writer's temporary file is, given a day file: beside it (compact), among its kept sources (a move).
+AT_WORK = [
+    ("a day file being written", lambda f, pid: f.with_name(f".{f.name}.{pid}.140234567890123.tmp")),
+    ("a kept source being moved", lambda f, pid: _kept_source(f).with_name(f".{_kept_source(f).name}.{pid}.1.tmp")),
+]
+
+
+@pytest.mark.parametrize("where", [w for _, w in AT_WORK], ids=[n for n, _ in AT_WORK])
+def test_a_running_writers_temporary_file_is_work_in_progress_not_damage(case, compacted, where) -> None:
+    import os
+
+    [day_file] = [f for f in parquet_files(compacted) if f.name.startswith(case.day.isoformat())]
+    temp = where(day_file, os.getpid())  # this process runs, and started before it wrote the file
+    temp.write_bytes(day_file.read_bytes()[:100])
+    for repair in ([], ["--repair"], []):
+        result = run("lake", "check", *repair, "--data-dir", str(compacted))
+        assert result.exit_code == 0, result.output
+        assert temp.name not in result.stdout and "not as `compact` writes" in result.stdout
+        assert "1 temporary file of a running writer: work in progress, left alone" in result.stdout
+    assert temp.read_bytes() == day_file.read_bytes()[:100], "left as its writer has it"
+    assert not quarantined_values(compacted)
 
 
 @pytest.mark.parametrize("damage", [h[1] for h in HIDDEN], ids=[h[0] for h in HIDDEN])

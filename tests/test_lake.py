@@ -18,7 +18,7 @@ from parking.ingest.batch import ingest_batch
 from parking.ingest.replay import replay_quarantine
 from parking.ingest.sinks import LocalSink
 from parking.lake.check import check_lake
-from parking.lake.stores import LocalStore
+from parking.lake.stores import LocalStore, S3Store, in_progress, process_alive, writer_temp
 from tests.conftest import NOW, batch, event, read_lines
 
 HOUR10 = "parking-data/year=2024/month=03/day=20/hour=10/"
@@ -326,13 +326,109 @@ def test_a_killed_writers_temporary_file_is_not_damage_and_is_not_refiled(lake: 
     assert not (lake / "parking-quarantine").exists() or not list((lake / "parking-quarantine").rglob("*.json.gz"))
 
 
-def test_a_running_writers_temporary_file_is_left_alone(lake: Path) -> None:
+@pytest.mark.parametrize("repair", [[], ["--repair"]], ids=["check", "repair"])
+def test_a_running_writers_temporary_file_is_work_in_progress_left_alone(lake: Path, repair: list[str]) -> None:
     import os
 
     [stored] = (lake / "parking-data").rglob("*.json.gz")
     temp = stored.parent / f".{stored.name}.{os.getpid()}.1.tmp"  # this process runs: its writer may be writing
     temp.write_bytes(b"")
-    repaired = CliRunner().invoke(cli, ["lake", "check", "--repair", "--data-dir", str(lake)])
-    assert repaired.exit_code == 0, repaired.output
-    assert "removed 0 (the rest belong to running writers)" in repaired.stdout
+    checked = CliRunner().invoke(cli, ["lake", "check", *repair, "--data-dir", str(lake)])
+    assert checked.exit_code == 0, checked.output
+    assert "1 temporary file of a running writer: work in progress, left alone" in checked.stdout
+    assert "stopped writer" not in checked.stdout and "checked 1 objects" in checked.stdout
     assert temp.exists()
+
+
+NO_PROCESS = 4_194_305  # above Linux's highest process id (PID_MAX_LIMIT): no process ever has it
+
+
+@pytest.fixture
+def own_pid() -> int:
+    """The id of this process: it runs, and started before any file the test writes."""
+    import os
+
+    return os.getpid()
+
+
+@pytest.fixture
+def sleeper():
+    """The id of a process that runs, started before the test writes its file."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    yield child.pid
+    child.kill()
+    child.wait()
+
+
+@pytest.fixture
+def zombie():
+    """The id of a process that has ended and is not reaped yet: kill(pid, 0) still finds it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    os.kill(child.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline, "the child did not end"
+        time.sleep(0.01)  # polling for the kill to land, with a deadline
+    yield child.pid
+    child.wait()
+
+
+@pytest.fixture
+def no_process() -> int:
+    return NO_PROCESS
+
+
+# The writer whose id a temporary file's name holds (a fixture), and whether it is work in progress.
+WRITERS = [("own_pid", True), ("sleeper", True), ("dead_pid", False), ("zombie", False), ("no_process", False)]
+
+
+@pytest.mark.parametrize(("writer", "running"), WRITERS, ids=[w for w, _ in WRITERS])
+@pytest.mark.parametrize("name", [".a.json.gz.{pid}.140234.tmp", ".a.json.gz.{pid}.tmp"], ids=["sink", "store"])
+def test_a_temporary_file_is_work_in_progress_while_its_writer_runs(tmp_path: Path, request, writer: str,
+                                                                    running: bool, name: str) -> None:
+    pid = request.getfixturevalue(writer)
+    key = "parking-compacted/year=2024/" + name.format(pid=pid)
+    (tmp_path / key).parent.mkdir(parents=True)
+    (tmp_path / key).write_bytes(b"half a file")
+    assert in_progress(LocalStore(tmp_path), key) is running
+
+
+def test_a_process_started_after_the_file_last_changed_is_not_its_writer(sleeper: int) -> None:
+    """Its id was a writer's that ended and was given again: the file is a leftover, not work in progress."""
+    import time
+
+    assert process_alive(sleeper, since=time.time())
+    assert not process_alive(sleeper, since=time.time() - 3600), "the file changed an hour before it started"
+
+
+@pytest.mark.parametrize(("name", "pid"), [
+    (".a.json.gz.31731.140234567890123.tmp", 31731),  # parking.atomic_file's: .<name>.<pid>.<thread>.tmp
+    (".a.json.gz.31731.140234.tmp", 31731),  # a thread id of 10 digits or fewer is not taken for the pid
+    (".a.json.gz.2112.tmp", 2112),  # the stores' before: .<name>.<pid>.tmp
+    (".2024-01-29-5f7e90c81fa6e673.parquet.30988.1.tmp", 30988),
+    ("a.json.gz", None), (".a.json.gz.tmp", None), (".a.tmp", None), (".a.json.gz.x1.tmp", None),
+])
+def test_the_writers_id_is_read_from_a_temporary_files_name(name: str, pid: int | None) -> None:
+    assert writer_temp(f"parking-data/year=2024/{name}") == pid
+
+
+@pytest.mark.parametrize("key", ["parking-data/a.json.gz", "parking-data/.a.json.gz.tmp", "parking-data/.a.tmp"])
+def test_another_name_is_not_work_in_progress(lake: Path, key: str) -> None:
+    (lake / key).write_bytes(b"")
+    assert not in_progress(LocalStore(lake), key)
+
+
+def test_no_key_on_s3_is_work_in_progress() -> None:
+    """A pid in a key on S3 is another machine's: no request is made to judge it (the client is never called)."""
+    import os
+
+    assert not in_progress(S3Store("bucket", client=object()), f"parking-data/.a.json.gz.{os.getpid()}.1.tmp")

@@ -10,6 +10,7 @@ import json
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from click.testing import CliRunner
@@ -209,6 +210,42 @@ def test_the_forecast_is_the_clis_json_at_its_instant(lake, base, query, command
 def test_a_bad_forecast_parameter_is_a_422_naming_it(base, query, name) -> None:
     code, _, body = get(base + "/api/v1/forecast" + query)
     assert code == 422 and name in body.decode()
+
+
+#: Every integer query parameter of the API and the feeds: (path, name, a value in its range).
+INTEGER_PARAMETERS = [("/api/v1/forecast", "hours", 6)]
+DIGITS_ONLY = "Input should be a whole number in decimal digits (0-9)"
+# A spelling, and the start of its 422's message (pydantic alone took '3.0', '+3', ' 3' as 3 and '1_2' as 12).
+SPELLINGS = [
+    ("3.0", DIGITS_ONLY), ("+3", DIGITS_ONLY), ("1_2", DIGITS_ONLY), ("3_0", DIGITS_ONLY), (" 3", DIGITS_ONLY),
+    ("3 ", DIGITS_ONLY), ("0x3", DIGITS_ONLY), ("3e0", DIGITS_ONLY), ("\uff13", DIGITS_ONLY), ("\u0663", DIGITS_ONLY),
+    ("", DIGITS_ONLY), ("--3", DIGITS_ONLY),
+    ("-3", "Input should be greater than or equal to "), ("-0", "Input should be greater than or equal to "),
+]
+
+
+def test_every_integer_parameter_is_in_the_table(base) -> None:
+    """A new integer parameter joins :data:`INTEGER_PARAMETERS`, so its spellings are checked below."""
+    schema = json.loads(get(base + "/openapi.json")[2])
+    integers = [(path, parameter["name"]) for path, item in schema["paths"].items()
+                for parameter in item["get"].get("parameters", []) if parameter["schema"].get("type") == "integer"]
+    assert sorted(integers) == sorted((path, name) for path, name, _ in INTEGER_PARAMETERS)
+
+
+@pytest.mark.parametrize(("path", "name"), [(p, n) for p, n, _ in INTEGER_PARAMETERS],
+                         ids=[f"{p}?{n}" for p, n, _ in INTEGER_PARAMETERS])
+@pytest.mark.parametrize(("value", "message"), SPELLINGS, ids=[repr(v) for v, _ in SPELLINGS])
+def test_an_integer_parameter_takes_plain_decimal_digits_only(base, path, name, value, message) -> None:
+    code, _, body = get(f"{base}{path}?{name}={quote(value)}")
+    answer = json.loads(body)
+    assert code == 422 and answer["detail"].startswith(f"{name}: {message}"), answer
+    assert answer["errors"] == [{"parameter": name, "message": answer["detail"]}]
+
+
+@pytest.mark.parametrize(("path", "name", "value"), INTEGER_PARAMETERS, ids=[p for p, _, _ in INTEGER_PARAMETERS])
+def test_an_integer_parameter_in_digits_is_taken(base, path, name, value) -> None:
+    assert get(f"{base}{path}?{name}={value}")[0] == 200
+    assert get(f"{base}{path}?{name}=0{value}")[0] == 200, "a leading zero is still decimal digits"
 
 
 def test_the_openapi_document_describes_the_errors_as_they_are_sent(base) -> None:

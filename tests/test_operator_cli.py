@@ -32,7 +32,7 @@ from parking.errors import QueryCancelled
 from parking.ingest.files import ingest_lines
 from parking.ingest.sinks import LocalSink
 from parking.simulate import catalog_csv, lines, plan
-from parking.text import duration, plural
+from parking.text import duration, plural, shortened
 from tests.test_queries_athena import athena, seed  # noqa: F401  (athena: a fixture, used by name)
 
 NOW = datetime(2024, 4, 1, tzinfo=timezone.utc)
@@ -402,6 +402,25 @@ def test_plural(count: int, noun: str, expected: str) -> None:
 ])
 def test_durations_are_written_as_people_read_them(minutes, expected: str) -> None:
     assert duration(minutes) == expected
+
+
+@pytest.mark.parametrize(("text", "limit", "head", "tail", "expected"), [
+    ("a" * 80, 80, 20, None, "a" * 80),  # whole up to the limit
+    ("a" * 20 + "b" * 61, 80, 20, None, "a" * 20 + "..." + "b" * 57),  # one over: cut to the limit
+    ("/srv/" + "d/" * 100 + "week.jsonl", 80, 20, None, "/srv/d/d/d/d/d/d/d/d..." + "/d" * 23 + "/week.jsonl"),
+    ("q" * 64, 64, 30, 30, "q" * 64),
+    ("p" * 30 + "x" * 5 + "s" * 30, 64, 30, 30, "p" * 30 + "..." + "s" * 30),  # 65: 63 characters
+    ("abcdef", 4, 1, 0, "a..."),  # no end kept
+])
+def test_a_long_text_keeps_its_start_and_end_around_dots(text: str, limit: int, head: int, tail: int | None,
+                                                         expected: str) -> None:
+    assert shortened(text, limit, head, tail) == expected
+
+
+@pytest.mark.parametrize(("limit", "head", "tail"), [(10, 8, None), (10, 4, 4), (10, -1, 2), (10, 2, -1)])
+def test_ends_that_do_not_fit_the_limit_are_refused(limit: int, head: int, tail: int | None) -> None:
+    with pytest.raises(ValueError, match="around '...'"):
+        shortened("x" * 100, limit, head, tail)
 
 
 def test_a_zone_on_an_empty_local_window_says_the_window_holds_no_events(lake: Path) -> None:

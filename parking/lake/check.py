@@ -64,7 +64,7 @@ from parking.lake.objects import (  # noqa: F401  (the problems' names, re-expor
     inspect_object,
     read_lines,
 )
-from parking.lake.stores import LocalStore, S3Store, Store, process_alive, writer_temp
+from parking.lake.stores import LocalStore, S3Store, Store, in_progress, writer_temp
 from parking.layout import (
     MAX_PARTITION,
     VALUE_SUFFIX,
@@ -96,6 +96,7 @@ class CheckReport:
     quarantined: int = 0
     leftovers: list[str] = field(default_factory=list)  # a stopped local writer's temporary files: not data
     removed_leftovers: int = 0
+    in_progress: list[str] = field(default_factory=list)  # a running writer's temporary files: left alone
 
     @property
     def clean(self) -> bool:
@@ -142,16 +143,19 @@ def check_lake(
 def _leftover(store: Store, key: str, report: CheckReport, repair: bool) -> bool:
     """Whether ``key`` is a local writer's temporary file; with ``repair`` removed when its writer is gone.
 
-    A writer links its temporary file into place only once it is whole and
-    flushed, and acknowledges its batch only after that; one it left behind
-    (killed) holds nothing the lake lacks or a redelivery will not bring, so
-    it is neither damage nor events to re-file. A live writer's is left alone.
+    A running writer's is work in progress (:func:`parking.lake.stores.in_progress`),
+    left alone. A writer links its temporary file into place only once it
+    is whole and flushed, and acknowledges its batch only after that; one
+    it left behind (killed) holds nothing the lake lacks or a redelivery
+    will not bring, so it is neither damage nor events to re-file.
     """
-    pid = writer_temp(key) if isinstance(store, LocalStore) else None
-    if pid is None:
+    if in_progress(store, key):
+        report.in_progress.append(key)
+        return True
+    if not isinstance(store, LocalStore) or writer_temp(key) is None:
         return False
     report.leftovers.append(key)
-    if repair and not process_alive(pid):
+    if repair:
         store.delete(key)
         report.removed_leftovers += 1
     return True

@@ -201,8 +201,9 @@ class S3Store:
 
 #: A writer's temporary file: ``.<name head>.<pid>.<thread>.tmp`` (:mod:`parking.atomic_file`, which every
 #: local writer uses), or ``.<name>.<pid>.tmp`` (this module's before); linked or renamed into place once whole,
-#: so never data.
-WRITER_TEMP = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d{1,10})(?:\.\d{1,20})?\.tmp")
+#: so never data. The name is the shortest that fits, so ``.<name>.<pid>.<thread>.tmp`` is never read as a
+#: name ending in the pid and a thread id of 10 digits or fewer taken for the pid.
+WRITER_TEMP = re.compile(r"\.(?P<name>.+?)\.(?P<pid>\d{1,10})(?:\.\d{1,20})?\.tmp")
 
 
 #: A write refused for want of room: a full device, a quota, a file size limit (``ulimit -f``).
@@ -215,8 +216,38 @@ def writer_temp(key: str) -> int | None:
     return int(found["pid"]) if found else None
 
 
-def process_alive(pid: int) -> bool:
-    """Whether a process of this id runs on this machine (its writer may still be writing)."""
+def in_progress(store: Store, key: str) -> bool:
+    """Whether ``key`` is a local writer's temporary file whose writer still runs: work in progress, not damage.
+
+    The writer is the process whose id the name holds (:data:`WRITER_TEMP`),
+    as far as can be told: one of that id runs on this machine, is not a
+    zombie, and had started by the time the file last changed (a process
+    started later only got the id of a writer that ended). Any other key,
+    on S3 too, is not: a temporary file whose writer is gone is judged by
+    the rules for what it is (:func:`parking.lake.check.check_lake`).
+    """
+    pid = writer_temp(key)
+    if pid is None or not isinstance(store, LocalStore):
+        return False
+    try:
+        status = (store.root / key).stat()
+    except FileNotFoundError:  # put in place (or removed) since it was listed: nothing there to judge
+        return True
+    return process_alive(pid, since=max(status.st_mtime, status.st_ctime))  # ctime: a hard link keeps the mtime
+
+
+#: Seconds a process may seem to have started after a file it wrote last changed: /proc's boot time is whole
+#: seconds (the start read from it is up to 1 s early), a file's change time is the kernel's coarse clock.
+_STARTED_SLACK = 1.0
+
+
+def process_alive(pid: int, since: float | None = None) -> bool:
+    """Whether a process of this id runs on this machine, and with ``since`` (a time.time()) had started by then.
+
+    A zombie (ended, not yet reaped by its parent) does not run. Where there
+    is no ``/proc`` (not Linux) the start and zombie state are not known,
+    and a process of that id is taken to be the one.
+    """
     if pid <= 0:
         return False
     try:
@@ -224,8 +255,33 @@ def process_alive(pid: int) -> bool:
     except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:  # another user's process
+        pass
+    started = _process_start(pid)
+    if started is None:
         return True
-    return True
+    state, start = started
+    if state in ("Z", "X"):
+        return False
+    return since is None or start <= since + _STARTED_SLACK
+
+
+def _process_start(pid: int) -> tuple[str, float] | None:
+    """The state letter and start time (seconds since the epoch) of process ``pid`` from /proc, else None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = _boot_time()
+    except (OSError, ValueError):
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()  # after the name, which may hold spaces and ')'
+    return fields[0], boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")  # proc(5): fields 3 (state), 22 (start)
+
+
+def _boot_time() -> float:
+    """When this machine started, seconds since the epoch (/proc/stat's btime)."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("btime "):
+            return float(line.split()[1])
+    raise ValueError("no btime in /proc/stat")
 
 
 def _missing(error: Exception) -> bool:

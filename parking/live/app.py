@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from importlib import resources
 from typing import Annotated, Any, Literal
@@ -25,7 +26,8 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
+from pydantic_core import PydanticCustomError
 from starlette.concurrency import run_in_threadpool
 
 from parking.analytics.registry import DEFAULT_GROUPING, DEFAULT_THRESHOLD
@@ -33,6 +35,7 @@ from parking.errors import InvalidArgument, ParkingError
 from parking.live.answers import LiveSource, live_answer
 from parking.live.cache import LiveCache
 from parking.live.feeds import FeedSettings, datex2, iso, parkapi
+from parking.text import shortened
 
 API = "/api/v1"
 
@@ -63,6 +66,24 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": Unavailable, "description": "The answer could not be made (a failure, said in one line)"},
 }
 Grouping = Literal["zone", "level", "bay_type"]
+_DIGITS = re.compile(r"-?[0-9]+")
+
+
+def _decimal_digits(value: Any) -> Any:
+    """An integer parameter as typed: decimal digits, perhaps after a '-' (its range check then refuses it).
+
+    pydantic's lax mode would read ``3.0``, ``+3`` and `` 3`` as 3 and ``1_2``
+    as 12 (Python's ``int``): a typo would pass as another number. A value is
+    what it says, or a 422 naming it.
+    """
+    if isinstance(value, str) and not _DIGITS.fullmatch(value):
+        raise PydanticCustomError("int_parsing", "Input should be a whole number in decimal digits (0-9)")
+    return value
+
+
+#: After ``Query(...)`` in an integer parameter's ``Annotated`` (before it, the OpenAPI document would lose
+#: the bounds): every integer query parameter takes decimal digits only (tests/test_live_api.py checks each).
+DECIMAL = BeforeValidator(_decimal_digits)
 _log = logging.getLogger("parking.live")
 
 
@@ -207,8 +228,8 @@ def body_key(name: str, params: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _shortened(name: str) -> str:
-    """A parameter's name as a 422 gives it back: whole up to 64 characters, else its ends around '...'."""
-    return name if len(name) <= 64 else f"{name[:30]}...{name[-30:]}"
+    """A parameter's name as a 422 gives it back: whole up to 64 characters, else its 30 first and last around '...'."""
+    return shortened(name, 64, head=30, tail=30)
 
 
 def _unexpected(request: Request, allowed: set[str]) -> None:
@@ -326,7 +347,8 @@ def create_app(source: LiveSource, *, feeds_only: bool = False, feed_settings: F
              responses=ERRORS)
     async def forecast(request: Request,
                        by: Annotated[Grouping, Query(description="Catalog column to group by")] = DEFAULT_GROUPING,
-                       hours: Annotated[int, Query(ge=1, le=24, description="Hours ahead (1-24)")] = 6) -> Response:
+                       hours: Annotated[int, Query(ge=1, le=24, description="Hours ahead (1-24)"), DECIMAL] = 6,
+                       ) -> Response:
         _unexpected(request, {"by", "hours"})
         return _json(await run_in_threadpool(live.forecast, by, hours))
 

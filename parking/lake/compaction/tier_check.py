@@ -17,7 +17,7 @@ from parking.config import Settings
 from parking.lake.compaction.dayfiles import PARQUET_COLUMNS, day_file_name, day_of, file_hour, folder
 from parking.lake.compaction.sql import clear, path_list, workspace
 from parking.lake.objects import Finding, Inspection, inspect_object
-from parking.lake.stores import Store
+from parking.lake.stores import Store, in_progress
 from parking.layout import COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX
 from parking.sql_text import string_literal
 
@@ -35,6 +35,8 @@ def check_compacted(
 ) -> list[Finding]:
     """Everything in the compacted tiers that is not what :func:`compact_day` leaves.
 
+    A running writer's temporary file is work in progress, not a finding
+    (:func:`parking.lake.stores.in_progress`).
     Under ``parking-compacted/``: ``hidden`` (a name starting ``.`` or
     ``_``, such as a temp file a killed run left: no query reads it),
     ``foreign`` (not ``<day>[T<HH>]-<digest>.parquet`` in its own day's
@@ -58,6 +60,8 @@ def check_compacted(
     findings: list[Finding] = []
     files: dict[date, list[str]] = {}
     for key in store.keys(COMPACTED_PREFIX, hidden=True):
+        if in_progress(store, key):
+            continue
         if any(part.startswith((".", "_")) for part in key[len(COMPACTED_PREFIX):].split("/")):
             findings.append(Finding(key, HIDDEN, "a hidden name (starts with . or _): no query reads it"))
         elif (day := day_file_name(key)) is None:
@@ -68,6 +72,8 @@ def check_compacted(
     kept: dict[date, list[str]] = {}
     undated: list[str] = []  # outside any day's folder
     for key in store.keys(COMPACTED_SOURCES_PREFIX, hidden=True):
+        if in_progress(store, key):
+            continue
         day = day_of(key)
         (undated if day is None else kept.setdefault(day, [])).append(key)
     for key in undated:
