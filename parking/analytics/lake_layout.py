@@ -29,32 +29,34 @@ def layout_damage(data_dir: Path, data_prefix: str = DATA_PREFIX) -> str | None:
     the ``year=`` folders), which no query reads; and kept sources of an hour
     that no day file of its day and no hour file of that hour holds (their
     events are nowhere a query reads). Hidden names (``.x``, ``_x``) are
-    skipped, as every reader skips them. Of an hour folder with no subfolder,
-    only that it holds a file matters, so the cost grows with the folders, not
-    with the objects in them (:func:`_walk`).
+    skipped, as every reader skips them. An hour folder with no subfolder is
+    looked into only when no compacted file holds its hour, so the cost grows
+    with the folders, not with the objects in them (:func:`_walk`).
     """
     root = Path(data_dir)
     misplaced: list[str] = []
     tiers: list[tuple[str, tuple[re.Pattern[str], ...]]] = [(data_prefix, _HOUR_LEVELS)]
     if data_prefix == DATA_PREFIX:
         tiers += [(COMPACTED_PREFIX, _DAY_LEVELS), (COMPACTED_SOURCES_PREFIX, _HOUR_LEVELS)]
-    kept_hours: set[tuple[str, str]] = set()  # (day folder, hour) of each kept source
     holding: set[tuple[str, str | None]] = set()  # (day folder, None) for a day file, (day folder, hour) an hour file
-    for prefix, levels in tiers:
+    unheld: set[tuple[str, str]] = set()  # (day folder, hour) of kept sources no day or hour file holds
+    for prefix, levels in tiers:  # the compacted tier before its kept sources
         astray, placed = _walk(root / prefix, levels, every_name=prefix == COMPACTED_PREFIX)
         misplaced += [f"{root / prefix / relative}" for relative in astray]
-        if prefix == COMPACTED_SOURCES_PREFIX:
-            kept_hours |= {(folder.rsplit("/", 2)[0], folder.rsplit("/", 2)[1].removeprefix("hour="))
-                           for folder in placed}
-        elif prefix == COMPACTED_PREFIX:
+        if prefix == COMPACTED_PREFIX:
             for folder, names in placed.items():
                 for name in names:
                     key = f"{COMPACTED_PREFIX}{folder}{name}"
                     if day_file_name(key) is not None:  # a day or hour file compact wrote
                         held = file_hour(key)
                         holding.add((folder.rstrip("/"), None if held is None else f"{held:02d}"))
+        elif prefix == COMPACTED_SOURCES_PREFIX:
+            for folder, names in placed.items():
+                day, hour = folder.rsplit("/", 2)[0], folder.rsplit("/", 2)[1].removeprefix("hour=")
+                if (day, None) not in holding and (day, hour) not in holding and (
+                        names or _first_visible(str(root / prefix / folder)) is not None):
+                    unheld.add((day, hour))
     with_files = {day for day, _ in holding}
-    unheld = {(day, hour) for day, hour in kept_hours if (day, None) not in holding and (day, hour) not in holding}
     lost = [f"{root / COMPACTED_PREFIX / day}/ has no day file, though that day's kept sources exist"
             for day in sorted({day for day, _ in unheld} - with_files)]
     lost += [f"{root / COMPACTED_PREFIX / day}/ has no file holding hour {hour}, though its kept sources exist"
@@ -76,8 +78,8 @@ def _walk(base: Path, levels: tuple[re.Pattern[str], ...],
 
     Paths are relative to ``base``, a folder's ending in ``/``; hidden names
     are left out. Without ``every_name``, a leaf folder that has no
-    subfolder gives only its first file's name: what lies in it is placed
-    whatever its name, so nothing else is to be learned from the rest.
+    subfolder is not looked into (its names are ``[]``, an empty folder's
+    too): whatever lies in it is placed.
     """
     misplaced: list[str] = []
     placed: dict[str, list[str]] = {}
@@ -86,9 +88,7 @@ def _walk(base: Path, levels: tuple[re.Pattern[str], ...],
         relative, folder, depth = stack.pop()
         leaf = depth == len(levels)
         if leaf and not every_name and _has_no_subfolder(folder):
-            first = _first_visible(folder)
-            if first is not None:
-                placed[relative] = [first]
+            placed[relative] = []  # not looked into
             continue
         try:
             entries = os.scandir(folder)
