@@ -9,6 +9,7 @@ it cannot copy is read from the lake, whose error names it.
 from __future__ import annotations
 
 import gzip
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -133,3 +134,11 @@ def test_a_range_of_decades_copies_the_hours_the_lake_holds(tmp_path) -> None:
         assert copy is not None
         assert sorted(path.read_bytes() for path in copy.rglob("objects.json")) == [
             event(year) + b"\n" for year in ("2001", "2024", "2029")]
+
+
+def test_with_no_temporary_folder_to_copy_into_the_lake_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    put(tmp_path, "a.json.gz", gzip.compress(event("A") + b"\n"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no such folder"))
+    with pytest.raises(NotCopied, match="no temporary folder"), copied_hours(tmp_path, DATA_PREFIX, HOURS):
+        pass
+    assert list(DuckDBEngine(tmp_path).run(ALL_ROWS, HOURS)["spot_id"]) == ["A"]

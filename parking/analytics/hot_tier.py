@@ -48,8 +48,9 @@ def copied_hours(data_dir: Path, data_prefix: str, params: Mapping[str, Any],
     prunes the events to (``queries/_parts/events.sql``). Yields None when
     those hours hold no object. Raises :class:`NotCopied` for a query
     without those parameters, for objects over ``limit`` compressed bytes in
-    all, and for an object that vanished (compaction moved it) or does not
-    inflate: the caller reads the lake instead.
+    all, for an object that vanished (compaction moved it) or does not
+    inflate, and when the copy cannot be written (no temporary folder, a
+    full disk): the caller reads the lake instead.
     """
     first, last = str(params.get("first_hour", "")), str(params.get("last_hour", ""))
     if not (_HOUR.fullmatch(first) and _HOUR.fullmatch(last)):
@@ -60,14 +61,21 @@ def copied_hours(data_dir: Path, data_prefix: str, params: Mapping[str, Any],
     if not folders:
         yield None
         return
-    with tempfile.TemporaryDirectory(prefix="parking-hot-") as staged:
-        for folder, paths in folders.items():
-            target = Path(staged) / folder / STAGED_NAME
-            target.parent.mkdir(parents=True)
-            with target.open("wb") as out:
-                for path in paths:
-                    out.write(_lines(path))
-        yield Path(staged)
+    try:
+        staged = tempfile.TemporaryDirectory(prefix="parking-hot-", ignore_cleanup_errors=True)
+    except OSError as exc:
+        raise NotCopied(f"no temporary folder: {exc}") from None
+    with staged as folder_name:
+        try:
+            for folder, paths in folders.items():
+                target = Path(folder_name) / folder / STAGED_NAME
+                target.parent.mkdir(parents=True)
+                with target.open("wb") as out:
+                    for path in paths:
+                        out.write(_lines(path))
+        except OSError as exc:  # the temporary folder's disk full, say
+            raise NotCopied(f"could not copy: {exc}") from None
+        yield Path(folder_name)
 
 
 def _objects(base: Path, first: str, last: str, limit: int) -> dict[str, list[str]]:
