@@ -9,6 +9,8 @@ it cannot copy is read from the lake, whose error names it.
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -142,3 +144,18 @@ def test_with_no_temporary_folder_to_copy_into_the_lake_is_read(tmp_path, monkey
     with pytest.raises(NotCopied, match="no temporary folder"), copied_hours(tmp_path, DATA_PREFIX, HOURS):
         pass
     assert list(DuckDBEngine(tmp_path).run(ALL_ROWS, HOURS)["spot_id"]) == ["A"]
+
+
+def test_a_copy_the_disk_cannot_hold_reads_the_lake(tmp_path) -> None:
+    """Under a file size limit (a full disk, as writes see it) the copy fails and the lake's objects answer."""
+    for n in range(20):
+        put(tmp_path, f"{n:02d}.json.gz", gzip.compress(event(f"S{n:02d}") + b"\n"))
+    script = (
+        "import resource, sys; from parking.analytics.engines import DuckDBEngine\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))\n"
+        f"frame = DuckDBEngine(sys.argv[1]).run({ALL_ROWS!r}, {HOURS!r})\n"
+        "print(len(frame))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["20"]
