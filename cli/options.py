@@ -98,7 +98,7 @@ _FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 # ASCII only: Python's int() and float() also read other scripts' digits ('\u0663' is 3) and '1_2' as 12.
 _DIGITS = re.compile(r"[0-9]+")
-_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")  # the catalog's positions' pattern
 
 
 class Integer(click.IntRange):
