@@ -15,7 +15,7 @@ import click
 
 from parking.analytics.registry import DEFAULT_GROUPING, GROUPINGS
 from parking.cli.context import cli_context, note_at_after_now
-from parking.cli.options import ZONE, at_option, lookback_option, output_options, reuse_option
+from parking.cli.options import ZONE, Integer, at_option, lookback_option, output_options, reuse_option
 from parking.cli.output import show
 from parking.cli.zones import zone_filter_option
 
@@ -41,7 +41,7 @@ def _refuse_options_before(ctx: click.Context, subcommand: str) -> None:
 
 
 def _hours(command: F) -> F:
-    return click.option("--hours", type=click.IntRange(1, MAX_HORIZON), default=6, show_default=True,
+    return click.option("--hours", type=Integer(1, MAX_HORIZON), default=6, show_default=True,
                         help=f"Hours ahead, 1-{MAX_HORIZON}.")(command)
 
 
@@ -91,7 +91,7 @@ def forecast(ctx, at, by, zones, hours, tz, lookback_hours, engine, data_dir, ou
 @forecast.command("backtest")
 @reuse_option
 @at_option
-@click.option("--days", type=click.IntRange(1, MAX_DAYS), default=28, show_default=True,
+@click.option("--days", type=Integer(1, MAX_DAYS), default=28, show_default=True,
               help="Days of origins before the end (--at floored to its hour).")
 @_by
 @zone_filter_option

@@ -25,6 +25,7 @@ from parking.cli.options import (
     NON_EMPTY,
     SEED,
     TOPIC,
+    Integer,
     LocalFile,
     Number,
     OutputFile,
@@ -104,9 +105,9 @@ def _totals_text(totals: IngestTotals, where: str, verb: str = "ingested into") 
 
 
 @click.command()
-@click.option("--spots", type=click.IntRange(min=1, max=100_000), default=200, show_default=True,
+@click.option("--spots", type=Integer(min=1, max=100_000), default=200, show_default=True,
               help="Bays in the simulated garage (1-100,000), named A-001 and on.")
-@click.option("--days", type=click.IntRange(min=1, max=366), default=7, show_default=True,
+@click.option("--days", type=Integer(min=1, max=366), default=7, show_default=True,
               help="Days of events to simulate (1-366), from --start.")
 @click.option("--start", type=DATE, default=None, help="First UTC day [default: --days before today].")
 @click.option("--seed", type=SEED, default=0, show_default=True,
@@ -183,15 +184,15 @@ def write_lines(lines: Iterator[str], out: str) -> int:
 @click.option("--bootstrap-servers", type=BOOTSTRAP_SERVERS, required=True, metavar="HOST:PORT", help="Kafka brokers.")
 @click.option("--topic", type=TOPIC, default="parking-events", show_default=True)
 @click.option("--group", type=NON_EMPTY, default="parking-ingest", show_default=True, help="Consumer group.")
-@click.option("--batch-size", type=click.IntRange(1, 10_000), default=1000, show_default=True,
+@click.option("--batch-size", type=Integer(1, 10_000), default=1000, show_default=True,
               help="Most records per handler call, as the MSK trigger's batch size.")
 @click.option("--batching-window", type=Number(0, 300), default=1.0, show_default=True,
               help="Seconds to wait for a batch to fill after its first record.")
 @place_options("Store in this S3 bucket instead.")
-@click.option("--max-records", type=click.IntRange(min=1), default=None, help="Stop after this many records.")
+@click.option("--max-records", type=Integer(min=1), default=None, help="Stop after this many records.")
 @click.option("--until-idle", type=Number(min=0, min_open=True), default=None,
               help="Stop after this many seconds without a record.")
-@click.option("--workers", type=click.IntRange(1, 64), default=None,
+@click.option("--workers", type=Integer(1, 64), default=None,
               help="Handler processes: partitions are handled at once, each in order. "
                    "1 runs the handler in this process. [default: CPUs, at most 4]")
 @click.option("--connect-timeout", type=Number(min=0, min_open=True, max=3600), default=30.0, show_default=True,

@@ -96,16 +96,55 @@ def os_error_line(error: OSError) -> str:
 _FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
-class Number(click.FloatRange):
-    """click's FloatRange without ``nan``, which passes every bound it is compared with, or an infinity."""
+# ASCII only: Python's int() and float() also read other scripts' digits ('\u0663' is 3) and '1_2' as 12.
+_DIGITS = re.compile(r"[0-9]+")
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")  # the catalog's positions' pattern
+
+
+class Integer(click.IntRange):
+    """click's IntRange reading plain decimal digits only, perhaps after a '-'; every integer option's type.
+
+    click's INT is Python's ``int``: ``+3``, `` 3`` and ``3 `` read as 3,
+    ``1_2`` as 12 and ``\u0663`` as 3, so a typo passed as another number. As
+    in the live API (parking/live/app.py), a value is what it says or a usage
+    error naming the option. A '-' is read where the range allows negatives;
+    elsewhere it gets the range's message (``-0`` too, which ``int`` reads as 0).
+    """
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        number = super().convert(value, param, ctx)
-        if math.isnan(number):
-            self.fail(f"{value!r} is not a number", param, ctx)
-        if math.isinf(number):
-            self.fail(f"{value!r} is not a finite number", param, ctx)
-        return number
+        if isinstance(value, str):
+            digits = value.removeprefix("-")
+            if not _DIGITS.fullmatch(digits):
+                self.fail(f"{value!r} is not a whole number in decimal digits (0-9)", param, ctx)
+            if digits != value and self.min is not None and self.min >= 0:
+                self.fail(f"{value} is not in the range {self._describe_range()}.", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class Number(click.FloatRange):
+    """click's FloatRange for a decimal number as people type it: ``0.5``, ``.5``, ``+0.5``, ``2``, ``1e-3``.
+
+    Not ``nan`` (it passes every bound it is compared with), an infinity, ``1_0``
+    (Python's ``float`` reads 10), other scripts' digits, or spaces around it.
+    """
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and (not _DECIMAL.fullmatch(value) or math.isinf(float(value))):  # 1e309 too
+            self.fail(_not_decimal(value), param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def _not_decimal(value: str) -> str:
+    """Why ``value`` is not a number for an option, naming NaN and the infinities that ``float`` would take."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if math.isnan(number):
+        return f"{value!r} is not a number"
+    if math.isinf(number):
+        return f"{value!r} is not a finite number"
+    return f"{value!r} is not a decimal number like 0.5, 2 or 1e-3"
 
 
 class BucketType(click.ParamType):
@@ -232,7 +271,7 @@ class BootstrapServersType(click.ParamType):
             self.fail("must not be empty", param, ctx)
         for server in str(value).split(","):
             host, colon, port = server.strip().rpartition(":")
-            if not colon or not host.strip("[]") or not port.isdigit() or not 1 <= int(port) <= 65535:
+            if not colon or not host.strip("[]") or not _DIGITS.fullmatch(port) or not 1 <= int(port) <= 65535:
                 self.fail(f"{server.strip()[:80]!r} is not HOST:PORT with a port from 1 to 65535", param, ctx)
         return str(value)
 
@@ -242,8 +281,8 @@ MAX_HOURS = 24 * 366
 POSITIVE_HOURS = Number(min=0, min_open=True, max=MAX_HOURS)
 # Counts bound far below what the SQL's bigint arithmetic holds (2**63 - 1).
 MAX_CHANGES = 100_000  # one change every 0.9 s for a whole day
-KAFKA_PARTITIONS = click.IntRange(0, 2**31 - 1)  # Kafka's partition is an int32
-SEED = click.IntRange(0, 2**63 - 1)
+KAFKA_PARTITIONS = Integer(0, 2**31 - 1)  # Kafka's partition is an int32
+SEED = Integer(0, 2**63 - 1)
 
 
 DATA_DIR_HELP = "Local data lake root [env PARKING_DATA_DIR; default ./data]."
@@ -382,7 +421,7 @@ def reuse_option(command: F) -> F:
     (shared by the group's context and the command's), read by :func:`reuse_minutes`.
     """
     return click.option(
-        "--reuse-results", "reuse_minutes", type=click.IntRange(1, 10080), default=None, metavar="MINUTES",
+        "--reuse-results", "reuse_minutes", type=Integer(1, 10080), default=None, metavar="MINUTES",
         expose_value=False, callback=_remember_reuse, help=REUSE_HELP,
     )(command)
 

@@ -18,6 +18,7 @@ from parking.cli.options import (
     MAX_CHANGES,
     POSITIVE_HOURS,
     ZONE,
+    Integer,
     at_option,
     check_range,
     lookback_option,
@@ -141,7 +142,7 @@ dwell = zoned_window_command("dwell", "How long cars stayed (minutes) per spot, 
 @lookback_option
 @click.option("--silent-hours", type=POSITIVE_HOURS, default=None,
               help="Flag 'silent' above this many hours without an event [default: the lookback].")
-@click.option("--flapping-changes", type=click.IntRange(1, MAX_CHANGES), default=FLAPPING_CHANGES, show_default=True,
+@click.option("--flapping-changes", type=Integer(1, MAX_CHANGES), default=FLAPPING_CHANGES, show_default=True,
               help="Flag 'flapping' at this many arrivals and departures in 24 hours.")
 @click.option("--stuck-hours", type=POSITIVE_HOURS, default=STUCK_HOURS, show_default=True,
               help="Flag 'stuck' when occupied without a break for longer.")

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from parking.cli.context import check_aws, check_lake, cli_context
-from parking.cli.options import lookback_option, place_options
+from parking.cli.options import Integer, lookback_option, place_options
 
 _HOSTNAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 
@@ -49,7 +49,7 @@ def is_loopback(host: str) -> bool:
 @click.command()
 @click.option("--host", type=Host(), default="127.0.0.1", show_default=True,
               help="Address to listen on; the default lets only this machine in.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+@click.option("--port", type=Integer(0, 65535), default=8000, show_default=True,
               help="TCP port (0: any free one, said on start).")
 @place_options("The lake and catalog in this S3 bucket instead, queried with Athena.")
 @lookback_option

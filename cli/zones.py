@@ -17,6 +17,7 @@ import click
 from parking.analytics.registry import DEFAULT_GROUPING, DEFAULT_THRESHOLD, GROUPINGS
 from parking.cli.context import check_aws, cli_context, note_at_after_now
 from parking.cli.options import (
+    Integer,
     LocalPath,
     Number,
     at_option,
@@ -223,7 +224,7 @@ def overstays_tables(enforce: Any, check: Any) -> str:
 @click.option("--threshold", type=Number(0, 1), default=DEFAULT_THRESHOLD, show_default=True,
               help="Occupancy rate (0-1) at or above which a group is listed.")
 @by_option
-@click.option("--ahead", type=click.IntRange(1, 24), default=None, metavar="HOURS",
+@click.option("--ahead", type=Integer(1, 24), default=None, metavar="HOURS",
               help="Also the groups forecast to reach --threshold within HOURS (1-24) hours, "
                    "with the hour they reach it (forecast).")
 @lookback_option
