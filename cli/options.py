@@ -18,7 +18,7 @@ from parking.analytics.windows import check_days, parse_date, parse_instant, zon
 from parking.config import ENGINES
 from parking.errors import ConfigurationError, InvalidArgument
 from parking.layout import check_topic
-from parking.text import shortened
+from parking.text import DECIMAL, DIGITS, shortened
 
 FORMATS = ("table", "csv", "json", "ndjson")
 PICTURE_FORMATS = ("png", "svg", "pdf")  # what parking.analytics.plots.save writes (checked by a test)
@@ -96,9 +96,6 @@ def os_error_line(error: OSError) -> str:
 _FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
-# ASCII only: Python's int() and float() also read other scripts' digits ('\u0663' is 3) and '1_2' as 12.
-_DIGITS = re.compile(r"[0-9]+")
-_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")  # the catalog's positions' pattern
 
 
 class Integer(click.IntRange):
@@ -114,7 +111,7 @@ class Integer(click.IntRange):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str):
             digits = value.removeprefix("-")
-            if not _DIGITS.fullmatch(digits):
+            if not DIGITS.fullmatch(digits):
                 self.fail(f"{value!r} is not a whole number in decimal digits (0-9)", param, ctx)
             if digits != value and self.min is not None and self.min >= 0:
                 self.fail(f"{value} is not in the range {self._describe_range()}.", param, ctx)
@@ -129,7 +126,7 @@ class Number(click.FloatRange):
     """
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, str) and (not _DECIMAL.fullmatch(value) or math.isinf(float(value))):  # 1e309 too
+        if isinstance(value, str) and (not DECIMAL.fullmatch(value) or math.isinf(float(value))):  # 1e309 too
             self.fail(_not_decimal(value), param, ctx)
         return super().convert(value, param, ctx)
 
@@ -271,7 +268,7 @@ class BootstrapServersType(click.ParamType):
             self.fail("must not be empty", param, ctx)
         for server in str(value).split(","):
             host, colon, port = server.strip().rpartition(":")
-            if not colon or not host.strip("[]") or not _DIGITS.fullmatch(port) or not 1 <= int(port) <= 65535:
+            if not colon or not host.strip("[]") or not DIGITS.fullmatch(port) or not 1 <= int(port) <= 65535:
                 self.fail(f"{server.strip()[:80]!r} is not HOST:PORT with a port from 1 to 65535", param, ctx)
         return str(value)
 

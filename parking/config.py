@@ -9,6 +9,7 @@ list below and the README's table are made from it (tests/test_settings_table.py
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -19,6 +20,7 @@ from typing import Any
 
 from parking.errors import ConfigurationError
 from parking.layout import DATA_PREFIX, QUARANTINE_PREFIX, check_prefix
+from parking.text import DECIMAL, DIGITS, shortened
 
 ENGINES = ("local", "athena")
 
@@ -47,22 +49,30 @@ def _path(variable: str, value: Any) -> Path:
 
 
 def _integer(variable: str, value: Any) -> int:
+    """An integer: an int, or decimal digits perhaps after a '-' (not ``+3``, `` 3``, ``1_2`` or ``3.0``)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = str(value)
     try:
-        return int(value)
-    except ValueError:
-        raise ConfigurationError(f"{variable} is not an integer: {value!r}") from None
+        if DIGITS.fullmatch(text.removeprefix("-")):
+            return int(text)
+    except ValueError:  # more digits than Python converts
+        pass
+    raise ConfigurationError(f"{variable} is not an integer: {shortened(text, 80, 20)!r}")
 
 
 def _number_of(unit: str) -> Callable[[str, Any], float]:
-    """A parser of a number of ``unit`` (hours, seconds): any float but NaN, named in its error."""
+    """A parser of a number of ``unit`` (hours, seconds): a finite float, typed as :data:`DECIMAL` reads it."""
 
     def parse(variable: str, value: Any) -> float:
+        if isinstance(value, str) and not DECIMAL.fullmatch(value):  # 'nan', 'inf', '1_0', ' 2'
+            raise ConfigurationError(f"{variable} is not a number of {unit}: {shortened(value, 80, 20)!r}")
         try:
             number = float(value)
         except (TypeError, ValueError):
             raise ConfigurationError(f"{variable} is not a number of {unit}: {value!r}") from None
-        if number != number:  # NaN
-            raise ConfigurationError(f"{variable} is not a number of {unit}: {value!r}")
+        if not math.isfinite(number):  # NaN passes every bound; 1e309 is an infinity
+            raise ConfigurationError(f"{variable} is not a finite number of {unit}: {value!r}")
         return number
 
     return parse

@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 import math
+import re
+
+# Numbers as the command line, the live API, the settings and the spot catalog read them: ASCII only, since
+# Python's int() and float() also read other scripts' digits ('\u0663' is 3), spaces around, and '1_2' as 12.
+#: Plain decimal digits (a sign, where one is allowed, is the caller's to strip).
+DIGITS = re.compile(r"[0-9]+")
+#: A decimal number as people type it: ``0.5``, ``.5``, ``+0.5``, ``2``, ``1e-3`` (not ``nan``, ``inf``, ``1_0``).
+DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def plural(count: int, noun: str, plural_noun: str | None = None) -> str:

@@ -67,6 +67,31 @@ def test_a_bad_value_names_its_variable() -> None:
         Settings.from_environment({"PARKING_EARLIEST_EVENT": "2010-01-01T00:00:00"})
 
 
+NUMBER_SETTINGS = [setting for setting in SETTINGS if setting.parse.__name__ in ("_integer", "parse")]
+INTEGER_SETTINGS = [setting for setting in NUMBER_SETTINGS if setting.parse.__name__ == "_integer"]
+
+
+@pytest.mark.parametrize("value", [" 3", "3 ", "1_2", "0x10", "\u0663", "\uff13", "nan", "inf", "-inf", "1e309"])
+@pytest.mark.parametrize("setting", NUMBER_SETTINGS, ids=[setting.variable for setting in NUMBER_SETTINGS])
+def test_a_number_setting_takes_plain_decimal_digits_only(setting, value: str) -> None:
+    """Python's int() and float() read '1_2' as 12, spaces around and other scripts' digits: a setting does not.
+    (An empty variable is an unset one.)"""
+    with pytest.raises(ConfigurationError, match=f"^{setting.variable} is not a"):
+        Settings.from_environment({setting.variable: value})
+
+
+@pytest.mark.parametrize("value", ["+3", "3.0", "3e0"])
+@pytest.mark.parametrize("setting", INTEGER_SETTINGS, ids=[setting.variable for setting in INTEGER_SETTINGS])
+def test_an_integer_setting_takes_no_sign_point_or_exponent(setting, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"^{setting.variable} is not an integer"):
+        Settings.from_environment({setting.variable: value})
+
+
+@pytest.mark.parametrize("setting", NUMBER_SETTINGS, ids=[setting.variable for setting in NUMBER_SETTINGS])
+def test_a_number_setting_takes_its_plain_spelling(setting) -> None:
+    assert Settings.from_environment({setting.variable: "12"}) == Settings.from_environment({setting.variable: "012"})
+
+
 def test_library_entry_points_read_the_environment(tmp_path: Path, monkeypatch) -> None:
     """Without settings, ingest reads PARKING_MAX_VALUE_BYTES as the CLI does; given settings win."""
     from parking.ingest.files import ingest_lines

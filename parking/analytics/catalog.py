@@ -32,6 +32,7 @@ from typing import Any
 from parking.analytics.registry import GROUPINGS as GROUPINGS  # re-exported: the columns --by groups by
 from parking.errors import ConfigurationError, InvalidArgument, QueryError
 from parking.spot_ids import has_control, length_problem
+from parking.text import DECIMAL, DIGITS
 
 LEGACY_COLUMNS = ("spot_id", "zone", "level", "bay_type", "max_stay_minutes")  # a file stored before positions
 POSITION_COLUMNS = ("lat", "lon", "x", "y")
@@ -44,8 +45,6 @@ DEFAULT_BAY_TYPE = "standard"
 MAX_ZONE = 64
 MAX_STAY_LIMIT = 10**9  # minutes; far beyond any stay a 7-day window can see, and fits every integer type
 _BAY_TYPE = re.compile(r"[a-z0-9][a-z0-9_-]*")
-_DIGITS = re.compile(r"[0-9]+")
-_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 class InvalidCatalog(InvalidArgument):
@@ -373,7 +372,7 @@ def _pair(values: dict[str, str], first: str, second: str, line: int) -> tuple[f
     numbers = []
     for name, text in zip((first, second), texts, strict=True):
         try:
-            number = float(text) if _NUMBER.fullmatch(text) else math.nan
+            number = float(text) if DECIMAL.fullmatch(text) else math.nan
         except ValueError:
             number = math.nan
         if not math.isfinite(number):
@@ -385,7 +384,7 @@ def _pair(values: dict[str, str], first: str, second: str, line: int) -> tuple[f
 def _max_stay(text: str, line: int) -> int | None:
     if not text:
         return None
-    if not _DIGITS.fullmatch(text) or not 0 < int(text) <= MAX_STAY_LIMIT:
+    if not DIGITS.fullmatch(text) or not 0 < int(text) <= MAX_STAY_LIMIT:
         raise InvalidCatalog(
             f"line {line}: max_stay_minutes must be a whole number of minutes from 1 to {MAX_STAY_LIMIT:,}, "
             f"or empty; got {text!r}"

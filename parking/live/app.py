@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable
 from importlib import resources
 from typing import Annotated, Any, Literal
@@ -35,7 +34,7 @@ from parking.errors import InvalidArgument, ParkingError
 from parking.live.answers import LiveSource, live_answer
 from parking.live.cache import LiveCache
 from parking.live.feeds import FeedSettings, datex2, iso, parkapi
-from parking.text import shortened
+from parking.text import DIGITS, shortened
 
 API = "/api/v1"
 
@@ -66,7 +65,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": Unavailable, "description": "The answer could not be made (a failure, said in one line)"},
 }
 Grouping = Literal["zone", "level", "bay_type"]
-_DIGITS = re.compile(r"-?[0-9]+")
 
 
 def _decimal_digits(value: Any) -> Any:
@@ -76,7 +74,7 @@ def _decimal_digits(value: Any) -> Any:
     as 12 (Python's ``int``): a typo would pass as another number. A value is
     what it says, or a 422 naming it.
     """
-    if isinstance(value, str) and not _DIGITS.fullmatch(value):
+    if isinstance(value, str) and not DIGITS.fullmatch(value.removeprefix("-")):
         raise PydanticCustomError("int_parsing", "Input should be a whole number in decimal digits (0-9)")
     return value
 
