@@ -141,7 +141,8 @@ def simulate(ctx, spots: int, days: int, start: date | None, seed: int, out, boo
     if bootstrap_servers:
         from parking.kafka.producer import produce
 
-        produced = produce(stream, bootstrap_servers, topic, connect_timeout=connect_timeout)
+        timeout = cli_context(ctx).settings().kafka_delivery_timeout_seconds
+        produced = produce(stream, bootstrap_servers, topic, timeout=timeout, connect_timeout=connect_timeout)
         click.echo(f"produced {produced:,} events to {topic}", err=True)
         return
     to_file = out != "-"
