@@ -36,6 +36,7 @@ from parking.cli.progress import ConsumeReporter, ingest_progress, simulate_prog
 
 if TYPE_CHECKING:
     from parking.ingest.files import IngestTotals
+    from parking.kafka.consumer import ConsumeProgress
 
 
 @click.command()
@@ -142,7 +143,8 @@ def simulate(ctx, spots: int, days: int, start: date | None, seed: int, out, boo
     if bootstrap_servers:
         from parking.kafka.producer import produce
 
-        produced = produce(stream, bootstrap_servers, topic, connect_timeout=connect_timeout)
+        timeout = cli_context(ctx).settings().kafka_delivery_timeout_seconds
+        produced = produce(stream, bootstrap_servers, topic, timeout=timeout, connect_timeout=connect_timeout)
         click.echo(f"produced {produced:,} events to {topic}", err=True)
         return
     to_file = out != "-"
@@ -221,10 +223,19 @@ def consume(ctx, bootstrap_servers, topic, group, batch_size, batching_window, d
     finally:
         reporter.close()
     totals = progress.totals
-    if stop.signal_name:
-        click.echo(f"stopped cleanly on {stop.reason}: every stored batch committed", err=True)
+    if stop.signal_name or progress.uncommitted:
+        stopped = f"stopped cleanly on {stop.reason}: " if stop.signal_name else ""
+        click.echo(stopped + commits_text(progress), err=True)
     click.echo(f"consumed {totals.records_in:,} records: {totals.stored:,} stored, "
                f"{totals.quarantined:,} quarantined, in {totals.batches:,} batches")
+
+
+def commits_text(progress: ConsumeProgress) -> str:
+    """Whether the broker confirmed the commit of every batch stored, and which partitions it did not."""
+    if not progress.uncommitted:
+        return "every stored batch committed"
+    return (f"not every stored batch committed (no broker confirmed partitions {sorted(progress.uncommitted)}): "
+            "their records stored since the last commit are read again next run")
 
 
 COMMANDS = (ingest, replay, simulate, consume)

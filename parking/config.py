@@ -157,6 +157,9 @@ SETTINGS: tuple[Setting, ...] = (
             "a heartbeat every twelfth of it (0.1-3600); Kafka brokers refuse less than their "
             "`group.min.session.timeout.ms`, 6 s unless set. Tansu forms a group in half of it (at least 1 s): "
             "the tests set 2", "`6`"),
+    Setting("kafka_delivery_timeout_seconds", "PARKING_KAFKA_DELIVERY_TIMEOUT_SECONDS", _seconds,
+            "`simulate --kafka`: how long an event may wait for the broker's acknowledgement; the first that "
+            "waits longer ends the run, exit 1 (0.1-3600)", "`30`"),
 )
 _BY_FIELD = {setting.field: setting for setting in SETTINGS}
 _ENVIRONMENT = {setting.field: setting.variable for setting in SETTINGS}
@@ -173,6 +176,10 @@ MAX_LOOKBACK_HOURS = 24 * 366
 #: every twelfth of the shortest is 8 ms, and librdkafka takes at most an hour.
 MIN_KAFKA_SESSION_SECONDS = 0.1
 MAX_KAFKA_SESSION_SECONDS = 3600.0
+#: The producer's delivery timeout bounds, in seconds: above its 20 ms linger
+#: (librdkafka refuses a timeout below it), and an hour at most.
+MIN_KAFKA_DELIVERY_SECONDS = 0.1
+MAX_KAFKA_DELIVERY_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -200,6 +207,7 @@ class Settings:
     compaction_hour_lateness_minutes: int = 10
     compaction_removal_delay_minutes: int | None = None  # None: S3_REMOVAL_DELAY_MINUTES on S3, 0 locally
     kafka_session_timeout_seconds: float = 6.0
+    kafka_delivery_timeout_seconds: float = 30.0
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -271,6 +279,12 @@ class Settings:
             raise ConfigurationError(
                 f"{label['kafka_session_timeout_seconds']} must be a number of seconds from "
                 f"{MIN_KAFKA_SESSION_SECONDS:g} to {MAX_KAFKA_SESSION_SECONDS:g}: {self.kafka_session_timeout_seconds:g}"
+            )
+        if not MIN_KAFKA_DELIVERY_SECONDS <= self.kafka_delivery_timeout_seconds <= MAX_KAFKA_DELIVERY_SECONDS:
+            raise ConfigurationError(
+                f"{label['kafka_delivery_timeout_seconds']} must be a number of seconds from "
+                f"{MIN_KAFKA_DELIVERY_SECONDS:g} to {MAX_KAFKA_DELIVERY_SECONDS:g}: "
+                f"{self.kafka_delivery_timeout_seconds:g}"
             )
 
     def removal_delay(self, on_s3: bool) -> timedelta:

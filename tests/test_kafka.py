@@ -19,11 +19,13 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import suppress
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 from moto.server import ThreadedMotoServer
 
 from parking.config import Settings
@@ -136,6 +138,20 @@ class FailingSink(LocalSink):
             partition, first, last = offsets_of(key)
             if partition == "1" and first <= self.offset <= last:
                 raise SinkWriteError(f"refusing {key}")
+        super().write(objects)
+
+
+class GatedSink(LocalSink):
+    """Holds its first write until ``opened`` is set, and says when it holds one (``held``): records read, none stored."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.held = threading.Event()
+        self.opened = threading.Event()
+
+    def write(self, objects) -> None:
+        self.held.set()
+        assert self.opened.wait(60), "the test never opened the sink"
         super().write(objects)
 
 
@@ -358,6 +374,27 @@ def test_the_first_progress_line_never_says_lag_0_while_records_wait(broker: str
     assert first_lag is None or first_lag > 0, seen[:3]
 
 
+def test_records_read_but_not_yet_stored_count_in_the_lag(broker: str, topic: str, tmp_path: Path) -> None:
+    """make demo-kafka's first line said lag 0: the consumer had read every record, its handlers had stored none."""
+    produce(simulated(3000, seed=12), broker, topic)
+    sink = GatedSink(tmp_path)
+    reports: list[tuple[int, int, int | None]] = []  # (records read, records handled, lag) at each report
+    member = BatchConsumer(ConsumeOptions(broker, topic, "gated", batch_size=1000, batching_window=0.1, workers=1,
+                                          progress_every=0.0),
+                           sink, on_progress=lambda p: reports.append((member.policy.taken + member.policy.buffered,
+                                                                       p.records, p.lag)))
+    thread = threading.Thread(target=member.run)
+    thread.start()
+    try:
+        assert eventually(lambda: any(read == 3000 for read, _, _ in reports)), "every record read, the sink held"
+    finally:
+        sink.opened.set()
+        member.stop()
+        thread.join(timeout=60)
+    handled, lag = next((handled, lag) for read, handled, lag in reports if read == 3000)
+    assert (handled, lag) == (0, 3000), "read but not stored: all 3,000 still wait"
+
+
 def test_simulate_produces_keyed_events(broker: str, topic: str, tmp_path: Path) -> None:
     result = subprocess.run(
         [CLI, "simulate", "--spots", "20", "--days", "1", "--start", "2026-10-01", "--kafka", broker, "--topic", topic],
@@ -418,3 +455,124 @@ def test_a_run_that_reads_nothing_reports_no_lag_over_a_consumed_topic(broker: s
 def test_until_idle_on_a_topic_the_broker_does_not_know_says_so_instead_of_waiting(broker: str, tmp_path: Path) -> None:
     with pytest.raises(KafkaError, match="^topic 'parking-no-such-topic' does not exist on "):
         consumer(broker, "parking-no-such-topic", tmp_path, until_idle=1.0).run()
+
+
+@pytest.fixture
+def lone_broker() -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """A broker of the test's own with a 3-partition topic ``lone``, to freeze (SIGSTOP) or kill; resumed and stopped after."""
+    process, bootstrap = spawn()
+    create_topic(bootstrap, "lone")
+    yield process, bootstrap
+    with suppress(ProcessLookupError):
+        process.send_signal(signal.SIGCONT)
+    stop(process)
+
+
+@pytest.mark.parametrize(("sent", "said"), [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "Ctrl-C (SIGINT)")],
+                         ids=["SIGTERM", "Ctrl-C"])
+def test_a_stop_signal_with_the_broker_frozen_ends_within_seconds_and_says_what_it_committed(
+        lone_broker, tmp_path: Path, sent, said: str) -> None:
+    """A frozen broker (kill -STOP) answers nothing: the stop does not wait for it, and its line is the broker's truth."""
+    broker, bootstrap = lone_broker
+    produced = simulated(6000, seed=14)
+    produce(produced, bootstrap, "lone")
+    process = subprocess.Popen(
+        [CLI, "consume", "--bootstrap-servers", bootstrap, "--topic", "lone", "--group", "frozen",
+         "--batch-size", "200", "--workers", "1", "--data-dir", str(tmp_path)],
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "PARKING_KAFKA_SESSION_TIMEOUT_SECONDS": "1"},  # 1 s to evict it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal's shell leaves it
+    )
+    try:
+        assert eventually(lambda: stored_count(tmp_path) > 0, every=0.002), "consume stored records"
+        broker.send_signal(signal.SIGSTOP)
+        process.send_signal(sent)
+        asked = time.monotonic()
+        out, err = process.communicate(timeout=30)
+        took = time.monotonic() - asked
+    finally:
+        process.kill()
+    broker.send_signal(signal.SIGCONT)
+    assert took < 5, f"stopped {took:.1f} s after the signal"
+    assert process.returncode == 0 and "Error" not in err and "Traceback" not in err
+    [line] = [line for line in err.splitlines() if line.startswith("stopped")]
+    assert line.startswith(f"stopped cleanly on {said}: ")
+    done = int(out.split()[1].replace(",", ""))
+    resumed = consumer(bootstrap, "lone", tmp_path, group="frozen").run()
+    assert set(stored_lines(tmp_path)) == expected(produced)[0], "nothing lost"
+    assert resumed.records >= 6000 - done
+    assert line.endswith(": every stored batch committed") == (resumed.records == 6000 - done), \
+        "the line says every stored batch committed exactly when the broker holds their commits"
+
+
+@pytest.mark.parametrize("loss", [signal.SIGSTOP, signal.SIGKILL], ids=["frozen", "killed"])
+def test_a_stop_with_no_broker_answering_names_the_partitions_it_did_not_commit(lone_broker, tmp_path: Path,
+                                                                                loss: signal.Signals) -> None:
+    """Batches stored once the broker stopped answering cannot be committed: the progress says so, and the
+    stop takes seconds, not until the broker is back. Their records are read again by the next run."""
+    broker, bootstrap = lone_broker
+    produce(simulated(300, seed=15), bootstrap, "lone")
+    sink = GatedSink(tmp_path)
+    member = BatchConsumer(ConsumeOptions(bootstrap, "lone", batching_window=0.1, workers=1), sink)
+    raised: list[BaseException] = []
+    thread = threading.Thread(target=lambda: raised.extend(_raised_by(member.run)))
+    thread.start()
+    assert sink.held.wait(60), "a batch reached the sink"
+    broker.send_signal(loss)
+    sink.opened.set()
+    member.stop()
+    asked = time.monotonic()
+    thread.join(timeout=30)
+    took = time.monotonic() - asked
+    assert took < 5, f"stopped {took:.1f} s after it was asked"
+    assert not raised
+    stored = {int(offsets_of(str(path))[0]) for path in (tmp_path / "parking-data").rglob("*.json.gz")}
+    assert member.progress.uncommitted == stored != set()
+
+
+def test_until_idle_with_the_broker_gone_ends_in_one_line_naming_it(lone_broker, tmp_path: Path) -> None:
+    """Without --until-idle a lost broker is waited for (above); with it, one silent past the idle time ends the run."""
+    broker, bootstrap = lone_broker
+    produce(simulated(100, seed=16), bootstrap, "lone")
+    process = subprocess.Popen(
+        [CLI, "consume", "--bootstrap-servers", bootstrap, "--topic", "lone", "--until-idle", "3",
+         "--batching-window", "0.1", "--workers", "1", "--data-dir", str(tmp_path)],
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:  # killed well within the idle time: the records came at once and were stored at once
+        assert eventually(lambda: stored_count(tmp_path) > 0, every=0.002), "consume stored records"
+        stop(broker)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 1 and out == ""
+    [line] = [line for line in err.splitlines() if not line.startswith("consumed ")]  # the rest: progress lines
+    assert line.startswith(f"Error: no Kafka broker reachable at {bootstrap} after 3 s without a record: ")
+
+
+def test_simulate_stops_soon_after_the_broker_is_lost(lone_broker) -> None:
+    """Once an event is not acknowledged within the delivery timeout (1 s here), nothing more is sent."""
+    broker, bootstrap = lone_broker
+    process = subprocess.Popen(
+        [CLI, "simulate", "--spots", "2000", "--days", "90", "--start", "2026-01-01", "--kafka", bootstrap,
+         "--topic", "lone"],  # 1.5 million events: a minute's work, were each tried
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PARKING_KAFKA_DELIVERY_TIMEOUT_SECONDS": "1"},
+    )
+    try:
+        watcher = Consumer({"bootstrap.servers": bootstrap, "group.id": "watcher"})
+        try:
+            assert eventually(lambda: any(watcher.get_watermark_offsets(TopicPartition("lone", partition), 5)[1] > 0
+                                          for partition in range(3))), "events reached the broker"
+        finally:
+            watcher.close()
+        stop(broker)
+        lost = time.monotonic()
+        out, err = process.communicate(timeout=30)
+        took = time.monotonic() - lost
+    finally:
+        process.kill()
+    assert took < 5, f"stopped {took:.1f} s after the broker was lost"
+    assert process.returncode == 1 and out == ""
+    [line] = err.splitlines()
+    assert re.fullmatch(r"Error: [1-9][\d,]* events acknowledged, then delivery to lone failed: .+", line), line

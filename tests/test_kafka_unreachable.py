@@ -5,6 +5,7 @@ No broker is started: the port is a closed loopback port.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,17 @@ def test_the_producer_gives_up_in_one_line_when_no_broker_answers(nowhere: str, 
     with pytest.raises(KafkaError) as raised:
         produce(['{"spot_id": "A-001"}'] * 3, nowhere, "parking-events", timeout=1.0)
     assert "\n" not in str(raised.value)
-    assert str(raised.value).startswith("3 of 3 events not delivered to parking-events: ")
+    assert str(raised.value).startswith("0 events acknowledged, then delivery to parking-events failed: ")
     assert "Connection refused" in str(raised.value), "the broker's error, not only a timeout"
     assert capfd.readouterr().err == "", "librdkafka's own log lines stay off stderr"
+
+
+@pytest.mark.parametrize("value", ["soon", "nan", "inf", "0", "-1", "0.09", "3600.5"])
+def test_a_bad_delivery_timeout_stops_simulate_with_exit_2_naming_it(nowhere: str, value: str) -> None:
+    """Before any broker is asked (the address is a closed port): the error is the setting's."""
+    result = subprocess.run([CLI, "simulate", "--spots", "1", "--days", "1", "--kafka", nowhere],
+                            capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PARKING_KAFKA_DELIVERY_TIMEOUT_SECONDS": value})
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("Error: PARKING_KAFKA_DELIVERY_TIMEOUT_SECONDS ")

@@ -45,7 +45,7 @@ SAMPLES = {"max_value_bytes": "1024", "earliest_event": "2010-01-01T00:00:00Z", 
            "engine": "athena", "compaction_lateness_days": "3", "lookback_hours": "48",
            "compaction_hour_lateness_minutes": "20", "compaction_removal_delay_minutes": "5",
            "data_prefix": "other-data/", "quarantine_prefix": "other-quarantine/",
-           "kafka_session_timeout_seconds": "2.5"}
+           "kafka_session_timeout_seconds": "2.5", "kafka_delivery_timeout_seconds": "2.5"}
 
 
 @pytest.mark.parametrize("setting", SETTINGS, ids=[setting.variable for setting in SETTINGS])

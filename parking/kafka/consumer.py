@@ -17,6 +17,7 @@ docs/METRICS.md leaves room are in docs/CHOICES.md, "Kafka consumer".
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, wait
@@ -85,6 +86,11 @@ REBALANCE_ERRORS = frozenset({
 # Seconds to wait for a first broker before giving up, unless told otherwise.
 CONNECT_TIMEOUT = 30.0
 
+# Seconds a stop waits for the broker: to confirm the last commits, then to see the consumer leave the group.
+# librdkafka's own waits have no end while a broker is frozen (a synchronous commit, and closing with a
+# commit outstanding, wait for it to answer); on a broker that answers both take milliseconds.
+STOP_WAIT = 2.0
+
 
 @dataclass(frozen=True)
 class ConsumeOptions:
@@ -111,6 +117,8 @@ class ConsumeProgress:
     lag: int | None = None
     started: float = field(default_factory=time.monotonic)
     assigned: set[int] = field(default_factory=set)
+    # Partitions with a stored batch whose commit no broker confirmed by the end: read again by the next run.
+    uncommitted: set[int] = field(default_factory=set)
 
     @property
     def records(self) -> int:
@@ -137,9 +145,12 @@ class BatchConsumer:
     ``if __name__ == "__main__":``, as for any multiprocessing pool.
 
     :meth:`run` raises :class:`parking.errors.KafkaError` when no broker has
-    answered for ``connect_timeout`` seconds since the start, on a fatal
+    answered for ``connect_timeout`` seconds since the start, or (with
+    ``until_idle``) none answers after that long without a record, on a fatal
     consumer error, or when a commit fails for another reason than a rebalance;
-    and whatever a handler raised (a batch it failed is not committed).
+    and whatever a handler raised (a batch it failed is not committed). Its
+    stop waits for the broker :data:`STOP_WAIT` seconds at most; what it stored
+    and could not commit in that time is in ``progress.uncommitted``.
     """
 
     def __init__(
@@ -159,9 +170,12 @@ class BatchConsumer:
         self.policy = BatchingPolicy(options.batch_size, options.batching_window, max_records=options.max_records)
         self._in_flight: dict[Partition, tuple[Future[BatchResult], int]] = {}  # and the offset after the batch
         self._stored: dict[Partition, int] = {}
-        self._committed: dict[Partition, int] = {}  # what a synchronous commit has confirmed
+        # What was stored and no broker has confirmed committed yet; kept when a partition is lost, for the summary.
+        self._unconfirmed: dict[Partition, int] = {}
+        self._group_offsets: dict[Partition, int] = {}  # the group's committed offset when the partition came
         self._failure: Exception | None = None
         self._stopping = False
+        self._closing = False
         self._last_activity = time.monotonic()
         self._invoker: Invoker | None = None
         self._reached_broker = False
@@ -174,6 +188,7 @@ class BatchConsumer:
                 "auto.offset.reset": "earliest",
                 "logger": LIBRDKAFKA_LOG,
                 "error_cb": self._on_error,
+                "on_commit": self._on_commit,
                 **fast_group(self.settings),
                 **options.config,
             }
@@ -263,40 +278,86 @@ class BatchConsumer:
         self._reached_broker = True
 
     def _wind_down(self, cancel: bool) -> None:
-        """Let running handlers finish, commit what they stored, and leave the group."""
+        """Let running handlers finish, commit what they stored, and leave the group, waiting
+        :data:`STOP_WAIT` seconds at most for the broker."""
         try:
             if self._invoker is not None and cancel:
                 self._invoker.close(cancel=True)
             self._settle(wait=True)
             self._report()
-            self._commit(wait=True)
         finally:
             if self._invoker is not None:
                 self._invoker.close()
-            self._consumer.close()
+            deadline = time.monotonic() + STOP_WAIT
+            self._confirm_commits(deadline)
+            self.progress.uncommitted = {partition for _, partition in self._unconfirmed}
+            self._close(deadline)
+
+    def _confirm_commits(self, deadline: float) -> None:
+        """Commit what is stored and not yet confirmed, and wait until ``deadline`` at most for the broker to confirm.
+
+        Asynchronously: a synchronous commit waits without end for a broker
+        that does not answer (a frozen one). What is not confirmed by then is
+        read again by the next run. Nothing more is read meanwhile.
+        """
+        with suppress(KafkaException):
+            self._consumer.pause(self._consumer.assignment())
+        with suppress(KafkaException, KafkaError):
+            self._commit(wait=False)
+            while any(key in self._unconfirmed for key in self._stored) and time.monotonic() < deadline:
+                self._consumer.poll(min(0.05, max(0.0, deadline - time.monotonic())))  # serves the confirmations
+
+    def _close(self, deadline: float) -> None:
+        """Leave the group, waiting until ``deadline`` at most.
+
+        librdkafka's close waits for the broker: 5 s for a frozen one to
+        answer the LeaveGroup, and without end while a commit is outstanding.
+        It runs in a thread of its own, left to finish or to end with the
+        process; the group hands the partitions on after the session timeout.
+        """
+        self._closing = True
+        raised: list[BaseException] = []
+
+        def close() -> None:
+            try:
+                self._consumer.close()
+            except BaseException as exc:  # noqa: BLE001 - raised again in the thread that waits for it
+                raised.append(exc)
+
+        closer = threading.Thread(target=close, name="kafka-close", daemon=True)
+        closer.start()
+        closer.join(max(0.0, deadline - time.monotonic()))
+        if raised:
+            raise raised[0]
 
     def _idle_since(self, now: float) -> bool:
-        """No record for ``until_idle`` seconds since the last record or assignment.
+        """No record for ``until_idle`` seconds since the last record or assignment, and a broker answers.
 
-        Before any assignment, a topic the broker does not know never gets one:
-        past ``until_idle`` that is said (:class:`KafkaError`) instead of waiting
-        without end for a mistyped name.
+        The broker is asked once per idle spell (:meth:`_check_topic`): a
+        topic it does not know never gets assigned, and a broker gone quiet
+        sends no record either; each is said (:class:`KafkaError`) instead of
+        waiting without end.
         """
         waited = now - self._last_activity
         if self.options.until_idle is None or waited < self.options.until_idle:
             return False
+        self._check_topic()
         if not self.progress.assigned:
-            self._check_topic()
             self._last_activity = now  # asked again only after another idle spell, not at every poll
             return False
         return True
 
     def _check_topic(self) -> None:
-        """:class:`KafkaError` when the broker answers that the topic does not exist."""
+        """:class:`KafkaError` when the broker answers that the topic does not exist, or, once one has
+        answered, when none does now."""
         try:
             metadata = self._consumer.list_topics(self.options.topic, timeout=1.0)
-        except KafkaException:
-            return  # no answer yet: the connect timeout speaks for an unreachable broker
+        except KafkaException as exc:
+            if not self._reached_broker:
+                return  # none ever answered: the connect timeout speaks for it
+            reason = self._broker_error.str() if self._broker_error is not None else str(exc.args[0].str())
+            raise KafkaError(f"no Kafka broker reachable at {self.options.bootstrap_servers} after "
+                             f"{self.options.until_idle:g} s without a record: {reason}") from None
         topic = metadata.topics.get(self.options.topic)
         if topic is not None and topic.error is not None and topic.error.code() == KafkaErrorCode.UNKNOWN_TOPIC_OR_PART:
             raise KafkaError(f"topic {self.options.topic!r} does not exist on {self.options.bootstrap_servers}")
@@ -350,27 +411,26 @@ class BatchConsumer:
             self._failure = self._failure or exc
             return False
         self._stored[key] = next_offset
+        # The larger: a partition lost with a batch unconfirmed and given back stores from its last commit again,
+        # and a smaller offset stored since does not cover that batch.
+        self._unconfirmed[key] = max(next_offset, self._unconfirmed.get(key, next_offset))
         self.progress.totals.add(result)
         return True
 
     def _commit(self, wait: bool, only: set[Partition] | None = None) -> None:
-        """Commit the next offset after what the handler stored, per partition.
+        """Commit the next offset after what the handler stored, per partition, unless already confirmed.
 
-        After each batch the commit is asynchronous, so polling goes on; on a
-        rebalance and at the end it waits, so nothing stored is left uncommitted.
-        A waiting commit skips what one before it confirmed: the revoke that
-        closing the consumer brings finds nothing left to commit, and a handle
-        being destroyed cannot refuse it (``_DESTROY``).
+        After each batch and at the end the commit is asynchronous, so polling
+        goes on (the broker's confirmation comes to :meth:`_on_commit`); on a
+        rebalance it waits, so nothing stored is left uncommitted.
         """
         offsets = [TopicPartition(topic, partition, offset) for (topic, partition), offset in self._stored.items()
-                   if (only is None or (topic, partition) in only)
-                   and not (wait and self._committed.get((topic, partition)) == offset)]
+                   if (only is None or (topic, partition) in only) and (topic, partition) in self._unconfirmed]
         if not offsets:
             return
         try:
             if wait:  # the stub's overloads need a literal `asynchronous`
-                self._consumer.commit(offsets=offsets, asynchronous=False)
-                self._committed.update(((p.topic, p.partition), p.offset) for p in offsets)
+                self._confirmed(self._consumer.commit(offsets=offsets, asynchronous=False))
             else:
                 self._consumer.commit(offsets=offsets, asynchronous=True)
         except KafkaException as exc:
@@ -379,13 +439,31 @@ class BatchConsumer:
             if not is_rebalance_error(exc):
                 raise KafkaError(f"could not commit offsets: {exc}") from exc
 
+    def _on_commit(self, error: KafkaErrorCode | None, partitions: list[TopicPartition]) -> None:
+        """librdkafka's commit callback: what the broker confirmed (a failed commit is sent again with the next)."""
+        if error is None:
+            self._confirmed(partitions)
+
+    def _confirmed(self, partitions: list[TopicPartition]) -> None:
+        """Note the offsets a broker confirmed committed: nothing stored before them is read again."""
+        for p in partitions:
+            key = (p.topic, p.partition)
+            pending = self._unconfirmed.get(key)
+            if p.error is None and pending is not None and pending <= p.offset:
+                del self._unconfirmed[key]
+
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._reached_broker = True
         self.progress.assigned.update(p.partition for p in partitions)
         self._last_activity = time.monotonic()
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Commit what was stored; hand over buffered, unstored records uncommitted."""
+        """Commit what was stored; hand over buffered, unstored records uncommitted.
+
+        Not when closing: the stop has committed what the broker would confirm.
+        """
+        if self._closing:
+            return
         keys = self._hand_over(partitions)
         self._commit(wait=True, only=keys)
         self._forget(keys)
@@ -412,7 +490,7 @@ class BatchConsumer:
         """Nothing of these partitions is this member's to commit or report any more."""
         for key in keys:
             self._stored.pop(key, None)
-            self._committed.pop(key, None)
+            self._group_offsets.pop(key, None)
         self.progress.assigned.difference_update(partition for _, partition in keys)
 
     def _report(self) -> None:
@@ -424,31 +502,35 @@ class BatchConsumer:
             self.on_progress(self.progress)
 
     def _lag(self) -> int | None:
-        """Records on the broker not yet consumed, over this member's partitions.
+        """Records on the broker not yet stored, over this member's partitions: the high watermark less
+        the offset after the last batch stored.
 
-        A partition this member has read nothing from yet (in this run, or
-        since a rebalance gave it over) has no position (-1001): its reading
-        starts at the group's committed offset, or at the log's start when
-        the group never committed one (``auto.offset.reset`` is earliest).
-        None (unknown, shown as ``?``) before a partition is assigned: a lag of
-        0 then would say nothing waits while every record of the topic may.
+        Not the consumer's position: it runs ahead of the handlers by what
+        is read ahead (make demo-kafka's first line said lag 0 while none of
+        its records was stored yet). Where this member has stored nothing
+        (in this run, or since a rebalance gave it the partition) storing
+        resumes at the group's committed offset, asked once per assignment,
+        or at the log's start when the group never committed one
+        (``auto.offset.reset`` is earliest). None (unknown, shown as ``?``)
+        before a partition is assigned and fetched from: a lag of 0 then
+        would say nothing waits while every record of the topic may.
         """
         try:
             assignment = self._consumer.assignment()
             if not assignment:
                 return None
-            positions = self._consumer.position(assignment)
-            unread = [TopicPartition(p.topic, p.partition) for p in positions if p.offset < 0]
-            committed = {(p.topic, p.partition): p.offset
-                         for p in (self._consumer.committed(unread, timeout=1.0) if unread else [])}
+            unasked = [p for p in assignment
+                       if (p.topic, p.partition) not in self._stored and (p.topic, p.partition) not in self._group_offsets]
+            if unasked:
+                self._group_offsets.update(((p.topic, p.partition), p.offset)
+                                           for p in self._consumer.committed(unasked, timeout=1.0))
             lag = 0
-            for partition in positions:
+            for partition in assignment:
                 low, high = self._consumer.get_watermark_offsets(partition, cached=True)
                 if high < 0:
                     return None  # not fetched yet: unknown, not zero
-                start = partition.offset
-                if start < 0:
-                    start = committed.get((partition.topic, partition.partition), -1)
+                key = (partition.topic, partition.partition)
+                start = self._stored.get(key, self._group_offsets.get(key, -1))
                 if start < 0:
                     start = max(low, 0)
                 lag += max(high - start, 0)

@@ -26,15 +26,18 @@ DELIVERY_TIMEOUT = 30.0
 
 def produce(lines: Iterable[str], bootstrap_servers: str, topic: str, timeout: float = DELIVERY_TIMEOUT,
             connect_timeout: float | None = None) -> int:
-    """Send every line to ``topic``; returns how many the broker acknowledged.
+    """Send every line to ``topic``; returns how many the broker acknowledged (all of them).
 
-    Raises :class:`parking.errors.KafkaError` when any event is not acknowledged
-    within ``timeout`` seconds, or, with ``connect_timeout``, when no broker
-    has answered within that many seconds, before any event is sent; each in
-    one line with the reason.
+    Raises :class:`parking.errors.KafkaError`, in one line with the reason
+    and how many events were acknowledged, as soon as an event is not
+    acknowledged within ``timeout`` seconds: no line after it is sent, so a
+    lost broker ends a long run about ``timeout`` seconds after it went, not
+    after every line was tried. With ``connect_timeout``, also when no broker
+    has answered within that many seconds, before any event is sent.
     """
     failures: list[str] = []
     broker_errors: list[str] = []
+    acknowledged = 0
     producer = Producer({
         "bootstrap.servers": bootstrap_servers, "linger.ms": 20, "enable.idempotence": True,
         "message.timeout.ms": max(1, int(timeout * 1000)),
@@ -43,7 +46,10 @@ def produce(lines: Iterable[str], bootstrap_servers: str, topic: str, timeout: f
     })
 
     def delivered(error, message) -> None:
-        if error is not None:
+        nonlocal acknowledged
+        if error is None:
+            acknowledged += 1
+        elif not failures:
             failures.append(broker_errors[-1] if broker_errors else error.str())
 
     if connect_timeout is not None:
@@ -53,21 +59,23 @@ def produce(lines: Iterable[str], bootstrap_servers: str, topic: str, timeout: f
             reason = broker_errors[-1] if broker_errors else str(exc.args[0].str() if exc.args else exc)
             raise KafkaError(f"no Kafka broker reachable at {bootstrap_servers} in {connect_timeout:g} s: "
                              f"{reason}") from None
-    sent = 0
     try:
         for line in lines:
-            while True:
+            while not failures:
                 try:
                     producer.produce(topic, value=line.encode(), key=spot_key(line), on_delivery=delivered)
                     break
                 except BufferError:  # local queue full: let deliveries drain
                     producer.poll(0.5)
             producer.poll(0)
-            sent += 1
-        remaining = producer.flush(timeout + 5)
+            if failures:
+                break
+        remaining = 0 if failures else producer.flush(timeout + 5)
     except KafkaException as exc:
         raise KafkaError(f"could not produce to {topic}: {exc}") from exc
     if failures or remaining:
-        raise KafkaError(f"{len(failures) + remaining} of {sent} events not delivered to {topic}: "
-                         f"{failures[0] if failures else 'flush timed out'}")
-    return sent
+        reason = failures[0] if failures else "flush timed out"
+        producer.purge()  # what still waits is not sent: the run has failed
+        producer.flush(0)
+        raise KafkaError(f"{acknowledged:,} events acknowledged, then delivery to {topic} failed: {reason}")
+    return acknowledged
