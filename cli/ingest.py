@@ -234,8 +234,8 @@ def commits_text(progress: ConsumeProgress) -> str:
     """Whether the broker confirmed the commit of every batch stored, and which partitions it did not."""
     if not progress.uncommitted:
         return "every stored batch committed"
-    return (f"not every stored batch committed (no broker confirmed partitions {sorted(progress.uncommitted)}): "
-            "their records stored since the last commit are read again next run")
+    return (f"no broker confirmed the last commit of partitions {sorted(progress.uncommitted)}: their records "
+            "stored since the last confirmed commit may be read again next run (nothing is lost)")
 
 
 COMMANDS = (ingest, replay, simulate, consume)

@@ -501,8 +501,10 @@ def test_a_stop_signal_with_the_broker_frozen_ends_within_seconds_and_says_what_
     resumed = consumer(bootstrap, "lone", tmp_path, group="frozen").run()
     assert set(stored_lines(tmp_path)) == expected(produced)[0], "nothing lost"
     assert resumed.records >= 6000 - done
-    assert line.endswith(": every stored batch committed") == (resumed.records == 6000 - done), \
-        "the line says every stored batch committed exactly when the broker holds their commits"
+    if line.endswith(": every stored batch committed"):
+        assert resumed.records == 6000 - done, "a commit claimed is one the broker holds"
+    else:  # a commit sent may have landed, its confirmation lost to the frozen broker
+        assert re.search(r": no broker confirmed the last commit of partitions \[[0-9, ]+\]: .* may be read again", line)
 
 
 @pytest.mark.parametrize("loss", [signal.SIGSTOP, signal.SIGKILL], ids=["frozen", "killed"])
