@@ -74,7 +74,7 @@ sys.path.insert(0, str(ROOT))
 from parking import queries  # noqa: E402
 from parking.analytics.catalog import CatalogStore, parse  # noqa: E402
 from parking.analytics.engines import DuckDBEngine, layout_damage  # noqa: E402
-from parking.analytics.hot_tier import STAGED_NAME, copied_hours  # noqa: E402
+from parking.analytics.hot_tier import COPY_SUFFIX, copied_hours, copied_view  # noqa: E402
 from parking.config import Settings  # noqa: E402
 from parking.ingest.batch import ingest_batch  # noqa: E402
 from parking.ingest.msk import msk_event, msk_record  # noqa: E402
@@ -573,8 +573,7 @@ def hot_tier_read(root: Path) -> tuple[float, float, int]:
 
     def copied() -> object:
         with copied_hours(root, DATA_PREFIX, params) as copy:
-            return connection.execute(f"SELECT count(*) FROM read_json('{copy}/*/*/*/*/{STAGED_NAME}', "
-                                      f"format = 'newline_delimited', {columns})").fetchall()
+            return connection.execute(f"SELECT count(*) FROM ({copied_view(repr(f'{copy}/*{COPY_SUFFIX}'))})").fetchall()
 
     each = f"SELECT count(*) FROM read_json({files!r}, format = 'newline_delimited', compression = 'gzip', {columns})"
     copy_s, _ = best(copied, EVENT_ROUNDS)

@@ -46,10 +46,10 @@ class Meanwhile(DuckDBEngine):
             self.meanwhile()
         return True
 
-    def _create_view(self, reads_catalog: bool = True, hot: tuple[str | None, str] | None = None) -> None:
+    def _create_view(self, reads_catalog: bool = True, events: str | None = None) -> None:
         self.attempts = getattr(self, "attempts", 0) + 1
         self._fired = False
-        super()._create_view(reads_catalog, hot)
+        super()._create_view(reads_catalog, events)
         if not self._registered:
             self._connection.create_function("meanwhile", self._hook, ["VARCHAR"], "BOOLEAN", side_effects=True)
             self._registered = True

@@ -9,6 +9,7 @@ it cannot copy is read from the lake, whose error names it.
 from __future__ import annotations
 
 import gzip
+import os
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,7 @@ import pytest
 
 from parking.analytics import hot_tier
 from parking.analytics.engines import QUERY_TABLE, DuckDBEngine
-from parking.analytics.hot_tier import NotCopied, copied_hours
+from parking.analytics.hot_tier import NotCopied, copied_hours, copied_view
 from parking.errors import QueryError
 from parking.layout import DATA_PREFIX
 from tests.scenarios import Scenario, scenario
@@ -74,7 +75,7 @@ def test_an_odd_object_gives_the_rows_its_own_read_gives(tmp_path, content: byte
     with copied_hours(tmp_path, DATA_PREFIX, HOURS) as copy:  # read from the copy, not from the lake after a failure
         assert copy is not None
         copied = DuckDBEngine(tmp_path)
-        copied._create_view(hot=(f"'{copy}/*/*/*/*/objects.json'", "none"))
+        copied._create_view(events=copied_view(f"'{copy}/*.json'"))
         pd.testing.assert_frame_equal(copied._connection.execute(ALL_ROWS).df(), lake)
 
 
@@ -91,8 +92,8 @@ def test_the_copy_holds_the_hours_objects_and_no_other(tmp_path) -> None:
         assert copy is not None
         copied = {str(path.relative_to(copy)): path.read_bytes() for path in copy.rglob("*") if path.is_file()}
     assert copied == {
-        "year=2024/month=03/day=10/hour=10/objects.json": event("in") + b"\n",
-        "year=2024/month=03/day=10/hour=11/objects.json": event("next") + b"\n",
+        "2024031010.json": event("in") + b"\n",
+        "2024031011.json": event("next") + b"\n",
     }
     assert not copy.exists(), "the copy is removed once the query is answered"
 
@@ -134,7 +135,7 @@ def test_a_range_of_decades_copies_the_hours_the_lake_holds(tmp_path) -> None:
     decades = {"first_hour": "2000010100", "last_hour": "2029123123"}
     with copied_hours(tmp_path, DATA_PREFIX, decades) as copy:
         assert copy is not None
-        assert sorted(path.read_bytes() for path in copy.rglob("objects.json")) == [
+        assert sorted(path.read_bytes() for path in copy.glob("*.json")) == [
             event(year) + b"\n" for year in ("2001", "2024", "2029")]
 
 
@@ -159,3 +160,82 @@ def test_a_copy_the_disk_cannot_hold_reads_the_lake(tmp_path) -> None:
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["20"]
+
+
+def _with_flags(flags: int) -> bytes:
+    """A gzip stream of one event whose header carries ``flags`` (FTEXT 1, FHCRC 2, FCOMMENT 16 need their fields)."""
+    stream = bytearray(gzip.compress(event("F") + b"\n"))
+    stream[3] = flags
+    extra = b"\x00\x00" if flags & 2 else b""  # FHCRC: a header CRC, not checked by every reader
+    return bytes(stream[:10]) + (b"comment\x00" if flags & 16 else b"") + extra + bytes(stream[10:])
+
+
+# Objects DuckDB refuses to read: the copy does not take them either, so the query fails as on the lake.
+REFUSED = {
+    "zero bytes": b"",
+    "NUL bytes after the stream": gzip.compress(event("N") + b"\n") + b"\x00" * 16,
+    "an FTEXT header": _with_flags(1),
+    "an FCOMMENT header": _with_flags(16),
+}
+
+
+@pytest.mark.parametrize("content", REFUSED.values(), ids=REFUSED.keys())
+def test_an_object_duckdb_refuses_is_not_copied_and_fails_as_on_the_lake(tmp_path, content: bytes) -> None:
+    put(tmp_path, "a.json.gz", gzip.compress(event("A") + b"\n"))
+    put(tmp_path, "b.json.gz", content)
+    with pytest.raises(NotCopied), copied_hours(tmp_path, DATA_PREFIX, HOURS):
+        pass
+    with pytest.raises(QueryError) as on_the_lake:
+        DuckDBEngine(tmp_path, copy_limit=0).run(ALL_ROWS, HOURS)
+    with pytest.raises(QueryError) as asked:
+        DuckDBEngine(tmp_path).run(ALL_ROWS, HOURS)
+    assert str(asked.value) == str(on_the_lake.value)
+
+
+def test_a_fifo_among_the_objects_is_not_opened(tmp_path) -> None:
+    """A named pipe would block the copy for good: the lake is read, as without the copy."""
+    put(tmp_path, "a.json.gz", gzip.compress(event("A") + b"\n"))
+    os.mkfifo(tmp_path / HOUR_10 / "pipe.json.gz")
+    with pytest.raises(NotCopied, match="not a regular file"), copied_hours(tmp_path, DATA_PREFIX, HOURS):
+        pass
+    pd.testing.assert_frame_equal(DuckDBEngine(tmp_path).run(ALL_ROWS, HOURS),
+                                  DuckDBEngine(tmp_path, copy_limit=0).run(ALL_ROWS, HOURS))
+
+
+@pytest.mark.parametrize("folder", ["year=1999", "status=free", "hour=23", "spot_id=X", "day=01/month=02"])
+def test_a_name_value_folder_in_the_temporary_folders_path_changes_no_answer(tmp_path, folder: str,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB would read a Hive partition from anywhere in a path: the copy's hour is in its file's name."""
+    put(tmp_path / "lake", "a.json.gz", gzip.compress(event("A") + b"\n" + event("B", 1) + b"\n"))
+    expected = DuckDBEngine(tmp_path / "lake", copy_limit=0).run(ALL_ROWS, HOURS)
+    (tmp_path / "tmp" / folder).mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp" / folder))
+    with copied_hours(tmp_path / "lake", DATA_PREFIX, HOURS) as copy:
+        assert copy is not None and str(tmp_path / "tmp") in str(copy)
+    pd.testing.assert_frame_equal(DuckDBEngine(tmp_path / "lake").run(ALL_ROWS, HOURS), expected)
+
+
+def test_a_killed_querys_copy_is_removed_by_the_next_and_a_running_ones_is_kept(tmp_path, monkeypatch) -> None:
+    put(tmp_path / "lake", "a.json.gz", gzip.compress(event("A") + b"\n"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        running = tmp_path / "tmp" / f"parking-hot-{sleeper.pid}-abc"
+        killed = tmp_path / "tmp" / "parking-hot-4194305-def"  # above Linux's largest pid: no such process
+        for folder in (running, killed):
+            folder.mkdir(parents=True)
+            (folder / "2024031010.json").write_bytes(event("left") + b"\n")
+        with copied_hours(tmp_path / "lake", DATA_PREFIX, HOURS):
+            pass
+        assert running.exists() and not killed.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_copy_that_inflates_past_its_limit_reads_the_lake(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    put(tmp_path, "a.json.gz", gzip.compress((event("A") + b"\n") * 100))
+    monkeypatch.setattr(hot_tier, "INFLATED_LIMIT_BYTES", 1000)
+    with pytest.raises(NotCopied, match="inflate to over 1,000 bytes"), copied_hours(tmp_path, DATA_PREFIX, HOURS):
+        pass
+    assert len(DuckDBEngine(tmp_path).run(ALL_ROWS, HOURS)) == 100

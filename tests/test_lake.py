@@ -18,7 +18,8 @@ from parking.ingest.batch import ingest_batch
 from parking.ingest.replay import replay_quarantine
 from parking.ingest.sinks import LocalSink
 from parking.lake.check import check_lake
-from parking.lake.stores import LocalStore, S3Store, in_progress, process_alive, writer_temp
+from parking.lake.stores import LocalStore, S3Store, in_progress, writer_temp
+from parking.processes import process_alive
 from tests.conftest import NOW, batch, event, read_lines
 
 HOUR10 = "parking-data/year=2024/month=03/day=20/hour=10/"

@@ -19,7 +19,7 @@ import pandas as pd
 from parking.analytics.binding import bind, literal
 from parking.analytics.catalog import CATALOG_TABLE, duckdb_view_body
 from parking.analytics.duckdb_errors import unreadable_object, vanished
-from parking.analytics.hot_tier import COPY_LIMIT_BYTES, STAGED_NAME, NotCopied, copied_hours
+from parking.analytics.hot_tier import COPY_LIMIT_BYTES, COPY_SUFFIX, NotCopied, copied_hours, copied_view
 from parking.analytics.lake_layout import layout_damage
 from parking.analytics.registry import COMPACTED_TABLE, QUERY_TABLE
 from parking.errors import QueryCancelled, QueryError
@@ -30,7 +30,13 @@ from parking.layout import (
     glob_escape,
 )
 
-COPIED_GLOB = f"year=*/month=*/day=*/hour=*/{STAGED_NAME}"  # the copied hours' files (:mod:`hot_tier`)
+#: The events' view of a lake with none (in the query's hours).
+NO_EVENTS = (
+    "SELECT CAST(NULL AS VARCHAR) AS spot_id, CAST(NULL AS VARCHAR) AS status, "
+    'CAST(NULL AS VARCHAR) AS "timestamp", CAST(NULL AS VARCHAR) AS year, '
+    "CAST(NULL AS VARCHAR) AS month, CAST(NULL AS VARCHAR) AS day, "
+    "CAST(NULL AS VARCHAR) AS hour WHERE false"
+)
 VANISHED_RETRIES = 2  # a query that met a file compaction moved away is run again, this many times at most
 
 # Trino functions DuckDB lacks, defined with Trino's meaning. Each gives the
@@ -87,7 +93,8 @@ class DuckDBEngine:
         reads_catalog = CATALOG_TABLE in sql
         try:  # the hours' small objects copied into a file an hour, when they are (:mod:`hot_tier`)
             with copied_hours(self.data_dir, self.data_prefix, params, self.copy_limit) as copy:
-                self._create_view(reads_catalog, hot=(None if copy is None else _lake_files(copy, COPIED_GLOB), "none"))
+                files = None if copy is None else _lake_files(copy, f"*{COPY_SUFFIX}")
+                self._create_view(reads_catalog, events=NO_EVENTS if files is None else copied_view(files))
                 return self._interruptible(bind(sql, params))
         except (NotCopied, duckdb.Error):
             pass  # the lake's own objects are read: an error then names the object at fault
@@ -122,30 +129,22 @@ class DuckDBEngine:
         self._create_view()
         return self._connection.execute("EXPLAIN ANALYZE " + bind(sql, params)).fetchall()[0][1]
 
-    def _create_view(self, reads_catalog: bool = True, hot: tuple[str | None, str] | None = None) -> None:
+    def _create_view(self, reads_catalog: bool = True, events: str | None = None) -> None:
         """The views a query reads; the spot catalog's only for a query that names it (status and health
         do not: a damaged catalog must not stop them).
 
-        ``hot`` is what the events' view reads instead of the lake's objects: (the files as SQL text, or
-        None for none; their compression).
+        ``events`` is what the events' view selects instead of the lake's objects (a copy of them).
         """
-        files, compression = hot or (_lake_files(self.data_dir.resolve(), data_glob("", self.data_prefix).lstrip("/")),
-                                     "gzip")
-        if files is None:
-            body = (
-                "SELECT CAST(NULL AS VARCHAR) AS spot_id, CAST(NULL AS VARCHAR) AS status, "
-                'CAST(NULL AS VARCHAR) AS "timestamp", CAST(NULL AS VARCHAR) AS year, '
-                "CAST(NULL AS VARCHAR) AS month, CAST(NULL AS VARCHAR) AS day, "
-                "CAST(NULL AS VARCHAR) AS hour WHERE false"
-            )
-        else:
-            body = (  # compression named: DuckDB's guess from the name stops at a '?' in a folder's name
-                f"SELECT * FROM read_json({files}, format = 'newline_delimited', compression = '{compression}', "
+        if events is None:
+            files = _lake_files(self.data_dir.resolve(), data_glob("", self.data_prefix).lstrip("/"))
+            # Compression named: DuckDB's guess from the name stops at a '?' in a folder's name.
+            events = NO_EVENTS if files is None else (
+                f"SELECT * FROM read_json({files}, format = 'newline_delimited', compression = 'gzip', "
                 "columns = {'spot_id': 'VARCHAR', 'status': 'VARCHAR', 'timestamp': 'VARCHAR'}, "
                 "hive_partitioning = true, "
                 "hive_types = {'year': 'VARCHAR', 'month': 'VARCHAR', 'day': 'VARCHAR', 'hour': 'VARCHAR'})"
             )
-        self._connection.execute(f"CREATE OR REPLACE VIEW {QUERY_TABLE} AS {body}")
+        self._connection.execute(f"CREATE OR REPLACE VIEW {QUERY_TABLE} AS {events}")
         self._connection.execute(
             f"CREATE OR REPLACE VIEW {COMPACTED_TABLE} AS {compacted_view(self.data_dir, self.data_prefix)}")
         # The spot catalog in force (METRICS.md section 7), read again at every run.
