@@ -74,7 +74,7 @@ sys.path.insert(0, str(ROOT))
 from parking import queries  # noqa: E402
 from parking.analytics.catalog import CatalogStore, parse  # noqa: E402
 from parking.analytics.engines import DuckDBEngine, layout_damage  # noqa: E402
-from parking.analytics.hot_tier import COPY_SUFFIX, copied_hours, copied_view  # noqa: E402
+from parking.analytics.hot_tier import COPY_SUFFIX, MANY_AN_HOUR, NotCopied, copied_hours, copied_view  # noqa: E402
 from parking.config import Settings  # noqa: E402
 from parking.ingest.batch import ingest_batch  # noqa: E402
 from parking.ingest.msk import msk_event, msk_record  # noqa: E402
@@ -538,8 +538,11 @@ def answer(lakes: Mapping[str, Path], at: datetime, spots: int) -> None:
     hot = {label: hot_tier_read(path) for label, path in lakes.items()}
     print("of each events query, the hot tier's objects copied into a file an hour and read (DuckDB reading each "
           "object instead): " + ", ".join(
-              f"{copy_s * 1000:.0f} ms ({each_s * 1000:.0f} ms) on the {label} lake ({count:,} objects, "
-              f"{copy_s * 1000 / max(count, 1):.3f} ms ({each_s * 1000 / max(count, 1):.3f} ms) an object)"
+              (f"{copy_s * 1000:.0f} ms ({each_s * 1000:.0f} ms) on the {label} lake ({count:,} objects, "
+               f"{copy_s * 1000 / max(count, 1):.3f} ms ({each_s * 1000 / max(count, 1):.3f} ms) an object)")
+              if copy_s is not None else
+              (f"not copied ({each_s * 1000:.0f} ms) on the {label} lake ({count:,} objects: fewer than "
+               f"{MANY_AN_HOUR} an hour)")
               for label, (copy_s, each_s, count) in hot.items()))
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     zones_usd = zones_cost(store, lakes, at, lookback, spots)
@@ -560,12 +563,13 @@ def answer(lakes: Mapping[str, Path], at: datetime, spots: int) -> None:
           f"{' (at 10,000 bays)' if spots != 10_000 else ''}: {verdict(zones_usd <= TARGET_ZONES_USD)}")
 
 
-def hot_tier_read(root: Path) -> tuple[float, float, int]:
+def hot_tier_read(root: Path) -> tuple[float | None, float, int]:
     """(best wall seconds of 3 to copy every hot object into a file an hour and count its rows, as the local engine
-    reads a query's hours; the same for DuckDB reading each object instead; objects)."""
+    reads a query's hours, None when the engine would not copy them; the same for DuckDB reading each object
+    instead; objects)."""
     files = sorted(str(path) for path in (root / DATA_PREFIX).rglob("*.json.gz"))
     if not files:
-        return 0.0, 0.0, 0
+        return None, 0.0, 0
     hours = sorted(re.search(r"year=(\d{4})/month=(\d\d)/day=(\d\d)/hour=(\d\d)", path).groups() for path in files)  # type: ignore[union-attr]
     params = {"first_hour": "".join(hours[0]), "last_hour": "".join(hours[-1])}
     connection = duckdb.connect()
@@ -576,7 +580,10 @@ def hot_tier_read(root: Path) -> tuple[float, float, int]:
             return connection.execute(f"SELECT count(*) FROM ({copied_view(repr(f'{copy}/*{COPY_SUFFIX}'))})").fetchall()
 
     each = f"SELECT count(*) FROM read_json({files!r}, format = 'newline_delimited', compression = 'gzip', {columns})"
-    copy_s, _ = best(copied, EVENT_ROUNDS)
+    try:
+        copy_s: float | None = best(copied, EVENT_ROUNDS)[0]
+    except NotCopied:
+        copy_s = None
     each_s, _ = best(lambda: connection.execute(each).fetchall(), EVENT_ROUNDS)
     return copy_s, each_s, len(files)
 

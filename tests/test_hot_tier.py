@@ -47,6 +47,25 @@ def case() -> Scenario:
     return scenario(2)
 
 
+@pytest.fixture(autouse=True)
+def copy_every_hour(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These lakes hold an object or a few an hour, which is copied only from MANY_AN_HOUR an hour on."""
+    monkeypatch.setattr(hot_tier, "MANY_AN_HOUR", 1)
+
+
+def test_hours_of_few_objects_are_read_from_the_lake(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file a partition an hour (hourly batches, a backfill) is read by DuckDB as fast as from a copy."""
+    monkeypatch.setattr(hot_tier, "MANY_AN_HOUR", 4)
+    for n in range(3):
+        put(tmp_path, f"{n}.json.gz", gzip.compress(event(f"A{n}") + b"\n"))
+    with pytest.raises(NotCopied, match="fewer than 4 objects an hour"), copied_hours(tmp_path, DATA_PREFIX, HOURS):
+        pass
+    put(tmp_path, "3.json.gz", gzip.compress(event("A3") + b"\n"))
+    with copied_hours(tmp_path, DATA_PREFIX, HOURS) as copy:
+        assert copy is not None
+    assert len(DuckDBEngine(tmp_path).run(ALL_ROWS, HOURS)) == 4
+
+
 def test_every_answer_is_the_one_read_from_the_lakes_objects(case, tmp_path) -> None:
     ingest(case, tmp_path, case.lines)
     lake = answers(case, DuckDBEngine(tmp_path, threads=1, copy_limit=0))

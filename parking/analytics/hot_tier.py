@@ -30,6 +30,9 @@ from parking.processes import process_alive
 #: The most compressed bytes a query's hot objects may hold to be copied; above it DuckDB reads the lake,
 #: in parallel (a lake never compacted, whose hot tier holds every day).
 COPY_LIMIT_BYTES = 16 * 2**20
+#: The fewest objects an hour, on average over the hours that hold any, that are worth copying: a file a
+#: partition an hour (hourly batches, a backfill) is read by DuckDB as fast, and a copy's file costs its creation.
+MANY_AN_HOUR = 4
 #: The most bytes the copy may take inflated, in the temporary folder: a very compressible object stops it.
 INFLATED_LIMIT_BYTES = 256 * 2**20
 COPY_SUFFIX = ".json"
@@ -55,7 +58,8 @@ def copied_hours(data_dir: Path, data_prefix: str, params: Mapping[str, Any],
     ``first_hour`` to ``last_hour`` (``YYYYMMDDHH``, UTC), which every query
     prunes the events to (``queries/_parts/events.sql``). Yields None when
     those hours hold no object. Raises :class:`NotCopied` for a query
-    without those parameters, for objects over ``limit`` compressed bytes (or
+    without those parameters, for fewer than :data:`MANY_AN_HOUR` objects an
+    hour, for objects over ``limit`` compressed bytes (or
     :data:`INFLATED_LIMIT_BYTES` inflated) in all, for an object that vanished
     (compaction moved it), is not a regular file or is not a gzip stream as
     DuckDB reads one, and when the copy cannot be written (no temporary
@@ -128,6 +132,8 @@ def _objects(base: Path, first: str, last: str, limit: int) -> dict[str, list[st
             raise NotCopied(f"the hours' objects hold over {limit:,} bytes")
         if objects:
             found[hour] = [path for _, path, _ in objects]
+    if found and sum(map(len, found.values())) < MANY_AN_HOUR * len(found):
+        raise NotCopied(f"fewer than {MANY_AN_HOUR} objects an hour: DuckDB reads them as fast as their copy")
     return found
 
 
