@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from parking.analytics import duckdb_engine
 from parking.analytics.engines import QUERY_TABLE, VANISHED_RETRIES, DuckDBEngine
 from parking.errors import QueryError
 from parking.lake.compaction.protocol import compact
@@ -57,6 +58,12 @@ class Meanwhile(DuckDBEngine):
             self._connection.execute("DROP VIEW IF EXISTS json_tier")
             self._connection.execute(f"ALTER VIEW {QUERY_TABLE} RENAME TO json_tier")
             self._connection.execute(f"CREATE VIEW {QUERY_TABLE} AS SELECT * FROM json_tier WHERE meanwhile(spot_id)")
+
+
+@pytest.fixture(autouse=True)
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The retries' waits give a running compaction time to move on; here it runs inside the scan, at once."""
+    monkeypatch.setattr(duckdb_engine, "VANISHED_BACKOFF_S", 0.0)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ Trino functions DuckDB lacks. Its errors are read in
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
@@ -37,7 +38,8 @@ NO_EVENTS = (
     "CAST(NULL AS VARCHAR) AS month, CAST(NULL AS VARCHAR) AS day, "
     "CAST(NULL AS VARCHAR) AS hour WHERE false"
 )
-VANISHED_RETRIES = 2  # a query that met a file compaction moved away is run again, this many times at most
+VANISHED_RETRIES = 10  # a query that met a file compaction moved away is run again, this many times at most,
+VANISHED_BACKOFF_S = 0.05  # after waiting this long, doubled at each retry (up to 1 s): a compaction moves on
 
 # Trino functions DuckDB lacks, defined with Trino's meaning. Each gives the
 # same instant whatever the session's time zone: the SQL says UTC where it
@@ -84,7 +86,8 @@ class DuckDBEngine:
         (:func:`layout_damage`) is not answered from: the query fails naming it.
 
         A query that listed a lake file which then vanished (``compact``
-        moved it) is run again, at most :data:`VANISHED_RETRIES` times: both
+        moved it) is run again, at most :data:`VANISHED_RETRIES` times, a little
+        later each time (a running compaction moves file after file): both
         tiers are listed afresh, so the retry still sees every event.
         """
         damage = layout_damage(self.data_dir, self.data_prefix)
@@ -104,6 +107,7 @@ class DuckDBEngine:
                 return self._interruptible(bind(sql, params))
             except duckdb.Error as exc:
                 if attempt < VANISHED_RETRIES and vanished(exc, self.data_dir):
+                    time.sleep(min(1.0, VANISHED_BACKOFF_S * 2**attempt))  # about 6 s in all at most
                     continue
                 raise QueryError(unreadable_object(str(exc)) or f"local query failed: {exc}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
