@@ -152,12 +152,28 @@ def note_at_after_now(at: datetime | None, now: datetime, what: str = "answering
     """Say on stderr that an ``--at`` after ``now`` was taken as now (docs/CHOICES.md, "Queries and windows").
 
     Every window ends at now, so the answer is now's; the Note keeps a
-    mistyped year from passing unnoticed. ``what`` says what the answer is
-    instead, and ``hour`` shows now's hour, from which a forecast starts.
+    mistyped year from passing unnoticed. Both instants are shown to the
+    second, finer where that does not tell them apart. ``what`` says what the
+    answer is instead, and ``hour`` adds now's hour, from which a forecast starts.
     """
     if at is not None and at > now:
-        shown = f"{now:%Y-%m-%dT%H:00Z}" if hour else f"{now:%Y-%m-%dT%H:%MZ}"
-        click.echo(f"Note: --at {at:%Y-%m-%dT%H:%MZ} is after now; {what}, {shown}.", err=True)
+        at_shown, now_shown = _told_apart(at, now)
+        then = f"{what}, {now:%Y-%m-%dT%H:00Z}" if hour else what
+        click.echo(f"Note: --at {at_shown} is after now ({now_shown}); {then}.", err=True)
+
+
+def _told_apart(later: datetime, earlier: datetime) -> tuple[str, str]:
+    """Two instants to the second, or to the millisecond or microsecond where the second does not tell them apart.
+
+    An ``--at`` 20 s ahead shown to the minute, as now was, read
+    ``--at 16:35Z is after now; ... 16:35Z``: a Note contradicting itself.
+    """
+    for digits in (0, 3, 6):
+        shown = [f"{instant:%Y-%m-%dT%H:%M:%S}" + (f".{instant:%f}"[:digits + 1] if digits else "") + "Z"
+                 for instant in (later, earlier)]
+        if shown[0] != shown[1]:
+            break
+    return shown[0], shown[1]
 
 
 def cli_context(ctx: click.Context | None = None) -> CliContext:

@@ -35,7 +35,7 @@ _TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
 # paths whose name starts with '_' or '.'), so '.' and '..' are impossible too.
 _SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=-]{0,254}")
 _NAME = re.compile(
-    r"(?P<topic>~?[A-Za-z0-9._-]{1,249})\+(?P<partition>\d{1,10})\+(?P<first>-?\d{19})\+(?P<last>-?\d{19})"
+    r"(?P<topic>~?[A-Za-z0-9._-]{1,249})\+(?P<partition>[0-9]{1,10})\+(?P<first>-?[0-9]{19})\+(?P<last>-?[0-9]{19})"
     rf"\+(?P<digest>[0-9a-f]{{{DIGEST_HEX}}})(?P<suffix>{re.escape(OBJECT_SUFFIX)}|{re.escape(VALUE_SUFFIX)})"
 )
 

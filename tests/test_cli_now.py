@@ -88,7 +88,7 @@ def test_the_table_answers_with_rows(lake, at_now) -> None:
     assert code == 3, "alerts at 30 % found a zone"
 
 
-AS_OF_NOW = f"answering as of now, {NOW:%Y-%m-%dT%H:%MZ}"
+AS_OF_NOW = "answering as of now"
 #: Every command that takes --at, as run here, and how its Note ends (a forecast starts from a whole hour).
 AT_COMMANDS = [
     (["status"], AS_OF_NOW),
@@ -133,9 +133,27 @@ def run_at(lake: Path, tmp_path: Path, args: list[str], *extra: str) -> tuple[in
 @pytest.mark.parametrize(("args", "ending"), AT_COMMANDS, ids=[" ".join(a) for a, _ in AT_COMMANDS])
 def test_an_at_after_now_is_answered_as_now_and_a_note_says_so(lake, at_now, tmp_path, args, ending) -> None:
     code, stdout, stderr, picture = run_at(lake, tmp_path, args, "--at", LATER.isoformat())
-    assert f"Note: --at {LATER:%Y-%m-%dT%H:%MZ} is after now; {ending}." in stderr.splitlines(), stderr
+    note = f"Note: --at {LATER:%Y-%m-%dT%H:%M:%SZ} is after now ({NOW:%Y-%m-%dT%H:%M:%SZ}); {ending}."
+    assert note in stderr.splitlines(), stderr
     now_code, now_stdout, _, now_picture = run_at(lake, tmp_path, args)
     assert (code, stdout, picture) == (now_code, now_stdout, now_picture), "the answer is now's"
+
+
+# An --at just after now: (how far after, the two instants as its Note shows them). Shown to the minute, an --at
+# 20 s ahead read "--at 09:30Z is after now; answering as of now, 09:30Z".
+JUST_AFTER = [
+    (timedelta(seconds=20), "2024-04-01T09:30:20Z", "2024-04-01T09:30:00Z"),
+    (timedelta(seconds=1), "2024-04-01T09:30:01Z", "2024-04-01T09:30:00Z"),
+    (timedelta(milliseconds=250), "2024-04-01T09:30:00.250Z", "2024-04-01T09:30:00.000Z"),
+    (timedelta(minutes=1, seconds=5), "2024-04-01T09:31:05Z", "2024-04-01T09:30:00Z"),
+]
+
+
+@pytest.mark.parametrize(("after", "at_shown", "now_shown"), JUST_AFTER, ids=[str(a) for a, _, _ in JUST_AFTER])
+def test_the_note_shows_both_instants_so_that_they_differ(lake, at_now, tmp_path, after, at_shown,
+                                                           now_shown) -> None:
+    stderr = run_at(lake, tmp_path, ["status"], "--at", (NOW + after).isoformat())[2]
+    assert f"Note: --at {at_shown} is after now ({now_shown}); answering as of now." in stderr.splitlines(), stderr
 
 
 @pytest.mark.parametrize("args", [args for args, _ in AT_COMMANDS], ids=[" ".join(a) for a, _ in AT_COMMANDS])

@@ -460,7 +460,7 @@ def test_an_at_after_now_is_answered_from_now_and_said_so(engine: DuckDBEngine, 
             "--format", "csv"]
     result = CliRunner().invoke(parking_cli, args)
     assert result.exit_code == 0, result.output
-    note = f"Note: --at {at[:16]}Z is after now; {said} now's hour, {END:%Y-%m-%dT%H:00Z}."
+    note = f"Note: --at {at} is after now ({END:%Y-%m-%dT%H:%M:%SZ}); {said} now's hour, {END:%Y-%m-%dT%H:00Z}."
     assert (note in result.stderr.splitlines()) is after_now, result.stderr
     if after_now:  # the same rows as asked at now
         at_now = CliRunner().invoke(parking_cli, [*args[:args.index("--at")], *args[args.index("--at") + 2:]])

@@ -31,6 +31,8 @@ def lines(events: list[dict]) -> bytes:
     return b"".join(json.dumps(e, separators=(",", ":")).encode() + b"\n" for e in events)
 
 
+NAMED = "x+0+0000000000000000001+0000000000000000003+" + "a" * 24 + ".json.gz"  # a name the ingester writes
+
 # name, object key under the data prefix, body, problem, events the repair must re-file
 BROKEN = [
     ("truncated gzip", HOUR10 + "x+0+0000000000000000001+0000000000000000003+" + "a" * 24 + ".json.gz",
@@ -46,6 +48,11 @@ BROKEN = [
      gzip.compress(lines([event(spot="W", timestamp="2024-03-20T11:15:00Z")] + FOREIGN)), "wrong_hour", 4),
     ("a hidden name Athena skips", HOUR10 + "_SUCCESS.json.gz", gzip.compress(lines(FOREIGN)), "bad_name", 3),
     ("outside any hour partition", "parking-data/year=2024/stray.json.gz", gzip.compress(lines(FOREIGN)), "bad_name", 3),
+    # Other scripts' digits, which Python's \d matched and int() reads ('1\u0660' as 10):
+    ("in an hour folder of another script's digits", "parking-data/year=2024/month=03/day=20/hour=1\u0660/" + NAMED,
+     gzip.compress(lines(FOREIGN)), "bad_name", 3),
+    ("a partition of another script's digits in its name", HOUR10 + NAMED.replace("+0+", "+\u0660+"),
+     gzip.compress(lines(FOREIGN)), "bad_name", 3),
 ]
 
 
@@ -417,6 +424,10 @@ def test_a_process_started_after_the_file_last_changed_is_not_its_writer(sleeper
     (".a.json.gz.2112.tmp", 2112),  # the stores' before: .<name>.<pid>.tmp
     (".2024-01-29-5f7e90c81fa6e673.parquet.30988.1.tmp", 30988),
     ("a.json.gz", None), (".a.json.gz.tmp", None), (".a.tmp", None), (".a.json.gz.x1.tmp", None),
+    # Other scripts' digits are no process id (Python's \d took '\u0662\u0665\u0661\u0665\u0668' for 25158); the
+    # first name is then the stores' form, '.<name>.<pid>.tmp', of a name ending in them:
+    (".a.json.gz.\u0662\u0665\u0661\u0665\u0668.1.tmp", 1), (".a.json.gz.\u0662\u0665\u0661\u0665\u0668.tmp", None),
+    (".a.json.gz.25158.\u0661.tmp", None), (".a.json.gz.\uff12\uff15.tmp", None), (".a.json.gz.2\u0665.tmp", None),
 ])
 def test_the_writers_id_is_read_from_a_temporary_files_name(name: str, pid: int | None) -> None:
     assert writer_temp(f"parking-data/year=2024/{name}") == pid

@@ -119,6 +119,32 @@ def _in_a_misnamed_month(root: Path) -> Path:
     return target
 
 
+def _in_a_folder_named(prefix: str, level: int, name: str) -> Damage:
+    """A file of ``prefix`` moved into a folder ``name`` in place of its folder at ``level`` (0: year ... 3: hour)."""
+    def damage(root: Path) -> Path:
+        pattern = "*.parquet" if prefix == COMPACTED_PREFIX else "*.json.gz"
+        [source, *_] = sorted((root / prefix).rglob(pattern))
+        parts = list(source.relative_to(root / prefix).parts)
+        parts[level] = name
+        target = root / prefix / Path(*parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source.rename(target)
+        return target
+    return damage
+
+
+# Folders named with other scripts' digits, which Python's \d matched (DuckDB then read 'hour=1\u0663' as an hour
+# no query asks for, and its events were silently left out): (what, prefix, level, folder name).
+FOREIGN_DIGITS = [
+    ("a JSON object in hour=1\u0663 (Arabic-Indic three)", DATA_PREFIX, 3, "hour=1\u0663"),
+    ("a JSON object in hour=0\uff13 (fullwidth three)", DATA_PREFIX, 3, "hour=0\uff13"),
+    ("a JSON object in day=1\u096b (Devanagari five)", DATA_PREFIX, 2, "day=1\u096b"),
+    ("a JSON object in month=\uff10\uff11 (fullwidth)", DATA_PREFIX, 1, "month=\uff10\uff11"),
+    ("a JSON object in year=20\u0968\u096a", DATA_PREFIX, 0, "year=20\u0968\u096a"),
+    ("a kept source in hour=1\u0663", COMPACTED_SOURCES_PREFIX, 3, "hour=1\u0663"),
+    ("a day file in day=2\u0661", COMPACTED_PREFIX, 2, "day=2\u0661"),
+]
+
 DAMAGES = [
     ("a day file deleted", _day_file_deleted, "has no day file, though that day's kept sources exist"),
     ("an hour file deleted", _hour_file_deleted, "has no file holding hour "),
@@ -131,6 +157,8 @@ DAMAGES = [
     ("a kept source beside the month folders", _beside_the_months(COMPACTED_SOURCES_PREFIX),
      "is a file where the lake's layout"),
     ("a JSON object in a month=13 folder", _in_a_misnamed_month, "is a file where the lake's layout"),
+    *[(what, _in_a_folder_named(prefix, level, name), "is a file where the lake's layout")
+      for what, prefix, level, name in FOREIGN_DIGITS],
 ]
 IDS = [d[0] for d in DAMAGES]
 

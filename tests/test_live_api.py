@@ -224,12 +224,29 @@ SPELLINGS = [
 ]
 
 
-def test_every_integer_parameter_is_in_the_table(base) -> None:
-    """A new integer parameter joins :data:`INTEGER_PARAMETERS`, so its spellings are checked below."""
+#: Every number (float) query parameter whose range is [0, 1]: (path, name).
+NUMBER_PARAMETERS = [("/api/v1/alerts", "threshold")]
+NOT_DECIMAL = "Input should be a decimal number like 0.5, .5 or 1e-3"
+# A spelling, and the start of its 422's message (pydantic alone took '.5_0' and ' 0.5' as 0.5 and '0_5' as 5).
+NUMBER_SPELLINGS = [
+    (".5_0", NOT_DECIMAL), ("0_5", NOT_DECIMAL), ("1_0", NOT_DECIMAL), (" 0.5", NOT_DECIMAL), ("0.5 ", NOT_DECIMAL),
+    ("\u0660.5", NOT_DECIMAL), ("\uff10.\uff15", NOT_DECIMAL), ("0.\u0665", NOT_DECIMAL), ("0x1", NOT_DECIMAL),
+    ("0.5.", NOT_DECIMAL), ("--0.5", NOT_DECIMAL), (".", NOT_DECIMAL), ("", NOT_DECIMAL), ("e1", NOT_DECIMAL),
+    ("nan", NOT_DECIMAL), ("NaN", NOT_DECIMAL), ("inf", NOT_DECIMAL), ("-inf", NOT_DECIMAL),
+    ("Infinity", NOT_DECIMAL), ("1e309", "Input should be a finite number"),
+    ("-0.1", "Input should be greater than or equal to "), ("1.5", "Input should be less than or equal to "),
+]
+# Spellings of a number in [0, 1] that are taken.
+NUMBER_TAKEN = ["0.5", ".5", "5e-1", "5E-1", "+0.5", "00.5", "0.", "0", "1", "-0"]
+
+
+@pytest.mark.parametrize(("kind", "table"), [("integer", INTEGER_PARAMETERS), ("number", NUMBER_PARAMETERS)])
+def test_every_number_parameter_is_in_its_table(base, kind, table) -> None:
+    """A new integer or number parameter joins its table, so its spellings are checked below."""
     schema = json.loads(get(base + "/openapi.json")[2])
-    integers = [(path, parameter["name"]) for path, item in schema["paths"].items()
-                for parameter in item["get"].get("parameters", []) if parameter["schema"].get("type") == "integer"]
-    assert sorted(integers) == sorted((path, name) for path, name, _ in INTEGER_PARAMETERS)
+    found = [(path, parameter["name"]) for path, item in schema["paths"].items()
+             for parameter in item["get"].get("parameters", []) if parameter["schema"].get("type") == kind]
+    assert sorted(found) == sorted((path, name) for path, name, *_ in table)
 
 
 @pytest.mark.parametrize(("path", "name"), [(p, n) for p, n, _ in INTEGER_PARAMETERS],
@@ -246,6 +263,21 @@ def test_an_integer_parameter_takes_plain_decimal_digits_only(base, path, name, 
 def test_an_integer_parameter_in_digits_is_taken(base, path, name, value) -> None:
     assert get(f"{base}{path}?{name}={value}")[0] == 200
     assert get(f"{base}{path}?{name}=0{value}")[0] == 200, "a leading zero is still decimal digits"
+
+
+@pytest.mark.parametrize(("path", "name"), NUMBER_PARAMETERS, ids=[f"{p}?{n}" for p, n in NUMBER_PARAMETERS])
+@pytest.mark.parametrize(("value", "message"), NUMBER_SPELLINGS, ids=[repr(v) for v, _ in NUMBER_SPELLINGS])
+def test_a_number_parameter_takes_a_finite_decimal_number_only(base, path, name, value, message) -> None:
+    code, _, body = get(f"{base}{path}?{name}={quote(value)}")
+    answer = json.loads(body)
+    assert code == 422 and answer["detail"].startswith(f"{name}: {message}"), answer
+    assert answer["errors"] == [{"parameter": name, "message": answer["detail"]}]
+
+
+@pytest.mark.parametrize(("path", "name"), NUMBER_PARAMETERS, ids=[f"{p}?{n}" for p, n in NUMBER_PARAMETERS])
+@pytest.mark.parametrize("value", NUMBER_TAKEN)
+def test_a_number_parameter_as_people_type_it_is_taken(base, path, name, value) -> None:
+    assert get(f"{base}{path}?{name}={quote(value)}")[0] == 200
 
 
 def test_the_openapi_document_describes_the_errors_as_they_are_sent(base) -> None:

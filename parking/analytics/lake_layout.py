@@ -15,9 +15,11 @@ from parking.lake.compaction.dayfiles import day_file_name, file_hour
 from parking.layout import COMPACTED_PREFIX, COMPACTED_SOURCES_PREFIX, DATA_PREFIX
 
 # The folders of a tier, one pattern a level: a data object (and a kept source) lies in an hour folder, a
-# compacted file in a day folder; any other place is one the layout never uses.
-_DAY_LEVELS = (re.compile(r"year=\d{4}"), re.compile(r"month=(0[1-9]|1[0-2])"), re.compile(r"day=(0[1-9]|[12]\d|3[01])"))
-_HOUR_LEVELS = (*_DAY_LEVELS, re.compile(r"hour=([01]\d|2[0-3])"))
+# compacted file in a day folder; any other place is one the layout never uses. Digits are [0-9]: Python's \d
+# matches every script's, and DuckDB reads a folder 'hour=1\u0663' as an hour no query window holds.
+_DAY_LEVELS = (re.compile(r"year=[0-9]{4}"), re.compile(r"month=(0[1-9]|1[0-2])"),
+               re.compile(r"day=(0[1-9]|[12][0-9]|3[01])"))
+_HOUR_LEVELS = (*_DAY_LEVELS, re.compile(r"hour=([01][0-9]|2[0-3])"))
 
 
 def layout_damage(data_dir: Path, data_prefix: str = DATA_PREFIX) -> str | None:

@@ -28,7 +28,7 @@ LAST_DAY = date(2261, 12, 31)
 NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
 # Fixed offsets named the POSIX way, east negative: Etc/GMT+5 is UTC-05:00.
 # Refused (docs/CHOICES.md, "The command line"): a garage's days follow its place.
-_POSIX_OFFSET = re.compile(r"Etc/GMT([+-])(\d{1,2})")
+_POSIX_OFFSET = re.compile(r"Etc/GMT([+-])([0-9]{1,2})")
 
 
 @dataclass(frozen=True, slots=True)

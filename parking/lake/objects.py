@@ -25,8 +25,10 @@ from parking.ingest.events import Validator, parse_value
 from parking.layout import OBJECT_SUFFIX, parse_name
 from parking.text import plural
 
+# [0-9], never \d, which matches every script's digits (int() then reads 'hour=1\u0663' as 13).
 PARTITION_PATH = re.compile(
-    r"year=(?P<year>\d{4})/month=(?P<month>0[1-9]|1[0-2])/day=(?P<day>0[1-9]|[12]\d|3[01])/hour=(?P<hour>[01]\d|2[0-3])/"
+    r"year=(?P<year>[0-9]{4})/month=(?P<month>0[1-9]|1[0-2])/day=(?P<day>0[1-9]|[12][0-9]|3[01])/"
+    r"hour=(?P<hour>[01][0-9]|2[0-3])/"
 )
 EMPTY, UNREADABLE, INVALID_LINES, WRONG_HOUR, BAD_NAME = "empty", "unreadable", "invalid_lines", "wrong_hour", "bad_name"
 NOT_AS_STORED = "not_as_stored"

@@ -203,8 +203,9 @@ class S3Store:
 #: A writer's temporary file: ``.<name head>.<pid>.<thread>.tmp`` (:mod:`parking.atomic_file`, which every
 #: local writer uses), or ``.<name>.<pid>.tmp`` (this module's before); linked or renamed into place once whole,
 #: so never data. The name is the shortest that fits, so ``.<name>.<pid>.<thread>.tmp`` is never read as a
-#: name ending in the pid and a thread id of 10 digits or fewer taken for the pid.
-WRITER_TEMP = re.compile(r"\.(?P<name>.+?)\.(?P<pid>\d{1,10})(?:\.\d{1,20})?\.tmp")
+#: name ending in the pid and a thread id of 10 digits or fewer taken for the pid. Digits are [0-9] (``\d`` would
+#: take ``.a.\u0662\u0665.tmp`` for pid 25's).
+WRITER_TEMP = re.compile(r"\.(?P<name>.+?)\.(?P<pid>[0-9]{1,10})(?:\.[0-9]{1,20})?\.tmp")
 
 
 #: A write refused for want of room: a full device, a quota, a file size limit (``ulimit -f``).

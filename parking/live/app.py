@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable
 from importlib import resources
 from typing import Annotated, Any, Literal
@@ -34,7 +35,7 @@ from parking.errors import InvalidArgument, ParkingError
 from parking.live.answers import LiveSource, live_answer
 from parking.live.cache import LiveCache
 from parking.live.feeds import FeedSettings, datex2, iso, parkapi
-from parking.text import DIGITS, shortened
+from parking.text import DECIMAL, DIGITS, shortened
 
 API = "/api/v1"
 
@@ -79,9 +80,29 @@ def _decimal_digits(value: Any) -> Any:
     return value
 
 
-#: After ``Query(...)`` in an integer parameter's ``Annotated`` (before it, the OpenAPI document would lose
-#: the bounds): every integer query parameter takes decimal digits only (tests/test_live_api.py checks each).
-DECIMAL = BeforeValidator(_decimal_digits)
+def _decimal_number(value: Any) -> Any:
+    """A number parameter as typed: what :data:`parking.text.DECIMAL` reads (``0.5``, ``.5``, ``1e-3``), finite.
+
+    pydantic's lax mode reads a float as Python's ``float`` does: ``.5_0`` as
+    0.5, `` 0.5`` with its space, ``0_5`` as 5 and other scripts' digits, so a
+    typo passed as another number. As the CLI's ``--threshold`` (cli/options.py's
+    ``Number``): a value is what it says, or a 422 naming it.
+    """
+    if isinstance(value, str):
+        if not DECIMAL.fullmatch(value):
+            raise PydanticCustomError("float_parsing", "Input should be a decimal number like 0.5, .5 or 1e-3")
+        if not math.isfinite(float(value)):  # 1e309
+            raise PydanticCustomError("finite_number", "Input should be a finite number")
+    return value
+
+
+# After ``Query(...)`` in a parameter's ``Annotated`` (before it, the OpenAPI document would lose the bounds):
+# every integer query parameter takes decimal digits only, every number one a decimal number
+# (tests/test_live_api.py finds each in the OpenAPI document and tries its spellings).
+#: An integer query parameter's check.
+WHOLE = BeforeValidator(_decimal_digits)
+#: A number (float) query parameter's check.
+NUMBER = BeforeValidator(_decimal_number)
 _log = logging.getLogger("parking.live")
 
 
@@ -334,7 +355,7 @@ def create_app(source: LiveSource, *, feeds_only: bool = False, feed_settings: F
              summary="Groups at or above an occupancy threshold now (parking-cli alerts)", responses=ERRORS)
     async def alerts(request: Request,
                threshold: Annotated[float, Query(ge=0, le=1, allow_inf_nan=False,
-                                                 description="Occupancy rate (0-1)")] = DEFAULT_THRESHOLD,
+                                                 description="Occupancy rate (0-1)"), NUMBER] = DEFAULT_THRESHOLD,
                by: Annotated[Grouping, Query(description="Catalog column to group by")] = DEFAULT_GROUPING) -> Response:
         _unexpected(request, {"threshold", "by"})
         params = {"threshold": threshold, "by": by}
@@ -345,7 +366,7 @@ def create_app(source: LiveSource, *, feeds_only: bool = False, feed_settings: F
              responses=ERRORS)
     async def forecast(request: Request,
                        by: Annotated[Grouping, Query(description="Catalog column to group by")] = DEFAULT_GROUPING,
-                       hours: Annotated[int, Query(ge=1, le=24, description="Hours ahead (1-24)"), DECIMAL] = 6,
+                       hours: Annotated[int, Query(ge=1, le=24, description="Hours ahead (1-24)"), WHOLE] = 6,
                        ) -> Response:
         _unexpected(request, {"by", "hours"})
         return _json(await run_in_threadpool(live.forecast, by, hours))

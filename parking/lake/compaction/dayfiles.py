@@ -12,13 +12,15 @@ from datetime import date, datetime, timezone
 
 from parking.layout import COMPACTED_PREFIX
 
-_DAY = re.compile(r"year=(\d{4})/month=(\d{2})/day=(\d{2})/")
-HOUR_PARTITION = re.compile(r"hour=(\d{2})/")
+# Digits are [0-9], never \d: Python's \d matches every script's digits, so 'hour=1\u0663' would pass as hour 13.
+_DAY = re.compile(r"year=([0-9]{4})/month=([0-9]{2})/day=([0-9]{2})/")
+HOUR_PARTITION = re.compile(r"hour=([0-9]{2})/")
 # An hour's folder below a prefix, as the ingester writes it; ``day`` is its day's folder.
-HOUR_FOLDER = re.compile(r"(?P<day>year=\d{4}/month=\d{2}/day=\d{2}/)hour=\d{2}/")
+HOUR_FOLDER = re.compile(r"(?P<day>year=[0-9]{4}/month=[0-9]{2}/day=[0-9]{2}/)hour=[0-9]{2}/")
 # A day file, or an hour file (``<day>T<HH>-<digest>.parquet``): both in their day's folder, which every query reads.
 _DAY_FILE = re.compile(
-    r"year=\d{4}/month=\d{2}/day=\d{2}/(?P<name>\d{4}-\d{2}-\d{2})(?:T(?P<hour>[01]\d|2[0-3]))?-[0-9a-f]{16}\.parquet"
+    r"year=[0-9]{4}/month=[0-9]{2}/day=[0-9]{2}/"
+    r"(?P<name>[0-9]{4}-[0-9]{2}-[0-9]{2})(?:T(?P<hour>[01][0-9]|2[0-3]))?-[0-9a-f]{16}\.parquet"
 )
 
 # The columns of a compacted day, in file order. year/month/day are its Hive partition.
