@@ -18,7 +18,7 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, cast
 
@@ -199,6 +199,9 @@ def _remove_abandoned() -> None:
     with os.scandir(tempfile.gettempdir()) as entries:
         for entry in entries:
             pid = entry.name[len(_PREFIX):].split("-", 1)[0] if entry.name.startswith(_PREFIX) else ""
-            if pid.isascii() and pid.isdigit() and int(pid) != os.getpid() and entry.is_dir(follow_symlinks=False) \
-                    and not process_alive(int(pid), since=entry.stat(follow_symlinks=False).st_mtime):
-                shutil.rmtree(entry.path, ignore_errors=True)
+            if not (pid.isascii() and pid.isdigit()) or int(pid) == os.getpid():
+                continue
+            with suppress(OSError):  # gone meanwhile: another query's, removed by its own
+                if entry.is_dir(follow_symlinks=False) and not process_alive(
+                        int(pid), since=entry.stat(follow_symlinks=False).st_mtime):
+                    shutil.rmtree(entry.path, ignore_errors=True)
