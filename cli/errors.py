@@ -14,15 +14,16 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from types import TracebackType
 from typing import Any, NoReturn
 
 import click
 
+from parking.cli.entry import ABORTED, INTERRUPTED, interrupted
 from parking.cli.options import in_flags, os_error_line
 from parking.cli.progress import close_terminals
 from parking.errors import AwsError, ConfigurationError, InvalidArgument, ParkingError, QueryCancelled
 
-INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
 DEBUG_VARIABLE = "PARKING_DEBUG"
 
 
@@ -31,14 +32,28 @@ class Interrupted(Exception):
     """Ctrl-C reached a command: caught before click turns it into an Abort that prints a blank line."""
 
 
+class _Context(click.Context):
+    """The group's context: a Ctrl-C while it closes (its ``call_on_close`` callbacks) is :class:`Interrupted`."""
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc_value: BaseException | None,
+                 tb: TracebackType | None) -> bool | None:
+        try:
+            return super().__exit__(exc_type, exc_value, tb)
+        except KeyboardInterrupt as exc:
+            raise Interrupted() from exc
+
+
 class OneLineErrors(click.Group):
     """Usage errors as one line and exit 2; library failures as one line and exit 1; never a traceback.
 
-    Ctrl-C is one line and exit 130. With ``--debug`` or PARKING_DEBUG=1 the
-    traceback behind an error is printed before its line.
+    Ctrl-C is one line and exit 130: click's ``main`` answers a KeyboardInterrupt
+    anywhere in parsing, running or closing with a blank line, so each of the
+    three turns it into :class:`Interrupted` first. With ``--debug`` or
+    PARKING_DEBUG=1 the traceback behind an error is printed before its line.
     """
 
     debug = False
+    context_class = _Context
 
     def main(
         self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
@@ -60,7 +75,7 @@ class OneLineErrors(click.Group):
         except ConfigurationError as exc:
             fail(str(exc), 2, exc)
         except QueryCancelled as exc:  # Ctrl-C while a query ran: it was stopped
-            fail(f"aborted: {exc}", INTERRUPTED, exc)
+            fail(f"{ABORTED}: {exc}", INTERRUPTED, exc)
         except AwsError as exc:  # already says what to set
             fail(str(exc), 1, exc)
         except ParkingError as exc:
@@ -68,13 +83,22 @@ class OneLineErrors(click.Group):
         except click.ClickException as exc:
             fail(exc.format_message(), exc.exit_code)
         except (click.Abort, Interrupted, KeyboardInterrupt) as exc:
-            fail("aborted", INTERRUPTED, exc)
+            fail(ABORTED, INTERRUPTED, exc)
         except OSError as exc:  # a file that cannot be read or written, a full disk
             fail(os_error_line(exc), 1, exc)
         except Exception as exc:  # a bug: one line the user can report, not a traceback
+            if interrupted(exc):  # Ctrl-C in a __set_name__, say, comes out as a RuntimeError it caused
+                fail(ABORTED, INTERRUPTED, exc)
             hint = "" if OneLineErrors.debug else f" (--debug or {DEBUG_VARIABLE}=1 shows where)"
             fail(_aws_problem(exc) or f"internal error ({type(exc).__name__}: {exc}); please report it{hint}", 1,
                  exc)
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except KeyboardInterrupt as exc:  # while the options are read (a file opened, a path checked)
+            raise Interrupted() from exc
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -1,5 +1,5 @@
-"""``python -m parking``: the same as ``parking-cli``."""
+"""``python -m parking``: the same as ``parking-cli`` (its entry point, so Ctrl-C while it loads is one line too)."""
 
-from parking.cli.main import cli
+from parking.cli.entry import main
 
-cli(prog_name="parking-cli")
+main(prog_name="parking-cli")

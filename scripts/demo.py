@@ -14,22 +14,37 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+from parking.text import plural
+
 CLI = str(Path(sys.executable).with_name("parking-cli"))
 SPOTS, DAYS = 300, 7
 SHOWN_ROWS = 12
 
 
-def run(*args: str, rows: int | None = None) -> None:
-    """Show a parking-cli command and its output, cut to ``rows`` table rows."""
+def run(*args: str, rows: int | None = None, footer: int = 0) -> None:
+    """Show a parking-cli command and its output, its table cut to ``rows`` rows (see :func:`trimmed`)."""
     print(f"\n$ parking-cli {' '.join(args)}", flush=True)
     result = subprocess.run([CLI, *args], capture_output=True, text=True, check=False)
     sys.stderr.write(result.stderr)
     lines = result.stdout.splitlines()
-    if rows is not None and len(lines) > rows + 1:
-        lines = [*lines[: rows + 1], f"... {len(lines) - 1 - rows} more rows"]
+    if rows is not None:
+        lines = trimmed(lines, rows, footer)
     print("\n".join(lines), flush=True)
     if result.returncode != 0:
         sys.exit(result.returncode)
+
+
+def trimmed(lines: list[str], rows: int, footer: int = 0) -> list[str]:
+    """A table's header and first ``rows`` rows, a line counting the rows left out, then its ``footer`` lines.
+
+    The footer (``status``'s ``300 spots: ...`` under its table) is no row:
+    counted as one, 12 of 300 rows shown said ``... 289 more rows``.
+    """
+    table, below = lines[:max(len(lines) - footer, 0)], lines[max(len(lines) - footer, 0):]
+    left_out = len(table) - 1 - rows
+    if left_out <= 0:
+        return lines
+    return [*table[: rows + 1], f"... {plural(left_out, 'more row')}", *below]
 
 
 def main() -> None:
@@ -49,7 +64,7 @@ def main() -> None:
         "--catalog", str(catalog))
     run("ingest", str(stream), "--data-dir", str(data))
     run("spots", "load", str(catalog), "--data-dir", str(data))
-    run("--data-dir", str(data), "status", rows=SHOWN_ROWS)
+    run("--data-dir", str(data), "status", rows=SHOWN_ROWS, footer=1)
     run("--data-dir", str(data), "occupancy", "--date", str(yesterday))
     run("--data-dir", str(data), "patterns", "--from", str(start), "--to", str(yesterday), rows=30)
     run("--data-dir", str(data), "health", rows=SHOWN_ROWS)

@@ -17,17 +17,21 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 import botocore.client
+import click
 import pytest
 from click.testing import CliRunner
 
 from parking.analytics.catalog import CatalogStore, parse
 from parking.analytics.engines import DuckDBEngine
+from parking.cli.context import CliContext
 from parking.cli.help import EXAMPLES, commands
 from parking.cli.main import cli
+from parking.cli.options import Number
 from parking.errors import QueryCancelled
 from parking.ingest.files import ingest_lines
 from parking.ingest.sinks import LocalSink
@@ -38,6 +42,7 @@ from tests.test_queries_athena import athena, seed  # noqa: F401  (athena: a fix
 NOW = datetime(2024, 4, 1, tzinfo=timezone.utc)
 SPOTS = 150  # more bays than a table shows on a terminal (TABLE_ROWS = 100)
 README = Path(__file__).resolve().parents[1] / "README.md"
+PYPROJECT = README.with_name("pyproject.toml")
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +132,142 @@ def test_ctrl_c_in_any_query_command_is_one_line_and_exit_130(lake: Path, tmp_pa
     assert result.exit_code == 130
     assert result.stderr == "Error: aborted\n"
     assert list(tmp_path.iterdir()) == [], "nothing half written"
+
+
+def console_script() -> tuple[str, str]:
+    """``parking-cli`` as an installer writes it from pyproject.toml's [project.scripts], and its entry's module."""
+    module, function = tomllib.loads(PYPROJECT.read_text())["project"]["scripts"]["parking-cli"].split(":")
+    return f"import sys\nfrom {module} import {function}\nsys.exit({function}())\n", module
+
+
+#: Where a Ctrl-C lands as a module loads, as Python code that sends its own process SIGINT there: in the import
+#: itself; in a ``__set_name__`` (Python 3.11 turns the KeyboardInterrupt into a RuntimeError it caused); in a
+#: finalizer (Python prints the KeyboardInterrupt as "Exception ignored", drops it, and the command carried on).
+CTRL_C = {
+    "in the import": "os.kill(os.getpid(), signal.SIGINT)",
+    "in a __set_name__": ("class Named:\n"
+                          "    def __set_name__(self, owner, name):\n"
+                          "        os.kill(os.getpid(), signal.SIGINT)\n"
+                          "        for _ in range(1000): pass\n"
+                          "class Owner:\n"
+                          "    named = Named()"),
+    "in a finalizer": ("class Finalized:\n"
+                       "    def __del__(self):\n"
+                       "        os.kill(os.getpid(), signal.SIGINT)\n"
+                       "        for _ in range(1000): pass\n"
+                       "Finalized()"),
+}
+
+
+def ctrl_c_when_loading(module: str, where: str) -> str:
+    """Python code that sends its process SIGINT as ``module`` starts to load, in the place ``where`` names."""
+    return ("import os, signal, sys\n"
+            "class CtrlC:\n"
+            "    @staticmethod\n"
+            "    def find_spec(name, path=None, target=None):\n"
+            f"        if name == {module!r}:\n"
+            "            sys.meta_path.remove(CtrlC)\n"
+            f"            exec({CTRL_C[where]!r}, {{'os': os, 'signal': signal}})\n"
+            "sys.meta_path.insert(0, CtrlC)\n")
+
+
+#: Modules the CLI loads as it starts, after its entry point (a KeyboardInterrupt traceback and death by SIGINT
+#: when the entry point was parking.cli.main:cli: the script loaded them before any handling of Ctrl-C).
+LOADING = ["parking.cli.main", "click", "parking.cli.errors", "parking.cli.ingest", "parking.cli.help"]
+
+
+@pytest.mark.parametrize("where", list(CTRL_C))
+@pytest.mark.parametrize("module", LOADING)
+def test_ctrl_c_while_the_cli_loads_is_one_line_and_exit_130(tmp_path: Path, module: str, where: str) -> None:
+    script, _ = console_script()
+    child = subprocess.Popen([sys.executable, "-c", ctrl_c_when_loading(module, where) + script, "--data-dir",
+                              str(tmp_path), "ingest", "-"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_as_on_a_terminal)
+    assert child.stderr is not None and child.stdin is not None
+    try:
+        code = child.wait(timeout=30)  # stdin stays open: `ingest -` waits on it until Ctrl-C stops it
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+        code = None
+    said = child.stderr.read()
+    child.stdin.close()
+    assert code is not None, f"the Ctrl-C was lost: the command still waited on stdin 30 s later; it said {said!r}"
+    assert (code, said) == (130, "Error: aborted\n"), said[-2000:]
+
+
+#: Seconds from the moment the console script has loaded its entry point's module to Ctrl-C: while the CLI's
+#: modules load (~0.1-0.2 s; a KeyboardInterrupt traceback and death by SIGINT when the entry point was
+#: parking.cli.main:cli, whose loading was that), and once `ingest -` waits on stdin.
+STARTING = [0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3]
+
+
+@pytest.mark.parametrize("delay", STARTING)
+def test_ctrl_c_while_the_cli_starts_is_one_line_and_exit_130(tmp_path: Path, delay: float) -> None:
+    """The console script's entry point loads the CLI inside the CLI's handling of Ctrl-C.
+
+    Before that, Python starts (~15-30 ms here; a Ctrl-C then is Python's own
+    fatal error) and the script loads the entry point's module (~0.2 ms: it
+    imports nothing), no code of ours to handle it; `-X importtime` says on
+    stderr when both are done.
+    """
+    script, module = console_script()
+    child = subprocess.Popen([sys.executable, "-X", "importtime", "-c", script, "--data-dir", str(tmp_path),
+                              "ingest", "-"], bufsize=0, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, preexec_fn=ctrl_c_as_on_a_terminal)
+    assert child.stderr is not None and child.stdin is not None
+    loaded = b""
+    while not loaded.rstrip().endswith(f"| {module}".encode()):  # the entry point is loaded: it runs next
+        loaded = child.stderr.readline()
+        assert loaded, "the child ended before it loaded its entry point"
+    time.sleep(delay)
+    child.send_signal(signal.SIGINT)
+    said = child.stderr.read().decode()  # stdin stays open: `ingest -` would end at its end
+    code = child.wait(timeout=60)
+    child.stdin.close()
+    shown = [line for line in said.splitlines() if not line.startswith("import time:")]
+    assert (code, shown) == (130, ["Error: aborted"]), "\n".join(shown)[-3000:]
+
+
+def _ctrl_c_while_the_group_closes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import parking.cli.main as main
+
+    def context(*args):
+        click.get_current_context().call_on_close(interrupted)
+        return CliContext(*args)
+
+    monkeypatch.setattr(main, "CliContext", context)
+
+
+def interrupted(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+# Where click's own main meets a Ctrl-C (it printed a blank line before the CLI's line), and how to make one come.
+IN_CLICK = {
+    "while the group's options are read": lambda mp: mp.setattr(Number, "convert", interrupted),
+    "while the command runs": lambda mp: mp.setattr(DuckDBEngine, "run", interrupted),
+    "while the group's context closes": _ctrl_c_while_the_group_closes,
+}
+
+
+@pytest.mark.parametrize("where", list(IN_CLICK))
+def test_ctrl_c_anywhere_in_click_is_one_line_and_exit_130(lake: Path, monkeypatch, where: str) -> None:
+    IN_CLICK[where](monkeypatch)
+    result = CliRunner().invoke(cli, ["--lookback", "24", "dwell", "--from", "2024-03-18", "--to", "2024-03-24",
+                                      "--data-dir", str(lake)])
+    assert (result.exit_code, result.stderr) == (130, "Error: aborted\n")
+
+
+def test_ctrl_c_that_python_made_another_error_is_one_line_and_exit_130(lake: Path, monkeypatch) -> None:
+    """Python 3.11 raises a Ctrl-C in a ``__set_name__`` (a module a command loads late, say) as a RuntimeError it caused."""
+
+    def interrupted(*args, **kwargs):
+        raise RuntimeError("Error calling __set_name__ on 'cached_property' instance") from KeyboardInterrupt()
+
+    monkeypatch.setattr(DuckDBEngine, "run", interrupted)
+    result = CliRunner().invoke(cli, ["dwell", "--from", "2024-03-18", "--to", "2024-03-24", "--data-dir", str(lake)])
+    assert (result.exit_code, result.stderr) == (130, "Error: aborted\n")
 
 
 def test_a_local_query_stopped_by_ctrl_c_is_cancelled() -> None:
