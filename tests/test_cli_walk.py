@@ -85,9 +85,11 @@ def test_the_group_data_dir_reaches_each_command(path: str, tmp_path: Path) -> N
     assert result.exit_code == (2 if expected == MISSING else 0), result.output
 
 
-@pytest.mark.parametrize("module", sorted(path.name for path in (ROOT / "cli").glob("*.py") if path.name != "main.py"))
+@pytest.mark.parametrize("module", sorted(path.name for path in (ROOT / "cli").glob("*.py")
+                                           if path.name not in ("main.py", "entry.py")))
 def test_no_command_module_imports_the_group_back(module: str) -> None:
-    """The group's module lists the commands; none reaches back into it (no hidden import circle)."""
+    """The group's module lists the commands; none reaches back into it (no hidden import circle). The console
+    entry point (entry.py) sits above the group and loads it."""
     tree = ast.parse((ROOT / "cli" / module).read_text(encoding="utf-8"))
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     imported |= {f"parking.cli.{alias.name}" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
