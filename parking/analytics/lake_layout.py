@@ -39,10 +39,12 @@ def layout_damage(data_dir: Path, data_prefix: str = DATA_PREFIX) -> str | None:
     misplaced: list[str] = []
     tiers: list[tuple[str, tuple[re.Pattern[str], ...]]] = [(data_prefix, _HOUR_LEVELS)]
     if data_prefix == DATA_PREFIX:
-        tiers += [(COMPACTED_PREFIX, _DAY_LEVELS), (COMPACTED_SOURCES_PREFIX, _HOUR_LEVELS)]
+        # Kept sources before the compacted tier: compaction writes a file before it moves the sources in, so a
+        # source seen was held by a file then (a walk the other way round could see a fold half done).
+        tiers += [(COMPACTED_SOURCES_PREFIX, _HOUR_LEVELS), (COMPACTED_PREFIX, _DAY_LEVELS)]
     holding: set[tuple[str, str | None]] = set()  # (day folder, None) for a day file, (day folder, hour) an hour file
-    unheld: set[tuple[str, str]] = set()  # (day folder, hour) of kept sources no day or hour file holds
-    for prefix, levels in tiers:  # the compacted tier before its kept sources
+    kept: dict[str, list[str]] = {}  # hour folder of kept sources: its names ([]: not looked into)
+    for prefix, levels in tiers:
         astray, placed = _walk(root / prefix, levels, every_name=prefix == COMPACTED_PREFIX)
         misplaced += [f"{root / prefix / relative}" for relative in astray]
         if prefix == COMPACTED_PREFIX:
@@ -53,11 +55,13 @@ def layout_damage(data_dir: Path, data_prefix: str = DATA_PREFIX) -> str | None:
                         held = file_hour(key)
                         holding.add((folder.rstrip("/"), None if held is None else f"{held:02d}"))
         elif prefix == COMPACTED_SOURCES_PREFIX:
-            for folder, names in placed.items():
-                day, hour = folder.rsplit("/", 2)[0], folder.rsplit("/", 2)[1].removeprefix("hour=")
-                if (day, None) not in holding and (day, hour) not in holding and (
-                        names or _first_visible(str(root / prefix / folder)) is not None):
-                    unheld.add((day, hour))
+            kept = placed
+    unheld: set[tuple[str, str]] = set()  # (day folder, hour) of kept sources no day or hour file holds
+    for folder, names in kept.items():
+        day, hour = folder.rsplit("/", 2)[0], folder.rsplit("/", 2)[1].removeprefix("hour=")
+        if (day, None) not in holding and (day, hour) not in holding and (
+                names or _first_visible(str(root / COMPACTED_SOURCES_PREFIX / folder)) is not None):
+            unheld.add((day, hour))
     with_files = {day for day, _ in holding}
     lost = [f"{root / COMPACTED_PREFIX / day}/ has no day file, though that day's kept sources exist"
             for day in sorted({day for day, _ in unheld} - with_files)]
