@@ -275,17 +275,13 @@ class Settings:
                 f"{label['lookback_hours']} must be a number of hours above 0 and at most {MAX_LOOKBACK_HOURS}: "
                 f"{self.lookback_hours:g}"
             )
-        if not MIN_KAFKA_SESSION_SECONDS <= self.kafka_session_timeout_seconds <= MAX_KAFKA_SESSION_SECONDS:
-            raise ConfigurationError(
-                f"{label['kafka_session_timeout_seconds']} must be a number of seconds from "
-                f"{MIN_KAFKA_SESSION_SECONDS:g} to {MAX_KAFKA_SESSION_SECONDS:g}: {self.kafka_session_timeout_seconds:g}"
-            )
-        if not MIN_KAFKA_DELIVERY_SECONDS <= self.kafka_delivery_timeout_seconds <= MAX_KAFKA_DELIVERY_SECONDS:
-            raise ConfigurationError(
-                f"{label['kafka_delivery_timeout_seconds']} must be a number of seconds from "
-                f"{MIN_KAFKA_DELIVERY_SECONDS:g} to {MAX_KAFKA_DELIVERY_SECONDS:g}: "
-                f"{self.kafka_delivery_timeout_seconds:g}"
-            )
+        for name, low, high in (
+            ("kafka_session_timeout_seconds", MIN_KAFKA_SESSION_SECONDS, MAX_KAFKA_SESSION_SECONDS),
+            ("kafka_delivery_timeout_seconds", MIN_KAFKA_DELIVERY_SECONDS, MAX_KAFKA_DELIVERY_SECONDS),
+        ):
+            seconds = getattr(self, name)
+            if not low <= seconds <= high:
+                raise ConfigurationError(f"{label[name]} must be a number of seconds from {low:g} to {high:g}: {seconds:g}")
 
     def removal_delay(self, on_s3: bool) -> timedelta:
         """How long after a newer file holds an object the compaction removes it: the setting, else the store's default."""
